@@ -1,0 +1,79 @@
+/*
+ * The command layer: one file per command in src/cmd/, one table in
+ * src/main.c.
+ *
+ * The dispatcher parses the global options, then does what the command's
+ * flags ask for, once, before calling it:
+ *
+ *   CMD_CONFIG    load and validate the config (exit 2 on any error)
+ *   CMD_STATE     open the state folder read-only (missing: empty state)
+ *   CMD_MUTATES   create the state folder, take the lock (exit 75 when
+ *                 busy) and run `recover` first
+ *
+ * A command function gets the context with argv[0] its own name, parses its
+ * own options, and returns the process exit code. Commands print; core code
+ * never does. command_fail prints err's message and returns its code.
+ */
+#ifndef LG_COMMAND_H
+#define LG_COMMAND_H
+
+#include "core/config.h"
+#include "core/state.h"
+#include "util/error.h"
+
+enum command_flags {
+	CMD_CONFIG = 1,
+	CMD_STATE = 2,
+	CMD_MUTATES = 4,
+};
+
+struct global_options {
+	const char *dir;          /* -C */
+	const char *config_path;  /* -c, default lastgood.yml */
+	const char *state_dir;    /* --state-dir */
+	int json;
+	int verbosity;            /* -1 quiet, 0 normal, 1 verbose */
+};
+
+struct command_context {
+	struct global_options opt;
+	struct config cfg;
+	int have_config;
+	struct state st;
+	int have_state;           /* 0 for CMD_STATE when no state exists yet */
+	int argc;
+	char **argv;
+};
+
+struct command {
+	const char *name;
+	int (*fn)(struct command_context *ctx);
+	unsigned flags;
+	const char *usage;
+};
+
+int command_fail(struct command_context *ctx, const struct error *err);
+/* "lastgood <cmd>: usage: ..." to stderr; returns EXIT_USAGE. */
+int command_usage(struct command_context *ctx, const char *message);
+/* Progress to stderr unless -q. */
+void command_progress(struct command_context *ctx, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Run recover (the core of `lastgood recover`); prints what it did. */
+int command_recover(struct command_context *ctx, struct error *err);
+
+#define COMMAND(name) int cmd_##name(struct command_context *ctx)
+COMMAND(init);
+COMMAND(check);
+COMMAND(snapshot);
+COMMAND(deploy);
+COMMAND(rollback);
+COMMAND(status);
+COMMAND(releases);
+COMMAND(history);
+COMMAND(show);
+COMMAND(diff);
+COMMAND(recover);
+COMMAND(gc);
+COMMAND(fsck);
+
+#endif

@@ -1,0 +1,151 @@
+/*
+ * lastgood.yml: the stack's description, parsed with libyaml into typed
+ * structures.
+ *
+ *   struct config cfg;
+ *   struct error err = ERROR_INIT;
+ *   if (config_load("lastgood.yml", &cfg, &err) < 0)
+ *           ... err.msg is "FILE:LINE:COL: message", err.code EXIT_USAGE
+ *   ... use cfg ...
+ *   config_free(&cfg);
+ *
+ * config_load checks everything that can be checked without touching the
+ * live system: YAML syntax, unknown keys, types, durations, duplicate
+ * service names, unknown or cyclic `after`, two services claiming one path.
+ * config_check_files additionally requires every listed file to exist (what
+ * a snapshot needs). Every error is one line naming file, line and column
+ * (1-based) and the thing that is wrong.
+ *
+ * Relative paths in the file are resolved against the config file's folder;
+ * `files` entries keep both the text as written and the absolute path.
+ */
+#ifndef LG_CONFIG_H
+#define LG_CONFIG_H
+
+#include <stddef.h>
+
+struct error;
+
+/* Where a value was written, for error messages (1-based). */
+struct config_mark {
+	int line;
+	int column;
+};
+
+/* A NULL-terminated argument vector (v[n] == NULL). */
+struct argv_list {
+	char **v;
+	size_t n;
+};
+
+enum manager_kind {
+	MANAGER_PROCESS,
+	MANAGER_SYSTEMD,
+	MANAGER_COMPOSE,
+	MANAGER_COMMAND,
+};
+
+/* Timing and retry policy; durations in milliseconds. */
+struct policy {
+	long start_timeout_ms;   /* time to become healthy after start (30s) */
+	long interval_ms;        /* first pause between checks (200ms) */
+	long timeout_ms;         /* per-check timeout (5s) */
+	long stabilize_ms;       /* must stay healthy this long (0) */
+	long stop_timeout_ms;    /* SIGTERM to SIGKILL (10s) */
+	int retries;             /* consecutive failures before failed (2) */
+};
+
+struct key_value {
+	char *key;
+	char *value;
+};
+
+enum health_kind {
+	HEALTH_HTTP,
+	HEALTH_TCP,
+	HEALTH_EXEC,
+};
+
+struct health_check {
+	enum health_kind kind;
+	struct config_mark mark;
+	long timeout_ms;             /* 0: the policy's timeout */
+	/* http */
+	char *url;
+	long expect_status;          /* 0: any 2xx */
+	struct key_value *json;      /* fields that must equal (scalar text) */
+	size_t njson;
+	char *contains;
+	struct key_value *headers;
+	size_t nheaders;
+	/* tcp: address is "host:port" */
+	char *address;
+	char *send;
+	char *expect;
+	/* exec */
+	struct argv_list argv;
+};
+
+struct service_file {
+	char *written;               /* as in the config */
+	char *path;                  /* absolute */
+	struct config_mark mark;
+};
+
+struct service {
+	char *name;
+	struct config_mark mark;
+	enum manager_kind manager;
+	struct argv_list run;        /* process */
+	char *unit;                  /* systemd */
+	char *compose_service;       /* compose (defaults to name) */
+	struct argv_list start;      /* command */
+	struct argv_list stop;       /* command */
+	struct argv_list status;     /* command, optional */
+	char *workdir;               /* absolute; defaults to the config's folder */
+	struct key_value *env;
+	size_t nenv;
+	struct service_file *files;
+	size_t nfiles;
+	struct health_check *health;
+	size_t nhealth;
+	char **after;                /* service names */
+	size_t nafter;
+	struct policy policy;        /* global policy with this service's overrides */
+};
+
+struct config {
+	char *path;                  /* the config file as given */
+	char *dir;                   /* absolute folder holding it */
+	int keep_releases;           /* 10 */
+	char *state_dir;             /* absolute; default DIR/.lastgood */
+	struct policy policy;
+	struct service *services;    /* in file order */
+	size_t nservices;
+	char *source_git;            /* absolute path of a git repository, or NULL */
+	struct argv_list source_build;
+};
+
+int config_load(const char *path, struct config *cfg, struct error *err);
+/* Parse YAML text already in memory; path is used only in messages and to
+ * resolve relative paths. */
+int config_parse(const char *path, const char *text, size_t len,
+		 struct config *cfg, struct error *err);
+void config_free(struct config *cfg);
+/* Every `files` entry must exist (lstat); the error names the entry's line. */
+int config_check_files(const struct config *cfg, struct error *err);
+const struct service *config_find_service(const struct config *cfg, const char *name);
+/* Services in start order (each after everything in its `after`), as
+ * indexes into cfg->services; caller frees *order. Never fails on a loaded
+ * config (cycles are rejected by config_load). */
+size_t *config_start_order(const struct config *cfg);
+/* Parse "a,b,c" into a selection mask over cfg->services (caller frees);
+ * an unknown name is an EXIT_USAGE error. NULL names selects all. */
+int config_select_services(const struct config *cfg, const char *names,
+			   unsigned char **selected, struct error *err);
+/* Parse a duration ("250ms", "5s", "2m", or a bare number of seconds). */
+int config_parse_duration(const char *text, long *ms);
+/* The commented starter file `lastgood init` writes. */
+extern const char config_starter_text[];
+
+#endif

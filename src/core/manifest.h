@@ -1,0 +1,103 @@
+/*
+ * Manifests: what a release is made of.
+ *
+ * A manifest lists, for every `files` entry of every service, the tree of
+ * nodes found there: regular files (mode, owner, size, content digest),
+ * folders (mode, owner) and symbolic links (owner, target, recorded as a
+ * link and never followed). It is serialized as escaped, tab-separated text
+ * in a fixed order, so equal content always gives the same bytes; the
+ * sha256 of those bytes is the release's digest, and the text itself is
+ * kept in the store.
+ *
+ *   struct manifest m = MANIFEST_INIT;
+ *   manifest_capture(&st, &cfg, NULL, &m, &stats, &err);  live files -> store
+ *   manifest_serialize(&m, &text);
+ *   manifest_parse(text.buf, text.len, &copy, &err);
+ *   manifest_free(&m);
+ *
+ * Each entry carries its own digest (of its nodes), so two releases differ
+ * in an entry exactly when the entry digests differ.
+ */
+#ifndef LG_MANIFEST_H
+#define LG_MANIFEST_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "util/hash.h"
+
+struct config;
+struct error;
+struct state;
+struct strbuf;
+
+enum node_type {
+	NODE_FILE,
+	NODE_DIR,
+	NODE_SYMLINK,
+};
+
+struct manifest_node {
+	char *rel;               /* "" for the entry itself, else "a/b" below it */
+	enum node_type type;
+	mode_t mode;             /* permission bits incl. setuid/setgid/sticky */
+	uid_t uid;
+	gid_t gid;
+	long long size;          /* files */
+	char digest[HASH_HEX_SIZE]; /* files */
+	char *link;              /* symlinks: the target as stored */
+};
+
+struct manifest_entry {
+	char *service;
+	char *path;              /* absolute live path */
+	struct manifest_node *nodes;  /* sorted by rel; nodes[0].rel == "" */
+	size_t nnodes;
+	size_t alloc;
+	char digest[HASH_HEX_SIZE];
+};
+
+struct manifest {
+	struct manifest_entry *entries;   /* sorted by path */
+	size_t n;
+	size_t alloc;
+};
+
+#define MANIFEST_INIT { NULL, 0, 0 }
+
+struct capture_stats {
+	long files;              /* regular files seen */
+	long long bytes;         /* their total size */
+	long long added_bytes;   /* bytes of objects that were new to the store */
+};
+
+/* Record one entry: walk source (a file, folder or symlink; for a live
+ * snapshot source == the live path), store every file's content, and fill
+ * *entry for live path `path` of `service`. A special file (device, fifo,
+ * socket) is refused. */
+int manifest_capture_entry(struct state *st, const char *service, const char *path,
+			   const char *source, struct manifest_entry *entry,
+			   struct capture_stats *stats, struct error *err);
+/* Capture every `files` entry of every service from the live system. */
+int manifest_capture(struct state *st, const struct config *cfg,
+		     struct manifest *m, struct capture_stats *stats, struct error *err);
+void manifest_serialize(const struct manifest *m, struct strbuf *out);
+int manifest_parse(const char *text, size_t len, struct manifest *m, struct error *err);
+/* Load a manifest from the store by its digest (verifying it). */
+int manifest_load(struct state *st, const char *digest, struct manifest *m, struct error *err);
+/* Serialize, store, and give the digest. */
+int manifest_store(struct state *st, const struct manifest *m,
+		   char digest[HASH_HEX_SIZE], struct error *err);
+/* Compute entry->digest from its nodes (after filling nodes). */
+void manifest_entry_finish(struct manifest_entry *entry);
+/* Sort entries by path (after adding). */
+void manifest_sort(struct manifest *m);
+const struct manifest_entry *manifest_find(const struct manifest *m, const char *path);
+/* Deep-copy src into a new entry appended to m. */
+void manifest_add_copy(struct manifest *m, const struct manifest_entry *src);
+void manifest_entry_free(struct manifest_entry *entry);
+void manifest_free(struct manifest *m);
+/* Totals over a manifest: number of regular files and their bytes. */
+void manifest_totals(const struct manifest *m, long *files, long long *bytes);
+
+#endif

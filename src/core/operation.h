@@ -1,0 +1,97 @@
+/*
+ * Operations and their steps: the journal and the record.
+ *
+ * Every command that changes anything runs as one operation. Its row is
+ * written before anything changes; each step writes its intent before it
+ * acts and its result after, each in its own durable transaction, so that
+ * after a crash `recover` knows exactly how far it went and `history`,
+ * `show` and reports read the truth rather than logs.
+ *
+ *   long op, step;
+ *   operation_begin(&st, "deploy", "dist.tar.gz", reason, &op, &err);
+ *   operation_step_begin(&st, op, "switch", "bin/api", &step, &err);
+ *   ... act ...
+ *   operation_step_end(&st, step, STEP_OK, "3 files", &err);
+ *   operation_end(&st, op, OP_OK, NULL, &err);
+ */
+#ifndef LG_OPERATION_H
+#define LG_OPERATION_H
+
+#include <stddef.h>
+
+struct error;
+struct state;
+
+enum op_result {
+	OP_RUNNING = 0,
+	OP_OK,
+	OP_FAILED,          /* failed, nothing changed */
+	OP_ROLLED_BACK,     /* failed, and lastgood put the old release back */
+	OP_UNDONE,          /* interrupted, undone by recover */
+	OP_FINISHED,        /* interrupted, finished by recover */
+	OP_NEEDS_ATTENTION,
+};
+
+enum step_result {
+	STEP_RUNNING = 0,
+	STEP_OK,
+	STEP_FAILED,
+	STEP_SKIPPED,
+	STEP_UNDONE,
+};
+
+struct step_record {
+	long id;
+	int seq;
+	char *kind;
+	char *target;
+	char *detail;
+	enum step_result result;
+	long long started_ms;
+	long long ended_ms;        /* 0 while running */
+};
+
+struct operation_record {
+	long id;
+	char *command;
+	char *args;
+	char *reason;
+	char *actor;
+	long pid;
+	long long started_ms;
+	long long ended_ms;
+	enum op_result result;
+	char *error;
+	long from_release;
+	long to_release;
+	struct step_record *steps;
+	size_t nsteps;
+};
+
+int operation_begin(struct state *st, const char *command, const char *args,
+		    const char *reason, long *op, struct error *err);
+int operation_set_releases(struct state *st, long op, long from, long to, struct error *err);
+int operation_end(struct state *st, long op, enum op_result result,
+		  const char *error_text, struct error *err);
+int operation_step_begin(struct state *st, long op, const char *kind,
+			 const char *target, long *step, struct error *err);
+int operation_step_end(struct state *st, long step, enum step_result result,
+		       const char *detail, struct error *err);
+/* Convenience: a step that is already over (begin + end in one). */
+int operation_step_note(struct state *st, long op, const char *kind,
+			const char *target, enum step_result result,
+			const char *detail, struct error *err);
+
+/* Read one operation with its steps, or the newest `limit` ones without
+ * steps (limit <= 0: all), newest first. */
+int operation_get(struct state *st, long op, struct operation_record *rec, struct error *err);
+int operation_list(struct state *st, int limit, struct operation_record **list,
+		   size_t *n, struct error *err);
+void operation_record_clear(struct operation_record *rec);
+void operation_list_free(struct operation_record *list, size_t n);
+/* Operations still marked running (interrupted), oldest first. */
+int operation_unfinished(struct state *st, long **ops, size_t *n, struct error *err);
+const char *op_result_name(enum op_result r);
+const char *step_result_name(enum step_result r);
+
+#endif

@@ -1,0 +1,78 @@
+/*
+ * Releases: numbered, immutable snapshots of every service's files.
+ *
+ * A release row points at a manifest kept in the store (manifest.h). Numbers
+ * grow and are never reused, even after gc drops old releases. A release is
+ * marked good once it has been live and passed verification, bad when it
+ * failed; unmarked otherwise.
+ *
+ *   long id;
+ *   release_create(&st, &manifest, &meta, &id, &err);
+ *   struct release r;
+ *   release_get(&st, id, &r, &err);  ... release_clear(&r);
+ *   release_resolve(&st, "-1", &id, &err);
+ */
+#ifndef LG_RELEASE_H
+#define LG_RELEASE_H
+
+#include "util/hash.h"
+
+struct error;
+struct manifest;
+struct state;
+
+enum release_mark {
+	MARK_NONE = 0,
+	MARK_GOOD,
+	MARK_BAD,
+};
+
+struct release {
+	long id;
+	char digest[HASH_HEX_SIZE];     /* sha256 of the manifest text */
+	long long created_ms;
+	char *label;
+	char *commit;
+	char *reason;
+	char *actor;
+	enum release_mark mark;
+	long files;
+	long long size;                 /* bytes of regular files */
+	long long added;                /* bytes this release added to the store */
+	long operation;                 /* the operation that recorded it */
+};
+
+struct release_meta {
+	const char *label;
+	const char *commit;
+	const char *reason;
+	long long added;
+};
+
+/* Store the manifest and record a new release. When the newest release
+ * already has exactly this digest and no label/commit is asked for, that
+ * release is returned instead (*created = 0). */
+int release_create(struct state *st, const struct manifest *m,
+		   const struct release_meta *meta, long *id, int *created,
+		   struct error *err);
+int release_get(struct state *st, long id, struct release *r, struct error *err);
+/* All releases, newest first; caller frees with release_list_free. */
+int release_list(struct state *st, struct release **list, size_t *n, struct error *err);
+void release_list_free(struct release *list, size_t n);
+void release_clear(struct release *r);
+int release_set_mark(struct state *st, long id, enum release_mark mark, struct error *err);
+const char *release_mark_name(enum release_mark mark);
+/* Load a release's manifest (verifying it). */
+int release_manifest(struct state *st, long id, struct manifest *m, struct error *err);
+
+/* REF: a release number, a label, a commit prefix (4+ hex digits), or -N
+ * (N releases before the live one). An unknown or ambiguous ref is an
+ * EXIT_USAGE error that says which. */
+int release_resolve(struct state *st, const char *ref, long *id, struct error *err);
+/* The newest good release older than the live one, skipping bad ones;
+ * falls back to the newest unmarked older one when none is marked good. */
+int release_default_target(struct state *st, long *id, struct error *err);
+/* Delete a release row (gc). */
+int release_delete(struct state *st, long id, struct error *err);
+
+#endif

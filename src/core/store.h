@@ -1,0 +1,57 @@
+/*
+ * The content store: every file's bytes, once, named by SHA-256.
+ *
+ * Objects live at objects/xx/yyyy… (xx = the first two hex digits) and are
+ * made read-only (0444) once written. Putting content that is already
+ * present costs a hash and nothing else. An object is written beside its
+ * final name in tmp/, fsynced, renamed into place and its folder fsynced,
+ * so a crash leaves either no object or a whole one, never a torn one.
+ *
+ *   char digest[HASH_HEX_SIZE];
+ *   int added;
+ *   store_put_fd(&st, fd, "bin/api", digest, &added, &err);
+ *   store_materialize(&st, digest, "/srv/bin/.api.stage", 0755, &err);
+ *
+ * store_materialize writes a fresh copy of an object to a new path
+ * (O_EXCL), hashing as it copies; a mismatch (a damaged object) is an error
+ * and the partial copy is removed. It fsyncs the file but not the folder.
+ */
+#ifndef LG_STORE_H
+#define LG_STORE_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "util/hash.h"
+
+struct error;
+struct state;
+struct strbuf;
+
+/* Store the bytes readable from fd (read to EOF). *added is 1 when the
+ * object was new; *size gets the length. what names the source in errors. */
+int store_put_fd(struct state *st, int fd, const char *what,
+		 char digest[HASH_HEX_SIZE], int *added, long long *size,
+		 struct error *err);
+int store_put_buffer(struct state *st, const void *data, size_t len,
+		     char digest[HASH_HEX_SIZE], int *added, struct error *err);
+/* Path of an object (allocated). */
+char *store_object_path(const struct state *st, const char *digest);
+int store_has(const struct state *st, const char *digest);
+/* Read a whole object into sb, verifying its digest. */
+int store_read(struct state *st, const char *digest, struct strbuf *sb, struct error *err);
+/* Copy an object to a new file at path with mode, verifying its digest. */
+int store_materialize(struct state *st, const char *digest, const char *path,
+		      mode_t mode, struct error *err);
+/* Re-hash one object: 0 intact, -1 with err naming missing or corrupt. */
+int store_verify(struct state *st, const char *digest, struct error *err);
+/* Remove stray temporary files (left by a crash) from tmp/. */
+int store_clean_tmp(struct state *st, struct error *err);
+
+/* Walk every object: fn(digest, path, ctx); non-zero from fn stops. */
+int store_for_each(struct state *st,
+		   int (*fn)(const char *digest, const char *path, void *ctx),
+		   void *ctx, struct error *err);
+int store_remove(struct state *st, const char *digest, struct error *err);
+
+#endif

@@ -1,0 +1,180 @@
+/*
+ * lastgood's entry point: global options, the command table, and the set-up
+ * each command asks for (config, state, lock, recover) done once here.
+ */
+#include "cmd/command.h"
+#include "util/alloc.h"
+#include "util/fs.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define LASTGOOD_VERSION "0.1.0"
+
+static const struct command commands[] = {
+	{ "init",     cmd_init,     0, "init" },
+	{ "check",    cmd_check,    CMD_CONFIG, "check" },
+	{ "snapshot", cmd_snapshot, CMD_CONFIG | CMD_MUTATES,
+	  "snapshot [--label L] [--commit SHA] [--reason R]" },
+	{ "deploy",   cmd_deploy,   CMD_CONFIG | CMD_MUTATES,
+	  "deploy SOURCE [--label L] [--commit SHA] [--services a,b] [--no-auto-rollback] [--reason R]" },
+	{ "rollback", cmd_rollback, CMD_CONFIG | CMD_MUTATES,
+	  "rollback [REF] [--services a,b] [--dry-run] [--force] [--reason R]" },
+	{ "status",   cmd_status,   CMD_CONFIG | CMD_STATE, "status" },
+	{ "releases", cmd_releases, CMD_CONFIG | CMD_STATE, "releases" },
+	{ "history",  cmd_history,  CMD_CONFIG | CMD_STATE, "history [--limit N]" },
+	{ "show",     cmd_show,     CMD_CONFIG | CMD_STATE, "show OP" },
+	{ "diff",     cmd_diff,     CMD_CONFIG | CMD_STATE, "diff REF [REF]" },
+	{ "recover",  cmd_recover,  CMD_CONFIG | CMD_MUTATES, "recover" },
+	{ "gc",       cmd_gc,       CMD_CONFIG | CMD_MUTATES, "gc [--keep N]" },
+	{ "fsck",     cmd_fsck,     CMD_CONFIG | CMD_STATE, "fsck" },
+};
+
+static void print_help(FILE *out)
+{
+	fprintf(out,
+		"usage: lastgood [-C DIR] [-c FILE] [--state-dir DIR] [--json] [-q|-v] COMMAND [ARGS]\n\n"
+		"commands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %s\n", commands[i].usage);
+}
+
+int command_fail(struct command_context *ctx, const struct error *err)
+{
+	(void)ctx;
+	fprintf(stderr, "lastgood: %s\n", err->msg);
+	return err->code ? err->code : EXIT_FAILED;
+}
+
+int command_usage(struct command_context *ctx, const char *message)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(commands[i].name, ctx->argv[0])) {
+			if (message)
+				fprintf(stderr, "lastgood %s: %s\n", ctx->argv[0], message);
+			fprintf(stderr, "usage: lastgood %s\n", commands[i].usage);
+		}
+	return EXIT_USAGE;
+}
+
+void command_progress(struct command_context *ctx, const char *fmt, ...)
+{
+	if (ctx->opt.verbosity < 0)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("lastgood: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
+}
+
+static int parse_global_options(int argc, char **argv, struct global_options *opt)
+{
+	static const struct option longopts[] = {
+		{ "state-dir", required_argument, NULL, 'S' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	opt->config_path = "lastgood.yml";
+	while ((c = getopt_long(argc, argv, "+C:c:qvh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'C': opt->dir = optarg; break;
+		case 'c': opt->config_path = optarg; break;
+		case 'S': opt->state_dir = optarg; break;
+		case 'j': opt->json = 1; break;
+		case 'q': opt->verbosity = -1; break;
+		case 'v': opt->verbosity = 1; break;
+		case 'h': print_help(stdout); exit(0);
+		case 'V': printf("lastgood %s\n", LASTGOOD_VERSION); exit(0);
+		default: return -1;
+		}
+	}
+	return optind;
+}
+
+/* Open the state the command asks for; for CMD_MUTATES also lock it and
+ * finish any interrupted operation first. */
+static int set_up_state(struct command_context *ctx, const struct command *cmd,
+			struct error *err)
+{
+	const char *dir = ctx->opt.state_dir ? ctx->opt.state_dir : ctx->cfg.state_dir;
+	int mutates = cmd->flags & CMD_MUTATES;
+
+	if (!mutates && !path_exists(dir))
+		return 0;   /* nothing recorded yet: an empty state */
+	if (state_open(&ctx->st, dir, mutates ? STATE_CREATE : STATE_READ, err) < 0)
+		return -1;
+	ctx->have_state = 1;
+	if (!mutates)
+		return 0;
+	if (state_lock(&ctx->st, cmd->name, err) < 0)
+		return -1;
+	return command_recover(ctx, err);
+}
+
+int main(int argc, char **argv)
+{
+	struct command_context ctx;
+	struct error err = ERROR_INIT;
+	int rc;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.st.lock_fd = -1;
+	int first = parse_global_options(argc, argv, &ctx.opt);
+	if (first < 0) {
+		print_help(stderr);
+		return EXIT_USAGE;
+	}
+	if (first >= argc) {
+		print_help(stderr);
+		return EXIT_USAGE;
+	}
+	const struct command *cmd = find_command(argv[first]);
+	if (!cmd) {
+		fprintf(stderr, "lastgood: unknown command '%s' (see 'lastgood --help')\n", argv[first]);
+		return EXIT_USAGE;
+	}
+	if (ctx.opt.dir && chdir(ctx.opt.dir) < 0) {
+		error_errno(&err, EXIT_USAGE, errno, "cannot change to folder '%s'", ctx.opt.dir);
+		return command_fail(&ctx, &err);
+	}
+	ctx.argc = argc - first;
+	ctx.argv = argv + first;
+	optind = 1;   /* commands parse their own options with getopt */
+
+	if (cmd->flags & CMD_CONFIG) {
+		if (config_load(ctx.opt.config_path, &ctx.cfg, &err) < 0)
+			return command_fail(&ctx, &err);
+		ctx.have_config = 1;
+	}
+	if ((cmd->flags & (CMD_STATE | CMD_MUTATES)) && set_up_state(&ctx, cmd, &err) < 0)
+		rc = command_fail(&ctx, &err);
+	else
+		rc = cmd->fn(&ctx);
+
+	if (ctx.have_state)
+		state_close(&ctx.st);
+	if (ctx.have_config)
+		config_free(&ctx.cfg);
+	return rc;
+}

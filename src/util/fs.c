@@ -1,0 +1,261 @@
+/*
+ * Durable file operations: atomic replace, folder fsync, tree removal and
+ * the path helpers the rest of lastgood builds on.
+ */
+#include "util/fs.h"
+#include "util/alloc.h"
+#include "util/error.h"
+#include "util/strbuf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int fs_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int fs_fsync_fd(int fd, const char *what, struct error *err)
+{
+	if (fsync(fd) < 0)
+		return error_errno(err, EXIT_FAILED, errno, "cannot fsync '%s'", what);
+	return 0;
+}
+
+int fs_fsync_dir(const char *dir, struct error *err)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return error_errno(err, EXIT_FAILED, errno, "cannot open folder '%s'", dir);
+	int rc = fs_fsync_fd(fd, dir, err);
+	close(fd);
+	return rc;
+}
+
+int fs_fsync_parent(const char *path, struct error *err)
+{
+	char *dir = path_dirname(path);
+	int rc = fs_fsync_dir(dir, err);
+	free(dir);
+	return rc;
+}
+
+int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
+		    struct error *err)
+{
+	char *tmp = xstrfmt("%s.lastgood-tmp.%ld", path, (long)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	if (fd < 0 && errno == EEXIST) {
+		unlink(tmp);   /* left by a crashed process with our pid */
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	}
+	if (fd < 0) {
+		error_errno(err, EXIT_FAILED, errno, "cannot create '%s'", tmp);
+		free(tmp);
+		return -1;
+	}
+	if (fs_write_all(fd, data, len) < 0) {
+		error_errno(err, EXIT_FAILED, errno, "cannot write '%s'", tmp);
+		goto fail;
+	}
+	if (fchmod(fd, mode) < 0) {
+		error_errno(err, EXIT_FAILED, errno, "cannot set mode of '%s'", tmp);
+		goto fail;
+	}
+	if (fs_fsync_fd(fd, tmp, err) < 0)
+		goto fail;
+	if (close(fd) < 0) {
+		fd = -1;
+		error_errno(err, EXIT_FAILED, errno, "cannot close '%s'", tmp);
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0) {
+		error_errno(err, EXIT_FAILED, errno, "cannot rename '%s' to '%s'", tmp, path);
+		goto fail;
+	}
+	free(tmp);
+	return fs_fsync_parent(path, err);
+fail:
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	free(tmp);
+	return -1;
+}
+
+int fs_read_file(const char *path, struct strbuf *sb, struct error *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return error_errno(err, EXIT_FAILED, errno, "cannot open '%s'", path);
+	for (;;) {
+		strbuf_grow(sb, 65536);
+		ssize_t n = read(fd, sb->buf + sb->len, sb->alloc - sb->len - 1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			int e = errno;
+			close(fd);
+			return error_errno(err, EXIT_FAILED, e, "cannot read '%s'", path);
+		}
+		if (n == 0)
+			break;
+		strbuf_setlen(sb, sb->len + (size_t)n);
+	}
+	close(fd);
+	return 0;
+}
+
+int fs_mkdir_p(const char *path, mode_t mode, struct error *err)
+{
+	struct strbuf sb = STRBUF_INIT;
+	strbuf_addstr(&sb, path);
+	for (size_t i = 1; i <= sb.len; i++) {
+		if (sb.buf[i] != '/' && sb.buf[i] != '\0')
+			continue;
+		char saved = sb.buf[i];
+		sb.buf[i] = '\0';
+		if (mkdir(sb.buf, mode) < 0 && errno != EEXIST) {
+			error_errno(err, EXIT_FAILED, errno, "cannot create folder '%s'", sb.buf);
+			strbuf_release(&sb);
+			return -1;
+		}
+		sb.buf[i] = saved;
+	}
+	strbuf_release(&sb);
+	return 0;
+}
+
+static int remove_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (type == FTW_DP)
+		return rmdir(path) < 0 && errno != ENOENT ? -1 : 0;
+	return unlink(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+int fs_remove_tree(const char *path, struct error *err)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return error_errno(err, EXIT_FAILED, errno, "cannot inspect '%s'", path);
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		if (unlink(path) < 0 && errno != ENOENT)
+			return error_errno(err, EXIT_FAILED, errno, "cannot remove '%s'", path);
+		return 0;
+	}
+	if (nftw(path, remove_one, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0)
+		return error_errno(err, EXIT_FAILED, errno, "cannot remove tree '%s'", path);
+	return 0;
+}
+
+int fs_copy_fd(int in_fd, int out_fd, const char *what, struct error *err)
+{
+	char buf[65536];
+	for (;;) {
+		ssize_t n = copy_file_range(in_fd, NULL, out_fd, NULL, 1 << 30, 0);
+		if (n > 0)
+			continue;
+		if (n == 0)
+			return 0;
+		if (errno == EINTR)
+			continue;
+		if (errno != EXDEV && errno != EINVAL && errno != ENOSYS &&
+		    errno != EOPNOTSUPP && errno != EBADF)
+			return error_errno(err, EXIT_FAILED, errno, "cannot copy '%s'", what);
+		break;
+	}
+	for (;;) {
+		ssize_t n = read(in_fd, buf, sizeof(buf));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return error_errno(err, EXIT_FAILED, errno, "cannot read '%s'", what);
+		}
+		if (n == 0)
+			return 0;
+		if (fs_write_all(out_fd, buf, (size_t)n) < 0)
+			return error_errno(err, EXIT_FAILED, errno, "cannot write copy of '%s'", what);
+	}
+}
+
+char *path_join(const char *a, const char *b)
+{
+	if (!*a)
+		return xstrdup(b);
+	size_t la = strlen(a);
+	return xstrfmt("%s%s%s", a, a[la - 1] == '/' ? "" : "/", b);
+}
+
+char *path_dirname(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		return xstrdup(".");
+	if (slash == path)
+		return xstrdup("/");
+	return xstrndup(path, (size_t)(slash - path));
+}
+
+const char *path_basename(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return slash ? slash + 1 : path;
+}
+
+char *path_absolute(const char *base, const char *path)
+{
+	struct strbuf in = STRBUF_INIT, out = STRBUF_INIT;
+	if (path[0] != '/')
+		strbuf_addf(&in, "%s/", base);
+	strbuf_addstr(&in, path);
+
+	/* Collapse "//" and "/./"; ".." is kept as written (never resolved
+	 * lexically, since a symlink may stand in between). */
+	const char *p = in.buf;
+	while (*p) {
+		while (*p == '/')
+			p++;
+		const char *end = strchrnul(p, '/');
+		size_t n = (size_t)(end - p);
+		if (n == 0)
+			break;
+		if (!(n == 1 && p[0] == '.')) {
+			strbuf_addch(&out, '/');
+			strbuf_add(&out, p, n);
+		}
+		p = end;
+	}
+	if (!out.len)
+		strbuf_addch(&out, '/');
+	strbuf_release(&in);
+	return strbuf_detach(&out);
+}
+
+int path_exists(const char *path)
+{
+	struct stat st;
+	return lstat(path, &st) == 0;
+}

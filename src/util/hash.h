@@ -1,0 +1,29 @@
+/*
+ * SHA-256 through OpenSSL's libcrypto, as lowercase hex.
+ *
+ *   struct hasher h;
+ *   hasher_init(&h);
+ *   hasher_update(&h, buf, len);   (any number of times)
+ *   hasher_final(&h, hex);         (hex is HASH_HEX_SIZE bytes, NUL-terminated)
+ *
+ * hasher_final releases the context; a hasher is used once.
+ */
+#ifndef LG_HASH_H
+#define LG_HASH_H
+
+#include <stddef.h>
+
+#define HASH_HEX_SIZE 65   /* 64 hex digits and NUL */
+
+struct hasher {
+	void *ctx;   /* EVP_MD_CTX */
+};
+
+void hasher_init(struct hasher *h);
+void hasher_update(struct hasher *h, const void *data, size_t len);
+void hasher_final(struct hasher *h, char hex[HASH_HEX_SIZE]);
+void hash_buffer(const void *data, size_t len, char hex[HASH_HEX_SIZE]);
+/* 1 when s is 64 lowercase hex digits. */
+int hash_is_valid_hex(const char *s);
+
+#endif
