@@ -1,0 +1,1 @@
+console.log("sim-studio v1");

@@ -1,0 +1,227 @@
+#!/usr/bin/env bats
+# deploy from a folder or a tarball, and rollback by every kind of REF.
+
+load helpers
+
+@test "deploy from a folder replaces present entries whole and keeps absent ones" {
+	make_stack
+	lg_ok snapshot
+	env_before=$(sha etc/api.env)
+	worker_before=$(sha bin/worker)
+	make_source ../dist
+	lg_ok deploy ../dist
+	expect_equal "$(cat bin/api)" "$(printf '#!/bin/sh\necho api v3')"
+	expect_equal "$(cat web/index.html)" '<h1>v3</h1>'
+	expect_equal "$(readlink web/current.js)" static/app.js
+	# web/ was replaced as a tree: what the source lacks is gone
+	[ ! -e web/static/old.html ]
+	[ ! -e web/static/css ]
+	[ ! -e web/empty ]
+	# entries the source lacks keep their live content
+	expect_equal "$(sha etc/api.env)" "$env_before"
+	expect_equal "$(sha bin/worker)" "$worker_before"
+	expect_equal "$(stat -c %a etc/api.env)" 640
+	expect_equal "$(stat -c %a bin/api)" 755
+	expect_equal "$(leftovers)" ""
+}
+
+@test "deploy records the new release and makes it live" {
+	make_stack
+	lg_ok snapshot
+	make_source ../dist
+	lg_ok deploy ../dist --label v3 --commit cafe0123
+	lg_ok --json releases
+	expect_equal "$(jq length <<<"$output")" 2
+	expect_equal "$(jq -r '.[] | select(.id == 2) | .label' <<<"$output")" v3
+	lg_ok --json status
+	expect_equal "$(jq -r '.live_release' <<<"$output")" 2
+}
+
+@test "deploy first records live files that no release holds yet" {
+	make_stack
+	lg_ok snapshot
+	change_stack
+	changed=$(tree_sum)
+	make_source ../dist
+	lg_ok deploy ../dist
+	lg_ok --json releases
+	# 1: the snapshot, 2: the unrecorded live state, 3: the deploy
+	expect_equal "$(jq length <<<"$output")" 3
+	lg_ok rollback 2
+	expect_equal "$(tree_sum)" "$changed"
+}
+
+@test "deploy into a fresh state records the live files first" {
+	make_stack
+	original=$(tree_sum)
+	make_source ../dist
+	lg_ok deploy ../dist
+	lg_ok --json releases
+	expect_equal "$(jq length <<<"$output")" 2
+	lg_ok rollback
+	expect_equal "$(tree_sum)" "$original"
+}
+
+@test "deploy from a .tar.gz and from a .tar" {
+	make_stack
+	lg_ok snapshot
+	make_source ../dist
+	tar -C ../dist -czf ../dist.tar.gz .
+	lg_ok deploy ../dist.tar.gz
+	expect_equal "$(cat web/index.html)" '<h1>v3</h1>'
+	expect_equal "$(readlink web/current.js)" static/app.js
+	[ ! -e web/static/old.html ]
+	from_tgz=$(tree_sum)
+	lg_ok rollback 1
+	tar -C ../dist -cf ../dist.tar bin web
+	lg_ok deploy ../dist.tar
+	expect_equal "$(tree_sum)" "$from_tgz"
+}
+
+@test "deploy places absolute config paths below the source's root" {
+	make_stack
+	abs=$BATS_TEST_TMPDIR/abs/etc/app.conf
+	mkdir -p "$(dirname "$abs")"
+	echo 'mode=old' >"$abs"
+	cat >>lastgood.yml <<YML
+  conf:
+    manager: command
+    start: ["true"]
+    stop: ["true"]
+    files: [$abs]
+YML
+	lg_ok snapshot
+	mkdir -p "../dist$(dirname "$abs")"
+	echo 'mode=new' >"../dist$abs"
+	lg_ok deploy ../dist
+	expect_equal "$(cat "$abs")" mode=new
+	expect_equal "$(cat bin/api)" "$(printf '#!/bin/sh\necho api v1')"
+	lg_ok rollback
+	expect_equal "$(cat "$abs")" mode=old
+}
+
+@test "deploy of a missing source fails and changes nothing" {
+	make_stack
+	lg_ok snapshot
+	before=$(tree_sum)
+	run --separate-stderr lg deploy ../nosuch
+	[ "$status" -eq 1 ] || [ "$status" -eq 2 ]
+	expect_match "$stderr" 'nosuch'
+	expect_equal "$(tree_sum)" "$before"
+	lg_ok --json releases
+	expect_equal "$(jq length <<<"$output")" 1
+}
+
+@test "deploy of a corrupt tarball fails and changes nothing" {
+	make_stack
+	lg_ok snapshot
+	before=$(tree_sum)
+	make_source ../dist
+	tar -C ../dist -czf ../dist.tar.gz .
+	head -c 200 ../dist.tar.gz >../broken.tar.gz
+	run --separate-stderr lg deploy ../broken.tar.gz
+	[ "$status" -eq 1 ] || [ "$status" -eq 2 ]
+	expect_equal "$(tree_sum)" "$before"
+	expect_equal "$(leftovers)" ""
+}
+
+@test "rollback with no REF returns to the release before the live one" {
+	make_stack
+	lg_ok snapshot
+	first=$(tree_sum)
+	change_stack
+	lg_ok snapshot
+	second=$(tree_sum)
+	lg_ok rollback
+	expect_equal "$(tree_sum)" "$first"
+	lg_ok --json status
+	expect_equal "$(jq -r '.live_release' <<<"$output")" 1
+	lg_ok rollback 2
+	expect_equal "$(tree_sum)" "$second"
+	expect_equal "$(leftovers)" ""
+}
+
+@test "rollback with no REF after two deploys goes back one release" {
+	make_stack
+	lg_ok snapshot
+	make_source ../dist
+	lg_ok deploy ../dist
+	second=$(tree_sum)
+	echo 'console.log("v4")' >../dist/web/static/app.js
+	lg_ok deploy ../dist
+	lg_ok rollback
+	expect_equal "$(tree_sum)" "$second"
+}
+
+@test "rollback by number, label, commit prefix and -N" {
+	make_stack
+	lg_ok snapshot --label one --commit 1111aaaa
+	s1=$(tree_sum)
+	change_stack
+	lg_ok snapshot --label two --commit 2222bbbb
+	s2=$(tree_sum)
+	echo 'v3' >bin/worker
+	lg_ok snapshot --label three --commit 3333cccc
+	s3=$(tree_sum)
+	lg_ok rollback one
+	expect_equal "$(tree_sum)" "$s1"
+	lg_ok rollback 3333
+	expect_equal "$(tree_sum)" "$s3"
+	lg_ok rollback -2
+	expect_equal "$(tree_sum)" "$s1"
+	lg_ok rollback 2
+	expect_equal "$(tree_sum)" "$s2"
+	lg_ok rollback -1
+	expect_equal "$(tree_sum)" "$s1"
+}
+
+@test "rollback to an unknown REF is a usage error and changes nothing" {
+	make_stack
+	lg_ok snapshot
+	change_stack
+	lg_ok snapshot
+	before=$(tree_sum)
+	lg_status 2 rollback 99
+	lg_status 2 rollback nosuchlabel
+	lg_status 2 rollback -7
+	expect_equal "$(tree_sum)" "$before"
+}
+
+@test "rollback --dry-run prints the plan and changes nothing" {
+	make_stack
+	lg_ok snapshot
+	change_stack
+	lg_ok snapshot
+	before=$(tree_sum)
+	ops_before=$(lg --json history | jq length)
+	lg_ok rollback --dry-run 1
+	expect_match "$output$stderr" 'bin/api'
+	expect_match "$output$stderr" 'web'
+	expect_equal "$(tree_sum)" "$before"
+	lg_ok --json status
+	expect_equal "$(jq -r '.live_release' <<<"$output")" 2
+	expect_equal "$(lg --json history | jq length)" "$ops_before"
+}
+
+@test "rollback --services switches only the named services' files" {
+	make_stack
+	lg_ok snapshot
+	api1=$(sha bin/api)
+	change_stack
+	lg_ok snapshot
+	web2=$(find web -printf '%p %l\n' | sort)
+	lg_ok rollback 1 --services api
+	expect_equal "$(sha bin/api)" "$api1"
+	expect_equal "$(stat -c %a etc/api.env)" 640
+	expect_equal "$(find web -printf '%p %l\n' | sort)" "$web2"
+	lg_status 2 rollback 1 --services nosuch
+}
+
+@test "rollback to the live release changes nothing" {
+	make_stack
+	lg_ok snapshot
+	before=$(tree_sum)
+	run --separate-stderr lg rollback 1
+	[ "$status" -eq 0 ] || [ "$status" -eq 1 ]
+	expect_equal "$(tree_sum)" "$before"
+}
