@@ -107,10 +107,11 @@ load helpers
 	change_stack
 	lg_ok snapshot --label v2 --commit 99887766aa
 	lg_ok releases
-	expect_match "$output" '^ *1 .*v1.*abc1234'
-	expect_match "$output" '^ *2 .*v2.*9988776'
-	# newest first
-	expect_equal "$(grep -Eo '^ *[0-9]+ ' <<<"$output" | tr -d ' ' | paste -sd,)" 2,1
+	expect_match "$output" '^[* ] *1 .*v1.*abc1234'
+	expect_match "$output" '^[* ] *2 .*v2.*9988776'
+	# newest first, the live one marked
+	expect_equal "$(sed -n 's/^[* ] *\([0-9][0-9]*\) .*/\1/p' <<<"$output" | paste -sd,)" 2,1
+	expect_match "$output" '^\* *2 '
 }
 
 @test "releases --json has the fields of every release" {

@@ -66,8 +66,9 @@ three_operations() {
 	lg_ok show "$op"
 	expect_match "$output" 'rollback'
 	# one step per switched entry, each with its duration
-	expect_match "$output" 'bin/api.*[0-9]+(\.[0-9]+)? ?(ms|s)\b'
-	expect_match "$output" 'web.*[0-9]+(\.[0-9]+)? ?(ms|s)\b'
+	duration='[0-9]+(\.[0-9]+)? ?(ms|s)\b'
+	expect_match "$output" "$duration.*bin/api|bin/api.*$duration"
+	expect_match "$output" "$duration.*/web\b|/web\b.*$duration"
 	expect_no_match "$output" 'bin/worker'
 }
 
