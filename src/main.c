@@ -22,15 +22,15 @@ static const struct command commands[] = {
 	{ "snapshot", cmd_snapshot, CMD_CONFIG | CMD_MUTATES,
 	  "snapshot [--label L] [--commit SHA] [--reason R]" },
 	{ "deploy",   cmd_deploy,   CMD_CONFIG | CMD_MUTATES,
-	  "deploy SOURCE [--label L] [--commit SHA] [--services a,b] [--no-auto-rollback] [--reason R]" },
-	{ "rollback", cmd_rollback, CMD_CONFIG | CMD_MUTATES,
-	  "rollback [REF] [--services a,b] [--dry-run] [--force] [--reason R]" },
+	  "deploy SOURCE [--label L] [--commit SHA] [--services a,b] [--reason R]" },
+	{ "rollback", cmd_rollback, CMD_CONFIG | CMD_STATE,
+	  "rollback [REF] [--services a,b] [--dry-run] [--reason R]" },
 	{ "status",   cmd_status,   CMD_CONFIG | CMD_STATE, "status" },
 	{ "releases", cmd_releases, CMD_CONFIG | CMD_STATE, "releases" },
 	{ "history",  cmd_history,  CMD_CONFIG | CMD_STATE, "history [--limit N]" },
 	{ "show",     cmd_show,     CMD_CONFIG | CMD_STATE, "show OP" },
 	{ "diff",     cmd_diff,     CMD_CONFIG | CMD_STATE, "diff REF [REF]" },
-	{ "recover",  cmd_recover,  CMD_CONFIG | CMD_MUTATES, "recover" },
+	{ "recover",  cmd_recover,  CMD_CONFIG, "recover" },
 	{ "gc",       cmd_gc,       CMD_CONFIG | CMD_MUTATES, "gc [--keep N]" },
 	{ "fsck",     cmd_fsck,     CMD_CONFIG | CMD_STATE, "fsck" },
 };
@@ -112,24 +112,39 @@ static int parse_global_options(int argc, char **argv, struct global_options *op
 	return optind;
 }
 
+static const char *state_dir_of(struct command_context *ctx)
+{
+	return ctx->opt.state_dir ? ctx->opt.state_dir : ctx->cfg.state_dir;
+}
+
+int command_begin_mutation(struct command_context *ctx, const char *name, struct error *err)
+{
+	int count;
+	if (ctx->have_state) {
+		state_close(&ctx->st);
+		ctx->have_state = 0;
+	}
+	if (state_open(&ctx->st, state_dir_of(ctx), STATE_CREATE, err) < 0)
+		return -1;
+	ctx->have_state = 1;
+	if (state_lock(&ctx->st, name, err) < 0)
+		return -1;
+	return command_recover(ctx, &count, err);
+}
+
 /* Open the state the command asks for; for CMD_MUTATES also lock it and
  * finish any interrupted operation first. */
 static int set_up_state(struct command_context *ctx, const struct command *cmd,
 			struct error *err)
 {
-	const char *dir = ctx->opt.state_dir ? ctx->opt.state_dir : ctx->cfg.state_dir;
-	int mutates = cmd->flags & CMD_MUTATES;
-
-	if (!mutates && !path_exists(dir))
+	if (cmd->flags & CMD_MUTATES)
+		return command_begin_mutation(ctx, cmd->name, err);
+	if (!path_exists(state_dir_of(ctx)))
 		return 0;   /* nothing recorded yet: an empty state */
-	if (state_open(&ctx->st, dir, mutates ? STATE_CREATE : STATE_READ, err) < 0)
+	if (state_open(&ctx->st, state_dir_of(ctx), STATE_READ, err) < 0)
 		return -1;
 	ctx->have_state = 1;
-	if (!mutates)
-		return 0;
-	if (state_lock(&ctx->st, cmd->name, err) < 0)
-		return -1;
-	return command_recover(ctx, err);
+	return 0;
 }
 
 int main(int argc, char **argv)

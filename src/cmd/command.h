@@ -58,8 +58,19 @@ int command_usage(struct command_context *ctx, const char *message);
 /* Progress to stderr unless -q. */
 void command_progress(struct command_context *ctx, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-/* Run recover (the core of `lastgood recover`); prints what it did. */
-int command_recover(struct command_context *ctx, struct error *err);
+/* Open the state for writing, take the lock and run recover: what the
+ * dispatcher does for CMD_MUTATES, for commands that decide later (a
+ * rollback --dry-run changes nothing). */
+int command_begin_mutation(struct command_context *ctx, const char *name, struct error *err);
+/* Finish or undo interrupted operations (the core of `lastgood recover`);
+ * prints what it did; *count gets how many there were. */
+int command_recover(struct command_context *ctx, int *count, struct error *err);
+
+
+struct json_t;
+struct operation_record;
+/* One operation (without steps) as JSON, shared by history and show. */
+struct json_t *history_operation_json(const struct operation_record *rec);
 
 #define COMMAND(name) int cmd_##name(struct command_context *ctx)
 COMMAND(init);

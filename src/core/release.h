@@ -49,7 +49,7 @@ struct release_meta {
 	long long added;
 };
 
-/* Store the manifest and record a new release. When the newest release
+/* Store the manifest and record a new release. When the live release
  * already has exactly this digest and no label/commit is asked for, that
  * release is returned instead (*created = 0). */
 int release_create(struct state *st, const struct manifest *m,

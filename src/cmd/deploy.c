@@ -1,0 +1,136 @@
+/*
+ * `lastgood deploy SOURCE`: record the live state, build the release SOURCE
+ * describes, and switch to it atomically.
+ */
+#include "cmd/command.h"
+#include "core/gc.h"
+#include "core/operation.h"
+#include "core/source.h"
+#include "core/transition.h"
+#include "util/alloc.h"
+#include "util/fs.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct deploy_args {
+	const char *source;
+	const char *services;
+	struct release_meta meta;
+};
+
+static int deploy_parse(struct command_context *ctx, struct deploy_args *args)
+{
+	static const struct option longopts[] = {
+		{ "label", required_argument, NULL, 'l' },
+		{ "commit", required_argument, NULL, 'c' },
+		{ "reason", required_argument, NULL, 'r' },
+		{ "services", required_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+	memset(args, 0, sizeof(*args));
+	while ((c = getopt_long(ctx->argc, ctx->argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'l': args->meta.label = optarg; break;
+		case 'c': args->meta.commit = optarg; break;
+		case 'r': args->meta.reason = optarg; break;
+		case 's': args->services = optarg; break;
+		default: return -1;
+		}
+	}
+	if (optind != ctx->argc - 1)
+		return -1;
+	args->source = ctx->argv[optind];
+	return 0;
+}
+
+/* Everything between the operation's first and last record. */
+static int deploy_run(struct command_context *ctx, const struct deploy_args *args,
+		      const unsigned char *selected, long op, long *to_id, size_t *changed,
+		      struct error *err)
+{
+	struct manifest live = MANIFEST_INIT, target = MANIFEST_INIT;
+	struct capture_stats stats = { 0 };
+	struct release_meta meta = args->meta;
+	char *root = NULL;
+	int temporary = 0, rc = -1;
+	long live_id, step;
+
+	if (transition_record_live(&ctx->st, &ctx->cfg, op, "deploy", &live, &live_id, err) < 0)
+		goto out;
+	if (operation_step_begin(&ctx->st, op, "read source", args->source, &step, err) < 0)
+		goto out;
+	if (source_open(&ctx->st, args->source, op, &root, &temporary, err) < 0 ||
+	    transition_target_from_source(&ctx->st, &ctx->cfg, selected, root, &live, &target,
+					  &stats, err) < 0) {
+		struct error ignored = ERROR_INIT;
+		operation_step_end(&ctx->st, step, STEP_FAILED, err->msg, &ignored);
+		goto out;
+	}
+	char *detail = xstrfmt("%ld files read", stats.files);
+	rc = operation_step_end(&ctx->st, step, STEP_OK, detail, err);
+	free(detail);
+	if (rc < 0)
+		goto out;
+	meta.added = stats.added_bytes;
+	if (!meta.reason)
+		meta.reason = "deploy";
+	rc = transition_run(&ctx->st, op, live_id, &live, &target, 0, &meta, to_id, changed, err);
+out:
+	source_close(root, temporary);
+	manifest_free(&live);
+	manifest_free(&target);
+	return rc;
+}
+
+int cmd_deploy(struct command_context *ctx)
+{
+	struct deploy_args args;
+	struct error err = ERROR_INIT;
+	unsigned char *selected = NULL;
+	long op, to_id;
+	size_t changed;
+
+	if (deploy_parse(ctx, &args) < 0)
+		return command_usage(ctx, NULL);
+	/* Refuse bad input before anything is recorded. */
+	if (!strncmp(args.source, "git:", 4)) {
+		error_set(&err, EXIT_USAGE, "deploying from git ('%s') is not supported yet; "
+			  "give a folder or a tarball", args.source);
+		return command_fail(ctx, &err);
+	}
+	if (!path_exists(args.source)) {
+		error_set(&err, EXIT_USAGE, "source '%s' does not exist", args.source);
+		return command_fail(ctx, &err);
+	}
+	if (args.services && config_select_services(&ctx->cfg, args.services, &selected, &err) < 0)
+		return command_fail(ctx, &err);
+	if (operation_begin(&ctx->st, "deploy", args.source, args.meta.reason, &op, &err) < 0) {
+		free(selected);
+		return command_fail(ctx, &err);
+	}
+	int rc = deploy_run(ctx, &args, selected, op, &to_id, &changed, &err);
+	free(selected);
+	if (rc < 0) {
+		/* A switch that could not even be undone stays unfinished in
+		 * the journal for recover. */
+		if (err.code != EXIT_NEEDS_ATTENTION) {
+			struct error ignored = ERROR_INIT;
+			operation_end(&ctx->st, op, OP_FAILED, err.msg, &ignored);
+		}
+		return command_fail(ctx, &err);
+	}
+	if (operation_end(&ctx->st, op, OP_OK, NULL, &err) < 0 ||
+	    gc_after_record(&ctx->st, ctx->cfg.keep_releases, &err) < 0)
+		return command_fail(ctx, &err);
+	if (changed)
+		command_progress(ctx, "deployed release %ld (%zu %s switched) in operation %ld",
+				 to_id, changed, changed == 1 ? "entry" : "entries", op);
+	else
+		command_progress(ctx, "nothing changed: release %ld is already live", to_id);
+	printf("%ld\n", to_id);
+	return EXIT_OK;
+}

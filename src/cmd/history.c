@@ -1,0 +1,82 @@
+/*
+ * `lastgood history`: operations, newest first, with result, duration,
+ * releases and reason.
+ */
+#include "cmd/command.h"
+#include "core/operation.h"
+#include "util/format.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+json_t *history_operation_json(const struct operation_record *rec)
+{
+	return json_pack("{s:I, s:s, s:s?, s:s?, s:s?, s:I, s:I, s:I, s:s, s:s?, s:I, s:I}",
+			 "id", (json_int_t)rec->id, "command", rec->command, "args", rec->args,
+			 "reason", rec->reason, "actor", rec->actor, "pid", (json_int_t)rec->pid,
+			 "started_ms", (json_int_t)rec->started_ms,
+			 "ended_ms", (json_int_t)rec->ended_ms,
+			 "result", op_result_name(rec->result), "error", rec->error,
+			 "from_release", (json_int_t)rec->from_release,
+			 "to_release", (json_int_t)rec->to_release);
+}
+
+static void history_print_table(const struct operation_record *list, size_t n)
+{
+	char when[FORMAT_SIZE], took[FORMAT_SIZE];
+	printf("%5s  %-19s  %-9s  %-15s  %8s  %9s  %s\n", "OP", "STARTED", "COMMAND", "RESULT",
+	       "TOOK", "RELEASES", "REASON");
+	for (size_t i = 0; i < n; i++) {
+		const struct operation_record *r = &list[i];
+		char releases[48] = "-";
+		if (r->to_release && r->from_release)
+			snprintf(releases, sizeof(releases), "%ld->%ld", r->from_release, r->to_release);
+		else if (r->to_release)
+			snprintf(releases, sizeof(releases), "%ld", r->to_release);
+		printf("%5ld  %-19s  %-9s  %-15s  %8s  %9s  %s\n", r->id,
+		       format_time(r->started_ms, when), r->command, op_result_name(r->result),
+		       r->ended_ms ? format_duration(r->ended_ms - r->started_ms, took) : "-",
+		       releases, r->reason ? r->reason : (r->error ? r->error : ""));
+	}
+}
+
+int cmd_history(struct command_context *ctx)
+{
+	static const struct option longopts[] = {
+		{ "limit", required_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct error err = ERROR_INIT;
+	struct operation_record *list = NULL;
+	size_t n = 0;
+	int c, limit = 20;
+	char *end;
+
+	while ((c = getopt_long(ctx->argc, ctx->argv, "", longopts, NULL)) != -1) {
+		if (c != 'n')
+			return command_usage(ctx, NULL);
+		limit = (int)strtol(optarg, &end, 10);
+		if (*end || limit < 1)
+			return command_usage(ctx, "--limit wants a positive number");
+	}
+	if (optind < ctx->argc)
+		return command_usage(ctx, "unexpected argument");
+	if (ctx->have_state && operation_list(&ctx->st, limit, &list, &n, &err) < 0)
+		return command_fail(ctx, &err);
+	if (ctx->opt.json) {
+		json_t *array = json_array();
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(array, history_operation_json(&list[i]));
+		json_dumpf(array, stdout, JSON_INDENT(2));
+		putchar('\n');
+		json_decref(array);
+	} else if (n) {
+		history_print_table(list, n);
+	} else {
+		printf("no operations recorded yet\n");
+	}
+	operation_list_free(list, n);
+	return EXIT_OK;
+}

@@ -1,0 +1,68 @@
+/*
+ * `lastgood releases`: every recorded release, newest first, with its mark,
+ * label, commit, size and how much new content it brought into the store.
+ */
+#include "cmd/command.h"
+#include "core/release.h"
+#include "util/format.h"
+
+#include <jansson.h>
+#include <stdio.h>
+
+static void releases_print_json(const struct release *list, size_t n, long live)
+{
+	json_t *array = json_array();
+	for (size_t i = 0; i < n; i++) {
+		const struct release *r = &list[i];
+		json_array_append_new(array, json_pack("{s:I, s:s, s:I, s:s?, s:s?, s:s?, s:s?, s:s?, "
+						       "s:I, s:I, s:I, s:b}",
+			"id", (json_int_t)r->id, "digest", r->digest,
+			"created_ms", (json_int_t)r->created_ms, "label", r->label,
+			"commit", r->commit, "reason", r->reason, "actor", r->actor,
+			"mark", r->mark ? release_mark_name(r->mark) : NULL,
+			"files", (json_int_t)r->files, "size", (json_int_t)r->size,
+			"added", (json_int_t)r->added, "live", r->id == live));
+	}
+	json_dumpf(array, stdout, JSON_INDENT(2));
+	putchar('\n');
+	json_decref(array);
+}
+
+static void releases_print_table(const struct release *list, size_t n, long live)
+{
+	char when[FORMAT_SIZE], size[FORMAT_SIZE], added[FORMAT_SIZE];
+	printf("  %5s  %-19s  %-4s  %-16s  %-12s  %7s  %10s  %10s\n", "REL", "CREATED", "MARK",
+	       "LABEL", "COMMIT", "FILES", "SIZE", "NEW");
+	for (size_t i = 0; i < n; i++) {
+		const struct release *r = &list[i];
+		printf("%c %5ld  %-19s  %-4s  %-16s  %-12.12s  %7ld  %10s  %10s\n",
+		       r->id == live ? '*' : ' ', r->id, format_time(r->created_ms, when),
+		       r->mark ? release_mark_name(r->mark) : "-", r->label ? r->label : "-",
+		       r->commit ? r->commit : "-", r->files, format_bytes(r->size, size),
+		       format_bytes(r->added, added));
+	}
+}
+
+int cmd_releases(struct command_context *ctx)
+{
+	struct error err = ERROR_INIT;
+	struct release *list = NULL;
+	size_t n = 0;
+	long live = 0;
+
+	if (ctx->argc > 1)
+		return command_usage(ctx, "unexpected argument");
+	if (ctx->have_state) {
+		if (release_list(&ctx->st, &list, &n, &err) < 0)
+			return command_fail(ctx, &err);
+		live = state_live_release(&ctx->st);
+	}
+	if (ctx->opt.json)
+		releases_print_json(list, n, live);
+	else if (n)
+		releases_print_table(list, n, live);
+	else
+		printf("no releases recorded yet; run 'lastgood snapshot'\n");
+	release_list_free(list, n);
+	return EXIT_OK;
+}

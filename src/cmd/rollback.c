@@ -1,0 +1,183 @@
+/*
+ * `lastgood rollback [REF]`: put a recorded release back live, whole or for
+ * some services only; --dry-run prints the plan and changes nothing.
+ */
+#include "cmd/command.h"
+#include "core/operation.h"
+#include "core/switch.h"
+#include "core/transition.h"
+#include "util/alloc.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct rollback_args {
+	const char *ref;
+	const char *services;
+	const char *reason;
+	int dry_run;
+};
+
+static int is_back_ref(const char *arg)
+{
+	if (arg[0] != '-' || !arg[1])
+		return 0;
+	for (const char *p = arg + 1; *p; p++)
+		if (*p < '0' || *p > '9')
+			return 0;
+	return 1;
+}
+
+static int rollback_parse(struct command_context *ctx, struct rollback_args *args)
+{
+	static const struct option longopts[] = {
+		{ "services", required_argument, NULL, 's' },
+		{ "reason", required_argument, NULL, 'r' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c, argc = 0, rc = 0;
+	char **argv = xcalloc((size_t)ctx->argc + 1, sizeof(*argv));
+
+	memset(args, 0, sizeof(*args));
+	/* "-2" (two back) is a REF, not an option: take it out before getopt. */
+	for (int i = 0; i < ctx->argc; i++) {
+		if (i > 0 && is_back_ref(ctx->argv[i]) && !args->ref)
+			args->ref = ctx->argv[i];
+		else
+			argv[argc++] = ctx->argv[i];
+	}
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's': args->services = optarg; break;
+		case 'r': args->reason = optarg; break;
+		case 'n': args->dry_run = 1; break;
+		default: rc = -1;
+		}
+	}
+	if (rc == 0 && optind < argc) {
+		if (args->ref || optind != argc - 1)
+			rc = -1;
+		else
+			args->ref = argv[optind];
+	}
+	free(argv);
+	return rc;
+}
+
+static int rollback_target(struct command_context *ctx, const struct rollback_args *args,
+			   long *id, struct error *err)
+{
+	if (args->ref)
+		return release_resolve(&ctx->st, args->ref, id, err);
+	return release_default_target(&ctx->st, id, err);
+}
+
+/* The plan, printed: what a real run would do, in order. The live files
+ * are compared with the live release as recorded; a real run records any
+ * unrecorded change first. */
+static int rollback_print_plan(struct command_context *ctx, long target_id,
+			       const unsigned char *selected, struct error *err)
+{
+	struct manifest live = MANIFEST_INIT, release = MANIFEST_INIT, target = MANIFEST_INIT;
+	struct switch_plan plan;
+	long live_id = state_live_release(&ctx->st);
+
+	if (live_id && release_manifest(&ctx->st, live_id, &live, err) < 0)
+		return -1;
+	if (release_manifest(&ctx->st, target_id, &release, err) < 0) {
+		manifest_free(&live);
+		return -1;
+	}
+	transition_target_from_release(&ctx->cfg, selected, &live, &release, &target);
+	switch_plan_build(&live, &target, &plan);
+	printf("plan: roll back from release %ld to release %ld\n", live_id, target_id);
+	int n = 1;
+	printf("%3d. record live files (a new release if they differ from release %ld)\n", n++, live_id);
+	for (size_t i = 0; i < plan.n; i++)
+		printf("%3d. stage %s (service %s)\n", n++, plan.changes[i].to->path,
+		       plan.changes[i].to->service);
+	for (size_t i = 0; i < plan.n; i++)
+		printf("%3d. swap %s\n", n++, plan.changes[i].to->path);
+	printf("%3d. commit: release %ld live\n", n++, target_id);
+	if (plan.n)
+		printf("%3d. clean up %zu old %s\n", n++, plan.n, plan.n == 1 ? "copy" : "copies");
+	printf("dry run: nothing changed\n");
+	switch_plan_free(&plan);
+	manifest_free(&live);
+	manifest_free(&release);
+	manifest_free(&target);
+	return 0;
+}
+
+static int rollback_run(struct command_context *ctx, const struct rollback_args *args,
+			const unsigned char *selected, long op, long target_id,
+			long *to_id, size_t *changed, struct error *err)
+{
+	struct manifest live = MANIFEST_INIT, release = MANIFEST_INIT, target = MANIFEST_INIT;
+	long live_id;
+	int rc = -1;
+	char *reason = xstrfmt("%s%s(composite of release %ld for '%s' and live files)",
+			       args->reason ? args->reason : "", args->reason ? " " : "",
+			       target_id, args->services ? args->services : "all");
+	struct release_meta meta = { .reason = reason };
+
+	if (transition_record_live(&ctx->st, &ctx->cfg, op, "rollback", &live, &live_id, err) < 0 ||
+	    release_manifest(&ctx->st, target_id, &release, err) < 0)
+		goto out;
+	transition_target_from_release(&ctx->cfg, selected, &live, &release, &target);
+	rc = transition_run(&ctx->st, op, live_id, &live, &target, target_id, &meta, to_id,
+			    changed, err);
+out:
+	free(reason);
+	manifest_free(&live);
+	manifest_free(&release);
+	manifest_free(&target);
+	return rc;
+}
+
+int cmd_rollback(struct command_context *ctx)
+{
+	struct rollback_args args;
+	struct error err = ERROR_INIT;
+	unsigned char *selected = NULL;
+	long target_id, op, to_id;
+	size_t changed;
+	int rc;
+
+	if (rollback_parse(ctx, &args) < 0)
+		return command_usage(ctx, NULL);
+	if (args.services && config_select_services(&ctx->cfg, args.services, &selected, &err) < 0)
+		return command_fail(ctx, &err);
+	if (args.dry_run) {
+		if (!ctx->have_state)
+			rc = error_set(&err, EXIT_FAILED, "nothing to roll back: no release recorded");
+		else if ((rc = rollback_target(ctx, &args, &target_id, &err)) == 0)
+			rc = rollback_print_plan(ctx, target_id, selected, &err);
+		free(selected);
+		return rc < 0 ? command_fail(ctx, &err) : EXIT_OK;
+	}
+	if (command_begin_mutation(ctx, "rollback", &err) < 0 ||
+	    rollback_target(ctx, &args, &target_id, &err) < 0 ||
+	    operation_begin(&ctx->st, "rollback", args.ref, args.reason, &op, &err) < 0) {
+		free(selected);
+		return command_fail(ctx, &err);
+	}
+	rc = rollback_run(ctx, &args, selected, op, target_id, &to_id, &changed, &err);
+	free(selected);
+	if (rc < 0) {
+		if (err.code != EXIT_NEEDS_ATTENTION) {
+			struct error ignored = ERROR_INIT;
+			operation_end(&ctx->st, op, OP_FAILED, err.msg, &ignored);
+		}
+		return command_fail(ctx, &err);
+	}
+	if (operation_end(&ctx->st, op, OP_OK, NULL, &err) < 0)
+		return command_fail(ctx, &err);
+	command_progress(ctx, "rolled back to release %ld (%zu %s switched) in operation %ld",
+			 to_id, changed, changed == 1 ? "entry" : "entries", op);
+	printf("%ld\n", to_id);
+	return EXIT_OK;
+}

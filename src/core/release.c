@@ -1,0 +1,380 @@
+/*
+ * Release rows: creating, reading, marking and resolving the REFs users
+ * type (a number, a label, a commit prefix, -N).
+ */
+#include "core/release.h"
+#include "core/manifest.h"
+#include "core/state.h"
+#include "util/alloc.h"
+#include "util/error.h"
+#include "util/strbuf.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RELEASE_COLUMNS "id, digest, created_ms, label, commit_sha, reason, actor, " \
+			"mark, files, size, added, operation"
+
+static char *column_text(sqlite3_stmt *stmt, int col)
+{
+	const unsigned char *t = sqlite3_column_text(stmt, col);
+	return t ? xstrdup((const char *)t) : NULL;
+}
+
+static void read_release_row(sqlite3_stmt *stmt, struct release *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->id = (long)sqlite3_column_int64(stmt, 0);
+	const unsigned char *digest = sqlite3_column_text(stmt, 1);
+	snprintf(r->digest, sizeof(r->digest), "%s", digest ? (const char *)digest : "");
+	r->created_ms = sqlite3_column_int64(stmt, 2);
+	r->label = column_text(stmt, 3);
+	r->commit = column_text(stmt, 4);
+	r->reason = column_text(stmt, 5);
+	r->actor = column_text(stmt, 6);
+	r->mark = (enum release_mark)sqlite3_column_int(stmt, 7);
+	r->files = (long)sqlite3_column_int64(stmt, 8);
+	r->size = sqlite3_column_int64(stmt, 9);
+	r->added = sqlite3_column_int64(stmt, 10);
+	r->operation = (long)sqlite3_column_int64(stmt, 11);
+}
+
+static int all_digits(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (!isdigit((unsigned char)*s))
+			return 0;
+	return 1;
+}
+
+static int is_hex_prefix(const char *s, size_t min)
+{
+	size_t n = 0;
+	for (; s[n]; n++)
+		if (!isxdigit((unsigned char)s[n]))
+			return 0;
+	return n >= min && n <= 64;
+}
+
+/* A label must not be mistaken for another kind of REF, and must print on
+ * one line. */
+static int check_label(const char *label, struct error *err)
+{
+	if (!*label || all_digits(label) || label[0] == '-')
+		return error_set(err, EXIT_USAGE, "invalid label '%s': must not be empty, "
+				 "all digits or start with '-'", label);
+	for (const unsigned char *p = (const unsigned char *)label; *p; p++)
+		if (*p <= ' ' || *p == 0x7f)
+			return error_set(err, EXIT_USAGE, "invalid label: it holds a space or "
+					 "control character");
+	if (strlen(label) > 128)
+		return error_set(err, EXIT_USAGE, "invalid label: longer than 128 characters");
+	return 0;
+}
+
+static int check_commit(const char *commit, struct error *err)
+{
+	if (!is_hex_prefix(commit, 4))
+		return error_set(err, EXIT_USAGE, "invalid commit '%s': want 4 to 64 hex digits",
+				 commit);
+	return 0;
+}
+
+static int find_by_label(struct state *st, const char *label, long *id)
+{
+	sqlite3_stmt *stmt;
+	*id = 0;
+	if (sqlite3_prepare_v2(st->db, "SELECT id FROM releases WHERE label = ?", -1, &stmt, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(stmt, 1, label, -1, SQLITE_STATIC);
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		*id = (long)sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	return 0;
+}
+
+/* 1 when the live release has exactly this manifest digest. */
+static int live_release_has_digest(struct state *st, const char *digest)
+{
+	struct release r;
+	struct error ignored = ERROR_INIT;
+	long live = state_live_release(st);
+	if (!live || release_get(st, live, &r, &ignored) < 0)
+		return 0;
+	int same = !strcmp(r.digest, digest);
+	release_clear(&r);
+	return same;
+}
+
+int release_create(struct state *st, const struct manifest *m,
+		   const struct release_meta *meta, long *id, int *created,
+		   struct error *err)
+{
+	char digest[HASH_HEX_SIZE];
+	long existing;
+
+	*created = 0;
+	if (meta->label && (check_label(meta->label, err) < 0))
+		return -1;
+	if (meta->commit && check_commit(meta->commit, err) < 0)
+		return -1;
+	if (meta->label && find_by_label(st, meta->label, &existing) == 0 && existing)
+		return error_set(err, EXIT_USAGE, "label '%s' is already release %ld",
+				 meta->label, existing);
+	/* The manifest goes into the store before the row that names it, so a
+	 * crash never leaves a release pointing at nothing. */
+	if (manifest_store(st, m, digest, err) < 0)
+		return -1;
+	if (!meta->label && !meta->commit && live_release_has_digest(st, digest)) {
+		*id = state_live_release(st);
+		return 0;
+	}
+
+	long files;
+	long long size;
+	manifest_totals(m, &files, &size);
+	char *actor = state_actor();
+	sqlite3_stmt *stmt;
+	if (state_prepare(st, "INSERT INTO releases(digest, created_ms, label, commit_sha, reason, "
+			  "actor, files, size, added, operation) VALUES(?,?,?,?,?,?,?,?,?,?)",
+			  &stmt, err) < 0) {
+		free(actor);
+		return -1;
+	}
+	sqlite3_bind_text(stmt, 1, digest, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(stmt, 2, state_now_ms());
+	sqlite3_bind_text(stmt, 3, meta->label, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 4, meta->commit, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 5, meta->reason, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 6, actor, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(stmt, 7, files);
+	sqlite3_bind_int64(stmt, 8, size);
+	sqlite3_bind_int64(stmt, 9, meta->added);
+	if (st->operation)
+		sqlite3_bind_int64(stmt, 10, st->operation);
+	free(actor);
+	int rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return state_db_error(st, "record release", err);
+	*id = (long)sqlite3_last_insert_rowid(st->db);
+	*created = 1;
+	return 0;
+}
+
+int release_get(struct state *st, long id, struct release *r, struct error *err)
+{
+	sqlite3_stmt *stmt;
+	if (state_prepare(st, "SELECT " RELEASE_COLUMNS " FROM releases WHERE id = ?", &stmt, err) < 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, id);
+	int rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		read_release_row(stmt, r);
+	sqlite3_finalize(stmt);
+	if (rc == SQLITE_DONE)
+		return error_set(err, EXIT_USAGE, "no release %ld", id);
+	if (rc != SQLITE_ROW)
+		return state_db_error(st, "read release", err);
+	return 0;
+}
+
+int release_list(struct state *st, struct release **list, size_t *n, struct error *err)
+{
+	sqlite3_stmt *stmt;
+	size_t alloc = 0;
+	*list = NULL;
+	*n = 0;
+	if (state_prepare(st, "SELECT " RELEASE_COLUMNS " FROM releases ORDER BY id DESC", &stmt, err) < 0)
+		return -1;
+	int rc;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		ALLOC_GROW(*list, *n + 1, alloc);
+		read_release_row(stmt, &(*list)[(*n)++]);
+	}
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE) {
+		release_list_free(*list, *n);
+		*list = NULL;
+		*n = 0;
+		return state_db_error(st, "list releases", err);
+	}
+	return 0;
+}
+
+void release_clear(struct release *r)
+{
+	free(r->label);
+	free(r->commit);
+	free(r->reason);
+	free(r->actor);
+	memset(r, 0, sizeof(*r));
+}
+
+void release_list_free(struct release *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		release_clear(&list[i]);
+	free(list);
+}
+
+int release_set_mark(struct state *st, long id, enum release_mark mark, struct error *err)
+{
+	sqlite3_stmt *stmt;
+	if (state_prepare(st, "UPDATE releases SET mark = ? WHERE id = ?", &stmt, err) < 0)
+		return -1;
+	sqlite3_bind_int(stmt, 1, mark);
+	sqlite3_bind_int64(stmt, 2, id);
+	int rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return state_db_error(st, "mark release", err);
+	return 0;
+}
+
+const char *release_mark_name(enum release_mark mark)
+{
+	switch (mark) {
+	case MARK_GOOD: return "good";
+	case MARK_BAD: return "bad";
+	case MARK_NONE: break;
+	}
+	return "";
+}
+
+int release_manifest(struct state *st, long id, struct manifest *m, struct error *err)
+{
+	struct release r;
+	if (release_get(st, id, &r, err) < 0)
+		return -1;
+	int rc = manifest_load(st, r.digest, m, err);
+	if (rc < 0)
+		error_prefix(err, "release %ld", id);
+	release_clear(&r);
+	return rc;
+}
+
+/* Run a query yielding release ids; fill *id when exactly one row
+ * matches, and say how many matched in *count (0, 1 or 2 for "more"). */
+static int query_ids(struct state *st, sqlite3_stmt *stmt, long *id, int *count, struct error *err)
+{
+	int rc;
+	*count = 0;
+	while (*count < 2 && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		*id = (long)sqlite3_column_int64(stmt, 0);
+		(*count)++;
+	}
+	sqlite3_finalize(stmt);
+	if (*count < 2 && rc != SQLITE_DONE)
+		return state_db_error(st, "resolve release", err);
+	return 0;
+}
+
+static int resolve_back(struct state *st, const char *ref, long *id, struct error *err)
+{
+	char *end;
+	errno = 0;
+	long n = strtol(ref + 1, &end, 10);
+	if (errno || *end || n < 1)
+		return error_set(err, EXIT_USAGE, "invalid release '%s': want -N with N >= 1", ref);
+	long live = state_live_release(st);
+	if (!live)
+		return error_set(err, EXIT_USAGE, "no live release to count back from");
+	sqlite3_stmt *stmt;
+	if (state_prepare(st, "SELECT id FROM releases WHERE id < ? ORDER BY id DESC LIMIT 1 OFFSET ?",
+			  &stmt, err) < 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, live);
+	sqlite3_bind_int64(stmt, 2, n - 1);
+	int count;
+	if (query_ids(st, stmt, id, &count, err) < 0)
+		return -1;
+	if (!count)
+		return error_set(err, EXIT_USAGE, "no release %ld back from live release %ld", n, live);
+	return 0;
+}
+
+int release_resolve(struct state *st, const char *ref, long *id, struct error *err)
+{
+	sqlite3_stmt *stmt;
+	int count;
+
+	if (ref[0] == '-')
+		return resolve_back(st, ref, id, err);
+	if (all_digits(ref)) {
+		struct release r;
+		char *end;
+		long n = strtol(ref, &end, 10);
+		if (release_get(st, n, &r, err) < 0)
+			return -1;
+		release_clear(&r);
+		*id = n;
+		return 0;
+	}
+	if (find_by_label(st, ref, id) == 0 && *id)
+		return 0;
+	if (is_hex_prefix(ref, 4)) {
+		struct strbuf pattern = STRBUF_INIT;
+		for (const char *p = ref; *p; p++)
+			strbuf_addch(&pattern, (char)tolower((unsigned char)*p));
+		if (state_prepare(st, "SELECT DISTINCT id FROM releases WHERE substr(commit_sha, 1, ?) = ? "
+				  "ORDER BY id DESC", &stmt, err) < 0) {
+			strbuf_release(&pattern);
+			return -1;
+		}
+		sqlite3_bind_int(stmt, 1, (int)pattern.len);
+		sqlite3_bind_text(stmt, 2, pattern.buf, -1, SQLITE_TRANSIENT);
+		strbuf_release(&pattern);
+		if (query_ids(st, stmt, id, &count, err) < 0)
+			return -1;
+		if (count == 1)
+			return 0;
+		if (count > 1)
+			return error_set(err, EXIT_USAGE, "ambiguous commit prefix '%s': "
+					 "several releases match; give more digits", ref);
+	}
+	return error_set(err, EXIT_USAGE, "unknown release '%s' (want a number, label, "
+			 "commit prefix or -N)", ref);
+}
+
+int release_default_target(struct state *st, long *id, struct error *err)
+{
+	static const char *const queries[] = {
+		"SELECT id FROM releases WHERE id < ? AND mark = 1 ORDER BY id DESC LIMIT 1",
+		"SELECT id FROM releases WHERE id < ? AND mark = 0 ORDER BY id DESC LIMIT 1",
+	};
+	long live = state_live_release(st);
+	if (!live)
+		return error_set(err, EXIT_FAILED, "nothing to roll back: no live release recorded");
+	for (size_t i = 0; i < 2; i++) {
+		sqlite3_stmt *stmt;
+		int count;
+		if (state_prepare(st, queries[i], &stmt, err) < 0)
+			return -1;
+		sqlite3_bind_int64(stmt, 1, live);
+		if (query_ids(st, stmt, id, &count, err) < 0)
+			return -1;
+		if (count)
+			return 0;
+	}
+	return error_set(err, EXIT_FAILED, "nothing to roll back to: no good or unmarked "
+			 "release older than live release %ld", live);
+}
+
+int release_delete(struct state *st, long id, struct error *err)
+{
+	sqlite3_stmt *stmt;
+	if (state_prepare(st, "DELETE FROM releases WHERE id = ?", &stmt, err) < 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, id);
+	int rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return state_db_error(st, "delete release", err);
+	return 0;
+}

@@ -1,0 +1,305 @@
+/*
+ * The state folder: safety checks on the folder itself, the SQLite database
+ * (schema, durable settings, helpers) and the one-writer lock.
+ */
+#include "core/state.h"
+#include "util/alloc.h"
+#include "util/error.h"
+#include "util/fs.h"
+#include "util/strbuf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char schema_sql[] =
+	"CREATE TABLE IF NOT EXISTS meta("
+	"  key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS releases("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT, digest TEXT NOT NULL,"
+	"  created_ms INTEGER NOT NULL, label TEXT UNIQUE, commit_sha TEXT,"
+	"  reason TEXT, actor TEXT, mark INTEGER NOT NULL DEFAULT 0,"
+	"  files INTEGER NOT NULL DEFAULT 0, size INTEGER NOT NULL DEFAULT 0,"
+	"  added INTEGER NOT NULL DEFAULT 0, operation INTEGER);"
+	"CREATE TABLE IF NOT EXISTS operations("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT, command TEXT NOT NULL,"
+	"  args TEXT, reason TEXT, actor TEXT, pid INTEGER,"
+	"  started_ms INTEGER NOT NULL, ended_ms INTEGER,"
+	"  result INTEGER NOT NULL DEFAULT 0, error TEXT,"
+	"  from_release INTEGER, to_release INTEGER,"
+	"  phase TEXT NOT NULL DEFAULT 'running');"
+	"CREATE TABLE IF NOT EXISTS steps("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT, operation INTEGER NOT NULL,"
+	"  seq INTEGER NOT NULL, kind TEXT NOT NULL, target TEXT, detail TEXT,"
+	"  result INTEGER NOT NULL DEFAULT 0, started_ms INTEGER NOT NULL,"
+	"  ended_ms INTEGER);"
+	"CREATE INDEX IF NOT EXISTS steps_by_operation ON steps(operation, seq);"
+	"CREATE TABLE IF NOT EXISTS switch_entries("
+	"  operation INTEGER NOT NULL, seq INTEGER NOT NULL, path TEXT NOT NULL,"
+	"  stage TEXT NOT NULL, created INTEGER NOT NULL,"
+	"  staged_dev INTEGER, staged_ino INTEGER,"
+	"  PRIMARY KEY(operation, seq));";
+
+/* The folder must be ours alone: a state folder others can write (or swap
+ * through a symlink) would let them plant content we later put live. */
+static int check_folder_safe(const char *dir, const char *what, struct error *err)
+{
+	struct stat st;
+	if (lstat(dir, &st) < 0)
+		return error_errno(err, EXIT_USAGE, errno, "cannot use %s '%s'", what, dir);
+	if (S_ISLNK(st.st_mode))
+		return error_set(err, EXIT_USAGE, "refusing %s '%s': it is a symbolic link", what, dir);
+	if (!S_ISDIR(st.st_mode))
+		return error_set(err, EXIT_USAGE, "refusing %s '%s': not a folder", what, dir);
+	if (st.st_uid != geteuid())
+		return error_set(err, EXIT_USAGE, "refusing %s '%s': owned by uid %ld, not by uid %ld",
+				 what, dir, (long)st.st_uid, (long)geteuid());
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		return error_set(err, EXIT_USAGE, "refusing %s '%s': writable by others (mode %04o)",
+				 what, dir, (unsigned)(st.st_mode & 07777));
+	return 0;
+}
+
+static int make_private_folder(const char *dir, const char *what, struct error *err)
+{
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return error_errno(err, EXIT_FAILED, errno, "cannot create %s '%s'", what, dir);
+	return check_folder_safe(dir, what, err);
+}
+
+int state_db_error(struct state *st, const char *what, struct error *err)
+{
+	return error_set(err, EXIT_FAILED, "state database: %s: %s", what,
+			 st->db ? sqlite3_errmsg(st->db) : "not open");
+}
+
+int state_exec(struct state *st, const char *sql, const char *what, struct error *err)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		error_set(err, EXIT_FAILED, "state database: %s: %s", what, msg ? msg : "?");
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+int state_prepare(struct state *st, const char *sql, sqlite3_stmt **stmt, struct error *err)
+{
+	if (sqlite3_prepare_v2(st->db, sql, -1, stmt, NULL) != SQLITE_OK)
+		return state_db_error(st, "prepare", err);
+	return 0;
+}
+
+int state_begin(struct state *st, struct error *err)
+{
+	return state_exec(st, "BEGIN IMMEDIATE", "begin", err);
+}
+
+int state_commit(struct state *st, struct error *err)
+{
+	if (state_exec(st, "COMMIT", "commit", err) < 0) {
+		state_rollback(st);
+		return -1;
+	}
+	return 0;
+}
+
+void state_rollback(struct state *st)
+{
+	if (!sqlite3_get_autocommit(st->db))
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static int open_database(struct state *st, int create, struct error *err)
+{
+	char *path = path_join(st->dir, "state.db");
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | (create ? SQLITE_OPEN_CREATE : 0);
+	int rc = sqlite3_open_v2(path, &st->db, flags, NULL);
+	if (rc != SQLITE_OK) {
+		error_set(err, EXIT_FAILED, "cannot open state database '%s': %s", path,
+			  st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+		free(path);
+		return -1;
+	}
+	free(path);
+	sqlite3_busy_timeout(st->db, 10000);
+	/* WAL so readers never wait on the writer; FULL so a committed
+	 * journal record survives power loss, which recover relies on. */
+	if (state_exec(st, "PRAGMA journal_mode=WAL", "set journal mode", err) < 0 ||
+	    state_exec(st, "PRAGMA synchronous=FULL", "set synchronous", err) < 0)
+		return -1;
+	if (create && state_exec(st, schema_sql, "create schema", err) < 0)
+		return -1;
+	return 0;
+}
+
+int state_open(struct state *st, const char *dir, int flags, struct error *err)
+{
+	memset(st, 0, sizeof(*st));
+	st->lock_fd = -1;
+	st->dir = xstrdup(dir);
+	st->objects_dir = path_join(dir, "objects");
+	st->tmp_dir = path_join(dir, "tmp");
+
+	if (flags & STATE_CREATE) {
+		char *parent = path_dirname(dir);
+		int rc = fs_mkdir_p(parent, 0755, err);
+		free(parent);
+		if (rc < 0 || make_private_folder(dir, "state folder", err) < 0 ||
+		    make_private_folder(st->objects_dir, "store folder", err) < 0 ||
+		    make_private_folder(st->tmp_dir, "scratch folder", err) < 0)
+			goto fail;
+	} else if (check_folder_safe(dir, "state folder", err) < 0) {
+		goto fail;
+	}
+	if (open_database(st, flags & STATE_CREATE, err) < 0)
+		goto fail;
+	return 0;
+fail:
+	state_close(st);
+	return -1;
+}
+
+void state_close(struct state *st)
+{
+	if (st->db)
+		sqlite3_close(st->db);
+	if (st->lock_fd >= 0)
+		close(st->lock_fd);   /* releases the flock */
+	free(st->dir);
+	free(st->objects_dir);
+	free(st->tmp_dir);
+	memset(st, 0, sizeof(*st));
+	st->lock_fd = -1;
+}
+
+static void describe_holder(int fd, struct strbuf *out)
+{
+	char buf[512];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	long pid = 0, op = 0;
+	long long started = 0;
+	char command[64] = "";
+
+	if (n > 0) {
+		buf[n] = '\0';
+		if (sscanf(buf, "%ld %lld %ld %63s", &pid, &started, &op, command) < 2)
+			pid = 0;
+	}
+	if (!pid) {
+		strbuf_addstr(out, "another operation holds the lock");
+		return;
+	}
+	long long age = (state_now_ms() - started) / 1000;
+	strbuf_addstr(out, "another operation holds the lock: ");
+	if (op)
+		strbuf_addf(out, "operation %ld ", op);
+	strbuf_addf(out, "'%s' by pid %ld, running for %llds", command, pid, age);
+}
+
+void state_lock_describe(struct state *st, long operation, const char *command)
+{
+	char buf[256];
+	static long long started;
+
+	if (st->lock_fd < 0)
+		return;
+	if (!started)
+		started = state_now_ms();
+	int n = snprintf(buf, sizeof(buf), "%ld %lld %ld %s\n", (long)getpid(), started,
+			 operation, command);
+	/* Advisory text for whoever finds the lock busy; losing it to a crash
+	 * only makes that message vaguer. */
+	if (ftruncate(st->lock_fd, 0) == 0 && n > 0)
+		(void)!pwrite(st->lock_fd, buf, (size_t)n, 0);
+}
+
+int state_lock(struct state *st, const char *command, struct error *err)
+{
+	char *path = path_join(st->dir, "lock");
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		error_errno(err, EXIT_FAILED, errno, "cannot open lock '%s'", path);
+		free(path);
+		return -1;
+	}
+	free(path);
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+		if (e == EWOULDBLOCK) {
+			struct strbuf sb = STRBUF_INIT;
+			describe_holder(fd, &sb);
+			error_set(err, EXIT_LOCKED, "%s", sb.buf);
+			strbuf_release(&sb);
+		} else {
+			error_errno(err, EXIT_FAILED, e, "cannot lock state folder '%s'", st->dir);
+		}
+		close(fd);
+		return -1;
+	}
+	st->lock_fd = fd;
+	state_lock_describe(st, 0, command);
+	return 0;
+}
+
+char *state_get_meta(struct state *st, const char *key)
+{
+	sqlite3_stmt *stmt;
+	char *value = NULL;
+	if (sqlite3_prepare_v2(st->db, "SELECT value FROM meta WHERE key = ?", -1, &stmt, NULL) != SQLITE_OK)
+		return NULL;
+	sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		value = xstrdup((const char *)sqlite3_column_text(stmt, 0));
+	sqlite3_finalize(stmt);
+	return value;
+}
+
+int state_set_meta(struct state *st, const char *key, const char *value, struct error *err)
+{
+	sqlite3_stmt *stmt;
+	if (state_prepare(st, "INSERT INTO meta(key, value) VALUES(?, ?) "
+			  "ON CONFLICT(key) DO UPDATE SET value = excluded.value", &stmt, err) < 0)
+		return -1;
+	sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, value, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return state_db_error(st, "set meta", err);
+	return 0;
+}
+
+long state_live_release(struct state *st)
+{
+	char *v = state_get_meta(st, "live_release");
+	long id = v ? strtol(v, NULL, 10) : 0;
+	free(v);
+	return id;
+}
+
+long long state_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+char *state_actor(void)
+{
+	char host[256] = "localhost";
+	struct passwd *pw = getpwuid(geteuid());
+	gethostname(host, sizeof(host) - 1);
+	host[sizeof(host) - 1] = '\0';
+	if (pw)
+		return xstrfmt("%s@%s", pw->pw_name, host);
+	return xstrfmt("%ld@%s", (long)geteuid(), host);
+}

@@ -1,0 +1,73 @@
+/*
+ * Switching the live files from one release to another, all or nothing.
+ *
+ * Each changed `files` entry is first staged beside its live path (same
+ * folder, so same file system) as `.lastgood-OP-SEQ`, built from the store
+ * and fsynced; then each is swapped in with renameat2(RENAME_EXCHANGE), which
+ * costs the same for a file or a tree of any size and leaves the old content
+ * at the stage name; then one database transaction records the new live
+ * release (the commit point); then the old content is removed.
+ *
+ * The journal (table switch_entries, and operations.phase) says where a
+ * crash happened:
+ *   staging    nothing is live yet           -> remove stages: old release
+ *   swapping   some entries may be swapped   -> swap those back: old release
+ *   committed  everything is swapped         -> remove stages: new release
+ * An entry counts as swapped when its live path holds the very inode that
+ * was staged (device and inode are journaled before the first swap), so no
+ * content has to be re-read to decide.
+ *
+ *   struct switch_plan plan;
+ *   switch_plan_build(&live_manifest, &target_manifest, &plan);
+ *   switch_apply(&st, op, &plan, target_id, &err);
+ *   switch_plan_free(&plan);
+ *
+ *   switch_recover(&st, op, &outcome, &err);     from `lastgood recover`
+ */
+#ifndef LG_SWITCH_H
+#define LG_SWITCH_H
+
+#include <stddef.h>
+
+struct error;
+struct manifest;
+struct manifest_entry;
+struct state;
+
+struct switch_change {
+	const struct manifest_entry *from;   /* NULL when nothing is live there */
+	const struct manifest_entry *to;
+};
+
+struct switch_plan {
+	struct switch_change *changes;
+	size_t n;
+	size_t alloc;
+};
+
+/* The entries of `to` whose content differs from `from`. Entries only in
+ * `from` are left alone (a release that does not name a path keeps its live
+ * content). The plan points into both manifests: keep them alive. */
+void switch_plan_build(const struct manifest *from, const struct manifest *to,
+		       struct switch_plan *plan);
+void switch_plan_free(struct switch_plan *plan);
+
+/* Put the plan live and make to_release the live release. On failure the
+ * old files are put back before returning -1; if even that fails, err->code
+ * is EXIT_NEEDS_ATTENTION and the operation must stay unfinished so that
+ * `recover` completes the undo. */
+int switch_apply(struct state *st, long op, const struct switch_plan *plan,
+		 long to_release, struct error *err);
+
+enum switch_outcome {
+	SWITCH_NOTHING,      /* the operation never reached the live files */
+	SWITCH_UNDONE,       /* it was undone: the old release is live */
+	SWITCH_FINISHED,     /* it was finished: the new release is live */
+};
+
+/* Finish or undo the switch of an interrupted operation. Safe to run again
+ * after being interrupted itself. */
+int switch_recover(struct state *st, long op, enum switch_outcome *outcome,
+		   struct error *err);
+
+#endif

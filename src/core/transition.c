@@ -1,0 +1,214 @@
+/*
+ * What deploy and rollback share: recording the live state, building the
+ * target manifest, and switching to it as one journaled operation.
+ */
+#include "core/transition.h"
+#include "core/config.h"
+#include "core/operation.h"
+#include "core/source.h"
+#include "core/state.h"
+#include "core/switch.h"
+#include "util/alloc.h"
+#include "util/error.h"
+#include "util/fs.h"
+#include "util/strbuf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void transition_digest(const struct manifest *m, char digest[HASH_HEX_SIZE])
+{
+	struct strbuf text = STRBUF_INIT;
+	manifest_serialize(m, &text);
+	hash_buffer(text.buf, text.len, digest);
+	strbuf_release(&text);
+}
+
+int transition_record_live(struct state *st, const struct config *cfg, long op,
+			   const char *command, struct manifest *live, long *live_id,
+			   struct error *err)
+{
+	struct capture_stats stats = { 0 };
+	long step;
+
+	*live_id = 0;
+	if (operation_step_begin(st, op, "record live", NULL, &step, err) < 0)
+		return -1;
+	for (size_t s = 0; s < cfg->nservices; s++) {
+		const struct service *svc = &cfg->services[s];
+		for (size_t f = 0; f < svc->nfiles; f++) {
+			const char *path = svc->files[f].path;
+			if (!path_exists(path))
+				continue;
+			ALLOC_GROW(live->entries, live->n + 1, live->alloc);
+			struct manifest_entry *e = &live->entries[live->n];
+			memset(e, 0, sizeof(*e));
+			if (manifest_capture_entry(st, svc->name, path, path, e, &stats, err) < 0) {
+				manifest_entry_free(e);
+				goto fail;
+			}
+			live->n++;
+		}
+	}
+	manifest_sort(live);
+
+	struct strbuf detail = STRBUF_INIT;
+	if (live->n) {
+		char *reason = xstrfmt("live files before %s (operation %ld)", command, op);
+		struct release_meta meta = { .reason = reason, .added = stats.added_bytes };
+		int created;
+		int rc = release_create(st, live, &meta, live_id, &created, err);
+		free(reason);
+		if (rc < 0)
+			goto fail;
+		if (created)
+			strbuf_addf(&detail, "unrecorded changes saved as release %ld", *live_id);
+		else
+			strbuf_addf(&detail, "live files are release %ld", *live_id);
+	} else {
+		strbuf_addstr(&detail, "nothing is live yet");
+	}
+	int rc = operation_step_end(st, step, STEP_OK, detail.buf, err);
+	strbuf_release(&detail);
+	return rc;
+fail:;
+	struct error ignored = ERROR_INIT;
+	operation_step_end(st, step, STEP_FAILED, err->msg, &ignored);
+	return -1;
+}
+
+/* A deployed file belongs to whoever owns what it replaces: a tarball
+ * built elsewhere carries someone else's uids. New paths go to us. */
+static void adopt_live_owners(struct manifest_entry *entry, const struct manifest_entry *live)
+{
+	for (size_t i = 0; i < entry->nnodes; i++) {
+		struct manifest_node *node = &entry->nodes[i];
+		const struct manifest_node *owner = NULL;
+		for (size_t k = 0; live && k < live->nnodes && !owner; k++)
+			if (!strcmp(live->nodes[k].rel, node->rel))
+				owner = &live->nodes[k];
+		if (!owner && live)
+			owner = &live->nodes[0];
+		node->uid = owner ? owner->uid : geteuid();
+		node->gid = owner ? owner->gid : getegid();
+	}
+	manifest_entry_finish(entry);
+}
+
+int transition_target_from_source(struct state *st, const struct config *cfg,
+				  const unsigned char *selected, const char *root,
+				  const struct manifest *live, struct manifest *target,
+				  struct capture_stats *stats, struct error *err)
+{
+	for (size_t s = 0; s < cfg->nservices; s++) {
+		const struct service *svc = &cfg->services[s];
+		for (size_t f = 0; f < svc->nfiles; f++) {
+			const struct service_file *file = &svc->files[f];
+			const struct manifest_entry *current = manifest_find(live, file->path);
+			char *from = source_path_for(root, file->written);
+			int in_source = (!selected || selected[s]) && path_exists(from);
+
+			if (in_source) {
+				ALLOC_GROW(target->entries, target->n + 1, target->alloc);
+				struct manifest_entry *e = &target->entries[target->n];
+				memset(e, 0, sizeof(*e));
+				int rc = manifest_capture_entry(st, svc->name, file->path, from, e,
+								stats, err);
+				if (rc < 0) {
+					manifest_entry_free(e);
+					free(from);
+					return -1;
+				}
+				adopt_live_owners(e, current);
+				target->n++;
+			} else if (current) {
+				manifest_add_copy(target, current);
+			} else {
+				error_set(err, EXIT_USAGE, "%s:%d:%d: file '%s' of service '%s' is "
+					  "neither live nor in the source (looked for '%s')",
+					  cfg->path, file->mark.line, file->mark.column,
+					  file->written, svc->name, from);
+				free(from);
+				return -1;
+			}
+			free(from);
+		}
+	}
+	manifest_sort(target);
+	return 0;
+}
+
+static const struct service *service_named(const struct config *cfg, const char *name,
+					   size_t *index)
+{
+	for (size_t s = 0; s < cfg->nservices; s++)
+		if (!strcmp(cfg->services[s].name, name)) {
+			*index = s;
+			return &cfg->services[s];
+		}
+	return NULL;
+}
+
+void transition_target_from_release(const struct config *cfg, const unsigned char *selected,
+				    const struct manifest *live, const struct manifest *release,
+				    struct manifest *target)
+{
+	/* Entries of the release for selected services, then every live
+	 * entry not taken from the release. */
+	for (size_t i = 0; i < release->n; i++) {
+		const struct manifest_entry *e = &release->entries[i];
+		size_t index;
+		if (selected && !(service_named(cfg, e->service, &index) && selected[index]))
+			continue;
+		manifest_add_copy(target, e);
+	}
+	for (size_t i = 0; i < live->n; i++)
+		if (!manifest_find(target, live->entries[i].path))
+			manifest_add_copy(target, &live->entries[i]);
+	manifest_sort(target);
+}
+
+int transition_run(struct state *st, long op, long live_id, const struct manifest *live,
+		   const struct manifest *target, long preferred,
+		   const struct release_meta *meta, long *to_id, size_t *changed,
+		   struct error *err)
+{
+	char digest[HASH_HEX_SIZE];
+	struct switch_plan plan;
+	int created = 0;
+
+	*to_id = 0;
+	transition_digest(target, digest);
+	if (preferred) {
+		struct release r;
+		if (release_get(st, preferred, &r, err) < 0)
+			return -1;
+		if (!strcmp(r.digest, digest))
+			*to_id = preferred;
+		release_clear(&r);
+	}
+	if (!*to_id && release_create(st, target, meta, to_id, &created, err) < 0)
+		return -1;
+	if (operation_set_releases(st, op, live_id, *to_id, err) < 0)
+		return -1;
+	if (created && operation_step_note(st, op, "record target", NULL, STEP_OK,
+					   "recorded as a new release", err) < 0)
+		return -1;
+
+	switch_plan_build(live, target, &plan);
+	*changed = plan.n;
+	int rc;
+	if (plan.n == 0) {
+		/* Same content: nothing to touch, but the record must say
+		 * which release is live. */
+		char number[32];
+		snprintf(number, sizeof(number), "%ld", *to_id);
+		rc = state_set_meta(st, "live_release", number, err);
+	} else {
+		rc = switch_apply(st, op, &plan, *to_id, err);
+	}
+	switch_plan_free(&plan);
+	return rc;
+}
