@@ -143,7 +143,10 @@ size_t *config_start_order(const struct config *cfg);
  * an unknown name is an EXIT_USAGE error. NULL names selects all. */
 int config_select_services(const struct config *cfg, const char *names,
 			   unsigned char **selected, struct error *err);
-/* Parse a duration ("250ms", "5s", "2m", or a bare number of seconds). */
+/* "process", "systemd", "compose" or "command", as written in the config. */
+const char *config_manager_name(enum manager_kind kind);
+/* Parse a duration ("250ms", "5s", "2m", or a bare number of seconds);
+ * -1 for anything else, negatives, or more than INT_MAX milliseconds. */
 int config_parse_duration(const char *text, long *ms);
 /* The commented starter file `lastgood init` writes. */
 extern const char config_starter_text[];

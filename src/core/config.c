@@ -1,0 +1,1296 @@
+/*
+ * lastgood.yml with libyaml: the document is loaded whole, walked into
+ * struct config, then cross-checked (after, cycles, overlapping paths) while
+ * the nodes and their marks are still at hand for FILE:LINE:COL messages.
+ */
+#include "core/config.h"
+#include "util/alloc.h"
+#include "util/error.h"
+#include "util/fs.h"
+#include "util/strbuf.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#define NO_SERVICE SIZE_MAX
+
+static const struct policy default_policy = {
+	.start_timeout_ms = 30000,
+	.interval_ms = 200,
+	.timeout_ms = 5000,
+	.stabilize_ms = 0,
+	.stop_timeout_ms = 10000,
+	.retries = 2,
+};
+
+static const char *const manager_names[] = {
+	[MANAGER_PROCESS] = "process",
+	[MANAGER_SYSTEMD] = "systemd",
+	[MANAGER_COMPOSE] = "compose",
+	[MANAGER_COMMAND] = "command",
+};
+
+struct config_parser {
+	const char *path;
+	const char *text;
+	size_t len;
+	yaml_document_t doc;
+	struct config *cfg;
+	struct error *err;
+	yaml_node_t **after;     /* per service: its `after` list, for marks */
+};
+
+/* One known key of a mapping; read_mapping fills key and value. */
+struct field {
+	const char *name;
+	yaml_node_t *key;
+	yaml_node_t *value;
+};
+#define FIELD(index, key_name) [index] = { .name = key_name }
+
+const char *config_manager_name(enum manager_kind kind)
+{
+	return manager_names[kind];
+}
+
+static int mark_errorv(struct error *err, const char *path, struct config_mark mark,
+		       const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+static int mark_errorv(struct error *err, const char *path, struct config_mark mark,
+		       const char *fmt, va_list ap)
+{
+	char msg[sizeof(err->msg)];
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	return error_set(err, EXIT_USAGE, "%s:%d:%d: %s", path, mark.line, mark.column, msg);
+}
+
+static int mark_error(struct error *err, const char *path, struct config_mark mark,
+		      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int mark_error(struct error *err, const char *path, struct config_mark mark,
+		      const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	mark_errorv(err, path, mark, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static struct config_mark node_mark(const yaml_node_t *node)
+{
+	struct config_mark mark = {
+		(int)node->start_mark.line + 1,
+		(int)node->start_mark.column + 1,
+	};
+	return mark;
+}
+
+static int node_error(struct config_parser *p, const yaml_node_t *node,
+		      const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int node_error(struct config_parser *p, const yaml_node_t *node,
+		      const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	mark_errorv(p->err, p->path, node_mark(node), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static yaml_node_t *node_at(struct config_parser *p, int index)
+{
+	return yaml_document_get_node(&p->doc, index);
+}
+
+static const char *scalar_value(const yaml_node_t *node)
+{
+	return (const char *)node->data.scalar.value;
+}
+
+
+static size_t sequence_length(const yaml_node_t *node)
+{
+	return (size_t)(node->data.sequence.items.top - node->data.sequence.items.start);
+}
+
+static yaml_node_t *sequence_item(struct config_parser *p, const yaml_node_t *node, size_t i)
+{
+	return node_at(p, node->data.sequence.items.start[i]);
+}
+
+/* YAML's null (`key:`, `~`, `null`), which no key here accepts as text. */
+static int is_null(const yaml_node_t *node)
+{
+	if (node->type != YAML_SCALAR_NODE || node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return 0;
+	const char *v = scalar_value(node);
+	return !*v || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") ||
+	       !strcmp(v, "NULL");
+}
+
+/* What was found where something else belongs, for messages. */
+static const char *node_kind(const yaml_node_t *node)
+{
+	if (node->type == YAML_MAPPING_NODE)
+		return "a mapping";
+	if (node->type == YAML_SEQUENCE_NODE)
+		return "a list";
+	return is_null(node) ? "empty" : "a string";
+}
+
+/* The text of a scalar; a list or mapping where text belongs is an error
+ * naming the key. A NUL byte would silently cut the text, so it is refused. */
+static int scalar_text(struct config_parser *p, const yaml_node_t *node, const char *key,
+		       const char *where, const char *expected, const char **text)
+{
+	if (node->type != YAML_SCALAR_NODE)
+		return node_error(p, node, "'%s'%s must be %s, not %s", key, where, expected,
+				  node_kind(node));
+	if (strlen(scalar_value(node)) != node->data.scalar.length)
+		return node_error(p, node, "'%s'%s contains a NUL byte", key, where);
+	*text = scalar_value(node);
+	return 0;
+}
+
+/*
+ * Check that node is a mapping whose keys are all among fields, each once,
+ * and point every field present at its key and value. `what` names the
+ * mapping in a type error, `where` (" in service 'api'") ends the others.
+ */
+static int read_mapping(struct config_parser *p, yaml_node_t *node, const char *what,
+			const char *where, struct field *fields, size_t nfields)
+{
+	if (node->type != YAML_MAPPING_NODE)
+		return node_error(p, node, "%s must be a mapping", what);
+	for (yaml_node_pair_t *pair = node->data.mapping.pairs.start;
+	     pair < node->data.mapping.pairs.top; pair++) {
+		yaml_node_t *key = node_at(p, pair->key);
+		struct field *field = NULL;
+
+		if (key->type != YAML_SCALAR_NODE)
+			return node_error(p, key, "keys%s must be strings, not %s", where,
+					  node_kind(key));
+		for (size_t i = 0; i < nfields; i++)
+			if (!strcmp(fields[i].name, scalar_value(key)))
+				field = &fields[i];
+		if (!field)
+			return node_error(p, key, "unknown key '%s'%s", scalar_value(key), where);
+		if (field->key)
+			return node_error(p, key, "duplicate key '%s'%s", scalar_value(key), where);
+		field->key = key;
+		field->value = node_at(p, pair->value);
+	}
+	return 0;
+}
+
+static int get_string(struct config_parser *p, const struct field *f, const char *where,
+		      char **out)
+{
+	const char *text;
+	if (scalar_text(p, f->value, f->name, where, "a string", &text) < 0)
+		return -1;
+	if (!*text || is_null(f->value))
+		return node_error(p, f->key, "'%s'%s must not be empty", f->name, where);
+	*out = xstrdup(text);
+	return 0;
+}
+
+/* A folder or file named relative to the config's folder. */
+static int get_path(struct config_parser *p, const struct field *f, const char *where,
+		    char **out)
+{
+	char *text;
+	if (get_string(p, f, where, &text) < 0)
+		return -1;
+	*out = path_absolute(p->cfg->dir, text);
+	free(text);
+	return 0;
+}
+
+/* Integers are written in decimal; anything else names the value. */
+static int get_integer(struct config_parser *p, const struct field *f, const char *where,
+		       long min, long max, long *out)
+{
+	const yaml_node_t *node = f->value;
+	if (node->type == YAML_SCALAR_NODE) {
+		const char *text = scalar_value(node);
+		char *end;
+		errno = 0;
+		long value = strtol(text, &end, 10);
+		if (isdigit((unsigned char)text[text[0] == '-']) && !*end && !errno &&
+		    value >= min && value <= max) {
+			*out = value;
+			return 0;
+		}
+	}
+	struct strbuf expected = STRBUF_INIT, actual = STRBUF_INIT;
+	if (max == INT_MAX)
+		strbuf_addf(&expected, "an integer of at least %ld", min);
+	else
+		strbuf_addf(&expected, "an integer from %ld to %ld", min, max);
+	if (node->type == YAML_SCALAR_NODE)
+		strbuf_addf(&actual, "'%s'", scalar_value(node));
+	else
+		strbuf_addstr(&actual, node_kind(node));
+	node_error(p, node, "'%s'%s must be %s, not %s", f->name, where, expected.buf, actual.buf);
+	strbuf_release(&expected);
+	strbuf_release(&actual);
+	return -1;
+}
+
+static int get_duration(struct config_parser *p, const struct field *f, const char *where,
+			int allow_zero, long *ms)
+{
+	const char *text;
+	if (scalar_text(p, f->value, f->name, where, "a duration", &text) < 0)
+		return -1;
+	if (config_parse_duration(text, ms) < 0)
+		return node_error(p, f->value,
+				  "invalid duration '%s' for '%s'%s (use ms, s or m, e.g. 250ms, 5s, 2m)",
+				  text, f->name, where);
+	if (!allow_zero && *ms == 0)
+		return node_error(p, f->value, "'%s'%s must be longer than 0", f->name, where);
+	return 0;
+}
+
+/* A YAML list of scalars as a NULL-terminated vector; out->n is set first
+ * so config_free releases a half-read list. */
+static int get_string_list(struct config_parser *p, const struct field *f, const char *where,
+			   int allow_empty, struct argv_list *out)
+{
+	if (f->value->type != YAML_SEQUENCE_NODE)
+		return node_error(p, f->value, "'%s'%s must be a list of strings, not %s", f->name,
+				  where, node_kind(f->value));
+	size_t n = sequence_length(f->value);
+	if (!n && !allow_empty)
+		return node_error(p, f->value, "'%s'%s must not be empty", f->name, where);
+	out->v = xcalloc(n + 1, sizeof(*out->v));
+	out->n = n;
+	for (size_t i = 0; i < n; i++) {
+		const char *text;
+		if (scalar_text(p, sequence_item(p, f->value, i), f->name, where,
+				"a list of strings", &text) < 0)
+			return -1;
+		out->v[i] = xstrdup(text);
+	}
+	return 0;
+}
+
+enum key_value_kind { KV_ENV, KV_JSON, KV_HEADERS };
+
+/* A mapping of scalar to scalar (env, json, headers), duplicates refused. */
+static int get_key_values(struct config_parser *p, const struct field *f, const char *where,
+			  enum key_value_kind kind, struct key_value **out, size_t *nout)
+{
+	yaml_node_t *node = f->value;
+	if (node->type != YAML_MAPPING_NODE)
+		return node_error(p, node, "'%s'%s must be a mapping, not %s", f->name, where,
+				  node_kind(node));
+	size_t n = (size_t)(node->data.mapping.pairs.top - node->data.mapping.pairs.start);
+	char *inner = xstrfmt(" in '%s'%s", f->name, where);
+	int rc = -1;
+
+	*out = xcalloc(n, sizeof(**out));
+	*nout = n;
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_pair_t *pair = &node->data.mapping.pairs.start[i];
+		yaml_node_t *key = node_at(p, pair->key), *value = node_at(p, pair->value);
+		const char *k, *v;
+
+		if (scalar_text(p, key, f->name, where, "a mapping of strings", &k) < 0 ||
+		    scalar_text(p, value, k, inner, "a string", &v) < 0)
+			goto out;
+		if (!*k) {
+			node_error(p, key, "empty key%s", inner);
+			goto out;
+		}
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp((*out)[j].key, k)) {
+				node_error(p, key, "duplicate key '%s'%s", k, inner);
+				goto out;
+			}
+		if (kind == KV_ENV && strchr(k, '=')) {
+			node_error(p, key, "variable name '%s'%s must not contain '='", k, inner);
+			goto out;
+		}
+		if (kind == KV_HEADERS && (strpbrk(k, ": \t\r\n") || strpbrk(v, "\r\n"))) {
+			node_error(p, key, "invalid header '%s'%s", k, inner);
+			goto out;
+		}
+		(*out)[i].key = xstrdup(k);
+		(*out)[i].value = xstrdup(v);
+	}
+	rc = 0;
+out:
+	free(inner);
+	return rc;
+}
+
+/* The policy keys, in one place for parsing and for the field table. */
+static const struct {
+	const char *name;
+	size_t offset;
+	int allow_zero;
+} policy_durations[] = {
+	{ "start_timeout", offsetof(struct policy, start_timeout_ms), 0 },
+	{ "interval", offsetof(struct policy, interval_ms), 0 },
+	{ "timeout", offsetof(struct policy, timeout_ms), 0 },
+	{ "stabilize", offsetof(struct policy, stabilize_ms), 1 },
+	{ "stop_timeout", offsetof(struct policy, stop_timeout_ms), 1 },
+};
+#define NPOLICY_DURATIONS (sizeof(policy_durations) / sizeof(policy_durations[0]))
+
+/* Overwrite the keys node sets in *policy, leaving the others (the global
+ * policy, for a service's override) as they are. */
+static int parse_policy(struct config_parser *p, yaml_node_t *node, const char *what,
+			struct policy *policy)
+{
+	struct field fields[NPOLICY_DURATIONS + 1] = { { 0 } };
+	char *where = xstrfmt(" in %s", what);
+	int rc = -1;
+
+	for (size_t i = 0; i < NPOLICY_DURATIONS; i++)
+		fields[i].name = policy_durations[i].name;
+	fields[NPOLICY_DURATIONS].name = "retries";
+	if (read_mapping(p, node, what, where, fields, NPOLICY_DURATIONS + 1) < 0)
+		goto out;
+	for (size_t i = 0; i < NPOLICY_DURATIONS; i++) {
+		long *ms = (long *)((char *)policy + policy_durations[i].offset);
+		if (fields[i].key &&
+		    get_duration(p, &fields[i], where, policy_durations[i].allow_zero, ms) < 0)
+			goto out;
+	}
+	if (fields[NPOLICY_DURATIONS].key) {
+		long retries;
+		if (get_integer(p, &fields[NPOLICY_DURATIONS], where, 0, INT_MAX, &retries) < 0)
+			goto out;
+		policy->retries = (int)retries;
+	}
+	rc = 0;
+out:
+	free(where);
+	return rc;
+}
+
+/* "host:port", the host possibly a bracketed IPv6 address. */
+static int valid_address(const char *address)
+{
+	const char *colon = strrchr(address, ':');
+	if (!colon || colon == address || !colon[1])
+		return 0;
+	char *end;
+	errno = 0;
+	long port = strtol(colon + 1, &end, 10);
+	return isdigit((unsigned char)colon[1]) && !*end && !errno && port >= 1 && port <= 65535;
+}
+
+enum {
+	H_HTTP, H_TCP, H_EXEC, H_JSON, H_CONTAINS, H_STATUS, H_HEADERS, H_TIMEOUT,
+	H_SEND, H_EXPECT, H_NFIELDS
+};
+
+/* The check kind each key belongs to; H_NFIELDS for keys every kind takes. */
+static const int health_key_kind[H_NFIELDS] = {
+	[H_HTTP] = H_HTTP, [H_TCP] = H_TCP, [H_EXEC] = H_EXEC,
+	[H_JSON] = H_HTTP, [H_CONTAINS] = H_HTTP, [H_STATUS] = H_HTTP, [H_HEADERS] = H_HTTP,
+	[H_TIMEOUT] = H_NFIELDS, [H_SEND] = H_TCP, [H_EXPECT] = H_TCP,
+};
+
+static int parse_health_fields(struct config_parser *p, struct health_check *check,
+			       struct field *fields, const char *what, const char *where)
+{
+	int kind = -1;
+	for (int i = H_HTTP; i <= H_EXEC; i++) {
+		if (!fields[i].key)
+			continue;
+		if (kind >= 0)
+			return node_error(p, fields[i].key,
+					  "%s has both '%s' and '%s'; use one per check", what,
+					  fields[kind].name, fields[i].name);
+		kind = i;
+	}
+	if (kind < 0)
+		return mark_error(p->err, p->path, check->mark,
+				  "%s needs one of 'http', 'tcp' or 'exec'", what);
+	for (int i = H_JSON; i < H_NFIELDS; i++)
+		if (fields[i].key && health_key_kind[i] != H_NFIELDS && health_key_kind[i] != kind)
+			return node_error(p, fields[i].key, "'%s'%s applies only to '%s' checks",
+					  fields[i].name, where, fields[health_key_kind[i]].name);
+
+	switch (kind) {
+	case H_HTTP:
+		check->kind = HEALTH_HTTP;
+		if (get_string(p, &fields[H_HTTP], where, &check->url) < 0)
+			return -1;
+		if (strncmp(check->url, "http://", 7) && strncmp(check->url, "https://", 8))
+			return node_error(p, fields[H_HTTP].value,
+					  "'http'%s must be a URL starting with http:// or https://, not '%s'",
+					  where, check->url);
+		break;
+	case H_TCP:
+		check->kind = HEALTH_TCP;
+		if (get_string(p, &fields[H_TCP], where, &check->address) < 0)
+			return -1;
+		if (!valid_address(check->address))
+			return node_error(p, fields[H_TCP].value, "'tcp'%s must be HOST:PORT, not '%s'",
+					  where, check->address);
+		break;
+	default:
+		check->kind = HEALTH_EXEC;
+		if (get_string_list(p, &fields[H_EXEC], where, 0, &check->argv) < 0)
+			return -1;
+		break;
+	}
+	if (fields[H_JSON].key &&
+	    get_key_values(p, &fields[H_JSON], where, KV_JSON, &check->json, &check->njson) < 0)
+		return -1;
+	if (fields[H_HEADERS].key &&
+	    get_key_values(p, &fields[H_HEADERS], where, KV_HEADERS, &check->headers,
+			   &check->nheaders) < 0)
+		return -1;
+	if (fields[H_CONTAINS].key &&
+	    get_string(p, &fields[H_CONTAINS], where, &check->contains) < 0)
+		return -1;
+	if (fields[H_STATUS].key &&
+	    get_integer(p, &fields[H_STATUS], where, 100, 599, &check->expect_status) < 0)
+		return -1;
+	if (fields[H_TIMEOUT].key &&
+	    get_duration(p, &fields[H_TIMEOUT], where, 0, &check->timeout_ms) < 0)
+		return -1;
+	if (fields[H_SEND].key && get_string(p, &fields[H_SEND], where, &check->send) < 0)
+		return -1;
+	if (fields[H_EXPECT].key && get_string(p, &fields[H_EXPECT], where, &check->expect) < 0)
+		return -1;
+	return 0;
+}
+
+static int parse_health(struct config_parser *p, struct service *svc, const struct field *f,
+			const char *where)
+{
+	if (f->value->type != YAML_SEQUENCE_NODE)
+		return node_error(p, f->value, "'health'%s must be a list of checks", where);
+	size_t n = sequence_length(f->value);
+	svc->health = xcalloc(n, sizeof(*svc->health));
+	svc->nhealth = n;
+	for (size_t i = 0; i < n; i++) {
+		struct field fields[H_NFIELDS] = {
+			FIELD(H_HTTP, "http"), FIELD(H_TCP, "tcp"), FIELD(H_EXEC, "exec"),
+			FIELD(H_JSON, "json"), FIELD(H_CONTAINS, "contains"),
+			FIELD(H_STATUS, "status"), FIELD(H_HEADERS, "headers"),
+			FIELD(H_TIMEOUT, "timeout"), FIELD(H_SEND, "send"),
+			FIELD(H_EXPECT, "expect"),
+		};
+		yaml_node_t *node = sequence_item(p, f->value, i);
+		char *what = xstrfmt("health check %zu of service '%s'", i + 1, svc->name);
+		char *inner = xstrfmt(" in %s", what);
+
+		svc->health[i].mark = node_mark(node);
+		int rc = read_mapping(p, node, what, inner, fields, H_NFIELDS);
+		if (!rc)
+			rc = parse_health_fields(p, &svc->health[i], fields, what, inner);
+		free(what);
+		free(inner);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* A path component ".." would let an entry escape the folder a deploy
+ * SOURCE lays out, so it is refused outright. */
+static int has_dotdot(const char *path)
+{
+	for (const char *s = path; *s; ) {
+		const char *end = strchrnul(s, '/');
+		if (end - s == 2 && s[0] == '.' && s[1] == '.')
+			return 1;
+		s = *end ? end + 1 : end;
+	}
+	return 0;
+}
+
+static int parse_files(struct config_parser *p, struct service *svc, const struct field *f,
+		       const char *where)
+{
+	if (f->value->type != YAML_SEQUENCE_NODE)
+		return node_error(p, f->value, "'files'%s must be a list of paths, not %s", where,
+				  node_kind(f->value));
+	size_t n = sequence_length(f->value);
+	svc->files = xcalloc(n, sizeof(*svc->files));
+	svc->nfiles = n;
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *item = sequence_item(p, f->value, i);
+		const char *text;
+
+		if (scalar_text(p, item, "files", where, "a list of paths", &text) < 0)
+			return -1;
+		if (!*text || is_null(item))
+			return node_error(p, item, "empty path in 'files'%s", where);
+		if (has_dotdot(text))
+			return node_error(p, item, "file '%s' of service '%s' must not contain '..'",
+					  text, svc->name);
+		svc->files[i].written = xstrdup(text);
+		svc->files[i].path = path_absolute(p->cfg->dir, text);
+		svc->files[i].mark = node_mark(item);
+	}
+	return 0;
+}
+
+enum {
+	S_MANAGER, S_RUN, S_UNIT, S_SERVICE, S_START, S_STOP, S_STATUS, S_WORKDIR, S_ENV,
+	S_FILES, S_HEALTH, S_AFTER, S_POLICY, S_NFIELDS
+};
+
+/* Keys that belong to one manager, and whether that manager needs them. */
+static const struct {
+	int field;
+	enum manager_kind manager;
+	int required;
+} manager_keys[] = {
+	{ S_RUN, MANAGER_PROCESS, 1 },
+	{ S_UNIT, MANAGER_SYSTEMD, 1 },
+	{ S_SERVICE, MANAGER_COMPOSE, 0 },
+	{ S_START, MANAGER_COMMAND, 1 },
+	{ S_STOP, MANAGER_COMMAND, 1 },
+	{ S_STATUS, MANAGER_COMMAND, 0 },
+};
+
+static int parse_manager(struct config_parser *p, struct service *svc, const struct field *f,
+			 const char *where)
+{
+	const char *text;
+	if (scalar_text(p, f->value, "manager", where, "a string", &text) < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(manager_names) / sizeof(manager_names[0]); i++)
+		if (!strcmp(text, manager_names[i])) {
+			svc->manager = (enum manager_kind)i;
+			return 0;
+		}
+	return node_error(p, f->value,
+			  "unknown manager '%s'%s (use process, systemd, compose or command)",
+			  text, where);
+}
+
+static int parse_service_fields(struct config_parser *p, struct service *svc, size_t index,
+				struct field *fields, const char *where)
+{
+	if (fields[S_MANAGER].key && parse_manager(p, svc, &fields[S_MANAGER], where) < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(manager_keys) / sizeof(manager_keys[0]); i++) {
+		const struct field *f = &fields[manager_keys[i].field];
+		if (f->key && manager_keys[i].manager != svc->manager)
+			return node_error(p, f->key, "'%s' does not apply to manager '%s'%s", f->name,
+					  manager_names[svc->manager], where);
+		if (!f->key && manager_keys[i].required && manager_keys[i].manager == svc->manager)
+			return mark_error(p->err, p->path, svc->mark,
+					  "service '%s' needs '%s' (manager '%s')", svc->name, f->name,
+					  manager_names[svc->manager]);
+	}
+
+	if (fields[S_RUN].key && get_string_list(p, &fields[S_RUN], where, 0, &svc->run) < 0)
+		return -1;
+	if (fields[S_UNIT].key && get_string(p, &fields[S_UNIT], where, &svc->unit) < 0)
+		return -1;
+	if (fields[S_START].key && get_string_list(p, &fields[S_START], where, 0, &svc->start) < 0)
+		return -1;
+	if (fields[S_STOP].key && get_string_list(p, &fields[S_STOP], where, 0, &svc->stop) < 0)
+		return -1;
+	if (fields[S_STATUS].key &&
+	    get_string_list(p, &fields[S_STATUS], where, 0, &svc->status) < 0)
+		return -1;
+	if (svc->manager == MANAGER_COMPOSE) {
+		if (fields[S_SERVICE].key) {
+			if (get_string(p, &fields[S_SERVICE], where, &svc->compose_service) < 0)
+				return -1;
+		} else {
+			svc->compose_service = xstrdup(svc->name);
+		}
+	}
+	if (fields[S_WORKDIR].key) {
+		if (get_path(p, &fields[S_WORKDIR], where, &svc->workdir) < 0)
+			return -1;
+	} else {
+		svc->workdir = xstrdup(p->cfg->dir);
+	}
+	if (fields[S_ENV].key &&
+	    get_key_values(p, &fields[S_ENV], where, KV_ENV, &svc->env, &svc->nenv) < 0)
+		return -1;
+	if (fields[S_FILES].key && parse_files(p, svc, &fields[S_FILES], where) < 0)
+		return -1;
+	if (fields[S_HEALTH].key && parse_health(p, svc, &fields[S_HEALTH], where) < 0)
+		return -1;
+	if (fields[S_AFTER].key) {
+		struct argv_list after = { NULL, 0 };
+		int rc = get_string_list(p, &fields[S_AFTER], where, 1, &after);
+		svc->after = after.v;
+		svc->nafter = after.n;
+		if (rc < 0)
+			return -1;
+		p->after[index] = fields[S_AFTER].value;
+	}
+	svc->policy = p->cfg->policy;
+	if (fields[S_POLICY].key) {
+		char *what = xstrfmt("'policy' of service '%s'", svc->name);
+		int rc = parse_policy(p, fields[S_POLICY].value, what, &svc->policy);
+		free(what);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int parse_service(struct config_parser *p, size_t index, yaml_node_t *node)
+{
+	struct service *svc = &p->cfg->services[index];
+	struct field fields[S_NFIELDS] = {
+		FIELD(S_MANAGER, "manager"), FIELD(S_RUN, "run"), FIELD(S_UNIT, "unit"),
+		FIELD(S_SERVICE, "service"), FIELD(S_START, "start"), FIELD(S_STOP, "stop"),
+		FIELD(S_STATUS, "status"), FIELD(S_WORKDIR, "workdir"), FIELD(S_ENV, "env"),
+		FIELD(S_FILES, "files"), FIELD(S_HEALTH, "health"), FIELD(S_AFTER, "after"),
+		FIELD(S_POLICY, "policy"),
+	};
+	char *what = xstrfmt("service '%s'", svc->name);
+	char *where = xstrfmt(" in %s", what);
+
+	int rc = read_mapping(p, node, what, where, fields, S_NFIELDS);
+	if (!rc)
+		rc = parse_service_fields(p, svc, index, fields, where);
+	free(what);
+	free(where);
+	return rc;
+}
+
+/* Names end up in --services lists, log file names and messages, so they
+ * stay plain. */
+static int valid_service_name(const char *name)
+{
+	if (!isalnum((unsigned char)name[0]))
+		return 0;
+	for (const char *s = name; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr("._-", *s))
+			return 0;
+	return 1;
+}
+
+static int parse_services(struct config_parser *p, yaml_node_t *node)
+{
+	struct config *cfg = p->cfg;
+	if (node->type != YAML_MAPPING_NODE)
+		return node_error(p, node, "'services' must be a mapping of service names to services");
+	size_t n = (size_t)(node->data.mapping.pairs.top - node->data.mapping.pairs.start);
+	if (!n)
+		return node_error(p, node, "'services' is empty; describe at least one service");
+
+	cfg->services = xcalloc(n, sizeof(*cfg->services));
+	cfg->nservices = n;
+	p->after = xcalloc(n, sizeof(*p->after));
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_pair_t *pair = &node->data.mapping.pairs.start[i];
+		yaml_node_t *key = node_at(p, pair->key);
+		const char *name;
+
+		if (scalar_text(p, key, "services", "", "a mapping of names", &name) < 0)
+			return -1;
+		if (!valid_service_name(name))
+			return node_error(p, key,
+					  "invalid service name '%s' (use letters, digits, '.', '_' and '-')",
+					  name);
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(cfg->services[j].name, name))
+				return node_error(p, key, "duplicate service '%s' (first at line %d)",
+						  name, cfg->services[j].mark.line);
+		cfg->services[i].name = xstrdup(name);
+		cfg->services[i].mark = node_mark(key);
+		if (parse_service(p, i, node_at(p, pair->value)) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static size_t service_index(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->nservices; i++)
+		if (!strcmp(cfg->services[i].name, name))
+			return i;
+	return NO_SERVICE;
+}
+
+/* Depth-first over `after`; meeting a service still on the stack closes a
+ * cycle, reported at the entry that closes it. */
+static int visit_after(struct config_parser *p, size_t i, unsigned char *state, size_t *stack,
+		       size_t depth)
+{
+	const struct service *svc = &p->cfg->services[i];
+	state[i] = 1;
+	stack[depth] = i;
+	for (size_t k = 0; k < svc->nafter; k++) {
+		size_t j = service_index(p->cfg, svc->after[k]);
+		if (state[j] == 1) {
+			struct strbuf cycle = STRBUF_INIT;
+			size_t from = 0;
+			while (stack[from] != j)
+				from++;
+			for (size_t s = from; s <= depth; s++)
+				strbuf_addf(&cycle, "%s -> ", p->cfg->services[stack[s]].name);
+			strbuf_addstr(&cycle, p->cfg->services[j].name);
+			node_error(p, sequence_item(p, p->after[i], k), "cycle in 'after': %s",
+				   cycle.buf);
+			strbuf_release(&cycle);
+			return -1;
+		}
+		if (!state[j] && visit_after(p, j, state, stack, depth + 1) < 0)
+			return -1;
+	}
+	state[i] = 2;
+	return 0;
+}
+
+static int check_after(struct config_parser *p)
+{
+	const struct config *cfg = p->cfg;
+	for (size_t i = 0; i < cfg->nservices; i++)
+		for (size_t k = 0; k < cfg->services[i].nafter; k++)
+			if (service_index(cfg, cfg->services[i].after[k]) == NO_SERVICE)
+				return node_error(p, sequence_item(p, p->after[i], k),
+						  "unknown service '%s' in 'after' of service '%s'",
+						  cfg->services[i].after[k], cfg->services[i].name);
+
+	unsigned char *state = xcalloc(cfg->nservices, 1);
+	size_t *stack = xcalloc(cfg->nservices, sizeof(*stack));
+	int rc = 0;
+	for (size_t i = 0; i < cfg->nservices && !rc; i++)
+		if (!state[i])
+			rc = visit_after(p, i, state, stack, 0);
+	free(state);
+	free(stack);
+	return rc;
+}
+
+/* 1 when inner is outer or lies below it (both absolute, normalized). */
+static int path_within(const char *inner, const char *outer)
+{
+	size_t n = strlen(outer);
+	if (!strcmp(outer, "/"))
+		return 1;
+	return !strncmp(inner, outer, n) && (inner[n] == '/' || !inner[n]);
+}
+
+/*
+ * A release replaces each entry whole, so no two entries may overlap (one
+ * would be switched twice), and none may hold the config's folder or touch
+ * the state folder (a rollback would replace its own store).
+ */
+static int check_paths(struct config_parser *p)
+{
+	const struct config *cfg = p->cfg;
+	for (size_t s = 0; s < cfg->nservices; s++) {
+		const struct service *svc = &cfg->services[s];
+		for (size_t f = 0; f < svc->nfiles; f++) {
+			const struct service_file *file = &svc->files[f];
+			if (path_within(cfg->dir, file->path))
+				return mark_error(p->err, p->path, file->mark,
+						  "file '%s' of service '%s' %s the config folder",
+						  file->written, svc->name,
+						  strcmp(cfg->dir, file->path) ? "holds" : "is");
+			if (path_within(file->path, cfg->state_dir) ||
+			    path_within(cfg->state_dir, file->path))
+				return mark_error(p->err, p->path, file->mark,
+						  "file '%s' of service '%s' overlaps the state folder '%s'",
+						  file->written, svc->name, cfg->state_dir);
+			for (size_t t = 0; t <= s; t++) {
+				const struct service *other = &cfg->services[t];
+				size_t end = t == s ? f : other->nfiles;
+				for (size_t g = 0; g < end; g++) {
+					const struct service_file *prev = &other->files[g];
+					const char *how;
+					if (!strcmp(file->path, prev->path))
+						how = "is also";
+					else if (path_within(file->path, prev->path))
+						how = "is inside";
+					else if (path_within(prev->path, file->path))
+						how = "holds";
+					else
+						continue;
+					return mark_error(p->err, p->path, file->mark,
+							  "file '%s' of service '%s' %s '%s' of service '%s' (line %d)",
+							  file->written, svc->name, how, prev->written,
+							  other->name, prev->mark.line);
+				}
+			}
+		}
+	}
+	return 0;
+}
+
+enum { T_KEEP, T_STATE_DIR, T_POLICY, T_SERVICES, T_SOURCE, T_NFIELDS };
+
+static int parse_source(struct config_parser *p, yaml_node_t *node)
+{
+	struct field fields[] = { { .name = "git" }, { .name = "build" } };
+	if (read_mapping(p, node, "'source'", " in 'source'", fields, 2) < 0)
+		return -1;
+	if (!fields[0].key)
+		return node_error(p, node, "'source' needs 'git' (the repository to deploy from)");
+	if (get_path(p, &fields[0], " in 'source'", &p->cfg->source_git) < 0)
+		return -1;
+	if (fields[1].key &&
+	    get_string_list(p, &fields[1], " in 'source'", 0, &p->cfg->source_build) < 0)
+		return -1;
+	return 0;
+}
+
+/* Top-level keys in an order that lets services inherit the global policy
+ * and check their files against the state folder, wherever they are written. */
+static int parse_document(struct config_parser *p)
+{
+	struct config *cfg = p->cfg;
+	struct field fields[T_NFIELDS] = {
+		FIELD(T_KEEP, "keep_releases"), FIELD(T_STATE_DIR, "state_dir"),
+		FIELD(T_POLICY, "policy"), FIELD(T_SERVICES, "services"),
+		FIELD(T_SOURCE, "source"),
+	};
+	yaml_node_t *root = yaml_document_get_root_node(&p->doc);
+	struct config_mark start = { 1, 1 };
+
+	if (!root)
+		return mark_error(p->err, p->path, start,
+				  "empty config; describe at least one service under 'services'");
+	if (read_mapping(p, root, "the config", "", fields, T_NFIELDS) < 0)
+		return -1;
+	if (fields[T_KEEP].key) {
+		long keep;
+		if (get_integer(p, &fields[T_KEEP], "", 1, INT_MAX, &keep) < 0)
+			return -1;
+		cfg->keep_releases = (int)keep;
+	}
+	if (fields[T_STATE_DIR].key) {
+		if (get_path(p, &fields[T_STATE_DIR], "", &cfg->state_dir) < 0)
+			return -1;
+	} else {
+		cfg->state_dir = path_join(cfg->dir, ".lastgood");
+	}
+	if (fields[T_POLICY].key &&
+	    parse_policy(p, fields[T_POLICY].value, "'policy'", &cfg->policy) < 0)
+		return -1;
+	if (fields[T_SOURCE].key && parse_source(p, fields[T_SOURCE].value) < 0)
+		return -1;
+	if (!fields[T_SERVICES].key)
+		return node_error(p, root, "missing 'services'; describe at least one service");
+	if (parse_services(p, fields[T_SERVICES].value) < 0)
+		return -1;
+	if (check_after(p) < 0 || check_paths(p) < 0)
+		return -1;
+	return 0;
+}
+
+static struct config_mark offset_mark(const struct config_parser *p, size_t offset)
+{
+	struct config_mark mark = { 1, 1 };
+	for (size_t i = 0; i < offset && i < p->len; i++) {
+		if (p->text[i] == '\n') {
+			mark.line++;
+			mark.column = 1;
+		} else {
+			mark.column++;
+		}
+	}
+	return mark;
+}
+
+static int syntax_error(struct config_parser *p, const yaml_parser_t *parser)
+{
+	struct config_mark mark = {
+		(int)parser->problem_mark.line + 1,
+		(int)parser->problem_mark.column + 1,
+	};
+	const char *problem = parser->problem ? parser->problem : "cannot parse";
+
+	if (parser->error == YAML_MEMORY_ERROR)
+		return error_set(p->err, EXIT_FAILED, "%s: out of memory parsing YAML", p->path);
+	/* The reader reports bad encoding by byte offset, not line. */
+	if (parser->error == YAML_READER_ERROR)
+		return mark_error(p->err, p->path, offset_mark(p, parser->problem_offset),
+				  "invalid YAML: %s", problem);
+	if (parser->context)
+		return mark_error(p->err, p->path, mark, "invalid YAML: %s (%s at line %d)", problem,
+				  parser->context, (int)parser->context_mark.line + 1);
+	return mark_error(p->err, p->path, mark, "invalid YAML: %s", problem);
+}
+
+/* Load the first document and make sure nothing follows it: a second
+ * document would otherwise be ignored without a word. */
+static int load_document(struct config_parser *p)
+{
+	yaml_parser_t parser;
+	yaml_document_t extra;
+	int rc = -1;
+
+	if (!yaml_parser_initialize(&parser))
+		return error_set(p->err, EXIT_FAILED, "%s: cannot initialize the YAML parser", p->path);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)p->text, p->len);
+	if (!yaml_parser_load(&parser, &p->doc)) {
+		syntax_error(p, &parser);
+		goto out;
+	}
+	if (!yaml_parser_load(&parser, &extra)) {
+		syntax_error(p, &parser);
+		yaml_document_delete(&p->doc);
+		goto out;
+	}
+	if (yaml_document_get_root_node(&extra)) {
+		struct config_mark mark = {
+			(int)extra.start_mark.line + 1,
+			(int)extra.start_mark.column + 1,
+		};
+		mark_error(p->err, p->path, mark, "a second YAML document; the config is one document");
+		yaml_document_delete(&extra);
+		yaml_document_delete(&p->doc);
+		goto out;
+	}
+	yaml_document_delete(&extra);
+	rc = 0;
+out:
+	yaml_parser_delete(&parser);
+	return rc;
+}
+
+static int set_config_dir(struct config *cfg, struct error *err)
+{
+	char *dir = path_dirname(cfg->path);
+	if (dir[0] == '/') {
+		cfg->dir = path_absolute("/", dir);
+	} else {
+		char *cwd = get_current_dir_name();
+		if (!cwd) {
+			free(dir);
+			return error_errno(err, EXIT_FAILED, errno, "cannot find the current folder");
+		}
+		cfg->dir = path_absolute(cwd, dir);
+		free(cwd);
+	}
+	free(dir);
+	return 0;
+}
+
+int config_parse(const char *path, const char *text, size_t len, struct config *cfg,
+		 struct error *err)
+{
+	struct config_parser p = { .path = path, .text = text, .len = len, .cfg = cfg, .err = err };
+	int rc = -1;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->path = xstrdup(path);
+	cfg->keep_releases = 10;
+	cfg->policy = default_policy;
+	if (set_config_dir(cfg, err) < 0)
+		goto out;
+	if (load_document(&p) < 0)
+		goto out;
+	rc = parse_document(&p);
+	yaml_document_delete(&p.doc);
+out:
+	free(p.after);
+	if (rc < 0)
+		config_free(cfg);
+	return rc;
+}
+
+int config_load(const char *path, struct config *cfg, struct error *err)
+{
+	struct strbuf text = STRBUF_INIT;
+	memset(cfg, 0, sizeof(*cfg));
+	if (fs_read_file(path, &text, err) < 0) {
+		if (!path_exists(path))
+			error_set(err, EXIT_USAGE, "%s: no such file (create one with 'lastgood init')",
+				  path);
+		err->code = EXIT_USAGE;
+		strbuf_release(&text);
+		return -1;
+	}
+	int rc = config_parse(path, text.buf, text.len, cfg, err);
+	strbuf_release(&text);
+	return rc;
+}
+
+static void argv_list_free(struct argv_list *list)
+{
+	for (size_t i = 0; i < list->n; i++)
+		free(list->v[i]);
+	free(list->v);
+}
+
+static void key_values_free(struct key_value *kv, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(kv[i].key);
+		free(kv[i].value);
+	}
+	free(kv);
+}
+
+static void health_check_free(struct health_check *check)
+{
+	free(check->url);
+	key_values_free(check->json, check->njson);
+	free(check->contains);
+	key_values_free(check->headers, check->nheaders);
+	free(check->address);
+	free(check->send);
+	free(check->expect);
+	argv_list_free(&check->argv);
+}
+
+static void service_free(struct service *svc)
+{
+	free(svc->name);
+	argv_list_free(&svc->run);
+	free(svc->unit);
+	free(svc->compose_service);
+	argv_list_free(&svc->start);
+	argv_list_free(&svc->stop);
+	argv_list_free(&svc->status);
+	free(svc->workdir);
+	key_values_free(svc->env, svc->nenv);
+	for (size_t i = 0; i < svc->nfiles; i++) {
+		free(svc->files[i].written);
+		free(svc->files[i].path);
+	}
+	free(svc->files);
+	for (size_t i = 0; i < svc->nhealth; i++)
+		health_check_free(&svc->health[i]);
+	free(svc->health);
+	for (size_t i = 0; i < svc->nafter; i++)
+		free(svc->after[i]);
+	free(svc->after);
+}
+
+void config_free(struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->nservices; i++)
+		service_free(&cfg->services[i]);
+	free(cfg->services);
+	free(cfg->path);
+	free(cfg->dir);
+	free(cfg->state_dir);
+	free(cfg->source_git);
+	argv_list_free(&cfg->source_build);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+int config_check_files(const struct config *cfg, struct error *err)
+{
+	for (size_t s = 0; s < cfg->nservices; s++) {
+		const struct service *svc = &cfg->services[s];
+		for (size_t f = 0; f < svc->nfiles; f++) {
+			const struct service_file *file = &svc->files[f];
+			struct stat st;
+			if (!lstat(file->path, &st))
+				continue;
+			if (errno == ENOENT || errno == ENOTDIR)
+				return mark_error(err, cfg->path, file->mark,
+						  "file '%s' of service '%s' does not exist",
+						  file->written, svc->name);
+			return mark_error(err, cfg->path, file->mark,
+					  "cannot inspect file '%s' of service '%s': %s",
+					  file->written, svc->name, strerror(errno));
+		}
+	}
+	return 0;
+}
+
+const struct service *config_find_service(const struct config *cfg, const char *name)
+{
+	size_t i = service_index(cfg, name);
+	return i == NO_SERVICE ? NULL : &cfg->services[i];
+}
+
+static int after_placed(const struct config *cfg, size_t i, const unsigned char *placed)
+{
+	const struct service *svc = &cfg->services[i];
+	for (size_t k = 0; k < svc->nafter; k++) {
+		size_t j = service_index(cfg, svc->after[k]);
+		if (j != NO_SERVICE && !placed[j])
+			return 0;
+	}
+	return 1;
+}
+
+/* Repeatedly take the first service, in file order, whose `after` is all
+ * placed: a topological order that keeps independent services as written. */
+size_t *config_start_order(const struct config *cfg)
+{
+	size_t n = cfg->nservices;
+	size_t *order = xcalloc(n, sizeof(*order));
+	unsigned char *placed = xcalloc(n, 1);
+	size_t count = 0;
+
+	while (count < n) {
+		size_t i = 0;
+		while (i < n && (placed[i] || !after_placed(cfg, i, placed)))
+			i++;
+		if (i == n)
+			break;
+		placed[i] = 1;
+		order[count++] = i;
+	}
+	/* Only an unchecked config can hold a cycle; keep the result a full
+	 * permutation anyway. */
+	for (size_t i = 0; i < n && count < n; i++)
+		if (!placed[i])
+			order[count++] = i;
+	free(placed);
+	return order;
+}
+
+int config_select_services(const struct config *cfg, const char *names,
+			   unsigned char **selected, struct error *err)
+{
+	unsigned char *mask = xcalloc(cfg->nservices, 1);
+	*selected = NULL;
+	if (!names) {
+		memset(mask, 1, cfg->nservices);
+		*selected = mask;
+		return 0;
+	}
+	for (const char *s = names; ; ) {
+		const char *end = strchrnul(s, ',');
+		const char *a = s, *b = end;
+		while (a < b && isspace((unsigned char)*a))
+			a++;
+		while (b > a && isspace((unsigned char)b[-1]))
+			b--;
+		size_t len = (size_t)(b - a), i;
+
+		if (!len) {
+			free(mask);
+			return error_set(err, EXIT_USAGE, "empty service name in '%s'", names);
+		}
+		for (i = 0; i < cfg->nservices; i++)
+			if (!strncmp(cfg->services[i].name, a, len) && !cfg->services[i].name[len])
+				break;
+		if (i == cfg->nservices) {
+			struct strbuf known = STRBUF_INIT;
+			for (size_t k = 0; k < cfg->nservices; k++)
+				strbuf_addf(&known, "%s%s", k ? ", " : "", cfg->services[k].name);
+			error_set(err, EXIT_USAGE, "unknown service '%.*s' (known: %s)", (int)len, a,
+				  known.buf);
+			strbuf_release(&known);
+			free(mask);
+			return -1;
+		}
+		mask[i] = 1;
+		if (!*end)
+			break;
+		s = end + 1;
+	}
+	*selected = mask;
+	return 0;
+}
+
+/* Whole non-negative numbers only; the cap keeps every duration usable as
+ * an int number of milliseconds (poll, timers). */
+int config_parse_duration(const char *text, long *ms)
+{
+	const char *s = text;
+	long value = 0, unit;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	for (; isdigit((unsigned char)*s); s++) {
+		if (value > (INT_MAX - (*s - '0')) / 10)
+			return -1;
+		value = value * 10 + (*s - '0');
+	}
+	if (!*s || !strcmp(s, "s"))
+		unit = 1000;
+	else if (!strcmp(s, "ms"))
+		unit = 1;
+	else if (!strcmp(s, "m"))
+		unit = 60000;
+	else
+		return -1;
+	if (value > INT_MAX / unit)
+		return -1;
+	*ms = value * unit;
+	return 0;
+}
+
+const char config_starter_text[] =
+	"# lastgood.yml: the services on this host, the live files that make up\n"
+	"# their release, and how to tell that they are healthy. Run 'lastgood check'\n"
+	"# after editing. Relative paths are relative to this file's folder;\n"
+	"# durations take ms, s or m (a bare number means seconds); unknown keys are\n"
+	"# errors.\n"
+	"\n"
+	"# How many releases 'lastgood gc' keeps (at least 1).\n"
+	"keep_releases: 10\n"
+	"\n"
+	"# Where the release store, the state database and the lock live\n"
+	"# (default: .lastgood beside this file, mode 0700).\n"
+	"# state_dir: .lastgood\n"
+	"\n"
+	"services:\n"
+	"  # Each service: a name, a manager (how it is started and stopped), its\n"
+	"  # files, its health checks and the services it starts after.\n"
+	"  api:\n"
+	"    # process: started and watched by lastgood (needs 'run')\n"
+	"    # systemd: a unit (needs 'unit: NAME.service')\n"
+	"    # compose: a Docker Compose service (optional 'service: NAME')\n"
+	"    # command: your own 'start' and 'stop' (and optional 'status') argv\n"
+	"    manager: process\n"
+	"    # The program and its arguments as a list; no shell is involved.\n"
+	"    run: [bin/api, --port, \"8000\"]\n"
+	"    # workdir: .                 # where 'run' starts (default: this folder)\n"
+	"    # env: {API_ENV: production}\n"
+	"    # The files and folders that make up a release of this service; a\n"
+	"    # deploy or rollback replaces each entry whole. List yours, e.g.\n"
+	"    # files: [bin/api, etc/api.env]\n"
+	"    files: []\n"
+	"    # Checks that must pass after a start; each is one of http, tcp, exec.\n"
+	"    health:\n"
+	"      - http: http://127.0.0.1:8000/health\n"
+	"        json: {status: healthy}  # fields the JSON reply must hold\n"
+	"        # status: 200            # exact status (default: any 2xx)\n"
+	"        # contains: healthy      # text the body must contain\n"
+	"        # headers: {Host: api.internal}\n"
+	"        # timeout: 2s            # this check's own timeout\n"
+	"      # - tcp: 127.0.0.1:8000     # connect (optional 'send' and 'expect')\n"
+	"      # - exec: [bin/api, --self-test]   # exit status 0 passes\n"
+	"    # Services started (and healthy) before this one.\n"
+	"    after: []\n"
+	"    # Any policy key below may be overridden for this service alone:\n"
+	"    # policy: {start_timeout: 60s}\n"
+	"\n"
+	"  # A systemd service, as on a fleet node:\n"
+	"  # operator:\n"
+	"  #   manager: systemd\n"
+	"  #   unit: zeitwork-operator.service\n"
+	"  #   files: [/usr/local/bin/zeitwork-operator, /etc/zeitwork/operator.env]\n"
+	"  #   health:\n"
+	"  #     - http: http://127.0.0.1:8080/health\n"
+	"  #       contains: healthy\n"
+	"  #   after: [api]\n"
+	"\n"
+	"# Timing for every service: how long to wait, how often to check.\n"
+	"policy:\n"
+	"  start_timeout: 30s    # time to become healthy after a start\n"
+	"  interval: 200ms       # first pause between checks (it backs off)\n"
+	"  timeout: 5s           # how long one check may take\n"
+	"  retries: 2            # failed checks before a service counts as failed\n"
+	"  stabilize: 0s         # how long it must then stay healthy\n"
+	"  stop_timeout: 10s     # SIGTERM, then SIGKILL after this long\n"
+	"\n"
+	"# Deploying from git ('lastgood deploy git:REV'): the repository, and a\n"
+	"# build command run in the checkout.\n"
+	"# source:\n"
+	"#   git: .\n"
+	"#   build: [make]\n";

@@ -1,0 +1,865 @@
+/*
+ * Unit tests for the config layer: every kind of error with its exact line
+ * and column, defaults, durations, policy merging, start order, --services
+ * selection, and the starter file `lastgood init` writes.
+ */
+#include "core/config.h"
+#include "util/error.h"
+#include "util/fs.h"
+#include "util/alloc.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+struct error_case {
+	const char *text;
+	const char *msg;
+};
+
+static void parse_ok(const char *path, const char *text, struct config *cfg)
+{
+	struct error err = ERROR_INIT;
+	int rc = config_parse(path, text, strlen(text), cfg, &err);
+	if (rc < 0)
+		fail_msg("unexpected error: %s", err.msg);
+}
+
+/* Each case must fail with exactly msg, and leave nothing allocated. */
+static void expect_errors(const struct error_case *cases, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct config cfg;
+		struct error err = ERROR_INIT;
+		int rc = config_parse("lastgood.yml", cases[i].text, strlen(cases[i].text), &cfg, &err);
+		if (rc == 0) {
+			config_free(&cfg);
+			fail_msg("no error for case %zu, expected: %s", i, cases[i].msg);
+		}
+		assert_int_equal(err.code, EXIT_USAGE);
+		assert_string_equal(err.msg, cases[i].msg);
+		assert_null(cfg.path);
+		assert_null(cfg.services);
+	}
+}
+
+#define EXPECT_ERRORS(cases) expect_errors(cases, sizeof(cases) / sizeof(cases[0]))
+
+static void test_defaults(void **state)
+{
+	(void)state;
+	struct config cfg;
+	parse_ok("/srv/app/lastgood.yml", "services:\n  api:\n    run: [bin/api]\n", &cfg);
+
+	assert_string_equal(cfg.path, "/srv/app/lastgood.yml");
+	assert_string_equal(cfg.dir, "/srv/app");
+	assert_int_equal(cfg.keep_releases, 10);
+	assert_string_equal(cfg.state_dir, "/srv/app/.lastgood");
+	assert_int_equal(cfg.policy.start_timeout_ms, 30000);
+	assert_int_equal(cfg.policy.interval_ms, 200);
+	assert_int_equal(cfg.policy.timeout_ms, 5000);
+	assert_int_equal(cfg.policy.stabilize_ms, 0);
+	assert_int_equal(cfg.policy.stop_timeout_ms, 10000);
+	assert_int_equal(cfg.policy.retries, 2);
+	assert_null(cfg.source_git);
+	assert_int_equal(cfg.source_build.n, 0);
+
+	assert_int_equal(cfg.nservices, 1);
+	const struct service *api = &cfg.services[0];
+	assert_string_equal(api->name, "api");
+	assert_int_equal(api->mark.line, 2);
+	assert_int_equal(api->mark.column, 3);
+	assert_int_equal(api->manager, MANAGER_PROCESS);
+	assert_string_equal(config_manager_name(api->manager), "process");
+	assert_int_equal(api->run.n, 1);
+	assert_string_equal(api->run.v[0], "bin/api");
+	assert_null(api->run.v[1]);
+	assert_string_equal(api->workdir, "/srv/app");
+	assert_int_equal(api->nfiles, 0);
+	assert_int_equal(api->nhealth, 0);
+	assert_int_equal(api->nafter, 0);
+	assert_memory_equal(&api->policy, &cfg.policy, sizeof(cfg.policy));
+	config_free(&cfg);
+}
+
+static void test_relative_config_path(void **state)
+{
+	(void)state;
+	struct config cfg;
+	char *cwd = get_current_dir_name();
+	char *want = path_join(cwd, "sub");
+	parse_ok("sub/lastgood.yml", "services: {api: {run: [x]}}\n", &cfg);
+	assert_string_equal(cfg.dir, want);
+	config_free(&cfg);
+	free(want);
+	free(cwd);
+}
+
+static const char full_config[] =
+	"keep_releases: 3\n"
+	"state_dir: var/state\n"
+	"source:\n"
+	"  git: repo\n"
+	"  build: [make, -j, 4]\n"
+	"services:\n"
+	"  db:\n"
+	"    manager: compose\n"
+	"  cache:\n"
+	"    manager: compose\n"
+	"    service: redis\n"
+	"  api:\n"
+	"    manager: process\n"
+	"    run: [bin/api, --port, 8000]\n"
+	"    workdir: run\n"
+	"    env: {API_ENV: production, EMPTY: \"\", PORT: 8000}\n"
+	"    files: [bin/api, ./etc//api.env, /opt/api/share/]\n"
+	"    health:\n"
+	"      - http: http://127.0.0.1:8000/health\n"
+	"        json: {status: healthy, ok: true}\n"
+	"        status: 200\n"
+	"        contains: healthy\n"
+	"        headers: {Host: api.internal}\n"
+	"        timeout: 750ms\n"
+	"      - tcp: 127.0.0.1:8000\n"
+	"        send: PING\n"
+	"        expect: PONG\n"
+	"      - exec: [bin/api, --self-test]\n"
+	"    after: [db, cache]\n"
+	"  operator:\n"
+	"    manager: systemd\n"
+	"    unit: zeitwork-operator.service\n"
+	"    files: [/usr/local/bin/zeitwork-operator]\n"
+	"  job:\n"
+	"    manager: command\n"
+	"    start: [systemctl, start, job]\n"
+	"    stop: [systemctl, stop, job]\n"
+	"    status: [systemctl, is-active, job]\n";
+
+static void test_full_config(void **state)
+{
+	(void)state;
+	struct config cfg;
+	parse_ok("/srv/app/lastgood.yml", full_config, &cfg);
+
+	assert_int_equal(cfg.keep_releases, 3);
+	assert_string_equal(cfg.state_dir, "/srv/app/var/state");
+	assert_string_equal(cfg.source_git, "/srv/app/repo");
+	assert_int_equal(cfg.source_build.n, 3);
+	assert_string_equal(cfg.source_build.v[2], "4");
+	assert_null(cfg.source_build.v[3]);
+	assert_int_equal(cfg.nservices, 5);
+
+	const struct service *db = config_find_service(&cfg, "db");
+	const struct service *cache = config_find_service(&cfg, "cache");
+	const struct service *api = config_find_service(&cfg, "api");
+	const struct service *op = config_find_service(&cfg, "operator");
+	const struct service *job = config_find_service(&cfg, "job");
+	assert_non_null(db);
+	assert_non_null(cache);
+	assert_non_null(api);
+	assert_non_null(op);
+	assert_non_null(job);
+	assert_null(config_find_service(&cfg, "nope"));
+
+	assert_int_equal(db->manager, MANAGER_COMPOSE);
+	assert_string_equal(db->compose_service, "db");
+	assert_string_equal(cache->compose_service, "redis");
+
+	assert_int_equal(api->run.n, 3);
+	assert_string_equal(api->run.v[2], "8000");
+	assert_string_equal(api->workdir, "/srv/app/run");
+	assert_int_equal(api->nenv, 3);
+	assert_string_equal(api->env[0].key, "API_ENV");
+	assert_string_equal(api->env[0].value, "production");
+	assert_string_equal(api->env[1].value, "");
+	assert_string_equal(api->env[2].value, "8000");
+
+	assert_int_equal(api->nfiles, 3);
+	assert_string_equal(api->files[0].written, "bin/api");
+	assert_string_equal(api->files[0].path, "/srv/app/bin/api");
+	assert_int_equal(api->files[0].mark.line, 17);
+	assert_int_equal(api->files[0].mark.column, 13);
+	assert_string_equal(api->files[1].written, "./etc//api.env");
+	assert_string_equal(api->files[1].path, "/srv/app/etc/api.env");
+	assert_string_equal(api->files[2].path, "/opt/api/share");
+
+	assert_int_equal(api->nhealth, 3);
+	const struct health_check *http = &api->health[0];
+	assert_int_equal(http->kind, HEALTH_HTTP);
+	assert_int_equal(http->mark.line, 19);
+	assert_int_equal(http->mark.column, 9);
+	assert_string_equal(http->url, "http://127.0.0.1:8000/health");
+	assert_int_equal(http->njson, 2);
+	assert_string_equal(http->json[0].key, "status");
+	assert_string_equal(http->json[0].value, "healthy");
+	assert_string_equal(http->json[1].value, "true");
+	assert_int_equal(http->expect_status, 200);
+	assert_string_equal(http->contains, "healthy");
+	assert_int_equal(http->nheaders, 1);
+	assert_string_equal(http->headers[0].key, "Host");
+	assert_string_equal(http->headers[0].value, "api.internal");
+	assert_int_equal(http->timeout_ms, 750);
+	const struct health_check *tcp = &api->health[1];
+	assert_int_equal(tcp->kind, HEALTH_TCP);
+	assert_string_equal(tcp->address, "127.0.0.1:8000");
+	assert_string_equal(tcp->send, "PING");
+	assert_string_equal(tcp->expect, "PONG");
+	assert_int_equal(tcp->timeout_ms, 0);
+	const struct health_check *exec = &api->health[2];
+	assert_int_equal(exec->kind, HEALTH_EXEC);
+	assert_int_equal(exec->argv.n, 2);
+	assert_string_equal(exec->argv.v[1], "--self-test");
+	assert_null(exec->argv.v[2]);
+
+	assert_int_equal(api->nafter, 2);
+	assert_string_equal(api->after[0], "db");
+	assert_string_equal(api->after[1], "cache");
+
+	assert_int_equal(op->manager, MANAGER_SYSTEMD);
+	assert_string_equal(op->unit, "zeitwork-operator.service");
+	assert_string_equal(op->files[0].path, "/usr/local/bin/zeitwork-operator");
+
+	assert_int_equal(job->manager, MANAGER_COMMAND);
+	assert_string_equal(job->start.v[1], "start");
+	assert_string_equal(job->stop.v[1], "stop");
+	assert_string_equal(job->status.v[1], "is-active");
+	config_free(&cfg);
+}
+
+static void test_durations(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *text;
+		long ms;
+	} good[] = {
+		{ "250ms", 250 }, { "5s", 5000 }, { "2m", 120000 }, { "7", 7000 },
+		{ "0", 0 }, { "0ms", 0 }, { "2147483647ms", 2147483647L },
+	};
+	static const char *const bad[] = {
+		"", "-5s", "-1", "5h", "1.5s", " 5s", "5s ", "5 s", "s", "ms", "5sec",
+		"+5", "0x10", "2147483648ms", "99999999999999999999", "35791395m",
+	};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		long ms = -1;
+		assert_int_equal(config_parse_duration(good[i].text, &ms), 0);
+		assert_int_equal(ms, good[i].ms);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		long ms = 42;
+		if (config_parse_duration(bad[i], &ms) == 0)
+			fail_msg("duration '%s' accepted", bad[i]);
+		assert_int_equal(ms, 42);
+	}
+}
+
+static void test_policy_merge(void **state)
+{
+	(void)state;
+	struct config cfg;
+	/* The global policy comes after the services, as in DESIGN.md. */
+	parse_ok("lastgood.yml",
+		 "services:\n"
+		 "  api:\n"
+		 "    run: [x]\n"
+		 "    policy:\n"
+		 "      start_timeout: 60s\n"
+		 "      retries: 0\n"
+		 "  web:\n"
+		 "    run: [y]\n"
+		 "policy:\n"
+		 "  interval: 1s\n"
+		 "  retries: 5\n"
+		 "  stabilize: 2\n"
+		 "  stop_timeout: 0\n",
+		 &cfg);
+	assert_int_equal(cfg.policy.start_timeout_ms, 30000);
+	assert_int_equal(cfg.policy.interval_ms, 1000);
+	assert_int_equal(cfg.policy.retries, 5);
+	assert_int_equal(cfg.policy.stabilize_ms, 2000);
+	assert_int_equal(cfg.policy.stop_timeout_ms, 0);
+
+	const struct policy *api = &cfg.services[0].policy;
+	assert_int_equal(api->start_timeout_ms, 60000);
+	assert_int_equal(api->retries, 0);
+	assert_int_equal(api->interval_ms, 1000);
+	assert_int_equal(api->timeout_ms, 5000);
+	assert_int_equal(api->stabilize_ms, 2000);
+	assert_int_equal(api->stop_timeout_ms, 0);
+	assert_memory_equal(&cfg.services[1].policy, &cfg.policy, sizeof(cfg.policy));
+	config_free(&cfg);
+}
+
+static void assert_order(const char *text, const size_t *want, size_t n)
+{
+	struct config cfg;
+	parse_ok("lastgood.yml", text, &cfg);
+	assert_int_equal(cfg.nservices, n);
+	size_t *order = config_start_order(&cfg);
+	for (size_t i = 0; i < n; i++)
+		if (order[i] != want[i])
+			fail_msg("position %zu: service %zu, want %zu", i, order[i], want[i]);
+	free(order);
+	config_free(&cfg);
+}
+
+static void test_start_order(void **state)
+{
+	(void)state;
+	static const size_t independent[] = { 0, 1, 2 };
+	assert_order("services:\n"
+		     "  a: {run: [x]}\n"
+		     "  b: {run: [x]}\n"
+		     "  c: {run: [x]}\n",
+		     independent, 3);
+
+	/* c needs a, d needs c and b: b and a keep their file order. */
+	static const size_t chained[] = { 1, 2, 0, 3 };
+	assert_order("services:\n"
+		     "  c: {run: [x], after: [a]}\n"
+		     "  b: {run: [x]}\n"
+		     "  a: {run: [x]}\n"
+		     "  d: {run: [x], after: [c, b]}\n",
+		     chained, 4);
+
+	/* The seed's stack: databases, then the API, then what needs it. */
+	static const size_t stack[] = { 1, 2, 3, 0 };
+	assert_order("services:\n"
+		     "  gateway: {run: [x], after: [api]}\n"
+		     "  postgres: {manager: compose}\n"
+		     "  redis: {manager: compose}\n"
+		     "  api: {run: [x], after: [postgres, redis]}\n",
+		     stack, 4);
+}
+
+static void test_select_services(void **state)
+{
+	(void)state;
+	struct config cfg;
+	struct error err = ERROR_INIT;
+	unsigned char *mask;
+	parse_ok("lastgood.yml", "services: {a: {run: [x]}, b: {run: [x]}, c: {run: [x]}}\n", &cfg);
+
+	assert_int_equal(config_select_services(&cfg, NULL, &mask, &err), 0);
+	assert_true(mask[0] && mask[1] && mask[2]);
+	free(mask);
+
+	assert_int_equal(config_select_services(&cfg, "c,a", &mask, &err), 0);
+	assert_true(mask[0] && !mask[1] && mask[2]);
+	free(mask);
+
+	assert_int_equal(config_select_services(&cfg, " b , c", &mask, &err), 0);
+	assert_true(!mask[0] && mask[1] && mask[2]);
+	free(mask);
+
+	static const struct {
+		const char *names;
+		const char *msg;
+	} bad[] = {
+		{ "x", "unknown service 'x' (known: a, b, c)" },
+		{ "a,bb", "unknown service 'bb' (known: a, b, c)" },
+		{ "a,,b", "empty service name in 'a,,b'" },
+		{ "a,", "empty service name in 'a,'" },
+		{ "", "empty service name in ''" },
+		{ " ", "empty service name in ' '" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		mask = (unsigned char *)"untouched";
+		error_clear(&err);
+		assert_int_equal(config_select_services(&cfg, bad[i].names, &mask, &err), -1);
+		assert_null(mask);
+		assert_int_equal(err.code, EXIT_USAGE);
+		assert_string_equal(err.msg, bad[i].msg);
+	}
+	config_free(&cfg);
+}
+
+static void test_starter_text_parses(void **state)
+{
+	(void)state;
+	struct config cfg;
+	parse_ok("/srv/app/lastgood.yml", config_starter_text, &cfg);
+	assert_int_equal(cfg.keep_releases, 10);
+	assert_int_equal(cfg.nservices, 1);
+	assert_string_equal(cfg.services[0].name, "api");
+	assert_int_equal(cfg.services[0].nhealth, 1);
+	assert_int_equal(cfg.services[0].health[0].njson, 1);
+	assert_memory_equal(&cfg.services[0].policy, &cfg.policy, sizeof(cfg.policy));
+	/* It restates every default, so a reader sees the real values. */
+	assert_int_equal(cfg.policy.start_timeout_ms, 30000);
+	assert_int_equal(cfg.policy.interval_ms, 200);
+	assert_int_equal(cfg.policy.timeout_ms, 5000);
+	assert_int_equal(cfg.policy.stabilize_ms, 0);
+	assert_int_equal(cfg.policy.stop_timeout_ms, 10000);
+	assert_int_equal(cfg.policy.retries, 2);
+	config_free(&cfg);
+}
+
+static void test_errors_syntax(void **state)
+{
+	(void)state;
+	static const struct error_case cases[] = {
+		{ "services:\n  api:\n    run: [x\n",
+		  "lastgood.yml:4:1: invalid YAML: did not find expected ',' or ']' "
+		  "(while parsing a flow sequence at line 3)" },
+		{ "keep_releases: 10\nservices: a: b\n",
+		  "lastgood.yml:2:12: invalid YAML: mapping values are not allowed in this context" },
+		{ "services:\n\tapi: {run: [x]}\n",
+		  "lastgood.yml:2:1: invalid YAML: found character that cannot start any token "
+		  "(while scanning for the next token at line 2)" },
+		{ "services: *nope\n",
+		  "lastgood.yml:1:11: invalid YAML: found undefined alias" },
+		{ "keep_releases: 1\nservices: \xff\n",
+		  "lastgood.yml:2:11: invalid YAML: invalid leading UTF-8 octet" },
+		{ "services: {api: {run: [x]}}\n---\nservices: {}\n",
+		  "lastgood.yml:2:1: a second YAML document; the config is one document" },
+		{ "services: {api: {run: [x]}}\n---\n[\n",
+		  "lastgood.yml:4:1: invalid YAML: did not find expected node content "
+		  "(while parsing a flow node at line 4)" },
+	};
+	EXPECT_ERRORS(cases);
+}
+
+static void test_errors_structure(void **state)
+{
+	(void)state;
+	static const struct error_case cases[] = {
+		{ "", "lastgood.yml:1:1: empty config; describe at least one service under 'services'" },
+		{ "# nothing but a comment\n",
+		  "lastgood.yml:1:1: empty config; describe at least one service under 'services'" },
+		{ "- a\n- b\n", "lastgood.yml:1:1: the config must be a mapping" },
+		{ "keep_releases: 3\n",
+		  "lastgood.yml:1:1: missing 'services'; describe at least one service" },
+		{ "keep_releases: 3\nservices: {}\n",
+		  "lastgood.yml:2:11: 'services' is empty; describe at least one service" },
+		{ "services:\n",
+		  "lastgood.yml:1:10: 'services' must be a mapping of service names to services" },
+		{ "services: [api]\n",
+		  "lastgood.yml:1:11: 'services' must be a mapping of service names to services" },
+		{ "services:\n  api: 1\n", "lastgood.yml:2:8: service 'api' must be a mapping" },
+		{ "services:\n  api:\n", "lastgood.yml:2:7: service 'api' must be a mapping" },
+		{ "services:\n  \"a b\": {run: [x]}\n",
+		  "lastgood.yml:2:3: invalid service name 'a b' (use letters, digits, '.', '_' and '-')" },
+		{ "services:\n  -api: {run: [x]}\n",
+		  "lastgood.yml:2:3: invalid service name '-api' (use letters, digits, '.', '_' and '-')" },
+		{ "services:\n  ? [a]\n  : {run: [x]}\n",
+		  "lastgood.yml:2:5: 'services' must be a mapping of names, not a list" },
+		{ "? [a]\n: 1\nservices: {api: {run: [x]}}\n",
+		  "lastgood.yml:1:3: keys must be strings, not a list" },
+		{ "policy: [1]\nservices: {api: {run: [x]}}\n", "lastgood.yml:1:9: 'policy' must be a mapping" },
+		{ "source: git\nservices: {api: {run: [x]}}\n", "lastgood.yml:1:9: 'source' must be a mapping" },
+		{ "source: {build: [make]}\nservices: {api: {run: [x]}}\n",
+		  "lastgood.yml:1:9: 'source' needs 'git' (the repository to deploy from)" },
+	};
+	EXPECT_ERRORS(cases);
+}
+
+static void test_errors_unknown_keys(void **state)
+{
+	(void)state;
+	static const struct error_case cases[] = {
+		{ "servics:\n  api: {run: [x]}\n", "lastgood.yml:1:1: unknown key 'servics'" },
+		{ "services:\n"
+		  "  api:\n"
+		  "    run: [x]\n"
+		  "    files: []\n"
+		  "    after: []\n"
+		  "\n"
+		  "    helth: []\n",
+		  "lastgood.yml:7:5: unknown key 'helth' in service 'api'" },
+		{ "policy:\n  retry: 3\nservices: {api: {run: [x]}}\n",
+		  "lastgood.yml:2:3: unknown key 'retry' in 'policy'" },
+		{ "services:\n  api:\n    run: [x]\n    policy: {start_timout: 1s}\n",
+		  "lastgood.yml:4:14: unknown key 'start_timout' in 'policy' of service 'api'" },
+		{ "services:\n  api:\n    run: [x]\n    health:\n      - http: http://x/\n        jsn: {}\n",
+		  "lastgood.yml:6:9: unknown key 'jsn' in health check 1 of service 'api'" },
+		{ "source:\n  repo: .\nservices: {api: {run: [x]}}\n",
+		  "lastgood.yml:2:3: unknown key 'repo' in 'source'" },
+		/* A per-service start_timeout belongs under the service's policy. */
+		{ "services:\n  api:\n    run: [x]\n    start_timeout: 5s\n",
+		  "lastgood.yml:4:5: unknown key 'start_timeout' in service 'api'" },
+	};
+	EXPECT_ERRORS(cases);
+}
+
+static void test_errors_duplicates(void **state)
+{
+	(void)state;
+	static const struct error_case cases[] = {
+		{ "keep_releases: 1\nkeep_releases: 2\nservices: {api: {run: [x]}}\n",
+		  "lastgood.yml:2:1: duplicate key 'keep_releases'" },
+		{ "services:\n  api:\n    run: [x]\n  db:\n    run: [y]\n  api:\n    run: [z]\n",
+		  "lastgood.yml:6:3: duplicate service 'api' (first at line 2)" },
+		{ "services:\n  api:\n    run: [x]\n    run: [y]\n",
+		  "lastgood.yml:4:5: duplicate key 'run' in service 'api'" },
+		{ "services:\n  api:\n    run: [x]\n    env: {A: 1, B: 2, A: 3}\n",
+		  "lastgood.yml:4:23: duplicate key 'A' in 'env' in service 'api'" },
+		{ "policy: {retries: 1, retries: 2}\nservices: {api: {run: [x]}}\n",
+		  "lastgood.yml:1:22: duplicate key 'retries' in 'policy'" },
+		{ "services:\n  api:\n    run: [x]\n    health:\n"
+		  "      - http: http://x/\n        json: {status: ok, status: bad}\n",
+		  "lastgood.yml:6:28: duplicate key 'status' in 'json' in health check 1 of service 'api'" },
+		{ "services:\n  api:\n    run: [x]\n    health:\n"
+		  "      - http: http://x/\n        http: http://y/\n",
+		  "lastgood.yml:6:9: duplicate key 'http' in health check 1 of service 'api'" },
+	};
+	EXPECT_ERRORS(cases);
+}
+
+static void test_errors_types(void **state)
+{
+	(void)state;
+	static const struct error_case cases[] = {
+		{ "keep_releases: 0\nservices: {api: {run: [x]}}\n",
+		  "lastgood.yml:1:16: 'keep_releases' must be an integer of at least 1, not '0'" },
+		{ "keep_releases: ten\nservices: {api: {run: [x]}}\n",
+		  "lastgood.yml:1:16: 'keep_releases' must be an integer of at least 1, not 'ten'" },
+		{ "keep_releases: 1.5\nservices: {api: {run: [x]}}\n",
+		  "lastgood.yml:1:16: 'keep_releases' must be an integer of at least 1, not '1.5'" },
+		{ "keep_releases: [3]\nservices: {api: {run: [x]}}\n",
+		  "lastgood.yml:1:16: 'keep_releases' must be an integer of at least 1, not a list" },
+		{ "keep_releases: 99999999999999999999\nservices: {api: {run: [x]}}\n",
+		  "lastgood.yml:1:16: 'keep_releases' must be an integer of at least 1, "
+		  "not '99999999999999999999'" },
+		{ "policy:\n  retries: -1\nservices: {api: {run: [x]}}\n",
+		  "lastgood.yml:2:12: 'retries' in 'policy' must be an integer of at least 0, not '-1'" },
+		{ "state_dir: ''\nservices: {api: {run: [x]}}\n",
+		  "lastgood.yml:1:1: 'state_dir' must not be empty" },
+		{ "state_dir: {a: b}\nservices: {api: {run: [x]}}\n",
+		  "lastgood.yml:1:12: 'state_dir' must be a string, not a mapping" },
+		{ "services:\n  api:\n    run: bin/api --port 8000\n",
+		  "lastgood.yml:3:10: 'run' in service 'api' must be a list of strings, not a string" },
+		{ "services:\n  api:\n    run:\n",
+		  "lastgood.yml:3:9: 'run' in service 'api' must be a list of strings, not empty" },
+		{ "services:\n  api:\n    run: []\n",
+		  "lastgood.yml:3:10: 'run' in service 'api' must not be empty" },
+		{ "services:\n  api:\n    run: [bin/api, {port: 8000}]\n",
+		  "lastgood.yml:3:20: 'run' in service 'api' must be a list of strings, not a mapping" },
+		{ "services:\n  api:\n    run: [x]\n    files: bin/api\n",
+		  "lastgood.yml:4:12: 'files' in service 'api' must be a list of paths, not a string" },
+		{ "services:\n  api:\n    run: [x]\n    files:\n      - bin/api\n      - [etc]\n",
+		  "lastgood.yml:6:9: 'files' in service 'api' must be a list of paths, not a list" },
+		{ "services:\n  api:\n    run: [x]\n    env: [A=1]\n",
+		  "lastgood.yml:4:10: 'env' in service 'api' must be a mapping, not a list" },
+		{ "services:\n  api:\n    run: [x]\n    env: {A: [1]}\n",
+		  "lastgood.yml:4:14: 'A' in 'env' in service 'api' must be a string, not a list" },
+		{ "services:\n  api:\n    run: [x]\n    env: {A=B: 1}\n",
+		  "lastgood.yml:4:11: variable name 'A=B' in 'env' in service 'api' must not contain '='" },
+		{ "services:\n  api:\n    run: [x]\n    after: db\n",
+		  "lastgood.yml:4:12: 'after' in service 'api' must be a list of strings, not a string" },
+		{ "services:\n  api:\n    run: [x]\n    workdir: [a]\n",
+		  "lastgood.yml:4:14: 'workdir' in service 'api' must be a string, not a list" },
+		{ "services:\n  api:\n    run: [\"a\\0b\"]\n",
+		  "lastgood.yml:3:11: 'run' in service 'api' contains a NUL byte" },
+		{ "services:\n  api:\n    run: [x]\n    health: {http: http://x/}\n",
+		  "lastgood.yml:4:13: 'health' in service 'api' must be a list of checks" },
+		{ "services:\n  api:\n    run: [x]\n    health: [http://x/]\n",
+		  "lastgood.yml:4:14: health check 1 of service 'api' must be a mapping" },
+	};
+	EXPECT_ERRORS(cases);
+}
+
+static void test_errors_durations(void **state)
+{
+	(void)state;
+	static const struct error_case cases[] = {
+		{ "policy:\n  timeout: 5x\nservices: {api: {run: [x]}}\n",
+		  "lastgood.yml:2:12: invalid duration '5x' for 'timeout' in 'policy' "
+		  "(use ms, s or m, e.g. 250ms, 5s, 2m)" },
+		{ "services:\n  api:\n    run: [x]\n    policy:\n      start_timeout: -5s\n",
+		  "lastgood.yml:5:22: invalid duration '-5s' for 'start_timeout' in 'policy' of "
+		  "service 'api' (use ms, s or m, e.g. 250ms, 5s, 2m)" },
+		{ "policy:\n  stabilize: 1.5s\nservices: {api: {run: [x]}}\n",
+		  "lastgood.yml:2:14: invalid duration '1.5s' for 'stabilize' in 'policy' "
+		  "(use ms, s or m, e.g. 250ms, 5s, 2m)" },
+		{ "policy:\n  interval: 0ms\nservices: {api: {run: [x]}}\n",
+		  "lastgood.yml:2:13: 'interval' in 'policy' must be longer than 0" },
+		{ "policy:\n  stop_timeout: [1s]\nservices: {api: {run: [x]}}\n",
+		  "lastgood.yml:2:17: 'stop_timeout' in 'policy' must be a duration, not a list" },
+		{ "services:\n  api:\n    run: [x]\n    health:\n      - tcp: localhost:1\n"
+		  "        timeout: soon\n",
+		  "lastgood.yml:6:18: invalid duration 'soon' for 'timeout' in health check 1 of "
+		  "service 'api' (use ms, s or m, e.g. 250ms, 5s, 2m)" },
+	};
+	EXPECT_ERRORS(cases);
+}
+
+static void test_errors_managers(void **state)
+{
+	(void)state;
+	static const struct error_case cases[] = {
+		{ "services:\n  api:\n    files: []\n",
+		  "lastgood.yml:2:3: service 'api' needs 'run' (manager 'process')" },
+		{ "services:\n  op:\n    manager: systemd\n",
+		  "lastgood.yml:2:3: service 'op' needs 'unit' (manager 'systemd')" },
+		{ "services:\n  job:\n    manager: command\n    start: [x]\n",
+		  "lastgood.yml:2:3: service 'job' needs 'stop' (manager 'command')" },
+		{ "services:\n  job:\n    manager: command\n    stop: [x]\n",
+		  "lastgood.yml:2:3: service 'job' needs 'start' (manager 'command')" },
+		{ "services:\n  op:\n    manager: systemd\n    unit: op.service\n    run: [x]\n",
+		  "lastgood.yml:5:5: 'run' does not apply to manager 'systemd' in service 'op'" },
+		{ "services:\n  db:\n    service: postgres\n    run: [x]\n",
+		  "lastgood.yml:3:5: 'service' does not apply to manager 'process' in service 'db'" },
+		{ "services:\n  op:\n    manager: upstart\n",
+		  "lastgood.yml:3:14: unknown manager 'upstart' in service 'op' "
+		  "(use process, systemd, compose or command)" },
+		{ "services:\n  op:\n    manager: systemd\n    unit:\n",
+		  "lastgood.yml:4:5: 'unit' in service 'op' must not be empty" },
+		{ "services:\n  db:\n    manager: compose\n    service: ''\n",
+		  "lastgood.yml:4:5: 'service' in service 'db' must not be empty" },
+	};
+	EXPECT_ERRORS(cases);
+}
+
+#define HEALTH_PREFIX "services:\n  api:\n    run: [x]\n    health:\n"
+
+static void test_errors_health(void **state)
+{
+	(void)state;
+	static const struct error_case cases[] = {
+		{ HEALTH_PREFIX "      - http: http://x/\n        tcp: x:1\n",
+		  "lastgood.yml:6:9: health check 1 of service 'api' has both 'http' and 'tcp'; "
+		  "use one per check" },
+		{ HEALTH_PREFIX "      - exec: [x]\n      - timeout: 1s\n",
+		  "lastgood.yml:6:9: health check 2 of service 'api' needs one of 'http', 'tcp' or 'exec'" },
+		{ HEALTH_PREFIX "      - tcp: x:1\n        json: {a: b}\n",
+		  "lastgood.yml:6:9: 'json' in health check 1 of service 'api' applies only to 'http' checks" },
+		{ HEALTH_PREFIX "      - http: http://x/\n        expect: PONG\n",
+		  "lastgood.yml:6:9: 'expect' in health check 1 of service 'api' applies only to 'tcp' checks" },
+		{ HEALTH_PREFIX "      - http: http://x/\n        json: {status: [a]}\n",
+		  "lastgood.yml:6:24: 'status' in 'json' in health check 1 of service 'api' must be a "
+		  "string, not a list" },
+		{ HEALTH_PREFIX "      - http: http://x/\n        json: healthy\n",
+		  "lastgood.yml:6:15: 'json' in health check 1 of service 'api' must be a mapping, "
+		  "not a string" },
+		{ HEALTH_PREFIX "      - http: http://x/\n        status: ok\n",
+		  "lastgood.yml:6:17: 'status' in health check 1 of service 'api' must be an integer "
+		  "from 100 to 599, not 'ok'" },
+		{ HEALTH_PREFIX "      - http: http://x/\n        status: 99\n",
+		  "lastgood.yml:6:17: 'status' in health check 1 of service 'api' must be an integer "
+		  "from 100 to 599, not '99'" },
+		{ HEALTH_PREFIX "      - http: http://x/\n        headers: [Host]\n",
+		  "lastgood.yml:6:18: 'headers' in health check 1 of service 'api' must be a mapping, "
+		  "not a list" },
+		{ HEALTH_PREFIX "      - http: http://x/\n        headers: {\"Bad Name\": x}\n",
+		  "lastgood.yml:6:19: invalid header 'Bad Name' in 'headers' in health check 1 of "
+		  "service 'api'" },
+		{ HEALTH_PREFIX "      - exec: []\n",
+		  "lastgood.yml:5:15: 'exec' in health check 1 of service 'api' must not be empty" },
+		{ HEALTH_PREFIX "      - exec: /bin/true\n",
+		  "lastgood.yml:5:15: 'exec' in health check 1 of service 'api' must be a list of "
+		  "strings, not a string" },
+		{ HEALTH_PREFIX "      - tcp: localhost\n",
+		  "lastgood.yml:5:14: 'tcp' in health check 1 of service 'api' must be HOST:PORT, "
+		  "not 'localhost'" },
+		{ HEALTH_PREFIX "      - tcp: localhost:70000\n",
+		  "lastgood.yml:5:14: 'tcp' in health check 1 of service 'api' must be HOST:PORT, "
+		  "not 'localhost:70000'" },
+		{ HEALTH_PREFIX "      - http: 127.0.0.1:8000/health\n",
+		  "lastgood.yml:5:15: 'http' in health check 1 of service 'api' must be a URL starting "
+		  "with http:// or https://, not '127.0.0.1:8000/health'" },
+		{ HEALTH_PREFIX "      - http: http://x/\n        contains: [a]\n",
+		  "lastgood.yml:6:19: 'contains' in health check 1 of service 'api' must be a string, "
+		  "not a list" },
+		{ HEALTH_PREFIX "      - tcp: x:1\n        send: {a: b}\n",
+		  "lastgood.yml:6:15: 'send' in health check 1 of service 'api' must be a string, "
+		  "not a mapping" },
+	};
+	EXPECT_ERRORS(cases);
+}
+
+static void test_errors_after(void **state)
+{
+	(void)state;
+	static const struct error_case cases[] = {
+		{ "services:\n  api:\n    run: [x]\n    after: [db, dbb]\n  db:\n    run: [y]\n",
+		  "lastgood.yml:4:17: unknown service 'dbb' in 'after' of service 'api'" },
+		{ "services:\n  api:\n    run: [x]\n    after: [db]\n  db:\n    run: [y]\n    after: [api]\n",
+		  "lastgood.yml:7:13: cycle in 'after': api -> db -> api" },
+		{ "services:\n  api:\n    run: [x]\n    after: [api]\n",
+		  "lastgood.yml:4:13: cycle in 'after': api -> api" },
+		/* The cycle is named from where it closes, not from the first service. */
+		{ "services:\n"
+		  "  web: {run: [x], after: [api]}\n"
+		  "  api: {run: [x], after: [db]}\n"
+		  "  db: {run: [x], after: [cache]}\n"
+		  "  cache: {run: [x], after: [api]}\n",
+		  "lastgood.yml:5:29: cycle in 'after': api -> db -> cache -> api" },
+	};
+	EXPECT_ERRORS(cases);
+}
+
+static void test_errors_paths(void **state)
+{
+	(void)state;
+	static const struct error_case cases[] = {
+		{ "services:\n  api:\n    run: [x]\n    files: [bin/api]\n"
+		  "  web:\n    run: [y]\n    files: [./bin//api]\n",
+		  "lastgood.yml:7:13: file './bin//api' of service 'web' is also 'bin/api' of service "
+		  "'api' (line 4)" },
+		{ "services:\n  api:\n    run: [x]\n    files: [a/]\n"
+		  "  web:\n    run: [y]\n    files: [a/b]\n",
+		  "lastgood.yml:7:13: file 'a/b' of service 'web' is inside 'a/' of service 'api' (line 4)" },
+		{ "services:\n  api:\n    run: [x]\n    files: [a/b/c]\n"
+		  "  web:\n    run: [y]\n    files: [lib, a]\n",
+		  "lastgood.yml:7:18: file 'a' of service 'web' holds 'a/b/c' of service 'api' (line 4)" },
+		{ "services:\n  api:\n    run: [x]\n    files: [etc, etc/api.env]\n",
+		  "lastgood.yml:4:18: file 'etc/api.env' of service 'api' is inside 'etc' of service "
+		  "'api' (line 4)" },
+		{ "services:\n  api:\n    run: [x]\n    files: [/opt/a, /opt/ab]\n",
+		  NULL },
+		{ "services:\n  api:\n    run: [x]\n    files: [bin/../etc]\n",
+		  "lastgood.yml:4:13: file 'bin/../etc' of service 'api' must not contain '..'" },
+		{ "services:\n  api:\n    run: [x]\n    files: [..]\n",
+		  "lastgood.yml:4:13: file '..' of service 'api' must not contain '..'" },
+		{ "services:\n  api:\n    run: [x]\n    files: [bin, '']\n",
+		  "lastgood.yml:4:18: empty path in 'files' in service 'api'" },
+		{ "services:\n  api:\n    run: [x]\n    files: [.]\n",
+		  "lastgood.yml:4:13: file '.' of service 'api' is the config folder" },
+		{ "services:\n  api:\n    run: [x]\n    files: [/]\n",
+		  "lastgood.yml:4:13: file '/' of service 'api' holds the config folder" },
+		{ "state_dir: /var/lib/lg\nservices:\n  api:\n    run: [x]\n    files: [/var/lib/lg]\n",
+		  "lastgood.yml:5:13: file '/var/lib/lg' of service 'api' overlaps the state folder "
+		  "'/var/lib/lg'" },
+		{ "state_dir: /var/lib/lg\nservices:\n  api:\n    run: [x]\n    files: [/var/lib]\n",
+		  "lastgood.yml:5:13: file '/var/lib' of service 'api' overlaps the state folder "
+		  "'/var/lib/lg'" },
+		{ "services:\n  api:\n    run: [x]\n    files: [.lastgood/objects]\n",
+		  "lastgood.yml:4:13: file '.lastgood/objects' of service 'api' overlaps the state "
+		  "folder '/srv/app/.lastgood'" },
+	};
+	/* Relative paths resolve against the config's folder, so give it one. */
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct config cfg;
+		struct error err = ERROR_INIT;
+		const char *text = cases[i].text;
+		int rc = config_parse("/srv/app/lastgood.yml", text, strlen(text), &cfg, &err);
+		if (!cases[i].msg) {
+			assert_int_equal(rc, 0);
+			config_free(&cfg);
+			continue;
+		}
+		assert_int_equal(rc, -1);
+		assert_int_equal(err.code, EXIT_USAGE);
+		char *want = xstrfmt("/srv/app/%s", cases[i].msg);
+		assert_string_equal(err.msg, want);
+		free(want);
+	}
+}
+
+/* A fresh folder with a config in it; the caller removes the folder. */
+static char *write_config(const char *text)
+{
+	char tmpl[] = "/tmp/lastgood-test-config-XXXXXX";
+	struct error err = ERROR_INIT;
+	assert_non_null(mkdtemp(tmpl));
+	char *path = path_join(tmpl, "lastgood.yml");
+	assert_int_equal(fs_write_atomic(path, text, strlen(text), 0644, &err), 0);
+	return path;
+}
+
+static void remove_config_dir(char *path)
+{
+	struct error err = ERROR_INIT;
+	char *dir = path_dirname(path);
+	assert_int_equal(fs_remove_tree(dir, &err), 0);
+	free(dir);
+	free(path);
+}
+
+static void test_check_files(void **state)
+{
+	(void)state;
+	struct config cfg;
+	struct error err = ERROR_INIT;
+	char *path = write_config("services:\n"
+				  "  api:\n"
+				  "    run: [bin/api]\n"
+				  "    files:\n"
+				  "      - bin/api\n"
+				  "      - etc\n");
+	char *dir = path_dirname(path);
+
+	assert_int_equal(config_load(path, &cfg, &err), 0);
+	assert_string_equal(cfg.dir, dir);
+	assert_int_equal(config_check_files(&cfg, &err), -1);
+	assert_int_equal(err.code, EXIT_USAGE);
+	char *want = xstrfmt("%s:5:9: file 'bin/api' of service 'api' does not exist", path);
+	assert_string_equal(err.msg, want);
+	free(want);
+
+	char *bin = path_join(dir, "bin");
+	char *api = path_join(dir, "bin/api");
+	char *etc = path_join(dir, "etc");
+	assert_int_equal(fs_mkdir_p(bin, 0755, &err), 0);
+	assert_int_equal(fs_write_atomic(api, "x", 1, 0755, &err), 0);
+	assert_int_equal(config_check_files(&cfg, &err), -1);
+	want = xstrfmt("%s:6:9: file 'etc' of service 'api' does not exist", path);
+	assert_string_equal(err.msg, want);
+	free(want);
+
+	/* lstat, not stat: a dangling symlink is a file that exists. */
+	assert_int_equal(symlink("nowhere", etc), 0);
+	assert_int_equal(config_check_files(&cfg, &err), 0);
+
+	config_free(&cfg);
+	free(bin);
+	free(api);
+	free(etc);
+	free(dir);
+	remove_config_dir(path);
+}
+
+static void test_load_errors(void **state)
+{
+	(void)state;
+	struct config cfg;
+	struct error err = ERROR_INIT;
+
+	assert_int_equal(config_load("/nonexistent/lastgood.yml", &cfg, &err), -1);
+	assert_int_equal(err.code, EXIT_USAGE);
+	assert_string_equal(err.msg, "/nonexistent/lastgood.yml: no such file "
+			    "(create one with 'lastgood init')");
+	assert_null(cfg.path);
+
+	char *path = write_config("services:\n  api:\n    run: [x]\n    helth: []\n");
+	error_clear(&err);
+	assert_int_equal(config_load(path, &cfg, &err), -1);
+	char *want = xstrfmt("%s:4:5: unknown key 'helth' in service 'api'", path);
+	assert_string_equal(err.msg, want);
+	free(want);
+	remove_config_dir(path);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_relative_config_path),
+		cmocka_unit_test(test_full_config),
+		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_policy_merge),
+		cmocka_unit_test(test_start_order),
+		cmocka_unit_test(test_select_services),
+		cmocka_unit_test(test_starter_text_parses),
+		cmocka_unit_test(test_errors_syntax),
+		cmocka_unit_test(test_errors_structure),
+		cmocka_unit_test(test_errors_unknown_keys),
+		cmocka_unit_test(test_errors_duplicates),
+		cmocka_unit_test(test_errors_types),
+		cmocka_unit_test(test_errors_durations),
+		cmocka_unit_test(test_errors_managers),
+		cmocka_unit_test(test_errors_health),
+		cmocka_unit_test(test_errors_after),
+		cmocka_unit_test(test_errors_paths),
+		cmocka_unit_test(test_check_files),
+		cmocka_unit_test(test_load_errors),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
