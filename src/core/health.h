@@ -1,0 +1,78 @@
+/*
+ * Health checks, the way the runbooks judge a service: an HTTP endpoint
+ * answering {"status": "healthy"}, a TCP peer answering PING with +PONG, a
+ * program such as pg_isready exiting 0.
+ *
+ * Kinds (config.h struct health_check):
+ *   http   libcurl (multi interface, so every check runs at once): expected
+ *          status (any 2xx by default), `json:` fields that must equal the
+ *          given scalars (read with jansson), `contains:` text, headers
+ *   tcp    connect to host:port; optionally send bytes and expect a reply
+ *          that starts with the given text
+ *   exec   run an argv (no shell); healthy on exit 0
+ *
+ * One round runs every check of every selected service concurrently, each
+ * bounded by its timeout:
+ *
+ *   struct health_round round;
+ *   health_round_run(&cfg, selected, &round, &err);
+ *   for each round.results[i]: .ok, .summary ("GET /health -> 503"), .response
+ *   health_round_free(&round);
+ *
+ * health_wait runs rounds until every selected service is healthy and has
+ * stayed healthy for its policy's `stabilize`, or one has failed: not
+ * healthy within `start_timeout`, a check failing `retries` times in a row
+ * after it was healthy, or (through the alive callback) its process gone.
+ * Between rounds it pauses `interval`, doubling up to 1s: never a fixed
+ * sleep, so a service counts as healthy the moment its checks pass.
+ */
+#ifndef LG_HEALTH_H
+#define LG_HEALTH_H
+
+#include <stddef.h>
+
+struct config;
+struct error;
+struct health_check;
+struct service;
+
+struct health_result {
+	size_t service;              /* index into cfg->services */
+	const struct health_check *check;
+	int ok;
+	long long elapsed_ms;
+	char *summary;               /* one line: "GET http://.../health -> 200" */
+	char *response;              /* failing response excerpt (status, body,
+	                                error text); NULL when ok */
+};
+
+struct health_round {
+	struct health_result *results;
+	size_t n;
+	size_t alloc;
+};
+
+int health_round_run(const struct config *cfg, const unsigned char *selected,
+		     struct health_round *round, struct error *err);
+void health_round_free(struct health_round *round);
+
+/* 1 while the service's process is alive (process manager), else 0. */
+typedef int (*health_alive_fn)(size_t service, void *ctx);
+
+struct health_outcome {
+	int healthy;                 /* every selected service healthy */
+	size_t failed_service;       /* when !healthy */
+	char *failure;               /* "api: GET /health -> 503: {...}" */
+	long long *healthy_at_ms;    /* per service (cfg->nservices), 0 if never */
+};
+
+/* Wait as described above; `started_ms` is when the services were
+ * started (monotonic clock, health_now_ms). alive may be NULL. */
+int health_wait(const struct config *cfg, const unsigned char *selected,
+		long long started_ms, health_alive_fn alive, void *alive_ctx,
+		struct health_outcome *outcome, struct error *err);
+void health_outcome_free(struct health_outcome *outcome);
+/* Monotonic milliseconds, for measuring. */
+long long health_now_ms(void);
+
+#endif

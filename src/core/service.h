@@ -1,0 +1,49 @@
+/*
+ * Service managers: starting, stopping and inspecting a service however it
+ * is run.
+ *
+ *   process  lastgood starts `run` itself: detached in its own session,
+ *            stdin from /dev/null, stdout and stderr appended to
+ *            STATE/logs/NAME.log, working folder `workdir`, `env` added to
+ *            the environment. It is known by pid AND the process start time
+ *            (/proc/PID/stat field 22) recorded in the state database, so a
+ *            reused pid is never mistaken for it. Stopped with SIGTERM to
+ *            its process group, then SIGKILL after `stop_timeout`.
+ *   systemd  systemctl start|stop|restart|is-active UNIT
+ *   command  the service's own `start` / `stop` / optional `status` argv
+ *   compose  docker compose (not runnable on every host)
+ *
+ *   service_start(&st, &cfg, svc, &err);
+ *   service_inspect(&st, svc, &info, &err);   info.running, info.pid, ...
+ *   service_stop(&st, &cfg, svc, &err);
+ *
+ * Ordering (`after`) is the caller's business; these act on one service.
+ */
+#ifndef LG_SERVICE_H
+#define LG_SERVICE_H
+
+#include <stddef.h>
+
+struct config;
+struct error;
+struct service;
+struct state;
+
+struct service_info {
+	int running;                 /* 1 running, 0 stopped, -1 unknown */
+	long pid;                    /* process manager, 0 otherwise */
+	long long started_ms;        /* wall clock, when lastgood started it */
+	char detail[256];            /* e.g. "active", "exited", "pid 12 gone" */
+};
+
+int service_start(struct state *st, const struct config *cfg, const struct service *svc,
+		  struct error *err);
+int service_stop(struct state *st, const struct config *cfg, const struct service *svc,
+		 struct error *err);
+int service_inspect(struct state *st, const struct service *svc, struct service_info *info,
+		    struct error *err);
+/* For health_wait's alive callback: 0 when a process-managed service's
+ * process is gone (reaping it if it is our child), 1 otherwise. */
+int service_alive(struct state *st, const struct service *svc);
+
+#endif
