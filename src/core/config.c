@@ -65,12 +65,26 @@ const char *config_manager_name(enum manager_kind kind)
 
 static int mark_errorv(struct error *err, const char *path, struct config_mark mark,
 		       const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+/* Messages quote text from the file, which may hold any byte: control
+ * bytes are escaped so that an error stays one line. */
 static int mark_errorv(struct error *err, const char *path, struct config_mark mark,
 		       const char *fmt, va_list ap)
 {
 	char msg[sizeof(err->msg)];
+	struct strbuf line = STRBUF_INIT, escaped = STRBUF_INIT;
+
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	return error_set(err, EXIT_USAGE, "%s:%d:%d: %s", path, mark.line, mark.column, msg);
+	strbuf_addf(&line, "%s:%d:%d: %s", path, mark.line, mark.column, msg);
+	for (const unsigned char *c = (const unsigned char *)line.buf; *c; c++) {
+		if (*c < 0x20 || *c == 0x7f)
+			strbuf_addf(&escaped, "\\x%02x", *c);
+		else
+			strbuf_addch(&escaped, (char)*c);
+	}
+	error_set(err, EXIT_USAGE, "%s", escaped.buf);
+	strbuf_release(&line);
+	strbuf_release(&escaped);
+	return -1;
 }
 
 static int mark_error(struct error *err, const char *path, struct config_mark mark,

@@ -481,6 +481,9 @@ static void test_errors_unknown_keys(void **state)
 		  "lastgood.yml:6:9: unknown key 'jsn' in health check 1 of service 'api'" },
 		{ "source:\n  repo: .\nservices: {api: {run: [x]}}\n",
 		  "lastgood.yml:2:3: unknown key 'repo' in 'source'" },
+		/* Text from the file cannot break the message over two lines. */
+		{ "services:\n  api:\n    run: [x]\n    \"he\\nlth\\t\": []\n",
+		  "lastgood.yml:4:5: unknown key 'he\\x0alth\\x09' in service 'api'" },
 		/* A per-service start_timeout belongs under the service's policy. */
 		{ "services:\n  api:\n    run: [x]\n    start_timeout: 5s\n",
 		  "lastgood.yml:4:5: unknown key 'start_timeout' in service 'api'" },
