@@ -10,13 +10,30 @@
  * kept in the store.
  *
  *   struct manifest m = MANIFEST_INIT;
- *   manifest_capture(&st, &cfg, NULL, &m, &stats, &err);  live files -> store
+ *   manifest_capture(&st, &cfg, &m, &stats, &err);  live files -> store
  *   manifest_serialize(&m, &text);
  *   manifest_parse(text.buf, text.len, &copy, &err);
  *   manifest_free(&m);
  *
  * Each entry carries its own digest (of its nodes), so two releases differ
  * in an entry exactly when the entry digests differ.
+ *
+ * The text, every name escaped with strbuf_add_escaped, a node's rel
+ * written with a leading "/" ("/" is the entry itself):
+ *
+ *   lastgood-manifest 1
+ *   E <service> <path> <entry digest>
+ *   F <rel> <mode, 4 octal digits> <uid> <gid> <size> <digest>
+ *   D <rel> <mode> <uid> <gid>
+ *   L <rel> <uid> <gid> <target>
+ *
+ * manifest_parse trusts nothing: every line must be exactly what
+ * manifest_serialize would write, entries and nodes strictly sorted, every
+ * node inside a folder of its entry (no "..", "." or empty parts), and
+ * each entry's nodes must match its digest. Errors name the line.
+ *
+ * Functions that fill a manifest or an entry leave it empty (freed) when
+ * they fail.
  */
 #ifndef LG_MANIFEST_H
 #define LG_MANIFEST_H
@@ -74,11 +91,12 @@ struct capture_stats {
 /* Record one entry: walk source (a file, folder or symlink; for a live
  * snapshot source == the live path), store every file's content, and fill
  * *entry for live path `path` of `service`. A special file (device, fifo,
- * socket) is refused. */
+ * socket) is refused. Adds to *stats when stats is non-NULL. */
 int manifest_capture_entry(struct state *st, const char *service, const char *path,
 			   const char *source, struct manifest_entry *entry,
 			   struct capture_stats *stats, struct error *err);
-/* Capture every `files` entry of every service from the live system. */
+/* Capture every `files` entry of every service from the live system;
+ * *stats (optional) is reset first. One path in two entries is an error. */
 int manifest_capture(struct state *st, const struct config *cfg,
 		     struct manifest *m, struct capture_stats *stats, struct error *err);
 void manifest_serialize(const struct manifest *m, struct strbuf *out);
@@ -93,6 +111,9 @@ void manifest_entry_finish(struct manifest_entry *entry);
 /* Sort entries by path (after adding). */
 void manifest_sort(struct manifest *m);
 const struct manifest_entry *manifest_find(const struct manifest *m, const char *path);
+/* The live path of a node: the entry's path, then "/rel" below it
+ * (allocated). */
+char *manifest_node_path(const struct manifest_entry *entry, const struct manifest_node *node);
 /* Deep-copy src into a new entry appended to m. */
 void manifest_add_copy(struct manifest *m, const struct manifest_entry *src);
 void manifest_entry_free(struct manifest_entry *entry);

@@ -9,12 +9,17 @@
  *
  *   char digest[HASH_HEX_SIZE];
  *   int added;
- *   store_put_fd(&st, fd, "bin/api", digest, &added, &err);
+ *   long long size;
+ *   store_put_fd(&st, fd, "bin/api", digest, &added, &size, &err);
  *   store_materialize(&st, digest, "/srv/bin/.api.stage", 0755, &err);
  *
  * store_materialize writes a fresh copy of an object to a new path
  * (O_EXCL), hashing as it copies; a mismatch (a damaged object) is an error
  * and the partial copy is removed. It fsyncs the file but not the folder.
+ *
+ * Object names given to these functions are checked to be digests before
+ * they become paths. An object found at the wrong size when its content is
+ * put again is replaced, so re-recording repairs a truncated object.
  */
 #ifndef LG_STORE_H
 #define LG_STORE_H
@@ -45,6 +50,15 @@ int store_materialize(struct state *st, const char *digest, const char *path,
 		      mode_t mode, struct error *err);
 /* Re-hash one object: 0 intact, -1 with err naming missing or corrupt. */
 int store_verify(struct state *st, const char *digest, struct error *err);
+
+enum store_damage {
+	STORE_INTACT = 0,
+	STORE_MISSING,
+	STORE_CORRUPT,          /* wrong content, or unreadable */
+};
+/* store_verify that also says how an object failed (fsck reports both
+ * kinds apart); err is filled unless the object is intact. */
+enum store_damage store_check(struct state *st, const char *digest, struct error *err);
 /* Remove stray temporary files (left by a crash) from tmp/. */
 int store_clean_tmp(struct state *st, struct error *err);
 
@@ -53,5 +67,19 @@ int store_for_each(struct state *st,
 		   int (*fn)(const char *digest, const char *path, void *ctx),
 		   void *ctx, struct error *err);
 int store_remove(struct state *st, const char *digest, struct error *err);
+
+/* A set of object names for walks over the whole store (gc, fsck): add
+ * any number, digest_set_sort once (it also drops duplicates), then ask
+ * digest_set_has. */
+struct digest_set {
+	char (*v)[HASH_HEX_SIZE];
+	size_t n;
+	size_t alloc;
+};
+#define DIGEST_SET_INIT { NULL, 0, 0 }
+void digest_set_add(struct digest_set *set, const char *digest);
+void digest_set_sort(struct digest_set *set);
+int digest_set_has(const struct digest_set *set, const char *digest);
+void digest_set_clear(struct digest_set *set);
 
 #endif

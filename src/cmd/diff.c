@@ -1,0 +1,315 @@
+/*
+ * `lastgood diff REF [REF]`: the files that differ between two releases (one
+ * REF: between it and the live release), with line changes for text files
+ * shown by the system's `diff -u` run on the two objects in the store.
+ */
+#include "cmd/command.h"
+#include "core/manifest.h"
+#include "core/release.h"
+#include "core/store.h"
+#include "util/alloc.h"
+#include "util/error.h"
+#include "util/process.h"
+#include "util/strbuf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* As much as git looks at to tell text from binary. */
+#define DIFF_TEXT_PROBE 8000
+
+enum diff_kind {
+	DIFF_ADDED,
+	DIFF_REMOVED,
+	DIFF_MODIFIED,
+};
+
+struct diff_change {
+	enum diff_kind kind;
+	const char *service;
+	char *path;
+	const struct manifest_node *node;   /* the newer side when there is one */
+	struct strbuf details;              /* "mode 0644 -> 0755, content" */
+	struct strbuf patch;                /* diff -u output for text files */
+};
+
+struct diff_list {
+	struct state *st;
+	const char *base;                   /* the config's folder */
+	struct diff_change *v;
+	size_t n;
+	size_t alloc;
+	int patch_failed;                   /* warned once that diff could not run */
+};
+
+static const char *diff_type_name(enum node_type type)
+{
+	switch (type) {
+	case NODE_FILE: return "file";
+	case NODE_DIR: return "folder";
+	case NODE_SYMLINK: return "symlink";
+	}
+	return "?";
+}
+
+static struct diff_change *diff_add(struct diff_list *list, enum diff_kind kind,
+				    const struct manifest_entry *e, const struct manifest_node *n)
+{
+	ALLOC_GROW(list->v, list->n + 1, list->alloc);
+	struct diff_change *c = &list->v[list->n++];
+	c->kind = kind;
+	c->service = e->service;
+	c->path = manifest_node_path(e, n);
+	c->node = n;
+	strbuf_init(&c->details);
+	strbuf_init(&c->patch);
+	return c;
+}
+
+static void diff_detail(struct strbuf *sb, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void diff_detail(struct strbuf *sb, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (sb->len)
+		strbuf_addstr(sb, ", ");
+	strbuf_addstr(sb, buf);
+}
+
+/* Text when neither object has a NUL in its first DIFF_TEXT_PROBE bytes;
+ * an object that cannot be read is not diffed. */
+static int diff_is_text(struct state *st, const char *digest)
+{
+	char buf[DIFF_TEXT_PROBE];
+	size_t got = 0;
+	char *path = store_object_path(st, digest);
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	free(path);
+	if (fd < 0)
+		return 0;
+	while (got < sizeof(buf)) {
+		ssize_t n = read(fd, buf + got, sizeof(buf) - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	return !memchr(buf, '\0', got);
+}
+
+/* Paths below the config's folder are shown as lastgood.yml writes them. */
+static const char *diff_shown_path(const struct diff_list *list, const char *path)
+{
+	size_t n = strlen(list->base);
+	if (n > 1 && !strncmp(path, list->base, n) && path[n] == '/')
+		return path + n + 1;
+	return path;
+}
+
+/* Objects are plain files, so the system diff reads them in place. */
+static void diff_patch(struct diff_list *list, struct diff_change *c,
+		       const struct manifest_node *old, const struct manifest_node *new)
+{
+	struct error err = ERROR_INIT;
+	int status;
+
+	if (!diff_is_text(list->st, old->digest) || !diff_is_text(list->st, new->digest))
+		return;
+	const char *shown = diff_shown_path(list, c->path);
+	shown += shown[0] == '/';
+	char *label_a = xstrfmt("a/%s", shown);
+	char *label_b = xstrfmt("b/%s", shown);
+	char *obj_a = store_object_path(list->st, old->digest);
+	char *obj_b = store_object_path(list->st, new->digest);
+	char *argv[] = { "diff", "-u", "--label", label_a, "--label", label_b, obj_a, obj_b, NULL };
+
+	if (process_run(argv, &c->patch, &status, &err) < 0 || status > 1) {
+		strbuf_reset(&c->patch);
+		if (!list->patch_failed)
+			fprintf(stderr, "lastgood: cannot show changed lines: %s\n",
+				err.code ? err.msg : "'diff' failed");
+		list->patch_failed = 1;
+	}
+	free(label_a);
+	free(label_b);
+	free(obj_a);
+	free(obj_b);
+}
+
+static void diff_nodes(struct diff_list *list, const struct manifest_entry *e,
+		       const struct manifest_node *old, const struct manifest_node *new)
+{
+	struct strbuf details = STRBUF_INIT;
+
+	if (old->type != new->type) {
+		diff_detail(&details, "%s -> %s", diff_type_name(old->type), diff_type_name(new->type));
+	} else {
+		if (new->type != NODE_SYMLINK && old->mode != new->mode)
+			diff_detail(&details, "mode %04o -> %04o", (unsigned)old->mode,
+				    (unsigned)new->mode);
+		if (old->uid != new->uid || old->gid != new->gid)
+			diff_detail(&details, "owner %lu:%lu -> %lu:%lu", (unsigned long)old->uid,
+				    (unsigned long)old->gid, (unsigned long)new->uid,
+				    (unsigned long)new->gid);
+		if (new->type == NODE_FILE && strcmp(old->digest, new->digest))
+			diff_detail(&details, "content");
+		if (new->type == NODE_SYMLINK && strcmp(old->link, new->link))
+			diff_detail(&details, "target '%s' -> '%s'", old->link, new->link);
+	}
+	if (!details.len)
+		return;
+	struct diff_change *c = diff_add(list, DIFF_MODIFIED, e, new);
+	c->details = details;
+	if (old->type == NODE_FILE && new->type == NODE_FILE && strcmp(old->digest, new->digest))
+		diff_patch(list, c, old, new);
+}
+
+static void diff_whole_entry(struct diff_list *list, enum diff_kind kind,
+			     const struct manifest_entry *e)
+{
+	for (size_t i = 0; i < e->nnodes; i++)
+		diff_add(list, kind, e, &e->nodes[i]);
+}
+
+/* Both lists are sorted (entries by path, nodes by rel): a merge walk. */
+static void diff_entries(struct diff_list *list, const struct manifest_entry *old,
+			 const struct manifest_entry *new)
+{
+	size_t i = 0, j = 0;
+	while (i < old->nnodes || j < new->nnodes) {
+		int cmp = i == old->nnodes ? 1 : j == new->nnodes ? -1
+			: strcmp(old->nodes[i].rel, new->nodes[j].rel);
+		if (cmp < 0)
+			diff_add(list, DIFF_REMOVED, old, &old->nodes[i++]);
+		else if (cmp > 0)
+			diff_add(list, DIFF_ADDED, new, &new->nodes[j++]);
+		else
+			diff_nodes(list, new, &old->nodes[i++], &new->nodes[j++]);
+	}
+}
+
+static void diff_manifests(struct diff_list *list, const struct manifest *old,
+			   const struct manifest *new)
+{
+	size_t i = 0, j = 0;
+	while (i < old->n || j < new->n) {
+		int cmp = i == old->n ? 1 : j == new->n ? -1
+			: strcmp(old->entries[i].path, new->entries[j].path);
+		if (cmp < 0) {
+			diff_whole_entry(list, DIFF_REMOVED, &old->entries[i++]);
+		} else if (cmp > 0) {
+			diff_whole_entry(list, DIFF_ADDED, &new->entries[j++]);
+		} else {
+			/* Equal entry digests: equal trees, nothing to walk. */
+			if (strcmp(old->entries[i].digest, new->entries[j].digest))
+				diff_entries(list, &old->entries[i], &new->entries[j]);
+			i++;
+			j++;
+		}
+	}
+}
+
+static void diff_print_text(const struct diff_list *list)
+{
+	static const char marks[] = { [DIFF_ADDED] = '+', [DIFF_REMOVED] = '-', [DIFF_MODIFIED] = 'M' };
+	for (size_t i = 0; i < list->n; i++) {
+		const struct diff_change *c = &list->v[i];
+		printf("%c %s", marks[c->kind], diff_shown_path(list, c->path));
+		if (c->kind != DIFF_MODIFIED && c->node->type == NODE_DIR)
+			putchar('/');
+		if (c->kind != DIFF_MODIFIED && c->node->type == NODE_SYMLINK)
+			printf(" -> %s", c->node->link);
+		if (c->details.len)
+			printf(" (%s)", c->details.buf);
+		putchar('\n');
+		fwrite(c->patch.buf, 1, c->patch.len, stdout);
+	}
+}
+
+static void diff_print_json(const struct diff_list *list, long from, long to)
+{
+	static const char *const kinds[] = {
+		[DIFF_ADDED] = "added", [DIFF_REMOVED] = "removed", [DIFF_MODIFIED] = "modified",
+	};
+	json_t *changes = json_array();
+	for (size_t i = 0; i < list->n; i++) {
+		const struct diff_change *c = &list->v[i];
+		json_array_append_new(changes, json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?}",
+			"change", kinds[c->kind], "service", c->service, "path", c->path,
+			"type", diff_type_name(c->node->type),
+			"details", c->details.len ? c->details.buf : NULL,
+			"patch", c->patch.len ? c->patch.buf : NULL));
+	}
+	json_t *out = json_pack("{s:I, s:I, s:o}", "from", (json_int_t)from, "to", (json_int_t)to,
+				"changes", changes);
+	json_dumpf(out, stdout, JSON_INDENT(2));
+	putchar('\n');
+	json_decref(out);
+}
+
+static void diff_list_clear(struct diff_list *list)
+{
+	for (size_t i = 0; i < list->n; i++) {
+		free(list->v[i].path);
+		strbuf_release(&list->v[i].details);
+		strbuf_release(&list->v[i].patch);
+	}
+	free(list->v);
+}
+
+static int diff_resolve(struct command_context *ctx, long *from, long *to, struct error *err)
+{
+	if (release_resolve(&ctx->st, ctx->argv[1], from, err) < 0)
+		return -1;
+	if (ctx->argc == 3)
+		return release_resolve(&ctx->st, ctx->argv[2], to, err);
+	*to = state_live_release(&ctx->st);
+	if (!*to)
+		return error_set(err, EXIT_USAGE, "no live release to compare with; give two releases");
+	return 0;
+}
+
+int cmd_diff(struct command_context *ctx)
+{
+	struct error err = ERROR_INIT;
+	struct manifest old = MANIFEST_INIT, new = MANIFEST_INIT;
+	struct diff_list list = { &ctx->st, ctx->cfg.dir, NULL, 0, 0, 0 };
+	long from, to;
+
+	if (ctx->argc < 2 || ctx->argc > 3)
+		return command_usage(ctx, ctx->argc < 2 ? "which release?" : "unexpected argument");
+	if (!ctx->have_state) {
+		error_set(&err, EXIT_USAGE, "no releases recorded yet");
+		return command_fail(ctx, &err);
+	}
+	if (diff_resolve(ctx, &from, &to, &err) < 0 ||
+	    release_manifest(&ctx->st, from, &old, &err) < 0 ||
+	    release_manifest(&ctx->st, to, &new, &err) < 0) {
+		manifest_free(&old);
+		return command_fail(ctx, &err);
+	}
+	diff_manifests(&list, &old, &new);
+	if (ctx->opt.json)
+		diff_print_json(&list, from, to);
+	else if (list.n)
+		diff_print_text(&list);
+	else
+		command_progress(ctx, "releases %ld and %ld have the same files", from, to);
+	diff_list_clear(&list);
+	manifest_free(&old);
+	manifest_free(&new);
+	return EXIT_OK;
+}

@@ -1,0 +1,246 @@
+/*
+ * fsck: re-hash the whole store and map each missing or damaged object to
+ * the releases it breaks; and the one-release check switch runs first.
+ */
+#include "core/fsck.h"
+#include "core/manifest.h"
+#include "core/release.h"
+#include "core/state.h"
+#include "core/store.h"
+#include "util/alloc.h"
+#include "util/error.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct fsck_walk {
+	struct state *st;
+	struct fsck_report *rep;
+	struct digest_set intact;
+	struct digest_set corrupt;
+};
+
+const char *fsck_problem_name(enum fsck_problem_kind kind)
+{
+	switch (kind) {
+	case FSCK_MISSING: return "missing";
+	case FSCK_CORRUPT: return "corrupt";
+	case FSCK_MALFORMED: return "malformed";
+	}
+	return "?";
+}
+
+/* The problem recorded for digest, created on first sight. Problems are
+ * few, so a linear search is enough. */
+static struct fsck_problem *fsck_problem_for(struct fsck_report *rep,
+					     enum fsck_problem_kind kind, const char *digest)
+{
+	for (size_t i = 0; i < rep->nproblems; i++)
+		if (!strcmp(rep->problems[i].digest, digest))
+			return &rep->problems[i];
+	ALLOC_GROW(rep->problems, rep->nproblems + 1, rep->alloc);
+	struct fsck_problem *p = &rep->problems[rep->nproblems++];
+	memset(p, 0, sizeof(*p));
+	p->kind = kind;
+	memcpy(p->digest, digest, HASH_HEX_SIZE);
+	return p;
+}
+
+/* path is NULL when the object is the release's manifest. Releases are
+ * checked one at a time, so a release that uses one object twice shows up
+ * twice in a row. */
+static void fsck_problem_use(struct fsck_problem *p, long release, const char *path)
+{
+	if (!path)
+		p->manifest = 1;
+	else if (!p->path)
+		p->path = xstrdup(path);
+	if (p->nreleases && p->releases[p->nreleases - 1] == release)
+		return;
+	ALLOC_GROW(p->releases, p->nreleases + 1, p->alloc);
+	p->releases[p->nreleases++] = release;
+}
+
+static int fsck_object(const char *digest, const char *path, void *ctx)
+{
+	struct fsck_walk *w = ctx;
+	struct error ignored = ERROR_INIT;
+	(void)path;
+
+	w->rep->objects++;
+	switch (store_check(w->st, digest, &ignored)) {
+	case STORE_INTACT:
+		digest_set_add(&w->intact, digest);
+		break;
+	case STORE_CORRUPT:
+		digest_set_add(&w->corrupt, digest);
+		fsck_problem_for(w->rep, FSCK_CORRUPT, digest);
+		break;
+	case STORE_MISSING:
+		break;   /* removed since it was listed: not ours to judge */
+	}
+	return 0;
+}
+
+/* The problem digest is, when it is not an intact object; else NULL. */
+static struct fsck_problem *fsck_damage(struct fsck_walk *w, const char *digest)
+{
+	if (digest_set_has(&w->corrupt, digest))
+		return fsck_problem_for(w->rep, FSCK_CORRUPT, digest);
+	if (!digest_set_has(&w->intact, digest))
+		return fsck_problem_for(w->rep, FSCK_MISSING, digest);
+	return NULL;
+}
+
+static void fsck_check_release(struct fsck_walk *w, const struct release *r)
+{
+	struct manifest m = MANIFEST_INIT;
+	struct error cause = ERROR_INIT;
+	struct fsck_problem *p;
+
+	w->rep->releases++;
+	if ((p = fsck_damage(w, r->digest))) {
+		fsck_problem_use(p, r->id, NULL);
+		return;
+	}
+	if (manifest_load(w->st, r->digest, &m, &cause) < 0) {
+		p = fsck_problem_for(w->rep, FSCK_MALFORMED, r->digest);
+		if (!p->detail)
+			p->detail = xstrdup(cause.msg);
+		fsck_problem_use(p, r->id, NULL);
+		return;
+	}
+	for (size_t i = 0; i < m.n; i++) {
+		const struct manifest_entry *e = &m.entries[i];
+		for (size_t j = 0; j < e->nnodes; j++) {
+			if (e->nodes[j].type != NODE_FILE || !(p = fsck_damage(w, e->nodes[j].digest)))
+				continue;
+			char *where = manifest_node_path(e, &e->nodes[j]);
+			fsck_problem_use(p, r->id, where);
+			free(where);
+		}
+	}
+	manifest_free(&m);
+}
+
+static int fsck_problem_order(const void *a, const void *b)
+{
+	const struct fsck_problem *x = a, *y = b;
+	return strcmp(x->digest, y->digest);
+}
+
+static int fsck_release_order(const void *a, const void *b)
+{
+	long x = *(const long *)a, y = *(const long *)b;
+	return (x > y) - (x < y);
+}
+
+int fsck_run(struct state *st, struct fsck_report *rep, struct error *err)
+{
+	struct fsck_walk w = { st, rep, DIGEST_SET_INIT, DIGEST_SET_INIT };
+	struct release *list = NULL;
+	size_t n = 0;
+	int rc;
+
+	fsck_report_clear(rep);
+	rc = store_for_each(st, fsck_object, &w, err);
+	digest_set_sort(&w.intact);
+	digest_set_sort(&w.corrupt);
+	if (rc == 0)
+		rc = release_list(st, &list, &n, err);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		fsck_check_release(&w, &list[i]);
+	release_list_free(list, n);
+	digest_set_clear(&w.intact);
+	digest_set_clear(&w.corrupt);
+	if (rep->nproblems)
+		qsort(rep->problems, rep->nproblems, sizeof(*rep->problems), fsck_problem_order);
+	for (size_t i = 0; i < rep->nproblems; i++)
+		if (rep->problems[i].nreleases)
+			qsort(rep->problems[i].releases, rep->problems[i].nreleases,
+			      sizeof(long), fsck_release_order);
+	return rc;
+}
+
+void fsck_report_clear(struct fsck_report *rep)
+{
+	for (size_t i = 0; i < rep->nproblems; i++) {
+		free(rep->problems[i].path);
+		free(rep->problems[i].detail);
+		free(rep->problems[i].releases);
+	}
+	free(rep->problems);
+	memset(rep, 0, sizeof(*rep));
+}
+
+struct fsck_use {
+	const struct manifest_entry *entry;
+	const struct manifest_node *node;
+};
+
+static int fsck_use_order(const void *a, const void *b)
+{
+	const struct fsck_use *x = a, *y = b;
+	return strcmp(x->node->digest, y->node->digest);
+}
+
+/* Re-hash each distinct object the manifest names, once. */
+static int fsck_release_objects(struct state *st, long id, const struct manifest *m,
+				struct error *err)
+{
+	struct fsck_use *uses = NULL;
+	size_t n = 0, alloc = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < m->n; i++)
+		for (size_t j = 0; j < m->entries[i].nnodes; j++)
+			if (m->entries[i].nodes[j].type == NODE_FILE) {
+				ALLOC_GROW(uses, n + 1, alloc);
+				uses[n].entry = &m->entries[i];
+				uses[n++].node = &m->entries[i].nodes[j];
+			}
+	if (n)
+		qsort(uses, n, sizeof(*uses), fsck_use_order);
+	for (size_t i = 0; i < n && !rc; i++) {
+		struct error cause = ERROR_INIT;
+		const char *digest = uses[i].node->digest;
+		if (i && !strcmp(digest, uses[i - 1].node->digest))
+			continue;
+		enum store_damage d = store_check(st, digest, &cause);
+		if (d == STORE_INTACT)
+			continue;
+		char *where = manifest_node_path(uses[i].entry, uses[i].node);
+		rc = error_set(err, EXIT_FAILED,
+			       "release %ld is damaged: object '%.12s' (%s) is %s; run 'lastgood fsck'",
+			       id, digest, where,
+			       d == STORE_MISSING ? "missing from the store" : "corrupt");
+		free(where);
+	}
+	free(uses);
+	return rc;
+}
+
+int fsck_release(struct state *st, long id, struct error *err)
+{
+	struct release r;
+	struct manifest m = MANIFEST_INIT;
+	struct error cause = ERROR_INIT;
+	int rc;
+
+	if (release_get(st, id, &r, err) < 0)
+		return -1;
+	enum store_damage d = store_check(st, r.digest, &cause);
+	if (d != STORE_INTACT)
+		rc = error_set(err, EXIT_FAILED,
+			       "release %ld is damaged: its manifest '%.12s' is %s; run 'lastgood fsck'",
+			       id, r.digest, d == STORE_MISSING ? "missing from the store" : "corrupt");
+	else if (manifest_load(st, r.digest, &m, &cause) < 0)
+		rc = error_set(err, EXIT_FAILED,
+			       "release %ld is damaged: its manifest cannot be read (%s); "
+			       "run 'lastgood fsck'", id, cause.msg);
+	else
+		rc = fsck_release_objects(st, id, &m, err);
+	manifest_free(&m);
+	release_clear(&r);
+	return rc;
+}

@@ -1,0 +1,67 @@
+/*
+ * Checking the store against the releases that depend on it.
+ *
+ * fsck_run re-hashes every object in the store, then reads every release's
+ * manifest and looks up every file it names. Each object found missing,
+ * corrupt (its bytes no longer hash to its name) or, for a manifest,
+ * malformed becomes one problem listing the releases it breaks; a corrupt
+ * object nothing uses is still reported, with no releases.
+ *
+ *   struct fsck_report rep = FSCK_REPORT_INIT;
+ *   fsck_run(&st, &rep, &err);          -1 only when the check itself failed
+ *   for (i < rep.nproblems) ... rep.problems[i] ...
+ *   fsck_report_clear(&rep);
+ *
+ * fsck_release checks one release the same way, re-hashing everything it
+ * needs: switch calls it before touching anything so that a damaged
+ * release is refused while the host is still whole.
+ *
+ * Neither changes anything, so neither needs the lock.
+ */
+#ifndef LG_FSCK_H
+#define LG_FSCK_H
+
+#include <stddef.h>
+
+#include "util/hash.h"
+
+struct error;
+struct state;
+
+enum fsck_problem_kind {
+	FSCK_MISSING,
+	FSCK_CORRUPT,
+	FSCK_MALFORMED,             /* a manifest that is intact but does not parse */
+};
+
+struct fsck_problem {
+	enum fsck_problem_kind kind;
+	char digest[HASH_HEX_SIZE];
+	int manifest;               /* it is a release's manifest */
+	char *path;                 /* else the first live path using it; NULL if unused */
+	char *detail;               /* the parse error of a malformed manifest, else NULL */
+	long *releases;             /* releases it breaks, ascending */
+	size_t nreleases;
+	size_t alloc;
+};
+
+struct fsck_report {
+	long objects;               /* objects re-hashed */
+	long releases;              /* releases checked */
+	struct fsck_problem *problems;   /* sorted by digest */
+	size_t nproblems;
+	size_t alloc;
+};
+
+#define FSCK_REPORT_INIT { 0, 0, NULL, 0, 0 }
+
+int fsck_run(struct state *st, struct fsck_report *rep, struct error *err);
+void fsck_report_clear(struct fsck_report *rep);
+const char *fsck_problem_name(enum fsck_problem_kind kind);
+
+/* 0 when release id and every object it needs are present and intact;
+ * else -1 with an EXIT_FAILED error like "release 3 is damaged: object
+ * 'ab12cd34ef56' (/srv/bin/api) is corrupt; run 'lastgood fsck'". */
+int fsck_release(struct state *st, long id, struct error *err);
+
+#endif

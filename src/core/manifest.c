@@ -1,0 +1,792 @@
+/*
+ * Manifests: capturing live trees into the store, and the canonical text
+ * form that names a release. See manifest.h for the format's guarantees.
+ */
+#include "core/manifest.h"
+#include "core/config.h"
+#include "core/store.h"
+#include "util/alloc.h"
+#include "util/error.h"
+#include "util/strbuf.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MANIFEST_HEADER "lastgood-manifest 1"
+
+/* ---- serialization ---- */
+
+/* A rel is written with a leading "/" ("/" for the entry itself) so that
+ * no field is ever empty and the top can never be confused with a name. */
+static void manifest_add_rel(struct strbuf *out, const char *rel)
+{
+	strbuf_addch(out, '/');
+	strbuf_add_escaped(out, rel);
+}
+
+static void manifest_node_line(struct strbuf *out, const struct manifest_node *n)
+{
+	switch (n->type) {
+	case NODE_FILE:
+		strbuf_addstr(out, "F\t");
+		manifest_add_rel(out, n->rel);
+		strbuf_addf(out, "\t%04o\t%lu\t%lu\t%lld\t%s\n", (unsigned)n->mode,
+			    (unsigned long)n->uid, (unsigned long)n->gid, n->size, n->digest);
+		break;
+	case NODE_DIR:
+		strbuf_addstr(out, "D\t");
+		manifest_add_rel(out, n->rel);
+		strbuf_addf(out, "\t%04o\t%lu\t%lu\n", (unsigned)n->mode,
+			    (unsigned long)n->uid, (unsigned long)n->gid);
+		break;
+	case NODE_SYMLINK:
+		strbuf_addstr(out, "L\t");
+		manifest_add_rel(out, n->rel);
+		strbuf_addf(out, "\t%lu\t%lu\t", (unsigned long)n->uid, (unsigned long)n->gid);
+		strbuf_add_escaped(out, n->link);
+		strbuf_addch(out, '\n');
+		break;
+	}
+}
+
+static void manifest_entry_line(struct strbuf *out, const struct manifest_entry *e)
+{
+	strbuf_addstr(out, "E\t");
+	strbuf_add_escaped(out, e->service);
+	strbuf_addch(out, '\t');
+	strbuf_add_escaped(out, e->path);
+	strbuf_addf(out, "\t%s\n", e->digest);
+}
+
+void manifest_entry_finish(struct manifest_entry *entry)
+{
+	struct strbuf sb = STRBUF_INIT;
+	for (size_t i = 0; i < entry->nnodes; i++)
+		manifest_node_line(&sb, &entry->nodes[i]);
+	hash_buffer(sb.buf, sb.len, entry->digest);
+	strbuf_release(&sb);
+}
+
+void manifest_serialize(const struct manifest *m, struct strbuf *out)
+{
+	strbuf_addstr(out, MANIFEST_HEADER "\n");
+	for (size_t i = 0; i < m->n; i++) {
+		const struct manifest_entry *e = &m->entries[i];
+		manifest_entry_line(out, e);
+		for (size_t j = 0; j < e->nnodes; j++)
+			manifest_node_line(out, &e->nodes[j]);
+	}
+}
+
+/* ---- memory ---- */
+
+static int manifest_node_order(const void *a, const void *b)
+{
+	const struct manifest_node *x = a, *y = b;
+	return strcmp(x->rel, y->rel);
+}
+
+static int manifest_entry_order(const void *a, const void *b)
+{
+	const struct manifest_entry *x = a, *y = b;
+	return strcmp(x->path, y->path);
+}
+
+void manifest_sort(struct manifest *m)
+{
+	if (m->n)
+		qsort(m->entries, m->n, sizeof(*m->entries), manifest_entry_order);
+}
+
+const struct manifest_entry *manifest_find(const struct manifest *m, const char *path)
+{
+	struct manifest_entry key;
+	if (!m->n)
+		return NULL;
+	memset(&key, 0, sizeof(key));
+	key.path = (char *)path;
+	return bsearch(&key, m->entries, m->n, sizeof(*m->entries), manifest_entry_order);
+}
+
+char *manifest_node_path(const struct manifest_entry *entry, const struct manifest_node *node)
+{
+	return *node->rel ? xstrfmt("%s/%s", entry->path, node->rel) : xstrdup(entry->path);
+}
+
+static struct manifest_node *manifest_entry_add_node(struct manifest_entry *e, const char *rel,
+						     enum node_type type)
+{
+	ALLOC_GROW(e->nodes, e->nnodes + 1, e->alloc);
+	struct manifest_node *n = &e->nodes[e->nnodes++];
+	memset(n, 0, sizeof(*n));
+	n->rel = xstrdup(rel);
+	n->type = type;
+	return n;
+}
+
+static struct manifest_entry *manifest_add_entry(struct manifest *m)
+{
+	ALLOC_GROW(m->entries, m->n + 1, m->alloc);
+	struct manifest_entry *e = &m->entries[m->n++];
+	memset(e, 0, sizeof(*e));
+	return e;
+}
+
+void manifest_add_copy(struct manifest *m, const struct manifest_entry *src)
+{
+	struct manifest_entry *e = manifest_add_entry(m);
+	e->service = xstrdup(src->service);
+	e->path = xstrdup(src->path);
+	memcpy(e->digest, src->digest, HASH_HEX_SIZE);
+	for (size_t i = 0; i < src->nnodes; i++) {
+		const struct manifest_node *s = &src->nodes[i];
+		struct manifest_node *n = manifest_entry_add_node(e, s->rel, s->type);
+		n->mode = s->mode;
+		n->uid = s->uid;
+		n->gid = s->gid;
+		n->size = s->size;
+		memcpy(n->digest, s->digest, HASH_HEX_SIZE);
+		n->link = s->link ? xstrdup(s->link) : NULL;
+	}
+}
+
+void manifest_entry_free(struct manifest_entry *entry)
+{
+	for (size_t i = 0; i < entry->nnodes; i++) {
+		free(entry->nodes[i].rel);
+		free(entry->nodes[i].link);
+	}
+	free(entry->nodes);
+	free(entry->service);
+	free(entry->path);
+	memset(entry, 0, sizeof(*entry));
+}
+
+void manifest_free(struct manifest *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		manifest_entry_free(&m->entries[i]);
+	free(m->entries);
+	m->entries = NULL;
+	m->n = m->alloc = 0;
+}
+
+void manifest_totals(const struct manifest *m, long *files, long long *bytes)
+{
+	*files = 0;
+	*bytes = 0;
+	for (size_t i = 0; i < m->n; i++)
+		for (size_t j = 0; j < m->entries[i].nnodes; j++)
+			if (m->entries[i].nodes[j].type == NODE_FILE) {
+				(*files)++;
+				*bytes += m->entries[i].nodes[j].size;
+			}
+}
+
+/* ---- capture ---- */
+
+struct capture {
+	struct state *st;
+	const char *source;
+	struct manifest_entry *entry;
+	struct capture_stats *stats;
+	struct error *err;
+};
+
+/* The node's path as the user knows it, for messages (allocated). */
+static char *capture_path(const struct capture *c, const char *rel)
+{
+	return *rel ? xstrfmt("%s/%s", c->source, rel) : xstrdup(c->source);
+}
+
+static void capture_owner(struct manifest_node *n, const struct stat *sb)
+{
+	n->uid = sb->st_uid;
+	n->gid = sb->st_gid;
+}
+
+static int capture_node(struct capture *c, int at_fd, const char *name, const char *rel,
+			const struct stat *sb);
+
+/* Open with O_NOFOLLOW | O_NONBLOCK and check the result again: the tree
+ * is live, and a name swapped for a symlink or a fifo between the lstat and
+ * the open must neither be followed nor block us. */
+static int capture_file(struct capture *c, int at_fd, const char *name, const char *rel)
+{
+	char *path = capture_path(c, rel);
+	struct stat sb;
+	int rc = -1, added;
+	char digest[HASH_HEX_SIZE];
+	long long size;
+
+	int fd = openat(at_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		error_errno(c->err, EXIT_FAILED, errno, "cannot open '%s'", path);
+		goto out;
+	}
+	if (fstat(fd, &sb) < 0) {
+		error_errno(c->err, EXIT_FAILED, errno, "cannot inspect '%s'", path);
+		goto out;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		error_set(c->err, EXIT_FAILED, "'%s' changed while it was being recorded", path);
+		goto out;
+	}
+	if (store_put_fd(c->st, fd, path, digest, &added, &size, c->err) < 0)
+		goto out;
+	struct manifest_node *n = manifest_entry_add_node(c->entry, rel, NODE_FILE);
+	n->mode = sb.st_mode & 07777;
+	capture_owner(n, &sb);
+	n->size = size;
+	memcpy(n->digest, digest, HASH_HEX_SIZE);
+	if (c->stats) {
+		c->stats->files++;
+		c->stats->bytes += size;
+		if (added)
+			c->stats->added_bytes += size;
+	}
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(path);
+	return rc;
+}
+
+static int capture_link(struct capture *c, int at_fd, const char *name, const char *rel,
+			const struct stat *sb)
+{
+	size_t size = sb->st_size > 0 ? (size_t)sb->st_size + 1 : 256;
+	char *target = NULL;
+
+	for (;;) {
+		target = xrealloc(target, size);
+		ssize_t n = readlinkat(at_fd, name, target, size);
+		if (n < 0) {
+			char *path = capture_path(c, rel);
+			error_errno(c->err, EXIT_FAILED, errno, "cannot read link '%s'", path);
+			free(path);
+			free(target);
+			return -1;
+		}
+		if ((size_t)n < size) {
+			target[n] = '\0';
+			break;
+		}
+		size *= 2;   /* the link grew since lstat */
+	}
+	struct manifest_node *n = manifest_entry_add_node(c->entry, rel, NODE_SYMLINK);
+	capture_owner(n, sb);
+	n->link = target;
+	return 0;
+}
+
+static int capture_dir(struct capture *c, int at_fd, const char *name, const char *rel)
+{
+	char *path = capture_path(c, rel);
+	struct stat sb;
+	int rc = -1;
+	DIR *d = NULL;
+
+	int fd = openat(at_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		error_errno(c->err, EXIT_FAILED, errno, "cannot open folder '%s'", path);
+		goto out;
+	}
+	if (fstat(fd, &sb) < 0) {
+		error_errno(c->err, EXIT_FAILED, errno, "cannot inspect '%s'", path);
+		close(fd);
+		goto out;
+	}
+	struct manifest_node *n = manifest_entry_add_node(c->entry, rel, NODE_DIR);
+	n->mode = sb.st_mode & 07777;
+	capture_owner(n, &sb);
+
+	d = fdopendir(fd);
+	if (!d) {
+		error_errno(c->err, EXIT_FAILED, errno, "cannot open folder '%s'", path);
+		close(fd);
+		goto out;
+	}
+	for (;;) {
+		errno = 0;
+		struct dirent *de = readdir(d);
+		if (!de) {
+			if (errno) {
+				error_errno(c->err, EXIT_FAILED, errno, "cannot list folder '%s'", path);
+				goto out;
+			}
+			break;
+		}
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		char *child = *rel ? xstrfmt("%s/%s", rel, de->d_name) : xstrdup(de->d_name);
+		struct stat csb;
+		int crc;
+		if (fstatat(dirfd(d), de->d_name, &csb, AT_SYMLINK_NOFOLLOW) < 0) {
+			char *cpath = capture_path(c, child);
+			crc = error_errno(c->err, EXIT_FAILED, errno, "cannot inspect '%s'", cpath);
+			free(cpath);
+		} else {
+			crc = capture_node(c, dirfd(d), de->d_name, child, &csb);
+		}
+		free(child);
+		if (crc < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	if (d)
+		closedir(d);
+	free(path);
+	return rc;
+}
+
+static const char *capture_special_kind(mode_t mode)
+{
+	if (S_ISFIFO(mode))
+		return "fifo";
+	if (S_ISSOCK(mode))
+		return "socket";
+	if (S_ISCHR(mode))
+		return "character device";
+	if (S_ISBLK(mode))
+		return "block device";
+	return "unknown type";
+}
+
+/* at_fd + name locate the node (AT_FDCWD and the source for the top). */
+static int capture_node(struct capture *c, int at_fd, const char *name, const char *rel,
+			const struct stat *sb)
+{
+	if (S_ISREG(sb->st_mode))
+		return capture_file(c, at_fd, name, rel);
+	if (S_ISLNK(sb->st_mode))
+		return capture_link(c, at_fd, name, rel, sb);
+	if (S_ISDIR(sb->st_mode))
+		return capture_dir(c, at_fd, name, rel);
+	char *path = capture_path(c, rel);
+	error_set(c->err, EXIT_FAILED, "'%s': special file (%s) cannot be recorded",
+		  path, capture_special_kind(sb->st_mode));
+	free(path);
+	return -1;
+}
+
+int manifest_capture_entry(struct state *st, const char *service, const char *path,
+			   const char *source, struct manifest_entry *entry,
+			   struct capture_stats *stats, struct error *err)
+{
+	struct capture c = { st, source, entry, stats, err };
+	struct stat sb;
+
+	memset(entry, 0, sizeof(*entry));
+	entry->service = xstrdup(service);
+	entry->path = xstrdup(path);
+	if (lstat(source, &sb) < 0)
+		error_errno(err, EXIT_FAILED, errno, "cannot inspect '%s'", source);
+	else if (capture_node(&c, AT_FDCWD, source, "", &sb) == 0) {
+		if (entry->nnodes > 1)
+			qsort(entry->nodes, entry->nnodes, sizeof(*entry->nodes),
+			      manifest_node_order);
+		manifest_entry_finish(entry);
+		return 0;
+	}
+	manifest_entry_free(entry);
+	return -1;
+}
+
+int manifest_capture(struct state *st, const struct config *cfg,
+		     struct manifest *m, struct capture_stats *stats, struct error *err)
+{
+	if (stats)
+		memset(stats, 0, sizeof(*stats));
+	for (size_t i = 0; i < cfg->nservices; i++) {
+		const struct service *s = &cfg->services[i];
+		for (size_t j = 0; j < s->nfiles; j++) {
+			struct manifest_entry *e = manifest_add_entry(m);
+			if (manifest_capture_entry(st, s->name, s->files[j].path, s->files[j].path,
+						   e, stats, err) < 0) {
+				m->n--;   /* capture left it empty */
+				manifest_free(m);
+				return -1;
+			}
+		}
+	}
+	manifest_sort(m);
+	/* One path in two entries would make a release ambiguous. */
+	for (size_t i = 1; i < m->n; i++)
+		if (!strcmp(m->entries[i - 1].path, m->entries[i].path)) {
+			error_set(err, EXIT_USAGE, "'%s' is listed twice (services '%s' and '%s')",
+				  m->entries[i].path, m->entries[i - 1].service,
+				  m->entries[i].service);
+			manifest_free(m);
+			return -1;
+		}
+	return 0;
+}
+
+/* ---- parsing ---- */
+
+struct manifest_parser {
+	struct manifest *m;
+	int line;
+	int entry_line;          /* where the current entry's E line was */
+	struct strbuf scratch;
+	struct error *err;
+};
+
+struct field {
+	const char *p;
+	size_t len;
+};
+
+#define MAX_FIELDS 7
+
+static int parse_error(struct manifest_parser *p, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int parse_error(struct manifest_parser *p, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	error_set(p->err, EXIT_FAILED, "manifest line %d: %s", p->line, msg);
+	return -1;
+}
+
+/* Split a line (without its newline) at tabs; returns the field count, or
+ * MAX_FIELDS + 1 when there are more. */
+static size_t split_fields(const char *line, size_t len, struct field *f)
+{
+	size_t n = 0;
+	const char *end = line + len;
+	for (;;) {
+		const char *tab = memchr(line, '\t', (size_t)(end - line));
+		const char *stop = tab ? tab : end;
+		if (n == MAX_FIELDS)
+			return MAX_FIELDS + 1;
+		f[n].p = line;
+		f[n].len = (size_t)(stop - line);
+		n++;
+		if (!tab)
+			return n;
+		line = tab + 1;
+	}
+}
+
+/* Unescape a text field; NUL cannot be part of any name. */
+static int parse_text(struct manifest_parser *p, const struct field *f, const char *what,
+		      char **out)
+{
+	struct strbuf sb = STRBUF_INIT;
+	*out = NULL;
+	if (strbuf_add_unescaped(&sb, f->p, f->len) < 0 || memchr(sb.buf, '\0', sb.len)) {
+		strbuf_release(&sb);
+		return parse_error(p, "bad %s", what);
+	}
+	if (!sb.len) {
+		strbuf_release(&sb);
+		return parse_error(p, "empty %s", what);
+	}
+	*out = strbuf_detach(&sb);
+	return 0;
+}
+
+/* A rel must stay inside its entry: no "..", ".", empty or absolute
+ * components, whatever the manifest claims. */
+static int parse_rel(struct manifest_parser *p, const struct field *f, char **out)
+{
+	struct strbuf sb = STRBUF_INIT;
+	*out = NULL;
+	if (!f->len || f->p[0] != '/' ||
+	    strbuf_add_unescaped(&sb, f->p + 1, f->len - 1) < 0 ||
+	    memchr(sb.buf, '\0', sb.len)) {
+		strbuf_release(&sb);
+		return parse_error(p, "bad relative path");
+	}
+	if (sb.len) {
+		const char *c = sb.buf;
+		for (;;) {
+			const char *slash = strchrnul(c, '/');
+			size_t n = (size_t)(slash - c);
+			if (n == 0 || (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.')) {
+				char *rel = xstrdup(sb.buf);
+				strbuf_release(&sb);
+				parse_error(p, "relative path '%s' leaves its entry or has an empty part", rel);
+				free(rel);
+				return -1;
+			}
+			if (!*slash)
+				break;
+			c = slash + 1;
+		}
+	}
+	*out = strbuf_detach(&sb);
+	return 0;
+}
+
+static int parse_number(struct manifest_parser *p, const struct field *f, int base,
+			unsigned long long max, const char *what, unsigned long long *out)
+{
+	unsigned long long v = 0;
+	*out = 0;
+	if (!f->len || f->len > 20)
+		return parse_error(p, "bad %s", what);
+	for (size_t i = 0; i < f->len; i++) {
+		int d = f->p[i] - '0';
+		if (d < 0 || d >= base || v > (max - (unsigned long long)d) / (unsigned long long)base)
+			return parse_error(p, "bad %s", what);
+		v = v * (unsigned long long)base + (unsigned long long)d;
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse_owner(struct manifest_parser *p, const struct field *f,
+		       struct manifest_node *n)
+{
+	unsigned long long uid, gid;
+	if (parse_number(p, &f[0], 10, (uid_t)-1, "owner", &uid) < 0 ||
+	    parse_number(p, &f[1], 10, (gid_t)-1, "group", &gid) < 0)
+		return -1;
+	n->uid = (uid_t)uid;
+	n->gid = (gid_t)gid;
+	return 0;
+}
+
+static int parse_mode(struct manifest_parser *p, const struct field *f,
+		      struct manifest_node *n)
+{
+	unsigned long long mode;
+	if (parse_number(p, f, 8, 07777, "mode", &mode) < 0)
+		return -1;
+	n->mode = (mode_t)mode;
+	return 0;
+}
+
+/* An entry ends at the next E line or at the end: it must have nodes, and
+ * they must hash to the digest its E line claims. */
+static int parse_finish_entry(struct manifest_parser *p)
+{
+	if (!p->m->n)
+		return 0;
+	struct manifest_entry *e = &p->m->entries[p->m->n - 1];
+	char claimed[HASH_HEX_SIZE];
+	int line = p->line;
+
+	p->line = p->entry_line;
+	if (!e->nnodes)
+		return parse_error(p, "entry '%s' has no nodes", e->path);
+	memcpy(claimed, e->digest, HASH_HEX_SIZE);
+	manifest_entry_finish(e);
+	if (strcmp(claimed, e->digest))
+		return parse_error(p, "entry '%s' does not match its digest", e->path);
+	p->line = line;
+	return 0;
+}
+
+static int parse_entry(struct manifest_parser *p, const struct field *f, size_t nf)
+{
+	if (nf != 4)
+		return parse_error(p, "entry needs 4 fields, not %zu", nf);
+	if (parse_finish_entry(p) < 0)
+		return -1;
+	struct manifest_entry *e = manifest_add_entry(p->m);
+	p->entry_line = p->line;
+	if (parse_text(p, &f[1], "service", &e->service) < 0 ||
+	    parse_text(p, &f[2], "path", &e->path) < 0)
+		return -1;
+	if (e->path[0] != '/')
+		return parse_error(p, "path '%s' is not absolute", e->path);
+	if (f[3].len != HASH_HEX_SIZE - 1)
+		return parse_error(p, "bad entry digest");
+	memcpy(e->digest, f[3].p, HASH_HEX_SIZE - 1);
+	e->digest[HASH_HEX_SIZE - 1] = '\0';
+	if (!hash_is_valid_hex(e->digest))
+		return parse_error(p, "bad entry digest");
+	if (p->m->n > 1 && strcmp(p->m->entries[p->m->n - 2].path, e->path) >= 0)
+		return parse_error(p, "entry '%s' is out of order or repeated", e->path);
+	return 0;
+}
+
+/* Nodes arrive sorted, so a node's folder is already there to be found. */
+static int parse_check_parent(struct manifest_parser *p, const struct manifest_entry *e,
+			      const char *rel)
+{
+	const char *slash = strrchr(rel, '/');
+	struct manifest_node key;
+	memset(&key, 0, sizeof(key));
+	key.rel = slash ? xstrndup(rel, (size_t)(slash - rel)) : xstrdup("");
+	const struct manifest_node *parent =
+		bsearch(&key, e->nodes, e->nnodes, sizeof(*e->nodes), manifest_node_order);
+	free(key.rel);
+	if (!parent || parent->type != NODE_DIR)
+		return parse_error(p, "'%s' is not inside a folder of its entry", rel);
+	return 0;
+}
+
+static int parse_node(struct manifest_parser *p, char type, const struct field *f, size_t nf)
+{
+	static const size_t want[] = { ['F'] = 7, ['D'] = 5, ['L'] = 5 };
+	if (!p->m->n)
+		return parse_error(p, "node before any entry");
+	if (nf != want[(unsigned char)type])
+		return parse_error(p, "'%c' line needs %zu fields, not %zu", type,
+				   want[(unsigned char)type], nf);
+	struct manifest_entry *e = &p->m->entries[p->m->n - 1];
+	char *rel;
+	if (parse_rel(p, &f[1], &rel) < 0)
+		return -1;
+	if (e->nnodes ? strcmp(e->nodes[e->nnodes - 1].rel, rel) >= 0 : *rel != '\0') {
+		int rc = e->nnodes ? parse_error(p, "'%s' is out of order or repeated", rel)
+				   : parse_error(p, "entry must start with its top node '/'");
+		free(rel);
+		return rc;
+	}
+	if (*rel && parse_check_parent(p, e, rel) < 0) {
+		free(rel);
+		return -1;
+	}
+	struct manifest_node *n = manifest_entry_add_node(e, rel, NODE_FILE);
+	free(rel);
+	switch (type) {
+	case 'F': {
+		unsigned long long size;
+		if (parse_mode(p, &f[2], n) < 0 || parse_owner(p, &f[3], n) < 0 ||
+		    parse_number(p, &f[5], 10, (unsigned long long)9223372036854775807LL,
+				 "size", &size) < 0)
+			return -1;
+		n->size = (long long)size;
+		if (f[6].len != HASH_HEX_SIZE - 1)
+			return parse_error(p, "bad content digest");
+		memcpy(n->digest, f[6].p, HASH_HEX_SIZE - 1);
+		n->digest[HASH_HEX_SIZE - 1] = '\0';
+		if (!hash_is_valid_hex(n->digest))
+			return parse_error(p, "bad content digest");
+		break;
+	}
+	case 'D':
+		n->type = NODE_DIR;
+		if (parse_mode(p, &f[2], n) < 0 || parse_owner(p, &f[3], n) < 0)
+			return -1;
+		break;
+	case 'L':
+		n->type = NODE_SYMLINK;
+		if (parse_owner(p, &f[2], n) < 0 || parse_text(p, &f[4], "link target", &n->link) < 0)
+			return -1;
+		break;
+	}
+	return 0;
+}
+
+/*
+ * Every line must come out of manifest_serialize exactly as it went in:
+ * one text per manifest, so equal releases always have equal digests and
+ * a round trip is byte-identical.
+ */
+static int parse_check_canonical(struct manifest_parser *p, const char *line, size_t len,
+				 char type)
+{
+	const struct manifest_entry *e = &p->m->entries[p->m->n - 1];
+	strbuf_reset(&p->scratch);
+	if (type == 'E')
+		manifest_entry_line(&p->scratch, e);
+	else
+		manifest_node_line(&p->scratch, &e->nodes[e->nnodes - 1]);
+	if (p->scratch.len != len + 1 || memcmp(p->scratch.buf, line, len))
+		return parse_error(p, "not in canonical form");
+	return 0;
+}
+
+static int parse_line(struct manifest_parser *p, const char *line, size_t len)
+{
+	struct field f[MAX_FIELDS];
+
+	if (p->line == 1) {
+		if (len != strlen(MANIFEST_HEADER) || memcmp(line, MANIFEST_HEADER, len))
+			return parse_error(p, "not a lastgood manifest");
+		return 0;
+	}
+	size_t nf = split_fields(line, len, f);
+	if (nf > MAX_FIELDS)
+		return parse_error(p, "too many fields");
+	if (f[0].len != 1)
+		return parse_error(p, "unknown record '%.*s'", (int)(f[0].len > 16 ? 16 : f[0].len),
+				   f[0].p);
+	char type = f[0].p[0];
+	int rc;
+	switch (type) {
+	case 'E':
+		rc = parse_entry(p, f, nf);
+		break;
+	case 'F':
+	case 'D':
+	case 'L':
+		rc = parse_node(p, type, f, nf);
+		break;
+	default:
+		return parse_error(p, "unknown record '%c'", type);
+	}
+	if (rc < 0)
+		return -1;
+	return parse_check_canonical(p, line, len, type);
+}
+
+int manifest_parse(const char *text, size_t len, struct manifest *m, struct error *err)
+{
+	struct manifest_parser p = { m, 0, 0, STRBUF_INIT, err };
+	size_t pos = 0;
+	int rc = 0;
+
+	memset(m, 0, sizeof(*m));
+	while (pos < len || p.line == 0) {
+		p.line++;
+		const char *nl = pos < len ? memchr(text + pos, '\n', len - pos) : NULL;
+		if (!nl) {
+			rc = parse_error(&p, pos < len ? "missing newline at the end" : "empty manifest");
+			break;
+		}
+		size_t n = (size_t)(nl - (text + pos));
+		if ((rc = parse_line(&p, text + pos, n)) < 0)
+			break;
+		pos += n + 1;
+	}
+	if (rc == 0)
+		rc = parse_finish_entry(&p);
+	strbuf_release(&p.scratch);
+	if (rc < 0)
+		manifest_free(m);
+	return rc;
+}
+
+/* ---- the store ---- */
+
+int manifest_load(struct state *st, const char *digest, struct manifest *m, struct error *err)
+{
+	struct strbuf text = STRBUF_INIT;
+	int rc = store_read(st, digest, &text, err);
+	if (rc == 0)
+		rc = manifest_parse(text.buf, text.len, m, err);
+	strbuf_release(&text);
+	return rc;
+}
+
+int manifest_store(struct state *st, const struct manifest *m,
+		   char digest[HASH_HEX_SIZE], struct error *err)
+{
+	struct strbuf text = STRBUF_INIT;
+	int added;
+	manifest_serialize(m, &text);
+	int rc = store_put_buffer(st, text.buf, text.len, digest, &added, err);
+	strbuf_release(&text);
+	return rc;
+}

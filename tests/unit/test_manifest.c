@@ -1,0 +1,572 @@
+/*
+ * Unit tests for manifests (core/manifest.c): capturing live trees, the
+ * canonical text form and its round trip, and a parser that trusts nothing.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "core/config.h"
+#include "core/manifest.h"
+#include "core/state.h"
+#include "core/store.h"
+#include "util/alloc.h"
+#include "util/error.h"
+#include "util/fs.h"
+#include "util/strbuf.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct fixture {
+	struct state st;
+	char *work;      /* where test trees are built */
+};
+
+/* A state laid out by hand with no database: manifests must not need one. */
+static int setup(void **state)
+{
+	struct fixture *f = xcalloc(1, sizeof(*f));
+	char template[] = "/tmp/lastgood-manifest-XXXXXX";
+	assert_non_null(mkdtemp(template));
+	f->work = xstrdup(template);
+	f->st.dir = path_join(f->work, "state");
+	f->st.objects_dir = path_join(f->st.dir, "objects");
+	f->st.tmp_dir = path_join(f->st.dir, "tmp");
+	f->st.lock_fd = -1;
+	assert_int_equal(mkdir(f->st.dir, 0700), 0);
+	assert_int_equal(mkdir(f->st.objects_dir, 0700), 0);
+	assert_int_equal(mkdir(f->st.tmp_dir, 0700), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	struct error err = ERROR_INIT;
+	assert_int_equal(fs_remove_tree(f->work, &err), 0);
+	free(f->work);
+	free(f->st.dir);
+	free(f->st.objects_dir);
+	free(f->st.tmp_dir);
+	free(f);
+	return 0;
+}
+
+/* Create work/rel with content and mode (parents made as needed). */
+static char *write_file(struct fixture *f, const char *rel, const char *content, mode_t mode)
+{
+	struct error err = ERROR_INIT;
+	char *path = path_join(f->work, rel);
+	char *dir = path_dirname(path);
+	assert_int_equal(fs_mkdir_p(dir, 0755, &err), 0);
+	free(dir);
+	assert_int_equal(fs_write_atomic(path, content, strlen(content), mode, &err), 0);
+	return path;
+}
+
+static void make_dir(struct fixture *f, const char *rel, mode_t mode)
+{
+	char *path = path_join(f->work, rel);
+	assert_int_equal(mkdir(path, mode), 0);
+	assert_int_equal(chmod(path, mode), 0);
+	free(path);
+}
+
+static void make_link(struct fixture *f, const char *rel, const char *target)
+{
+	char *path = path_join(f->work, rel);
+	assert_int_equal(symlink(target, path), 0);
+	free(path);
+}
+
+/* The tree most tests record: files, an empty folder, a link out. */
+static char *make_tree(struct fixture *f, const char *top)
+{
+	struct strbuf rel = STRBUF_INIT;
+	strbuf_addf(&rel, "%s/bin/api", top);
+	free(write_file(f, rel.buf, "#!/bin/sh\necho api\n", 0755));
+	strbuf_reset(&rel);
+	strbuf_addf(&rel, "%s/etc/api.env", top);
+	free(write_file(f, rel.buf, "PORT=8000\n", 0640));
+	strbuf_reset(&rel);
+	strbuf_addf(&rel, "%s/empty", top);
+	make_dir(f, rel.buf, 0750);
+	strbuf_reset(&rel);
+	strbuf_addf(&rel, "%s/passwd", top);
+	make_link(f, rel.buf, "/etc/passwd");
+	strbuf_release(&rel);
+	return path_join(f->work, top);
+}
+
+static const struct manifest_node *find_node(const struct manifest_entry *e, const char *rel)
+{
+	for (size_t i = 0; i < e->nnodes; i++)
+		if (!strcmp(e->nodes[i].rel, rel))
+			return &e->nodes[i];
+	return NULL;
+}
+
+static void capture(struct fixture *f, const char *path, struct manifest_entry *e,
+		    struct capture_stats *stats)
+{
+	struct error err = ERROR_INIT;
+	int rc = manifest_capture_entry(&f->st, "api", path, path, e, stats, &err);
+	if (rc < 0)
+		fail_msg("%s", err.msg);
+}
+
+static void test_capture_tree(void **state)
+{
+	struct fixture *f = *state;
+	struct manifest_entry e;
+	struct capture_stats stats = { 0, 0, 0 };
+	char *top = make_tree(f, "app");
+
+	capture(f, top, &e, &stats);
+	assert_string_equal(e.service, "api");
+	assert_string_equal(e.path, top);
+	/* Sorted by rel, the entry itself first, every folder recorded. */
+	const char *order[] = { "", "bin", "bin/api", "empty", "etc", "etc/api.env", "passwd" };
+	assert_int_equal(e.nnodes, 7);
+	for (size_t i = 0; i < 7; i++)
+		assert_string_equal(e.nodes[i].rel, order[i]);
+
+	const struct manifest_node *n = find_node(&e, "bin/api");
+	assert_int_equal(n->type, NODE_FILE);
+	assert_int_equal(n->mode, 0755);
+	assert_int_equal(n->size, 19);
+	assert_int_equal(n->uid, geteuid());
+	assert_true(store_has(&f->st, n->digest));
+
+	n = find_node(&e, "etc/api.env");
+	assert_int_equal(n->mode, 0640);
+	n = find_node(&e, "empty");
+	assert_int_equal(n->type, NODE_DIR);
+	assert_int_equal(n->mode, 0750);
+
+	/* A link out of the tree is recorded as a link, never followed. */
+	n = find_node(&e, "passwd");
+	assert_int_equal(n->type, NODE_SYMLINK);
+	assert_string_equal(n->link, "/etc/passwd");
+
+	assert_int_equal(stats.files, 2);
+	assert_int_equal(stats.bytes, 19 + 10);
+	assert_int_equal(stats.added_bytes, 19 + 10);
+
+	/* Again: nothing new reaches the store. */
+	struct manifest_entry again;
+	struct capture_stats stats2 = { 0, 0, 0 };
+	capture(f, top, &again, &stats2);
+	assert_int_equal(stats2.added_bytes, 0);
+	assert_string_equal(again.digest, e.digest);
+	manifest_entry_free(&again);
+	manifest_entry_free(&e);
+	free(top);
+}
+
+static void test_capture_single_file_and_link(void **state)
+{
+	struct fixture *f = *state;
+	struct manifest_entry e;
+	char *file = write_file(f, "api.env", "X=1\n", 0600);
+	char *link = path_join(f->work, "current");
+	assert_int_equal(symlink("releases/7", link), 0);
+
+	capture(f, file, &e, NULL);
+	assert_int_equal(e.nnodes, 1);
+	assert_string_equal(e.nodes[0].rel, "");
+	assert_int_equal(e.nodes[0].type, NODE_FILE);
+	assert_int_equal(e.nodes[0].mode, 0600);
+	manifest_entry_free(&e);
+
+	capture(f, link, &e, NULL);
+	assert_int_equal(e.nnodes, 1);
+	assert_int_equal(e.nodes[0].type, NODE_SYMLINK);
+	assert_string_equal(e.nodes[0].link, "releases/7");
+	manifest_entry_free(&e);
+	free(file);
+	free(link);
+}
+
+static void test_special_file_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct manifest_entry e;
+	struct error err = ERROR_INIT;
+	char *top = make_tree(f, "app");
+	char *fifo = path_join(top, "etc/control");
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+
+	assert_int_equal(manifest_capture_entry(&f->st, "api", top, top, &e, NULL, &err), -1);
+	assert_int_equal(err.code, EXIT_FAILED);
+	struct strbuf want = STRBUF_INIT;
+	strbuf_addf(&want, "'%s': special file (fifo) cannot be recorded", fifo);
+	assert_string_equal(err.msg, want.buf);
+	assert_null(e.nodes);   /* left empty */
+	strbuf_release(&want);
+
+	assert_int_equal(manifest_capture_entry(&f->st, "api", fifo, fifo, &e, NULL, &err), -1);
+	assert_non_null(strstr(err.msg, "special file (fifo)"));
+	free(fifo);
+	free(top);
+}
+
+static void test_missing_source(void **state)
+{
+	struct fixture *f = *state;
+	struct manifest_entry e;
+	struct error err = ERROR_INIT;
+	char *path = path_join(f->work, "nope");
+
+	assert_int_equal(manifest_capture_entry(&f->st, "api", path, path, &e, NULL, &err), -1);
+	assert_non_null(strstr(err.msg, "cannot inspect '"));
+	assert_non_null(strstr(err.msg, "No such file"));
+	free(path);
+}
+
+/* Capture two entries into a manifest by way of a hand-made config. */
+static void capture_config(struct fixture *f, char *paths[2], struct manifest *m)
+{
+	struct service_file files[2] = { { NULL, paths[0], { 1, 1 } },
+					 { NULL, paths[1], { 2, 1 } } };
+	struct service services[2];
+	struct config cfg;
+	struct error err = ERROR_INIT;
+	struct capture_stats stats;
+
+	memset(services, 0, sizeof(services));
+	memset(&cfg, 0, sizeof(cfg));
+	services[0].name = "web";
+	services[0].files = &files[0];
+	services[0].nfiles = 1;
+	services[1].name = "api";
+	services[1].files = &files[1];
+	services[1].nfiles = 1;
+	cfg.services = services;
+	cfg.nservices = 2;
+	if (manifest_capture(&f->st, &cfg, m, &stats, &err) < 0)
+		fail_msg("%s", err.msg);
+}
+
+static void test_capture_config_sorted_and_found(void **state)
+{
+	struct fixture *f = *state;
+	struct manifest m = MANIFEST_INIT;
+	char *paths[2] = { make_tree(f, "z-web"), write_file(f, "a-api.env", "A=1\n", 0644) };
+
+	capture_config(f, paths, &m);
+	assert_int_equal(m.n, 2);
+	assert_string_equal(m.entries[0].path, paths[1]);    /* sorted by path */
+	assert_string_equal(m.entries[0].service, "api");
+	assert_string_equal(m.entries[1].service, "web");
+	assert_ptr_equal(manifest_find(&m, paths[0]), &m.entries[1]);
+	assert_null(manifest_find(&m, "/nowhere"));
+
+	long files;
+	long long bytes;
+	manifest_totals(&m, &files, &bytes);
+	assert_int_equal(files, 3);
+	assert_int_equal(bytes, 19 + 10 + 4);
+
+	struct manifest copy = MANIFEST_INIT;
+	manifest_add_copy(&copy, &m.entries[1]);
+	assert_string_equal(copy.entries[0].digest, m.entries[1].digest);
+	assert_string_equal(copy.entries[0].nodes[6].link, "/etc/passwd");
+	manifest_free(&copy);
+	manifest_free(&m);
+	free(paths[0]);
+	free(paths[1]);
+}
+
+static void test_capture_config_rejects_one_path_twice(void **state)
+{
+	struct fixture *f = *state;
+	struct manifest m = MANIFEST_INIT;
+	char *file = write_file(f, "shared.env", "A=1\n", 0644);
+	struct service_file files[1] = { { NULL, file, { 1, 1 } } };
+	struct service services[2];
+	struct config cfg;
+	struct error err = ERROR_INIT;
+
+	memset(services, 0, sizeof(services));
+	memset(&cfg, 0, sizeof(cfg));
+	services[0].name = "web";
+	services[1].name = "api";
+	for (int i = 0; i < 2; i++) {
+		services[i].files = files;
+		services[i].nfiles = 1;
+	}
+	cfg.services = services;
+	cfg.nservices = 2;
+	assert_int_equal(manifest_capture(&f->st, &cfg, &m, NULL, &err), -1);
+	assert_non_null(strstr(err.msg, "is listed twice"));
+	assert_int_equal(m.n, 0);
+	free(file);
+}
+
+static void round_trip(const struct manifest *m, struct strbuf *text)
+{
+	struct manifest parsed = MANIFEST_INIT;
+	struct error err = ERROR_INIT;
+	struct strbuf again = STRBUF_INIT;
+
+	manifest_serialize(m, text);
+	if (manifest_parse(text->buf, text->len, &parsed, &err) < 0)
+		fail_msg("%s", err.msg);
+	manifest_serialize(&parsed, &again);
+	assert_int_equal(again.len, text->len);
+	assert_memory_equal(again.buf, text->buf, text->len);
+	strbuf_release(&again);
+	manifest_free(&parsed);
+}
+
+static void test_round_trip_byte_identical(void **state)
+{
+	struct fixture *f = *state;
+	struct manifest m = MANIFEST_INIT;
+	struct strbuf text = STRBUF_INIT;
+	char *paths[2] = { make_tree(f, "web"), write_file(f, "api.env", "A=1\n", 0644) };
+
+	capture_config(f, paths, &m);
+	round_trip(&m, &text);
+	assert_int_equal(strncmp(text.buf, "lastgood-manifest 1\nE\tapi\t", 26), 0);
+
+	/* Through the store: the digest names the text. */
+	char digest[HASH_HEX_SIZE], want[HASH_HEX_SIZE];
+	struct error err = ERROR_INIT;
+	struct manifest loaded = MANIFEST_INIT;
+	assert_int_equal(manifest_store(&f->st, &m, digest, &err), 0);
+	hash_buffer(text.buf, text.len, want);
+	assert_string_equal(digest, want);
+	assert_int_equal(manifest_load(&f->st, digest, &loaded, &err), 0);
+	assert_int_equal(loaded.n, 2);
+	assert_string_equal(loaded.entries[1].digest, m.entries[1].digest);
+	manifest_free(&loaded);
+
+	strbuf_release(&text);
+	manifest_free(&m);
+	free(paths[0]);
+	free(paths[1]);
+}
+
+static void test_names_with_any_byte(void **state)
+{
+	struct fixture *f = *state;
+	struct manifest m = MANIFEST_INIT;
+	struct strbuf text = STRBUF_INIT;
+	struct manifest parsed = MANIFEST_INIT;
+	struct error err = ERROR_INIT;
+
+	free(write_file(f, "odd\tdir/new\nline", "x", 0644));
+	free(write_file(f, "odd\tdir/back\\slash \x01\xff", "y", 0644));
+	make_link(f, "odd\tdir/link", "target\twith\ttabs\n");
+	char *top = path_join(f->work, "odd\tdir");
+
+	struct manifest_entry e;
+	capture(f, top, &e, NULL);
+	manifest_add_copy(&m, &e);
+	manifest_entry_free(&e);
+
+	round_trip(&m, &text);
+	assert_null(memchr(text.buf, '\r', text.len));
+	/* Each record is exactly one line: 1 header, 1 entry, 4 nodes. */
+	size_t lines = 0;
+	for (size_t i = 0; i < text.len; i++)
+		lines += text.buf[i] == '\n';
+	assert_int_equal(lines, 6);
+
+	assert_int_equal(manifest_parse(text.buf, text.len, &parsed, &err), 0);
+	assert_string_equal(parsed.entries[0].path, top);
+	assert_non_null(find_node(&parsed.entries[0], "new\nline"));
+	assert_non_null(find_node(&parsed.entries[0], "back\\slash \x01\xff"));
+	assert_string_equal(find_node(&parsed.entries[0], "link")->link, "target\twith\ttabs\n");
+	manifest_free(&parsed);
+	manifest_free(&m);
+	strbuf_release(&text);
+	free(top);
+}
+
+static void test_entry_digests(void **state)
+{
+	struct fixture *f = *state;
+	struct manifest_entry a, b, c;
+	char *one = make_tree(f, "one");
+	char *two = make_tree(f, "two");
+
+	/* Equal trees at different places: equal digests. */
+	capture(f, one, &a, NULL);
+	capture(f, two, &b, NULL);
+	assert_string_equal(a.digest, b.digest);
+
+	/* A mode change alone changes it. */
+	char *env = path_join(two, "etc/api.env");
+	assert_int_equal(chmod(env, 0644), 0);
+	capture(f, two, &c, NULL);
+	assert_string_not_equal(a.digest, c.digest);
+	manifest_entry_free(&c);
+
+	/* So does one byte of content. */
+	struct error err = ERROR_INIT;
+	assert_int_equal(fs_write_atomic(env, "PORT=8001\n", 10, 0640, &err), 0);
+	capture(f, two, &c, NULL);
+	assert_string_not_equal(a.digest, c.digest);
+
+	manifest_entry_free(&a);
+	manifest_entry_free(&b);
+	manifest_entry_free(&c);
+	free(env);
+	free(one);
+	free(two);
+}
+
+#define D64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+/* A manifest with one entry /srv/app holding folder /srv/app and the file
+ * line given, its entry digest right. */
+static void one_entry_text(const char *node_lines, struct strbuf *out)
+{
+	char digest[HASH_HEX_SIZE];
+	hash_buffer(node_lines, strlen(node_lines), digest);
+	strbuf_addf(out, "lastgood-manifest 1\nE\tapp\t/srv/app\t%s\n%s", digest, node_lines);
+}
+
+static void expect_rejected(const char *text, const char *want)
+{
+	struct manifest m = MANIFEST_INIT;
+	struct error err = ERROR_INIT;
+	if (manifest_parse(text, strlen(text), &m, &err) == 0)
+		fail_msg("accepted: %s", text);
+	if (!strstr(err.msg, want))
+		fail_msg("wanted '%s', got '%s'", want, err.msg);
+	assert_int_equal(m.n, 0);
+	assert_null(m.entries);
+}
+
+static void expect_nodes_rejected(const char *node_lines, const char *want)
+{
+	struct strbuf text = STRBUF_INIT;
+	one_entry_text(node_lines, &text);
+	expect_rejected(text.buf, want);
+	strbuf_release(&text);
+}
+
+static void test_parse_accepts_well_formed(void **state)
+{
+	(void)state;
+	struct strbuf text = STRBUF_INIT;
+	struct manifest m = MANIFEST_INIT;
+	struct error err = ERROR_INIT;
+
+	one_entry_text("D\t/\t0755\t0\t0\n"
+		       "F\t/a\t0644\t0\t0\t3\t" D64 "\n"
+		       "L\t/b\t0\t0\t../x\n", &text);
+	if (manifest_parse(text.buf, text.len, &m, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(m.entries[0].nnodes, 3);
+	assert_int_equal(m.entries[0].nodes[1].size, 3);
+	manifest_free(&m);
+	strbuf_release(&text);
+
+	/* No entries at all is a valid (empty) manifest. */
+	assert_int_equal(manifest_parse("lastgood-manifest 1\n", 20, &m, &err), 0);
+	assert_int_equal(m.n, 0);
+}
+
+static void test_parse_rejects_malformed(void **state)
+{
+	(void)state;
+	expect_rejected("", "manifest line 1: empty manifest");
+	expect_rejected("lastgood-manifest 2\n", "manifest line 1: not a lastgood manifest");
+	expect_rejected("lastgood-manifest 1", "manifest line 1: missing newline");
+	expect_rejected("lastgood-manifest 1\nF\t/\t0644\t0\t0\t1\t" D64 "\n",
+			"manifest line 2: node before any entry");
+	expect_rejected("lastgood-manifest 1\nX\tfoo\n", "manifest line 2: unknown record 'X'");
+	expect_rejected("lastgood-manifest 1\n\n", "manifest line 2: unknown record");
+	expect_rejected("lastgood-manifest 1\nE\tapp\trelative\t" D64 "\n",
+			"manifest line 2: path 'relative' is not absolute");
+	expect_rejected("lastgood-manifest 1\nE\tapp\t/srv\t" D64 "\n",
+			"manifest line 2: entry '/srv' has no nodes");
+	expect_rejected("lastgood-manifest 1\nE\tapp\t/srv\tnot-a-digest\n",
+			"manifest line 2: bad entry digest");
+
+	char top_dir[HASH_HEX_SIZE];
+	struct strbuf text = STRBUF_INIT;
+	hash_buffer("D\t/\t0755\t0\t0\n", 13, top_dir);
+	strbuf_addf(&text, "lastgood-manifest 1\nE\tapp\t/b\t%s\nD\t/\t0755\t0\t0\n"
+		    "E\tapp\t/a\t%s\nD\t/\t0755\t0\t0\n", top_dir, top_dir);
+	expect_rejected(text.buf, "manifest line 4: entry '/a' is out of order or repeated");
+	strbuf_reset(&text);
+	strbuf_addf(&text, "lastgood-manifest 1\nE\tapp\t/b\t%s\nD\t/\t0755\t0\t0\n"
+		    "E\tapp\t/b\t%s\nD\t/\t0755\t0\t0\n", top_dir, top_dir);
+	expect_rejected(text.buf, "manifest line 4: entry '/b' is out of order or repeated");
+	strbuf_release(&text);
+	expect_rejected("lastgood-manifest 1\nE\tapp\t/srv\t" D64 "\nD\t/\t0755\t0\t0\n",
+			"manifest line 2: entry '/srv' does not match its digest");
+
+	expect_nodes_rejected("D\t/\t0755\t0\t0\nF\t/../etc/passwd\t0644\t0\t0\t1\t" D64 "\n",
+			      "manifest line 4: relative path '../etc/passwd' leaves its entry");
+	expect_nodes_rejected("D\t/\t0755\t0\t0\nF\t/a/../../x\t0644\t0\t0\t1\t" D64 "\n",
+			      "manifest line 4: relative path 'a/../../x' leaves its entry");
+	expect_nodes_rejected("D\t/\t0755\t0\t0\nD\t/a\t0755\t0\t0\nF\t/a//b\t0644\t0\t0\t1\t" D64 "\n",
+			      "manifest line 5: relative path 'a//b'");
+	expect_nodes_rejected("D\t/\t0755\t0\t0\nF\t//etc\t0644\t0\t0\t1\t" D64 "\n",
+			      "manifest line 4: relative path '/etc'");
+	expect_nodes_rejected("D\t/\t0755\t0\t0\nF\ta\t0644\t0\t0\t1\t" D64 "\n",
+			      "manifest line 4: bad relative path");
+	expect_nodes_rejected("D\t/\t0755\t0\t0\nF\t/a\\x00b\t0644\t0\t0\t1\t" D64 "\n",
+			      "manifest line 4: bad relative path");
+	expect_nodes_rejected("D\t/\t0755\t0\t0\nF\t/a\\q\t0644\t0\t0\t1\t" D64 "\n",
+			      "manifest line 4: bad relative path");
+	expect_nodes_rejected("F\t/a\t0644\t0\t0\t1\t" D64 "\n",
+			      "manifest line 3: entry must start with its top node '/'");
+	expect_nodes_rejected("D\t/\t0755\t0\t0\nF\t/b\t0644\t0\t0\t1\t" D64 "\nF\t/a\t0644\t0\t0\t1\t" D64 "\n",
+			      "manifest line 5: 'a' is out of order or repeated");
+	expect_nodes_rejected("D\t/\t0755\t0\t0\nF\t/a\t0644\t0\t0\t1\t" D64 "\nF\t/a\t0644\t0\t0\t1\t" D64 "\n",
+			      "manifest line 5: 'a' is out of order or repeated");
+	expect_nodes_rejected("D\t/\t0755\t0\t0\nF\t/a/b\t0644\t0\t0\t1\t" D64 "\n",
+			      "manifest line 4: 'a/b' is not inside a folder of its entry");
+	expect_nodes_rejected("D\t/\t0755\t0\t0\nF\t/a\t0644\t0\t0\t1\t" D64 "\nF\t/a/b\t0644\t0\t0\t1\t" D64 "\n",
+			      "manifest line 5: 'a/b' is not inside a folder of its entry");
+	expect_nodes_rejected("F\t/\t0644\t0\t0\t1\t" D64 "\nF\t/a\t0644\t0\t0\t1\t" D64 "\n",
+			      "manifest line 4: 'a' is not inside a folder of its entry");
+	expect_nodes_rejected("D\t/\t0755\t0\t0\nF\t/a\t0644\t0\t0\t1\n",
+			      "manifest line 4: 'F' line needs 7 fields, not 6");
+	expect_nodes_rejected("D\t/\t0755\t0\t0\t0\t0\t0\t0\n", "manifest line 3: too many fields");
+	expect_nodes_rejected("D\t/\t0758\t0\t0\n", "manifest line 3: bad mode");
+	expect_nodes_rejected("D\t/\t17777\t0\t0\n", "manifest line 3: bad mode");
+	expect_nodes_rejected("D\t/\t755\t0\t0\n", "manifest line 3: not in canonical form");
+	expect_nodes_rejected("D\t/\t0755\t00\t0\n", "manifest line 3: not in canonical form");
+	expect_nodes_rejected("D\t/\t0755\t-1\t0\n", "manifest line 3: bad owner");
+	expect_nodes_rejected("D\t/\t0755\t4294967296\t0\n", "manifest line 3: bad owner");
+	expect_nodes_rejected("F\t/\t0644\t0\t0\t99999999999999999999\t" D64 "\n",
+			      "manifest line 3: bad size");
+	expect_nodes_rejected("F\t/\t0644\t0\t0\t1\t" "0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef\n",
+			      "manifest line 3: bad content digest");
+	expect_nodes_rejected("L\t/\t0\t0\t\n", "manifest line 3: empty link target");
+	expect_nodes_rejected("L\t/\t0\t0\ta\x01b\n", "manifest line 3: not in canonical form");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_capture_tree, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_capture_single_file_and_link, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_special_file_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_missing_source, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_capture_config_sorted_and_found, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_capture_config_rejects_one_path_twice, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_round_trip_byte_identical, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_names_with_any_byte, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_entry_digests, setup, teardown),
+		cmocka_unit_test(test_parse_accepts_well_formed),
+		cmocka_unit_test(test_parse_rejects_malformed),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,355 @@
+/*
+ * Unit tests for the content store (core/store.c): dedupe, read-only
+ * objects, verified copies, damage detection and repair, tmp/ cleanup.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "core/state.h"
+#include "core/store.h"
+#include "util/alloc.h"
+#include "util/error.h"
+#include "util/fs.h"
+#include "util/strbuf.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* sha256("hello\n") */
+#define HELLO_DIGEST "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"
+
+/* A state folder laid out by hand, without a database: the store must
+ * never need one. */
+static int setup(void **state)
+{
+	struct state *st = xcalloc(1, sizeof(*st));
+	char template[] = "/tmp/lastgood-store-XXXXXX";
+	assert_non_null(mkdtemp(template));
+	st->dir = xstrdup(template);
+	st->objects_dir = path_join(st->dir, "objects");
+	st->tmp_dir = path_join(st->dir, "tmp");
+	st->lock_fd = -1;
+	assert_int_equal(mkdir(st->objects_dir, 0700), 0);
+	assert_int_equal(mkdir(st->tmp_dir, 0700), 0);
+	*state = st;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct state *st = *state;
+	struct error err = ERROR_INIT;
+	/* Objects are 0444 in 0700 folders; removal only needs the folders. */
+	assert_int_equal(fs_remove_tree(st->dir, &err), 0);
+	free(st->dir);
+	free(st->objects_dir);
+	free(st->tmp_dir);
+	free(st);
+	return 0;
+}
+
+static void put_hello(struct state *st, char digest[HASH_HEX_SIZE], int *added)
+{
+	struct error err = ERROR_INIT;
+	assert_int_equal(store_put_buffer(st, "hello\n", 6, digest, added, &err), 0);
+}
+
+static int count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+	closedir(d);
+	return n;
+}
+
+/* Overwrite an object's bytes in place, as disk damage would. */
+static void damage(struct state *st, const char *digest, const char *bytes)
+{
+	char *path = store_object_path(st, digest);
+	assert_int_equal(chmod(path, 0644), 0);
+	int fd = open(path, O_WRONLY | O_TRUNC);
+	assert_true(fd >= 0);
+	assert_int_equal(fs_write_all(fd, bytes, strlen(bytes)), 0);
+	close(fd);
+	free(path);
+}
+
+static void test_put_dedupes(void **state)
+{
+	struct state *st = *state;
+	struct error err = ERROR_INIT;
+	char d1[HASH_HEX_SIZE], d2[HASH_HEX_SIZE], d3[HASH_HEX_SIZE];
+	int added;
+	long long size;
+
+	put_hello(st, d1, &added);
+	assert_string_equal(d1, HELLO_DIGEST);
+	assert_int_equal(added, 1);
+	put_hello(st, d2, &added);
+	assert_int_equal(added, 0);
+
+	/* The same bytes from a descriptor land on the same object. */
+	char *src = path_join(st->dir, "src");
+	assert_int_equal(fs_write_atomic(src, "hello\n", 6, 0600, &err), 0);
+	int fd = open(src, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(store_put_fd(st, fd, src, d3, &added, &size, &err), 0);
+	close(fd);
+	free(src);
+	assert_string_equal(d3, HELLO_DIGEST);
+	assert_int_equal(added, 0);
+	assert_int_equal(size, 6);
+	assert_true(store_has(st, HELLO_DIGEST));
+
+	/* Nothing is left behind in tmp/. */
+	struct strbuf sb = STRBUF_INIT;
+	assert_int_equal(store_read(st, HELLO_DIGEST, &sb, &err), 0);
+	assert_string_equal(sb.buf, "hello\n");
+	strbuf_release(&sb);
+	assert_int_equal(count_entries(st->tmp_dir), 0);
+}
+
+static void test_objects_are_read_only(void **state)
+{
+	struct state *st = *state;
+	char digest[HASH_HEX_SIZE];
+	int added;
+	struct stat sb;
+
+	put_hello(st, digest, &added);
+	char *path = store_object_path(st, digest);
+	assert_int_equal(lstat(path, &sb), 0);
+	assert_true(S_ISREG(sb.st_mode));
+	assert_int_equal(sb.st_mode & 07777, 0444);
+	/* The fan-out folder is private like the store. */
+	char *dir = path_dirname(path);
+	assert_int_equal(lstat(dir, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0700);
+	free(dir);
+	free(path);
+}
+
+static void test_materialize_copies_with_mode(void **state)
+{
+	struct state *st = *state;
+	struct error err = ERROR_INIT;
+	char digest[HASH_HEX_SIZE];
+	int added;
+	struct stat sb;
+
+	put_hello(st, digest, &added);
+	char *dest = path_join(st->dir, "copy");
+	mode_t old_umask = umask(077);
+	int rc = store_materialize(st, digest, dest, 0751, &err);
+	umask(old_umask);
+	assert_int_equal(rc, 0);
+	assert_int_equal(lstat(dest, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0751);
+	struct strbuf content = STRBUF_INIT;
+	assert_int_equal(fs_read_file(dest, &content, &err), 0);
+	assert_string_equal(content.buf, "hello\n");
+	strbuf_release(&content);
+
+	/* Never over an existing file. */
+	assert_int_equal(store_materialize(st, digest, dest, 0644, &err), -1);
+	assert_non_null(strstr(err.msg, "cannot create"));
+	free(dest);
+}
+
+static void test_corrupt_object_detected(void **state)
+{
+	struct state *st = *state;
+	struct error err = ERROR_INIT;
+	char digest[HASH_HEX_SIZE];
+	int added;
+
+	put_hello(st, digest, &added);
+	damage(st, digest, "HELLO\n");
+
+	assert_int_equal(store_verify(st, digest, &err), -1);
+	assert_int_equal(err.code, EXIT_FAILED);
+	assert_non_null(strstr(err.msg, "object '5891b5b522d5' is corrupt (expected 5891b5b522d5, got "));
+	error_clear(&err);
+	assert_int_equal(store_check(st, digest, &err), STORE_CORRUPT);
+
+	char *dest = path_join(st->dir, "copy");
+	error_clear(&err);
+	assert_int_equal(store_materialize(st, digest, dest, 0644, &err), -1);
+	assert_non_null(strstr(err.msg, "is corrupt"));
+	assert_false(path_exists(dest));   /* the partial copy is gone */
+	free(dest);
+
+	struct strbuf sb = STRBUF_INIT;
+	strbuf_addstr(&sb, "kept");
+	assert_int_equal(store_read(st, digest, &sb, &err), -1);
+	assert_string_equal(sb.buf, "kept");
+	strbuf_release(&sb);
+}
+
+static void test_truncated_object_repaired_by_put(void **state)
+{
+	struct state *st = *state;
+	struct error err = ERROR_INIT;
+	char digest[HASH_HEX_SIZE];
+	int added;
+
+	put_hello(st, digest, &added);
+	damage(st, digest, "hel");
+	assert_int_equal(store_verify(st, digest, &err), -1);
+	put_hello(st, digest, &added);
+	assert_int_equal(added, 1);
+	assert_int_equal(store_verify(st, digest, &err), 0);
+}
+
+static void test_missing_object(void **state)
+{
+	struct state *st = *state;
+	struct error err = ERROR_INIT;
+	const char *digest = HELLO_DIGEST;
+
+	assert_false(store_has(st, digest));
+	assert_int_equal(store_verify(st, digest, &err), -1);
+	assert_string_equal(err.msg, "object '5891b5b522d5' is missing from the store");
+	assert_int_equal(store_check(st, digest, &err), STORE_MISSING);
+
+	char *dest = path_join(st->dir, "copy");
+	assert_int_equal(store_materialize(st, digest, dest, 0644, &err), -1);
+	assert_string_equal(err.msg, "object '5891b5b522d5' is missing from the store");
+	assert_false(path_exists(dest));
+	free(dest);
+}
+
+static void test_bad_object_name(void **state)
+{
+	struct state *st = *state;
+	struct error err = ERROR_INIT;
+
+	assert_false(store_has(st, "../../etc/passwd"));
+	assert_int_equal(store_verify(st, "../../etc/passwd", &err), -1);
+	assert_string_equal(err.msg, "'../../etc/passwd' is not an object name");
+	assert_int_equal(store_remove(st, "ab", &err), -1);
+}
+
+static void test_clean_tmp(void **state)
+{
+	struct state *st = *state;
+	struct error err = ERROR_INIT;
+	char *stray = path_join(st->tmp_dir, "obj.4242.7");
+	char *other = path_join(st->tmp_dir, "stage-api");
+
+	assert_int_equal(fs_write_atomic(stray, "x", 1, 0600, &err), 0);
+	assert_int_equal(fs_write_atomic(other, "y", 1, 0600, &err), 0);
+	assert_int_equal(store_clean_tmp(st, &err), 0);
+	assert_false(path_exists(stray));
+	assert_true(path_exists(other));
+	free(stray);
+	free(other);
+}
+
+static int count_object(const char *digest, const char *path, void *ctx)
+{
+	struct strbuf *seen = ctx;
+	assert_true(hash_is_valid_hex(digest));
+	assert_true(path_exists(path));
+	strbuf_addf(seen, "%.4s ", digest);
+	return 0;
+}
+
+static void test_for_each_and_remove(void **state)
+{
+	struct state *st = *state;
+	struct error err = ERROR_INIT;
+	char a[HASH_HEX_SIZE], b[HASH_HEX_SIZE];
+	int added;
+	struct strbuf seen = STRBUF_INIT;
+
+	assert_int_equal(store_put_buffer(st, "a", 1, a, &added, &err), 0);
+	assert_int_equal(store_put_buffer(st, "b", 1, b, &added, &err), 0);
+	/* Anything else in objects/ is not an object. */
+	char *junk = path_join(st->objects_dir, "README");
+	assert_int_equal(fs_write_atomic(junk, "x", 1, 0600, &err), 0);
+	free(junk);
+
+	assert_int_equal(store_for_each(st, count_object, &seen, &err), 0);
+	/* sha256("a") = ca97…, sha256("b") = 3e23…, in name order */
+	assert_string_equal(seen.buf, "3e23 ca97 ");
+
+	assert_int_equal(store_remove(st, a, &err), 0);
+	assert_false(store_has(st, a));
+	assert_int_equal(store_remove(st, a, &err), 0);   /* already gone is fine */
+	strbuf_reset(&seen);
+	assert_int_equal(store_for_each(st, count_object, &seen, &err), 0);
+	assert_string_equal(seen.buf, "3e23 ");
+	strbuf_release(&seen);
+}
+
+static int stop_at_first(const char *digest, const char *path, void *ctx)
+{
+	(void)digest;
+	(void)path;
+	(*(int *)ctx)++;
+	return 7;
+}
+
+static void test_for_each_stops(void **state)
+{
+	struct state *st = *state;
+	struct error err = ERROR_INIT;
+	char d[HASH_HEX_SIZE];
+	int added, calls = 0;
+
+	assert_int_equal(store_put_buffer(st, "a", 1, d, &added, &err), 0);
+	assert_int_equal(store_put_buffer(st, "b", 1, d, &added, &err), 0);
+	assert_int_equal(store_for_each(st, stop_at_first, &calls, &err), 7);
+	assert_int_equal(calls, 1);
+}
+
+static void test_digest_set(void **state)
+{
+	(void)state;
+	struct digest_set set = DIGEST_SET_INIT;
+	char a[HASH_HEX_SIZE], b[HASH_HEX_SIZE], c[HASH_HEX_SIZE];
+
+	hash_buffer("a", 1, a);
+	hash_buffer("b", 1, b);
+	hash_buffer("c", 1, c);
+	digest_set_add(&set, b);
+	digest_set_add(&set, a);
+	digest_set_add(&set, b);
+	digest_set_sort(&set);
+	assert_int_equal(set.n, 2);
+	assert_true(digest_set_has(&set, a));
+	assert_true(digest_set_has(&set, b));
+	assert_false(digest_set_has(&set, c));
+	digest_set_clear(&set);
+	assert_false(digest_set_has(&set, a));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_put_dedupes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_objects_are_read_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_materialize_copies_with_mode, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_object_detected, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_truncated_object_repaired_by_put, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_missing_object, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_object_name, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_clean_tmp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_for_each_and_remove, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_for_each_stops, setup, teardown),
+		cmocka_unit_test(test_digest_set),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
