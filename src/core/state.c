@@ -45,7 +45,10 @@ static const char schema_sql[] =
 	"  operation INTEGER NOT NULL, seq INTEGER NOT NULL, path TEXT NOT NULL,"
 	"  stage TEXT NOT NULL, created INTEGER NOT NULL,"
 	"  staged_dev INTEGER, staged_ino INTEGER,"
-	"  PRIMARY KEY(operation, seq));";
+	"  PRIMARY KEY(operation, seq));"
+	"CREATE TABLE IF NOT EXISTS processes("
+	"  service TEXT PRIMARY KEY, pid INTEGER NOT NULL,"
+	"  start_ticks INTEGER NOT NULL, started_ms INTEGER NOT NULL);";
 
 /* The folder must be ours alone: a state folder others can write (or swap
  * through a symlink) would let them plant content we later put live. */

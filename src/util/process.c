@@ -16,6 +16,12 @@ extern char **environ;
 
 int process_run(char *const argv[], struct strbuf *out, int *status, struct error *err)
 {
+	return process_run_with(argv, NULL, out, status, err);
+}
+
+int process_run_with(char *const argv[], const struct process_options *opts,
+		     struct strbuf *out, int *status, struct error *err)
+{
 	posix_spawn_file_actions_t actions;
 	int pipefd[2] = { -1, -1 };
 	pid_t pid;
@@ -27,8 +33,13 @@ int process_run(char *const argv[], struct strbuf *out, int *status, struct erro
 			return error_errno(err, EXIT_FAILED, errno, "cannot create pipe for '%s'", argv[0]);
 		}
 		posix_spawn_file_actions_adddup2(&actions, pipefd[1], STDOUT_FILENO);
+		if (opts && opts->merge_stderr)
+			posix_spawn_file_actions_adddup2(&actions, pipefd[1], STDERR_FILENO);
 	}
-	int rc = posix_spawnp(&pid, argv[0], &actions, NULL, argv, environ);
+	if (opts && opts->cwd)
+		posix_spawn_file_actions_addchdir_np(&actions, opts->cwd);
+	char *const *envp = opts && opts->envp ? opts->envp : environ;
+	int rc = posix_spawnp(&pid, argv[0], &actions, NULL, argv, envp);
 	posix_spawn_file_actions_destroy(&actions);
 	if (out)
 		close(pipefd[1]);

@@ -16,4 +16,16 @@ struct strbuf;
  * else it is inherited. Returns -1 only when the program could not run. */
 int process_run(char *const argv[], struct strbuf *out, int *status, struct error *err);
 
+/* What process_run_with may change about the child; NULL fields inherit. */
+struct process_options {
+	const char *cwd;             /* working folder */
+	char *const *envp;           /* whole environment, NULL-terminated */
+	int merge_stderr;            /* stderr into out as well (needs out) */
+};
+
+/* process_run with options (NULL opts: as process_run). A missing cwd is
+ * reported like a missing program: -1 with the reason. */
+int process_run_with(char *const argv[], const struct process_options *opts,
+		     struct strbuf *out, int *status, struct error *err);
+
 #endif

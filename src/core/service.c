@@ -1,0 +1,726 @@
+/*
+ * Service managers (see service.h): processes lastgood starts and tracks
+ * itself by pid and start time, and systemd, command and docker compose
+ * services driven through their own programs, never through a shell.
+ */
+#include "core/service.h"
+#include "core/config.h"
+#include "core/state.h"
+#include "util/alloc.h"
+#include "util/error.h"
+#include "util/fs.h"
+#include "util/process.h"
+#include "util/strbuf.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* Stopping polls with a short pause that doubles up to a cap, so a service
+ * that exits at once is seen at once and a slow one costs few wake-ups. */
+#define POLL_FIRST_MS 10
+#define POLL_MAX_MS 100
+/* After SIGKILL only the kernel's teardown is left; a process still there
+ * after this is stuck (uninterruptible I/O) and needs a human. */
+#define KILL_WAIT_MS 5000
+
+static long long monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void pause_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* ---- the environment and programs a service runs with ---- */
+
+static int env_overridden(const struct service *svc, const char *entry)
+{
+	size_t len = strcspn(entry, "=");
+	for (size_t i = 0; i < svc->nenv; i++)
+		if (strlen(svc->env[i].key) == len && !strncmp(svc->env[i].key, entry, len))
+			return 1;
+	return 0;
+}
+
+/* Our environment with the service's `env` on top. A key the service sets
+ * replaces the inherited entry instead of appearing twice, since which of
+ * two a program's getenv finds is up to its libc. Free with free_strings. */
+static char **service_environment(const struct service *svc)
+{
+	size_t n = 0;
+	while (environ[n])
+		n++;
+	char **envp = xcalloc(n + svc->nenv + 1, sizeof(*envp));
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!env_overridden(svc, environ[i]))
+			envp[k++] = xstrdup(environ[i]);
+	for (size_t i = 0; i < svc->nenv; i++)
+		envp[k++] = xstrfmt("%s=%s", svc->env[i].key, svc->env[i].value);
+	return envp;
+}
+
+static void free_strings(char **v)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* A copy of args with the program resolved the way the config reads: a
+ * bare name is searched on PATH (posix_spawnp), an absolute path is used
+ * as is, and a relative path with a slash (`bin/api`) is taken in the
+ * service's workdir rather than in whatever folder lastgood runs from.
+ * Free with free_strings. */
+static char **service_argv(const struct service *svc, char *const *args)
+{
+	size_t n = 0;
+	while (args[n])
+		n++;
+	char **argv = xcalloc(n + 1, sizeof(*argv));
+	if (args[0][0] != '/' && strchr(args[0], '/'))
+		argv[0] = path_join(svc->workdir, args[0]);
+	else
+		argv[0] = xstrdup(args[0]);
+	for (size_t i = 1; i < n; i++)
+		argv[i] = xstrdup(args[i]);
+	return argv;
+}
+
+/* Checked up front because a missing workdir would otherwise surface as a
+ * chdir failure inside posix_spawn, reported as if the program were
+ * missing. */
+static int check_workdir(const struct service *svc, struct error *err)
+{
+	struct stat sb;
+	if (stat(svc->workdir, &sb) < 0)
+		return error_errno(err, EXIT_FAILED, errno, "workdir '%s'", svc->workdir);
+	if (!S_ISDIR(sb.st_mode))
+		return error_set(err, EXIT_FAILED, "workdir '%s' is not a folder", svc->workdir);
+	return 0;
+}
+
+/* The last non-empty line of a program's output, trimmed and bounded, for
+ * details and error messages; "" when there was none. */
+static void last_line(const struct strbuf *out, char *line, size_t size)
+{
+	size_t end = out->len;
+	while (end && isspace((unsigned char)out->buf[end - 1]))
+		end--;
+	size_t start = end;
+	while (start && out->buf[start - 1] != '\n')
+		start--;
+	while (start < end && isspace((unsigned char)out->buf[start]))
+		start++;
+	size_t len = end - start;
+	if (len >= size)
+		len = size - 1;
+	memcpy(line, out->buf + start, len);
+	line[len] = '\0';
+}
+
+static void add_command_line(struct strbuf *sb, char *const *argv)
+{
+	for (size_t i = 0; argv[i]; i++)
+		strbuf_addf(sb, "%s%s", i ? " " : "", argv[i]);
+}
+
+enum run_flags {
+	RUN_IN_WORKDIR = 1,   /* the service's workdir and environment */
+	RUN_MERGE_STDERR = 2, /* stderr into out, for the error message */
+};
+
+/* Run one of the service's programs and wait; out collects its output
+ * (stdout, plus stderr with RUN_MERGE_STDERR) so nothing reaches
+ * lastgood's own stdout. -1 only when it could not run at all. */
+static int run_program(const struct service *svc, char *const *args, int flags,
+		       struct strbuf *out, int *status, struct error *err)
+{
+	struct process_options opts = { NULL, NULL, !!(flags & RUN_MERGE_STDERR) };
+	char **envp = NULL;
+
+	if (flags & RUN_IN_WORKDIR) {
+		if (check_workdir(svc, err) < 0)
+			return -1;
+		envp = service_environment(svc);
+		opts.cwd = svc->workdir;
+		opts.envp = envp;
+	}
+	char **argv = service_argv(svc, args);
+	int rc = process_run_with(argv, &opts, out, status, err);
+	free_strings(argv);
+	free_strings(envp);
+	return rc;
+}
+
+/* Start or stop through a program: a nonzero exit is an EXIT_FAILED error
+ * naming the command line, its status and its last line of output. */
+static int run_action(const struct service *svc, const char *verb, char *const *args, int flags,
+		      struct error *err)
+{
+	struct strbuf out = STRBUF_INIT;
+	int status;
+	int rc = run_program(svc, args, flags | RUN_MERGE_STDERR, &out, &status, err);
+
+	if (rc < 0) {
+		error_prefix(err, "cannot %s service '%s'", verb, svc->name);
+	} else if (status != 0) {
+		struct strbuf msg = STRBUF_INIT;
+		char line[512];
+		last_line(&out, line, sizeof(line));
+		strbuf_addf(&msg, "cannot %s service '%s': '", verb, svc->name);
+		add_command_line(&msg, args);
+		strbuf_addf(&msg, "' exited with status %d%s%s", status, *line ? ": " : "", line);
+		rc = error_set(err, EXIT_FAILED, "%s", msg.buf);
+		strbuf_release(&msg);
+	}
+	strbuf_release(&out);
+	return rc;
+}
+
+static void info_unknown(struct service_info *info, const char *reason)
+{
+	info->running = -1;
+	snprintf(info->detail, sizeof(info->detail), "%.*s", (int)sizeof(info->detail) - 1, reason);
+}
+
+/* Ask a status program: exit 0 is running, anything else stopped, and a
+ * program that cannot run at all leaves the state unknown (-1) with the
+ * reason as detail rather than failing, since `status` should still show
+ * every other service. The detail is the program's last line of output. */
+static void run_status(const struct service *svc, char *const *args, int flags,
+		       struct service_info *info)
+{
+	struct strbuf out = STRBUF_INIT;
+	struct error err = ERROR_INIT;
+	int status;
+
+	if (run_program(svc, args, flags, &out, &status, &err) < 0) {
+		info_unknown(info, err.msg);
+	} else {
+		info->running = status == 0;
+		last_line(&out, info->detail, sizeof(info->detail));
+		if (!info->detail[0])
+			snprintf(info->detail, sizeof(info->detail), "%s exited with status %d",
+				 path_basename(args[0]), status);
+	}
+	strbuf_release(&out);
+}
+
+/* ---- process manager: /proc ---- */
+
+struct proc_stat {
+	char state;                  /* R, S, D, Z, ... */
+	long pgrp;
+	long long start_ticks;       /* since boot, in clock ticks */
+};
+
+/* Read /proc/PID/stat; -1 when there is no such process. */
+static int proc_stat_read(long pid, struct proc_stat *ps)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+
+	/* Field 2 is the command name in parentheses, and the name may itself
+	 * hold spaces and ')', so fields are counted from the last ')'. */
+	char *p = strrchr(buf, ')');
+	if (!p || p[1] != ' ' || !p[2])
+		return -1;
+	ps->state = p[2];
+	p += 3;
+	for (int field = 4; field <= 22; field++) {
+		char *end;
+		long long value = strtoll(p, &end, 10);
+		if (end == p)
+			return -1;
+		if (field == 5)
+			ps->pgrp = (long)value;
+		else if (field == 22)
+			ps->start_ticks = value;
+		p = end;
+	}
+	return 0;
+}
+
+/* Reap pid if it is our child and has ended, describing how. waitpid on
+ * a process that is not our child fails with ECHILD, which only means
+ * someone else will reap it. */
+static void reap_child(long pid, char *detail, size_t size)
+{
+	int status;
+	if (waitpid((pid_t)pid, &status, WNOHANG) != (pid_t)pid) {
+		snprintf(detail, size, "pid %ld exited", pid);
+		return;
+	}
+	if (WIFEXITED(status))
+		snprintf(detail, size, "pid %ld exited with status %d", pid, WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(detail, size, "pid %ld killed by signal %d", pid, WTERMSIG(status));
+	else
+		snprintf(detail, size, "pid %ld exited", pid);
+}
+
+/*
+ * 1 while any process of group pgid is alive. Zombies do not count: they
+ * are dead already, and one whose parent never reaps it (an orphan under a
+ * PID 1 that does not wait) would otherwise hold a stop up forever. That is
+ * also why this reads /proc instead of asking kill(-pgid, 0).
+ */
+static int group_alive(long pgid)
+{
+	char detail[64];
+	reap_child(pgid, detail, sizeof(detail));
+
+	DIR *dir = opendir("/proc");
+	if (!dir)
+		return kill(-(pid_t)pgid, 0) == 0 || errno == EPERM;
+	int alive = 0;
+	struct dirent *de;
+	while (!alive && (de = readdir(dir))) {
+		struct proc_stat ps;
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		if (proc_stat_read(strtol(de->d_name, NULL, 10), &ps) == 0 && ps.pgrp == pgid &&
+		    ps.state != 'Z' && ps.state != 'X')
+			alive = 1;
+	}
+	closedir(dir);
+	return alive;
+}
+
+/* Poll until group pgid is gone or timeout_ms passed; 1 when gone. */
+static int group_wait_gone(long pgid, long timeout_ms)
+{
+	long long deadline = monotonic_ms() + timeout_ms;
+	long delay = POLL_FIRST_MS;
+	for (;;) {
+		if (!group_alive(pgid))
+			return 1;
+		long long left = deadline - monotonic_ms();
+		if (left <= 0)
+			return 0;
+		pause_ms(delay < left ? delay : (long)left);
+		if (delay < POLL_MAX_MS)
+			delay = delay * 2 < POLL_MAX_MS ? delay * 2 : POLL_MAX_MS;
+	}
+}
+
+/*
+ * SIGTERM to the whole group, SIGKILL after stop_timeout. The caller has
+ * just matched the leader's pid and start time; while any member lives the
+ * kernel cannot hand the group's id to a new process, so every signal here
+ * reaches only what the service started.
+ */
+static int group_terminate(const struct service *svc, long pgid, struct error *err)
+{
+	if (!group_alive(pgid))
+		return 0;
+	if (kill(-(pid_t)pgid, SIGTERM) < 0 && errno != ESRCH)
+		return error_errno(err, EXIT_FAILED, errno, "cannot stop service '%s': signal pid %ld",
+				   svc->name, pgid);
+	if (group_wait_gone(pgid, svc->policy.stop_timeout_ms))
+		return 0;
+	if (kill(-(pid_t)pgid, SIGKILL) < 0 && errno != ESRCH)
+		return error_errno(err, EXIT_FAILED, errno, "cannot stop service '%s': kill pid %ld",
+				   svc->name, pgid);
+	if (group_wait_gone(pgid, KILL_WAIT_MS))
+		return 0;
+	return error_set(err, EXIT_FAILED,
+			 "cannot stop service '%s': process group %ld still alive %ds after SIGKILL",
+			 svc->name, pgid, KILL_WAIT_MS / 1000);
+}
+
+/* ---- process manager: the processes table ---- */
+
+struct process_row {
+	long pid;
+	long long start_ticks;
+	long long started_ms;
+};
+
+/* 1 with *row filled, 0 when the service has no row, -1 on error. */
+static int process_row_get(struct state *st, const char *name, struct process_row *row,
+			   struct error *err)
+{
+	sqlite3_stmt *stmt;
+	if (state_prepare(st, "SELECT pid, start_ticks, started_ms FROM processes "
+			  "WHERE service = ?", &stmt, err) < 0)
+		return -1;
+	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		row->pid = (long)sqlite3_column_int64(stmt, 0);
+		row->start_ticks = sqlite3_column_int64(stmt, 1);
+		row->started_ms = sqlite3_column_int64(stmt, 2);
+		rc = 1;
+	} else if (rc == SQLITE_DONE) {
+		rc = 0;
+	} else {
+		rc = state_db_error(st, "read process", err);
+	}
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+static int process_row_put(struct state *st, const char *name, const struct process_row *row,
+			   struct error *err)
+{
+	sqlite3_stmt *stmt;
+	if (state_prepare(st, "INSERT OR REPLACE INTO processes(service, pid, start_ticks, "
+			  "started_ms) VALUES(?, ?, ?, ?)", &stmt, err) < 0)
+		return -1;
+	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, row->pid);
+	sqlite3_bind_int64(stmt, 3, row->start_ticks);
+	sqlite3_bind_int64(stmt, 4, row->started_ms);
+	int rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : state_db_error(st, "record process", err);
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+static int process_row_delete(struct state *st, const char *name, struct error *err)
+{
+	sqlite3_stmt *stmt;
+	if (state_prepare(st, "DELETE FROM processes WHERE service = ?", &stmt, err) < 0)
+		return -1;
+	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : state_db_error(st, "forget process", err);
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+/* ---- process manager ---- */
+
+enum process_verdict {
+	PROCESS_NONE,                /* no row: never started, or stopped */
+	PROCESS_GONE,                /* the recorded pid does not exist */
+	PROCESS_REUSED,              /* the pid now belongs to another process */
+	PROCESS_EXITED,              /* ours, but a zombie (reaped when our child) */
+	PROCESS_RUNNING,
+};
+
+/* What became of the service's recorded process, filling info. Only
+ * PROCESS_EXITED and PROCESS_RUNNING mean the pid is provably ours. */
+static int process_probe(struct state *st, const struct service *svc, struct process_row *row,
+			 struct service_info *info, enum process_verdict *verdict,
+			 struct error *err)
+{
+	struct proc_stat ps;
+	int rc = process_row_get(st, svc->name, row, err);
+
+	memset(info, 0, sizeof(*info));
+	if (rc < 0)
+		return -1;
+	if (rc == 0) {
+		*verdict = PROCESS_NONE;
+		snprintf(info->detail, sizeof(info->detail), "not started");
+		return 0;
+	}
+	info->started_ms = row->started_ms;
+	if (proc_stat_read(row->pid, &ps) < 0) {
+		*verdict = PROCESS_GONE;
+		snprintf(info->detail, sizeof(info->detail), "pid %ld gone", row->pid);
+	} else if (ps.start_ticks != row->start_ticks) {
+		*verdict = PROCESS_REUSED;
+		snprintf(info->detail, sizeof(info->detail), "pid %ld reused by another process",
+			 row->pid);
+	} else if (ps.state == 'Z' || ps.state == 'X') {
+		*verdict = PROCESS_EXITED;
+		reap_child(row->pid, info->detail, sizeof(info->detail));
+	} else {
+		*verdict = PROCESS_RUNNING;
+		info->running = 1;
+		info->pid = row->pid;
+		snprintf(info->detail, sizeof(info->detail), "running");
+	}
+	return 0;
+}
+
+/* The log file a process service writes, STATE/logs/NAME.log, opened for
+ * appending so every run's output stays. */
+static int process_open_log(struct state *st, const struct service *svc, struct error *err)
+{
+	char *logs = path_join(st->dir, "logs");
+	char *name = xstrfmt("%s.log", svc->name);
+	char *path = path_join(logs, name);
+	int fd = -1;
+
+	if (mkdir(logs, 0700) < 0 && errno != EEXIST)
+		error_errno(err, EXIT_FAILED, errno, "cannot create log folder '%s'", logs);
+	else if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+			    0600)) < 0)
+		error_errno(err, EXIT_FAILED, errno, "cannot open log '%s'", path);
+	free(logs);
+	free(name);
+	free(path);
+	return fd;
+}
+
+/*
+ * posix_spawn the service's `run` detached: its own session (so it
+ * outlives lastgood and its group can be signalled whole), stdin from
+ * /dev/null, output to the log, in its workdir. Signal dispositions and
+ * the mask are reset because an ignored SIGTERM would survive exec and
+ * make every stop wait for SIGKILL.
+ */
+static int process_spawn(struct state *st, const struct service *svc, pid_t *pid,
+			 struct error *err)
+{
+	posix_spawn_file_actions_t actions;
+	posix_spawnattr_t attr;
+	sigset_t all, none;
+
+	if (check_workdir(svc, err) < 0)
+		return -1;
+	int log_fd = process_open_log(st, svc, err);
+	if (log_fd < 0)
+		return -1;
+	char **argv = service_argv(svc, svc->run.v);
+	char **envp = service_environment(svc);
+
+	posix_spawn_file_actions_init(&actions);
+	posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&actions, log_fd, STDOUT_FILENO);
+	posix_spawn_file_actions_adddup2(&actions, log_fd, STDERR_FILENO);
+	posix_spawn_file_actions_addchdir_np(&actions, svc->workdir);
+	posix_spawnattr_init(&attr);
+	sigfillset(&all);
+	sigemptyset(&none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF |
+				 POSIX_SPAWN_SETSIGMASK);
+
+	int rc = posix_spawnp(pid, argv[0], &actions, &attr, argv, envp);
+	posix_spawnattr_destroy(&attr);
+	posix_spawn_file_actions_destroy(&actions);
+	close(log_fd);
+	if (rc != 0)
+		error_errno(err, EXIT_FAILED, rc, "cannot run '%s'", argv[0]);
+	free_strings(argv);
+	free_strings(envp);
+	return rc ? -1 : 0;
+}
+
+/* A process we started but cannot track must not be left running
+ * untracked: nothing could ever stop it. */
+static void process_abandon(pid_t pid)
+{
+	kill(-pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
+static int process_start(struct state *st, const struct service *svc, struct error *err)
+{
+	struct process_row row;
+	struct service_info info;
+	enum process_verdict verdict;
+	struct proc_stat ps;
+	pid_t pid;
+
+	if (process_probe(st, svc, &row, &info, &verdict, err) < 0)
+		return -1;
+	if (verdict == PROCESS_RUNNING)
+		return error_set(err, EXIT_FAILED, "service '%s' is already running (pid %ld)",
+				 svc->name, row.pid);
+	if (process_spawn(st, svc, &pid, err) < 0) {
+		error_prefix(err, "cannot start service '%s'", svc->name);
+		return -1;
+	}
+	/* Our unreaped child stays in /proc even when it exited at once, so its
+	 * start time can always be read here. */
+	if (proc_stat_read(pid, &ps) < 0) {
+		process_abandon(pid);
+		return error_set(err, EXIT_FAILED,
+				 "cannot start service '%s': cannot read '/proc/%ld/stat'",
+				 svc->name, (long)pid);
+	}
+	row.pid = pid;
+	row.start_ticks = ps.start_ticks;
+	row.started_ms = state_now_ms();
+	if (process_row_put(st, svc->name, &row, err) < 0) {
+		process_abandon(pid);
+		error_prefix(err, "cannot start service '%s'", svc->name);
+		return -1;
+	}
+	return 0;
+}
+
+static int process_stop(struct state *st, const struct service *svc, struct error *err)
+{
+	struct process_row row;
+	struct service_info info;
+	enum process_verdict verdict;
+
+	if (process_probe(st, svc, &row, &info, &verdict, err) < 0)
+		return -1;
+	if (verdict == PROCESS_NONE)
+		return 0;
+	/* A gone or reused pid is never signalled: nothing proves what now
+	 * answers to that number is ours. The row is left behind when the
+	 * group survives, so a retry still knows what to stop. */
+	if ((verdict == PROCESS_RUNNING || verdict == PROCESS_EXITED) &&
+	    group_terminate(svc, row.pid, err) < 0)
+		return -1;
+	return process_row_delete(st, svc->name, err);
+}
+
+/* ---- systemd, command and compose managers ---- */
+
+static const char *compose_service_name(const struct service *svc)
+{
+	return svc->compose_service ? svc->compose_service : svc->name;
+}
+
+/* systemctl with the invoking environment: a unit's environment is set in
+ * the unit, never passed through systemctl. */
+static int systemd_action(const struct service *svc, const char *verb, struct error *err)
+{
+	char *argv[] = { "systemctl", (char *)verb, svc->unit, NULL };
+	return run_action(svc, verb, argv, 0, err);
+}
+
+static int compose_action(const struct service *svc, const char *verb, struct error *err)
+{
+	char *up[] = { "docker", "compose", "up", "-d", (char *)compose_service_name(svc), NULL };
+	char *stop[] = { "docker", "compose", "stop", (char *)compose_service_name(svc), NULL };
+	return run_action(svc, verb, !strcmp(verb, "start") ? up : stop, RUN_IN_WORKDIR, err);
+}
+
+/* `ps -q` prints container ids only, so any output means running; stderr
+ * stays apart because compose writes warnings there. */
+static void compose_inspect(const struct service *svc, struct service_info *info)
+{
+	char *argv[] = { "docker", "compose", "ps", "--status", "running", "-q",
+			 (char *)compose_service_name(svc), NULL };
+	struct strbuf out = STRBUF_INIT;
+	struct error err = ERROR_INIT;
+	char line[64];
+	int status;
+
+	if (run_program(svc, argv, RUN_IN_WORKDIR, &out, &status, &err) < 0) {
+		info_unknown(info, err.msg);
+	} else if (status != 0) {
+		snprintf(err.msg, sizeof(err.msg), "docker compose ps exited with status %d", status);
+		info_unknown(info, err.msg);
+	} else {
+		last_line(&out, line, sizeof(line));
+		info->running = line[0] != '\0';
+		snprintf(info->detail, sizeof(info->detail), "%s%.12s",
+			 line[0] ? "container " : "no running container", line);
+	}
+	strbuf_release(&out);
+}
+
+/* ---- the interface ---- */
+
+int service_start(struct state *st, const struct config *cfg, const struct service *svc,
+		  struct error *err)
+{
+	(void)cfg;
+	switch (svc->manager) {
+	case MANAGER_PROCESS:
+		return process_start(st, svc, err);
+	case MANAGER_SYSTEMD:
+		return systemd_action(svc, "start", err);
+	case MANAGER_COMMAND:
+		return run_action(svc, "start", svc->start.v, RUN_IN_WORKDIR, err);
+	case MANAGER_COMPOSE:
+		return compose_action(svc, "start", err);
+	}
+	return error_set(err, EXIT_FAILED, "service '%s': unknown manager", svc->name);
+}
+
+int service_stop(struct state *st, const struct config *cfg, const struct service *svc,
+		 struct error *err)
+{
+	(void)cfg;
+	switch (svc->manager) {
+	case MANAGER_PROCESS:
+		return process_stop(st, svc, err);
+	case MANAGER_SYSTEMD:
+		return systemd_action(svc, "stop", err);
+	case MANAGER_COMMAND:
+		return run_action(svc, "stop", svc->stop.v, RUN_IN_WORKDIR, err);
+	case MANAGER_COMPOSE:
+		return compose_action(svc, "stop", err);
+	}
+	return error_set(err, EXIT_FAILED, "service '%s': unknown manager", svc->name);
+}
+
+/*
+ * Only a state database failure is an error. A status program that cannot
+ * run (no systemctl, no docker) gives running -1 with the reason in
+ * detail, so one unknown service does not hide the others.
+ */
+int service_inspect(struct state *st, const struct service *svc, struct service_info *info,
+		    struct error *err)
+{
+	struct process_row row;
+	enum process_verdict verdict;
+
+	memset(info, 0, sizeof(*info));
+	switch (svc->manager) {
+	case MANAGER_PROCESS:
+		return process_probe(st, svc, &row, info, &verdict, err);
+	case MANAGER_SYSTEMD: {
+		char *argv[] = { "systemctl", "is-active", svc->unit, NULL };
+		run_status(svc, argv, RUN_MERGE_STDERR, info);
+		return 0;
+	}
+	case MANAGER_COMMAND:
+		if (!svc->status.n)
+			info_unknown(info, "no status command");
+		else
+			run_status(svc, svc->status.v, RUN_IN_WORKDIR | RUN_MERGE_STDERR, info);
+		return 0;
+	case MANAGER_COMPOSE:
+		compose_inspect(svc, info);
+		return 0;
+	}
+	return error_set(err, EXIT_FAILED, "service '%s': unknown manager", svc->name);
+}
+
+/* A database error says nothing about the process, so it counts as alive
+ * and the health checks decide. */
+int service_alive(struct state *st, const struct service *svc)
+{
+	struct service_info info;
+	struct error err = ERROR_INIT;
+
+	if (svc->manager != MANAGER_PROCESS)
+		return 1;
+	if (service_inspect(st, svc, &info, &err) < 0)
+		return 1;
+	return info.running == 1;
+}
