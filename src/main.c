@@ -175,7 +175,7 @@ int main(int argc, char **argv)
 	}
 	ctx.argc = argc - first;
 	ctx.argv = argv + first;
-	optind = 1;   /* commands parse their own options with getopt */
+	optind = 0;   /* commands parse their own options; 0 fully resets glibc getopt */
 
 	if (cmd->flags & CMD_CONFIG) {
 		if (config_load(ctx.opt.config_path, &ctx.cfg, &err) < 0)

@@ -44,9 +44,7 @@ static int snapshot_record(struct command_context *ctx, const struct release_met
 	free(detail);
 	if (rc < 0)
 		return -1;
-	char number[32];
-	snprintf(number, sizeof(number), "%ld", *id);
-	return state_set_meta(&ctx->st, "live_release", number, err);
+	return state_set_live_release(&ctx->st, *id, err);
 }
 
 int cmd_snapshot(struct command_context *ctx)

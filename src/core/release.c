@@ -306,15 +306,18 @@ int release_resolve(struct state *st, const char *ref, long *id, struct error *e
 
 	if (ref[0] == '-')
 		return resolve_back(st, ref, id, err);
-	if (all_digits(ref)) {
+	if (all_digits(ref) && strlen(ref) < 10) {
+		/* A number names a release; when there is no such release, an
+		 * all-digit commit prefix may still match below. */
 		struct release r;
-		char *end;
-		long n = strtol(ref, &end, 10);
-		if (release_get(st, n, &r, err) < 0)
+		long n = strtol(ref, NULL, 10);
+		if (release_get(st, n, &r, err) == 0) {
+			release_clear(&r);
+			*id = n;
+			return 0;
+		}
+		if (err->code != EXIT_USAGE)
 			return -1;
-		release_clear(&r);
-		*id = n;
-		return 0;
 	}
 	if (find_by_label(st, ref, id) == 0 && *id)
 		return 0;
@@ -338,6 +341,8 @@ int release_resolve(struct state *st, const char *ref, long *id, struct error *e
 			return error_set(err, EXIT_USAGE, "ambiguous commit prefix '%s': "
 					 "several releases match; give more digits", ref);
 	}
+	if (all_digits(ref))
+		return error_set(err, EXIT_USAGE, "no release %s", ref);
 	return error_set(err, EXIT_USAGE, "unknown release '%s' (want a number, label, "
 			 "commit prefix or -N)", ref);
 }

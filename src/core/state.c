@@ -289,6 +289,13 @@ long state_live_release(struct state *st)
 	return id;
 }
 
+int state_set_live_release(struct state *st, long id, struct error *err)
+{
+	char number[32];
+	snprintf(number, sizeof(number), "%ld", id);
+	return state_set_meta(st, "live_release", number, err);
+}
+
 long long state_now_ms(void)
 {
 	struct timespec ts;

@@ -67,6 +67,7 @@ char *state_get_meta(struct state *st, const char *key);
 int state_set_meta(struct state *st, const char *key, const char *value, struct error *err);
 /* The live release number, 0 when nothing was ever recorded. */
 long state_live_release(struct state *st);
+int state_set_live_release(struct state *st, long id, struct error *err);
 
 /* Milliseconds since the epoch, wall clock (for the record). */
 long long state_now_ms(void);

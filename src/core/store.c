@@ -357,16 +357,17 @@ int store_clean_tmp(struct state *st, struct error *err)
 	}
 	int rc = 0;
 	struct dirent *de;
-	/* Only our own temporary objects: other scratch in tmp/ belongs to the
-	 * operation that made it. */
+	/* Only the lock holder writes to tmp/, and the caller holds the lock:
+	 * whatever is there (objects half written, unpacked sources) was left
+	 * by a process that died. */
 	while ((de = readdir(d))) {
-		if (strncmp(de->d_name, "obj.", 4))
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT) {
-			rc = error_errno(err, EXIT_FAILED, errno, "cannot remove '%s/%s'",
-					 st->tmp_dir, de->d_name);
+		char *p = path_join(st->tmp_dir, de->d_name);
+		rc = fs_remove_tree(p, err);
+		free(p);
+		if (rc < 0)
 			break;
-		}
 	}
 	closedir(d);
 	return rc;

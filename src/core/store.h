@@ -59,7 +59,7 @@ enum store_damage {
 /* store_verify that also says how an object failed (fsck reports both
  * kinds apart); err is filled unless the object is intact. */
 enum store_damage store_check(struct state *st, const char *digest, struct error *err);
-/* Remove stray temporary files (left by a crash) from tmp/. */
+/* Empty tmp/ (what is there was left by a crash); only under the lock. */
 int store_clean_tmp(struct state *st, struct error *err);
 
 /* Walk every object: fn(digest, path, ctx); non-zero from fn stops. */

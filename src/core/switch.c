@@ -203,12 +203,10 @@ fail:
 static int journal_write_committed(struct state *st, long op, long to_release,
 				   struct error *err)
 {
-	char number[32];
-	snprintf(number, sizeof(number), "%ld", to_release);
 	if (state_begin(st, err) < 0)
 		return -1;
 	if (set_phase(st, op, "committed", err) < 0 ||
-	    state_set_meta(st, "live_release", number, err) < 0) {
+	    state_set_live_release(st, to_release, err) < 0) {
 		state_rollback(st);
 		return -1;
 	}

@@ -63,9 +63,14 @@ int transition_record_live(struct state *st, const struct config *cfg, long op,
 		free(reason);
 		if (rc < 0)
 			goto fail;
-		if (created)
+		if (created) {
+			/* The live files are that release now. */
+			if (state_set_live_release(st, *live_id, err) < 0) {
+				strbuf_release(&detail);
+				goto fail;
+			}
 			strbuf_addf(&detail, "unrecorded changes saved as release %ld", *live_id);
-		else
+		} else
 			strbuf_addf(&detail, "live files are release %ld", *live_id);
 	} else {
 		strbuf_addstr(&detail, "nothing is live yet");
@@ -203,9 +208,7 @@ int transition_run(struct state *st, long op, long live_id, const struct manifes
 	if (plan.n == 0) {
 		/* Same content: nothing to touch, but the record must say
 		 * which release is live. */
-		char number[32];
-		snprintf(number, sizeof(number), "%ld", *to_id);
-		rc = state_set_meta(st, "live_release", number, err);
+		rc = state_set_live_release(st, *to_id, err);
 	} else {
 		rc = switch_apply(st, op, &plan, *to_id, err);
 	}
