@@ -21,7 +21,14 @@ if [ -t 1 ]; then bold=$(printf '\033[1m'); plain=$(printf '\033[0m'); else bold
 say() { printf '\n%s# %s%s\n' "$bold" "$*" "$plain"; }
 # lastgood ARGS...: run it on the scratch host, echoing the command line.
 lastgood() {
-	printf '%s$ lastgood %s%s\n' "$bold" "$*" "$plain"
+	local arg line='$ lastgood'
+	for arg; do
+		case $arg in
+		*[[:space:]]*) line+=" \"$arg\"" ;;
+		*) line+=" $arg" ;;
+		esac
+	done
+	printf '%s%s%s\n' "$bold" "$line" "$plain"
 	"$LG" -C "$host" "$@"
 }
 show_file() { printf '%s$ cat %s%s\n' "$bold" "$1" "$plain"; cat "$host/$1"; }
@@ -45,7 +52,7 @@ cp "$host/web/static/style.css" "$v2/web/static/"
 printf '<p>What changed in v2.</p>\n' >"$v2/web/changes.html"
 # bin/gateway and etc/gateway.env are not in v2: they keep their live content;
 # web/ is: it replaces the live web/ whole, so about.html goes away.
-lastgood deploy "$v2" --label v2 --commit 8d31e07 --reason "ship v2"
+lastgood deploy --label v2 --commit 8d31e07 --reason "ship v2" "$v2"
 show_file bin/api
 ls "$host/web"
 
@@ -57,12 +64,12 @@ v3=$work/dist-v3
 cp -a "$v2" "$v3"
 sed -i 's/v2/v3/' "$v3/bin/api" "$v3/web/index.html" "$v3/web/static/app.js"
 tar -C "$v3" -czf "$work/v3.tar.gz" .
-lastgood deploy "$work/v3.tar.gz" --label v3 --commit c07fee1 --reason "ship v3"
+lastgood deploy --label v3 --commit c07fee1 --reason "ship v3" "$work/v3.tar.gz"
 show_file bin/api
 
-say "v3 is broken: see what a rollback to v2 would do, then do it"
-lastgood rollback v2 --dry-run
-lastgood rollback v2 --reason "v3 serves a blank page"
+say "v3 is broken: see what a rollback to v2 would do, then do it (the hand edit stays in its own release)"
+lastgood rollback --dry-run v2
+lastgood rollback --reason "v3 serves a blank page" v2
 show_file bin/api
 if diff -r "$v2/web" "$host/web" >/dev/null; then
 	echo "web/ is exactly v2 again"

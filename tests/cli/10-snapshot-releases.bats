@@ -1,47 +1,7 @@
 #!/usr/bin/env bats
-# init, check, usage errors, snapshot and the list of releases.
+# usage errors, snapshot and the list of releases (init and check: 01).
 
 load helpers
-
-@test "init writes a starter config that check accepts, and never overwrites" {
-	lg_ok init
-	[ -s lastgood.yml ]
-	lg_ok check
-	echo 'keep_releases: 3' >lastgood.yml
-	run --separate-stderr lg init
-	[ "$status" -eq 1 ] || [ "$status" -eq 2 ]
-	expect_match "$stderr" "lastgood\.yml"
-	expect_equal "$(cat lastgood.yml)" 'keep_releases: 3'
-}
-
-@test "check accepts the test stack" {
-	make_stack
-	lg_ok check
-}
-
-@test "check names file, line and column of an unknown key, exit 2" {
-	make_stack
-	sed -i 's/^    files: \[bin\/worker\]/    filez: [bin\/worker]/' lastgood.yml
-	lg_status 2 check
-	expect_match "$stderr" '^(lastgood: )?lastgood\.yml:13:5: .*filez'
-}
-
-@test "check reports a YAML syntax error with its position, exit 2" {
-	printf 'services:\n  api: [unclosed\n' >lastgood.yml
-	lg_status 2 check
-	expect_match "$stderr" 'lastgood\.yml:[0-9]+:[0-9]+: '
-}
-
-@test "check rejects an unknown 'after' and a manager without start/stop" {
-	make_stack
-	sed -i 's/after: \[api\]/after: [nosuch]/' lastgood.yml
-	lg_status 2 check
-	expect_match "$stderr" 'lastgood\.yml:[0-9]+:[0-9]+: .*nosuch'
-	make_stack
-	sed -i '0,/    start: \["true"\]/{/    start: \["true"\]/d}' lastgood.yml
-	lg_status 2 check
-	expect_match "$stderr" 'lastgood\.yml:[0-9]+:[0-9]+: .*start'
-}
 
 @test "a missing config and an unknown command are usage errors, exit 2" {
 	lg_status 2 check
@@ -126,7 +86,7 @@ load helpers
 	# release 1: bin/api, etc/api.env, bin/worker, 4 files in web/
 	expect_equal "$(jq -r '.[] | select(.id == 1) | .files' <<<"$output")" 7
 	expect_equal "$(jq -r '.[] | select(.id == 2) | .files' <<<"$output")" 8
-	size1=$(cat bin/worker | wc -c)
+	size1=$(wc -c <bin/worker)
 	[ "$(jq -r '.[] | select(.id == 1) | .size' <<<"$output")" -gt "$size1" ]
 }
 

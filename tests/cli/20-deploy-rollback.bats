@@ -29,12 +29,24 @@ load helpers
 	make_stack
 	lg_ok snapshot
 	make_source ../dist
-	lg_ok deploy ../dist --label v3 --commit cafe0123
+	lg_ok deploy --label v3 --commit cafe0123 ../dist
 	lg_ok --json releases
 	expect_equal "$(jq length <<<"$output")" 2
 	expect_equal "$(jq -r '.[] | select(.id == 2) | .label' <<<"$output")" v3
 	lg_ok --json status
 	expect_equal "$(jq -r '.live_release' <<<"$output")" 2
+}
+
+@test "options may follow SOURCE and REF, as the usage shows" {
+	make_stack
+	lg_ok snapshot
+	make_source ../dist
+	lg_ok deploy ../dist --label v3 --reason "after the operand"
+	lg_ok --json releases
+	expect_equal "$(jq -r '.[0].label' <<<"$output")" v3
+	lg_ok rollback 1 --services api --reason "after the operand"
+	expect_equal "$(cat bin/api)" "$(printf '#!/bin/sh\necho api v1')"
+	expect_equal "$(cat web/index.html)" '<h1>v3</h1>'
 }
 
 @test "deploy first records live files that no release holds yet" {
@@ -155,17 +167,17 @@ YML
 
 @test "rollback by number, label, commit prefix and -N" {
 	make_stack
-	lg_ok snapshot --label one --commit 1111aaaa
+	lg_ok snapshot --label one --commit aaaa1111
 	s1=$(tree_sum)
 	change_stack
-	lg_ok snapshot --label two --commit 2222bbbb
+	lg_ok snapshot --label two --commit bbbb2222
 	s2=$(tree_sum)
 	echo 'v3' >bin/worker
-	lg_ok snapshot --label three --commit 3333cccc
+	lg_ok snapshot --label three --commit cccc3333
 	s3=$(tree_sum)
 	lg_ok rollback one
 	expect_equal "$(tree_sum)" "$s1"
-	lg_ok rollback 3333
+	lg_ok rollback cccc
 	expect_equal "$(tree_sum)" "$s3"
 	lg_ok rollback -2
 	expect_equal "$(tree_sum)" "$s1"
@@ -210,11 +222,11 @@ YML
 	change_stack
 	lg_ok snapshot
 	web2=$(find web -printf '%p %l\n' | sort)
-	lg_ok rollback 1 --services api
+	lg_ok rollback --services api 1
 	expect_equal "$(sha bin/api)" "$api1"
 	expect_equal "$(stat -c %a etc/api.env)" 640
 	expect_equal "$(find web -printf '%p %l\n' | sort)" "$web2"
-	lg_status 2 rollback 1 --services nosuch
+	lg_status 2 rollback --services nosuch 1
 }
 
 @test "rollback to the live release changes nothing" {

@@ -12,7 +12,7 @@
 
 load helpers
 
-: "${LG_CRASH_CAP:=40}"
+: "${LG_CRASH_CAP:=150}"
 
 # The calls whose interruption can leave something half-done.
 RENAME_CALLS=(rename renameat renameat2)
@@ -36,7 +36,7 @@ setup_file() {
 	# B: every kind of change, deployed from a folder holding all entries
 	cp -a bin etc web "$root/dist/"
 	(cd "$root/dist" && change_stack)
-	"$LG" -q deploy "$root/dist" --label B
+	"$LG" -q deploy --label B "$root/dist"
 	tree_sum >"$root/sum-B"
 	cmp -s "$root/sum-B" <(tree_sum "$root/dist")
 	if cmp -s "$root/sum-A" "$root/sum-B"; then
@@ -55,8 +55,9 @@ setup_file() {
 	cp -a "$root/before-deploy" "$root/host"
 	cd "$root/host"
 	ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" strace -f -qq -o "$root/deploy.strace" \
-		-e trace="$calls" "$LG" -q deploy "$root/dist" --label B
+		-e trace="$calls" "$LG" -q deploy --label B "$root/dist"
 	tree_sum | cmp -s - "$root/sum-B"
+	cd "$root"
 }
 
 # kill_points LOG CALL CAP: the invocation numbers N of CALL to try, from
@@ -85,6 +86,7 @@ kill_points() {
 crash_once() {
 	local start=$1 call=$2 n=$3 root=$BATS_FILE_TMPDIR rc=0 sum
 	shift 3
+	cd "$root"
 	rm -rf "$root/host"
 	cp -a "$root/$start" "$root/host"
 	cd "$root/host"
@@ -194,7 +196,7 @@ crash_each() {
 
 @test "deploy killed at every rename and fsync, then recover: entirely A or B" {
 	crash_each deploy.strace before-deploy 100000 "${RENAME_CALLS[@]}" "${SYNC_CALLS[@]}" \
-		-- deploy "$BATS_FILE_TMPDIR/dist" --label B
+		-- deploy --label B "$BATS_FILE_TMPDIR/dist"
 	[ "$crash_killed_total" -ge 3 ]
 }
 
@@ -207,6 +209,7 @@ crash_each() {
 		n=$(kill_points "$log" "$call" 100000 | wc -l)
 	fi
 	mid=$(((n + 1) / 2))
+	cd "$BATS_FILE_TMPDIR"
 	rm -rf "$BATS_FILE_TMPDIR/host"
 	cp -a "$BATS_FILE_TMPDIR/before-rollback" "$BATS_FILE_TMPDIR/host"
 	cd "$BATS_FILE_TMPDIR/host"
@@ -228,6 +231,7 @@ crash_each() {
 }
 
 @test "recover with nothing interrupted changes nothing" {
+	cd "$BATS_FILE_TMPDIR"
 	rm -rf "$BATS_FILE_TMPDIR/host"
 	cp -a "$BATS_FILE_TMPDIR/before-rollback" "$BATS_FILE_TMPDIR/host"
 	cd "$BATS_FILE_TMPDIR/host"

@@ -96,7 +96,6 @@ release_lock() {
 
 @test "a second mutating command exits 75 naming the operation holding the lock" {
 	hold_lock
-	before=$(tree_sum)
 	run --separate-stderr lg snapshot
 	held_status=$status
 	held_stderr=$stderr

@@ -8,7 +8,7 @@ three_operations() {
 	make_stack
 	lg_ok snapshot --reason "baseline"
 	make_source ../dist
-	lg_ok deploy ../dist --reason "ship v3"
+	lg_ok deploy --reason "ship v3" ../dist
 	lg_ok rollback --reason "v3 broke the page"
 }
 
