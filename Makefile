@@ -62,6 +62,10 @@ demo:
 	@$(MAKE) --no-print-directory lastgood
 	@examples/demo.sh
 
+# The small HTTP service the ziggie demo runs three times (examples/ziggie/).
+examples/ziggie/demo-service: examples/ziggie/demo-service.c
+	$(CC) $(ALL_CFLAGS) -o $@ $<
+
 install: lastgood
 	install -d $(DESTDIR)$(BINDIR)
 	install -m 0755 lastgood $(DESTDIR)$(BINDIR)/lastgood
