@@ -67,6 +67,21 @@ int command_begin_mutation(struct command_context *ctx, const char *name, struct
 int command_recover(struct command_context *ctx, int *count, struct error *err);
 
 
+struct transition_report;
+/* End a deploy's or rollback's operation by its outcome: record the
+ * result, tell the operator what happened and what to do, and return the
+ * exit code (0, 1, 3 or 4). rc and err are transition_run's. */
+int command_finish_transition(struct command_context *ctx, long op, const char *what, int rc,
+			      const struct transition_report *report, struct error *err);
+
+enum services_steps {
+	SERVICES_STOP = 1,
+	SERVICES_START = 2,
+};
+/* start, stop and restart: parse [--services a,b] [--reason R], then stop
+ * (reverse order) and/or start (in order, verified) as one operation. */
+int command_run_services(struct command_context *ctx, unsigned steps);
+
 struct json_t;
 struct operation_record;
 /* One operation (without steps) as JSON, shared by history and show. */
@@ -86,5 +101,9 @@ COMMAND(diff);
 COMMAND(recover);
 COMMAND(gc);
 COMMAND(fsck);
+COMMAND(start);
+COMMAND(stop);
+COMMAND(restart);
+COMMAND(verify);
 
 #endif

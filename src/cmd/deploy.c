@@ -3,7 +3,6 @@
  * describes, and switch to it atomically.
  */
 #include "cmd/command.h"
-#include "core/gc.h"
 #include "core/operation.h"
 #include "core/source.h"
 #include "core/transition.h"
@@ -18,6 +17,7 @@
 struct deploy_args {
 	const char *source;
 	const char *services;
+	int no_auto_rollback;
 	struct release_meta meta;
 };
 
@@ -28,6 +28,7 @@ static int deploy_parse(struct command_context *ctx, struct deploy_args *args)
 		{ "commit", required_argument, NULL, 'c' },
 		{ "reason", required_argument, NULL, 'r' },
 		{ "services", required_argument, NULL, 's' },
+		{ "no-auto-rollback", no_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -38,6 +39,7 @@ static int deploy_parse(struct command_context *ctx, struct deploy_args *args)
 		case 'c': args->meta.commit = optarg; break;
 		case 'r': args->meta.reason = optarg; break;
 		case 's': args->services = optarg; break;
+		case 'n': args->no_auto_rollback = 1; break;
 		default: return -1;
 		}
 	}
@@ -49,7 +51,7 @@ static int deploy_parse(struct command_context *ctx, struct deploy_args *args)
 
 /* Everything between the operation's first and last record. */
 static int deploy_run(struct command_context *ctx, const struct deploy_args *args,
-		      const unsigned char *selected, long op, long *to_id, size_t *changed,
+		      const unsigned char *selected, long op, struct transition_report *report,
 		      struct error *err)
 {
 	struct manifest live = MANIFEST_INIT, target = MANIFEST_INIT;
@@ -78,7 +80,11 @@ static int deploy_run(struct command_context *ctx, const struct deploy_args *arg
 	meta.added = stats.added_bytes;
 	if (!meta.reason)
 		meta.reason = "deploy";
-	rc = transition_run(&ctx->st, op, live_id, &live, &target, 0, &meta, to_id, changed, err);
+	struct transition_request req = {
+		.live_id = live_id, .live = &live, .target = &target, .meta = &meta,
+		.on_failure = args->no_auto_rollback ? ON_FAILURE_LEAVE : ON_FAILURE_ROLL_BACK,
+	};
+	rc = transition_run(&ctx->st, &ctx->cfg, op, &req, report, err);
 out:
 	source_close(root, temporary);
 	manifest_free(&live);
@@ -91,8 +97,7 @@ int cmd_deploy(struct command_context *ctx)
 	struct deploy_args args;
 	struct error err = ERROR_INIT;
 	unsigned char *selected = NULL;
-	long op, to_id;
-	size_t changed;
+	long op;
 
 	if (deploy_parse(ctx, &args) < 0)
 		return command_usage(ctx, NULL);
@@ -112,25 +117,11 @@ int cmd_deploy(struct command_context *ctx)
 		free(selected);
 		return command_fail(ctx, &err);
 	}
-	int rc = deploy_run(ctx, &args, selected, op, &to_id, &changed, &err);
+	struct transition_report report;
+	memset(&report, 0, sizeof(report));
+	int rc = deploy_run(ctx, &args, selected, op, &report, &err);
 	free(selected);
-	if (rc < 0) {
-		/* A switch that could not even be undone stays unfinished in
-		 * the journal for recover. */
-		if (err.code != EXIT_NEEDS_ATTENTION) {
-			struct error ignored = ERROR_INIT;
-			operation_end(&ctx->st, op, OP_FAILED, err.msg, &ignored);
-		}
-		return command_fail(ctx, &err);
-	}
-	if (operation_end(&ctx->st, op, OP_OK, NULL, &err) < 0 ||
-	    gc_after_record(&ctx->st, ctx->cfg.keep_releases, &err) < 0)
-		return command_fail(ctx, &err);
-	if (changed)
-		command_progress(ctx, "deployed release %ld (%zu %s switched) in operation %ld",
-				 to_id, changed, changed == 1 ? "entry" : "entries", op);
-	else
-		command_progress(ctx, "nothing changed: release %ld is already live", to_id);
-	printf("%ld\n", to_id);
-	return EXIT_OK;
+	rc = command_finish_transition(ctx, op, "deploy", rc, &report, &err);
+	transition_report_clear(&report);
+	return rc;
 }

@@ -18,6 +18,7 @@ struct rollback_args {
 	const char *services;
 	const char *reason;
 	int dry_run;
+	int force;
 };
 
 static int is_back_ref(const char *arg)
@@ -36,6 +37,7 @@ static int rollback_parse(struct command_context *ctx, struct rollback_args *arg
 		{ "services", required_argument, NULL, 's' },
 		{ "reason", required_argument, NULL, 'r' },
 		{ "dry-run", no_argument, NULL, 'n' },
+		{ "force", no_argument, NULL, 'f' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, argc = 0, rc = 0;
@@ -54,6 +56,7 @@ static int rollback_parse(struct command_context *ctx, struct rollback_args *arg
 		case 's': args->services = optarg; break;
 		case 'r': args->reason = optarg; break;
 		case 'n': args->dry_run = 1; break;
+		case 'f': args->force = 1; break;
 		default: rc = -1;
 		}
 	}
@@ -70,9 +73,18 @@ static int rollback_parse(struct command_context *ctx, struct rollback_args *arg
 static int rollback_target(struct command_context *ctx, const struct rollback_args *args,
 			   long *id, struct error *err)
 {
-	if (args->ref)
-		return release_resolve(&ctx->st, args->ref, id, err);
-	return release_default_target(&ctx->st, id, err);
+	struct release r;
+	if (args->ref ? release_resolve(&ctx->st, args->ref, id, err) < 0
+		      : release_default_target(&ctx->st, id, err) < 0)
+		return -1;
+	if (release_get(&ctx->st, *id, &r, err) < 0)
+		return -1;
+	int bad = r.mark == MARK_BAD;
+	release_clear(&r);
+	if (bad && !args->force)
+		return error_set(err, EXIT_USAGE, "release %ld is marked bad; add --force to "
+				 "roll back to it anyway", *id);
+	return 0;
 }
 
 /* The plan, printed: what a real run would do, in order. The live files
@@ -114,7 +126,7 @@ static int rollback_print_plan(struct command_context *ctx, long target_id,
 
 static int rollback_run(struct command_context *ctx, const struct rollback_args *args,
 			const unsigned char *selected, long op, long target_id,
-			long *to_id, size_t *changed, struct error *err)
+			struct transition_report *report, struct error *err)
 {
 	struct manifest live = MANIFEST_INIT, release = MANIFEST_INIT, target = MANIFEST_INIT;
 	long live_id;
@@ -128,8 +140,11 @@ static int rollback_run(struct command_context *ctx, const struct rollback_args 
 	    release_manifest(&ctx->st, target_id, &release, err) < 0)
 		goto out;
 	transition_target_from_release(&ctx->cfg, selected, &live, &release, &target);
-	rc = transition_run(&ctx->st, op, live_id, &live, &target, target_id, &meta, to_id,
-			    changed, err);
+	struct transition_request req = {
+		.live_id = live_id, .live = &live, .target = &target, .preferred = target_id,
+		.meta = &meta, .on_failure = ON_FAILURE_STOP,
+	};
+	rc = transition_run(&ctx->st, &ctx->cfg, op, &req, report, err);
 out:
 	free(reason);
 	manifest_free(&live);
@@ -142,9 +157,9 @@ int cmd_rollback(struct command_context *ctx)
 {
 	struct rollback_args args;
 	struct error err = ERROR_INIT;
+	struct transition_report report;
 	unsigned char *selected = NULL;
-	long target_id, op, to_id;
-	size_t changed;
+	long target_id, op;
 	int rc;
 
 	if (rollback_parse(ctx, &args) < 0)
@@ -165,19 +180,10 @@ int cmd_rollback(struct command_context *ctx)
 		free(selected);
 		return command_fail(ctx, &err);
 	}
-	rc = rollback_run(ctx, &args, selected, op, target_id, &to_id, &changed, &err);
+	memset(&report, 0, sizeof(report));
+	rc = rollback_run(ctx, &args, selected, op, target_id, &report, &err);
 	free(selected);
-	if (rc < 0) {
-		if (err.code != EXIT_NEEDS_ATTENTION) {
-			struct error ignored = ERROR_INIT;
-			operation_end(&ctx->st, op, OP_FAILED, err.msg, &ignored);
-		}
-		return command_fail(ctx, &err);
-	}
-	if (operation_end(&ctx->st, op, OP_OK, NULL, &err) < 0)
-		return command_fail(ctx, &err);
-	command_progress(ctx, "rolled back to release %ld (%zu %s switched) in operation %ld",
-			 to_id, changed, changed == 1 ? "entry" : "entries", op);
-	printf("%ld\n", to_id);
-	return EXIT_OK;
+	rc = command_finish_transition(ctx, op, "rollback", rc, &report, &err);
+	transition_report_clear(&report);
+	return rc;
 }

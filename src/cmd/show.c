@@ -44,10 +44,10 @@ static void show_print_timeline(const struct operation_record *rec)
 	putchar('\n');
 	if (rec->error)
 		printf("  error    %s\n", rec->error);
-	printf("\n  %8s  %8s  %-8s  %-12s  %s\n", "AT", "TOOK", "RESULT", "STEP", "TARGET / DETAIL");
+	printf("\n  %8s  %8s  %-8s  %-13s  %s\n", "AT", "TOOK", "RESULT", "STEP", "TARGET / DETAIL");
 	for (size_t i = 0; i < rec->nsteps; i++) {
 		const struct step_record *s = &rec->steps[i];
-		printf("  %8s  %8s  %-8s  %-12s  %s%s%s\n",
+		printf("  %8s  %8s  %-8s  %-13s  %s%s%s\n",
 		       format_duration(s->started_ms - rec->started_ms, at),
 		       s->ended_ms ? format_duration(s->ended_ms - s->started_ms, took) : "-",
 		       step_result_name(s->result), s->kind, s->target ? s->target : "",

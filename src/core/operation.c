@@ -125,14 +125,31 @@ int operation_step_end(struct state *st, long step, enum step_result result,
 	return run_write(st, stmt, "end step", err);
 }
 
+int operation_step_record(struct state *st, long op, const char *kind,
+			  const char *target, enum step_result result, const char *detail,
+			  long long started_ms, long long ended_ms, struct error *err)
+{
+	sqlite3_stmt *stmt;
+	if (state_prepare(st, "INSERT INTO steps(operation, seq, kind, target, detail, result, "
+			  "started_ms, ended_ms) VALUES(?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM "
+			  "steps WHERE operation = ?1), ?2, ?3, ?4, ?5, ?6, ?7)", &stmt, err) < 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, op);
+	sqlite3_bind_text(stmt, 2, kind, -1, SQLITE_STATIC);
+	bind_text_or_null(stmt, 3, target);
+	bind_text_or_null(stmt, 4, detail);
+	sqlite3_bind_int(stmt, 5, result);
+	sqlite3_bind_int64(stmt, 6, started_ms);
+	sqlite3_bind_int64(stmt, 7, ended_ms);
+	return run_write(st, stmt, "record step", err);
+}
+
 int operation_step_note(struct state *st, long op, const char *kind,
 			const char *target, enum step_result result,
 			const char *detail, struct error *err)
 {
-	long step;
-	if (operation_step_begin(st, op, kind, target, &step, err) < 0)
-		return -1;
-	return operation_step_end(st, step, result, detail, err);
+	long long now = state_now_ms();
+	return operation_step_record(st, op, kind, target, result, detail, now, now, err);
 }
 
 #define OP_COLUMNS "id, command, args, reason, actor, pid, started_ms, ended_ms, " \

@@ -77,7 +77,11 @@ int operation_step_begin(struct state *st, long op, const char *kind,
 			 const char *target, long *step, struct error *err);
 int operation_step_end(struct state *st, long step, enum step_result result,
 		       const char *detail, struct error *err);
-/* Convenience: a step that is already over (begin + end in one). */
+/* A step that is already over, with the times it spanned (wall clock). */
+int operation_step_record(struct state *st, long op, const char *kind,
+			  const char *target, enum step_result result, const char *detail,
+			  long long started_ms, long long ended_ms, struct error *err);
+/* A step that is already over and took no time. */
 int operation_step_note(struct state *st, long op, const char *kind,
 			const char *target, enum step_result result,
 			const char *detail, struct error *err);

@@ -213,6 +213,31 @@ static int journal_write_committed(struct state *st, long op, long to_release,
 	return state_commit(st, err);
 }
 
+/* A finished switch leaves nothing to recover: drop its entries so that a
+ * later switch in the same operation (a rollback after a failed deploy)
+ * journals afresh. */
+static int journal_forget(struct state *st, long op, struct error *err)
+{
+	sqlite3_stmt *stmt;
+	if (state_begin(st, err) < 0)
+		return -1;
+	if (state_prepare(st, "DELETE FROM switch_entries WHERE operation = ?", &stmt, err) < 0)
+		goto fail;
+	sqlite3_bind_int64(stmt, 1, op);
+	int rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE) {
+		state_db_error(st, "forget switch journal", err);
+		goto fail;
+	}
+	if (set_phase(st, op, "switched", err) < 0)
+		goto fail;
+	return state_commit(st, err);
+fail:
+	state_rollback(st);
+	return -1;
+}
+
 /* Set owner then mode (chown may clear setuid bits, so mode comes last). */
 static int apply_owner_mode(const char *path, const struct manifest_node *node, struct error *err)
 {
@@ -428,7 +453,7 @@ int switch_apply(struct state *st, long op, const struct switch_plan *plan,
 		 * if that fails too, recover must finish it (the operation
 		 * stays unfinished in the journal). */
 		struct error undo_err = ERROR_INIT;
-		if (undo_journal(&j, &undo_err) < 0) {
+		if (undo_journal(&j, &undo_err) < 0 || journal_forget(st, op, &undo_err) < 0) {
 			error_set(err, EXIT_NEEDS_ATTENTION, "%s; and undoing it failed: %s; "
 				  "run 'lastgood recover'", err->msg, undo_err.msg);
 		}
@@ -443,7 +468,10 @@ int switch_apply(struct state *st, long op, const struct switch_plan *plan,
 		err->code = EXIT_NEEDS_ATTENTION;
 		goto out;
 	}
-	rc = operation_step_end(st, step, STEP_OK, NULL, err);
+	if (operation_step_end(st, step, STEP_OK, NULL, err) < 0 ||
+	    journal_forget(st, op, err) < 0)
+		goto out;
+	rc = 0;
 out:
 	journal_free(&j);
 	return rc;

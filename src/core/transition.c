@@ -7,6 +7,7 @@
 #include "core/operation.h"
 #include "core/source.h"
 #include "core/state.h"
+#include "core/stack.h"
 #include "core/switch.h"
 #include "util/alloc.h"
 #include "util/error.h"
@@ -175,43 +176,140 @@ void transition_target_from_release(const struct config *cfg, const unsigned cha
 	manifest_sort(target);
 }
 
-int transition_run(struct state *st, long op, long live_id, const struct manifest *live,
-		   const struct manifest *target, long preferred,
-		   const struct release_meta *meta, long *to_id, size_t *changed,
-		   struct error *err)
+/* The services that own at least one entry of the plan. */
+static unsigned char *changed_services(const struct config *cfg, const struct switch_plan *plan)
+{
+	unsigned char *changed = xcalloc(cfg->nservices ? cfg->nservices : 1, 1);
+	for (size_t i = 0; i < plan->n; i++) {
+		const struct service *svc = config_find_service(cfg, plan->changes[i].to->service);
+		if (svc)
+			changed[svc - cfg->services] = 1;
+	}
+	return changed;
+}
+
+static int record_target(struct state *st, long op, const struct transition_request *req,
+			 long *to_id, struct error *err)
 {
 	char digest[HASH_HEX_SIZE];
-	struct switch_plan plan;
 	int created = 0;
 
 	*to_id = 0;
-	transition_digest(target, digest);
-	if (preferred) {
+	transition_digest(req->target, digest);
+	if (req->preferred) {
 		struct release r;
-		if (release_get(st, preferred, &r, err) < 0)
+		if (release_get(st, req->preferred, &r, err) < 0)
 			return -1;
 		if (!strcmp(r.digest, digest))
-			*to_id = preferred;
+			*to_id = req->preferred;
 		release_clear(&r);
 	}
-	if (!*to_id && release_create(st, target, meta, to_id, &created, err) < 0)
+	if (!*to_id && release_create(st, req->target, req->meta, to_id, &created, err) < 0)
 		return -1;
-	if (operation_set_releases(st, op, live_id, *to_id, err) < 0)
+	if (operation_set_releases(st, op, req->live_id, *to_id, err) < 0)
 		return -1;
-	if (created && operation_step_note(st, op, "record target", NULL, STEP_OK,
-					   "recorded as a new release", err) < 0)
-		return -1;
+	if (created)
+		return operation_step_note(st, op, "record target", NULL, STEP_OK,
+					   "recorded as a new release", err);
+	return 0;
+}
 
-	switch_plan_build(live, target, &plan);
-	*changed = plan.n;
+/* Put the old release back after the target failed: stop, switch back,
+ * start, verify. Returns 0 with the outcome set, -1 when lastgood could not
+ * act (the outcome is then "needs attention" too). */
+static int transition_go_back(struct state *st, const struct config *cfg, long op,
+			      const struct transition_request *req, const unsigned char *changed,
+			      struct transition_report *report, struct error *err)
+{
+	struct switch_plan back;
 	int rc;
+
+	report->outcome = TRANSITION_NEEDS_ATTENTION;
+	char *detail = xstrfmt("back to release %ld", req->live_id);
+	rc = operation_step_note(st, op, "roll back", NULL, STEP_OK, detail, err);
+	free(detail);
+	if (rc < 0 ||
+	    stack_stop(st, cfg, changed, op, err) < 0)
+		return -1;
+	switch_plan_build(req->target, req->live, &back);
+	rc = switch_apply(st, op, &back, req->live_id, err);
+	switch_plan_free(&back);
+	if (rc < 0)
+		return -1;
+	rc = stack_start(st, cfg, changed, op, &report->second, err);
+	if (rc < 0)
+		return -1;
+	if (rc == 0) {
+		report->outcome = TRANSITION_ROLLED_BACK;
+		report->recovered_ms = state_now_ms();
+		return release_set_mark(st, req->live_id, MARK_GOOD, err);
+	}
+	return 0;
+}
+
+int transition_run(struct state *st, const struct config *cfg, long op,
+		   const struct transition_request *req, struct transition_report *report,
+		   struct error *err)
+{
+	struct switch_plan plan;
+	unsigned char *changed = NULL;
+	int rc = -1;
+
+	memset(report, 0, sizeof(*report));
+	if (record_target(st, op, req, &report->to_id, err) < 0)
+		return -1;
+	switch_plan_build(req->live, req->target, &plan);
+	report->changed = plan.n;
 	if (plan.n == 0) {
 		/* Same content: nothing to touch, but the record must say
 		 * which release is live. */
-		rc = state_set_live_release(st, *to_id, err);
-	} else {
-		rc = switch_apply(st, op, &plan, *to_id, err);
+		rc = state_set_live_release(st, report->to_id, err);
+		goto out;
 	}
+	changed = changed_services(cfg, &plan);
+	if (stack_stop(st, cfg, changed, op, err) < 0)
+		goto out;
+	if (switch_apply(st, op, &plan, report->to_id, err) < 0) {
+		/* The old files are back (or recover will put them back):
+		 * bring their services up again before reporting. */
+		struct stack_failure ignored_failure = { 0 };
+		struct error ignored = ERROR_INIT;
+		if (err->code != EXIT_NEEDS_ATTENTION)
+			stack_start(st, cfg, changed, op, &ignored_failure, &ignored);
+		stack_failure_clear(&ignored_failure);
+		goto out;
+	}
+	int started = stack_start(st, cfg, changed, op, &report->failure, err);
+	if (started < 0)
+		goto out;
+	if (started == 0) {
+		report->outcome = TRANSITION_OK;
+		rc = release_set_mark(st, report->to_id, MARK_GOOD, err);
+		goto out;
+	}
+	if (release_set_mark(st, report->to_id, MARK_BAD, err) < 0)
+		goto out;
+	switch (req->on_failure) {
+	case ON_FAILURE_LEAVE:
+		report->outcome = TRANSITION_FAILED;
+		rc = 0;
+		break;
+	case ON_FAILURE_STOP:
+		report->outcome = TRANSITION_NEEDS_ATTENTION;
+		rc = 0;
+		break;
+	case ON_FAILURE_ROLL_BACK:
+		rc = transition_go_back(st, cfg, op, req, changed, report, err);
+		break;
+	}
+out:
+	free(changed);
 	switch_plan_free(&plan);
 	return rc;
+}
+
+void transition_report_clear(struct transition_report *report)
+{
+	stack_failure_clear(&report->failure);
+	stack_failure_clear(&report->second);
 }

@@ -6,19 +6,21 @@
  *   transition_record_live(&st, &cfg, op, "deploy", &live, &live_id, &err);
  *   transition_target_from_source(&st, &cfg, selected, root, &live, &target, &stats, &err);
  *      or transition_target_from_release(selected, &live, &release_manifest, &target);
- *   transition_run(&st, op, live_id, &live, &target, &to_id, &err);
+ *   transition_run(&st, &cfg, op, &request, &report, &err);
  *
  * transition_record_live makes sure the state before every change is a
  * release: live files that no release records yet are recorded first.
  * transition_run records the target as a release when no existing one has
- * exactly its content, switches to it atomically (switch.h) and journals
- * both release numbers on the operation.
+ * exactly its content, stops the services whose files change, switches
+ * atomically (switch.h), starts them in order and verifies (stack.h), and
+ * marks the release good or bad; a failed deploy goes back on its own.
  */
 #ifndef LG_TRANSITION_H
 #define LG_TRANSITION_H
 
 #include "core/manifest.h"
 #include "core/release.h"
+#include "core/stack.h"
 
 struct config;
 struct error;
@@ -46,14 +48,46 @@ void transition_target_from_release(const struct config *cfg, const unsigned cha
 				    const struct manifest *live, const struct manifest *release,
 				    struct manifest *target);
 
-/* Switch from live (release live_id) to target. When `preferred` (a
- * release id, or 0) has exactly target's content it becomes live, else a
- * release is recorded for target with meta. *to_id gets the live release
- * afterwards; *changed the number of entries switched. */
-int transition_run(struct state *st, long op, long live_id, const struct manifest *live,
-		   const struct manifest *target, long preferred,
-		   const struct release_meta *meta, long *to_id, size_t *changed,
+/* What happens when the target fails verification. */
+enum transition_on_failure {
+	ON_FAILURE_ROLL_BACK,    /* deploy: mark bad, switch back, restart, verify */
+	ON_FAILURE_LEAVE,        /* deploy --no-auto-rollback: leave it live */
+	ON_FAILURE_STOP,         /* rollback: nothing older to go to; stop there */
+};
+
+enum transition_outcome {
+	TRANSITION_OK,           /* target live and verified (marked good) */
+	TRANSITION_FAILED,       /* target live but failed verification */
+	TRANSITION_ROLLED_BACK,  /* target failed; the old release is back, verified */
+	TRANSITION_NEEDS_ATTENTION, /* target failed and so did putting the old back */
+};
+
+struct transition_request {
+	long live_id;
+	const struct manifest *live;
+	const struct manifest *target;
+	long preferred;          /* release to reuse when its content is target's */
+	const struct release_meta *meta;  /* for a new release */
+	enum transition_on_failure on_failure;
+};
+
+struct transition_report {
+	long to_id;              /* the release the operation aimed at */
+	size_t changed;          /* entries switched */
+	enum transition_outcome outcome;
+	struct stack_failure failure;     /* why the target failed */
+	struct stack_failure second;      /* why the way back failed */
+	long long recovered_ms;  /* wall clock: the old release verified again */
+};
+
+/* Switch from the live release to the target: stop the services whose
+ * files change, switch atomically, start them in order and verify; on
+ * failure act as req->on_failure says. Returns 0 whenever lastgood itself
+ * could act (the outcome says how it went), -1 with err otherwise. */
+int transition_run(struct state *st, const struct config *cfg, long op,
+		   const struct transition_request *req, struct transition_report *report,
 		   struct error *err);
+void transition_report_clear(struct transition_report *report);
 
 /* sha256 of a manifest's serialized form (a release's digest). */
 void transition_digest(const struct manifest *m, char digest[HASH_HEX_SIZE]);

@@ -1,0 +1,174 @@
+/*
+ * Starting and stopping the services of a stack in dependency order, with
+ * health waits between waves, journaled as steps of an operation.
+ */
+#include "core/stack.h"
+#include "core/config.h"
+#include "core/health.h"
+#include "core/operation.h"
+#include "core/service.h"
+#include "core/state.h"
+#include "util/alloc.h"
+#include "util/error.h"
+#include "util/format.h"
+#include "util/strbuf.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct alive_context {
+	struct state *st;
+	const struct config *cfg;
+};
+
+static int stack_alive(size_t service, void *ctx)
+{
+	struct alive_context *a = ctx;
+	return service_alive(a->st, &a->cfg->services[service]);
+}
+
+void stack_failure_clear(struct stack_failure *failure)
+{
+	free(failure->text);
+	memset(failure, 0, sizeof(*failure));
+}
+
+static void stack_fail(struct stack_failure *failure, size_t service, const char *text)
+{
+	free(failure->text);
+	failure->text = xstrdup(text);
+	failure->service = service;
+	failure->detected_ms = state_now_ms();
+}
+
+/* Start one wave's services, each a step; a service that cannot even be
+ * started is a failure of the deploy, not of lastgood. */
+static int stack_start_wave(struct state *st, const struct config *cfg, const unsigned char *wave,
+			    long op, struct stack_failure *failure, struct error *err)
+{
+	for (size_t s = 0; s < cfg->nservices; s++) {
+		struct error start_err = ERROR_INIT;
+		long step;
+		if (!wave[s])
+			continue;
+		if (operation_step_begin(st, op, "start", cfg->services[s].name, &step, err) < 0)
+			return -1;
+		if (service_start(st, cfg, &cfg->services[s], &start_err) < 0) {
+			char *text = xstrfmt("%s: %s", cfg->services[s].name, start_err.msg);
+			stack_fail(failure, s, text);
+			free(text);
+			return operation_step_end(st, step, STEP_FAILED, start_err.msg, err) < 0 ? -1 : 1;
+		}
+		if (operation_step_end(st, step, STEP_OK, NULL, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Wait for a wave to be healthy; one step per service, spanning from the
+ * wave's start to the moment that service was judged healthy. */
+static int stack_wait_wave(struct state *st, const struct config *cfg, const unsigned char *wave,
+			   long op, struct stack_failure *failure, struct error *err)
+{
+	struct alive_context actx = { st, cfg };
+	struct health_outcome outcome;
+	long long wall_start = state_now_ms(), mono_start = health_now_ms();
+	char took[FORMAT_SIZE];
+
+	if (health_wait(cfg, wave, mono_start, stack_alive, &actx, &outcome, err) < 0)
+		return -1;
+	int rc = outcome.healthy ? 0 : 1;
+	for (size_t s = 0; s < cfg->nservices && rc >= 0; s++) {
+		if (!wave[s])
+			continue;
+		long long at = outcome.healthy_at_ms[s];
+		enum step_result result = STEP_SKIPPED;
+		long long ended = state_now_ms();
+		char *detail;
+		if (at > 0 && (outcome.healthy || outcome.failed_service != s)) {
+			result = STEP_OK;
+			ended = wall_start + (at - mono_start);
+			detail = xstrfmt("healthy after %s", format_duration(at - mono_start, took));
+		} else if (outcome.failed_service == s) {
+			result = STEP_FAILED;
+			detail = xstrdup(outcome.failure ? outcome.failure : "not healthy");
+		} else {
+			detail = xstrdup("not judged: another service failed first");
+		}
+		if (operation_step_record(st, op, "healthy", cfg->services[s].name, result, detail,
+					  wall_start, ended, err) < 0)
+			rc = -1;
+		free(detail);
+	}
+	if (rc == 1)
+		stack_fail(failure, outcome.failed_service, outcome.failure ? outcome.failure
+								     : "not healthy");
+	health_outcome_free(&outcome);
+	return rc;
+}
+
+int stack_start(struct state *st, const struct config *cfg, const unsigned char *selected,
+		long op, struct stack_failure *failure, struct error *err)
+{
+	size_t *order = config_start_order(cfg);
+	unsigned char *up = xcalloc(cfg->nservices, 1);
+	unsigned char *wave = xcalloc(cfg->nservices, 1);
+	int rc = 0;
+
+	for (size_t s = 0; s < cfg->nservices; s++)
+		up[s] = selected && !selected[s];
+	for (;;) {
+		size_t n = 0;
+		memset(wave, 0, cfg->nservices);
+		for (size_t i = 0; i < cfg->nservices; i++) {
+			size_t s = order[i];
+			const struct service *svc = &cfg->services[s];
+			int ready = !up[s];
+			for (size_t a = 0; a < svc->nafter && ready; a++) {
+				const struct service *dep = config_find_service(cfg, svc->after[a]);
+				ready = up[dep - cfg->services];
+			}
+			if (ready) {
+				wave[s] = 1;
+				n++;
+			}
+		}
+		if (!n)
+			break;
+		rc = stack_start_wave(st, cfg, wave, op, failure, err);
+		if (rc == 0)
+			rc = stack_wait_wave(st, cfg, wave, op, failure, err);
+		if (rc != 0)
+			break;
+		for (size_t s = 0; s < cfg->nservices; s++)
+			up[s] |= wave[s];
+	}
+	free(order);
+	free(up);
+	free(wave);
+	return rc;
+}
+
+int stack_stop(struct state *st, const struct config *cfg, const unsigned char *selected,
+	       long op, struct error *err)
+{
+	size_t *order = config_start_order(cfg);
+	int rc = 0;
+
+	for (size_t i = cfg->nservices; i-- > 0 && rc == 0;) {
+		size_t s = order[i];
+		long step;
+		if (selected && !selected[s])
+			continue;
+		if (operation_step_begin(st, op, "stop", cfg->services[s].name, &step, err) < 0) {
+			rc = -1;
+			break;
+		}
+		rc = service_stop(st, cfg, &cfg->services[s], err);
+		struct error ignored = ERROR_INIT;
+		operation_step_end(st, step, rc == 0 ? STEP_OK : STEP_FAILED,
+				   rc == 0 ? NULL : err->msg, rc == 0 ? err : &ignored);
+	}
+	free(order);
+	return rc;
+}
