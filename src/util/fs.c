@@ -153,6 +153,14 @@ static int remove_one(const char *path, const struct stat *st, int type, struct 
 	return unlink(path) < 0 && errno != ENOENT ? -1 : 0;
 }
 
+static int open_up_folder(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)ftw;
+	if (type == FTW_D && (st->st_mode & 0700) != 0700)
+		return chmod(path, (st->st_mode & 07777) | 0700) < 0 ? -1 : 0;
+	return 0;
+}
+
 int fs_remove_tree(const char *path, struct error *err)
 {
 	struct stat st;
@@ -166,7 +174,10 @@ int fs_remove_tree(const char *path, struct error *err)
 			return error_errno(err, EXIT_FAILED, errno, "cannot remove '%s'", path);
 		return 0;
 	}
-	if (nftw(path, remove_one, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0)
+	/* A release may hold read-only folders; open them up first so their
+	 * content can be removed without root. */
+	if (nftw(path, open_up_folder, 32, FTW_PHYS | FTW_MOUNT) < 0 ||
+	    nftw(path, remove_one, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0)
 		return error_errno(err, EXIT_FAILED, errno, "cannot remove tree '%s'", path);
 	return 0;
 }

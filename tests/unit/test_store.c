@@ -246,15 +246,21 @@ static void test_clean_tmp(void **state)
 	struct state *st = *state;
 	struct error err = ERROR_INIT;
 	char *stray = path_join(st->tmp_dir, "obj.4242.7");
-	char *other = path_join(st->tmp_dir, "stage-api");
+	char *source = path_join(st->tmp_dir, "source-12");
+	char *inside = path_join(source, "bin");
 
+	/* Whatever a dead process left: a half-written object, an unpacked
+	 * tarball with a read-only folder in it. */
 	assert_int_equal(fs_write_atomic(stray, "x", 1, 0600, &err), 0);
-	assert_int_equal(fs_write_atomic(other, "y", 1, 0600, &err), 0);
+	assert_int_equal(fs_mkdir_p(inside, 0700, &err), 0);
+	assert_int_equal(chmod(inside, 0500), 0);
 	assert_int_equal(store_clean_tmp(st, &err), 0);
 	assert_false(path_exists(stray));
-	assert_true(path_exists(other));
+	assert_false(path_exists(source));
+	assert_true(path_exists(st->tmp_dir));
 	free(stray);
-	free(other);
+	free(source);
+	free(inside);
 }
 
 static int count_object(const char *digest, const char *path, void *ctx)
