@@ -1,51 +1,147 @@
 /*
- * `lastgood status`: the live release, whether an interrupted operation
- * awaits recover, and each service's files as they stand.
+ * `lastgood status`: the live release, an interrupted operation awaiting
+ * recover, and per service its state, pid, uptime, health and the release
+ * its files came from.
  */
 #include "cmd/command.h"
+#include "core/health.h"
+#include "core/manifest.h"
 #include "core/operation.h"
 #include "core/release.h"
+#include "core/service.h"
+#include "util/alloc.h"
 #include "util/format.h"
-#include "util/fs.h"
 
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+struct service_status {
+	struct service_info info;
+	int healthy;             /* 1, 0, or -1 when it has no checks */
+	char *failure;           /* first failing check and response */
+	long release;            /* where its files came from, 0 unknown */
+};
+
 struct status_facts {
-	struct release live;       /* id 0 when none */
+	struct release live;     /* id 0 when none */
 	long *unfinished;
 	size_t nunfinished;
+	struct service_status *services;
 };
+
+/* 1 when both manifests hold the same entries for this service. */
+static int same_service_files(const struct manifest *a, const struct manifest *b,
+			      const char *service)
+{
+	size_t na = 0, nb = 0;
+	for (size_t i = 0; i < a->n; i++) {
+		if (strcmp(a->entries[i].service, service))
+			continue;
+		const struct manifest_entry *other = manifest_find(b, a->entries[i].path);
+		if (!other || strcmp(other->digest, a->entries[i].digest))
+			return 0;
+		na++;
+	}
+	for (size_t i = 0; i < b->n; i++)
+		nb += !strcmp(b->entries[i].service, service);
+	return na == nb;
+}
+
+/* A service's files came from the oldest release (of the last 100) that
+ * holds exactly these files: after a selective rollback, the release
+ * rolled back to rather than the composite made by it. */
+static void find_service_releases(struct command_context *ctx, struct status_facts *facts)
+{
+	struct manifest live = MANIFEST_INIT;
+	struct error ignored = ERROR_INIT;
+
+	if (release_manifest(&ctx->st, facts->live.id, &live, &ignored) < 0)
+		return;
+	for (size_t s = 0; s < ctx->cfg.nservices; s++)
+		facts->services[s].release = facts->live.id;
+	for (long id = facts->live.id - 1; id > 0 && id >= facts->live.id - 100; id--) {
+		struct manifest older = MANIFEST_INIT;
+		if (release_manifest(&ctx->st, id, &older, &ignored) < 0)
+			continue;   /* dropped by gc */
+		for (size_t s = 0; s < ctx->cfg.nservices; s++)
+			if (same_service_files(&live, &older, ctx->cfg.services[s].name))
+				facts->services[s].release = id;
+		manifest_free(&older);
+	}
+	manifest_free(&live);
+}
 
 static int status_gather(struct command_context *ctx, struct status_facts *facts,
 			 struct error *err)
 {
-	memset(facts, 0, sizeof(*facts));
+	struct health_round round = { 0 };
+
+	facts->services = xcalloc(ctx->cfg.nservices ? ctx->cfg.nservices : 1,
+				  sizeof(*facts->services));
+	for (size_t s = 0; s < ctx->cfg.nservices; s++) {
+		struct service_status *ss = &facts->services[s];
+		ss->healthy = ctx->cfg.services[s].nhealth ? 1 : -1;
+		ss->info.running = 0;
+		snprintf(ss->info.detail, sizeof(ss->info.detail), "never started");
+		if (ctx->have_state &&
+		    service_inspect(&ctx->st, &ctx->cfg.services[s], &ss->info, err) < 0)
+			return -1;
+	}
+	if (health_round_run(&ctx->cfg, NULL, &round, err) < 0)
+		return -1;
+	for (size_t i = 0; i < round.n; i++) {
+		struct service_status *ss = &facts->services[round.results[i].service];
+		if (round.results[i].ok || !ss->healthy)
+			continue;
+		ss->healthy = 0;
+		ss->failure = xstrfmt("%s: %s", round.results[i].summary, round.results[i].response);
+	}
+	health_round_free(&round);
 	if (!ctx->have_state)
 		return 0;
 	long live = state_live_release(&ctx->st);
 	if (live && release_get(&ctx->st, live, &facts->live, err) < 0)
 		return -1;
+	if (live)
+		find_service_releases(ctx, facts);
 	return operation_unfinished(&ctx->st, &facts->unfinished, &facts->nunfinished, err);
 }
 
-static size_t missing_files(const struct service *svc)
+static void status_clear(struct command_context *ctx, struct status_facts *facts)
 {
-	size_t missing = 0;
-	for (size_t f = 0; f < svc->nfiles; f++)
-		missing += !path_exists(svc->files[f].path);
-	return missing;
+	for (size_t s = 0; facts->services && s < ctx->cfg.nservices; s++)
+		free(facts->services[s].failure);
+	free(facts->services);
+	release_clear(&facts->live);
+	free(facts->unfinished);
+}
+
+static const char *state_name(int running)
+{
+	return running == 1 ? "running" : running == 0 ? "stopped" : "unknown";
+}
+
+static const char *health_name(int healthy)
+{
+	return healthy == 1 ? "healthy" : healthy == 0 ? "unhealthy" : "no checks";
 }
 
 static void status_print_json(struct command_context *ctx, const struct status_facts *facts)
 {
+	long long now = state_now_ms();
 	json_t *services = json_array();
 	for (size_t s = 0; s < ctx->cfg.nservices; s++) {
-		const struct service *svc = &ctx->cfg.services[s];
-		json_array_append_new(services, json_pack("{s:s, s:I, s:I}", "name", svc->name,
-			"files", (json_int_t)svc->nfiles, "missing", (json_int_t)missing_files(svc)));
+		const struct service_status *ss = &facts->services[s];
+		int up = ss->info.running == 1 && ss->info.started_ms;
+		json_array_append_new(services, json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s?, s:I, s:s}",
+			"name", ctx->cfg.services[s].name,
+			"manager", config_manager_name(ctx->cfg.services[s].manager),
+			"state", state_name(ss->info.running), "pid", (json_int_t)ss->info.pid,
+			"uptime_ms", (json_int_t)(up ? now - ss->info.started_ms : 0),
+			"health", health_name(ss->healthy), "failure", ss->failure,
+			"release", (json_int_t)ss->release, "detail", ss->info.detail));
 	}
 	json_t *unfinished = json_array();
 	for (size_t i = 0; i < facts->nunfinished; i++)
@@ -62,7 +158,9 @@ static void status_print_json(struct command_context *ctx, const struct status_f
 
 static void status_print_text(struct command_context *ctx, const struct status_facts *facts)
 {
-	char when[FORMAT_SIZE];
+	char when[FORMAT_SIZE], uptime[FORMAT_SIZE];
+	long long now = state_now_ms();
+
 	if (facts->live.id) {
 		printf("live release %ld", facts->live.id);
 		if (facts->live.label)
@@ -78,13 +176,25 @@ static void status_print_text(struct command_context *ctx, const struct status_f
 	}
 	for (size_t i = 0; i < facts->nunfinished; i++)
 		printf("operation %ld was interrupted: run 'lastgood recover'\n", facts->unfinished[i]);
+	printf("\n  %-20s %-8s %8s %8s  %-9s %7s\n", "SERVICE", "STATE", "PID", "UPTIME", "HEALTH",
+	       "RELEASE");
 	for (size_t s = 0; s < ctx->cfg.nservices; s++) {
-		const struct service *svc = &ctx->cfg.services[s];
-		size_t missing = missing_files(svc);
-		printf("  %-20s %zu %s", svc->name, svc->nfiles, svc->nfiles == 1 ? "file" : "files");
-		if (missing)
-			printf(", %zu missing", missing);
+		const struct service_status *ss = &facts->services[s];
+		int up = ss->info.running == 1 && ss->info.started_ms;
+		char pid[24] = "-", release[24] = "-";
+		if (ss->info.pid)
+			snprintf(pid, sizeof(pid), "%ld", ss->info.pid);
+		if (ss->release)
+			snprintf(release, sizeof(release), "%ld", ss->release);
+		printf("  %-20s %-8s %8s %8s  %-9s %7s", ctx->cfg.services[s].name,
+		       state_name(ss->info.running), pid,
+		       up ? format_duration(now - ss->info.started_ms, uptime) : "-",
+		       health_name(ss->healthy), release);
+		if (ss->info.running != 1 && *ss->info.detail)
+			printf("  (%s)", ss->info.detail);
 		putchar('\n');
+		if (ss->failure)
+			printf("  %-20s %s\n", "", ss->failure);
 	}
 }
 
@@ -95,16 +205,15 @@ int cmd_status(struct command_context *ctx)
 
 	if (ctx->argc > 1)
 		return command_usage(ctx, "unexpected argument");
+	memset(&facts, 0, sizeof(facts));
 	if (status_gather(ctx, &facts, &err) < 0) {
-		release_clear(&facts.live);
-		free(facts.unfinished);
+		status_clear(ctx, &facts);
 		return command_fail(ctx, &err);
 	}
 	if (ctx->opt.json)
 		status_print_json(ctx, &facts);
 	else
 		status_print_text(ctx, &facts);
-	release_clear(&facts.live);
-	free(facts.unfinished);
+	status_clear(ctx, &facts);
 	return EXIT_OK;
 }

@@ -176,8 +176,8 @@ void transition_target_from_release(const struct config *cfg, const unsigned cha
 	manifest_sort(target);
 }
 
-/* The services that own at least one entry of the plan. */
-static unsigned char *changed_services(const struct config *cfg, const struct switch_plan *plan)
+unsigned char *transition_changed_services(const struct config *cfg,
+					   const struct switch_plan *plan)
 {
 	unsigned char *changed = xcalloc(cfg->nservices ? cfg->nservices : 1, 1);
 	for (size_t i = 0; i < plan->n; i++) {
@@ -266,7 +266,7 @@ int transition_run(struct state *st, const struct config *cfg, long op,
 		rc = state_set_live_release(st, report->to_id, err);
 		goto out;
 	}
-	changed = changed_services(cfg, &plan);
+	changed = transition_changed_services(cfg, &plan);
 	if (stack_stop(st, cfg, changed, op, err) < 0)
 		goto out;
 	if (switch_apply(st, op, &plan, report->to_id, err) < 0) {

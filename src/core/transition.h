@@ -25,6 +25,7 @@
 struct config;
 struct error;
 struct state;
+struct switch_plan;
 
 /* Capture every live `files` entry that exists (a deploy may bring ones
  * that do not exist yet) and record it as a release unless the live
@@ -88,6 +89,11 @@ int transition_run(struct state *st, const struct config *cfg, long op,
 		   const struct transition_request *req, struct transition_report *report,
 		   struct error *err);
 void transition_report_clear(struct transition_report *report);
+
+/* The services owning at least one entry of the plan, as a selection over
+ * cfg->services (caller frees): those a switch stops and starts. */
+unsigned char *transition_changed_services(const struct config *cfg,
+					   const struct switch_plan *plan);
 
 /* sha256 of a manifest's serialized form (a release's digest). */
 void transition_digest(const struct manifest *m, char digest[HASH_HEX_SIZE]);
