@@ -16,6 +16,8 @@
 
 struct deploy_args {
 	const char *source;
+	char *commit;            /* git:REV resolved */
+	long built;              /* release already built from that commit */
 	const char *services;
 	int no_auto_rollback;
 	struct release_meta meta;
@@ -65,14 +67,29 @@ static int deploy_run(struct command_context *ctx, const struct deploy_args *arg
 		goto out;
 	if (operation_step_begin(&ctx->st, op, "read source", args->source, &step, err) < 0)
 		goto out;
-	if (source_open(&ctx->st, args->source, op, &root, &temporary, err) < 0 ||
-	    transition_target_from_source(&ctx->st, &ctx->cfg, selected, root, &live, &target,
-					  &stats, err) < 0) {
+	if (args->built) {
+		/* Deployed before: the release is in the store, never rebuilt. */
+		struct manifest built = MANIFEST_INIT;
+		rc = release_manifest(&ctx->st, args->built, &built, err);
+		if (rc == 0)
+			transition_target_from_release(&ctx->cfg, selected, &live, &built, &target);
+		manifest_free(&built);
+	} else if (args->commit) {
+		temporary = 1;
+		rc = source_git_export(&ctx->st, &ctx->cfg, args->commit, op, &root, err);
+	} else {
+		rc = source_open(&ctx->st, args->source, op, &root, &temporary, err);
+	}
+	if (rc < 0 || (root && transition_target_from_source(&ctx->st, &ctx->cfg, selected, root,
+							     &live, &target, &stats, err) < 0)) {
 		struct error ignored = ERROR_INIT;
 		operation_step_end(&ctx->st, step, STEP_FAILED, err->msg, &ignored);
+		rc = -1;
 		goto out;
 	}
-	char *detail = xstrfmt("%ld files read", stats.files);
+	char *detail = args->built ? xstrfmt("commit %.12s is release %ld: not rebuilt",
+					     args->commit, args->built)
+				   : xstrfmt("%ld files read", stats.files);
 	rc = operation_step_end(&ctx->st, step, STEP_OK, detail, err);
 	free(detail);
 	if (rc < 0)
@@ -82,6 +99,7 @@ static int deploy_run(struct command_context *ctx, const struct deploy_args *arg
 		meta.reason = "deploy";
 	struct transition_request req = {
 		.live_id = live_id, .live = &live, .target = &target, .meta = &meta,
+		.preferred = args->built,
 		.on_failure = args->no_auto_rollback ? ON_FAILURE_LEAVE : ON_FAILURE_ROLL_BACK,
 	};
 	rc = transition_run(&ctx->st, &ctx->cfg, op, &req, report, err);
@@ -92,36 +110,47 @@ out:
 	return rc;
 }
 
+/* Check what can be checked before anything is recorded: bad input
+ * changes nothing, not even the history. */
+static int deploy_check_source(struct command_context *ctx, struct deploy_args *args,
+			       struct error *err)
+{
+	if (strncmp(args->source, "git:", 4)) {
+		if (!path_exists(args->source))
+			return error_set(err, EXIT_USAGE, "source '%s' does not exist", args->source);
+		return 0;
+	}
+	if (args->meta.commit)
+		return error_set(err, EXIT_USAGE, "--commit cannot be given with a git source");
+	if (source_git_resolve(&ctx->cfg, args->source + 4, &args->commit, err) < 0)
+		return -1;
+	args->meta.commit = args->commit;
+	args->built = release_with_commit(&ctx->st, args->commit);
+	return 0;
+}
+
 int cmd_deploy(struct command_context *ctx)
 {
 	struct deploy_args args;
+	struct transition_report report;
 	struct error err = ERROR_INIT;
 	unsigned char *selected = NULL;
 	long op;
+	int rc;
 
 	if (deploy_parse(ctx, &args) < 0)
 		return command_usage(ctx, NULL);
-	/* Refuse bad input before anything is recorded. */
-	if (!strncmp(args.source, "git:", 4)) {
-		error_set(&err, EXIT_USAGE, "deploying from git ('%s') is not supported yet; "
-			  "give a folder or a tarball", args.source);
-		return command_fail(ctx, &err);
-	}
-	if (!path_exists(args.source)) {
-		error_set(&err, EXIT_USAGE, "source '%s' does not exist", args.source);
-		return command_fail(ctx, &err);
-	}
-	if (args.services && config_select_services(&ctx->cfg, args.services, &selected, &err) < 0)
-		return command_fail(ctx, &err);
-	if (operation_begin(&ctx->st, "deploy", args.source, args.meta.reason, &op, &err) < 0) {
-		free(selected);
-		return command_fail(ctx, &err);
-	}
-	struct transition_report report;
 	memset(&report, 0, sizeof(report));
-	int rc = deploy_run(ctx, &args, selected, op, &report, &err);
+	if (deploy_check_source(ctx, &args, &err) < 0 ||
+	    (args.services && config_select_services(&ctx->cfg, args.services, &selected, &err) < 0) ||
+	    operation_begin(&ctx->st, "deploy", args.source, args.meta.reason, &op, &err) < 0) {
+		rc = command_fail(ctx, &err);
+	} else {
+		rc = deploy_run(ctx, &args, selected, op, &report, &err);
+		rc = command_finish_transition(ctx, op, "deploy", rc, &report, &err);
+	}
 	free(selected);
-	rc = command_finish_transition(ctx, op, "deploy", rc, &report, &err);
+	free(args.commit);
 	transition_report_clear(&report);
 	return rc;
 }

@@ -371,6 +371,20 @@ int release_default_target(struct state *st, long *id, struct error *err)
 			 "release older than live release %ld", live);
 }
 
+long release_with_commit(struct state *st, const char *commit)
+{
+	sqlite3_stmt *stmt;
+	long id = 0;
+	if (sqlite3_prepare_v2(st->db, "SELECT id FROM releases WHERE commit_sha = ? "
+			       "ORDER BY id DESC LIMIT 1", -1, &stmt, NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_bind_text(stmt, 1, commit, -1, SQLITE_STATIC);
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		id = (long)sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	return id;
+}
+
 int release_delete(struct state *st, long id, struct error *err)
 {
 	sqlite3_stmt *stmt;

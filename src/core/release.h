@@ -72,6 +72,8 @@ int release_resolve(struct state *st, const char *ref, long *id, struct error *e
 /* The newest good release older than the live one, skipping bad ones;
  * falls back to the newest unmarked older one when none is marked good. */
 int release_default_target(struct state *st, long *id, struct error *err);
+/* The newest release recorded with exactly this commit, 0 when none. */
+long release_with_commit(struct state *st, const char *commit);
 /* Delete a release row (gc). */
 int release_delete(struct state *st, long id, struct error *err);
 

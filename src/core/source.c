@@ -3,10 +3,12 @@
  * with libarchive into scratch space.
  */
 #include "core/source.h"
+#include "core/config.h"
 #include "core/state.h"
 #include "util/alloc.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/process.h"
 #include "util/strbuf.h"
 
 #include <archive.h>
@@ -172,4 +174,81 @@ void source_close(char *root, int temporary)
 		fs_remove_tree(root, &ignored);
 	}
 	free(root);
+}
+
+/* The last line of a program's output, for a one-line error. */
+static const char *last_line(struct strbuf *out)
+{
+	while (out->len && out->buf[out->len - 1] == '\n')
+		strbuf_setlen(out, out->len - 1);
+	const char *nl = strrchr(out->buf, '\n');
+	return nl ? nl + 1 : out->buf;
+}
+
+int source_git_resolve(const struct config *cfg, const char *rev, char **commit,
+		       struct error *err)
+{
+	struct strbuf out = STRBUF_INIT;
+	int status;
+
+	*commit = NULL;
+	if (!cfg->source_git)
+		return error_set(err, EXIT_USAGE, "%s: deploying 'git:%s' needs 'source: {git: PATH}' "
+				 "in the config", cfg->path, rev);
+	if (!*rev || rev[0] == '-')
+		return error_set(err, EXIT_USAGE, "invalid git revision '%s'", rev);
+	char *spec = xstrfmt("%s^{commit}", rev);
+	char *argv[] = { "git", "-C", cfg->source_git, "rev-parse", "--verify", "--quiet",
+			 "--end-of-options", spec, NULL };
+	struct process_options opts = { .merge_stderr = 1 };
+	int rc = process_run_with(argv, &opts, &out, &status, err);
+	free(spec);
+	if (rc == 0 && status != 0)
+		rc = error_set(err, EXIT_USAGE, "no commit '%s' in '%s'", rev, cfg->source_git);
+	if (rc == 0) {
+		*commit = xstrdup(last_line(&out));
+		size_t len = strlen(*commit);
+		if (strspn(*commit, "0123456789abcdef") != len || (len != 40 && len != 64)) {
+			rc = error_set(err, EXIT_FAILED, "git answered '%s' for '%s'", *commit, rev);
+			free(*commit);
+			*commit = NULL;
+		}
+	}
+	strbuf_release(&out);
+	return rc;
+}
+
+int source_git_export(struct state *st, const struct config *cfg, const char *commit,
+		      long op, char **root, struct error *err)
+{
+	struct strbuf out = STRBUF_INIT;
+	struct process_options opts = { .merge_stderr = 1 };
+	char *tarball = xstrfmt("%s/git-%ld.tar", st->tmp_dir, op);
+	int status, temporary, rc;
+
+	*root = NULL;
+	char *archive[] = { "git", "-C", cfg->source_git, "archive", "--format=tar", "-o", tarball,
+			    (char *)commit, NULL };
+	rc = process_run_with(archive, &opts, &out, &status, err);
+	if (rc == 0 && status != 0)
+		rc = error_set(err, EXIT_FAILED, "cannot export commit '%.12s': %s", commit,
+			       last_line(&out));
+	if (rc == 0)
+		rc = source_open(st, tarball, op, root, &temporary, err);
+	unlink(tarball);
+	free(tarball);
+	if (rc == 0 && cfg->source_build.n) {
+		strbuf_reset(&out);
+		opts.cwd = *root;
+		rc = process_run_with(cfg->source_build.v, &opts, &out, &status, err);
+		if (rc == 0 && status != 0)
+			rc = error_set(err, EXIT_FAILED, "build of commit '%.12s' failed (exit %d): %s",
+				       commit, status, last_line(&out));
+	}
+	strbuf_release(&out);
+	if (rc < 0 && *root) {
+		source_close(*root, 1);
+		*root = NULL;
+	}
+	return rc;
 }

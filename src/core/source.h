@@ -7,6 +7,9 @@
  *   ... read files below root ...
  *   source_close(root, temporary);
  *
+ * `git:REV` exports REV from the repository named in the config and runs
+ * the configured build in the export; the result is deployed like a folder.
+ *
  * A tarball is unpacked into the state folder's scratch space with
  * libarchive's secure-extraction flags and an explicit check of every
  * entry: absolute names, "..", special files, and links leaving the tree
@@ -15,11 +18,21 @@
 #ifndef LG_SOURCE_H
 #define LG_SOURCE_H
 
+struct config;
 struct error;
 struct state;
 
 int source_open(struct state *st, const char *source, long op, char **root,
 		int *temporary, struct error *err);
+
+/* Resolve "git:REV" in the repository `source: git:` names to a full commit
+ * id (caller frees). */
+int source_git_resolve(const struct config *cfg, const char *rev, char **commit,
+		       struct error *err);
+/* Export commit from the repository (git archive) into scratch space and
+ * run the configured build there; *root is the built tree (temporary). */
+int source_git_export(struct state *st, const struct config *cfg, const char *commit,
+		      long op, char **root, struct error *err);
 void source_close(char *root, int temporary);
 /* Where an entry's replacement sits in a source: relative config paths as
  * written, absolute ones below the root. */
