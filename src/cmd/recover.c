@@ -4,12 +4,62 @@
  * mutating command runs this first, under the lock.
  */
 #include "cmd/command.h"
+#include "util/alloc.h"
 #include "core/operation.h"
+#include "core/service.h"
+#include "core/stack.h"
 #include "core/store.h"
 #include "core/switch.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+/* The services the interrupted operation stopped or was starting that are
+ * not running now: after its files are settled they must run again. */
+static unsigned char *services_left_down(struct command_context *ctx,
+					 const struct operation_record *rec, struct error *err)
+{
+	unsigned char *down = xcalloc(ctx->cfg.nservices ? ctx->cfg.nservices : 1, 1);
+	for (size_t i = 0; i < rec->nsteps; i++) {
+		const struct step_record *step = &rec->steps[i];
+		const struct service *svc;
+		struct service_info info;
+		if ((strcmp(step->kind, "stop") && strcmp(step->kind, "start")) || !step->target ||
+		    !(svc = config_find_service(&ctx->cfg, step->target)))
+			continue;
+		if (service_inspect(&ctx->st, svc, &info, err) < 0) {
+			free(down);
+			return NULL;
+		}
+		if (info.running != 1)
+			down[svc - ctx->cfg.services] = 1;
+	}
+	return down;
+}
+
+/* Start what the operation left down, recorded on that operation. A
+ * failure here does not stop recover: the files are settled, and the
+ * operator needs the commands that come next to work. */
+static int recover_services(struct command_context *ctx, long op,
+			    const struct operation_record *rec, const char **problem,
+			    struct stack_failure *failure, struct error *err)
+{
+	unsigned char *down = services_left_down(ctx, rec, err);
+	int rc = 0, none = 1;
+	if (!down)
+		return -1;
+	for (size_t s = 0; s < ctx->cfg.nservices; s++)
+		none &= !down[s];
+	if (!none) {
+		rc = stack_start(&ctx->st, &ctx->cfg, down, op, failure, err);
+		if (rc > 0)
+			*problem = failure->text;
+		rc = rc < 0 ? -1 : 0;
+	}
+	free(down);
+	return rc;
+}
 
 static int recover_one(struct command_context *ctx, long op, struct error *err)
 {
@@ -40,10 +90,23 @@ static int recover_one(struct command_context *ctx, long op, struct error *err)
 		what = "interrupted before changing live files; closed by recover";
 		break;
 	}
-	int rc = operation_end(&ctx->st, op, result, what, err);
-	if (rc == 0)
-		command_progress(ctx, "recovered operation %ld (%s, pid %ld): %s; live release %ld",
-				 op, rec.command, rec.pid, what, state_live_release(&ctx->st));
+	const char *problem = NULL;
+	struct stack_failure failure = { 0 };
+	int rc = recover_services(ctx, op, &rec, &problem, &failure, err);
+	if (rc == 0 && problem) {
+		char *text = xstrfmt("%s; but services did not come back: %s", what, problem);
+		rc = operation_end(&ctx->st, op, OP_NEEDS_ATTENTION, text, err);
+		fprintf(stderr, "lastgood: recovered operation %ld (%s): %s; see 'lastgood status'\n",
+			op, rec.command, text);
+		free(text);
+	} else if (rc == 0) {
+		rc = operation_end(&ctx->st, op, result, what, err);
+		if (rc == 0)
+			command_progress(ctx, "recovered operation %ld (%s, pid %ld): %s; live "
+					 "release %ld", op, rec.command, rec.pid, what,
+					 state_live_release(&ctx->st));
+	}
+	stack_failure_clear(&failure);
 	operation_record_clear(&rec);
 	return rc;
 }
