@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# The ziggie runbook's bad deploy, handled by lastgood: three demo services
+# (ziggie-api, mcp-gateway, sim-studio) run on loopback ports from a scratch
+# host folder; v1 is recorded and started, v2 breaks ziggie-api's health,
+# and lastgood notices, puts v1 back and verifies it by itself. Prints the
+# operation's timeline and the time from failure detected to all healthy,
+# then stops the stack and leaves nothing running, even on error or Ctrl-C.
+#
+# Environment: LASTGOOD (the binary), DEMO_SERVICE (the service binary),
+# ZIGGIE_API_PORT, MCP_GATEWAY_PORT, SIM_STUDIO_PORT (ports to try first;
+# default the runbook's 8000, 8080, 8001, or free ones when those are taken).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+LG=${LASTGOOD:-$here/../../lastgood}
+SERVICE_BIN=${DEMO_SERVICE:-$here/demo-service}
+[ -x "$LG" ] || { echo "demo: no lastgood binary at '$LG' (run 'make')" >&2; exit 1; }
+[ -x "$SERVICE_BIN" ] || {
+	echo "demo: no service binary at '$SERVICE_BIN' (run 'make examples/ziggie/demo-service')" >&2
+	exit 1
+}
+
+services=(ziggie-api mcp-gateway sim-studio)
+work=$(mktemp -d "${TMPDIR:-/tmp}/lastgood-ziggie.XXXXXX")
+host=$work/host
+
+# The services this demo started: every process whose executable lies in the
+# host folder. /proc/PID/exe names it even after a switch replaced the file
+# ("... (deleted)"), and no other process can match.
+host_pids() {
+	local exe pid
+	for exe in /proc/[0-9]*/exe; do
+		pid=${exe#/proc/}
+		pid=${pid%/exe}
+		case $(readlink "$exe" 2>/dev/null) in
+		"$host"/*) echo "$pid" ;;
+		esac
+	done
+}
+
+cleanup() {
+	local rc=$? pids
+	trap - EXIT INT TERM
+	if [ -f "$host/lastgood.yml" ]; then
+		"$LG" -q -C "$host" stop >/dev/null 2>&1 || true
+	fi
+	mapfile -t pids < <(host_pids)
+	if [ ${#pids[@]} -gt 0 ]; then
+		echo "demo: stopping leftover services: ${pids[*]}" >&2
+		kill "${pids[@]}" 2>/dev/null || true
+		sleep 0.5
+		mapfile -t pids < <(host_pids)
+		[ ${#pids[@]} -eq 0 ] || kill -KILL "${pids[@]}" 2>/dev/null || true
+	fi
+	rm -rf "$work"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+if [ -t 1 ]; then bold=$(printf '\033[1m'); plain=$(printf '\033[0m'); else bold=; plain=; fi
+say() { printf '\n%s# %s%s\n' "$bold" "$*" "$plain"; }
+die() { echo "demo: $*" >&2; exit 1; }
+# lastgood ARGS...: run it on the scratch host, echoing the command line.
+lastgood() {
+	local arg line='$ lastgood'
+	for arg; do
+		case $arg in
+		*[[:space:]]*) line+=" \"$arg\"" ;;
+		*) line+=" $arg" ;;
+		esac
+	done
+	printf '%s%s%s\n' "$bold" "$line" "$plain"
+	"$LG" -C "$host" "$@"
+}
+now_ms() { date +%s%3N; }
+
+# A port counts as taken when something accepts a connection on it.
+port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# pick_port FIRST CHOSEN...: FIRST if free, else a free one; never one in CHOSEN.
+pick_port() {
+	local port=$1 tries=0
+	shift
+	while port_taken "$port" || [[ " $* " == *" $port "* ]]; do
+		tries=$((tries + 1))
+		[ "$tries" -le 200 ] || die "no free loopback port found"
+		port=$((20000 + RANDOM % 40000))
+	done
+	echo "$port"
+}
+
+api_port=$(pick_port "${ZIGGIE_API_PORT:-8000}")
+gateway_port=$(pick_port "${MCP_GATEWAY_PORT:-8080}" "$api_port")
+studio_port=$(pick_port "${SIM_STUDIO_PORT:-8001}" "$api_port" "$gateway_port")
+declare -A port=([ziggie-api]=$api_port [mcp-gateway]=$gateway_port [sim-studio]=$studio_port)
+
+# Lay out v1 on the scratch host: a binary and an env file per service. The
+# config's runbook ports go through placeholders so that no replacement can
+# hit another's result.
+mkdir -p "$host/bin" "$host/etc"
+for s in "${services[@]}"; do
+	install -m 0755 "$SERVICE_BIN" "$host/bin/$s"
+	printf 'VERSION=1\nMODE=healthy\nSTART_DELAY_MS=200\n' >"$host/etc/$s.env"
+done
+sed -e 's/\([":]\)8000\(["/]\)/\1@API@\2/g' \
+    -e 's/\([":]\)8080\(["/]\)/\1@GATEWAY@\2/g' \
+    -e 's/\([":]\)8001\(["/]\)/\1@STUDIO@\2/g' \
+    -e "s/@API@/$api_port/g; s/@GATEWAY@/$gateway_port/g; s/@STUDIO@/$studio_port/g" \
+    "$here/lastgood.yml" >"$host/lastgood.yml"
+
+say "the ziggie stack in $host: ziggie-api :$api_port, mcp-gateway :$gateway_port, sim-studio :$studio_port"
+(cd "$host" && find . -type f | sort)
+lastgood check
+
+say "record v1 and start it; start returns once every service answers healthy"
+lastgood snapshot --label v1 --reason "v1, known good"
+lastgood start
+lastgood status
+
+# v2 as a build would leave it: ziggie-api's new env makes it unhealthy,
+# mcp-gateway's is fine. sim-studio is not in it, so it keeps v1 and is not
+# restarted; the binaries are unchanged, so only the env files switch.
+say "v2 arrives: ziggie-api is broken in it (its /health answers 503)"
+dist=$work/dist-v2
+mkdir -p "$dist/bin" "$dist/etc"
+for s in ziggie-api mcp-gateway; do
+	install -m 0755 "$SERVICE_BIN" "$dist/bin/$s"
+done
+printf 'VERSION=2\nMODE=unhealthy\nSTART_DELAY_MS=200\n' >"$dist/etc/ziggie-api.env"
+printf 'VERSION=2\nMODE=healthy\nSTART_DELAY_MS=200\n' >"$dist/etc/mcp-gateway.env"
+(cd "$work" && find dist-v2 -type f | sort)
+
+say "deploy v2: lastgood sees ziggie-api fail and rolls back by itself (exit 3)"
+deploy_rc=0
+deploy_started=$(now_ms)
+lastgood deploy "$dist" --label v2 --reason "ship v2" || deploy_rc=$?
+deploy_ended=$(now_ms)
+[ "$deploy_rc" -eq 3 ] || die "deploy exited $deploy_rc, expected 3 (failed and rolled back)"
+echo "deploy exited 3 after $((deploy_ended - deploy_started)) ms: failed and rolled back"
+
+# The deploy is the newest operation; `--json history` prints one key per
+# line, so its first "id" is the deploy's number.
+op=$("$LG" -C "$host" --json history --limit 1 | sed -n 's/^ *"id": *\([0-9][0-9]*\).*/\1/p' | head -n 1)
+[ -n "$op" ] || die "cannot find the deploy's operation number"
+
+say "every service is back on v1"
+lastgood status
+for s in "${services[@]}"; do
+	url=http://127.0.0.1:${port[$s]}/health
+	printf '%s$ curl -s %s%s\n' "$bold" "$url" "$plain"
+	body=$(curl -s --max-time 2 "$url") || die "$s does not answer on $url"
+	echo "$body"
+	case $body in
+	*'"status": "healthy"'*'"version": "1"'*) ;;
+	*) die "$s is not healthy on version 1" ;;
+	esac
+done
+
+say "the record: v2 is marked bad, and the deploy's timeline"
+lastgood releases
+lastgood history
+lastgood show "$op"
+
+# Time to recover, from the record (`--json show` prints one key per line,
+# so awk reads it without jq). lastgood journals each service's wait for
+# health as a "healthy" step that ends when the service was judged: failed,
+# or first answered healthy. The failure was detected when the failed step
+# ended; after it the old release's services restart, and the last
+# "healthy" step ends when all answer healthy again. They must then stay
+# healthy for `stabilize` (1s here), which no step shows: the operation
+# ends when that is over, and that is the time lastgood itself reports.
+"$LG" -C "$host" --json show "$op" | awk '
+	/^\{/ { top = 1 }
+	/^ *"steps":/ { top = 0 }
+	/^ *\{/ && !top { kind = result = ""; ended = 0 }
+	/^ *"kind":/ { kind = $0; sub(/^[^:]*: *"/, "", kind); sub(/".*/, "", kind) }
+	/^ *"result":/ { result = $0; sub(/^[^:]*: *"/, "", result); sub(/".*/, "", result) }
+	/^ *"ended_ms":/ { ended = $0; gsub(/[^0-9]/, "", ended); if (top) op_ended = ended }
+	/^ *\}/ && !top && kind == "healthy" {
+		if (!detected && result == "failed") detected = ended
+		else if (detected && result == "ok") answered = ended
+	}
+	END {
+		if (!detected || !answered || !op_ended) {
+			print "demo: the timeline has no failed health wait followed by healthy ones" > "/dev/stderr"
+			exit 1
+		}
+		printf "\nfailure detected -> every service answers healthy: %.3f s\n", (answered - detected) / 1000
+		printf "failure detected -> all healthy and stable, deploy over: %.3f s\n", (op_ended - detected) / 1000
+	}'
+
+say "stop the stack; nothing is left running"
+lastgood stop
+mapfile -t left < <(host_pids)
+[ ${#left[@]} -eq 0 ] || die "still running after stop: ${left[*]}"
+echo "no demo service left running"
