@@ -407,6 +407,7 @@ static void http_done(struct probe *p, CURLcode code)
 
 	long status = 0;
 	curl_easy_getinfo(p->easy, CURLINFO_RESPONSE_CODE, &status);
+	p->result->answered = status != 0;
 	struct strbuf why = STRBUF_INIT;
 	int status_ok = check->expect_status ? status == check->expect_status
 		: status >= 200 && status <= 299;
@@ -995,6 +996,16 @@ static int wait_judge(const struct config *cfg, const struct health_round *round
 				failed = &round->results[i];
 
 		if (ws[s].state == WAIT_STARTING) {
+			/* A service that answers but answers wrong is up and
+			 * broken: it fails after `retries`, like a healthy one
+			 * going bad, not after the whole start timeout. */
+			int allowed = policy->retries > 1 ? policy->retries : 1;
+			if (failed && failed->answered && ++ws[s].failures >= allowed) {
+				wait_fail(cfg, outcome, s, failed);
+				return 1;
+			}
+			if (failed && !failed->answered)
+				ws[s].failures = 0;
 			if (failed) {
 				if (now >= started_ms + policy->start_timeout_ms) {
 					wait_fail(cfg, outcome, s, failed);

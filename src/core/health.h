@@ -20,9 +20,11 @@
  *   health_round_free(&round);
  *
  * health_wait runs rounds until every selected service is healthy and has
- * stayed healthy for its policy's `stabilize`, or one has failed: not
- * healthy within `start_timeout`, a check failing `retries` times in a row
- * after it was healthy, or (through the alive callback) its process gone.
+ * stayed healthy for its policy's `stabilize`, or one has failed: a check
+ * failing `retries` times in a row once the service answers (an HTTP 503
+ * or a wrong JSON field counts from the first reply; "connection refused"
+ * only means it is still starting), not healthy within `start_timeout`, or
+ * (through the alive callback) its process gone.
  * Between rounds it pauses `interval`, doubling up to 1s: never a fixed
  * sleep, so a service counts as healthy the moment its checks pass.
  */
@@ -40,6 +42,8 @@ struct health_result {
 	size_t service;              /* index into cfg->services */
 	const struct health_check *check;
 	int ok;
+	int answered;                /* the service replied (an HTTP status):
+	                                it is up, so a failure counts at once */
 	long long elapsed_ms;
 	char *summary;               /* one line: "GET http://.../health -> 200" */
 	char *response;              /* failing response excerpt (status, body,
