@@ -5,6 +5,7 @@
 #include "cmd/command.h"
 #include "core/gc.h"
 #include "core/operation.h"
+#include "core/release.h"
 #include "core/stack.h"
 #include "core/transition.h"
 #include "util/format.h"
@@ -124,6 +125,11 @@ int command_run_services(struct command_context *ctx, unsigned steps)
 		stack_failure_clear(&failure);
 		return EXIT_FAILED;
 	}
+	/* Every service up and verified: the live release has passed. */
+	long live = state_live_release(&ctx->st);
+	if ((steps & SERVICES_START) && !services && live &&
+	    release_set_mark(&ctx->st, live, MARK_GOOD, &err) < 0)
+		return command_fail(ctx, &err);
 	if (operation_end(&ctx->st, op, OP_OK, NULL, &err) < 0)
 		return command_fail(ctx, &err);
 	command_progress(ctx, "%s: done (operation %ld)", name, op);

@@ -10,6 +10,7 @@
 #include "core/stack.h"
 #include "core/store.h"
 #include "core/switch.h"
+#include "core/transition.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +62,48 @@ static int recover_services(struct command_context *ctx, long op,
 	return rc;
 }
 
+/* A deploy interrupted after its switch but before its verdict left a
+ * release live that nothing verified: put back the release it replaced,
+ * as the deploy itself would have done on a failure. Sets *went_back. */
+static int recover_unverified_deploy(struct command_context *ctx, long op,
+				     const struct operation_record *rec, int *went_back,
+				     const char **problem, struct transition_report *report,
+				     struct error *err)
+{
+	struct manifest live = MANIFEST_INIT, previous = MANIFEST_INIT;
+	struct release to;
+	long live_id = state_live_release(&ctx->st);
+
+	*went_back = 0;
+	if (strcmp(rec->command, "deploy") || !rec->from_release || live_id != rec->to_release ||
+	    live_id == rec->from_release)
+		return 0;
+	if (release_get(&ctx->st, live_id, &to, err) < 0)
+		return -1;
+	int verified = to.mark == MARK_GOOD;
+	release_clear(&to);
+	if (verified)
+		return 0;
+	int rc = -1;
+	if (release_manifest(&ctx->st, live_id, &live, err) == 0 &&
+	    release_manifest(&ctx->st, rec->from_release, &previous, err) == 0) {
+		struct transition_request req = {
+			.live_id = live_id, .live = &live, .target = &previous,
+			.preferred = rec->from_release, .on_failure = ON_FAILURE_STOP,
+		};
+		rc = transition_run(&ctx->st, &ctx->cfg, op, &req, report, err);
+	}
+	/* The record keeps what the deploy set out to do. */
+	if (rc == 0)
+		rc = operation_set_releases(&ctx->st, op, rec->from_release, rec->to_release, err);
+	if (rc == 0 && report->outcome != TRANSITION_OK)
+		*problem = report->failure.text;
+	*went_back = rc == 0;
+	manifest_free(&live);
+	manifest_free(&previous);
+	return rc;
+}
+
 static int recover_one(struct command_context *ctx, long op, struct error *err)
 {
 	struct operation_record rec;
@@ -81,6 +124,10 @@ static int recover_one(struct command_context *ctx, long op, struct error *err)
 		result = OP_FINISHED;
 		what = "interrupted after its commit point; finished by recover";
 		break;
+	case SWITCH_COMPLETE:
+		result = OP_FINISHED;
+		what = "interrupted after switching files; services brought back by recover";
+		break;
 	case SWITCH_UNDONE:
 		result = OP_UNDONE;
 		what = "interrupted while switching files; undone by recover";
@@ -92,7 +139,17 @@ static int recover_one(struct command_context *ctx, long op, struct error *err)
 	}
 	const char *problem = NULL;
 	struct stack_failure failure = { 0 };
-	int rc = recover_services(ctx, op, &rec, &problem, &failure, err);
+	struct transition_report report;
+	int went_back;
+	memset(&report, 0, sizeof(report));
+	int rc = recover_unverified_deploy(ctx, op, &rec, &went_back, &problem, &report, err);
+	if (rc == 0 && went_back) {
+		result = OP_UNDONE;
+		what = "interrupted before its release was verified; the previous release was "
+		       "put back by recover";
+	}
+	if (rc == 0 && !problem)
+		rc = recover_services(ctx, op, &rec, &problem, &failure, err);
 	if (rc == 0 && problem) {
 		char *text = xstrfmt("%s; but services did not come back: %s", what, problem);
 		rc = operation_end(&ctx->st, op, OP_NEEDS_ATTENTION, text, err);
@@ -107,6 +164,7 @@ static int recover_one(struct command_context *ctx, long op, struct error *err)
 					 state_live_release(&ctx->st));
 	}
 	stack_failure_clear(&failure);
+	transition_report_clear(&report);
 	operation_record_clear(&rec);
 	return rc;
 }

@@ -98,17 +98,27 @@ static int find_by_label(struct state *st, const char *label, long *id)
 	return 0;
 }
 
-/* 1 when the live release has exactly this manifest digest. */
-static int live_release_has_digest(struct state *st, const char *digest)
+/* The release to reuse for this content: the live one when it matches,
+ * else the newest with exactly this manifest digest; 0 when none. */
+static long release_with_digest(struct state *st, const char *digest)
 {
 	struct release r;
 	struct error ignored = ERROR_INIT;
-	long live = state_live_release(st);
-	if (!live || release_get(st, live, &r, &ignored) < 0)
-		return 0;
-	int same = !strcmp(r.digest, digest);
-	release_clear(&r);
-	return same;
+	long live = state_live_release(st), id = 0;
+	if (live && release_get(st, live, &r, &ignored) == 0) {
+		if (!strcmp(r.digest, digest))
+			id = live;
+		release_clear(&r);
+	}
+	sqlite3_stmt *stmt;
+	if (!id && sqlite3_prepare_v2(st->db, "SELECT id FROM releases WHERE digest = ? "
+				      "ORDER BY id DESC LIMIT 1", -1, &stmt, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(stmt, 1, digest, -1, SQLITE_STATIC);
+		if (sqlite3_step(stmt) == SQLITE_ROW)
+			id = (long)sqlite3_column_int64(stmt, 0);
+		sqlite3_finalize(stmt);
+	}
+	return id;
 }
 
 int release_create(struct state *st, const struct manifest *m,
@@ -130,10 +140,8 @@ int release_create(struct state *st, const struct manifest *m,
 	 * crash never leaves a release pointing at nothing. */
 	if (manifest_store(st, m, digest, err) < 0)
 		return -1;
-	if (!meta->label && !meta->commit && live_release_has_digest(st, digest)) {
-		*id = state_live_release(st);
+	if (!meta->label && !meta->commit && (*id = release_with_digest(st, digest)))
 		return 0;
-	}
 
 	long files;
 	long long size;

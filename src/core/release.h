@@ -49,9 +49,10 @@ struct release_meta {
 	long long added;
 };
 
-/* Store the manifest and record a new release. When the live release
- * already has exactly this digest and no label/commit is asked for, that
- * release is returned instead (*created = 0). */
+/* Store the manifest and record a new release. When no label or commit is
+ * asked for and a release already has exactly this content (the live one
+ * first, else the newest), that release is returned instead (*created = 0):
+ * content known to be bad keeps its mark. */
 int release_create(struct state *st, const struct manifest *m,
 		   const struct release_meta *meta, long *id, int *created,
 		   struct error *err);

@@ -51,6 +51,16 @@ static int stack_start_wave(struct state *st, const struct config *cfg, const un
 		long step;
 		if (!wave[s])
 			continue;
+		struct service_info info;
+		if (service_inspect(st, &cfg->services[s], &info, err) < 0)
+			return -1;
+		if (info.running == 1) {
+			/* Starting what runs is a no-op; it is still verified. */
+			if (operation_step_note(st, op, "start", cfg->services[s].name, STEP_SKIPPED,
+						"already running", err) < 0)
+				return -1;
+			continue;
+		}
 		if (operation_step_begin(st, op, "start", cfg->services[s].name, &step, err) < 0)
 			return -1;
 		if (service_start(st, cfg, &cfg->services[s], &start_err) < 0) {
@@ -86,12 +96,22 @@ static int stack_wait_wave(struct state *st, const struct config *cfg, const uns
 		long long ended = state_now_ms();
 		char *detail;
 		if (at > 0 && (outcome.healthy || outcome.failed_service != s)) {
+			/* The step spans start to stable; when it first passed
+			 * is in the detail. */
+			char stable[FORMAT_SIZE];
 			result = STEP_OK;
-			ended = wall_start + (at - mono_start);
-			detail = xstrfmt("healthy after %s", format_duration(at - mono_start, took));
+			detail = xstrfmt("healthy after %s, then stable for %s",
+					 format_duration(at - mono_start, took),
+					 format_duration(cfg->services[s].policy.stabilize_ms, stable));
 		} else if (outcome.failed_service == s) {
+			/* The failure text starts with the service's name, which
+			 * is already the step's target. */
+			const char *text = outcome.failure ? outcome.failure : "not healthy";
+			size_t n = strlen(cfg->services[s].name);
+			if (!strncmp(text, cfg->services[s].name, n) && !strncmp(text + n, ": ", 2))
+				text += n + 2;
 			result = STEP_FAILED;
-			detail = xstrdup(outcome.failure ? outcome.failure : "not healthy");
+			detail = xstrdup(text);
 		} else {
 			detail = xstrdup("not judged: another service failed first");
 		}

@@ -489,6 +489,8 @@ int switch_recover(struct state *st, long op, enum switch_outcome *outcome,
 		return -1;
 	}
 	if (!j.n) {
+		if (!strcmp(j.phase, "switched"))
+			*outcome = SWITCH_COMPLETE;
 		journal_free(&j);
 		return 0;
 	}

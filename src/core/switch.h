@@ -63,6 +63,7 @@ enum switch_outcome {
 	SWITCH_NOTHING,      /* the operation never reached the live files */
 	SWITCH_UNDONE,       /* it was undone: the old release is live */
 	SWITCH_FINISHED,     /* it was finished: the new release is live */
+	SWITCH_COMPLETE,     /* its switch had completed before it stopped */
 };
 
 /* Finish or undo the switch of an interrupted operation. Safe to run again

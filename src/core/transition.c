@@ -64,15 +64,13 @@ int transition_record_live(struct state *st, const struct config *cfg, long op,
 		free(reason);
 		if (rc < 0)
 			goto fail;
-		if (created) {
-			/* The live files are that release now. */
-			if (state_set_live_release(st, *live_id, err) < 0) {
-				strbuf_release(&detail);
-				goto fail;
-			}
-			strbuf_addf(&detail, "unrecorded changes saved as release %ld", *live_id);
-		} else
-			strbuf_addf(&detail, "live files are release %ld", *live_id);
+		/* The live files are that release now, whatever the record
+		 * said before. */
+		if (*live_id != state_live_release(st) &&
+		    state_set_live_release(st, *live_id, err) < 0)
+			goto fail;
+		strbuf_addf(&detail, created ? "unrecorded changes saved as release %ld"
+					     : "live files are release %ld", *live_id);
 	} else {
 		strbuf_addstr(&detail, "nothing is live yet");
 	}
