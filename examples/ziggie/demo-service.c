@@ -1,22 +1,37 @@
 /*
- * demo-service: a tiny HTTP/1.1 server standing in for each service of the
- * ziggie runbook (ziggie-api, mcp-gateway, sim-studio) in `make demo`.
- * Its env file says which version it is and how it behaves, so a "broken
- * release" is just a different env file that lastgood can switch back.
+ * test-service: the HTTP service the CLI tests start, stop, deploy and roll
+ * back (tests/cli/70-*, 80-*, 85-*). Its config file decides how it
+ * behaves, so a "broken release" is just a different config file.
  *
- *   demo-service --name NAME --port PORT --config FILE
+ *   test-service --port PORT --config FILE [--name NAME]
  *
- * FILE holds KEY=VALUE lines:
- *   VERSION=TEXT        reported by /health
- *   MODE=healthy        GET /health -> 200 {"status": "healthy", ...}
- *   MODE=unhealthy      GET /health -> 503 {"status": "unhealthy", ...}
- *   MODE=crash          exits with status 1 about 200ms after it starts
- *   MODE=hang           accepts connections but never answers /health
- *   START_DELAY_MS=N    wait this long before listening (start-up time)
+ * FILE holds KEY=VALUE lines (unknown keys are an error, exit 2):
+ *   NAME=TEXT          name in the start log (else --name, else "test-service")
+ *   VERSION=TEXT       reported by GET /health
+ *   MODE=healthy       GET /health -> 200 {"status":"healthy","version":V}
+ *   MODE=unhealthy     GET /health -> 503 {"status":"unhealthy",...}
+ *   MODE=mismatch      GET /health -> 200 {"status":"degraded",...}
+ *   MODE=hang          accepts /health requests and never answers them
+ *   MODE=flaky-N       the first N /health requests get 503, then healthy
+ *   MODE=crash         exits with status 1 at start, before listening
+ *   FAIL_AFTER=K       the first K /health requests are answered healthy
+ *                      whatever MODE says (MODE applies from request K+1)
+ *   START_DELAY_MS=N   wait this long before listening (a slow start)
+ *
+ * Other endpoints: GET /stats -> {"health_requests":N,"pid":P};
+ * GET /set?KEY=VALUE&... changes VERSION, MODE or FAIL_AFTER (0 unless
+ * given) while running and restarts the request count; it answers once the
+ * change is made, so a test can turn a running service unhealthy without
+ * restarting it and know the next request sees the change.
+ *
+ * When the environment names START_LOG, one line is appended to that file
+ * at each event, "NAME EVENT MONOTONIC_NS REALTIME_NS", EVENT being
+ * `start` (listening), `healthy` (first healthy answer) or `stop`
+ * (SIGTERM/SIGINT received): tests read the order services started in.
  *
  * One process, no threads: non-blocking sockets under one ppoll loop that
- * also waits for SIGTERM/SIGINT (blocked outside ppoll, so none is lost).
- * Listens on 127.0.0.1 only; one log line per request on stderr.
+ * also takes SIGTERM/SIGINT (blocked outside ppoll, so none is lost).
+ * Listens on 127.0.0.1 only.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -33,20 +48,21 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_CLIENTS 64
+#define CLIENTS_MAX 64
 #define REQUEST_MAX 4096
 #define RESPONSE_MAX 1024
-#define CRASH_AFTER_MS 200
-#define IDLE_TIMEOUT_MS 30000
+#define TEXT_MAX 128
 
-enum mode { MODE_HEALTHY, MODE_UNHEALTHY, MODE_CRASH, MODE_HANG };
+enum mode { MODE_HEALTHY, MODE_UNHEALTHY, MODE_MISMATCH, MODE_HANG, MODE_FLAKY, MODE_CRASH };
 
-struct settings {
-	const char *name;
-	int port;
-	char version[128];
+struct behaviour {
+	char name[TEXT_MAX];
+	char version[TEXT_MAX];
 	enum mode mode;
+	long flaky_failures;         /* MODE_FLAKY: requests failed before healthy */
+	long fail_after;             /* healthy answers before MODE applies */
 	long start_delay_ms;
+	int logged_healthy;          /* the `healthy` event is in START_LOG */
 };
 
 struct client {
@@ -54,238 +70,232 @@ struct client {
 	char in[REQUEST_MAX];
 	size_t in_len;
 	char out[RESPONSE_MAX];
-	size_t out_len, out_sent;
+	size_t out_len;
+	size_t out_sent;
 	int answered;                /* a response is queued; close once sent */
-	int held;                    /* hang mode: read on, never answer */
-	long long last_active_ms;
+	int held;                    /* MODE_HANG: keep reading, never answer */
 };
 
 static volatile sig_atomic_t stop_signal;
-static const char *log_name = "demo-service";
 
-static void on_signal(int sig)
+static void on_stop_signal(int sig)
 {
 	stop_signal = sig;
 }
 
-static void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void log_line(const char *fmt, ...)
+static void die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+static void die(int code, const char *fmt, ...)
 {
-	char text[512];
 	va_list ap;
-
+	fputs("test-service: ", stderr);
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
+	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "demo-service %s: %s\n", log_name, text);
+	fputc('\n', stderr);
+	exit(code);
 }
 
-static long long now_ms(void)
+/* -1 when src does not fit. */
+static int copy_text(char *dst, size_t size, const char *src)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	int n = snprintf(dst, size, "%s", src);
+	return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
-static const char *mode_name(enum mode mode)
+/* A decimal count >= 0, or -1. */
+static long parse_count(const char *text)
 {
-	switch (mode) {
-	case MODE_HEALTHY: return "healthy";
-	case MODE_UNHEALTHY: return "unhealthy";
-	case MODE_CRASH: return "crash";
-	case MODE_HANG: return "hang";
-	}
-	return "?";
+	char *end;
+	errno = 0;
+	long n = strtol(text, &end, 10);
+	return errno || end == text || *end || n < 0 ? -1 : n;
 }
 
-static int parse_mode(const char *text, enum mode *mode)
+static int parse_mode(const char *text, struct behaviour *b)
 {
-	static const enum mode all[] = { MODE_HEALTHY, MODE_UNHEALTHY, MODE_CRASH, MODE_HANG };
-
-	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
-		if (strcmp(text, mode_name(all[i])) == 0) {
-			*mode = all[i];
+	static const struct { const char *name; enum mode mode; } modes[] = {
+		{ "healthy", MODE_HEALTHY }, { "unhealthy", MODE_UNHEALTHY },
+		{ "mismatch", MODE_MISMATCH }, { "hang", MODE_HANG }, { "crash", MODE_CRASH },
+	};
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		if (!strcmp(text, modes[i].name)) {
+			b->mode = modes[i].mode;
 			return 0;
 		}
 	}
-	return -1;
-}
-
-/* Whole decimal number in [min, max]; -1 otherwise. */
-static int parse_long(const char *text, long min, long max, long *value)
-{
-	char *end;
-
-	errno = 0;
-	long v = strtol(text, &end, 10);
-	if (errno || end == text || *end || v < min || v > max)
+	long n = strncmp(text, "flaky-", 6) ? -1 : parse_count(text + 6);
+	if (n < 0)
 		return -1;
-	*value = v;
+	b->mode = MODE_FLAKY;
+	b->flaky_failures = n;
 	return 0;
 }
 
-static char *trim(char *s)
+/* Apply one KEY=VALUE; -1 for an unknown key or a bad value. */
+static int apply_setting(struct behaviour *b, const char *key, const char *value)
 {
-	size_t len;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	len = strlen(s);
-	while (len && (s[len - 1] == ' ' || s[len - 1] == '\t' ||
-		       s[len - 1] == '\r' || s[len - 1] == '\n'))
-		s[--len] = '\0';
-	return s;
+	if (!strcmp(key, "NAME"))
+		return copy_text(b->name, sizeof(b->name), value);
+	if (!strcmp(key, "VERSION"))
+		return copy_text(b->version, sizeof(b->version), value);
+	if (!strcmp(key, "MODE"))
+		return parse_mode(value, b);
+	if (!strcmp(key, "FAIL_AFTER"))
+		return (b->fail_after = parse_count(value)) < 0 ? -1 : 0;
+	if (!strcmp(key, "START_DELAY_MS"))
+		return (b->start_delay_ms = parse_count(value)) < 0 ? -1 : 0;
+	return -1;
 }
 
-/* Reads the env file into *set; on error prints why and returns -1. */
-static int read_config(const char *path, struct settings *set)
+static void read_config(const char *path, struct behaviour *b)
 {
 	char line[512];
 	int lineno = 0;
 	FILE *f = fopen(path, "r");
-
-	if (!f) {
-		log_line("cannot open config '%s': %s", path, strerror(errno));
-		return -1;
-	}
+	if (!f)
+		die(2, "cannot open '%s': %s", path, strerror(errno));
 	while (fgets(line, sizeof(line), f)) {
-		char *eq, *key, *value;
 		lineno++;
-		key = trim(line);
-		if (!*key || *key == '#')
+		line[strcspn(line, "\r\n")] = '\0';
+		if (line[0] == '\0' || line[0] == '#')
 			continue;
-		eq = strchr(key, '=');
-		if (!eq) {
-			log_line("%s:%d: expected KEY=VALUE", path, lineno);
-			goto fail;
-		}
+		char *eq = strchr(line, '=');
+		if (!eq)
+			die(2, "%s:%d: expected KEY=VALUE", path, lineno);
 		*eq = '\0';
-		value = trim(eq + 1);
-		key = trim(key);
-		if (strcmp(key, "VERSION") == 0) {
-			int n = snprintf(set->version, sizeof(set->version), "%s", value);
-			if (n < 0 || (size_t)n >= sizeof(set->version)) {
-				log_line("%s:%d: VERSION is too long", path, lineno);
-				goto fail;
-			}
-		} else if (strcmp(key, "MODE") == 0) {
-			if (parse_mode(value, &set->mode) < 0) {
-				log_line("%s:%d: unknown MODE '%s' (want healthy, unhealthy, crash or hang)",
-					 path, lineno, value);
-				goto fail;
-			}
-		} else if (strcmp(key, "START_DELAY_MS") == 0) {
-			if (parse_long(value, 0, 600000, &set->start_delay_ms) < 0) {
-				log_line("%s:%d: START_DELAY_MS wants milliseconds, not '%s'",
-					 path, lineno, value);
-				goto fail;
-			}
-		}
-		/* other keys belong to the service, not to us */
+		if (apply_setting(b, line, eq + 1) < 0)
+			die(2, "%s:%d: bad setting '%s=%s'", path, lineno, line, eq + 1);
 	}
 	fclose(f);
-	return 0;
-fail:
-	fclose(f);
-	return -1;
 }
 
-static void usage(void)
+static long long clock_ns(clockid_t clock)
 {
-	fprintf(stderr, "usage: demo-service --name NAME --port PORT --config FILE\n");
-	exit(2);
+	struct timespec ts;
+	clock_gettime(clock, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static void parse_args(int argc, char **argv, struct settings *set)
+/* One line per event; O_APPEND and a single write keep lines whole when
+ * several services share the file. */
+static void log_event(const struct behaviour *b, const char *event)
 {
-	const char *config = NULL;
-	long port = 0;
+	const char *path = getenv("START_LOG");
+	char line[256];
+	if (!path || !*path)
+		return;
+	int n = snprintf(line, sizeof(line), "%s %s %lld %lld\n", b->name, event,
+			 clock_ns(CLOCK_MONOTONIC), clock_ns(CLOCK_REALTIME));
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return;
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return;
+	if (write(fd, line, (size_t)n) != n)
+		fprintf(stderr, "test-service: cannot write '%s'\n", path);
+	close(fd);
+}
 
-	for (int i = 1; i < argc; i++) {
-		if (i + 1 >= argc)
-			usage();
-		if (strcmp(argv[i], "--name") == 0)
-			set->name = argv[++i];
-		else if (strcmp(argv[i], "--port") == 0) {
-			if (parse_long(argv[++i], 1, 65535, &port) < 0) {
-				fprintf(stderr, "demo-service: bad port '%s'\n", argv[i]);
-				exit(2);
-			}
-		} else if (strcmp(argv[i], "--config") == 0)
-			config = argv[++i];
-		else
-			usage();
+static void queue_response(struct client *c, int code, const char *reason, const char *body)
+{
+	int n = snprintf(c->out, sizeof(c->out),
+			 "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+			 "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+			 code, reason, strlen(body), body);
+	c->out_len = n < 0 ? 0 : (size_t)n < sizeof(c->out) ? (size_t)n : sizeof(c->out) - 1;
+	c->out_sent = 0;
+	c->answered = 1;
+}
+
+static void answer_health(struct client *c, struct behaviour *b, long *requests)
+{
+	char body[RESPONSE_MAX / 2];
+	long n = (*requests)++;
+	enum mode mode = n < b->fail_after ? MODE_HEALTHY : b->mode;
+	if (mode == MODE_FLAKY)
+		mode = n - b->fail_after < b->flaky_failures ? MODE_UNHEALTHY : MODE_HEALTHY;
+
+	switch (mode) {
+	case MODE_HANG:
+		c->held = 1;
+		return;
+	case MODE_UNHEALTHY:
+		snprintf(body, sizeof(body), "{\"status\":\"unhealthy\",\"version\":\"%s\"}\n",
+			 b->version);
+		queue_response(c, 503, "Service Unavailable", body);
+		return;
+	case MODE_MISMATCH:
+		snprintf(body, sizeof(body), "{\"status\":\"degraded\",\"version\":\"%s\"}\n",
+			 b->version);
+		queue_response(c, 200, "OK", body);
+		return;
+	case MODE_HEALTHY:
+	case MODE_FLAKY:
+	case MODE_CRASH:
+		break;
 	}
-	if (!set->name || !port || !config)
-		usage();
-	set->port = (int)port;
-	log_name = set->name;
-	if (read_config(config, set) < 0)
-		exit(2);
+	snprintf(body, sizeof(body), "{\"status\":\"healthy\",\"version\":\"%s\"}\n", b->version);
+	queue_response(c, 200, "OK", body);
+	if (!b->logged_healthy) {
+		b->logged_healthy = 1;
+		log_event(b, "healthy");
+	}
 }
 
-/* Waits up to ms for SIGTERM/SIGINT (blocked by the caller); 1 if one came. */
-static int wait_for_stop(long ms)
+/* GET /set?KEY=VALUE&KEY=VALUE: every pair must apply, or none does; only
+ * VERSION, MODE (not crash) and FAIL_AFTER (0 unless given) may change. */
+static void answer_set(struct client *c, struct behaviour *b, long *requests, char *query)
 {
-	sigset_t set;
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	struct behaviour next = *b;
+	char *pair = query;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	int sig = sigtimedwait(&set, NULL, &ts);
-	if (sig <= 0)
-		return 0;            /* timed out: start up */
-	stop_signal = sig;
-	return 1;
-}
-
-static int listen_on(int port)
-{
-	struct sockaddr_in addr;
-	int one = 1;
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-
-	if (fd < 0) {
-		log_line("socket: %s", strerror(errno));
-		return -1;
-	}
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	memset(&addr, 0, sizeof(addr));
-	addr.sin_family = AF_INET;
-	addr.sin_port = htons((unsigned short)port);
-	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		log_line("cannot listen on 127.0.0.1:%d: %s", port, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	if (listen(fd, 64) < 0) {
-		log_line("listen: %s", strerror(errno));
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* Copies s into a JSON string body (without quotes), escaping as needed. */
-static void json_escape(const char *s, char *out, size_t size)
-{
-	size_t n = 0;
-
-	for (; *s && n + 7 < size; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\') {
-			out[n++] = '\\';
-			out[n++] = (char)c;
-		} else if (c < 0x20) {
-			n += (size_t)snprintf(out + n, size - n, "\\u%04x", c);
-		} else {
-			out[n++] = (char)c;
+	next.fail_after = 0;
+	while (pair) {
+		char *amp = strchr(pair, '&');
+		if (amp)
+			*amp++ = '\0';
+		char *eq = strchr(pair, '=');
+		int allowed = eq && (*eq = '\0', !strcmp(pair, "VERSION") || !strcmp(pair, "MODE") ||
+				     !strcmp(pair, "FAIL_AFTER"));
+		if (!allowed || apply_setting(&next, pair, eq + 1) < 0 || next.mode == MODE_CRASH) {
+			queue_response(c, 400, "Bad Request", "{\"error\":\"bad setting\"}\n");
+			return;
 		}
+		pair = amp;
 	}
-	out[n] = '\0';
+	*b = next;
+	*requests = 0;
+	queue_response(c, 200, "OK", "{\"ok\":true}\n");
+}
+
+static void answer_request(struct client *c, struct behaviour *b, long *requests)
+{
+	char body[128];
+	char *line_end = memchr(c->in, '\r', c->in_len);
+	if (!line_end) {
+		queue_response(c, 400, "Bad Request", "{\"error\":\"bad request\"}\n");
+		return;
+	}
+	*line_end = '\0';
+	if (strncmp(c->in, "GET ", 4)) {
+		queue_response(c, 405, "Method Not Allowed", "{\"error\":\"GET only\"}\n");
+		return;
+	}
+	char *path = c->in + 4;
+	char *space = strchr(path, ' ');
+	if (space)
+		*space = '\0';
+	if (!strcmp(path, "/health")) {
+		answer_health(c, b, requests);
+	} else if (!strcmp(path, "/stats")) {
+		snprintf(body, sizeof(body), "{\"health_requests\":%ld,\"pid\":%ld}\n", *requests,
+			 (long)getpid());
+		queue_response(c, 200, "OK", body);
+	} else if (!strncmp(path, "/set?", 5)) {
+		answer_set(c, b, requests, path + 5);
+	} else {
+		queue_response(c, 404, "Not Found", "{\"error\":\"not found\"}\n");
+	}
 }
 
 static void client_close(struct client *c)
@@ -294,263 +304,177 @@ static void client_close(struct client *c)
 	c->fd = -1;
 }
 
-static void client_respond(struct client *c, int status, const char *reason, const char *body,
-			   int head_only)
+static void client_read(struct client *c, struct behaviour *b, long *requests)
 {
-	size_t body_len = strlen(body);
-	int n = snprintf(c->out, sizeof(c->out),
-			 "HTTP/1.1 %d %s\r\n"
-			 "Content-Type: %s\r\n"
-			 "Content-Length: %zu\r\n"
-			 "Connection: close\r\n"
-			 "\r\n"
-			 "%s",
-			 status, reason,
-			 body[0] == '{' ? "application/json" : "text/plain",
-			 body_len, head_only ? "" : body);
-	if (n < 0 || (size_t)n >= sizeof(c->out))
-		n = (int)sizeof(c->out) - 1;  /* bodies here are small; never reached */
-	c->out_len = (size_t)n;
-	c->out_sent = 0;
-	c->answered = 1;
-}
-
-/* A whole request header is in c->in: decide the answer (or hold it). */
-static void client_handle(struct client *c, const struct settings *set)
-{
-	char method[16], target[256], body[640], version[256], name[256];
-	const char *status_text;
-	int status, head_only;
-	char *query;
-
-	if (sscanf(c->in, "%15s %255s HTTP/1.%*c", method, target) != 2) {
-		log_line("bad request line -> 400");
-		client_respond(c, 400, "Bad Request", "bad request\n", 0);
-		return;
-	}
-	query = strchr(target, '?');
-	if (query)
-		*query = '\0';
-	head_only = strcmp(method, "HEAD") == 0;
-	if (strcmp(method, "GET") != 0 && !head_only) {
-		log_line("%s %s -> 405", method, target);
-		client_respond(c, 405, "Method Not Allowed", "method not allowed\n", 0);
-		return;
-	}
-	if (strcmp(target, "/health") != 0) {
-		log_line("%s %s -> 404", method, target);
-		client_respond(c, 404, "Not Found", "not found\n", head_only);
-		return;
-	}
-	if (set->mode == MODE_HANG) {
-		log_line("%s %s -> (hanging, mode hang)", method, target);
-		c->held = 1;
-		return;
-	}
-	if (set->mode == MODE_HEALTHY) {
-		status = 200;
-		status_text = "healthy";
-	} else {
-		status = 503;
-		status_text = "unhealthy";
-	}
-	json_escape(set->version, version, sizeof(version));
-	json_escape(set->name, name, sizeof(name));
-	snprintf(body, sizeof(body),
-		 "{\"status\": \"%s\", \"version\": \"%s\", \"service\": \"%s\"}\n",
-		 status_text, version, name);
-	log_line("%s %s -> %d %s", method, target, status, status_text);
-	client_respond(c, status, status == 200 ? "OK" : "Service Unavailable", body, head_only);
-}
-
-static void client_read(struct client *c, const struct settings *set)
-{
-	for (;;) {
-		ssize_t n;
-		if (c->in_len == sizeof(c->in) - 1) {
-			if (c->held) {       /* a hung request: discard what follows */
-				c->in_len = 0;
-				continue;
-			}
-			log_line("request header too large -> 431");
-			client_respond(c, 431, "Request Header Fields Too Large", "too large\n", 0);
-			return;
-		}
-		n = read(c->fd, c->in + c->in_len, sizeof(c->in) - 1 - c->in_len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				client_close(c);
-			return;
-		}
-		if (n == 0) {                /* peer closed before (or instead of) an answer */
+	char discard[512];
+	if (c->held || c->answered) {
+		ssize_t n = read(c->fd, discard, sizeof(discard));
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
 			client_close(c);
-			return;
-		}
-		c->in_len += (size_t)n;
-		c->in[c->in_len] = '\0';
-		if (!c->held && strstr(c->in, "\r\n\r\n")) {
-			client_handle(c, set);
-			if (c->answered)
-				return;
-		}
+		return;
 	}
+	ssize_t n = read(c->fd, c->in + c->in_len, sizeof(c->in) - 1 - c->in_len);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		client_close(c);
+		return;
+	}
+	if (n < 0)
+		return;
+	c->in_len += (size_t)n;
+	c->in[c->in_len] = '\0';
+	if (strstr(c->in, "\r\n\r\n") || c->in_len == sizeof(c->in) - 1)
+		answer_request(c, b, requests);
 }
 
 static void client_write(struct client *c)
 {
-	while (c->out_sent < c->out_len) {
-		ssize_t n = send(c->fd, c->out + c->out_sent, c->out_len - c->out_sent,
-				 MSG_NOSIGNAL);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				client_close(c);
-			return;
-		}
-		c->out_sent += (size_t)n;
+	ssize_t n = write(c->fd, c->out + c->out_sent, c->out_len - c->out_sent);
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			client_close(c);
+		return;
 	}
-	client_close(c);
+	c->out_sent += (size_t)n;
+	if (c->out_sent == c->out_len)
+		client_close(c);
 }
 
-static void accept_clients(int listen_fd, struct client *clients)
+static int listen_on(int port)
+{
+	struct sockaddr_in addr;
+	int one = 1;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		die(1, "socket: %s", strerror(errno));
+	/* A restarted service binds the port its predecessor just left. */
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	memset(&addr, 0, sizeof(addr));
+	addr.sin_family = AF_INET;
+	addr.sin_port = htons((unsigned short)port);
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
+		die(1, "cannot listen on 127.0.0.1:%d: %s", port, strerror(errno));
+	if (listen(fd, 64) < 0)
+		die(1, "listen: %s", strerror(errno));
+	return fd;
+}
+
+static void accept_clients(int listener, struct client *clients)
 {
 	for (;;) {
-		struct client *slot = NULL;
-		int fd;
-
-		for (int i = 0; i < MAX_CLIENTS; i++) {
-			if (clients[i].fd < 0) {
-				slot = &clients[i];
-				break;
-			}
-		}
-		if (!slot)
-			return;              /* full: the rest wait in the backlog */
-		fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-				log_line("accept: %s", strerror(errno));
+		int fd = accept4(listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
 			return;
+		size_t i = 0;
+		while (i < CLIENTS_MAX && clients[i].fd >= 0)
+			i++;
+		if (i == CLIENTS_MAX) {
+			close(fd);
+			continue;
 		}
-		memset(slot, 0, sizeof(*slot));
-		slot->fd = fd;
-		slot->last_active_ms = now_ms();
+		memset(&clients[i], 0, sizeof(clients[i]));
+		clients[i].fd = fd;
 	}
 }
 
-static int serve(int listen_fd, const struct settings *set)
+static void serve(int listener, struct behaviour *b, const sigset_t *unblocked)
 {
-	static struct client clients[MAX_CLIENTS];
-	struct pollfd fds[MAX_CLIENTS + 1];
-	struct client *polled[MAX_CLIENTS + 1];
-	long long crash_at = set->mode == MODE_CRASH ? now_ms() + CRASH_AFTER_MS : 0;
-	sigset_t unblocked;
+	static struct client clients[CLIENTS_MAX];
+	struct pollfd fds[CLIENTS_MAX + 1];
+	long requests = 0;
 
-	sigemptyset(&unblocked);
-	for (int i = 0; i < MAX_CLIENTS; i++)
+	for (size_t i = 0; i < CLIENTS_MAX; i++)
 		clients[i].fd = -1;
-
 	while (!stop_signal) {
-		long long now = now_ms();
-		long long wake = now + IDLE_TIMEOUT_MS;
-		struct timespec ts;
-		nfds_t nfds = 0;
-		int open = 0;
-
-		if (crash_at && now >= crash_at) {
-			log_line("crashing on purpose (MODE=crash): exit 1");
-			return 1;
+		nfds_t n = 0;
+		fds[n++] = (struct pollfd){ .fd = listener, .events = POLLIN };
+		for (size_t i = 0; i < CLIENTS_MAX; i++) {
+			short events = clients[i].answered && !clients[i].held ? POLLOUT : POLLIN;
+			fds[n++] = (struct pollfd){ .fd = clients[i].fd, .events = events };
 		}
-		if (crash_at && crash_at < wake)
-			wake = crash_at;
-		for (int i = 0; i < MAX_CLIENTS; i++) {
-			struct client *c = &clients[i];
-			if (c->fd < 0)
-				continue;
-			if (now - c->last_active_ms >= IDLE_TIMEOUT_MS) {
-				client_close(c);
-				continue;
-			}
-			if (c->last_active_ms + IDLE_TIMEOUT_MS < wake)
-				wake = c->last_active_ms + IDLE_TIMEOUT_MS;
-			fds[nfds] = (struct pollfd){ c->fd, c->answered ? POLLOUT : POLLIN, 0 };
-			polled[nfds++] = c;
-			open++;
-		}
-		if (open < MAX_CLIENTS) {
-			fds[nfds] = (struct pollfd){ listen_fd, POLLIN, 0 };
-			polled[nfds++] = NULL;
-		}
-		ts.tv_sec = (time_t)((wake - now) / 1000);
-		ts.tv_nsec = (long)((wake - now) % 1000) * 1000000L;
-		if (ppoll(fds, nfds, &ts, &unblocked) < 0) {
+		if (ppoll(fds, n, NULL, unblocked) < 0) {
 			if (errno == EINTR)
 				continue;
-			log_line("poll: %s", strerror(errno));
-			return 1;
+			die(1, "ppoll: %s", strerror(errno));
 		}
-		for (nfds_t i = 0; i < nfds; i++) {
-			struct client *c = polled[i];
-			if (!fds[i].revents)
+		if (fds[0].revents & POLLIN)
+			accept_clients(listener, clients);
+		for (size_t i = 0; i < CLIENTS_MAX; i++) {
+			short revents = fds[i + 1].revents;
+			if (clients[i].fd < 0 || fds[i + 1].fd != clients[i].fd || !revents)
 				continue;
-			if (!c) {
-				accept_clients(listen_fd, clients);
-				continue;
-			}
-			c->last_active_ms = now_ms();
-			if (c->answered)
-				client_write(c);
+			if (revents & POLLOUT)
+				client_write(&clients[i]);
 			else
-				client_read(c, set);
-			if (c->fd >= 0 && c->answered && fds[i].events == POLLIN)
-				client_write(c);  /* try at once; usually all of it goes */
+				client_read(&clients[i], b, &requests);
 		}
 	}
-	for (int i = 0; i < MAX_CLIENTS; i++)
-		if (clients[i].fd >= 0)
-			client_close(&clients[i]);
-	log_line("%s: stopping", stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
-	return 0;
+}
+
+static void usage(void) __attribute__((noreturn));
+static void usage(void)
+{
+	die(2, "usage: test-service --port PORT --config FILE [--name NAME]");
 }
 
 int main(int argc, char **argv)
 {
-	struct settings set = { .version = "unknown", .mode = MODE_HEALTHY };
+	struct behaviour b;
+	const char *config = NULL;
+	const char *name = "test-service";
+	long port = -1;
+	sigset_t blocked, unblocked;
 	struct sigaction sa;
-	sigset_t block;
-	int listen_fd, rc;
 
-	parse_args(argc, argv, &set);
+	memset(&b, 0, sizeof(b));
+	copy_text(b.version, sizeof(b.version), "0");
+	for (int i = 1; i < argc; i++) {
+		if (i + 1 >= argc)
+			usage();
+		if (!strcmp(argv[i], "--port"))
+			port = parse_count(argv[++i]);
+		else if (!strcmp(argv[i], "--config"))
+			config = argv[++i];
+		else if (!strcmp(argv[i], "--name"))
+			name = argv[++i];
+		else
+			usage();
+	}
+	if (!config || port < 1 || port > 65535 || copy_text(b.name, sizeof(b.name), name) < 0)
+		usage();
+	read_config(config, &b);
 
-	/* SIGTERM/SIGINT stay blocked except inside ppoll and sigtimedwait. */
+	/* SIGTERM and SIGINT stay blocked except inside ppoll. */
+	sigemptyset(&blocked);
+	sigaddset(&blocked, SIGTERM);
+	sigaddset(&blocked, SIGINT);
+	sigprocmask(SIG_BLOCK, &blocked, &unblocked);
+	sigdelset(&unblocked, SIGTERM);
+	sigdelset(&unblocked, SIGINT);
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
+	sa.sa_handler = on_stop_signal;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	sigprocmask(SIG_BLOCK, &block, NULL);
 
-	log_line("version %s, mode %s, pid %ld", set.version, mode_name(set.mode),
-		 (long)getpid());
-	if (set.start_delay_ms > 0) {
-		log_line("starting up (%ld ms)", set.start_delay_ms);
-		if (wait_for_stop(set.start_delay_ms)) {
-			log_line("stopped while starting up");
+	if (b.start_delay_ms > 0) {
+		/* ppoll, not sleep, so a stop during the delay ends it at once. */
+		struct timespec ts = { (time_t)(b.start_delay_ms / 1000),
+				       (long)(b.start_delay_ms % 1000) * 1000000L };
+		ppoll(NULL, 0, &ts, &unblocked);
+		if (stop_signal)
 			return 0;
-		}
 	}
-	listen_fd = listen_on(set.port);
-	if (listen_fd < 0)
-		return 1;
-	log_line("listening on http://127.0.0.1:%d", set.port);
-	rc = serve(listen_fd, &set);
-	close(listen_fd);
-	return rc;
+	if (b.mode == MODE_CRASH)
+		die(1, "%s: MODE=crash: exiting at start", b.name);
+
+	int listener = listen_on((int)port);
+	log_event(&b, "start");
+	fprintf(stderr, "test-service: %s %s listening on 127.0.0.1:%ld\n", b.name, b.version,
+		port);
+	serve(listener, &b, &unblocked);
+	log_event(&b, "stop");
+	close(listener);
+	return 0;
 }

@@ -165,6 +165,37 @@ YML
 	expect_equal "$(tree_sum)" "$second"
 }
 
+@test "rollback with nothing older to go to fails, exit 1, and changes nothing" {
+	make_stack
+	lg_ok snapshot
+	before=$(tree_sum)
+	lg_status 1 rollback
+	expect_equal "$(tree_sum)" "$before"
+}
+
+# Verification marks releases good or bad (health checks, next issue); the
+# marks are set here directly to check how rollback picks its default.
+mark_release() {
+	sqlite3 .lastgood/state.db "UPDATE releases SET mark = $2 WHERE id = $1"
+}
+
+@test "rollback with no REF prefers the newest good release and skips bad ones" {
+	make_stack
+	lg_ok snapshot
+	first=$(tree_sum)
+	echo 'worker v2' >bin/worker
+	lg_ok snapshot
+	echo 'worker v3' >bin/worker
+	lg_ok snapshot
+	mark_release 1 1
+	mark_release 2 2
+	lg_ok --json releases
+	expect_equal "$(jq -r '.[] | select(.id == 1) | .mark' <<<"$output")" good
+	expect_equal "$(jq -r '.[] | select(.id == 2) | .mark' <<<"$output")" bad
+	lg_ok rollback
+	expect_equal "$(tree_sum)" "$first"
+}
+
 @test "rollback by number, label, commit prefix and -N" {
 	make_stack
 	lg_ok snapshot --label one --commit aaaa1111

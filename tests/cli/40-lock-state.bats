@@ -67,20 +67,21 @@ load helpers
 
 # hold_lock: start `lastgood rollback 1` and stop it (SIGSTOP, injected by
 # strace right after its first rename, well after it took the lock); sets
-# $holder (strace's pid) and $holder_pid (the stopped lastgood's).
+# $holder (strace's pid, leading its own process group) and $holder_pid
+# (the stopped lastgood's).
 hold_lock() {
 	make_stack
 	lg_ok snapshot
 	change_stack
 	lg_ok snapshot
-	ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" strace -f -q -o ../holder.strace \
+	ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" setsid strace -f -q -o ../holder.strace \
 		-e trace=rename,renameat,renameat2 \
 		-e inject=rename,renameat,renameat2:signal=SIGSTOP:when=1 \
-		"$LG" -q rollback 1 >../holder.out 2>&1 &
+		"$LG" -q rollback 1 >../holder.out 2>&1 3>&- &
 	holder=$!
 	local i
 	for i in $(seq 1 600); do
-		holder_pid=$(awk '/--- stopped by SIGSTOP ---/ { print $1; exit }' ../holder.strace)
+		holder_pid=$(awk '/--- stopped by SIGSTOP ---/ { print $1; exit }' ../holder.strace 2>/dev/null || true)
 		[ -n "$holder_pid" ] && return 0
 		kill -0 "$holder" 2>/dev/null || break
 		sleep 0.1
@@ -106,6 +107,7 @@ release_lock() {
 	expect_equal "$second_status" 75
 	expect_match "$held_stderr" 'rollback'
 	expect_match "$held_stderr" "\\b$holder_pid\\b"
+	expect_match "$held_stderr" '[0-9]+ ?(ms|s|m)\b'
 	op=$(lg --json history | jq -r '[.[] | select(.command == "rollback")][0].id')
 	expect_match "$held_stderr" "\\b$op\\b"
 	# the holder went on to finish its rollback
@@ -143,9 +145,12 @@ release_lock() {
 	lg_ok snapshot
 }
 
+# A test that failed while the holder was stopped must not leave it behind:
+# kill its process group, strace and the stopped lastgood together.
 teardown() {
-	if [ -n "${holder_pid:-}" ]; then
-		kill -KILL "$holder_pid" 2>/dev/null || true
+	if [ -n "${holder:-}" ]; then
+		kill -KILL -- "-$holder" 2>/dev/null || true
+		wait "$holder" 2>/dev/null || true
 	fi
 	common_teardown
 }
