@@ -54,20 +54,16 @@ build/san/tests/%: tests/unit/%.c build/san/liblastgood.a
 # The test command (README): sanitizer build, unit tests, CLI tests.
 check:
 	@scripts/install-deps check
-	@$(MAKE) --no-print-directory build/san/lastgood $(UNIT_BIN) build/test-service
+	@$(MAKE) --no-print-directory build/san/lastgood $(UNIT_BIN) examples/ziggie/demo-service
 	@tests/run-tests build/san $(UNIT_BIN)
 
 demo:
 	@scripts/install-deps demo
-	@$(MAKE) --no-print-directory lastgood
-	@examples/demo.sh
+	@$(MAKE) --no-print-directory lastgood examples/ziggie/demo-service
+	@examples/ziggie/demo.sh
 
-# The HTTP service the CLI tests start, break and roll back (tests/cli/lib/).
-build/test-service: tests/cli/lib/test-service.c
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $<
-
-# The small HTTP service the ziggie demo runs three times (examples/ziggie/).
+# The small HTTP service the ziggie demo runs three times and the CLI tests
+# start, break and roll back.
 examples/ziggie/demo-service: examples/ziggie/demo-service.c
 	$(CC) $(ALL_CFLAGS) -o $@ $<
 

@@ -1,14 +1,15 @@
 /*
- * test-service: the HTTP service the CLI tests start, stop, deploy and roll
+ * demo-service: the small HTTP service the ziggie demo runs three times
+ * (examples/ziggie/demo.sh) and the CLI tests start, stop, deploy and roll
  * back (tests/cli/70-*, 80-*, 85-*). Its config file decides how it
  * behaves, so a "broken release" is just a different config file.
  *
- *   test-service --port PORT --config FILE [--name NAME]
+ *   demo-service --port PORT --config FILE [--name NAME]
  *
  * FILE holds KEY=VALUE lines (unknown keys are an error, exit 2):
- *   NAME=TEXT          name in the start log (else --name, else "test-service")
+ *   NAME=TEXT          name in /health and the start log (else --name, else "demo-service")
  *   VERSION=TEXT       reported by GET /health
- *   MODE=healthy       GET /health -> 200 {"status":"healthy","version":V}
+ *   MODE=healthy       GET /health -> 200 {"status":"healthy","version":V,"service":NAME}
  *   MODE=unhealthy     GET /health -> 503 {"status":"unhealthy",...}
  *   MODE=mismatch      GET /health -> 200 {"status":"degraded",...}
  *   MODE=hang          accepts /health requests and never answers them
@@ -220,13 +221,13 @@ static void answer_health(struct client *c, struct behaviour *b, long *requests)
 		c->held = 1;
 		return;
 	case MODE_UNHEALTHY:
-		snprintf(body, sizeof(body), "{\"status\":\"unhealthy\",\"version\":\"%s\"}\n",
-			 b->version);
+		snprintf(body, sizeof(body), "{\"status\":\"unhealthy\",\"version\":\"%s\",\"service\":\"%s\"}\n",
+			 b->version, b->name);
 		queue_response(c, 503, "Service Unavailable", body);
 		return;
 	case MODE_MISMATCH:
-		snprintf(body, sizeof(body), "{\"status\":\"degraded\",\"version\":\"%s\"}\n",
-			 b->version);
+		snprintf(body, sizeof(body), "{\"status\":\"degraded\",\"version\":\"%s\",\"service\":\"%s\"}\n",
+			 b->version, b->name);
 		queue_response(c, 200, "OK", body);
 		return;
 	case MODE_HEALTHY:
@@ -234,7 +235,8 @@ static void answer_health(struct client *c, struct behaviour *b, long *requests)
 	case MODE_CRASH:
 		break;
 	}
-	snprintf(body, sizeof(body), "{\"status\":\"healthy\",\"version\":\"%s\"}\n", b->version);
+	snprintf(body, sizeof(body), "{\"status\":\"healthy\",\"version\":\"%s\",\"service\":\"%s\"}\n",
+		 b->version, b->name);
 	queue_response(c, 200, "OK", body);
 	if (!b->logged_healthy) {
 		b->logged_healthy = 1;
@@ -414,14 +416,14 @@ static void serve(int listener, struct behaviour *b, const sigset_t *unblocked)
 static void usage(void) __attribute__((noreturn));
 static void usage(void)
 {
-	die(2, "usage: test-service --port PORT --config FILE [--name NAME]");
+	die(2, "usage: demo-service --port PORT --config FILE [--name NAME]");
 }
 
 int main(int argc, char **argv)
 {
 	struct behaviour b;
 	const char *config = NULL;
-	const char *name = "test-service";
+	const char *name = "demo-service";
 	long port = -1;
 	sigset_t blocked, unblocked;
 	struct sigaction sa;
@@ -471,7 +473,7 @@ int main(int argc, char **argv)
 
 	int listener = listen_on((int)port);
 	log_event(&b, "start");
-	fprintf(stderr, "test-service: %s %s listening on 127.0.0.1:%ld\n", b.name, b.version,
+	fprintf(stderr, "demo-service: %s %s listening on 127.0.0.1:%ld\n", b.name, b.version,
 		port);
 	serve(listener, &b, &unblocked);
 	log_event(&b, "stop");

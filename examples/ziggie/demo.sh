@@ -152,7 +152,7 @@ for s in "${services[@]}"; do
 	body=$(curl -s --max-time 2 "$url") || die "$s does not answer on $url"
 	echo "$body"
 	case $body in
-	*'"status": "healthy"'*'"version": "1"'*) ;;
+	*'"status":"healthy"'*'"version":"1"'*) ;;
 	*) die "$s is not healthy on version 1" ;;
 	esac
 done

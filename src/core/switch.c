@@ -213,10 +213,11 @@ static int journal_write_committed(struct state *st, long op, long to_release,
 	return state_commit(st, err);
 }
 
-/* A finished switch leaves nothing to recover: drop its entries so that a
- * later switch in the same operation (a rollback after a failed deploy)
- * journals afresh. */
-static int journal_forget(struct state *st, long op, struct error *err)
+/* A settled switch leaves nothing to recover: drop its entries so that a
+ * later switch in the same operation (a rollback after a failed deploy, or
+ * recover putting the previous release back) journals afresh. The phase
+ * keeps how it ended: "switched" or "undone". */
+static int journal_forget(struct state *st, long op, const char *phase, struct error *err)
 {
 	sqlite3_stmt *stmt;
 	if (state_begin(st, err) < 0)
@@ -230,7 +231,7 @@ static int journal_forget(struct state *st, long op, struct error *err)
 		state_db_error(st, "forget switch journal", err);
 		goto fail;
 	}
-	if (set_phase(st, op, "switched", err) < 0)
+	if (set_phase(st, op, phase, err) < 0)
 		goto fail;
 	return state_commit(st, err);
 fail:
@@ -453,7 +454,8 @@ int switch_apply(struct state *st, long op, const struct switch_plan *plan,
 		 * if that fails too, recover must finish it (the operation
 		 * stays unfinished in the journal). */
 		struct error undo_err = ERROR_INIT;
-		if (undo_journal(&j, &undo_err) < 0 || journal_forget(st, op, &undo_err) < 0) {
+		if (undo_journal(&j, &undo_err) < 0 ||
+		    journal_forget(st, op, "undone", &undo_err) < 0) {
 			error_set(err, EXIT_NEEDS_ATTENTION, "%s; and undoing it failed: %s; "
 				  "run 'lastgood recover'", err->msg, undo_err.msg);
 		}
@@ -469,7 +471,7 @@ int switch_apply(struct state *st, long op, const struct switch_plan *plan,
 		goto out;
 	}
 	if (operation_step_end(st, step, STEP_OK, NULL, err) < 0 ||
-	    journal_forget(st, op, err) < 0)
+	    journal_forget(st, op, "switched", err) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -489,8 +491,11 @@ int switch_recover(struct state *st, long op, enum switch_outcome *outcome,
 		return -1;
 	}
 	if (!j.n) {
+		/* Settled before the operation ended: say how. */
 		if (!strcmp(j.phase, "switched"))
 			*outcome = SWITCH_COMPLETE;
+		else if (!strcmp(j.phase, "undone"))
+			*outcome = SWITCH_UNDONE;
 		journal_free(&j);
 		return 0;
 	}
@@ -501,6 +506,8 @@ int switch_recover(struct state *st, long op, enum switch_outcome *outcome,
 		rc = undo_journal(&j, err);
 		*outcome = SWITCH_UNDONE;
 	}
+	if (rc == 0)
+		rc = journal_forget(st, op, *outcome == SWITCH_FINISHED ? "switched" : "undone", err);
 	journal_free(&j);
 	return rc;
 }

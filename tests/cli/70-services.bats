@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # start, stop, restart and status with real processes answering real HTTP
-# on 127.0.0.1 (build/test-service), and the systemd manager through a
+# on 127.0.0.1 (examples/ziggie/demo-service), and the systemd manager through a
 # stand-in systemctl.
 
 load helpers

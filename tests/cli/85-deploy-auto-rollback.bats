@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # deploy with verification and automatic rollback, and rollback of running
-# services, on one host: real test-service processes on 127.0.0.1. A broken
+# services, on one host: real demo-service processes on 127.0.0.1. A broken
 # release is a new etc/api.conf telling the service to misbehave.
 
 load helpers

@@ -11,24 +11,24 @@
 #           lg_ok start
 #   }
 #
-# Every service is build/test-service (tests/cli/lib/test-service.c) copied
+# Every service is examples/ziggie/demo-service (examples/ziggie/demo-service.c) copied
 # to bin/NAME, behaving as etc/NAME.conf says (VERSION, MODE...), so a
 # broken release is a different etc/NAME.conf. Teardown stops everything the
 # test started, whatever state lastgood left it in.
 
-TEST_SERVICE=${TEST_SERVICE:-$BATS_TEST_DIRNAME/../../build/test-service}
+TEST_SERVICE=${TEST_SERVICE:-$BATS_TEST_DIRNAME/../../examples/ziggie/demo-service}
 TEST_LIB=$BATS_TEST_DIRNAME/lib
 
 # A policy fast enough for tests; the per-check timeout stays generous
 # because the sanitizer build and a loaded CI machine are slow.
 FAST_POLICY='{start_timeout: 5s, interval: 50ms, timeout: 2s, retries: 2, stabilize: 300ms, stop_timeout: 2s}'
 
-# Builds build/test-service once per file when it is missing or older than
+# Builds examples/ziggie/demo-service once per file when it is missing or older than
 # its source (a `bats` run outside `make check`).
 setup_file() {
-	local src=$BATS_TEST_DIRNAME/lib/test-service.c
+	local src=$BATS_TEST_DIRNAME/../../examples/ziggie/demo-service.c
 	if [ -z "${TEST_SERVICE_PREBUILT:-}" ] && { [ ! -x "$TEST_SERVICE" ] || [ "$src" -nt "$TEST_SERVICE" ]; }; then
-		make -s -C "$BATS_TEST_DIRNAME/../.." build/test-service >&2
+		make -s -C "$BATS_TEST_DIRNAME/../.." examples/ziggie/demo-service >&2
 	fi
 }
 
