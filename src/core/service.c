@@ -644,10 +644,8 @@ static void compose_inspect(const struct service *svc, struct service_info *info
 
 /* ---- the interface ---- */
 
-int service_start(struct state *st, const struct config *cfg, const struct service *svc,
-		  struct error *err)
+int service_start(struct state *st, const struct service *svc, struct error *err)
 {
-	(void)cfg;
 	switch (svc->manager) {
 	case MANAGER_PROCESS:
 		return process_start(st, svc, err);
@@ -661,10 +659,8 @@ int service_start(struct state *st, const struct config *cfg, const struct servi
 	return error_set(err, EXIT_FAILED, "service '%s': unknown manager", svc->name);
 }
 
-int service_stop(struct state *st, const struct config *cfg, const struct service *svc,
-		 struct error *err)
+int service_stop(struct state *st, const struct service *svc, struct error *err)
 {
-	(void)cfg;
 	switch (svc->manager) {
 	case MANAGER_PROCESS:
 		return process_stop(st, svc, err);

@@ -13,9 +13,9 @@
  *   command  the service's own `start` / `stop` / optional `status` argv
  *   compose  docker compose (not runnable on every host)
  *
- *   service_start(&st, &cfg, svc, &err);
+ *   service_start(&st, svc, &err);
  *   service_inspect(&st, svc, &info, &err);   info.running, info.pid, ...
- *   service_stop(&st, &cfg, svc, &err);
+ *   service_stop(&st, svc, &err);
  *
  * Ordering (`after`) is the caller's business; these act on one service.
  */
@@ -36,10 +36,8 @@ struct service_info {
 	char detail[256];            /* e.g. "active", "exited", "pid 12 gone" */
 };
 
-int service_start(struct state *st, const struct config *cfg, const struct service *svc,
-		  struct error *err);
-int service_stop(struct state *st, const struct config *cfg, const struct service *svc,
-		 struct error *err);
+int service_start(struct state *st, const struct service *svc, struct error *err);
+int service_stop(struct state *st, const struct service *svc, struct error *err);
 int service_inspect(struct state *st, const struct service *svc, struct service_info *info,
 		    struct error *err);
 /* For health_wait's alive callback: 0 when a process-managed service's

@@ -63,7 +63,7 @@ static int stack_start_wave(struct state *st, const struct config *cfg, const un
 		}
 		if (operation_step_begin(st, op, "start", cfg->services[s].name, &step, err) < 0)
 			return -1;
-		if (service_start(st, cfg, &cfg->services[s], &start_err) < 0) {
+		if (service_start(st, &cfg->services[s], &start_err) < 0) {
 			char *text = xstrfmt("%s: %s", cfg->services[s].name, start_err.msg);
 			stack_fail(failure, s, text);
 			free(text);
@@ -184,7 +184,7 @@ int stack_stop(struct state *st, const struct config *cfg, const unsigned char *
 			rc = -1;
 			break;
 		}
-		rc = service_stop(st, cfg, &cfg->services[s], err);
+		rc = service_stop(st, &cfg->services[s], err);
 		struct error ignored = ERROR_INIT;
 		operation_step_end(st, step, rc == 0 ? STEP_OK : STEP_FAILED,
 				   rc == 0 ? NULL : err->msg, rc == 0 ? err : &ignored);

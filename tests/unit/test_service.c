@@ -77,7 +77,7 @@ static int teardown(void **state)
 	if (f->have_state && f->have_cfg)
 		for (size_t i = 0; i < f->cfg.nservices; i++)
 			if (f->cfg.services[i].manager == MANAGER_PROCESS)
-				service_stop(&f->st, &f->cfg, &f->cfg.services[i], &err);
+				service_stop(&f->st, &f->cfg.services[i], &err);
 	for (size_t i = 0; i < f->nextra; i++) {
 		kill(f->extra[i], SIGKILL);
 		waitpid(f->extra[i], NULL, 0);
@@ -146,14 +146,14 @@ static const struct service *service(struct fixture *f, const char *name)
 static void start_ok(struct fixture *f, const char *name)
 {
 	struct error err = ERROR_INIT;
-	if (service_start(&f->st, &f->cfg, service(f, name), &err) < 0)
+	if (service_start(&f->st, service(f, name), &err) < 0)
 		fail_msg("start '%s': %s", name, err.msg);
 }
 
 static void stop_ok(struct fixture *f, const char *name)
 {
 	struct error err = ERROR_INIT;
-	if (service_stop(&f->st, &f->cfg, service(f, name), &err) < 0)
+	if (service_stop(&f->st, service(f, name), &err) < 0)
 		fail_msg("stop '%s': %s", name, err.msg);
 }
 
@@ -270,7 +270,7 @@ static void test_process_start_inspect_stop(void **state)
 	free(logs);
 	free(log);
 
-	assert_int_equal(service_start(&f->st, &f->cfg, svc, &err), -1);
+	assert_int_equal(service_start(&f->st, svc, &err), -1);
 	assert_int_equal(err.code, EXIT_FAILED);
 	char *expected = xstrfmt("service 'sleeper' is already running (pid %ld)", info.pid);
 	assert_string_equal(err.msg, expected);
@@ -363,7 +363,7 @@ static void test_process_cannot_start(void **state)
 		     "  lost:\n    run: [sleep, \"60\"]\n    workdir: missing\n");
 	struct error err = ERROR_INIT;
 
-	assert_int_equal(service_start(&f->st, &f->cfg, service(f, "nope"), &err), -1);
+	assert_int_equal(service_start(&f->st, service(f, "nope"), &err), -1);
 	assert_int_equal(err.code, EXIT_FAILED);
 	char *expected = xstrfmt("cannot start service 'nope': cannot run '%s/bin/nope': "
 				 "No such file or directory", f->dir);
@@ -371,7 +371,7 @@ static void test_process_cannot_start(void **state)
 	free(expected);
 	assert_string_equal(inspect(f, "nope").detail, "not started");
 
-	assert_int_equal(service_start(&f->st, &f->cfg, service(f, "lost"), &err), -1);
+	assert_int_equal(service_start(&f->st, service(f, "lost"), &err), -1);
 	expected = xstrfmt("cannot start service 'lost': workdir '%s/missing': "
 			   "No such file or directory", f->dir);
 	assert_string_equal(err.msg, expected);
@@ -514,7 +514,7 @@ static void test_command_manager(void **state)
 	assert_string_equal(info.detail, "no status command");
 	start_ok(f, "nostatus");
 
-	assert_int_equal(service_start(&f->st, &f->cfg, service(f, "failing"), &err), -1);
+	assert_int_equal(service_start(&f->st, service(f, "failing"), &err), -1);
 	assert_int_equal(err.code, EXIT_FAILED);
 	assert_string_equal(err.msg, "cannot start service 'failing': "
 			    "'sh -c echo starting; echo \"$WHY\" >&2; exit 4' exited with status 4: boom");
@@ -564,7 +564,7 @@ static void test_systemd_manager(void **state)
 	assert_int_equal(info.running, 0);
 	assert_string_equal(info.detail, "inactive");
 
-	assert_int_equal(service_stop(&f->st, &f->cfg, service(f, "broken"), &err), -1);
+	assert_int_equal(service_stop(&f->st, service(f, "broken"), &err), -1);
 	assert_int_equal(err.code, EXIT_FAILED);
 	assert_string_equal(err.msg, "cannot stop service 'broken': 'systemctl stop broken.service' "
 			    "exited with status 5: Failed to start broken.service: "
@@ -597,7 +597,7 @@ static void test_compose_without_docker(void **state)
 	struct service_info info = inspect(f, "web");
 	assert_int_equal(info.running, -1);
 	assert_string_equal(info.detail, "cannot run 'docker': No such file or directory");
-	assert_int_equal(service_start(&f->st, &f->cfg, service(f, "web"), &err), -1);
+	assert_int_equal(service_start(&f->st, service(f, "web"), &err), -1);
 	assert_int_equal(err.code, EXIT_FAILED);
 	assert_string_equal(err.msg, "cannot start service 'web': cannot run 'docker': "
 			    "No such file or directory");
