@@ -45,29 +45,30 @@ setup_file() {
 	fi
 	cp -a "$root/host" "$root/before-rollback"
 
-	# count the calls a rollback B -> A makes (the main process)
+	# count the calls a rollback B -> A makes. lastgood's own process only:
+	# the commands it runs (service start and stop) are not traced, so the
+	# Nth call below is always lastgood's own.
 	local calls
 	calls=$(IFS=,; echo "${ALL_CALLS[*]}")
-	ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" strace -f -qq -o "$root/rollback.strace" \
+	ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" strace -qq -o "$root/rollback.strace" \
 		-e trace="$calls" "$LG" -q rollback A
 	tree_sum | cmp -s - "$root/sum-A"
 	rm -rf "$root/host"
 	cp -a "$root/before-deploy" "$root/host"
 	cd "$root/host"
-	ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" strace -f -qq -o "$root/deploy.strace" \
+	ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" strace -qq -o "$root/deploy.strace" \
 		-e trace="$calls" "$LG" -q deploy --label B "$root/dist"
 	tree_sum | cmp -s - "$root/sum-B"
 	cd "$root"
 }
 
 # kill_points LOG CALL CAP: the invocation numbers N of CALL to try, from
-# the strace LOG of an uninterrupted run. openat counts only opens that can
+# the strace LOG (without -f) of an uninterrupted run. openat counts only opens that can
 # create or write; more than CAP points are spread evenly over the range.
 kill_points() {
 	local log=$1 call=$2 cap=$3
 	awk -v call="$call" '
-		NR == 1 { main = $1 }
-		$1 == main && index($2, call "(") == 1 {
+		index($0, call "(") == 1 {
 			n++
 			if (call != "openat" || $0 ~ /O_WRONLY|O_RDWR|O_CREAT|O_TRUNC/)
 				print n
@@ -90,8 +91,7 @@ crash_once() {
 	rm -rf "$root/host"
 	cp -a "$root/$start" "$root/host"
 	cd "$root/host"
-	ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" strace -f -qq -o /dev/null -e trace="$call" \
-		-e inject="$call":signal=SIGKILL:when="$n" "$LG" -q "$@" >/dev/null 2>&1 || rc=$?
+	kill_at "$call" "$n" "$@" || rc=$?
 	crash_killed=0
 	[ "$rc" -eq 137 ] && crash_killed=1
 	where="$* killed at $call #$n (exit $rc)"
@@ -214,8 +214,7 @@ crash_each() {
 	cp -a "$BATS_FILE_TMPDIR/before-rollback" "$BATS_FILE_TMPDIR/host"
 	cd "$BATS_FILE_TMPDIR/host"
 	rc=0
-	ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" strace -f -qq -o /dev/null -e trace=$call \
-		-e inject=$call:signal=SIGKILL:when=$mid "$LG" -q rollback A >/dev/null 2>&1 || rc=$?
+	kill_at "$call" "$mid" rollback A || rc=$?
 	expect_equal "$rc" 137
 	lg_ok --json history
 	expect_equal "$(jq -r '[.[] | select(.command == "rollback")][0].result' <<<"$output")" running

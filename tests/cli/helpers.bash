@@ -181,6 +181,22 @@ make_source() {
 	ln -s static/app.js "$dir/web/current.js"
 }
 
+# kill_at CALLS N ARGS...: run `lastgood -q ARGS` under strace, killed with
+# SIGKILL at its Nth call of each of CALLS (comma-separated); returns its
+# exit status, 137 when the kill landed. Only lastgood's own process is
+# traced: the commands it runs are not counted and never killed.
+kill_at() {
+	local calls=$1 n=$2
+	shift 2
+	# a subshell, so that the shell's "Killed" notice goes nowhere
+	(
+		ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" strace -qq -o /dev/null \
+			-e trace="$calls" -e inject="$calls":signal=SIGKILL:when="$n" \
+			"$LG" -q "$@" >/dev/null 2>&1
+		exit $?
+	) 2>/dev/null
+}
+
 # object_path DIGEST: the store file holding DIGEST (objects/xx/rest).
 object_path() {
 	local d=$1
