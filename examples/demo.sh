@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The five-minute tour, for real: record the example stack's live files as a
+# The files-only tour, for real: record the example stack's live files as a
 # release, deploy new versions from a folder and from a tarball, roll back,
-# and read the record lastgood kept. It works on a scratch copy of
+# and read the record lastgood kept (examples/ziggie/demo.sh, `make demo`,
+# does the same with running services and health checks). It works on a scratch copy of
 # examples/files in a temporary folder and removes it at the end; the
 # checkout is left as it was.
 set -euo pipefail
