@@ -436,29 +436,43 @@ static int swap_all(struct state *st, long op, struct journal *j, struct error *
 	return 0;
 }
 
-int switch_apply(struct state *st, long op, const struct switch_plan *plan,
-		 long to_release, struct error *err)
+/* Put the old files back now rather than leave it to recover; if that
+ * fails too, recover must finish it (the operation stays unfinished). */
+static void switch_undo_now(struct state *st, long op, const struct journal *j, struct error *err)
+{
+	struct error undo_err = ERROR_INIT;
+	if (undo_journal(j, &undo_err) < 0 || journal_forget(st, op, "undone", &undo_err) < 0)
+		error_set(err, EXIT_NEEDS_ATTENTION, "%s; and undoing it failed: %s; "
+			  "run 'lastgood recover'", err->msg, undo_err.msg);
+}
+
+int switch_prepare(struct state *st, long op, const struct switch_plan *plan,
+		   struct error *err)
 {
 	struct journal j;
 	int rc = -1;
 
 	if (check_objects_present(st, plan, err) < 0)
 		return -1;
-	if (journal_write_plan(st, op, plan, &j, err) < 0) {
-		journal_free(&j);
-		return -1;
+	if (journal_write_plan(st, op, plan, &j, err) == 0) {
+		rc = stage_all(st, op, plan, &j, err);
+		if (rc < 0)
+			switch_undo_now(st, op, &j, err);
 	}
-	if (stage_all(st, op, plan, &j, err) < 0 || swap_all(st, op, &j, err) < 0 ||
+	journal_free(&j);
+	return rc;
+}
+
+int switch_commit(struct state *st, long op, long to_release, struct error *err)
+{
+	struct journal j;
+	int rc = -1;
+
+	if (journal_load(st, op, &j, err) < 0)
+		goto out;
+	if (swap_all(st, op, &j, err) < 0 ||
 	    journal_write_committed(st, op, to_release, err) < 0) {
-		/* Put the old files back now rather than leave it to recover;
-		 * if that fails too, recover must finish it (the operation
-		 * stays unfinished in the journal). */
-		struct error undo_err = ERROR_INIT;
-		if (undo_journal(&j, &undo_err) < 0 ||
-		    journal_forget(st, op, "undone", &undo_err) < 0) {
-			error_set(err, EXIT_NEEDS_ATTENTION, "%s; and undoing it failed: %s; "
-				  "run 'lastgood recover'", err->msg, undo_err.msg);
-		}
+		switch_undo_now(st, op, &j, err);
 		goto out;
 	}
 	long step;

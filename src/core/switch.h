@@ -19,7 +19,9 @@
  *
  *   struct switch_plan plan;
  *   switch_plan_build(&live_manifest, &target_manifest, &plan);
- *   switch_apply(&st, op, &plan, target_id, &err);
+ *   switch_prepare(&st, op, &plan, &err);      stage: nothing live changes
+ *   ... stop the services concerned ...
+ *   switch_commit(&st, op, target_id, &err);   swap, commit, clean up
  *   switch_plan_free(&plan);
  *
  *   switch_recover(&st, op, &outcome, &err);     from `lastgood recover`
@@ -52,12 +54,18 @@ void switch_plan_build(const struct manifest *from, const struct manifest *to,
 		       struct switch_plan *plan);
 void switch_plan_free(struct switch_plan *plan);
 
-/* Put the plan live and make to_release the live release. On failure the
- * old files are put back before returning -1; if even that fails, err->code
- * is EXIT_NEEDS_ATTENTION and the operation must stay unfinished so that
- * `recover` completes the undo. */
-int switch_apply(struct state *st, long op, const struct switch_plan *plan,
-		 long to_release, struct error *err);
+/* Journal the plan and stage every entry beside its live path, verifying
+ * each object as it is copied. Touches no live path: on failure (a damaged
+ * object, no space) the stages are removed and the live files and services
+ * were never touched. Callers stop services only after this succeeds, so
+ * the services are down for the swaps alone. */
+int switch_prepare(struct state *st, long op, const struct switch_plan *plan,
+		   struct error *err);
+/* Swap the prepared entries in, commit to_release, remove the old copies.
+ * On failure the old files are put back before returning -1; if even that
+ * fails, err->code is EXIT_NEEDS_ATTENTION and the operation must stay
+ * unfinished so that `recover` completes the undo. */
+int switch_commit(struct state *st, long op, long to_release, struct error *err);
 
 enum switch_outcome {
 	SWITCH_NOTHING,      /* the operation never reached the live files */

@@ -226,13 +226,13 @@ static int transition_go_back(struct state *st, const struct config *cfg, long o
 	char *detail = xstrfmt("back to release %ld", req->live_id);
 	rc = operation_step_note(st, op, "roll back", NULL, STEP_OK, detail, err);
 	free(detail);
-	if (rc < 0 ||
-	    stack_stop(st, cfg, changed, op, err) < 0)
+	if (rc < 0)
 		return -1;
 	switch_plan_build(req->target, req->live, &back);
-	rc = switch_apply(st, op, &back, req->live_id, err);
+	rc = switch_prepare(st, op, &back, err);
 	switch_plan_free(&back);
-	if (rc < 0)
+	if (rc < 0 || stack_stop(st, cfg, changed, op, err) < 0 ||
+	    switch_commit(st, op, req->live_id, err) < 0)
 		return -1;
 	rc = stack_start(st, cfg, changed, op, &report->second, err);
 	if (rc < 0)
@@ -265,14 +265,20 @@ int transition_run(struct state *st, const struct config *cfg, long op,
 		goto out;
 	}
 	changed = transition_changed_services(cfg, &plan);
-	if (stack_stop(st, cfg, changed, op, err) < 0)
+	/* Stage first: a damaged or oversized target is refused while every
+	 * service still runs, and the services are down for the swaps only. */
+	if (switch_prepare(st, op, &plan, err) < 0)
 		goto out;
-	if (switch_apply(st, op, &plan, report->to_id, err) < 0) {
-		/* The old files are back (or recover will put them back):
-		 * bring their services up again before reporting. */
+	if (stack_stop(st, cfg, changed, op, err) < 0 ||
+	    switch_commit(st, op, report->to_id, err) < 0) {
+		/* Drop the stages (switch_commit has already put the old files
+		 * back, or recover will) and bring the services up again on
+		 * the old files before reporting. */
 		struct stack_failure ignored_failure = { 0 };
 		struct error ignored = ERROR_INIT;
-		if (err->code != EXIT_NEEDS_ATTENTION)
+		enum switch_outcome undone;
+		if (err->code != EXIT_NEEDS_ATTENTION &&
+		    switch_recover(st, op, &undone, &ignored) == 0)
 			stack_start(st, cfg, changed, op, &ignored_failure, &ignored);
 		stack_failure_clear(&ignored_failure);
 		goto out;

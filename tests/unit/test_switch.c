@@ -173,7 +173,8 @@ static void test_switch_whole_set(void **state)
 	make_two_releases(fx, &a, &b);
 	switch_plan_build(&a, &b, &plan);
 	assert_int_equal(plan.n, 2);
-	assert_int_equal(switch_apply(&fx->st, fx->op, &plan, 2, &err), 0);
+	assert_int_equal(switch_prepare(&fx->st, fx->op, &plan, &err), 0);
+	assert_int_equal(switch_commit(&fx->st, fx->op, 2, &err), 0);
 	switch_plan_free(&plan);
 	assert_live_is_b(fx);
 	assert_no_stage_left(fx);
@@ -210,7 +211,7 @@ static void test_damaged_object_refused_before_live_changes(void **state)
 	free(obj);
 
 	switch_plan_build(&a, &b, &plan);
-	assert_int_equal(switch_apply(&fx->st, fx->op, &plan, 2, &err), -1);
+	assert_int_equal(switch_prepare(&fx->st, fx->op, &plan, &err), -1);
 	assert_non_null(strstr(err.msg, "corrupt"));
 	switch_plan_free(&plan);
 	assert_live_is_a(fx);
@@ -220,9 +221,9 @@ static void test_damaged_object_refused_before_live_changes(void **state)
 	manifest_free(&b);
 }
 
-/* Journal a plan and stage it by hand, as an interrupted switch_apply
- * would have left it: phase 'staging', 'swapping' (with `swapped` entries
- * exchanged) or 'committed'. */
+/* Journal a plan and stage it by hand, as an interrupted switch would have
+ * left it: phase 'staging', 'swapping' (with `swapped` entries exchanged)
+ * or 'committed'. */
 static void leave_interrupted(struct fixture *fx, const char *phase, int swapped)
 {
 	static const char *const names[] = { "api", "web" };
