@@ -4,6 +4,7 @@
  * the nodes and their marks are still at hand for FILE:LINE:COL messages.
  */
 #include "core/config.h"
+#include "core/secret.h"
 #include "util/alloc.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -299,9 +300,54 @@ static int get_string_list(struct config_parser *p, const struct field *f, const
 	return 0;
 }
 
+/* YAML's core-schema booleans. The value is never quoted back: a misplaced
+ * secret is the likeliest thing to find here. */
+static int get_boolean(struct config_parser *p, const struct field *f, const char *where,
+		       int *out)
+{
+	static const char *const words[][2] = {
+		{ "false", "true" }, { "False", "True" }, { "FALSE", "TRUE" },
+	};
+	const yaml_node_t *node = f->value;
+
+	if (node->type == YAML_SCALAR_NODE && node->data.scalar.style == YAML_PLAIN_SCALAR_STYLE)
+		for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+			for (int truth = 0; truth < 2; truth++)
+				if (!strcmp(scalar_value(node), words[i][truth])) {
+					*out = truth;
+					return 0;
+				}
+	return node_error(p, node, "'%s'%s must be true or false", f->name, where);
+}
+
+/*
+ * The long form of an env entry, {value: TEXT, secret: BOOL}, for values
+ * that must never be shown. Messages name the variable, never the value.
+ */
+static int get_env_entry(struct config_parser *p, yaml_node_t *node, const char *name,
+			 const char *where, const char **value, int *secret)
+{
+	struct field fields[] = { { .name = "value" }, { .name = "secret" } };
+	char *what = xstrfmt("'%s'%s", name, where);
+	char *inner = xstrfmt(" in '%s'%s", name, where);
+	int rc = read_mapping(p, node, what, inner, fields, 2);
+
+	*secret = 0;
+	if (!rc && !fields[0].key)
+		rc = node_error(p, node, "'%s'%s needs 'value'", name, where);
+	if (!rc)
+		rc = scalar_text(p, fields[0].value, "value", inner, "a string", value);
+	if (!rc && fields[1].key)
+		rc = get_boolean(p, &fields[1], inner, secret);
+	free(what);
+	free(inner);
+	return rc;
+}
+
 enum key_value_kind { KV_ENV, KV_JSON, KV_HEADERS };
 
-/* A mapping of scalar to scalar (env, json, headers), duplicates refused. */
+/* A mapping of scalar to scalar (env, json, headers), duplicates refused;
+ * an env value may also be written in the long form (get_env_entry). */
 static int get_key_values(struct config_parser *p, const struct field *f, const char *where,
 			  enum key_value_kind kind, struct key_value **out, size_t *nout)
 {
@@ -319,10 +365,16 @@ static int get_key_values(struct config_parser *p, const struct field *f, const 
 		yaml_node_pair_t *pair = &node->data.mapping.pairs.start[i];
 		yaml_node_t *key = node_at(p, pair->key), *value = node_at(p, pair->value);
 		const char *k, *v;
+		int secret = 0;
 
-		if (scalar_text(p, key, f->name, where, "a mapping of strings", &k) < 0 ||
-		    scalar_text(p, value, k, inner, "a string", &v) < 0)
+		if (scalar_text(p, key, f->name, where, "a mapping of strings", &k) < 0)
 			goto out;
+		if (kind == KV_ENV && value->type == YAML_MAPPING_NODE) {
+			if (get_env_entry(p, value, k, inner, &v, &secret) < 0)
+				goto out;
+		} else if (scalar_text(p, value, k, inner, "a string", &v) < 0) {
+			goto out;
+		}
 		if (!*k) {
 			node_error(p, key, "empty key%s", inner);
 			goto out;
@@ -342,6 +394,7 @@ static int get_key_values(struct config_parser *p, const struct field *f, const 
 		}
 		(*out)[i].key = xstrdup(k);
 		(*out)[i].value = xstrdup(v);
+		(*out)[i].secret = secret;
 	}
 	rc = 0;
 out:
@@ -408,14 +461,15 @@ static int valid_address(const char *address)
 }
 
 enum {
-	H_HTTP, H_TCP, H_EXEC, H_JSON, H_CONTAINS, H_STATUS, H_HEADERS, H_TIMEOUT,
-	H_SEND, H_EXPECT, H_NFIELDS
+	H_HTTP, H_TCP, H_EXEC, H_JSON, H_CONTAINS, H_STATUS, H_HEADERS, H_USERNAME,
+	H_PASSWORD, H_TIMEOUT, H_SEND, H_EXPECT, H_NFIELDS
 };
 
 /* The check kind each key belongs to; H_NFIELDS for keys every kind takes. */
 static const int health_key_kind[H_NFIELDS] = {
 	[H_HTTP] = H_HTTP, [H_TCP] = H_TCP, [H_EXEC] = H_EXEC,
 	[H_JSON] = H_HTTP, [H_CONTAINS] = H_HTTP, [H_STATUS] = H_HTTP, [H_HEADERS] = H_HTTP,
+	[H_USERNAME] = H_HTTP, [H_PASSWORD] = H_HTTP,
 	[H_TIMEOUT] = H_NFIELDS, [H_SEND] = H_TCP, [H_EXPECT] = H_TCP,
 };
 
@@ -445,10 +499,14 @@ static int parse_health_fields(struct config_parser *p, struct health_check *che
 		check->kind = HEALTH_HTTP;
 		if (get_string(p, &fields[H_HTTP], where, &check->url) < 0)
 			return -1;
-		if (strncmp(check->url, "http://", 7) && strncmp(check->url, "https://", 8))
-			return node_error(p, fields[H_HTTP].value,
-					  "'http'%s must be a URL starting with http:// or https://, not '%s'",
-					  where, check->url);
+		if (strncmp(check->url, "http://", 7) && strncmp(check->url, "https://", 8)) {
+			char *shown = secret_redact_url(check->url);
+			node_error(p, fields[H_HTTP].value,
+				   "'http'%s must be a URL starting with http:// or https://, not '%s'",
+				   where, shown);
+			free(shown);
+			return -1;
+		}
 		break;
 	case H_TCP:
 		check->kind = HEALTH_TCP;
@@ -484,6 +542,16 @@ static int parse_health_fields(struct config_parser *p, struct health_check *che
 		return -1;
 	if (fields[H_EXPECT].key && get_string(p, &fields[H_EXPECT], where, &check->expect) < 0)
 		return -1;
+	/* A password alone would go out with an empty user name, which is
+	 * rarely what was meant. */
+	if (fields[H_PASSWORD].key && !fields[H_USERNAME].key)
+		return node_error(p, fields[H_PASSWORD].key, "'password'%s needs 'username'", where);
+	if (fields[H_USERNAME].key &&
+	    get_string(p, &fields[H_USERNAME], where, &check->username) < 0)
+		return -1;
+	if (fields[H_PASSWORD].key &&
+	    get_string(p, &fields[H_PASSWORD], where, &check->password) < 0)
+		return -1;
 	return 0;
 }
 
@@ -500,6 +568,7 @@ static int parse_health(struct config_parser *p, struct service *svc, const stru
 			FIELD(H_HTTP, "http"), FIELD(H_TCP, "tcp"), FIELD(H_EXEC, "exec"),
 			FIELD(H_JSON, "json"), FIELD(H_CONTAINS, "contains"),
 			FIELD(H_STATUS, "status"), FIELD(H_HEADERS, "headers"),
+			FIELD(H_USERNAME, "username"), FIELD(H_PASSWORD, "password"),
 			FIELD(H_TIMEOUT, "timeout"), FIELD(H_SEND, "send"),
 			FIELD(H_EXPECT, "expect"),
 		};
@@ -1046,14 +1115,19 @@ static void key_values_free(struct key_value *kv, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		free(kv[i].key);
-		free(kv[i].value);
+		if (kv[i].secret)
+			secret_free(kv[i].value);
+		else
+			free(kv[i].value);
 	}
 	free(kv);
 }
 
 static void health_check_free(struct health_check *check)
 {
-	free(check->url);
+	secret_free(check->url);
+	free(check->username);
+	secret_free(check->password);
 	key_values_free(check->json, check->njson);
 	free(check->contains);
 	key_values_free(check->headers, check->nheaders);
@@ -1264,7 +1338,8 @@ const char config_starter_text[] =
 	"    # The program and its arguments as a list; no shell is involved.\n"
 	"    run: [bin/api, --port, \"8000\"]\n"
 	"    # workdir: .                 # where 'run' starts (default: this folder)\n"
-	"    # env: {API_ENV: production}\n"
+	"    # Environment for its commands; a secret value is never shown or recorded.\n"
+	"    # env: {API_ENV: production, API_KEY: {value: \"...\", secret: true}}\n"
 	"    # The files and folders that make up a release of this service; a\n"
 	"    # deploy or rollback replaces each entry whole. List yours, e.g.\n"
 	"    # files: [bin/api, etc/api.env]\n"
@@ -1276,6 +1351,8 @@ const char config_starter_text[] =
 	"        # status: 200            # exact status (default: any 2xx)\n"
 	"        # contains: healthy      # text the body must contain\n"
 	"        # headers: {Host: api.internal}\n"
+	"        # username: ops          # basic auth; the password is never shown\n"
+	"        # password: \"...\"\n"
 	"        # timeout: 2s            # this check's own timeout\n"
 	"      # - tcp: 127.0.0.1:8000     # connect (optional 'send' and 'expect')\n"
 	"      # - exec: [bin/api, --self-test]   # exit status 0 passes\n"

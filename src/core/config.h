@@ -18,6 +18,13 @@
  *
  * Relative paths in the file are resolved against the config file's folder;
  * `files` entries keep both the text as written and the absolute path.
+ *
+ * Some values carry credentials (secret.h): an `env` entry written
+ * {value: TEXT, secret: true} (key_value.secret), an http check's
+ * `password`, and the secret parts of an http check's URL. They are kept as
+ * written, for the programs and libraries that need them, and no error
+ * message quotes them: an error names the key, and a URL is quoted
+ * redacted. config_free zeroes them before freeing.
  */
 #ifndef LG_CONFIG_H
 #define LG_CONFIG_H
@@ -58,6 +65,7 @@ struct policy {
 struct key_value {
 	char *key;
 	char *value;
+	int secret;                  /* env only: never to be shown or recorded */
 };
 
 enum health_kind {
@@ -71,7 +79,9 @@ struct health_check {
 	struct config_mark mark;
 	long timeout_ms;             /* 0: the policy's timeout */
 	/* http */
-	char *url;
+	char *url;                   /* may hold secrets: show it redacted */
+	char *username;              /* basic auth, or NULL */
+	char *password;              /* secret; NULL unless username is set */
 	long expect_status;          /* 0: any 2xx */
 	struct key_value *json;      /* fields that must equal (scalar text) */
 	size_t njson;

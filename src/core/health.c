@@ -4,6 +4,7 @@
  */
 #include "core/health.h"
 #include "core/config.h"
+#include "core/secret.h"
 #include "util/alloc.h"
 #include "util/error.h"
 #include "util/strbuf.h"
@@ -114,58 +115,6 @@ static void add_excerpt(struct strbuf *sb, const char *data, size_t len)
 		strbuf_addstr(sb, "...");
 }
 
-/*
- * The URL with any password and every query and fragment value replaced by
- * "***". Summaries end up in logs, reports and chat messages, and URLs of
- * health endpoints often carry a token.
- */
-static char *redact_url(const char *url)
-{
-	struct strbuf sb = STRBUF_INIT;
-	const char *rest = url, *scheme_end = strstr(url, "://");
-
-	if (scheme_end) {
-		strbuf_add(&sb, url, (size_t)(scheme_end + 3 - url));
-		rest = scheme_end + 3;
-	}
-	size_t authority = strcspn(rest, "/?#");
-	const char *at = memrchr(rest, '@', authority);
-	if (at) {
-		/* A user name alone may itself be a token. */
-		const char *colon = memchr(rest, ':', (size_t)(at - rest));
-		if (colon) {
-			strbuf_add(&sb, rest, (size_t)(colon - rest));
-			strbuf_addstr(&sb, ":***@");
-		} else {
-			strbuf_addstr(&sb, "***@");
-		}
-		rest = at + 1;
-	}
-	size_t path = strcspn(rest, "?#");
-	strbuf_add(&sb, rest, path);
-	rest += path;
-	if (*rest == '?') {
-		strbuf_addch(&sb, '?');
-		rest++;
-		while (*rest && *rest != '#') {
-			size_t param = strcspn(rest, "&#");
-			const char *eq = memchr(rest, '=', param);
-			if (eq)
-				strbuf_add(&sb, rest, (size_t)(eq + 1 - rest));
-			if (param)
-				strbuf_addstr(&sb, "***");
-			rest += param;
-			if (*rest == '&') {
-				strbuf_addch(&sb, '&');
-				rest++;
-			}
-		}
-	}
-	if (*rest == '#')
-		strbuf_addstr(&sb, "#***");
-	return strbuf_detach(&sb);
-}
-
 /* Release whatever the probe still holds; safe to call more than once. */
 static void probe_release(struct probe *p)
 {
@@ -193,12 +142,22 @@ static void probe_release(struct probe *p)
 	p->label = NULL;
 }
 
+/* A server may echo what it was sent (an error page quoting the request
+ * URL), and libcurl's messages may quote the URL: the check's secrets are
+ * masked in anything taken from either. */
+static void probe_scrub(const struct probe *p, struct strbuf *text)
+{
+	secret_scrub(text, p->check->password);
+	secret_scrub_url(text, p->check->url);
+}
+
 /* Record the outcome: summary "LABEL -> outcome", response NULL when ok
  * (the strbuf is taken over either way). The probe's connections and
  * descriptors close now, not when the slowest check of the round ends. */
 static void probe_finish(struct probe *p, int ok, const char *outcome, struct strbuf *response)
 {
 	struct health_result *r = p->result;
+	probe_scrub(p, response);
 	r->ok = ok;
 	r->elapsed_ms = health_now_ms() - p->started_ms;
 	r->summary = xstrfmt("%s -> %s", p->label, outcome);
@@ -273,6 +232,11 @@ static int http_start(struct probe *p, CURLM *multi, const char *no_proxy, struc
 		p->headers = list;
 	}
 	curl_easy_setopt(p->easy, CURLOPT_URL, check->url);
+	if (check->username) {
+		curl_easy_setopt(p->easy, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+		curl_easy_setopt(p->easy, CURLOPT_USERNAME, check->username);
+		curl_easy_setopt(p->easy, CURLOPT_PASSWORD, check->password ? check->password : "");
+	}
 	curl_easy_setopt(p->easy, CURLOPT_TIMEOUT_MS, p->timeout_ms);
 	/* No SIGALRM around name resolution: signals are the caller's, and
 	 * the round bounds the time anyway. */
@@ -427,6 +391,8 @@ static void http_done(struct probe *p, CURLcode code)
 	char outcome[32];
 	snprintf(outcome, sizeof(outcome), "%ld", status);
 	if (why.len && p->body.len) {
+		/* Before the excerpt, whose cut could leave half a secret. */
+		probe_scrub(p, &p->body);
 		strbuf_addstr(&why, ": ");
 		add_excerpt(&why, p->body.buf, p->body.len);
 	}
@@ -743,7 +709,9 @@ static void probe_start_label(struct probe *p)
 {
 	const struct health_check *check = p->check;
 	if (check->kind == HEALTH_HTTP) {
-		char *url = redact_url(check->url);
+		/* Summaries end up in output, the record and reports, and
+		 * URLs of health endpoints often carry a token. */
+		char *url = secret_redact_url(check->url);
 		p->label = xstrfmt("GET %s", url);
 		free(url);
 	} else if (check->kind == HEALTH_TCP) {

@@ -4,7 +4,9 @@
  * selection, and the starter file `lastgood init` writes.
  */
 #include "core/config.h"
+#include "core/secret.h"
 #include "util/error.h"
+#include "util/strbuf.h"
 #include "util/fs.h"
 #include "util/alloc.h"
 
@@ -677,6 +679,119 @@ static void test_errors_health(void **state)
 	EXPECT_ERRORS(cases);
 }
 
+/* The long env form and basic auth: values kept as written, secrets marked. */
+static void test_secrets(void **state)
+{
+	(void)state;
+	struct config cfg;
+	parse_ok("/srv/app/lastgood.yml",
+		 "services:\n  api:\n    run: [bin/api]\n"
+		 "    env:\n"
+		 "      PLAIN: visible\n"
+		 "      TOKEN: {value: s3cret-token, secret: true}\n"
+		 "      SHOWN: {value: shown, secret: False}\n"
+		 "      EMPTY: {value: \"\"}\n"
+		 "    health:\n"
+		 "      - http: http://127.0.0.1:8000/health\n"
+		 "        username: ops\n"
+		 "        password: pa55word\n"
+		 "      - http: http://127.0.0.1:8000/health\n"
+		 "        username: ops\n", &cfg);
+
+	const struct service *api = &cfg.services[0];
+	assert_int_equal(api->nenv, 4);
+	assert_string_equal(api->env[0].value, "visible");
+	assert_false(api->env[0].secret);
+	assert_string_equal(api->env[1].key, "TOKEN");
+	assert_string_equal(api->env[1].value, "s3cret-token");
+	assert_true(api->env[1].secret);
+	assert_string_equal(api->env[2].value, "shown");
+	assert_false(api->env[2].secret);
+	assert_string_equal(api->env[3].value, "");
+	assert_false(api->env[3].secret);
+
+	assert_int_equal(api->nhealth, 2);
+	assert_string_equal(api->health[0].username, "ops");
+	assert_string_equal(api->health[0].password, "pa55word");
+	assert_string_equal(api->health[1].username, "ops");
+	assert_null(api->health[1].password);
+	config_free(&cfg);
+}
+
+/* A mistake near a secret is reported by key; a URL is quoted redacted. */
+static void test_errors_secrets(void **state)
+{
+	(void)state;
+	static const struct error_case cases[] = {
+		{ "services:\n  api:\n    run: [x]\n    env: {T: {value: [s3cret-token]}}\n",
+		  "lastgood.yml:4:22: 'value' in 'T' in 'env' in service 'api' must be a string, "
+		  "not a list" },
+		{ "services:\n  api:\n    run: [x]\n    env: {T: {secret: true}}\n",
+		  "lastgood.yml:4:14: 'T' in 'env' in service 'api' needs 'value'" },
+		{ "services:\n  api:\n    run: [x]\n    env: {T: {value: x, secret: s3cret-token}}\n",
+		  "lastgood.yml:4:33: 'secret' in 'T' in 'env' in service 'api' must be true or false" },
+		{ "services:\n  api:\n    run: [x]\n    env: {T: {value: x, secret: \"true\"}}\n",
+		  "lastgood.yml:4:33: 'secret' in 'T' in 'env' in service 'api' must be true or false" },
+		{ "services:\n  api:\n    run: [x]\n    env: {T: {value: x, secert: true}}\n",
+		  "lastgood.yml:4:25: unknown key 'secert' in 'T' in 'env' in service 'api'" },
+		{ "services:\n  api:\n    run: [x]\n    env: {T: {value: x, value: s3cret-token}}\n",
+		  "lastgood.yml:4:25: duplicate key 'value' in 'T' in 'env' in service 'api'" },
+		{ "services:\n  api:\n    run: [x]\n    env: {T: {value: x}, T: s3cret-token}\n",
+		  "lastgood.yml:4:26: duplicate key 'T' in 'env' in service 'api'" },
+		{ HEALTH_PREFIX "      - tcp: x:1\n        username: ops\n",
+		  "lastgood.yml:6:9: 'username' in health check 1 of service 'api' applies only to "
+		  "'http' checks" },
+		{ HEALTH_PREFIX "      - http: http://x/\n        password: s3cret-token\n",
+		  "lastgood.yml:6:9: 'password' in health check 1 of service 'api' needs 'username'" },
+		{ HEALTH_PREFIX "      - http: http://x/\n        username: ops\n        password: [s3cret]\n",
+		  "lastgood.yml:7:19: 'password' in health check 1 of service 'api' must be a string, "
+		  "not a list" },
+		{ HEALTH_PREFIX "      - http: http://x/\n        username: ops\n        password: ''\n",
+		  "lastgood.yml:7:9: 'password' in health check 1 of service 'api' must not be empty" },
+		{ HEALTH_PREFIX "      - http: ftp://ops:s3cret-token@x/h?token=s3cret-token&v#top\n",
+		  "lastgood.yml:5:15: 'http' in health check 1 of service 'api' must be a URL starting "
+		  "with http:// or https://, not 'ftp://ops:***@x/h?token=***&***#***'" },
+	};
+	EXPECT_ERRORS(cases);
+}
+
+/* The helpers behind every redacted URL and scrubbed response. */
+static void test_secret_helpers(void **state)
+{
+	(void)state;
+	static const struct { const char *url, *shown; } urls[] = {
+		{ "http://ops:pw@host:80/p?token=abc&verbose#frag",
+		  "http://ops:***@host:80/p?token=***&***#***" },
+		{ "https://ghp_token@github.com/x", "https://***@github.com/x" },
+		{ "http://host/p", "http://host/p" },
+		{ "http://host/p?", "http://host/p?" },
+		{ "http://host/p?a=&&b=1#", "http://host/p?a=***&&b=***#***" },
+		/* the last '@' ends the user info, the first ':' starts the password */
+		{ "http://a@b:c:d@host/", "http://a@b:***@host/" },
+		/* a URL inside a query value is a value like any other */
+		{ "host/x?next=http://u:p@h/", "host/x?next=***" },
+	};
+	for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
+		char *shown = secret_redact_url(urls[i].url);
+		assert_string_equal(shown, urls[i].shown);
+		free(shown);
+	}
+
+	struct strbuf text = STRBUF_INIT;
+	strbuf_addstr(&text, "no token=abcdef123 for ops:pa55word, v=1, again abcdef123");
+	secret_scrub_url(&text, "http://ops:pa55word@h/h?token=abcdef123&v=1");
+	assert_string_equal(text.buf, "no token=*** for ops:***, v=1, again ***");
+	/* NULL and short values leave the text alone. */
+	secret_scrub(&text, NULL);
+	secret_scrub(&text, "v=1");
+	secret_scrub_url(&text, NULL);
+	assert_string_equal(text.buf, "no token=*** for ops:***, v=1, again ***");
+	secret_scrub(&text, "again ***");
+	assert_string_equal(text.buf, "no token=*** for ops:***, v=1, ***");
+	strbuf_release(&text);
+	secret_free(NULL);
+}
+
 static void test_errors_after(void **state)
 {
 	(void)state;
@@ -859,6 +974,9 @@ int main(void)
 		cmocka_unit_test(test_errors_durations),
 		cmocka_unit_test(test_errors_managers),
 		cmocka_unit_test(test_errors_health),
+		cmocka_unit_test(test_secrets),
+		cmocka_unit_test(test_errors_secrets),
+		cmocka_unit_test(test_secret_helpers),
 		cmocka_unit_test(test_errors_after),
 		cmocka_unit_test(test_errors_paths),
 		cmocka_unit_test(test_check_files),
