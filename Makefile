@@ -1,8 +1,11 @@
 # lastgood build. `make` builds ./lastgood; `make check` builds with
-# AddressSanitizer and UndefinedBehaviorSanitizer and runs every test;
-# `make demo` runs the demo. Both install missing Debian packages first.
+# AddressSanitizer and UndefinedBehaviorSanitizer and runs every test, with a
+# short fuzzing pass; `make demo` runs the demo; `make fuzz` fuzzes for
+# longer; `make check-valgrind` runs the CLI tests under valgrind. All of
+# them install missing Debian packages first.
 
 CC      ?= cc
+CLANG   ?= clang
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
 PKGS    := yaml-0.1 libcurl sqlite3 libpq libcrypto jansson libarchive
@@ -23,7 +26,23 @@ OBJ      := $(SRC:%.c=build/release/%.o) build/release/src/main.o
 SAN_OBJ  := $(SRC:%.c=build/san/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/san/tests/%)
 
-.PHONY: all deps check unit cli demo install clean
+# Fuzzing (tests/fuzz): seconds per target for `make fuzz`, and for the
+# short pass `make check` runs.
+FUZZ_SECONDS       ?= 60
+FUZZ_CHECK_SECONDS ?= 20
+FUZZ_SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+FUZZ_OBJ := $(SRC:%.c=build/fuzz/%.o)
+FUZZ_BIN := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
+
+# valgrind: a debug build without sanitizers, and the CLI tests it runs.
+# The crash tests are left out: they kill lastgood under strace at its Nth
+# system call, and valgrind's own calls would be counted.
+VALGRIND_OBJ := $(SRC:%.c=build/valgrind/%.o) build/valgrind/src/main.o
+VALGRIND_CLI := $(filter-out %/30-recover-crash.bats,$(sort $(wildcard tests/cli/*.bats)))
+VALGRIND     := valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+		--track-fds=no -q
+
+.PHONY: all deps check unit cli demo install clean fuzz check-valgrind
 all: lastgood
 
 deps:
@@ -51,11 +70,62 @@ build/san/tests/%: tests/unit/%.c build/san/liblastgood.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(SAN) -O1 -o $@ $< build/san/liblastgood.a $(PKG_LIBS) -lcmocka
 
-# The test command (README): sanitizer build, unit tests, CLI tests.
+# The fuzz targets are clang's libFuzzer whatever CC is. The library is
+# built for coverage and archived, so each target links only what it uses.
+build/fuzz/%.o: %.c $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(ALL_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -O1 -c -o $@ $<
+
+build/fuzz/liblastgood.a: $(FUZZ_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c build/fuzz/liblastgood.a
+	$(CLANG) $(ALL_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -O1 -o $@ $< build/fuzz/liblastgood.a \
+		$(PKG_LIBS)
+
+build/valgrind/%.o: %.c $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -O1 -g -c -o $@ $<
+
+build/valgrind/lastgood: $(VALGRIND_OBJ)
+	$(CC) $(ALL_CFLAGS) -O1 -g -o $@ $^ $(PKG_LIBS)
+
+# The test command (README): sanitizer build, unit tests, a short fuzzing
+# pass (tests/fuzz/run-fuzz reports TAP, so the tally counts each target),
+# CLI tests.
 check:
 	@scripts/install-deps check
-	@$(MAKE) --no-print-directory build/san/lastgood $(UNIT_BIN) examples/ziggie/demo-service
-	@tests/run-tests build/san $(UNIT_BIN)
+	@$(MAKE) --no-print-directory build/san/lastgood $(UNIT_BIN) examples/ziggie/demo-service \
+		$(FUZZ_BIN)
+	@FUZZ_SECONDS=$(FUZZ_CHECK_SECONDS) tests/run-tests build/san $(UNIT_BIN) tests/fuzz/run-fuzz
+
+fuzz:
+	@scripts/install-deps check
+	@$(MAKE) --no-print-directory $(FUZZ_BIN)
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run-fuzz
+
+# Every lastgood the CLI tests start runs under valgrind through a wrapper;
+# each process's report, if any, lands in build/valgrind/logs. Slow, so not
+# part of check. Fails on a failing test or any report.
+check-valgrind:
+	@scripts/install-deps check
+	@$(MAKE) --no-print-directory build/valgrind/lastgood examples/ziggie/demo-service
+	@rm -rf build/valgrind/logs build/valgrind/bin
+	@mkdir -p build/valgrind/logs build/valgrind/bin
+	@printf '#!/bin/sh\nexec %s --log-file=%s/%%p.log %s "$$@"\n' '$(VALGRIND)' \
+		'$(CURDIR)/build/valgrind/logs' '$(CURDIR)/build/valgrind/lastgood' \
+		>build/valgrind/bin/lastgood
+	@chmod +x build/valgrind/bin/lastgood
+	@{ LASTGOOD=$(CURDIR)/build/valgrind/bin/lastgood LC_ALL=C TZ=UTC \
+		bats --tap $(VALGRIND_CLI); echo $$? >build/valgrind/bats.rc; } | tee build/valgrind/cli.tap; \
+	rc=$$(cat build/valgrind/bats.rc); reports=0; \
+	for log in build/valgrind/logs/*.log; do \
+		[ -s "$$log" ] || continue; \
+		reports=$$((reports + 1)); echo "# valgrind report $$log:"; sed 's/^/#   /' "$$log"; \
+	done; \
+	echo "$$(grep -c '^ok ' build/valgrind/cli.tap) passed," \
+		"$$(grep -c '^not ok ' build/valgrind/cli.tap) failed, $$reports valgrind reports"; \
+	[ "$$rc" -eq 0 ] && [ "$$reports" -eq 0 ]
 
 demo:
 	@scripts/install-deps demo
