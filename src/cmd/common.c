@@ -45,7 +45,8 @@ int command_finish_transition(struct command_context *ctx, long op, const char *
 		return command_fail(ctx, err);
 	}
 	if (report->failure.text)
-		fprintf(stderr, "lastgood: release %ld failed verification: %s\n", report->to_id,
+		fprintf(stderr, "lastgood: release %ld %s: %s\n", report->to_id,
+			report->failure.interrupted ? "was not verified" : "failed verification",
 			report->failure.text);
 	switch (report->outcome) {
 	case TRANSITION_OK:

@@ -7,6 +7,7 @@
 #include "core/secret.h"
 #include "util/alloc.h"
 #include "util/error.h"
+#include "util/interrupt.h"
 #include "util/strbuf.h"
 
 #include <ctype.h>
@@ -915,11 +916,12 @@ struct wait_service {
 	int failures;                /* consecutive failing rounds while stabilizing */
 };
 
+/* A signal cuts the pause short, so an operator's Ctrl-C is seen at once
+ * (interrupt.h); the wait loop simply runs its next round early. */
 static void sleep_ms(long long ms)
 {
 	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000 };
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
+	nanosleep(&ts, NULL);
 }
 
 static void wait_fail(const struct config *cfg, struct health_outcome *outcome, size_t s,
@@ -1022,6 +1024,19 @@ int health_wait(const struct config *cfg, const unsigned char *selected,
 
 	while (npending) {
 		struct health_round round;
+		int sig = interrupt_take();
+		if (sig) {
+			for (size_t s = 0; s < cfg->nservices; s++)
+				if (pending[s]) {
+					outcome->failed_service = s;
+					break;
+				}
+			outcome->interrupted = sig;
+			outcome->failure = xstrfmt("%s: wait interrupted by signal %d (%s)",
+						   cfg->services[outcome->failed_service].name, sig,
+						   strsignal(sig));
+			break;
+		}
 		size_t dead = wait_find_dead(cfg, pending, alive, alive_ctx);
 		if (dead != SIZE_MAX) {
 			wait_fail(cfg, outcome, dead, NULL);

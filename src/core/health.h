@@ -67,6 +67,8 @@ struct health_outcome {
 	int healthy;                 /* every selected service healthy */
 	size_t failed_service;       /* when !healthy */
 	char *failure;               /* "api: GET /health -> 503: {...}" */
+	int interrupted;             /* the signal that cut the wait short
+	                                (util/interrupt.h), else 0 */
 	long long *healthy_at_ms;    /* per service (cfg->nservices), 0 if never */
 };
 

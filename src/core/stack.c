@@ -120,9 +120,11 @@ static int stack_wait_wave(struct state *st, const struct config *cfg, const uns
 			rc = -1;
 		free(detail);
 	}
-	if (rc == 1)
+	if (rc == 1) {
 		stack_fail(failure, outcome.failed_service, outcome.failure ? outcome.failure
 								     : "not healthy");
+		failure->interrupted = outcome.interrupted;
+	}
 	health_outcome_free(&outcome);
 	return rc;
 }

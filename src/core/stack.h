@@ -29,6 +29,8 @@ struct stack_failure {
 	char *text;              /* NULL until a service failed */
 	size_t service;          /* index into cfg->services */
 	long long detected_ms;   /* wall clock, when the failure was judged */
+	int interrupted;         /* not a failure of the service: the operator
+	                            interrupted the wait (a signal number) */
 };
 
 int stack_start(struct state *st, const struct config *cfg, const unsigned char *selected,

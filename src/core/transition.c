@@ -291,7 +291,9 @@ int transition_run(struct state *st, const struct config *cfg, long op,
 		rc = release_set_mark(st, report->to_id, MARK_GOOD, err);
 		goto out;
 	}
-	if (release_set_mark(st, report->to_id, MARK_BAD, err) < 0)
+	/* Interrupted by the operator, the release proved nothing either way:
+	 * it goes back unmarked. */
+	if (!report->failure.interrupted && release_set_mark(st, report->to_id, MARK_BAD, err) < 0)
 		goto out;
 	switch (req->on_failure) {
 	case ON_FAILURE_LEAVE:
