@@ -1,9 +1,12 @@
 /*
- * Manifests: capturing live trees into the store, and the canonical text
- * form that names a release. See manifest.h for the format's guarantees.
+ * Manifests: capturing live trees into the store (with a stat cache that
+ * spares re-reading unchanged files), and the canonical text form that
+ * names a release. See manifest.h for the format's and the cache's
+ * guarantees.
  */
 #include "core/manifest.h"
 #include "core/config.h"
+#include "core/state.h"
 #include "core/store.h"
 #include "util/alloc.h"
 #include "util/error.h"
@@ -17,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MANIFEST_HEADER "lastgood-manifest 1"
@@ -190,6 +194,171 @@ void manifest_totals(const struct manifest *m, long *files, long long *bytes)
 			}
 }
 
+/* ---- the stat cache ---- */
+
+/*
+ * One row per live file read: its path, the stat fields that change
+ * whenever its content can have (device, inode, size, mtime, ctime), its
+ * digest, and when it was read. A row is trusted, and the file not opened,
+ * only when all of these hold:
+ *
+ *   - every stat field still equals the row's;
+ *   - the row's mtime and ctime are strictly older than its recorded_ns;
+ *   - recorded_ns is not in the future (the clock was not set back);
+ *   - the object is in the store at the right size.
+ *
+ * recorded_ns is the coarse wall clock (what the kernel stamps files
+ * with) taken before the capture opened any file, rounded down to the
+ * second so that a file system with one-second timestamps is covered too.
+ * A write after that moment stamps the file's ctime at recorded_ns or
+ * later, which no trusted row holds, so the write is seen, whatever it did
+ * to size and mtime (`touch -d` sets mtime, never ctime). A file written in
+ * the same second as the capture ("racily clean", as git calls it) has a
+ * ctime not older than recorded_ns and is read again next time, until a
+ * capture starts after it settled.
+ */
+struct stat_cache {
+	sqlite3 *db;
+	sqlite3_stmt *lookup;
+	sqlite3_stmt *remember;
+	long long recorded_ns;
+	int in_transaction;      /* ours, committed once the objects are */
+};
+
+static long long stat_cache_clock_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+	return (long long)ts.tv_sec * 1000000000LL;
+}
+
+static long long stat_ns(const struct timespec *ts)
+{
+	return (long long)ts->tv_sec * 1000000000LL + ts->tv_nsec;
+}
+
+/* The cache is an optimisation: without a database (unit tests of the
+ * store), or with one that lacks the table, captures read every file. */
+static void stat_cache_open(struct state *st, struct stat_cache *sc)
+{
+	memset(sc, 0, sizeof(*sc));
+	if (!st->db)
+		return;
+	if (sqlite3_prepare_v2(st->db, "SELECT dev, ino, size, mtime_ns, ctime_ns, recorded_ns, "
+			       "digest FROM stat_cache WHERE path = ?", -1, &sc->lookup, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO stat_cache(path, dev, ino, size, "
+			       "mtime_ns, ctime_ns, recorded_ns, digest) VALUES(?,?,?,?,?,?,?,?)", -1,
+			       &sc->remember, NULL) != SQLITE_OK) {
+		sqlite3_finalize(sc->lookup);
+		sc->lookup = NULL;
+		return;
+	}
+	sc->db = st->db;
+	sc->recorded_ns = stat_cache_clock_ns();
+	/* Rows are written in one transaction with the capture, and only
+	 * if the caller has none open (then they go with the caller's). */
+	if (sqlite3_get_autocommit(sc->db) &&
+	    sqlite3_exec(sc->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK)
+		sc->in_transaction = 1;
+}
+
+/* keep: commit the rows written (the capture succeeded and its objects
+ * are in the store), else drop them. */
+static void stat_cache_close(struct stat_cache *sc, int keep)
+{
+	sqlite3_finalize(sc->lookup);
+	sqlite3_finalize(sc->remember);
+	if (sc->in_transaction &&
+	    (!keep || sqlite3_exec(sc->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK))
+		sqlite3_exec(sc->db, "ROLLBACK", NULL, NULL, NULL);
+	memset(sc, 0, sizeof(*sc));
+}
+
+/* 1 with digest filled when the row for path vouches for the file that
+ * sb describes (see above). */
+static int stat_cache_lookup(struct state *st, struct stat_cache *sc, const char *path,
+			     const struct stat *sb, char digest[HASH_HEX_SIZE])
+{
+	int found = 0;
+	if (!sc->db)
+		return 0;
+	sqlite3_reset(sc->lookup);
+	sqlite3_bind_text(sc->lookup, 1, path, -1, SQLITE_STATIC);
+	if (sqlite3_step(sc->lookup) == SQLITE_ROW) {
+		long long mtime = sqlite3_column_int64(sc->lookup, 3);
+		long long ctime = sqlite3_column_int64(sc->lookup, 4);
+		long long recorded = sqlite3_column_int64(sc->lookup, 5);
+		const unsigned char *d = sqlite3_column_text(sc->lookup, 6);
+		found = (dev_t)sqlite3_column_int64(sc->lookup, 0) == sb->st_dev &&
+			(ino_t)sqlite3_column_int64(sc->lookup, 1) == sb->st_ino &&
+			sqlite3_column_int64(sc->lookup, 2) == (long long)sb->st_size &&
+			mtime == stat_ns(&sb->st_mtim) && ctime == stat_ns(&sb->st_ctim) &&
+			mtime < recorded && ctime < recorded && recorded <= sc->recorded_ns &&
+			d && hash_is_valid_hex((const char *)d);
+		if (found)
+			memcpy(digest, d, HASH_HEX_SIZE);
+	}
+	sqlite3_reset(sc->lookup);
+	sqlite3_clear_bindings(sc->lookup);
+	return found && store_has_size(st, digest, (long long)sb->st_size);
+}
+
+static void stat_cache_remember(struct stat_cache *sc, const char *path, const struct stat *sb,
+				const char *digest)
+{
+	if (!sc->db)
+		return;
+	sqlite3_reset(sc->remember);
+	sqlite3_bind_text(sc->remember, 1, path, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(sc->remember, 2, (sqlite3_int64)sb->st_dev);
+	sqlite3_bind_int64(sc->remember, 3, (sqlite3_int64)sb->st_ino);
+	sqlite3_bind_int64(sc->remember, 4, (sqlite3_int64)sb->st_size);
+	sqlite3_bind_int64(sc->remember, 5, stat_ns(&sb->st_mtim));
+	sqlite3_bind_int64(sc->remember, 6, stat_ns(&sb->st_ctim));
+	sqlite3_bind_int64(sc->remember, 7, sc->recorded_ns);
+	sqlite3_bind_text(sc->remember, 8, digest, -1, SQLITE_STATIC);
+	/* A row that fails to be written only costs a read next time. */
+	(void)sqlite3_step(sc->remember);
+	sqlite3_reset(sc->remember);
+	sqlite3_clear_bindings(sc->remember);
+}
+
+static int manifest_node_order(const void *a, const void *b);
+
+/* Drop the rows of files that are no longer in the entry (removed, or
+ * the path is now something else), so the table follows the live tree. */
+static void stat_cache_prune(struct stat_cache *sc, const struct manifest_entry *entry)
+{
+	sqlite3_stmt *list, *drop;
+	if (!sc->db)
+		return;
+	if (sqlite3_prepare_v2(sc->db, "SELECT path FROM stat_cache WHERE path = ?1 OR "
+			       "(path > ?1 || '/' AND path < ?1 || '0')", -1, &list, NULL) != SQLITE_OK)
+		return;
+	if (sqlite3_prepare_v2(sc->db, "DELETE FROM stat_cache WHERE path = ?", -1, &drop,
+			       NULL) != SQLITE_OK) {
+		sqlite3_finalize(list);
+		return;
+	}
+	size_t top = strlen(entry->path);
+	sqlite3_bind_text(list, 1, entry->path, -1, SQLITE_STATIC);
+	while (sqlite3_step(list) == SQLITE_ROW) {
+		const char *path = (const char *)sqlite3_column_text(list, 0);
+		struct manifest_node key;
+		memset(&key, 0, sizeof(key));
+		key.rel = (char *)(path[top] ? path + top + 1 : "");
+		const struct manifest_node *n = bsearch(&key, entry->nodes, entry->nnodes,
+							sizeof(*entry->nodes), manifest_node_order);
+		if (n && n->type == NODE_FILE)
+			continue;
+		sqlite3_reset(drop);
+		sqlite3_bind_text(drop, 1, path, -1, SQLITE_TRANSIENT);
+		(void)sqlite3_step(drop);
+	}
+	sqlite3_finalize(list);
+	sqlite3_finalize(drop);
+}
+
 /* ---- capture ---- */
 
 struct capture {
@@ -198,6 +367,9 @@ struct capture {
 	struct manifest_entry *entry;
 	struct capture_stats *stats;
 	struct error *err;
+	struct store_batch batch;
+	struct stat_cache cache;   /* live captures only (source is the live path) */
+	struct strbuf live;        /* scratch: a node's live path */
 };
 
 /* The node's path as the user knows it, for messages (allocated). */
@@ -215,17 +387,62 @@ static void capture_owner(struct manifest_node *n, const struct stat *sb)
 static int capture_node(struct capture *c, int at_fd, const char *name, const char *rel,
 			const struct stat *sb);
 
-/* Open with O_NOFOLLOW | O_NONBLOCK and check the result again: the tree
- * is live, and a name swapped for a symlink or a fifo between the lstat and
- * the open must neither be followed nor block us. */
-static int capture_file(struct capture *c, int at_fd, const char *name, const char *rel)
+/* The node's live path, the stat cache's key (valid until the next call). */
+static const char *capture_live_path(struct capture *c, const char *rel)
 {
-	char *path = capture_path(c, rel);
-	struct stat sb;
+	strbuf_reset(&c->live);
+	strbuf_addstr(&c->live, c->entry->path);
+	if (*rel) {
+		strbuf_addch(&c->live, '/');
+		strbuf_addstr(&c->live, rel);
+	}
+	return c->live.buf;
+}
+
+static void capture_add_file(struct capture *c, const char *rel, const struct stat *sb,
+			     long long size, const char *digest, int added)
+{
+	struct manifest_node *n = manifest_entry_add_node(c->entry, rel, NODE_FILE);
+	n->mode = sb->st_mode & 07777;
+	capture_owner(n, sb);
+	n->size = size;
+	memcpy(n->digest, digest, HASH_HEX_SIZE);
+	if (c->stats) {
+		c->stats->files++;
+		c->stats->bytes += size;
+		if (added)
+			c->stats->added_bytes += size;
+	}
+}
+
+static int same_stat(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+	       stat_ns(&a->st_mtim) == stat_ns(&b->st_mtim) &&
+	       stat_ns(&a->st_ctim) == stat_ns(&b->st_ctim);
+}
+
+/* A file the stat cache vouches for (lsb is its lstat) is taken from the
+ * cache unopened. Else it is read: opened with O_NOFOLLOW | O_NONBLOCK and
+ * checked again, since the tree is live and a name swapped for a symlink
+ * or a fifo between the lstat and the open must neither be followed nor
+ * block us; and it is remembered only when nothing changed it while it
+ * was read. */
+static int capture_file(struct capture *c, int at_fd, const char *name, const char *rel,
+			const struct stat *lsb)
+{
+	char *path = NULL;
+	struct stat sb, after;
 	int rc = -1, added;
 	char digest[HASH_HEX_SIZE];
 	long long size;
 
+	if (c->cache.db && stat_cache_lookup(c->st, &c->cache, capture_live_path(c, rel), lsb,
+					     digest)) {
+		capture_add_file(c, rel, lsb, (long long)lsb->st_size, digest, 0);
+		return 0;
+	}
+	path = capture_path(c, rel);
 	int fd = openat(at_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		error_errno(c->err, EXIT_FAILED, errno, "cannot open '%s'", path);
@@ -239,19 +456,14 @@ static int capture_file(struct capture *c, int at_fd, const char *name, const ch
 		error_set(c->err, EXIT_FAILED, "'%s' changed while it was being recorded", path);
 		goto out;
 	}
-	if (store_put_fd(c->st, fd, path, digest, &added, &size, c->err) < 0)
+	if (store_batch_put_fd(&c->batch, fd, path, digest, &added, &size, c->err) < 0)
 		goto out;
-	struct manifest_node *n = manifest_entry_add_node(c->entry, rel, NODE_FILE);
-	n->mode = sb.st_mode & 07777;
-	capture_owner(n, &sb);
-	n->size = size;
-	memcpy(n->digest, digest, HASH_HEX_SIZE);
-	if (c->stats) {
-		c->stats->files++;
-		c->stats->bytes += size;
-		if (added)
-			c->stats->added_bytes += size;
-	}
+	capture_add_file(c, rel, &sb, size, digest, added);
+	if (c->stats)
+		c->stats->files_read++;
+	if (c->cache.db && fstat(fd, &after) == 0 && same_stat(&sb, &after) &&
+	    size == (long long)sb.st_size)
+		stat_cache_remember(&c->cache, capture_live_path(c, rel), &sb, digest);
 	rc = 0;
 out:
 	if (fd >= 0)
@@ -367,7 +579,7 @@ static int capture_node(struct capture *c, int at_fd, const char *name, const ch
 			const struct stat *sb)
 {
 	if (S_ISREG(sb->st_mode))
-		return capture_file(c, at_fd, name, rel);
+		return capture_file(c, at_fd, name, rel, sb);
 	if (S_ISLNK(sb->st_mode))
 		return capture_link(c, at_fd, name, rel, sb);
 	if (S_ISDIR(sb->st_mode))
@@ -383,23 +595,39 @@ int manifest_capture_entry(struct state *st, const char *service, const char *pa
 			   const char *source, struct manifest_entry *entry,
 			   struct capture_stats *stats, struct error *err)
 {
-	struct capture c = { st, source, entry, stats, err };
+	struct capture c = { .st = st, .source = source, .entry = entry, .stats = stats,
+			     .err = err, .live = STRBUF_INIT };
 	struct stat sb;
+	int rc = -1;
 
 	memset(entry, 0, sizeof(*entry));
 	entry->service = xstrdup(service);
 	entry->path = xstrdup(path);
+	store_batch_begin(st, &c.batch);
+	/* Only a live path is worth remembering: a deploy's source is
+	 * unpacked afresh each time. */
+	if (!strcmp(source, path))
+		stat_cache_open(st, &c.cache);
+	else
+		memset(&c.cache, 0, sizeof(c.cache));
 	if (lstat(source, &sb) < 0)
 		error_errno(err, EXIT_FAILED, errno, "cannot inspect '%s'", source);
-	else if (capture_node(&c, AT_FDCWD, source, "", &sb) == 0) {
+	else if (capture_node(&c, AT_FDCWD, source, "", &sb) == 0 &&
+		 store_batch_commit(&c.batch, err) == 0)
+		rc = 0;
+	if (rc == 0) {
 		if (entry->nnodes > 1)
 			qsort(entry->nodes, entry->nnodes, sizeof(*entry->nodes),
 			      manifest_node_order);
 		manifest_entry_finish(entry);
-		return 0;
+		stat_cache_prune(&c.cache, entry);
 	}
-	manifest_entry_free(entry);
-	return -1;
+	store_batch_abort(&c.batch);
+	stat_cache_close(&c.cache, rc == 0);
+	strbuf_release(&c.live);
+	if (rc < 0)
+		manifest_entry_free(entry);
+	return rc;
 }
 
 int manifest_capture(struct state *st, const struct config *cfg,

@@ -84,6 +84,7 @@ struct manifest {
 
 struct capture_stats {
 	long files;              /* regular files seen */
+	long files_read;         /* of those, the ones read (not vouched for by the stat cache) */
 	long long bytes;         /* their total size */
 	long long added_bytes;   /* bytes of objects that were new to the store */
 };

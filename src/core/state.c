@@ -48,7 +48,13 @@ static const char schema_sql[] =
 	"  PRIMARY KEY(operation, seq));"
 	"CREATE TABLE IF NOT EXISTS processes("
 	"  service TEXT PRIMARY KEY, pid INTEGER NOT NULL,"
-	"  start_ticks INTEGER NOT NULL, started_ms INTEGER NOT NULL);";
+	"  start_ticks INTEGER NOT NULL, started_ms INTEGER NOT NULL);"
+	/* What a capture read, so that the next one need not read unchanged
+	 * files again (manifest.c says when a row is trusted). */
+	"CREATE TABLE IF NOT EXISTS stat_cache("
+	"  path TEXT PRIMARY KEY, dev INTEGER NOT NULL, ino INTEGER NOT NULL,"
+	"  size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,"
+	"  recorded_ns INTEGER NOT NULL, digest TEXT NOT NULL) WITHOUT ROWID;";
 
 /* The folder must be ours alone: a state folder others can write (or swap
  * through a symlink) would let them plant content we later put live. */

@@ -15,11 +15,18 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <linux/fs.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define STORE_CHUNK 65536
+/* How much of a file store_hash_file maps at a time: big enough that
+ * mapping costs nothing next to hashing, small enough that a huge file
+ * does not swell the process. */
+#define STORE_HASH_WINDOW (8 << 20)
 
 /* Temporary names are obj.<pid>.<counter>; the counter keeps two puts of
  * one process apart, the pid two processes. */
@@ -28,6 +35,7 @@ static unsigned long store_temp_counter;
 struct store_temp {
 	char *path;
 	int fd;
+	unsigned long counter;   /* the path's last part */
 };
 
 /* Object names come from manifests and the database; refuse anything
@@ -44,6 +52,19 @@ char *store_object_path(const struct state *st, const char *digest)
 	return xstrfmt("%s/%.2s/%s", st->objects_dir, digest, digest + 2);
 }
 
+/* A size mismatch can only be damage, and putting the content again
+ * repairs it (the put does not find the object present). */
+int store_has_size(const struct state *st, const char *digest, long long size)
+{
+	if (!hash_is_valid_hex(digest))
+		return 0;
+	char *path = store_object_path(st, digest);
+	struct stat sb;
+	int found = lstat(path, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size == size;
+	free(path);
+	return found;
+}
+
 int store_has(const struct state *st, const char *digest)
 {
 	if (!hash_is_valid_hex(digest))
@@ -56,17 +77,15 @@ int store_has(const struct state *st, const char *digest)
 }
 
 /*
- * Read in_fd to its end, hashing every byte and handing it on to out_fd
- * (when >= 0) and to sb (when non-NULL). Every way an object is read or
- * written goes through here, so every copy is also a verification.
+ * Read in_fd to its end, hashing every byte and appending it to sb (when
+ * non-NULL): how objects are read back (store_read, fsck), each read also
+ * a verification.
  */
-static int store_stream(int in_fd, const char *in_name, int out_fd, const char *out_name,
-			struct strbuf *sb, char digest[HASH_HEX_SIZE], long long *size,
-			struct error *err)
+static int store_stream(int in_fd, const char *in_name, struct strbuf *sb,
+			char digest[HASH_HEX_SIZE], struct error *err)
 {
 	char buf[STORE_CHUNK];
 	struct hasher h;
-	long long total = 0;
 
 	hasher_init(&h);
 	for (;;) {
@@ -80,21 +99,58 @@ static int store_stream(int in_fd, const char *in_name, int out_fd, const char *
 		if (n == 0)
 			break;
 		hasher_update(&h, buf, (size_t)n);
-		if (out_fd >= 0 && fs_write_all(out_fd, buf, (size_t)n) < 0) {
-			error_errno(err, EXIT_FAILED, errno, "cannot write '%s'", out_name);
-			goto fail;
-		}
 		if (sb)
 			strbuf_add(sb, buf, (size_t)n);
-		total += n;
 	}
 	hasher_final(&h, digest);
-	if (size)
-		*size = total;
 	return 0;
 fail:
 	hasher_final(&h, digest);   /* releases the context */
 	return -1;
+}
+
+/*
+ * Fill out_fd with in_fd's bytes without passing them through us: a
+ * reflink where the file system can share blocks (FICLONE: no data copied,
+ * and a later write to either file copies only what it changes), else the
+ * kernel's copy_file_range, else read and write. Nothing is hashed here:
+ * the caller hashes the copy, which only it can write, so the digest is
+ * that of the bytes kept even if in_fd's file changes meanwhile.
+ */
+static int store_copy(int in_fd, const char *in_name, int out_fd, struct error *err)
+{
+	if (ioctl(out_fd, FICLONE, in_fd) == 0)
+		return 0;
+	return fs_copy_fd(in_fd, out_fd, in_name, err);
+}
+
+/* Hash a file that only we write (a temporary object, a fresh copy)
+ * where its bytes lie in the page cache, a window at a time, rather than
+ * copying them out with read(). */
+static int store_hash_file(int fd, const char *name, char digest[HASH_HEX_SIZE],
+			   long long *size, struct error *err)
+{
+	struct stat sb;
+	struct hasher h;
+
+	if (fstat(fd, &sb) < 0)
+		return error_errno(err, EXIT_FAILED, errno, "cannot inspect '%s'", name);
+	hasher_init(&h);
+	for (off_t off = 0; off < sb.st_size; off += STORE_HASH_WINDOW) {
+		size_t len = sb.st_size - off < STORE_HASH_WINDOW ? (size_t)(sb.st_size - off)
+								   : STORE_HASH_WINDOW;
+		void *p = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, off);
+		if (p == MAP_FAILED) {
+			hasher_final(&h, digest);   /* releases the context */
+			return error_errno(err, EXIT_FAILED, errno, "cannot read '%s'", name);
+		}
+		madvise(p, len, MADV_SEQUENTIAL);
+		hasher_update(&h, p, len);
+		munmap(p, len);
+	}
+	hasher_final(&h, digest);
+	*size = (long long)sb.st_size;
+	return 0;
 }
 
 static int store_corrupt_error(const char *digest, const char *got, struct error *err)
@@ -130,9 +186,9 @@ static int store_open_object(const struct state *st, const char *digest, char **
 static int store_temp_open(struct state *st, struct store_temp *t, struct error *err)
 {
 	for (;;) {
-		t->path = xstrfmt("%s/obj.%ld.%lu", st->tmp_dir, (long)getpid(),
-				  store_temp_counter++);
-		t->fd = open(t->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		t->counter = store_temp_counter++;
+		t->path = xstrfmt("%s/obj.%ld.%lu", st->tmp_dir, (long)getpid(), t->counter);
+		t->fd = open(t->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (t->fd >= 0)
 			return 0;
 		int e = errno;
@@ -155,17 +211,6 @@ static void store_temp_discard(struct store_temp *t)
 	free(t->path);
 	t->path = NULL;
 	t->fd = -1;
-}
-
-/* 1 when the object is in place with the expected size. A size mismatch
- * can only be damage, and putting the content again repairs it. */
-static int store_present(const struct state *st, const char *digest, long long size)
-{
-	char *object = store_object_path(st, digest);
-	struct stat sb;
-	int present = lstat(object, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size == size;
-	free(object);
-	return present;
 }
 
 /*
@@ -192,7 +237,7 @@ static int store_install(struct state *st, struct store_temp *t, const char *dig
 	}
 	t->fd = -1;
 
-	if (store_present(st, digest, size)) {
+	if (store_has_size(st, digest, size)) {
 		store_temp_discard(t);
 		*added = 0;
 		return 0;
@@ -226,24 +271,231 @@ fail:
 	return -1;
 }
 
+/* Below this many objects a commit fsyncs each one; from it on, one
+ * syncfs(2) of the store's file system costs less than their fsyncs. */
+#define STORE_SYNCFS_MIN 16
+
+struct store_pending {
+	char digest[HASH_HEX_SIZE];
+	unsigned long temp;      /* its temporary is tmp/obj.<pid>.<temp> */
+	int named;               /* renamed to its object name */
+};
+
+static char *store_pending_temp(const struct state *st, const struct store_pending *p)
+{
+	return xstrfmt("%s/obj.%ld.%lu", st->tmp_dir, (long)getpid(), p->temp);
+}
+
+void store_batch_begin(struct state *st, struct store_batch *batch)
+{
+	memset(batch, 0, sizeof(*batch));
+	batch->st = st;
+	batch->tmp_fd = -1;
+}
+
+void store_batch_abort(struct store_batch *batch)
+{
+	for (size_t i = 0; i < batch->n; i++) {
+		if (batch->pending[i].named)
+			continue;
+		char *temp = store_pending_temp(batch->st, &batch->pending[i]);
+		unlink(temp);
+		free(temp);
+	}
+	free(batch->pending);
+	if (batch->tmp_fd >= 0)
+		close(batch->tmp_fd);
+	store_batch_begin(batch->st, batch);
+}
+
+static int store_batch_has(const struct store_batch *batch, const char *digest)
+{
+	for (size_t i = 0; i < batch->n; i++)
+		if (!memcmp(batch->pending[i].digest, digest, HASH_HEX_SIZE))
+			return 1;
+	return 0;
+}
+
+/* syncfs reports the write-back errors of its file system since the
+ * descriptor was opened, so tmp/ is opened before the first write. */
+static int store_syncfs(struct store_batch *batch, struct error *err)
+{
+	if (syncfs(batch->tmp_fd) < 0)
+		return error_errno(err, EXIT_FAILED, errno, "cannot sync the store's file system ('%s')",
+				   batch->st->tmp_dir);
+	return 0;
+}
+
+static int store_fsync_path(const char *path, struct error *err)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return error_errno(err, EXIT_FAILED, errno, "cannot open '%s'", path);
+	int rc = fs_fsync_fd(fd, path, err);
+	close(fd);
+	return rc;
+}
+
+/* Rename one pending object to its name, creating its fan-out folder the
+ * first time (*created). An object already there can only be a damaged
+ * one (store_batch_put_fd drops content that is present), and the rename
+ * replaces it, as store_install does. */
+static int store_name_pending(struct store_batch *batch, struct store_pending *p,
+			      int *created, struct error *err)
+{
+	char *temp = store_pending_temp(batch->st, p);
+	char *object = store_object_path(batch->st, p->digest);
+	char *dir = NULL;
+	int rc = 0;
+
+	*created = 0;
+	if (rename(temp, object) < 0) {
+		if (errno != ENOENT) {
+			rc = error_errno(err, EXIT_FAILED, errno, "cannot rename '%s' to '%s'",
+					 temp, object);
+		} else {
+			dir = path_dirname(object);
+			*created = mkdir(dir, 0700) == 0;
+			if (!*created && errno != EEXIST)
+				rc = error_errno(err, EXIT_FAILED, errno,
+						 "cannot create store folder '%s'", dir);
+			else if (rename(temp, object) < 0)
+				rc = error_errno(err, EXIT_FAILED, errno,
+						 "cannot rename '%s' to '%s'", temp, object);
+		}
+	}
+	if (rc == 0)
+		p->named = 1;
+	free(dir);
+	free(temp);
+	free(object);
+	return rc;
+}
+
+/* The fan-out folder an object goes to, as a number (its first two hex
+ * digits). */
+static unsigned store_fanout(const char *digest)
+{
+	unsigned v = 0;
+	for (int i = 0; i < 2; i++)
+		v = v * 16 + (unsigned)(digest[i] <= '9' ? digest[i] - '0' : digest[i] - 'a' + 10);
+	return v;
+}
+
+/* Make the batch's temporaries durable, or the folders that now name
+ * them: one syncfs for many, else an fsync each. */
+static int store_batch_sync(struct store_batch *batch, int names,
+			    const unsigned char *fanouts, int objects_dir, struct error *err)
+{
+	if (batch->n >= STORE_SYNCFS_MIN)
+		return store_syncfs(batch, err);
+	for (size_t i = 0; !names && i < batch->n; i++) {
+		char *temp = store_pending_temp(batch->st, &batch->pending[i]);
+		int rc = store_fsync_path(temp, err);
+		free(temp);
+		if (rc < 0)
+			return -1;
+	}
+	for (unsigned f = 0; names && f < 256; f++) {
+		if (!fanouts[f])
+			continue;
+		char *dir = xstrfmt("%s/%02x", batch->st->objects_dir, f);
+		int rc = fs_fsync_dir(dir, err);
+		free(dir);
+		if (rc < 0)
+			return -1;
+	}
+	if (names && objects_dir)
+		return fs_fsync_dir(batch->st->objects_dir, err);
+	return 0;
+}
+
+int store_batch_commit(struct store_batch *batch, struct error *err)
+{
+	unsigned char fanouts[256] = { 0 };
+	int created_any = 0, rc = 0;
+
+	if (batch->n && store_batch_sync(batch, 0, NULL, 0, err) < 0)
+		rc = -1;
+	for (size_t i = 0; rc == 0 && i < batch->n; i++) {
+		struct store_pending *p = &batch->pending[i];
+		int created;
+		rc = store_name_pending(batch, p, &created, err);
+		fanouts[store_fanout(p->digest)] = 1;
+		created_any |= created;
+	}
+	if (rc == 0 && batch->n)
+		rc = store_batch_sync(batch, 1, fanouts, created_any, err);
+	store_batch_abort(batch);   /* drops the temporaries a failure left */
+	return rc;
+}
+
+int store_batch_put_fd(struct store_batch *batch, int fd, const char *what,
+		       char digest[HASH_HEX_SIZE], int *added, long long *size,
+		       struct error *err)
+{
+	struct state *st = batch->st;
+	struct store_temp t;
+	long long total = 0;
+
+	if (batch->tmp_fd < 0) {
+		batch->tmp_fd = open(st->tmp_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (batch->tmp_fd < 0)
+			return error_errno(err, EXIT_FAILED, errno, "cannot open folder '%s'",
+					   st->tmp_dir);
+	}
+	if (store_temp_open(st, &t, err) < 0)
+		return -1;
+	if (store_copy(fd, what, t.fd, err) < 0 ||
+	    store_hash_file(t.fd, t.path, digest, &total, err) < 0) {
+		store_temp_discard(&t);
+		return -1;
+	}
+	*added = !store_has_size(st, digest, total) && !store_batch_has(batch, digest);
+	if (!*added) {
+		store_temp_discard(&t);
+	} else {
+		if (fchmod(t.fd, 0444) < 0) {
+			error_errno(err, EXIT_FAILED, errno, "cannot make '%s' read-only", t.path);
+			store_temp_discard(&t);
+			return -1;
+		}
+		/* Start writing it out now: the commit then finds the disk
+		 * work done rather than starting it. */
+		sync_file_range(t.fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+		int rc = close(t.fd);
+		t.fd = -1;
+		if (rc < 0) {
+			error_errno(err, EXIT_FAILED, errno, "cannot close '%s'", t.path);
+			store_temp_discard(&t);
+			return -1;
+		}
+		ALLOC_GROW(batch->pending, batch->n + 1, batch->alloc);
+		struct store_pending *p = &batch->pending[batch->n++];
+		memcpy(p->digest, digest, HASH_HEX_SIZE);
+		p->temp = t.counter;
+		p->named = 0;
+		batch->bytes += total;
+		free(t.path);
+	}
+	if (size)
+		*size = total;
+	if (batch->n >= STORE_BATCH_OBJECTS || batch->bytes >= STORE_BATCH_BYTES)
+		return store_batch_commit(batch, err);
+	return 0;
+}
+
 int store_put_fd(struct state *st, int fd, const char *what,
 		 char digest[HASH_HEX_SIZE], int *added, long long *size,
 		 struct error *err)
 {
-	struct store_temp t;
-	long long total;
-
-	if (store_temp_open(st, &t, err) < 0)
-		return -1;
-	if (store_stream(fd, what, t.fd, t.path, NULL, digest, &total, err) < 0) {
-		store_temp_discard(&t);
+	struct store_batch batch;
+	store_batch_begin(st, &batch);
+	if (store_batch_put_fd(&batch, fd, what, digest, added, size, err) < 0) {
+		store_batch_abort(&batch);
 		return -1;
 	}
-	if (store_install(st, &t, digest, total, added, err) < 0)
-		return -1;
-	if (size)
-		*size = total;
-	return 0;
+	return store_batch_commit(&batch, err);
 }
 
 int store_put_buffer(struct state *st, const void *data, size_t len,
@@ -254,7 +506,7 @@ int store_put_buffer(struct state *st, const void *data, size_t len,
 	/* The bytes are at hand, so hashing first spares the write when the
 	 * object exists (manifests of unchanged releases). */
 	hash_buffer(data, len, digest);
-	if (store_present(st, digest, (long long)len)) {
+	if (store_has_size(st, digest, (long long)len)) {
 		*added = 0;
 		return 0;
 	}
@@ -276,7 +528,7 @@ int store_read(struct state *st, const char *digest, struct strbuf *sb, struct e
 	int fd = store_open_object(st, digest, &path, NULL, err);
 	if (fd < 0)
 		return -1;
-	int rc = store_stream(fd, path, -1, NULL, sb, got, NULL, err);
+	int rc = store_stream(fd, path, sb, got, err);
 	close(fd);
 	free(path);
 	if (rc == 0 && strcmp(got, digest))
@@ -290,22 +542,26 @@ int store_materialize(struct state *st, const char *digest, const char *path,
 		      mode_t mode, struct error *err)
 {
 	char got[HASH_HEX_SIZE], *object;
+	long long size;
 
 	int in = store_open_object(st, digest, &object, NULL, err);
 	if (in < 0)
 		return -1;
 	/* Private while it is written; the real mode is set once the content
 	 * is known to be right, and exactly (no umask). */
-	int out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	int out = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (out < 0) {
 		error_errno(err, EXIT_FAILED, errno, "cannot create '%s'", path);
 		close(in);
 		free(object);
 		return -1;
 	}
-	int rc = store_stream(in, object, out, path, NULL, got, NULL, err);
+	/* What is verified is the copy, the very bytes that will go live. */
+	int rc = store_copy(in, object, out, err);
 	close(in);
 	free(object);
+	if (rc == 0)
+		rc = store_hash_file(out, path, got, &size, err);
 	if (rc == 0 && strcmp(got, digest))
 		rc = store_corrupt_error(digest, got, err);
 	if (rc == 0 && fchmod(out, mode) < 0)
@@ -334,7 +590,7 @@ enum store_damage store_check(struct state *st, const char *digest, struct error
 	else if (!S_ISREG(sb.st_mode))
 		rc = error_set(err, EXIT_FAILED, "object '%.12s' is corrupt (not a regular file)", digest);
 	else
-		rc = store_stream(fd, path, -1, NULL, NULL, got, NULL, err);
+		rc = store_stream(fd, path, NULL, got, err);
 	close(fd);
 	free(path);
 	if (rc == 0 && strcmp(got, digest))

@@ -2,10 +2,13 @@
  * The content store: every file's bytes, once, named by SHA-256.
  *
  * Objects live at objects/xx/yyyy… (xx = the first two hex digits) and are
- * made read-only (0444) once written. Putting content that is already
- * present costs a hash and nothing else. An object is written beside its
+ * made read-only (0444) once written. An object is written beside its
  * final name in tmp/, fsynced, renamed into place and its folder fsynced,
  * so a crash leaves either no object or a whole one, never a torn one.
+ * Content is copied into tmp/ without passing through lastgood (a reflink
+ * where the file system has them, else an in-kernel copy) and hashed
+ * there, where only lastgood writes; content already present costs that
+ * copy and its hash, and the copy is dropped.
  *
  *   char digest[HASH_HEX_SIZE];
  *   int added;
@@ -13,9 +16,35 @@
  *   store_put_fd(&st, fd, "bin/api", digest, &added, &size, &err);
  *   store_materialize(&st, digest, "/srv/bin/.api.stage", 0755, &err);
  *
+ * Recording a tree puts many objects at once, and paying an fsync (and the
+ * journal commit it forces, which the next file creation then waits for)
+ * per object made a snapshot several times slower than `cp -a`. A batch
+ * pays for durability once per many objects instead:
+ *
+ *   struct store_batch batch;
+ *   store_batch_begin(&st, &batch);
+ *   store_batch_put_fd(&batch, fd, "web/a.js", digest, &added, &size, &err);  ...
+ *   store_batch_commit(&batch, &err);     every object whole and in place
+ *   (or store_batch_abort(&batch) on failure: the temporaries go)
+ *
+ * The order is the one a single put keeps: each object is written to tmp/
+ * and made read-only; at commit the temporaries are made durable (an fsync
+ * each for a few, one syncfs(2) for many), only then renamed to their
+ * names, and the renames made durable the same way. A crash at any point
+ * leaves whole objects or none, and nothing names an object of the batch
+ * before the commit returns. A batch commits by itself every
+ * STORE_BATCH_OBJECTS objects or STORE_BATCH_BYTES bytes, so its memory
+ * and what a crash can waste stay bounded.
+ *
  * store_materialize writes a fresh copy of an object to a new path
- * (O_EXCL), hashing as it copies; a mismatch (a damaged object) is an error
- * and the partial copy is removed. It fsyncs the file but not the folder.
+ * (O_EXCL): a reflink (FICLONE) where the file system shares blocks, which
+ * costs no data copy, then read back and hashed; else a copy hashed as it
+ * is made. Either way what lands at path is verified against the digest;
+ * a mismatch (a damaged object) is an error and the partial copy is
+ * removed. It fsyncs the file but not the folder. It never hard-links: a
+ * live file is an ordinary file that anyone may rewrite in place (an
+ * editor, a package script, `echo >>`), and through a hard link that write
+ * would change the object, the only copy of a release.
  *
  * Object names given to these functions are checked to be digests before
  * they become paths. An object found at the wrong size when its content is
@@ -40,9 +69,39 @@ int store_put_fd(struct state *st, int fd, const char *what,
 		 struct error *err);
 int store_put_buffer(struct state *st, const void *data, size_t len,
 		     char digest[HASH_HEX_SIZE], int *added, struct error *err);
+
+#define STORE_BATCH_OBJECTS 1024
+#define STORE_BATCH_BYTES (256LL << 20)
+
+struct store_pending;
+
+struct store_batch {
+	struct state *st;
+	struct store_pending *pending;   /* written to tmp/, not yet named */
+	size_t n;
+	size_t alloc;
+	long long bytes;
+	int tmp_fd;                      /* tmp/, for syncfs; -1 until needed */
+};
+
+void store_batch_begin(struct state *st, struct store_batch *batch);
+/* store_put_fd, with the object's durability and name left to the commit.
+ * *added is 1 when the object is new to the store (and to this batch). */
+int store_batch_put_fd(struct store_batch *batch, int fd, const char *what,
+		       char digest[HASH_HEX_SIZE], int *added, long long *size,
+		       struct error *err);
+/* Make every object put so far durable and give it its name. On failure
+ * the ones not yet named are dropped (a later put writes them again). */
+int store_batch_commit(struct store_batch *batch, struct error *err);
+/* Drop whatever was not committed; the batch is then empty. */
+void store_batch_abort(struct store_batch *batch);
+
 /* Path of an object (allocated). */
 char *store_object_path(const struct state *st, const char *digest);
 int store_has(const struct state *st, const char *digest);
+/* 1 when the object is in place with this size (a cheap sign it is whole:
+ * objects are only ever named once written and synced). */
+int store_has_size(const struct state *st, const char *digest, long long size);
 /* Read a whole object into sb, verifying its digest. */
 int store_read(struct state *st, const char *digest, struct strbuf *sb, struct error *err);
 /* Copy an object to a new file at path with mode, verifying its digest. */

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 struct fixture {
@@ -126,7 +127,7 @@ static void test_capture_tree(void **state)
 {
 	struct fixture *f = *state;
 	struct manifest_entry e;
-	struct capture_stats stats = { 0, 0, 0 };
+	struct capture_stats stats = { 0 };
 	char *top = make_tree(f, "app");
 
 	capture(f, top, &e, &stats);
@@ -162,13 +163,81 @@ static void test_capture_tree(void **state)
 
 	/* Again: nothing new reaches the store. */
 	struct manifest_entry again;
-	struct capture_stats stats2 = { 0, 0, 0 };
+	struct capture_stats stats2 = { 0 };
 	capture(f, top, &again, &stats2);
 	assert_int_equal(stats2.added_bytes, 0);
 	assert_string_equal(again.digest, e.digest);
 	manifest_entry_free(&again);
 	manifest_entry_free(&e);
 	free(top);
+}
+
+/*
+ * The stat cache, against a real state database: an unchanged file is
+ * not read again; one rewritten with its size and mtime kept is (ctime
+ * tells); one whose mtime is not older than the capture is read every
+ * time (racily clean).
+ */
+static void test_stat_cache(void **state)
+{
+	struct fixture *f = *state;
+	struct error err = ERROR_INIT;
+	struct state db;
+	struct manifest_entry e;
+	struct capture_stats stats = { 0 };
+	char *dir = path_join(f->work, "db-state");
+	char *top = make_tree(f, "cached");
+	char *env = path_join(top, "etc/api.env");
+
+	if (state_open(&db, dir, STATE_CREATE, &err) < 0)
+		fail_msg("%s", err.msg);
+	/* Files the cache may trust are older than the second the capture
+	 * started in. */
+	usleep(1100 * 1000);
+	assert_int_equal(manifest_capture_entry(&db, "api", top, top, &e, &stats, &err), 0);
+	assert_int_equal(stats.files_read, 2);
+	char first[HASH_HEX_SIZE];
+	memcpy(first, find_node(&e, "etc/api.env")->digest, HASH_HEX_SIZE);
+	manifest_entry_free(&e);
+
+	memset(&stats, 0, sizeof(stats));
+	assert_int_equal(manifest_capture_entry(&db, "api", top, top, &e, &stats, &err), 0);
+	assert_int_equal(stats.files, 2);
+	assert_int_equal(stats.files_read, 0);
+	assert_string_equal(find_node(&e, "etc/api.env")->digest, first);
+	manifest_entry_free(&e);
+
+	/* Same size, other bytes, the old mtime put back. */
+	struct stat sb;
+	assert_int_equal(stat(env, &sb), 0);
+	int fd = open(env, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "PORT=9000\n", 10, 0), 10);
+	struct timespec times[2] = { sb.st_atim, sb.st_mtim };
+	assert_int_equal(futimens(fd, times), 0);
+	close(fd);
+	memset(&stats, 0, sizeof(stats));
+	assert_int_equal(manifest_capture_entry(&db, "api", top, top, &e, &stats, &err), 0);
+	assert_int_equal(stats.files_read, 1);
+	char want[HASH_HEX_SIZE];
+	hash_buffer("PORT=9000\n", 10, want);
+	assert_string_equal(find_node(&e, "etc/api.env")->digest, want);
+	manifest_entry_free(&e);
+
+	/* An mtime ahead of the capture: never trusted. */
+	struct timespec ahead[2] = { { 0, UTIME_OMIT }, { time(NULL) + 60, 0 } };
+	assert_int_equal(utimensat(AT_FDCWD, env, ahead, 0), 0);
+	usleep(1100 * 1000);
+	for (int i = 0; i < 2; i++) {
+		memset(&stats, 0, sizeof(stats));
+		assert_int_equal(manifest_capture_entry(&db, "api", top, top, &e, &stats, &err), 0);
+		assert_int_equal(stats.files_read, 1);
+		manifest_entry_free(&e);
+	}
+	state_close(&db);
+	free(env);
+	free(top);
+	free(dir);
 }
 
 static void test_capture_single_file_and_link(void **state)
@@ -557,6 +626,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_capture_tree, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stat_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_capture_single_file_and_link, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_special_file_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_source, setup, teardown),

@@ -17,6 +17,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -117,6 +118,75 @@ static void test_put_dedupes(void **state)
 	assert_int_equal(store_read(st, HELLO_DIGEST, &sb, &err), 0);
 	assert_string_equal(sb.buf, "hello\n");
 	strbuf_release(&sb);
+	assert_int_equal(count_entries(st->tmp_dir), 0);
+}
+
+/* put `text` from a file through the batch. */
+static void batch_put_text(struct state *st, struct store_batch *batch, const char *text,
+			   char digest[HASH_HEX_SIZE], int *added)
+{
+	struct error err = ERROR_INIT;
+	long long size;
+	char *src = path_join(st->dir, "src");
+	assert_int_equal(fs_write_atomic(src, text, strlen(text), 0600, &err), 0);
+	int fd = open(src, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(store_batch_put_fd(batch, fd, src, digest, added, &size, &err), 0);
+	assert_int_equal(size, (long long)strlen(text));
+	close(fd);
+	unlink(src);
+	free(src);
+}
+
+/* Enough objects for the syncfs path, one of them twice: nothing is named
+ * before the commit, everything is after, each once and intact. */
+static void test_batch_commits_many(void **state)
+{
+	struct state *st = *state;
+	struct error err = ERROR_INIT;
+	struct store_batch batch;
+	char digests[40][HASH_HEX_SIZE], again[HASH_HEX_SIZE];
+	int added;
+
+	store_batch_begin(st, &batch);
+	for (int i = 0; i < 40; i++) {
+		char text[32];
+		snprintf(text, sizeof(text), "object %d\n", i);
+		batch_put_text(st, &batch, text, digests[i], &added);
+		assert_int_equal(added, 1);
+		assert_false(store_has(st, digests[i]));
+	}
+	batch_put_text(st, &batch, "object 7\n", again, &added);
+	assert_int_equal(added, 0);
+	assert_string_equal(again, digests[7]);
+	assert_int_equal(count_entries(st->tmp_dir), 40);
+
+	assert_int_equal(store_batch_commit(&batch, &err), 0);
+	for (int i = 0; i < 40; i++)
+		assert_int_equal(store_verify(st, digests[i], &err), 0);
+	assert_int_equal(count_entries(st->tmp_dir), 0);
+
+	/* Content already in the store is not added again. */
+	store_batch_begin(st, &batch);
+	batch_put_text(st, &batch, "object 3\n", again, &added);
+	assert_int_equal(added, 0);
+	assert_int_equal(store_batch_commit(&batch, &err), 0);
+	assert_int_equal(count_entries(st->tmp_dir), 0);
+}
+
+static void test_batch_abort_leaves_nothing(void **state)
+{
+	struct state *st = *state;
+	struct store_batch batch;
+	char d1[HASH_HEX_SIZE], d2[HASH_HEX_SIZE];
+	int added;
+
+	store_batch_begin(st, &batch);
+	batch_put_text(st, &batch, "one\n", d1, &added);
+	batch_put_text(st, &batch, "two\n", d2, &added);
+	store_batch_abort(&batch);
+	assert_false(store_has(st, d1));
+	assert_false(store_has(st, d2));
 	assert_int_equal(count_entries(st->tmp_dir), 0);
 }
 
@@ -347,6 +417,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_put_dedupes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_objects_are_read_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_commits_many, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_abort_leaves_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_materialize_copies_with_mode, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_object_detected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncated_object_repaired_by_put, setup, teardown),
