@@ -42,7 +42,7 @@ VALGRIND_CLI := $(filter-out %/30-recover-crash.bats,$(sort $(wildcard tests/cli
 VALGRIND     := valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
 		--track-fds=no -q
 
-.PHONY: all deps check unit cli demo install clean fuzz check-valgrind
+.PHONY: all deps check unit cli demo bench install clean fuzz check-valgrind
 all: lastgood
 
 deps:
@@ -131,6 +131,13 @@ demo:
 	@scripts/install-deps demo
 	@$(MAKE) --no-print-directory lastgood examples/ziggie/demo-service
 	@examples/ziggie/demo.sh
+
+# Benchmarks (bench/run): time to recover, snapshot, switch and scale,
+# written to docs/BENCHMARKS.md. BENCH_SCALE=1 runs the sizes issue 5 names.
+bench:
+	@scripts/install-deps bench
+	@$(MAKE) --no-print-directory lastgood examples/ziggie/demo-service
+	@bench/run
 
 # The small HTTP service the ziggie demo runs three times and the CLI tests
 # start, break and roll back.
