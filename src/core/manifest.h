@@ -34,6 +34,15 @@
  *
  * Functions that fill a manifest or an entry leave it empty (freed) when
  * they fail.
+ *
+ * Capturing a live path (source == path) consults the stat cache, a table
+ * of the state database: a file whose device, inode, size, mtime and ctime
+ * are those recorded when it was last read, and were older than the
+ * second that read started in, is taken from the cache without being
+ * opened. Any write to a file moves its ctime past that second, so no
+ * change goes unrecorded; a file written in the same second as a capture
+ * ("racily clean") is read again by the next one. manifest.c spells out
+ * the rule. Without a database (st->db NULL) every file is read.
  */
 #ifndef LG_MANIFEST_H
 #define LG_MANIFEST_H

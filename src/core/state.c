@@ -54,7 +54,13 @@ static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS stat_cache("
 	"  path TEXT PRIMARY KEY, dev INTEGER NOT NULL, ino INTEGER NOT NULL,"
 	"  size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,"
-	"  recorded_ns INTEGER NOT NULL, digest TEXT NOT NULL) WITHOUT ROWID;";
+	"  recorded_ns INTEGER NOT NULL, digest TEXT NOT NULL) WITHOUT ROWID;"
+	/* Lookups that would otherwise scan every row of a long history:
+	 * content already recorded (each capture), a commit deployed before,
+	 * and operations left unfinished (status, recover). */
+	"CREATE INDEX IF NOT EXISTS releases_by_digest ON releases(digest);"
+	"CREATE INDEX IF NOT EXISTS releases_by_commit ON releases(commit_sha);"
+	"CREATE INDEX IF NOT EXISTS operations_unfinished ON operations(id) WHERE result = 0;";
 
 /* The folder must be ours alone: a state folder others can write (or swap
  * through a symlink) would let them plant content we later put live. */
