@@ -4,6 +4,7 @@
  */
 #include "cmd/command.h"
 #include "util/alloc.h"
+#include "util/format.h"
 #include "util/fs.h"
 
 #include <errno.h>
@@ -42,7 +43,8 @@ static const struct command commands[] = {
 static void print_help(FILE *out)
 {
 	fprintf(out,
-		"usage: lastgood [-C DIR] [-c FILE] [--state-dir DIR] [--json] [-q|-v] COMMAND [ARGS]\n\n"
+		"usage: lastgood [-C DIR] [-c FILE] [--state-dir DIR] [--wait SECONDS] [--json] [-q|-v] "
+		"COMMAND [ARGS]\n\n"
 		"commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(out, "  %s\n", commands[i].usage);
@@ -86,10 +88,15 @@ static const struct command *find_command(const char *name)
 	return NULL;
 }
 
+/* --wait: how long a command that changes anything waits for a busy lock,
+ * in milliseconds; 0 (the default) exits 75 at once. */
+static long lock_wait_ms;
+
 static int parse_global_options(int argc, char **argv, struct global_options *opt)
 {
 	static const struct option longopts[] = {
 		{ "state-dir", required_argument, NULL, 'S' },
+		{ "wait", required_argument, NULL, 'W' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -105,6 +112,13 @@ static int parse_global_options(int argc, char **argv, struct global_options *op
 		case 'C': opt->dir = optarg; break;
 		case 'c': opt->config_path = optarg; break;
 		case 'S': opt->state_dir = optarg; break;
+		case 'W':
+			if (config_parse_duration(optarg, &lock_wait_ms) < 0) {
+				fprintf(stderr, "lastgood: invalid --wait '%s' (want seconds, "
+					"or ms, s or m, e.g. 30, 500ms, 2m)\n", optarg);
+				return -1;
+			}
+			break;
 		case 'j': opt->json = 1; break;
 		case 'q': opt->verbosity = -1; break;
 		case 'v': opt->verbosity = 1; break;
@@ -131,8 +145,17 @@ int command_begin_mutation(struct command_context *ctx, const char *name, struct
 	if (state_open(&ctx->st, state_dir_of(ctx), STATE_CREATE, err) < 0)
 		return -1;
 	ctx->have_state = 1;
-	if (state_lock(&ctx->st, name, err) < 0)
-		return -1;
+	if (state_lock(&ctx->st, name, err) < 0) {
+		char limit[FORMAT_SIZE];
+		if (err->code != EXIT_LOCKED || !lock_wait_ms)
+			return -1;
+		/* Say why nothing seems to happen before waiting. */
+		command_progress(ctx, "%s; waiting up to %s", err->msg,
+				 format_duration(lock_wait_ms, limit));
+		error_clear(err);
+		if (state_lock_wait(&ctx->st, name, lock_wait_ms, err) < 0)
+			return -1;
+	}
 	return command_recover(ctx, &count, err);
 }
 

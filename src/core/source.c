@@ -26,36 +26,132 @@ char *source_path_for(const char *root, const char *written)
 	return path_join(root, written);
 }
 
+/* The next component of the '/'-separated path at *p, skipping empty ones:
+ * its start, with its length in *len; NULL at the end. */
+static const char *next_component(const char **p, size_t *len)
+{
+	const char *s = *p;
+	while (*s == '/')
+		s++;
+	if (!*s)
+		return NULL;
+	*p = strchrnul(s, '/');
+	*len = (size_t)(*p - s);
+	return s;
+}
+
+static int is_dot(const char *c, size_t len)
+{
+	return len == 1 && c[0] == '.';
+}
+
+static int is_dot_dot(const char *c, size_t len)
+{
+	return len == 2 && c[0] == '.' && c[1] == '.';
+}
+
 /* Names from an archive are untrusted: no absolute paths, no "..". */
 static int unsafe_name(const char *name)
 {
+	const char *c;
+	size_t len;
 	if (name[0] == '/')
 		return 1;
-	for (const char *p = name; *p;) {
-		const char *end = strchrnul(p, '/');
-		if (end - p == 2 && p[0] == '.' && p[1] == '.')
+	while ((c = next_component(&name, &len)))
+		if (is_dot_dot(c, len))
 			return 1;
-		p = *end ? end + 1 : end;
+	return 0;
+}
+
+/* How many names deep a safe name lies: "bin/api" and "./bin//api" 2, "." 0. */
+static size_t name_depth(const char *name)
+{
+	const char *c;
+	size_t len, depth = 0;
+	while ((c = next_component(&name, &len)))
+		depth += !is_dot(c, len);
+	return depth;
+}
+
+/*
+ * A symbolic link unpacked from an archive must lead to a place inside it,
+ * or reading the tree for the release would follow it out (a link "bin" to
+ * /etc makes "bin/passwd" a file of the release). The target must be
+ * relative, and its ".." must all come first and climb no higher than the
+ * link's own folder. Checking the text is enough because every folder an
+ * entry is unpacked into is a real one (libarchive refuses to write through
+ * a link), so leading ".." only climb real folders, and names after them
+ * only descend, through links that obey the same rule; a ".." after a name
+ * is refused because that name may itself be a link to somewhere higher.
+ */
+static int link_leaves_tree(const char *name, const char *target)
+{
+	const char *c;
+	size_t len, up = 0, depth = name_depth(name);
+	int descended = 0;
+
+	if (!*target || target[0] == '/')
+		return 1;
+	while ((c = next_component(&target, &len))) {
+		if (is_dot(c, len))
+			continue;
+		if (!is_dot_dot(c, len))
+			descended = 1;
+		else if (descended || ++up >= depth)
+			return 1;
 	}
 	return 0;
+}
+
+/* "'SOURCE': WHAT 'NAME'[ to 'TARGET']: WHY" as an error of code. Names
+ * are escaped: an archive can hold any bytes, and control characters must
+ * not reach the operator's terminal. */
+static int entry_error(struct error *err, int code, const char *source, const char *what,
+		       const char *name, const char *target, const char *why)
+{
+	struct strbuf sb = STRBUF_INIT;
+	strbuf_addf(&sb, "%s '", what);
+	strbuf_add_escaped(&sb, name);
+	strbuf_addch(&sb, '\'');
+	if (target) {
+		strbuf_addstr(&sb, " to '");
+		strbuf_add_escaped(&sb, target);
+		strbuf_addch(&sb, '\'');
+	}
+	error_set(err, code, "'%s': %s: %s", source, sb.buf, why);
+	strbuf_release(&sb);
+	return -1;
 }
 
 static int check_archive_entry(const char *source, struct archive_entry *ae, struct error *err)
 {
 	const char *name = archive_entry_pathname(ae);
-	mode_t type = archive_entry_filetype(ae);
 	const char *hardlink = archive_entry_hardlink(ae);
+	mode_t type = archive_entry_filetype(ae);
 
 	if (!name || !*name)
 		return error_set(err, EXIT_USAGE, "'%s': entry without a name", source);
 	if (unsafe_name(name))
-		return error_set(err, EXIT_USAGE, "'%s': refusing entry '%s': absolute or "
-				 "'..' path", source, name);
-	if (hardlink && unsafe_name(hardlink))
-		return error_set(err, EXIT_USAGE, "'%s': refusing hard link '%s' to '%s' "
-				 "outside the archive", source, name, hardlink);
+		return entry_error(err, EXIT_USAGE, source, "refusing entry", name, NULL,
+				   "absolute or '..' path");
+	/* A hard link is a second name for a file unpacked before it (whose
+	 * type was checked then); only where its name leads matters. */
+	if (hardlink)
+		return unsafe_name(hardlink) ?
+		       entry_error(err, EXIT_USAGE, source, "refusing hard link", name, hardlink,
+				   "it leads out of the archive") : 0;
 	if (type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK)
-		return error_set(err, EXIT_USAGE, "'%s': refusing special file '%s'", source, name);
+		return entry_error(err, EXIT_USAGE, source, "refusing special file", name, NULL,
+				   "only files, folders and symbolic links are deployed");
+	if (type != AE_IFDIR && !name_depth(name))
+		return entry_error(err, EXIT_USAGE, source, "refusing entry", name, NULL,
+				   "it names the archive's top folder");
+	if (type == AE_IFLNK) {
+		const char *target = archive_entry_symlink(ae);
+		if (!target || link_leaves_tree(name, target))
+			return entry_error(err, EXIT_USAGE, source, "refusing symbolic link", name,
+					   target ? target : "", "it leads out of the archive");
+	}
 	return 0;
 }
 
@@ -64,6 +160,7 @@ static int extract_tarball(const char *source, const char *dest, struct error *e
 	struct archive *in = archive_read_new();
 	struct archive *out = archive_write_disk_new();
 	struct archive_entry *ae;
+	char *name = NULL;   /* the entry's name in the archive, for messages */
 	/* Names are checked by check_archive_entry and then placed below dest,
 	 * which makes them absolute: libarchive's own "no absolute paths"
 	 * check would refuse every one, so it is the one secure flag left out. */
@@ -91,7 +188,9 @@ static int extract_tarball(const char *source, const char *dest, struct error *e
 		}
 		if (check_archive_entry(source, ae, err) < 0)
 			goto out;
-		char *target = path_join(dest, archive_entry_pathname(ae));
+		free(name);
+		name = xstrdup(archive_entry_pathname(ae));
+		char *target = path_join(dest, name);
 		archive_entry_set_pathname(ae, target);
 		free(target);
 		const char *hardlink = archive_entry_hardlink(ae);
@@ -100,9 +199,11 @@ static int extract_tarball(const char *source, const char *dest, struct error *e
 			archive_entry_set_hardlink(ae, link_target);
 			free(link_target);
 		}
+		/* libarchive still refuses what the checks cannot see from one
+		 * entry: a name below a link an earlier entry made. */
 		if (archive_write_header(out, ae) != ARCHIVE_OK) {
-			error_set(err, EXIT_USAGE, "cannot unpack '%s' from '%s': %s",
-				  archive_entry_pathname(ae), source, archive_error_string(out));
+			entry_error(err, EXIT_USAGE, source, "cannot unpack", name, NULL,
+				    archive_error_string(out));
 			goto out;
 		}
 		const void *buf;
@@ -110,8 +211,8 @@ static int extract_tarball(const char *source, const char *dest, struct error *e
 		la_int64_t offset;
 		while ((r = archive_read_data_block(in, &buf, &size, &offset)) == ARCHIVE_OK) {
 			if (archive_write_data_block(out, buf, size, offset) != ARCHIVE_OK) {
-				error_set(err, EXIT_FAILED, "cannot unpack '%s': %s", source,
-					  archive_error_string(out));
+				entry_error(err, EXIT_FAILED, source, "cannot unpack", name, NULL,
+					    archive_error_string(out));
 				goto out;
 			}
 		}
@@ -121,8 +222,8 @@ static int extract_tarball(const char *source, const char *dest, struct error *e
 			goto out;
 		}
 		if (archive_write_finish_entry(out) != ARCHIVE_OK) {
-			error_set(err, EXIT_FAILED, "cannot unpack '%s': %s", source,
-				  archive_error_string(out));
+			entry_error(err, EXIT_FAILED, source, "cannot unpack", name, NULL,
+				    archive_error_string(out));
 			goto out;
 		}
 	}
@@ -132,6 +233,7 @@ static int extract_tarball(const char *source, const char *dest, struct error *e
 	}
 	rc = 0;
 out:
+	free(name);
 	archive_read_free(in);
 	archive_write_free(out);
 	return rc;

@@ -5,7 +5,9 @@
 #include "core/state.h"
 #include "util/alloc.h"
 #include "util/error.h"
+#include "util/format.h"
 #include "util/fs.h"
+#include "util/interrupt.h"
 #include "util/strbuf.h"
 
 #include <errno.h>
@@ -89,6 +91,51 @@ static int make_private_folder(const char *dir, const char *what, struct error *
 	return check_folder_safe(dir, what, err);
 }
 
+/* What lives in the state folder. Each is refused when it is a symlink:
+ * the store, scratch space and logs are written below, the database and
+ * lock are written to, and a planted link would send those writes (and
+ * later the content put live) wherever it points. */
+static const struct state_entry {
+	const char *name;
+	const char *what;
+	enum { ENTRY_FOLDER_MADE, ENTRY_FOLDER, ENTRY_FILE } kind;
+} state_entries[] = {
+	{ "objects", "store folder", ENTRY_FOLDER_MADE },
+	{ "tmp", "scratch folder", ENTRY_FOLDER_MADE },
+	{ "logs", "log folder", ENTRY_FOLDER },        /* made by the first process service */
+	{ "state.db", "state database", ENTRY_FILE },
+	{ "state.db-wal", "state database log", ENTRY_FILE },
+	{ "state.db-shm", "state database index", ENTRY_FILE },
+	{ "lock", "lock file", ENTRY_FILE },
+};
+
+/* Check one entry of the state folder, making it first when it is one of
+ * the folders a new state needs. An entry not there yet is fine: it is
+ * created later with O_NOFOLLOW or mkdir, which never follow a link. */
+static int check_state_entry(const char *dir, const struct state_entry *e, int create,
+			     struct error *err)
+{
+	char *path = path_join(dir, e->name);
+	struct stat sb;
+	int rc = 0;
+
+	if (create && e->kind == ENTRY_FOLDER_MADE)
+		rc = make_private_folder(path, e->what, err);
+	else if (lstat(path, &sb) < 0)
+		rc = errno == ENOENT ? 0 :
+		     error_errno(err, EXIT_FAILED, errno, "cannot use %s '%s'", e->what, path);
+	else if (S_ISLNK(sb.st_mode))
+		rc = error_set(err, EXIT_USAGE, "refusing %s '%s': it is a symbolic link",
+			       e->what, path);
+	else if (e->kind != ENTRY_FILE)
+		rc = check_folder_safe(path, e->what, err);
+	else if (!S_ISREG(sb.st_mode))
+		rc = error_set(err, EXIT_USAGE, "refusing %s '%s': not a regular file",
+			       e->what, path);
+	free(path);
+	return rc;
+}
+
 int state_db_error(struct state *st, const char *what, struct error *err)
 {
 	return error_set(err, EXIT_FAILED, "state database: %s: %s", what,
@@ -168,13 +215,16 @@ int state_open(struct state *st, const char *dir, int flags, struct error *err)
 		char *parent = path_dirname(dir);
 		int rc = fs_mkdir_p(parent, 0755, err);
 		free(parent);
-		if (rc < 0 || make_private_folder(dir, "state folder", err) < 0 ||
-		    make_private_folder(st->objects_dir, "store folder", err) < 0 ||
-		    make_private_folder(st->tmp_dir, "scratch folder", err) < 0)
+		if (rc < 0 || make_private_folder(dir, "state folder", err) < 0)
 			goto fail;
 	} else if (check_folder_safe(dir, "state folder", err) < 0) {
 		goto fail;
 	}
+	/* Only once the folder itself is known to be ours, so that nothing is
+	 * created below a folder that is not. */
+	for (size_t i = 0; i < sizeof(state_entries) / sizeof(state_entries[0]); i++)
+		if (check_state_entry(dir, &state_entries[i], flags & STATE_CREATE, err) < 0)
+			goto fail;
 	if (open_database(st, flags & STATE_CREATE, err) < 0)
 		goto fail;
 	return 0;
@@ -237,9 +287,59 @@ void state_lock_describe(struct state *st, long operation, const char *command)
 		(void)!pwrite(st->lock_fd, buf, (size_t)n, 0);
 }
 
-int state_lock(struct state *st, const char *command, struct error *err)
+static long long monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(long long ms)
+{
+	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000 };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+enum lock_outcome {
+	LOCK_FAILED = -1,    /* errno says why */
+	LOCK_TAKEN = 0,
+	LOCK_BUSY = 1,       /* still held at the deadline */
+	LOCK_INTERRUPTED = 2,
+};
+
+/* flock with LOCK_NB in a loop rather than a blocking flock under alarm():
+ * the deadline stays exact, no signal handler is needed, and a holder that
+ * finishes is noticed within 200ms. The back-off starts short because most
+ * operations that hold the lock are short. An operator's Ctrl-C ends the
+ * wait (and is consumed here, so the operation it would otherwise reach
+ * never starts); *waited_ms gets how long it waited. */
+static enum lock_outcome lock_within(int fd, long wait_ms, long long *waited_ms)
+{
+	long long start = monotonic_ms();
+	long long pause = 10;
+
+	for (;;) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return LOCK_TAKEN;
+		if (errno != EWOULDBLOCK)
+			return LOCK_FAILED;
+		*waited_ms = monotonic_ms() - start;
+		if (wait_ms > 0 && interrupt_take())
+			return LOCK_INTERRUPTED;
+		long long left = wait_ms - *waited_ms;
+		if (left <= 0)
+			return LOCK_BUSY;
+		sleep_ms(pause < left ? pause : left);
+		if (pause < 200)
+			pause = pause * 2 < 200 ? pause * 2 : 200;
+	}
+}
+
+int state_lock_wait(struct state *st, const char *command, long wait_ms, struct error *err)
 {
 	char *path = path_join(st->dir, "lock");
+	long long waited_ms = 0;
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
 		error_errno(err, EXIT_FAILED, errno, "cannot open lock '%s'", path);
@@ -247,22 +347,35 @@ int state_lock(struct state *st, const char *command, struct error *err)
 		return -1;
 	}
 	free(path);
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		int e = errno;
-		if (e == EWOULDBLOCK) {
-			struct strbuf sb = STRBUF_INIT;
-			describe_holder(fd, &sb);
-			error_set(err, EXIT_LOCKED, "%s", sb.buf);
-			strbuf_release(&sb);
-		} else {
-			error_errno(err, EXIT_FAILED, e, "cannot lock state folder '%s'", st->dir);
-		}
+	enum lock_outcome outcome = lock_within(fd, wait_ms, &waited_ms);
+	if (outcome == LOCK_FAILED) {
+		error_errno(err, EXIT_FAILED, errno, "cannot lock state folder '%s'", st->dir);
+		close(fd);
+		return -1;
+	}
+	if (outcome != LOCK_TAKEN) {
+		struct strbuf sb = STRBUF_INIT;
+		char waited[FORMAT_SIZE];
+		describe_holder(fd, &sb);
+		if (outcome == LOCK_INTERRUPTED)
+			strbuf_addf(&sb, " (interrupted after waiting %s)",
+				    format_duration(waited_ms, waited));
+		else if (wait_ms > 0)
+			strbuf_addf(&sb, " (gave up after waiting %s)",
+				    format_duration(wait_ms, waited));
+		error_set(err, EXIT_LOCKED, "%s", sb.buf);
+		strbuf_release(&sb);
 		close(fd);
 		return -1;
 	}
 	st->lock_fd = fd;
 	state_lock_describe(st, 0, command);
 	return 0;
+}
+
+int state_lock(struct state *st, const char *command, struct error *err)
+{
+	return state_lock_wait(st, command, 0, err);
 }
 
 char *state_get_meta(struct state *st, const char *key)

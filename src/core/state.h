@@ -13,11 +13,16 @@
  *   struct state st;
  *   state_open(&st, cfg.state_dir, STATE_CREATE, &err);   refuses unsafe folders
  *   state_lock(&st, "deploy", &err);                      mutating commands only
+ *     (or state_lock_wait(&st, "deploy", 30000, &err) to wait for a busy lock)
  *   ... releases, operations (release.h, operation.h) ...
  *   state_close(&st);                                     releases the lock
  *
  * state_open refuses a state folder that is a symlink, is not owned by the
- * user, or is writable by group or others, and creates a new one 0700.
+ * user, or is writable by group or others, and creates a new one 0700. It
+ * refuses the same of objects/, tmp/ and logs/, and a state.db, its -wal
+ * and -shm, or a lock that is a symlink or not a plain file: lastgood writes
+ * through every one of them, and a planted link would aim those writes (or
+ * the content later put live) somewhere else.
  * Read-only commands open without STATE_CREATE and never take the lock, so
  * they never wait.
  */
@@ -48,6 +53,10 @@ void state_close(struct state *st);
 /* Take the lock without waiting. When another process holds it: an
  * EXIT_LOCKED error naming its operation, command, pid and age. */
 int state_lock(struct state *st, const char *command, struct error *err);
+/* Take the lock, trying again with short back-off (10ms doubling to 200ms)
+ * while another process holds it, for at most wait_ms milliseconds; then
+ * the same EXIT_LOCKED error as state_lock. wait_ms 0 is state_lock. */
+int state_lock_wait(struct state *st, const char *command, long wait_ms, struct error *err);
 /* Write what state_lock reports to a waiting process (op id, command). */
 void state_lock_describe(struct state *st, long operation, const char *command);
 
