@@ -6,6 +6,7 @@
 #include "util/alloc.h"
 #include "util/format.h"
 #include "util/fs.h"
+#include "util/interrupt.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -142,6 +143,9 @@ int command_begin_mutation(struct command_context *ctx, const char *name, struct
 		state_close(&ctx->st);
 		ctx->have_state = 0;
 	}
+	/* From here on a first Ctrl-C ends waits early instead of killing a
+	 * half-done step (util/interrupt.h). */
+	interrupt_install();
 	if (state_open(&ctx->st, state_dir_of(ctx), STATE_CREATE, err) < 0)
 		return -1;
 	ctx->have_state = 1;
