@@ -53,8 +53,18 @@ static void print_help(FILE *out)
 
 int command_fail(struct command_context *ctx, const struct error *err)
 {
+	/* A message may quote what the user typed; its control characters
+	 * go out as \xNN so it stays one line that cannot drive the
+	 * terminal (messages that escape their own names are left as is). */
 	(void)ctx;
-	fprintf(stderr, "lastgood: %s\n", err->msg);
+	fputs("lastgood: ", stderr);
+	for (const unsigned char *p = (const unsigned char *)err->msg; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			fprintf(stderr, "\\x%02x", *p);
+		else
+			fputc(*p, stderr);
+	}
+	fputc('\n', stderr);
 	return err->code ? err->code : EXIT_FAILED;
 }
 

@@ -349,3 +349,11 @@ expect_nothing_ran() {
 	expect_equal "$(jq -r '.[0].reason' <<<"$output")" $'two\nlines; $(touch pwned)'
 	expect_nothing_ran
 }
+
+@test "a REF holding a newline is quoted on one line, escaped" {
+	make_stack
+	lg_ok snapshot
+	lg_status 2 rollback $'a\nb'
+	expect_equal "$(printf '%s\n' "$stderr" | wc -l)" 1
+	expect_match "$stderr" "unknown release 'a.x0ab'"
+}
