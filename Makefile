@@ -1,8 +1,10 @@
 # lastgood build. `make` builds ./lastgood; `make check` builds with
 # AddressSanitizer and UndefinedBehaviorSanitizer and runs every test, with a
-# short fuzzing pass; `make demo` runs the demo; `make fuzz` fuzzes for
-# longer; `make check-valgrind` runs the CLI tests under valgrind. All of
-# them install missing Debian packages first.
+# short fuzzing pass and the fault injection tests; `make demo` runs the
+# demo; `make fuzz` fuzzes for longer; `make faults` runs the fault
+# injection tests alone (FULL=1: every write and open too); `make
+# check-valgrind` runs the CLI tests under valgrind. All of them install
+# missing Debian packages first.
 
 CC      ?= cc
 CLANG   ?= clang
@@ -42,7 +44,7 @@ VALGRIND_CLI := $(filter-out %/30-recover-crash.bats,$(sort $(wildcard tests/cli
 VALGRIND     := valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
 		--track-fds=no -q
 
-.PHONY: all deps check unit cli demo bench install clean fuzz check-valgrind
+.PHONY: all deps check unit cli demo bench install clean fuzz faults check-valgrind
 all: lastgood
 
 deps:
@@ -92,17 +94,27 @@ build/valgrind/lastgood: $(VALGRIND_OBJ)
 
 # The test command (README): sanitizer build, unit tests, a short fuzzing
 # pass (tests/fuzz/run-fuzz reports TAP, so the tally counts each target),
-# CLI tests.
+# the fault injection tests (tests/faults/run-faults, TAP too), CLI tests.
 check:
 	@scripts/install-deps check
 	@$(MAKE) --no-print-directory build/san/lastgood $(UNIT_BIN) examples/ziggie/demo-service \
 		$(FUZZ_BIN)
-	@FUZZ_SECONDS=$(FUZZ_CHECK_SECONDS) tests/run-tests build/san $(UNIT_BIN) tests/fuzz/run-fuzz
+	@FUZZ_SECONDS=$(FUZZ_CHECK_SECONDS) LASTGOOD=$(CURDIR)/build/san/lastgood \
+		tests/run-tests build/san $(UNIT_BIN) tests/fuzz/run-fuzz tests/faults/run-faults
 
 fuzz:
 	@scripts/install-deps check
 	@$(MAKE) --no-print-directory $(FUZZ_BIN)
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run-fuzz
+
+# lastgood killed (SIGKILL), failed (EIO, ENOSPC) and out of disk at every
+# step of deploy, rollback and recover of a live stack, driven from the
+# outside with strace; counts in build/faults-summary.txt. FULL=1 tries
+# every write and open, not a sample.
+faults:
+	@scripts/install-deps check
+	@$(MAKE) --no-print-directory build/san/lastgood examples/ziggie/demo-service
+	@FULL=$(FULL) LASTGOOD=$(CURDIR)/build/san/lastgood tests/faults/run-faults
 
 # Every lastgood the CLI tests start runs under valgrind through a wrapper;
 # each process's report, if any, lands in build/valgrind/logs. Slow, so not
