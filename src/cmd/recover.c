@@ -90,12 +90,12 @@ static int recover_unverified_deploy(struct command_context *ctx, long op,
 		struct transition_request req = {
 			.live_id = live_id, .live = &live, .target = &previous,
 			.preferred = rec->from_release, .on_failure = ON_FAILURE_STOP,
+			/* The record keeps what the deploy set out to do, so a
+			 * recover killed here decides the same way next time. */
+			.keep_record = 1,
 		};
 		rc = transition_run(&ctx->st, &ctx->cfg, op, &req, report, err);
 	}
-	/* The record keeps what the deploy set out to do. */
-	if (rc == 0)
-		rc = operation_set_releases(&ctx->st, op, rec->from_release, rec->to_release, err);
 	if (rc == 0 && report->outcome != TRANSITION_OK)
 		*problem = report->failure.text;
 	*went_back = rc == 0;

@@ -441,9 +441,13 @@ static int swap_all(struct state *st, long op, struct journal *j, struct error *
 static void switch_undo_now(struct state *st, long op, const struct journal *j, struct error *err)
 {
 	struct error undo_err = ERROR_INIT;
-	if (undo_journal(j, &undo_err) < 0 || journal_forget(st, op, "undone", &undo_err) < 0)
+	if (undo_journal(j, &undo_err) < 0 || journal_forget(st, op, "undone", &undo_err) < 0) {
+		/* err->msg is both the first failure and the destination. */
+		char first[sizeof(err->msg)];
+		memcpy(first, err->msg, sizeof(first));
 		error_set(err, EXIT_NEEDS_ATTENTION, "%s; and undoing it failed: %s; "
-			  "run 'lastgood recover'", err->msg, undo_err.msg);
+			  "run 'lastgood recover'", first, undo_err.msg);
+	}
 }
 
 int switch_prepare(struct state *st, long op, const struct switch_plan *plan,

@@ -204,7 +204,7 @@ static int record_target(struct state *st, long op, const struct transition_requ
 	}
 	if (!*to_id && release_create(st, req->target, req->meta, to_id, &created, err) < 0)
 		return -1;
-	if (operation_set_releases(st, op, req->live_id, *to_id, err) < 0)
+	if (!req->keep_record && operation_set_releases(st, op, req->live_id, *to_id, err) < 0)
 		return -1;
 	if (created)
 		return operation_step_note(st, op, "record target", NULL, STEP_OK,

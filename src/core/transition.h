@@ -70,6 +70,8 @@ struct transition_request {
 	long preferred;          /* release to reuse when its content is target's */
 	const struct release_meta *meta;  /* for a new release */
 	enum transition_on_failure on_failure;
+	int keep_record;         /* leave the operation's from/to as they are
+	                            (recover going back for a dead deploy) */
 };
 
 struct transition_report {
