@@ -7,6 +7,7 @@
 # faithfully (bench/runbook.sh), and that script polling instead of
 # sleeping. Also lastgood's overhead: its time minus the services' own
 # start-to-healthy time. Writes $BENCH_RESULTS/10-recover.md.
+source "$(dirname "$0")/../examples/lib.sh"
 source "$(dirname "$0")/lib.sh"
 
 work=$BENCH_WORK/recover
@@ -18,17 +19,7 @@ rm -rf "$work"
 mkdir -p "$lg_host" "$rb_host"
 export START_LOG=$work/start.log
 
-# Every process whose executable lies in the work folder is ours.
-work_pids() {
-	local exe pid
-	for exe in /proc/[0-9]*/exe; do
-		pid=${exe#/proc/}
-		pid=${pid%/exe}
-		case $(readlink "$exe" 2>/dev/null) in
-		"$work"/*) echo "$pid" ;;
-		esac
-	done
-}
+work_pids() { pids_under "$work"; }
 cleanup() {
 	local pids
 	[ ! -f "$lg_host/lastgood.yml" ] || "$LASTGOOD" -q -C "$lg_host" stop >/dev/null 2>&1 || true
@@ -40,15 +31,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-pick_port() {
-	local port
-	while :; do
-		port=$((20000 + RANDOM % 40000))
-		port_taken "$port" || [[ " $* " == *" $port "* ]] || break
-	done
-	echo "$port"
-}
 
 # layout HOST PORT...: v1 of the stack in HOST, and its lastgood.yml (the
 # demo's, on loopback ports picked here, stabilize 0s so that "healthy" is
@@ -68,10 +50,11 @@ layout() {
 	    "$BENCH_DIR/../examples/ziggie/lastgood.yml" >"$host/lastgood.yml"
 }
 
-p1=$(pick_port); p2=$(pick_port "$p1"); p3=$(pick_port "$p1" "$p2")
+any_port() { pick_port $((20000 + RANDOM % 40000)) "$@"; }
+p1=$(any_port); p2=$(any_port "$p1"); p3=$(any_port "$p1" "$p2")
 layout "$lg_host" "$p1" "$p2" "$p3"
-q1=$(pick_port "$p1" "$p2" "$p3"); q2=$(pick_port "$p1" "$p2" "$p3" "$q1")
-q3=$(pick_port "$p1" "$p2" "$p3" "$q1" "$q2")
+q1=$(any_port "$p1" "$p2" "$p3"); q2=$(any_port "$p1" "$p2" "$p3" "$q1")
+q3=$(any_port "$p1" "$p2" "$p3" "$q1" "$q2")
 layout "$rb_host" "$q1" "$q2" "$q3"
 grep -q 'stabilize: 0s' "$lg_host/lastgood.yml" || { say "recover: cannot set stabilize"; exit 1; }
 

@@ -18,20 +18,7 @@ mkdir "$host"
 cp -a "$here/files/." "$host/"
 cp "$here/lastgood.yml" "$host/lastgood.yml"
 
-if [ -t 1 ]; then bold=$(printf '\033[1m'); plain=$(printf '\033[0m'); else bold=; plain=; fi
-say() { printf '\n%s# %s%s\n' "$bold" "$*" "$plain"; }
-# lastgood ARGS...: run it on the scratch host, echoing the command line.
-lastgood() {
-	local arg line='$ lastgood'
-	for arg; do
-		case $arg in
-		*[[:space:]]*) line+=" \"$arg\"" ;;
-		*) line+=" $arg" ;;
-		esac
-	done
-	printf '%s%s%s\n' "$bold" "$line" "$plain"
-	"$LG" -C "$host" "$@"
-}
+. "$here/lib.sh"
 show_file() { printf '%s$ cat %s%s\n' "$bold" "$1" "$plain"; cat "$host/$1"; }
 
 say "the example stack lives in $host"

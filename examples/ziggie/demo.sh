@@ -24,19 +24,8 @@ services=(ziggie-api mcp-gateway sim-studio)
 work=$(mktemp -d "${TMPDIR:-/tmp}/lastgood-ziggie.XXXXXX")
 host=$work/host
 
-# The services this demo started: every process whose executable lies in the
-# host folder. /proc/PID/exe names it even after a switch replaced the file
-# ("... (deleted)"), and no other process can match.
-host_pids() {
-	local exe pid
-	for exe in /proc/[0-9]*/exe; do
-		pid=${exe#/proc/}
-		pid=${pid%/exe}
-		case $(readlink "$exe" 2>/dev/null) in
-		"$host"/*) echo "$pid" ;;
-		esac
-	done
-}
+# The services this demo started (see pids_under in examples/lib.sh).
+host_pids() { pids_under "$host"; }
 
 cleanup() {
 	local rc=$? pids
@@ -59,36 +48,10 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-if [ -t 1 ]; then bold=$(printf '\033[1m'); plain=$(printf '\033[0m'); else bold=; plain=; fi
-say() { printf '\n%s# %s%s\n' "$bold" "$*" "$plain"; }
+. "$here/../lib.sh"
 die() { echo "demo: $*" >&2; exit 1; }
-# lastgood ARGS...: run it on the scratch host, echoing the command line.
-lastgood() {
-	local arg line='$ lastgood'
-	for arg; do
-		case $arg in
-		*[[:space:]]*) line+=" \"$arg\"" ;;
-		*) line+=" $arg" ;;
-		esac
-	done
-	printf '%s%s%s\n' "$bold" "$line" "$plain"
-	"$LG" -C "$host" "$@"
-}
 now_ms() { date +%s%3N; }
 
-# A port counts as taken when something accepts a connection on it.
-port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-# pick_port FIRST CHOSEN...: FIRST if free, else a free one; never one in CHOSEN.
-pick_port() {
-	local port=$1 tries=0
-	shift
-	while port_taken "$port" || [[ " $* " == *" $port "* ]]; do
-		tries=$((tries + 1))
-		[ "$tries" -le 200 ] || die "no free loopback port found"
-		port=$((20000 + RANDOM % 40000))
-	done
-	echo "$port"
-}
 
 api_port=$(pick_port "${ZIGGIE_API_PORT:-8000}")
 gateway_port=$(pick_port "${MCP_GATEWAY_PORT:-8080}" "$api_port")

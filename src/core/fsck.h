@@ -12,11 +12,10 @@
  *   for (i < rep.nproblems) ... rep.problems[i] ...
  *   fsck_report_clear(&rep);
  *
- * fsck_release checks one release the same way, re-hashing everything it
- * needs: switch calls it before touching anything so that a damaged
- * release is refused while the host is still whole.
+ * A switch does not call fsck: it verifies each object as it copies it
+ * into the stage, before any service stops (switch.h).
  *
- * Neither changes anything, so neither needs the lock.
+ * fsck changes nothing, so it needs no lock.
  */
 #ifndef LG_FSCK_H
 #define LG_FSCK_H
@@ -58,10 +57,5 @@ struct fsck_report {
 int fsck_run(struct state *st, struct fsck_report *rep, struct error *err);
 void fsck_report_clear(struct fsck_report *rep);
 const char *fsck_problem_name(enum fsck_problem_kind kind);
-
-/* 0 when release id and every object it needs are present and intact;
- * else -1 with an EXIT_FAILED error like "release 3 is damaged: object
- * 'ab12cd34ef56' (/srv/bin/api) is corrupt; run 'lastgood fsck'". */
-int fsck_release(struct state *st, long id, struct error *err);
 
 #endif

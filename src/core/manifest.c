@@ -86,15 +86,62 @@ void manifest_entry_finish(struct manifest_entry *entry)
 	strbuf_release(&line);
 }
 
+/* Walk the serialized text in chunks of about MANIFEST_CHUNK bytes, so a
+ * manifest of any size is written or hashed without being held whole.
+ * Stops at the first non-zero answer from fn and returns it. */
+#define MANIFEST_CHUNK (1 << 20)
+static int manifest_for_each_chunk(const struct manifest *m,
+				   int (*fn)(const struct strbuf *chunk, void *ctx), void *ctx)
+{
+	struct strbuf chunk = STRBUF_INIT;
+	int rc = 0;
+
+	strbuf_addstr(&chunk, MANIFEST_HEADER "\n");
+	for (size_t i = 0; i < m->n && !rc; i++) {
+		const struct manifest_entry *e = &m->entries[i];
+		manifest_entry_line(&chunk, e);
+		for (size_t j = 0; j < e->nnodes && !rc; j++) {
+			manifest_node_line(&chunk, &e->nodes[j]);
+			if (chunk.len >= MANIFEST_CHUNK) {
+				rc = fn(&chunk, ctx);
+				strbuf_reset(&chunk);
+			}
+		}
+	}
+	if (!rc && chunk.len)
+		rc = fn(&chunk, ctx);
+	strbuf_release(&chunk);
+	return rc;
+}
+
+static int chunk_append(const struct strbuf *chunk, void *out)
+{
+	strbuf_add(out, chunk->buf, chunk->len);
+	return 0;
+}
+
+static int chunk_hash(const struct strbuf *chunk, void *hasher)
+{
+	hasher_update(hasher, chunk->buf, chunk->len);
+	return 0;
+}
+
+static int chunk_write(const struct strbuf *chunk, void *fd)
+{
+	return fs_write_all(*(int *)fd, chunk->buf, chunk->len);
+}
+
 void manifest_serialize(const struct manifest *m, struct strbuf *out)
 {
-	strbuf_addstr(out, MANIFEST_HEADER "\n");
-	for (size_t i = 0; i < m->n; i++) {
-		const struct manifest_entry *e = &m->entries[i];
-		manifest_entry_line(out, e);
-		for (size_t j = 0; j < e->nnodes; j++)
-			manifest_node_line(out, &e->nodes[j]);
-	}
+	manifest_for_each_chunk(m, chunk_append, out);
+}
+
+void manifest_digest(const struct manifest *m, char digest[HASH_HEX_SIZE])
+{
+	struct hasher h;
+	hasher_init(&h);
+	manifest_for_each_chunk(m, chunk_hash, &h);
+	hasher_final(&h, digest);
 }
 
 /* ---- memory ---- */
@@ -1059,12 +1106,9 @@ int manifest_load(struct state *st, const char *digest, struct manifest *m, stru
 /* The text goes to the store through a scratch file written a chunk at a
  * time, so that storing a manifest never holds all of its text: peak
  * memory stays that of the manifest itself. */
-#define MANIFEST_CHUNK (1 << 20)
-
 int manifest_store(struct state *st, const struct manifest *m,
 		   char digest[HASH_HEX_SIZE], struct error *err)
 {
-	struct strbuf chunk = STRBUF_INIT;
 	char *path = xstrfmt("%s/manifest.%ld", st->tmp_dir, (long)getpid());
 	int added, rc = -1;
 
@@ -1074,31 +1118,12 @@ int manifest_store(struct state *st, const struct manifest *m,
 		free(path);
 		return -1;
 	}
-	strbuf_addstr(&chunk, MANIFEST_HEADER "\n");
-	for (size_t i = 0; i < m->n; i++) {
-		const struct manifest_entry *e = &m->entries[i];
-		manifest_entry_line(&chunk, e);
-		for (size_t j = 0; j < e->nnodes; j++) {
-			manifest_node_line(&chunk, &e->nodes[j]);
-			if (chunk.len >= MANIFEST_CHUNK) {
-				if (fs_write_all(fd, chunk.buf, chunk.len) < 0)
-					goto write_failed;
-				strbuf_reset(&chunk);
-			}
-		}
-	}
-	if (fs_write_all(fd, chunk.buf, chunk.len) < 0)
-		goto write_failed;
-	if (lseek(fd, 0, SEEK_SET) < 0)
-		goto write_failed;
-	rc = store_put_fd(st, fd, path, digest, &added, NULL, err);
-	goto out;
-write_failed:
-	error_errno(err, EXIT_FAILED, errno, "cannot write '%s'", path);
-out:
+	if (manifest_for_each_chunk(m, chunk_write, &fd) < 0 || lseek(fd, 0, SEEK_SET) < 0)
+		error_errno(err, EXIT_FAILED, errno, "cannot write '%s'", path);
+	else
+		rc = store_put_fd(st, fd, path, digest, &added, NULL, err);
 	close(fd);
 	unlink(path);
 	free(path);
-	strbuf_release(&chunk);
 	return rc;
 }

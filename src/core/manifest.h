@@ -110,6 +110,9 @@ int manifest_capture_entry(struct state *st, const char *service, const char *pa
 int manifest_capture(struct state *st, const struct config *cfg,
 		     struct manifest *m, struct capture_stats *stats, struct error *err);
 void manifest_serialize(const struct manifest *m, struct strbuf *out);
+/* sha256 of the serialized text (a release's digest), computed without
+ * holding the text. */
+void manifest_digest(const struct manifest *m, char digest[HASH_HEX_SIZE]);
 int manifest_parse(const char *text, size_t len, struct manifest *m, struct error *err);
 /* Load a manifest from the store by its digest (verifying it). */
 int manifest_load(struct state *st, const char *digest, struct manifest *m, struct error *err);

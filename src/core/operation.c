@@ -11,12 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static char *column_text(sqlite3_stmt *stmt, int col)
-{
-	const unsigned char *t = sqlite3_column_text(stmt, col);
-	return t ? xstrdup((const char *)t) : NULL;
-}
-
 static void bind_text_or_null(sqlite3_stmt *stmt, int col, const char *text)
 {
 	if (text)
@@ -93,22 +87,35 @@ int operation_end(struct state *st, long op, enum op_result result,
 	return 0;
 }
 
-int operation_step_begin(struct state *st, long op, const char *kind,
-			 const char *target, long *step, struct error *err)
+/* Insert a step; ended_ms 0 leaves it running. *step gets its id. */
+static int insert_step(struct state *st, long op, const char *kind, const char *target,
+		       enum step_result result, const char *detail, long long started_ms,
+		       long long ended_ms, long *step, struct error *err)
 {
 	sqlite3_stmt *stmt;
-	if (state_prepare(st, "INSERT INTO steps(operation, seq, kind, target, started_ms) "
-			  "VALUES(?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM steps WHERE operation = ?1), "
-			  "?2, ?3, ?4)", &stmt, err) < 0)
+	if (state_prepare(st, "INSERT INTO steps(operation, seq, kind, target, detail, result, "
+			  "started_ms, ended_ms) VALUES(?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM "
+			  "steps WHERE operation = ?1), ?2, ?3, ?4, ?5, ?6, ?7)", &stmt, err) < 0)
 		return -1;
 	sqlite3_bind_int64(stmt, 1, op);
 	sqlite3_bind_text(stmt, 2, kind, -1, SQLITE_STATIC);
 	bind_text_or_null(stmt, 3, target);
-	sqlite3_bind_int64(stmt, 4, state_now_ms());
+	bind_text_or_null(stmt, 4, detail);
+	sqlite3_bind_int(stmt, 5, result);
+	sqlite3_bind_int64(stmt, 6, started_ms);
+	if (ended_ms)
+		sqlite3_bind_int64(stmt, 7, ended_ms);
 	if (run_write(st, stmt, "record step", err) < 0)
 		return -1;
-	*step = (long)sqlite3_last_insert_rowid(st->db);
+	if (step)
+		*step = (long)sqlite3_last_insert_rowid(st->db);
 	return 0;
+}
+
+int operation_step_begin(struct state *st, long op, const char *kind,
+			 const char *target, long *step, struct error *err)
+{
+	return insert_step(st, op, kind, target, STEP_RUNNING, NULL, state_now_ms(), 0, step, err);
 }
 
 int operation_step_end(struct state *st, long step, enum step_result result,
@@ -129,19 +136,7 @@ int operation_step_record(struct state *st, long op, const char *kind,
 			  const char *target, enum step_result result, const char *detail,
 			  long long started_ms, long long ended_ms, struct error *err)
 {
-	sqlite3_stmt *stmt;
-	if (state_prepare(st, "INSERT INTO steps(operation, seq, kind, target, detail, result, "
-			  "started_ms, ended_ms) VALUES(?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM "
-			  "steps WHERE operation = ?1), ?2, ?3, ?4, ?5, ?6, ?7)", &stmt, err) < 0)
-		return -1;
-	sqlite3_bind_int64(stmt, 1, op);
-	sqlite3_bind_text(stmt, 2, kind, -1, SQLITE_STATIC);
-	bind_text_or_null(stmt, 3, target);
-	bind_text_or_null(stmt, 4, detail);
-	sqlite3_bind_int(stmt, 5, result);
-	sqlite3_bind_int64(stmt, 6, started_ms);
-	sqlite3_bind_int64(stmt, 7, ended_ms);
-	return run_write(st, stmt, "record step", err);
+	return insert_step(st, op, kind, target, result, detail, started_ms, ended_ms, NULL, err);
 }
 
 int operation_step_note(struct state *st, long op, const char *kind,
@@ -159,15 +154,15 @@ static void read_operation_row(sqlite3_stmt *stmt, struct operation_record *rec)
 {
 	memset(rec, 0, sizeof(*rec));
 	rec->id = (long)sqlite3_column_int64(stmt, 0);
-	rec->command = column_text(stmt, 1);
-	rec->args = column_text(stmt, 2);
-	rec->reason = column_text(stmt, 3);
-	rec->actor = column_text(stmt, 4);
+	rec->command = state_column_text(stmt, 1);
+	rec->args = state_column_text(stmt, 2);
+	rec->reason = state_column_text(stmt, 3);
+	rec->actor = state_column_text(stmt, 4);
 	rec->pid = (long)sqlite3_column_int64(stmt, 5);
 	rec->started_ms = sqlite3_column_int64(stmt, 6);
 	rec->ended_ms = sqlite3_column_int64(stmt, 7);
 	rec->result = (enum op_result)sqlite3_column_int(stmt, 8);
-	rec->error = column_text(stmt, 9);
+	rec->error = state_column_text(stmt, 9);
 	rec->from_release = (long)sqlite3_column_int64(stmt, 10);
 	rec->to_release = (long)sqlite3_column_int64(stmt, 11);
 }
@@ -186,9 +181,9 @@ static int read_steps(struct state *st, struct operation_record *rec, struct err
 		struct step_record *s = &rec->steps[rec->nsteps++];
 		s->id = (long)sqlite3_column_int64(stmt, 0);
 		s->seq = sqlite3_column_int(stmt, 1);
-		s->kind = column_text(stmt, 2);
-		s->target = column_text(stmt, 3);
-		s->detail = column_text(stmt, 4);
+		s->kind = state_column_text(stmt, 2);
+		s->target = state_column_text(stmt, 3);
+		s->detail = state_column_text(stmt, 4);
 		s->result = (enum step_result)sqlite3_column_int(stmt, 5);
 		s->started_ms = sqlite3_column_int64(stmt, 6);
 		s->ended_ms = sqlite3_column_int64(stmt, 7);

@@ -18,12 +18,6 @@
 #define RELEASE_COLUMNS "id, digest, created_ms, label, commit_sha, reason, actor, " \
 			"mark, files, size, added, operation"
 
-static char *column_text(sqlite3_stmt *stmt, int col)
-{
-	const unsigned char *t = sqlite3_column_text(stmt, col);
-	return t ? xstrdup((const char *)t) : NULL;
-}
-
 static void read_release_row(sqlite3_stmt *stmt, struct release *r)
 {
 	memset(r, 0, sizeof(*r));
@@ -31,10 +25,10 @@ static void read_release_row(sqlite3_stmt *stmt, struct release *r)
 	const unsigned char *digest = sqlite3_column_text(stmt, 1);
 	snprintf(r->digest, sizeof(r->digest), "%s", digest ? (const char *)digest : "");
 	r->created_ms = sqlite3_column_int64(stmt, 2);
-	r->label = column_text(stmt, 3);
-	r->commit = column_text(stmt, 4);
-	r->reason = column_text(stmt, 5);
-	r->actor = column_text(stmt, 6);
+	r->label = state_column_text(stmt, 3);
+	r->commit = state_column_text(stmt, 4);
+	r->reason = state_column_text(stmt, 5);
+	r->actor = state_column_text(stmt, 6);
 	r->mark = (enum release_mark)sqlite3_column_int(stmt, 7);
 	r->files = (long)sqlite3_column_int64(stmt, 8);
 	r->size = sqlite3_column_int64(stmt, 9);

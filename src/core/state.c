@@ -153,6 +153,12 @@ int state_exec(struct state *st, const char *sql, const char *what, struct error
 	return 0;
 }
 
+char *state_column_text(sqlite3_stmt *stmt, int col)
+{
+	const unsigned char *t = sqlite3_column_text(stmt, col);
+	return t ? xstrdup((const char *)t) : NULL;
+}
+
 int state_prepare(struct state *st, const char *sql, sqlite3_stmt **stmt, struct error *err)
 {
 	if (sqlite3_prepare_v2(st->db, sql, -1, stmt, NULL) != SQLITE_OK)

@@ -64,6 +64,8 @@ void state_lock_describe(struct state *st, long operation, const char *command);
 int state_exec(struct state *st, const char *sql, const char *what, struct error *err);
 /* Prepare sql; on failure an EXIT_FAILED error. */
 int state_prepare(struct state *st, const char *sql, sqlite3_stmt **stmt, struct error *err);
+/* A column's text, freshly allocated, or NULL for SQL NULL. */
+char *state_column_text(sqlite3_stmt *stmt, int col);
 /* Turn the last SQLite error into err, prefixed by what. */
 int state_db_error(struct state *st, const char *what, struct error *err);
 int state_begin(struct state *st, struct error *err);     /* BEGIN IMMEDIATE */

@@ -19,14 +19,6 @@
 #include <string.h>
 #include <unistd.h>
 
-void transition_digest(const struct manifest *m, char digest[HASH_HEX_SIZE])
-{
-	struct strbuf text = STRBUF_INIT;
-	manifest_serialize(m, &text);
-	hash_buffer(text.buf, text.len, digest);
-	strbuf_release(&text);
-}
-
 int transition_record_live(struct state *st, const struct config *cfg, long op,
 			   const char *command, struct manifest *live, long *live_id,
 			   struct error *err)
@@ -193,7 +185,7 @@ static int record_target(struct state *st, long op, const struct transition_requ
 	int created = 0;
 
 	*to_id = 0;
-	transition_digest(req->target, digest);
+	manifest_digest(req->target, digest);
 	if (req->preferred) {
 		struct release r;
 		if (release_get(st, req->preferred, &r, err) < 0)

@@ -97,7 +97,4 @@ void transition_report_clear(struct transition_report *report);
 unsigned char *transition_changed_services(const struct config *cfg,
 					   const struct switch_plan *plan);
 
-/* sha256 of a manifest's serialized form (a release's digest). */
-void transition_digest(const struct manifest *m, char digest[HASH_HEX_SIZE]);
-
 #endif
