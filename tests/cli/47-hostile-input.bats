@@ -490,3 +490,22 @@ decompressors='^(gzip|gunzip|bzip2|bunzip2|xz|unxz|lzma|unlzma|zstd|unzstd|lz4|l
 	expect_equal "$(jq -r .live_release <<<"$output")" 1
 	expect_equal "$(cat bin/api)" "$(printf '#!/bin/sh\necho api v1')"
 }
+
+@test "--state-dir is refused inside, holding, or linked to a live path, as state_dir is" {
+	make_stack
+	lg_ok snapshot
+	ln -s "$HOST/web" ../site
+	local dir
+	for dir in web web/state bin/api "$HOST/etc" .. ../host/web/state ../site/state; do
+		lg_status 2 --state-dir "$dir" snapshot
+		expect_match "$stderr" "^lastgood: lastgood.yml:[0-9]+:[0-9]+: file '[a-z/.]+' of service '[a-z]+' overlaps the state folder '$dir' \(--state-dir\)$"
+		lg_status 2 --state-dir "$dir" status
+	done
+	[ ! -e web/state ] && [ ! -e ../site/state ]
+	lg_ok --state-dir ../state status
+
+	printf 'state_dir: ../site/state\n' >>lastgood.yml
+	lg_status 2 snapshot
+	expect_contains "$stderr" "file 'web' of service 'web' overlaps the state folder '$HOST/../site/state'"
+	[ ! -e web/state ]
+}
