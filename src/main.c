@@ -223,7 +223,13 @@ int main(int argc, char **argv)
 			return command_fail(&ctx, &err);
 		ctx.have_config = 1;
 	}
-	if ((cmd->flags & (CMD_STATE | CMD_MUTATES)) && set_up_state(&ctx, cmd, &err) < 0)
+	/* A state folder inside a live path would be replaced by a rollback;
+	 * --state-dir gets the check the config's state_dir had. */
+	if (ctx.have_config &&
+	    config_check_state_dir(&ctx.cfg, state_dir_of(&ctx),
+				   ctx.opt.state_dir ? " (--state-dir)" : "", &err) < 0)
+		rc = command_fail(&ctx, &err);
+	else if ((cmd->flags & (CMD_STATE | CMD_MUTATES)) && set_up_state(&ctx, cmd, &err) < 0)
 		rc = command_fail(&ctx, &err);
 	else
 		rc = cmd->fn(&ctx);

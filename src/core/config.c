@@ -867,6 +867,12 @@ static int path_within(const char *inner, const char *outer)
 	return !strncmp(inner, outer, n) && (inner[n] == '/' || !inner[n]);
 }
 
+/* 1 when one of a and b is the other or lies below it. */
+static int paths_overlap(const char *a, const char *b)
+{
+	return path_within(a, b) || path_within(b, a);
+}
+
 /*
  * A release replaces each entry whole, so no two entries may overlap (one
  * would be switched twice), and none may hold the config's folder or touch
@@ -884,8 +890,7 @@ static int check_paths(struct config_parser *p)
 						  "file '%s' of service '%s' %s the config folder",
 						  file->written, svc->name,
 						  strcmp(cfg->dir, file->path) ? "holds" : "is");
-			if (path_within(file->path, cfg->state_dir) ||
-			    path_within(cfg->state_dir, file->path))
+			if (paths_overlap(file->path, cfg->state_dir))
 				return mark_error(p->err, p->path, file->mark,
 						  "file '%s' of service '%s' overlaps the state folder '%s'",
 						  file->written, svc->name, cfg->state_dir);
@@ -1237,6 +1242,61 @@ size_t *config_start_order(const struct config *cfg)
 			order[count++] = i;
 	free(placed);
 	return order;
+}
+
+/*
+ * path (absolute, normalized) resolved as far as it exists: symbolic links
+ * followed, ".." applied. A last name that is a link is kept as written,
+ * since lastgood replaces that name itself (a link listed under `files` is
+ * switched as a link, not where it leads).
+ */
+static char *path_physical(const char *path)
+{
+	struct strbuf head = STRBUF_INIT;
+	struct stat sb;
+	char *real = NULL;
+
+	if (lstat(path, &sb) == 0 && !S_ISLNK(sb.st_mode) && (real = realpath(path, NULL)))
+		return real;
+	strbuf_addstr(&head, path);
+	while (!real) {
+		char *slash = strrchr(head.buf, '/');
+		strbuf_setlen(&head, slash ? (size_t)(slash - head.buf) : 0);
+		real = realpath(head.len ? head.buf : "/", NULL);
+	}
+	char *joined = xstrfmt("%s/%s", real, path + head.len);
+	char *physical = path_absolute("/", joined);
+	free(joined);
+	free(real);
+	strbuf_release(&head);
+	return physical;
+}
+
+int config_check_state_dir(const struct config *cfg, const char *dir, const char *origin,
+			   struct error *err)
+{
+	char *cwd = get_current_dir_name();
+	if (!cwd)
+		return error_errno(err, EXIT_FAILED, errno, "cannot find the current folder");
+	char *lexical = path_absolute(cwd, dir);
+	char *physical = path_physical(lexical);
+	int rc = 0;
+	free(cwd);
+	for (size_t s = 0; s < cfg->nservices && !rc; s++) {
+		const struct service *svc = &cfg->services[s];
+		for (size_t f = 0; f < svc->nfiles && !rc; f++) {
+			const struct service_file *file = &svc->files[f];
+			char *file_physical = path_physical(file->path);
+			if (paths_overlap(file->path, lexical) || paths_overlap(file_physical, physical))
+				rc = mark_error(err, cfg->path, file->mark,
+						"file '%s' of service '%s' overlaps the state folder "
+						"'%s'%s", file->written, svc->name, dir, origin);
+			free(file_physical);
+		}
+	}
+	free(lexical);
+	free(physical);
+	return rc;
 }
 
 int config_select_services(const struct config *cfg, const char *names,

@@ -144,6 +144,13 @@ int config_parse(const char *path, const char *text, size_t len,
 void config_free(struct config *cfg);
 /* Every `files` entry must exist (lstat); the error names the entry's line. */
 int config_check_files(const struct config *cfg, struct error *err);
+/* No `files` entry may be the state folder dir, lie inside it or hold it
+ * (relative to the current folder; origin, such as " (--state-dir)", ends
+ * the message). config_load checks state_dir by its text; this also
+ * follows the symbolic links and ".." of the folders that exist, so a
+ * state folder named by another way to a live folder is refused as well. */
+int config_check_state_dir(const struct config *cfg, const char *dir, const char *origin,
+			   struct error *err);
 const struct service *config_find_service(const struct config *cfg, const char *name);
 /* Services in start order (each after everything in its `after`), as
  * indexes into cfg->services; caller frees *order. Never fails on a loaded

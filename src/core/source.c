@@ -7,6 +7,7 @@
 #include "core/state.h"
 #include "util/alloc.h"
 #include "util/error.h"
+#include "util/format.h"
 #include "util/fs.h"
 #include "util/process.h"
 #include "util/strbuf.h"
@@ -14,10 +15,15 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
+
+/* The most entries one tarball may hold, whatever the free inodes. */
+#define SOURCE_MAX_ENTRIES 1000000L
 
 char *source_path_for(const char *root, const char *written)
 {
@@ -155,11 +161,145 @@ static int check_archive_entry(const char *source, struct archive_entry *ae, str
 	return 0;
 }
 
-static int extract_tarball(const char *source, const char *dest, struct error *err)
+/*
+ * The filters a tarball may be compressed with: those libarchive runs in
+ * its own process. Left to itself (archive_read_support_filter_all) it
+ * hands lrzip, lzop, grzip and any filter it was built without to an
+ * outside program, so each is tried on a scratch reader first and kept only
+ * when registering it was clean: ARCHIVE_WARN means "an outside program".
+ */
+static int (*const in_process_filters[])(struct archive *) = {
+	archive_read_support_filter_gzip,
+	archive_read_support_filter_bzip2,
+	archive_read_support_filter_xz,
+	archive_read_support_filter_lzma,
+	archive_read_support_filter_zstd,
+	archive_read_support_filter_lz4,
+};
+
+static void support_in_process_filters(struct archive *in)
+{
+	for (size_t i = 0; i < sizeof(in_process_filters) / sizeof(in_process_filters[0]); i++) {
+		struct archive *probe = archive_read_new();
+		int built_in = in_process_filters[i](probe) == ARCHIVE_OK;
+		archive_read_free(probe);
+		if (built_in)
+			in_process_filters[i](in);
+	}
+}
+
+/*
+ * What one tarball may unpack to, fixed before the first entry from the
+ * file system the scratch space is on: half its free space and half its
+ * free inodes, so that the store can still take a copy of everything
+ * unpacked, and never more than SOURCE_MAX_ENTRIES entries. Space is
+ * counted in blocks, at least one per entry, as the disk spends it; a file
+ * is charged its declared size before a byte is written and whatever it
+ * really writes while it is written, so a header that lies gains nothing.
+ */
+struct unpack_budget {
+	const char *state_dir;   /* for messages */
+	long long block;         /* the file system's allocation unit */
+	long long max_bytes;
+	long max_entries;
+	int entries_by_inodes;   /* max_entries is half the free inodes */
+	long long bytes;         /* charged so far */
+	long entries;
+};
+
+static int unpack_budget_init(struct unpack_budget *b, const struct state *st,
+			      const char *dest, struct error *err)
+{
+	struct statvfs vfs;
+	if (statvfs(dest, &vfs) < 0)
+		return error_errno(err, EXIT_FAILED, errno, "cannot find the free space in '%s'",
+				   st->dir);
+	memset(b, 0, sizeof(*b));
+	b->state_dir = st->dir;
+	b->block = vfs.f_frsize ? (long long)vfs.f_frsize : 4096;
+	b->max_bytes = (long long)(vfs.f_bavail / 2) * b->block;
+	b->max_entries = SOURCE_MAX_ENTRIES;
+	/* Some file systems (btrfs) have no fixed inode count and say 0. */
+	if (vfs.f_files && vfs.f_favail / 2 < (unsigned long)SOURCE_MAX_ENTRIES) {
+		b->max_entries = (long)(vfs.f_favail / 2);
+		b->entries_by_inodes = 1;
+	}
+	return 0;
+}
+
+/* size in whole blocks, at least one (size no more than max_bytes). */
+static long long unpack_budget_blocks(const struct unpack_budget *b, long long size)
+{
+	return size <= b->block ? b->block : (size + b->block - 1) / b->block * b->block;
+}
+
+/* Whether size bytes more fit what is left (a header may claim any size). */
+static int unpack_budget_fits(const struct unpack_budget *b, long long size)
+{
+	long long left = b->max_bytes - b->bytes;
+	return size >= 0 && size <= left && unpack_budget_blocks(b, size) <= left;
+}
+
+static int unpack_budget_refuse_bytes(const struct unpack_budget *b, const char *source,
+				      const char *name, struct error *err)
+{
+	char limit[FORMAT_SIZE];
+	char *why = xstrfmt("the tarball would take more than %s, half the free space in '%s'",
+			    format_bytes(b->max_bytes, limit), b->state_dir);
+	entry_error(err, EXIT_USAGE, source, "refusing to unpack", name, NULL, why);
+	free(why);
+	return -1;
+}
+
+/* Charge a new entry declaring size bytes. */
+static int unpack_budget_entry(struct unpack_budget *b, const char *source, const char *name,
+			       long long size, struct error *err)
+{
+	if (++b->entries > b->max_entries) {
+		char *why = b->entries_by_inodes ?
+			    xstrfmt("the tarball holds more than %ld entries, half the free inodes "
+				    "in '%s'", b->max_entries, b->state_dir) :
+			    xstrfmt("the tarball holds more than %ld entries, the most one may hold",
+				    b->max_entries);
+		entry_error(err, EXIT_USAGE, source, "refusing to unpack", name, NULL, why);
+		free(why);
+		return -1;
+	}
+	if (!unpack_budget_fits(b, size))
+		return unpack_budget_refuse_bytes(b, source, name, err);
+	return 0;
+}
+
+/* The current entry's data now reaches end: it must still fit what is left
+ * (its declared size was checked at its header). */
+static int unpack_budget_data(const struct unpack_budget *b, const char *source,
+			      const char *name, long long end, struct error *err)
+{
+	if (!unpack_budget_fits(b, end))
+		return unpack_budget_refuse_bytes(b, source, name, err);
+	return 0;
+}
+
+/* Charge the finished entry: its declared size or what it wrote, the larger. */
+static void unpack_budget_entry_done(struct unpack_budget *b, long long declared, long long end)
+{
+	b->bytes += unpack_budget_blocks(b, declared > end ? declared : end);
+}
+
+/*
+ * Unpack source into dest. Set-user-ID and set-group-ID bits are dropped
+ * from every entry: files unpacked here belong to whoever runs lastgood (an
+ * archive's owners are not restored), so the bits would lend root's powers
+ * to whoever wrote the tarball. The sticky bit is kept; it only narrows who
+ * may remove files from a folder.
+ */
+static int extract_tarball(struct state *st, const char *source, const char *dest,
+			   struct error *err)
 {
 	struct archive *in = archive_read_new();
 	struct archive *out = archive_write_disk_new();
 	struct archive_entry *ae;
+	struct unpack_budget budget;
 	char *name = NULL;   /* the entry's name in the archive, for messages */
 	/* Names are checked by check_archive_entry and then placed below dest,
 	 * which makes them absolute: libarchive's own "no absolute paths"
@@ -168,7 +308,9 @@ static int extract_tarball(const char *source, const char *dest, struct error *e
 		    ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT;
 	int rc = -1;
 
-	archive_read_support_filter_all(in);
+	if (unpack_budget_init(&budget, st, dest, err) < 0)
+		goto out;
+	support_in_process_filters(in);
 	archive_read_support_format_tar(in);
 	archive_read_support_format_gnutar(in);
 	archive_write_disk_set_options(out, flags);
@@ -190,6 +332,11 @@ static int extract_tarball(const char *source, const char *dest, struct error *e
 			goto out;
 		free(name);
 		name = xstrdup(archive_entry_pathname(ae));
+		long long declared = archive_entry_size_is_set(ae) ? archive_entry_size(ae) : 0;
+		long long end = 0;   /* how far its data reached */
+		if (unpack_budget_entry(&budget, source, name, declared, err) < 0)
+			goto out;
+		archive_entry_set_perm(ae, archive_entry_perm(ae) & ~(mode_t)(S_ISUID | S_ISGID));
 		char *target = path_join(dest, name);
 		archive_entry_set_pathname(ae, target);
 		free(target);
@@ -210,6 +357,12 @@ static int extract_tarball(const char *source, const char *dest, struct error *e
 		size_t size;
 		la_int64_t offset;
 		while ((r = archive_read_data_block(in, &buf, &size, &offset)) == ARCHIVE_OK) {
+			if ((long long)size > LLONG_MAX - offset)
+				end = LLONG_MAX;
+			else if (offset + (long long)size > end)
+				end = offset + (long long)size;
+			if (unpack_budget_data(&budget, source, name, end, err) < 0)
+				goto out;
 			if (archive_write_data_block(out, buf, size, offset) != ARCHIVE_OK) {
 				entry_error(err, EXIT_FAILED, source, "cannot unpack", name, NULL,
 					    archive_error_string(out));
@@ -226,6 +379,7 @@ static int extract_tarball(const char *source, const char *dest, struct error *e
 				    archive_error_string(out));
 			goto out;
 		}
+		unpack_budget_entry_done(&budget, declared, end);
 	}
 	if (archive_write_close(out) != ARCHIVE_OK) {
 		error_set(err, EXIT_FAILED, "cannot unpack '%s': %s", source, archive_error_string(out));
@@ -256,9 +410,16 @@ int source_open(struct state *st, const char *source, long op, char **root,
 	if (!S_ISREG(sb.st_mode))
 		return error_set(err, EXIT_USAGE, "source '%s' is neither a folder nor a tarball", source);
 
-	char *dest = xstrfmt("%s/source-%ld", st->tmp_dir, op);
+	/* An absolute path without "..": libarchive refuses to unpack below a
+	 * ".." (--state-dir ../state), and says so only per entry. */
+	char *tmp_dir = realpath(st->tmp_dir, NULL);
+	if (!tmp_dir)
+		return error_errno(err, EXIT_FAILED, errno, "cannot use scratch folder '%s'",
+				   st->tmp_dir);
+	char *dest = xstrfmt("%s/source-%ld", tmp_dir, op);
+	free(tmp_dir);
 	if (fs_remove_tree(dest, err) < 0 || fs_mkdir_p(dest, 0700, err) < 0 ||
-	    extract_tarball(source, dest, err) < 0) {
+	    extract_tarball(st, source, dest, err) < 0) {
 		struct error ignored = ERROR_INIT;
 		fs_remove_tree(dest, &ignored);
 		free(dest);

@@ -13,7 +13,26 @@
  * A tarball is unpacked into the state folder's scratch space with
  * libarchive's secure-extraction flags and an explicit check of every
  * entry: absolute names, "..", special files, and links leaving the tree
- * are refused before anything is written to the live system.
+ * are refused before anything is written to the live system. It is
+ * untrusted in three more ways:
+ *
+ *   - it may unpack to at most half the free space and half the free
+ *     inodes of the state folder's file system (as they are when unpacking
+ *     starts), and to at most 1,000,000 entries; past either the deploy is
+ *     refused (exit 2) and the scratch space emptied, so a decompression
+ *     bomb never fills the disk, and what passes can still be stored;
+ *   - only compressions libarchive decodes in its own process are read
+ *     (gzip, bzip2, xz, lzma, zstd, lz4, as far as it was built with them);
+ *     one it would hand to an outside program (lrzip, lzop, grzip) is
+ *     refused as unreadable, so reading a tarball never runs a program;
+ *   - set-user-ID and set-group-ID bits are dropped: unpacked files belong
+ *     to whoever runs lastgood, not to the owners the archive names, so
+ *     the bits would lend that user's powers (root's) to the tarball's
+ *     author. The sticky bit is kept; it only restricts a folder.
+ *
+ * A folder SOURCE is the operator's own tree and is read as it is, set-ID
+ * bits included: its owners are recorded with its modes, and only those
+ * owners (or root) could have set the bits.
  */
 #ifndef LG_SOURCE_H
 #define LG_SOURCE_H

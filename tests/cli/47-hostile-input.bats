@@ -1,9 +1,11 @@
 #!/usr/bin/env bats
 # Hostile input: tarballs that try to write or read outside their tree,
-# special files, links planted in the state folder, and labels, refs and
-# reasons full of shell syntax. Each is refused with a message naming what
-# was refused, or kept as plain text; nothing is ever written outside the
-# live paths and the state folder, and nothing is ever run.
+# special files, set-ID bits, decompression bombs and compressions that need
+# a program, links planted in the state folder, a state folder inside the
+# live files, and labels, refs and reasons full of shell syntax. Each is
+# refused with a message naming what was refused, or kept as plain text;
+# nothing is ever written outside the live paths and the state folder, and
+# nothing is ever run.
 
 load helpers
 
@@ -356,4 +358,154 @@ expect_nothing_ran() {
 	lg_status 2 rollback $'a\nb'
 	expect_equal "$(printf '%s\n' "$stderr" | wc -l)" 1
 	expect_match "$stderr" "unknown release 'a.x0ab'"
+}
+
+# A small file system some tests mount for a state folder; unmounted again
+# whatever the test's end.
+teardown() {
+	if [ -n "${MOUNTED:-}" ]; then
+		umount "$MOUNTED" || true
+	fi
+	common_teardown
+}
+
+# trace_programs: make $LG a stand-in that runs lastgood under strace,
+# appending every program it or anything it starts execs (tried or run) to
+# ../t/execs; programs_run lists their names, one a line, without lastgood
+# (a wrapper such as valgrind's may add its own).
+trace_programs() {
+	# LeakSanitizer cannot work under ptrace.
+	printf '#!/bin/sh\nASAN_OPTIONS="$ASAN_OPTIONS:detect_leaks=0" exec strace -f -qq -A -e trace=execve -o "%s" "%s" "$@"\n' \
+		"$BATS_TEST_TMPDIR/t/execs" "$LG" >../t/traced
+	chmod +x ../t/traced
+	LASTGOOD_UNTRACED=$LG
+	LG=$BATS_TEST_TMPDIR/t/traced
+}
+
+programs_run() {
+	sed -n 's/.*execve("\([^"]*\)".*/\1/p' ../t/execs | grep -Fvx "$LASTGOOD_UNTRACED" |
+		sed 's,.*/,,' | LC_ALL=C sort -u
+}
+
+decompressors='^(gzip|gunzip|bzip2|bunzip2|xz|unxz|lzma|unlzma|zstd|unzstd|lz4|lzop|lrzip|lrunzip|grzip|lzip|compress|uncompress)$'
+
+@test "compressed tarballs unpack in-process; one that needs a program is refused and none runs" {
+	hostile_setup
+	command -v strace >/dev/null || skip "no strace"
+	trace_programs
+	local ext tool made=0
+	# Each starts as libarchive's lrzip, lzop and grzip readers look for;
+	# those readers run an outside program.
+	printf 'LRZI\000\006\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000' \
+		>../t/dist.tar.lrz
+	printf '\211LZO\000\r\n\032\n\020\060\040\240\011\100\001\005\003\000\000\001\000\000' \
+		>../t/dist.tar.lzo
+	printf 'GRZipII\000\002\004:)\000\000\000\000\000\000\000\000\000\000\000\000' \
+		>../t/dist.tar.grz
+	for ext in lrz lzo grz; do
+		deploy_refused "../t/dist.tar.$ext" "cannot read '../t/dist.tar.$ext'"
+	done
+	expect_no_match "$(programs_run)" "$decompressors"
+
+	make_source ../dist
+	for ext in gz bz2 xz lzma zst lz4; do
+		case $ext in
+		gz) tool=(gzip -c) ;;
+		bz2) tool=(bzip2 -c) ;;
+		xz) tool=(xz -c) ;;
+		lzma) tool=(xz --format=lzma -c) ;;
+		zst) tool=(zstd -q -c) ;;
+		lz4) tool=(lz4 -q -c) ;;
+		esac
+		command -v "${tool[0]}" >/dev/null || continue
+		printf '<h1>%s</h1>\n' "$ext" >../dist/web/index.html
+		tar -cf - -C ../dist bin web | "${tool[@]}" >"../t/dist.tar.$ext"
+		lg_ok deploy "../t/dist.tar.$ext"
+		expect_equal "$(cat web/index.html)" "<h1>$ext</h1>"
+		made=$((made + 1))
+	done
+	[ "$made" -ge 1 ]
+	expect_no_match "$(programs_run)" "$decompressors"
+}
+
+@test "set-user-ID and set-group-ID bits from a tarball are dropped, the sticky bit kept; a folder keeps all" {
+	hostile_setup
+	make_source ../dist
+	mkdir ../dist/web/shared
+	chmod 4755 ../dist/bin/api
+	chmod 2755 ../dist/web/static
+	chmod 1777 ../dist/web/shared
+	tar -cf ../t/setid.tar -C ../dist bin web
+	expect_match "$(member_list ../t/setid.tar)" '^-rwsr-xr-x .* bin/api$'
+	expect_match "$(member_list ../t/setid.tar)" '^drwxr-sr-x .* web/static/$'
+	lg_ok deploy ../t/setid.tar
+	expect_equal "$(stat -c %a bin/api web/static web/shared)" "$(printf '755\n755\n1777')"
+
+	# A folder is the operator's own tree, its owners recorded with it.
+	printf '<h1>v4</h1>\n' >../dist/web/index.html
+	lg_ok deploy ../dist
+	expect_equal "$(stat -c %a bin/api web/static web/shared)" "$(printf '4755\n2755\n1777')"
+}
+
+@test "a tarball declaring more than half the free space is refused at its header" {
+	hostile_setup
+	local avail
+	avail=$(df -B1 --output=avail .lastgood | tail -n 1)
+	mkdir -p ../t/src/bin
+	truncate -s "$avail" ../t/src/bin/api
+	tar -cSf ../t/sparse.tar -C ../t/src bin
+	[ "$(stat -c %s ../t/sparse.tar)" -lt 65536 ]
+	# Were it unpacked, no file may grow past 512 MiB all the same.
+	printf '#!/bin/sh\nulimit -f 1048576\nexec "%s" "$@"\n' "$LG" >../t/capped
+	chmod +x ../t/capped
+	LG=$BATS_TEST_TMPDIR/t/capped
+	deploy_refused ../t/sparse.tar "refusing to unpack 'bin/api'" \
+		"the tarball would take more than" "half the free space in '$HOST/.lastgood'"
+}
+
+@test "a gzip bomb and a flood of entries are refused by the state folder's free space and inodes" {
+	hostile_setup
+	mkdir ../small
+	mount -t tmpfs -o size=16m,nr_inodes=400,mode=0700 tmpfs ../small 2>/dev/null ||
+		skip "cannot mount a small file system here"
+	MOUNTED=$BATS_TEST_TMPDIR/small
+	lg_ok --state-dir ../small/state snapshot
+
+	mkdir -p ../t/bomb/bin
+	truncate -s 64M ../t/bomb/bin/api
+	tar -cf - -C ../t/bomb bin | gzip -1 >../t/bomb.tar.gz
+	[ "$(stat -c %s ../t/bomb.tar.gz)" -lt 1048576 ]
+	lg_status 2 --state-dir ../small/state deploy ../t/bomb.tar.gz
+	expect_contains "$stderr" "'../t/bomb.tar.gz': refusing to unpack 'bin/api': the tarball would take more than"
+	expect_contains "$stderr" "half the free space in '../small/state'"
+
+	mkdir -p ../t/flood/web
+	touch ../t/flood/web/file{1..400}
+	tar -cf ../t/flood.tar -C ../t/flood web
+	lg_status 2 --state-dir ../small/state deploy ../t/flood.tar
+	expect_match "$stderr" "'../t/flood.tar': refusing to unpack 'web/file[0-9]+': the tarball holds more than [0-9]+ entries, half the free inodes in '../small/state'"
+
+	expect_equal "$(ls -A ../small/state/tmp)" ""
+	lg_ok --state-dir ../small/state --json status
+	expect_equal "$(jq -r .live_release <<<"$output")" 1
+	expect_equal "$(cat bin/api)" "$(printf '#!/bin/sh\necho api v1')"
+}
+
+@test "--state-dir is refused inside, holding, or linked to a live path, as state_dir is" {
+	make_stack
+	lg_ok snapshot
+	ln -s "$HOST/web" ../site
+	local dir
+	for dir in web web/state bin/api "$HOST/etc" .. ../host/web/state ../site/state; do
+		lg_status 2 --state-dir "$dir" snapshot
+		expect_match "$stderr" "^lastgood: lastgood.yml:[0-9]+:[0-9]+: file '[a-z/.]+' of service '[a-z]+' overlaps the state folder '$dir' \(--state-dir\)$"
+		lg_status 2 --state-dir "$dir" status
+	done
+	[ ! -e web/state ] && [ ! -e ../site/state ]
+	lg_ok --state-dir ../state status
+
+	printf 'state_dir: ../site/state\n' >>lastgood.yml
+	lg_status 2 snapshot
+	expect_contains "$stderr" "file 'web' of service 'web' overlaps the state folder '$HOST/../site/state'"
+	[ ! -e web/state ]
 }

@@ -4,7 +4,8 @@
  * scratch space of a state folder made once per process. Besides the
  * sanitizers it checks what source.h promises, after every input:
  *
- *   - an unpacked tree holds only files, folders and symlinks;
+ *   - an unpacked tree holds only files, folders and symlinks, none of them
+ *     set-user-ID or set-group-ID;
  *   - nothing is left in scratch space once the source is closed (or the
  *     open failed);
  *   - nothing escaped: beside the state folder sits a canary file that an
@@ -136,6 +137,8 @@ static int fuzz_source_visit(const char *path, const struct stat *st, int flag, 
 	(void)ftw;
 	if (!S_ISREG(st->st_mode) && !S_ISDIR(st->st_mode) && !S_ISLNK(st->st_mode))
 		fuzz_source_broken("special file unpacked", path);
+	if (!S_ISLNK(st->st_mode) && (st->st_mode & (S_ISUID | S_ISGID)))
+		fuzz_source_broken("set-ID bit unpacked", path);
 	return 0;
 }
 
