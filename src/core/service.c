@@ -16,11 +16,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -317,21 +319,45 @@ static int group_alive(long pgid)
 	return alive;
 }
 
-/* Poll until group pgid is gone or timeout_ms passed; 1 when gone. */
+/*
+ * Wait until group pgid is gone or timeout_ms passed; 1 when gone. The
+ * group is looked at after a pause that doubles, and a pause ends early
+ * when the leader exits (its pidfd turns readable): a service whose leader
+ * leaves at SIGTERM, taking the group with it, is seen gone at once rather
+ * than a pause later. Once the leader is gone, members outliving it are
+ * polled. Without pidfd_open every pause runs its course.
+ */
 static int group_wait_gone(long pgid, long timeout_ms)
 {
 	long long deadline = monotonic_ms() + timeout_ms;
 	long delay = POLL_FIRST_MS;
+	int leader = pidfd_open((pid_t)pgid, 0);
+	int gone = 0;
 	for (;;) {
-		if (!group_alive(pgid))
-			return 1;
+		if (!group_alive(pgid)) {
+			gone = 1;
+			break;
+		}
 		long long left = deadline - monotonic_ms();
 		if (left <= 0)
-			return 0;
-		pause_ms(delay < left ? delay : (long)left);
+			break;
+		long pause = delay < left ? delay : (long)left;
+		if (leader >= 0) {
+			struct pollfd pfd = { leader, POLLIN, 0 };
+			int n = poll(&pfd, 1, (int)pause);
+			if (n > 0 || (n < 0 && errno != EINTR)) {
+				close(leader);
+				leader = -1;
+			}
+		} else {
+			pause_ms(pause);
+		}
 		if (delay < POLL_MAX_MS)
 			delay = delay * 2 < POLL_MAX_MS ? delay * 2 : POLL_MAX_MS;
 	}
+	if (leader >= 0)
+		close(leader);
+	return gone;
 }
 
 /*
