@@ -10,13 +10,14 @@
 #   LASTGOOD_BEFORE  the binary before issue 5's changes, when built (rows "before")
 #   BENCH_SCALE    1 for the sizes the issue names; 0.1 for a tenth of each
 #   BENCH_WORK     scratch folder for generated data (never the checkout)
+#   BENCH_BIN      the benchmarks' tools built there: gentree, demo-service
 #   BENCH_RESULTS  where sections go
-#   BENCH_DIR      bench/ itself (gentree lives there)
+#   BENCH_DIR      bench/ itself
 
 set -euo pipefail
 
 : "${BENCH_SCALE:=1}"
-GENTREE=$BENCH_DIR/gentree
+GENTREE=$BENCH_BIN/gentree
 
 # scaled N [MIN]: N times BENCH_SCALE, at least MIN (default 1), an integer.
 scaled() {

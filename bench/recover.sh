@@ -13,7 +13,7 @@ source "$(dirname "$0")/lib.sh"
 work=$BENCH_WORK/recover
 lg_host=$work/lastgood
 rb_host=$work/runbook
-SERVICE_BIN=$BENCH_DIR/../examples/ziggie/demo-service
+SERVICE_BIN=$BENCH_BIN/demo-service
 services=(ziggie-api mcp-gateway sim-studio)
 rm -rf "$work"
 mkdir -p "$lg_host" "$rb_host"
@@ -197,8 +197,8 @@ out "" "### Summary" "" \
     "### lastgood's overhead" "" \
     "Per run, from lastgood's record and the services' start log: *services* is each wave's" \
     "time from spawn to listening (\`ziggie-api\`, then the slower of the rest), what no tool can" \
-    "remove; *health-poll wait* is from listening to the first healthy answer (lastgood's checks" \
-    "back off from the 50 ms interval, doubling up to 1 s); *lastgood's own work* is the rest:" \
+    "remove; *health-poll wait* is from listening to the first healthy answer (lastgood checks a" \
+    "service that does not answer yet every 10 ms); *lastgood's own work* is the rest:" \
     "recording the live files, stopping, staging and swapping files, the journal, spawning." \
     "Overhead = total - services." "" \
     "| | total | services | health-poll wait | lastgood's own work | overhead |" \

@@ -82,6 +82,14 @@ enum services_steps {
  * (reverse order) and/or start (in order, verified) as one operation. */
 int command_run_services(struct command_context *ctx, unsigned steps);
 
+/* `[--limit N] [--all]` of the commands that list the record (releases,
+ * history): *limit gets N, 0 for --all, else COMMAND_LIST_DEFAULT. Returns
+ * 0, or EXIT_USAGE once the usage error is printed. */
+#define COMMAND_LIST_DEFAULT 20
+int command_parse_limit(struct command_context *ctx, int *limit);
+/* Tell the operator (stderr, unless -q) that a list stopped at its limit. */
+void command_note_limit(struct command_context *ctx, int limit, const char *what);
+
 struct json_t;
 struct operation_record;
 /* One operation (without steps) as JSON, shared by history and show. */

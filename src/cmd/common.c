@@ -1,6 +1,7 @@
 /*
  * What several commands share: ending a deploy or rollback by its outcome
- * (record, messages, exit code), and the start/stop/restart sequence.
+ * (record, messages, exit code), the start/stop/restart sequence, and the
+ * limit of the listing commands.
  */
 #include "cmd/command.h"
 #include "core/gc.h"
@@ -11,6 +12,7 @@
 #include "util/format.h"
 
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -135,4 +137,39 @@ int command_run_services(struct command_context *ctx, unsigned steps)
 		return command_fail(ctx, &err);
 	command_progress(ctx, "%s: done (operation %ld)", name, op);
 	return EXIT_OK;
+}
+
+/* The record grows by every operation; a listing that printed all of it
+ * would grow with it, so the newest few are the default. */
+int command_parse_limit(struct command_context *ctx, int *limit)
+{
+	static const struct option longopts[] = {
+		{ "limit", required_argument, NULL, 'n' },
+		{ "all", no_argument, NULL, 'a' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+	char *end;
+
+	*limit = COMMAND_LIST_DEFAULT;
+	while ((c = getopt_long(ctx->argc, ctx->argv, "", longopts, NULL)) != -1) {
+		if (c == 'a') {
+			*limit = 0;
+		} else if (c == 'n') {
+			long n = strtol(optarg, &end, 10);
+			if (*end || n < 1 || n >= INT_MAX)
+				return command_usage(ctx, "--limit wants a positive number");
+			*limit = (int)n;
+		} else {
+			return command_usage(ctx, NULL);
+		}
+	}
+	if (optind < ctx->argc)
+		return command_usage(ctx, "unexpected argument");
+	return 0;
+}
+
+void command_note_limit(struct command_context *ctx, int limit, const char *what)
+{
+	command_progress(ctx, "the newest %d %s shown; --limit N or --all for more", limit, what);
 }

@@ -1,15 +1,13 @@
 /*
- * `lastgood history`: operations, newest first, with result, duration,
- * releases and reason.
+ * `lastgood history [--limit N] [--all]`: operations, newest first (the
+ * newest 20 unless told), with result, duration, releases and reason.
  */
 #include "cmd/command.h"
 #include "core/operation.h"
 #include "util/format.h"
 
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
-#include <stdlib.h>
 
 json_t *history_operation_json(const struct operation_record *rec)
 {
@@ -44,39 +42,32 @@ static void history_print_table(const struct operation_record *list, size_t n)
 
 int cmd_history(struct command_context *ctx)
 {
-	static const struct option longopts[] = {
-		{ "limit", required_argument, NULL, 'n' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct error err = ERROR_INIT;
 	struct operation_record *list = NULL;
-	size_t n = 0;
-	int c, limit = 20;
-	char *end;
+	size_t n = 0, shown;
+	int limit, rc = command_parse_limit(ctx, &limit);
 
-	while ((c = getopt_long(ctx->argc, ctx->argv, "", longopts, NULL)) != -1) {
-		if (c != 'n')
-			return command_usage(ctx, NULL);
-		limit = (int)strtol(optarg, &end, 10);
-		if (*end || limit < 1)
-			return command_usage(ctx, "--limit wants a positive number");
-	}
-	if (optind < ctx->argc)
-		return command_usage(ctx, "unexpected argument");
-	if (ctx->have_state && operation_list(&ctx->st, limit, &list, &n, &err) < 0)
+	if (rc)
+		return rc;
+	/* One more than shown, to know whether the list stopped short. */
+	if (ctx->have_state &&
+	    operation_list(&ctx->st, limit ? limit + 1 : 0, &list, &n, &err) < 0)
 		return command_fail(ctx, &err);
+	shown = limit && n > (size_t)limit ? (size_t)limit : n;
 	if (ctx->opt.json) {
 		json_t *array = json_array();
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < shown; i++)
 			json_array_append_new(array, history_operation_json(&list[i]));
 		json_dumpf(array, stdout, JSON_INDENT(2));
 		putchar('\n');
 		json_decref(array);
 	} else if (n) {
-		history_print_table(list, n);
+		history_print_table(list, shown);
 	} else {
 		printf("no operations recorded yet\n");
 	}
+	if (shown < n && !ctx->opt.json)
+		command_note_limit(ctx, limit, "operations");
 	operation_list_free(list, n);
 	return EXIT_OK;
 }

@@ -1,6 +1,7 @@
 /*
- * `lastgood releases`: every recorded release, newest first, with its mark,
- * label, commit, size and how much new content it brought into the store.
+ * `lastgood releases [--limit N] [--all]`: recorded releases, newest first
+ * (the newest 20 unless told), with mark, label, commit, size and how much
+ * new content each brought into the store.
  */
 #include "cmd/command.h"
 #include "core/release.h"
@@ -47,22 +48,27 @@ int cmd_releases(struct command_context *ctx)
 {
 	struct error err = ERROR_INIT;
 	struct release *list = NULL;
-	size_t n = 0;
+	size_t n = 0, shown;
 	long live = 0;
+	int limit, rc = command_parse_limit(ctx, &limit);
 
-	if (ctx->argc > 1)
-		return command_usage(ctx, "unexpected argument");
+	if (rc)
+		return rc;
+	/* One more than shown, to know whether the list stopped short. */
 	if (ctx->have_state) {
-		if (release_list(&ctx->st, &list, &n, &err) < 0)
+		if (release_list(&ctx->st, limit ? limit + 1 : 0, &list, &n, &err) < 0)
 			return command_fail(ctx, &err);
 		live = state_live_release(&ctx->st);
 	}
+	shown = limit && n > (size_t)limit ? (size_t)limit : n;
 	if (ctx->opt.json)
-		releases_print_json(list, n, live);
+		releases_print_json(list, shown, live);
 	else if (n)
-		releases_print_table(list, n, live);
+		releases_print_table(list, shown, live);
 	else
 		printf("no releases recorded yet; run 'lastgood snapshot'\n");
+	if (shown < n && !ctx->opt.json)
+		command_note_limit(ctx, limit, "releases");
 	release_list_free(list, n);
 	return EXIT_OK;
 }

@@ -49,27 +49,52 @@ static int same_service_files(const struct manifest *a, const struct manifest *b
 	return na == nb;
 }
 
-/* A service's files came from the oldest release (of the last 100) that
+/* 1 when a release before list[i] has the same manifest digest. */
+static int digest_seen(const struct release *list, size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if (!strcmp(list[j].digest, list[i].digest))
+			return 1;
+	return 0;
+}
+
+/*
+ * A service's files came from the oldest release (of the last 100) that
  * holds exactly these files: after a selective rollback, the release
- * rolled back to rather than the composite made by it. */
+ * rolled back to rather than the composite made by it. Going oldest first,
+ * a service is settled by its first match; the search ends once every
+ * service is, and a manifest shared by several releases is read once.
+ */
 static void find_service_releases(struct command_context *ctx, struct status_facts *facts)
 {
 	struct manifest live = MANIFEST_INIT;
 	struct error ignored = ERROR_INIT;
+	struct release *older;
+	size_t nolder, unsettled = ctx->cfg.nservices;
 
 	if (release_manifest(&ctx->st, facts->live.id, &live, &ignored) < 0)
 		return;
-	for (size_t s = 0; s < ctx->cfg.nservices; s++)
-		facts->services[s].release = facts->live.id;
-	for (long id = facts->live.id - 1; id > 0 && id >= facts->live.id - 100; id--) {
-		struct manifest older = MANIFEST_INIT;
-		if (release_manifest(&ctx->st, id, &older, &ignored) < 0)
-			continue;   /* dropped by gc */
-		for (size_t s = 0; s < ctx->cfg.nservices; s++)
-			if (same_service_files(&live, &older, ctx->cfg.services[s].name))
-				facts->services[s].release = id;
-		manifest_free(&older);
+	/* services[s].release stays 0 until settled */
+	if (release_list_range(&ctx->st, facts->live.id - 100, facts->live.id - 1, &older, &nolder,
+			       &ignored) < 0)
+		nolder = 0;
+	for (size_t i = 0; i < nolder && unsettled; i++) {
+		struct manifest m = MANIFEST_INIT;
+		if (digest_seen(older, i) || manifest_load(&ctx->st, older[i].digest, &m, &ignored) < 0)
+			continue;
+		for (size_t s = 0; s < ctx->cfg.nservices; s++) {
+			if (facts->services[s].release ||
+			    !same_service_files(&live, &m, ctx->cfg.services[s].name))
+				continue;
+			facts->services[s].release = older[i].id;
+			unsettled--;
+		}
+		manifest_free(&m);
 	}
+	for (size_t s = 0; s < ctx->cfg.nservices; s++)
+		if (!facts->services[s].release)
+			facts->services[s].release = facts->live.id;
+	release_list_free(older, nolder);
 	manifest_free(&live);
 }
 

@@ -1434,7 +1434,7 @@ const char config_starter_text[] =
 	"# Timing for every service: how long to wait, how often to check.\n"
 	"policy:\n"
 	"  start_timeout: 30s    # time to become healthy after a start\n"
-	"  interval: 200ms       # first pause between checks (it backs off)\n"
+	"  interval: 200ms       # pause between checks once a service answers\n"
 	"  timeout: 5s           # how long one check may take\n"
 	"  retries: 2            # failed checks before a service counts as failed\n"
 	"  stabilize: 0s         # how long it must then stay healthy\n"

@@ -147,7 +147,7 @@ int fsck_run(struct state *st, struct fsck_report *rep, struct error *err)
 	digest_set_sort(&w.intact);
 	digest_set_sort(&w.corrupt);
 	if (rc == 0)
-		rc = release_list(st, &list, &n, err);
+		rc = release_list(st, 0, &list, &n, err);
 	for (size_t i = 0; rc == 0 && i < n; i++)
 		fsck_check_release(&w, &list[i]);
 	release_list_free(list, n);

@@ -59,7 +59,7 @@ static int gc_drop_releases(struct state *st, int keep, struct gc_report *report
 	long *pins;
 	int rc = 0;
 
-	if (release_list(st, &list, &n, err) < 0)
+	if (release_list(st, 0, &list, &n, err) < 0)
 		return -1;
 	if (gc_pinned_by_operations(st, &pins, &npins, err) < 0) {
 		release_list_free(list, n);
@@ -96,7 +96,7 @@ static int gc_referenced_objects(struct state *st, struct digest_set *referenced
 	size_t n;
 	int rc = 0;
 
-	if (release_list(st, &list, &n, err) < 0)
+	if (release_list(st, 0, &list, &n, err) < 0)
 		return -1;
 	for (size_t i = 0; i < n && !rc; i++) {
 		struct manifest m = MANIFEST_INIT;

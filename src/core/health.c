@@ -36,7 +36,8 @@ extern char **environ;
 #define HEALTH_OUTPUT_MAX 65536      /* exec output kept */
 #define HEALTH_REPLY_MAX 4096        /* tcp reply kept */
 #define HEALTH_EXCERPT_MAX 200       /* bytes of a body or output in a response */
-#define HEALTH_PAUSE_MAX_MS 1000     /* back-off ceiling between rounds */
+#define HEALTH_ROUND_POLL_MS 1000    /* longest poll in a round of http checks alone */
+#define HEALTH_STARTING_PAUSE_MS 10  /* between checks of a service not answering yet */
 #define HEALTH_CHILD_TICK_MS 10      /* child polling when pidfd_open is missing */
 
 enum tcp_stage { TCP_CONNECTING, TCP_SENDING, TCP_READING };
@@ -778,7 +779,7 @@ static int round_drive(CURLM *multi, struct probe *probes, size_t n, struct erro
 			break;
 
 		/* curl_multi_poll shortens this to curl's own next timeout. */
-		long long wait = wake == LLONG_MAX ? HEALTH_PAUSE_MAX_MS : wake - now;
+		long long wait = wake == LLONG_MAX ? HEALTH_ROUND_POLL_MS : wake - now;
 		if (wait < 0)
 			wait = 0;
 		if (curl_multi_poll(multi, fds, nfds, (int)(wait > INT_MAX ? INT_MAX : wait), NULL)
@@ -816,14 +817,14 @@ int health_round_run(const struct config *cfg, const unsigned char *selected,
 		     struct health_round *round, struct error *err)
 {
 	memset(round, 0, sizeof(*round));
-	if (curl_ready(err) < 0)
-		return -1;
-
 	for (size_t s = 0; s < cfg->nservices; s++)
 		if (!selected || selected[s])
 			round->n += cfg->services[s].nhealth;
+	/* Before libcurl's set-up, which costs more than a round of nothing. */
 	if (!round->n)
 		return 0;
+	if (curl_ready(err) < 0)
+		return -1;
 	round->alloc = round->n;
 	round->results = xcalloc(round->n, sizeof(*round->results));
 
@@ -913,7 +914,8 @@ enum wait_state { WAIT_STARTING, WAIT_STABILIZING };
 
 struct wait_service {
 	enum wait_state state;
-	int failures;                /* consecutive failing rounds while stabilizing */
+	int failures;                /* consecutive failing rounds that count */
+	long long next_ms;           /* when its next check is due */
 };
 
 /* A signal cuts the pause short, so an operator's Ctrl-C is seen at once
@@ -922,6 +924,35 @@ static void sleep_ms(long long ms)
 {
 	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000 };
 	nanosleep(&ts, NULL);
+}
+
+/*
+ * The pause before a service's next check. One that does not answer yet
+ * is starting: it is checked every HEALTH_STARTING_PAUSE_MS (never less
+ * often than `interval`), so it counts as healthy within that much of
+ * coming up; a refused connection costs next to nothing. An exec check
+ * costs a process each time, so a service with one keeps `interval`, as
+ * does one that answered (retries are counted at `interval`) or is
+ * stabilizing.
+ */
+static long long wait_pause(const struct service *svc, const struct wait_service *ws)
+{
+	long long interval = svc->policy.interval_ms;
+	if (ws->state != WAIT_STARTING || ws->failures || interval <= HEALTH_STARTING_PAUSE_MS)
+		return interval;
+	for (size_t c = 0; c < svc->nhealth; c++)
+		if (svc->health[c].kind == HEALTH_EXEC)
+			return interval;
+	return HEALTH_STARTING_PAUSE_MS;
+}
+
+/* When the service must be judged whatever its pause: the end of its
+ * start timeout, or of its stabilize window. */
+static long long wait_deadline(const struct service *svc, const struct wait_service *ws,
+			       long long started_ms, long long healthy_at_ms)
+{
+	return ws->state == WAIT_STARTING ? started_ms + svc->policy.start_timeout_ms
+		: healthy_at_ms + svc->policy.stabilize_ms;
 }
 
 static void wait_fail(const struct config *cfg, struct health_outcome *outcome, size_t s,
@@ -949,17 +980,18 @@ static size_t wait_find_dead(const struct config *cfg, const unsigned char *pend
 }
 
 /*
- * Judge each pending service on one round. Returns 1 when one failed
- * (outcome filled), 0 otherwise; services that are done leave pending.
+ * Judge each service checked in this round (due). Returns 1 when one
+ * failed (outcome filled), 0 otherwise; services that are done leave
+ * pending.
  */
 static int wait_judge(const struct config *cfg, const struct health_round *round,
-		      unsigned char *pending, struct wait_service *ws, long long started_ms,
-		      long long now, struct health_outcome *outcome)
+		      const unsigned char *due, unsigned char *pending, struct wait_service *ws,
+		      long long started_ms, long long now, struct health_outcome *outcome)
 {
 	for (size_t s = 0; s < cfg->nservices; s++) {
 		const struct policy *policy = &cfg->services[s].policy;
 		const struct health_result *failed = NULL;
-		if (!pending[s])
+		if (!due[s])
 			continue;
 		for (size_t i = 0; i < round->n && !failed; i++)
 			if (round->results[i].service == s && !round->results[i].ok)
@@ -1005,8 +1037,8 @@ int health_wait(const struct config *cfg, const unsigned char *selected,
 		struct health_outcome *outcome, struct error *err)
 {
 	unsigned char *pending = xcalloc(cfg->nservices, 1);
+	unsigned char *due = xcalloc(cfg->nservices, 1);
 	struct wait_service *ws = xcalloc(cfg->nservices, sizeof(*ws));
-	long long pause = LLONG_MAX;
 	size_t npending = 0;
 	int rc = 0;
 
@@ -1017,10 +1049,7 @@ int health_wait(const struct config *cfg, const unsigned char *selected,
 			continue;
 		pending[s] = 1;
 		npending++;
-		if (cfg->services[s].policy.interval_ms < pause)
-			pause = cfg->services[s].policy.interval_ms;
 	}
-	long long first_pause = pause;
 
 	while (npending) {
 		struct health_round round;
@@ -1042,46 +1071,53 @@ int health_wait(const struct config *cfg, const unsigned char *selected,
 			wait_fail(cfg, outcome, dead, NULL);
 			break;
 		}
-		if (health_round_run(cfg, pending, &round, err) < 0) {
+		/* Only the services whose check or deadline is due: a slow
+		 * cadence is not dragged along by a fast one. */
+		long long now = health_now_ms();
+		for (size_t s = 0; s < cfg->nservices; s++)
+			due[s] = pending[s] &&
+				(ws[s].next_ms <= now ||
+				 wait_deadline(&cfg->services[s], &ws[s], started_ms,
+					       outcome->healthy_at_ms[s]) <= now);
+		if (health_round_run(cfg, due, &round, err) < 0) {
 			rc = -1;
 			break;
 		}
 		/* A process that died during the round explains its failing
 		 * checks better than "connection refused" would. */
 		dead = wait_find_dead(cfg, pending, alive, alive_ctx);
-		long long now = health_now_ms();
+		now = health_now_ms();
 		int failed = dead != SIZE_MAX;
 		if (failed)
 			wait_fail(cfg, outcome, dead, NULL);
 		else
-			failed = wait_judge(cfg, &round, pending, ws, started_ms, now, outcome);
+			failed = wait_judge(cfg, &round, due, pending, ws, started_ms, now, outcome);
 		health_round_free(&round);
 		if (failed)
 			break;
 
 		npending = 0;
-		long long wake = now + pause;
+		long long wake = LLONG_MAX;
 		for (size_t s = 0; s < cfg->nservices; s++) {
 			if (!pending[s])
 				continue;
+			const struct service *svc = &cfg->services[s];
 			npending++;
-			long long deadline = ws[s].state == WAIT_STARTING
-				? started_ms + cfg->services[s].policy.start_timeout_ms
-				: outcome->healthy_at_ms[s] + cfg->services[s].policy.stabilize_ms;
-			if (deadline < wake)
-				wake = deadline;
+			if (due[s])
+				ws[s].next_ms = now + wait_pause(svc, &ws[s]);
+			long long deadline = wait_deadline(svc, &ws[s], started_ms,
+							   outcome->healthy_at_ms[s]);
+			long long next = ws[s].next_ms < deadline ? ws[s].next_ms : deadline;
+			if (next < wake)
+				wake = next;
 		}
-		if (!npending)
-			break;
-		if (wake > now)
+		if (npending && wake > now)
 			sleep_ms(wake - now);
-		pause = pause * 2 < HEALTH_PAUSE_MAX_MS ? pause * 2 : HEALTH_PAUSE_MAX_MS;
-		if (pause < first_pause)
-			pause = first_pause;
 	}
 	if (!npending)
 		outcome->healthy = 1;
 	free(pending);
+	free(due);
 	free(ws);
 	if (rc < 0)
 		health_outcome_free(outcome);

@@ -25,8 +25,11 @@
  * or a wrong JSON field counts from the first reply; "connection refused"
  * only means it is still starting), not healthy within `start_timeout`, or
  * (through the alive callback) its process gone.
- * Between rounds it pauses `interval`, doubling up to 1s: never a fixed
- * sleep, so a service counts as healthy the moment its checks pass.
+ * A service that does not answer yet (connection refused) is checked every
+ * 10ms, or every `interval` when that is shorter or it has an exec check;
+ * one that answered, or is stabilizing, every `interval`. Never a fixed
+ * sleep: a service counts as healthy within 10ms of coming up, and each
+ * round checks only the services whose turn (or deadline) has come.
  */
 #ifndef LG_HEALTH_H
 #define LG_HEALTH_H

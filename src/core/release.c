@@ -186,14 +186,11 @@ int release_get(struct state *st, long id, struct release *r, struct error *err)
 	return 0;
 }
 
-int release_list(struct state *st, struct release **list, size_t *n, struct error *err)
+/* Read every row a prepared release query yields, and finalize it. */
+static int release_rows(struct state *st, sqlite3_stmt *stmt, struct release **list, size_t *n,
+			struct error *err)
 {
-	sqlite3_stmt *stmt;
 	size_t alloc = 0;
-	*list = NULL;
-	*n = 0;
-	if (state_prepare(st, "SELECT " RELEASE_COLUMNS " FROM releases ORDER BY id DESC", &stmt, err) < 0)
-		return -1;
 	int rc;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		ALLOC_GROW(*list, *n + 1, alloc);
@@ -207,6 +204,33 @@ int release_list(struct state *st, struct release **list, size_t *n, struct erro
 		return state_db_error(st, "list releases", err);
 	}
 	return 0;
+}
+
+int release_list(struct state *st, int limit, struct release **list, size_t *n,
+		 struct error *err)
+{
+	sqlite3_stmt *stmt;
+	*list = NULL;
+	*n = 0;
+	if (state_prepare(st, "SELECT " RELEASE_COLUMNS " FROM releases ORDER BY id DESC LIMIT ?",
+			  &stmt, err) < 0)
+		return -1;
+	sqlite3_bind_int(stmt, 1, limit > 0 ? limit : -1);
+	return release_rows(st, stmt, list, n, err);
+}
+
+int release_list_range(struct state *st, long from, long to, struct release **list,
+		       size_t *n, struct error *err)
+{
+	sqlite3_stmt *stmt;
+	*list = NULL;
+	*n = 0;
+	if (state_prepare(st, "SELECT " RELEASE_COLUMNS " FROM releases WHERE id BETWEEN ? AND ? "
+			  "ORDER BY id", &stmt, err) < 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, from);
+	sqlite3_bind_int64(stmt, 2, to);
+	return release_rows(st, stmt, list, n, err);
 }
 
 void release_clear(struct release *r)

@@ -16,11 +16,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -293,13 +295,21 @@ static void reap_child(long pid, char *detail, size_t size)
  * 1 while any process of group pgid is alive. Zombies do not count: they
  * are dead already, and one whose parent never reaps it (an orphan under a
  * PID 1 that does not wait) would otherwise hold a stop up forever. That is
- * also why this reads /proc instead of asking kill(-pgid, 0).
+ * also why kill(-pgid, 0) only settles "gone" and /proc is read otherwise.
+ * Reading all of /proc takes milliseconds on a busy host, so the two usual
+ * answers come first: the leader itself alive, or no member at all.
  */
 static int group_alive(long pgid)
 {
 	char detail[64];
+	struct proc_stat leader;
 	reap_child(pgid, detail, sizeof(detail));
 
+	if (proc_stat_read(pgid, &leader) == 0 && leader.pgrp == pgid && leader.state != 'Z' &&
+	    leader.state != 'X')
+		return 1;
+	if (kill(-(pid_t)pgid, 0) < 0 && errno == ESRCH)
+		return 0;
 	DIR *dir = opendir("/proc");
 	if (!dir)
 		return kill(-(pid_t)pgid, 0) == 0 || errno == EPERM;
@@ -317,21 +327,45 @@ static int group_alive(long pgid)
 	return alive;
 }
 
-/* Poll until group pgid is gone or timeout_ms passed; 1 when gone. */
+/*
+ * Wait until group pgid is gone or timeout_ms passed; 1 when gone. The
+ * group is looked at after a pause that doubles, and a pause ends early
+ * when the leader exits (its pidfd turns readable): a service whose leader
+ * leaves at SIGTERM, taking the group with it, is seen gone at once rather
+ * than a pause later. Once the leader is gone, members outliving it are
+ * polled. Without pidfd_open every pause runs its course.
+ */
 static int group_wait_gone(long pgid, long timeout_ms)
 {
 	long long deadline = monotonic_ms() + timeout_ms;
 	long delay = POLL_FIRST_MS;
+	int leader = pidfd_open((pid_t)pgid, 0);
+	int gone = 0;
 	for (;;) {
-		if (!group_alive(pgid))
-			return 1;
+		if (!group_alive(pgid)) {
+			gone = 1;
+			break;
+		}
 		long long left = deadline - monotonic_ms();
 		if (left <= 0)
-			return 0;
-		pause_ms(delay < left ? delay : (long)left);
+			break;
+		long pause = delay < left ? delay : (long)left;
+		if (leader >= 0) {
+			struct pollfd pfd = { leader, POLLIN, 0 };
+			int n = poll(&pfd, 1, (int)pause);
+			if (n > 0 || (n < 0 && errno != EINTR)) {
+				close(leader);
+				leader = -1;
+			}
+		} else {
+			pause_ms(pause);
+		}
 		if (delay < POLL_MAX_MS)
 			delay = delay * 2 < POLL_MAX_MS ? delay * 2 : POLL_MAX_MS;
 	}
+	if (leader >= 0)
+		close(leader);
+	return gone;
 }
 
 /*

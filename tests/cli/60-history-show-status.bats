@@ -54,6 +54,55 @@ three_operations() {
 	lg_status 2 history --limit x
 }
 
+@test "status names the oldest release each service's files came from" {
+	make_stack
+	lg_ok snapshot
+	change_stack
+	lg_ok snapshot
+	# release 3: api from 1, web from 2, worker the same in all three
+	lg_ok rollback --services api 1
+	lg_ok --json status
+	expect_equal "$(jq -r '.live_release' <<<"$output")" 3
+	expect_equal "$(jq -r '.services[] | "\(.name)=\(.release)"' <<<"$output" | paste -sd,)" \
+		api=1,worker=1,web=2
+}
+
+# long_record N: a snapshot, then rows copied from its release and
+# operation until there are N of each, as if the host had been deployed to
+# N times.
+long_record() {
+	make_stack
+	lg_ok snapshot
+	sqlite3 .lastgood/state.db "
+		WITH RECURSIVE k(i) AS (SELECT 2 UNION ALL SELECT i + 1 FROM k WHERE i < $1)
+		INSERT INTO releases(digest, created_ms, reason, actor, mark, files, size)
+		SELECT digest, created_ms + i, 'copy ' || i, actor, mark, files, size
+		FROM releases, k WHERE id = 1;
+		WITH RECURSIVE k(i) AS (SELECT 2 UNION ALL SELECT i + 1 FROM k WHERE i < $1)
+		INSERT INTO operations(command, reason, actor, pid, started_ms, ended_ms, result, phase)
+		SELECT command, 'copy ' || i, actor, pid, started_ms + i, ended_ms + i, result, phase
+		FROM operations, k WHERE id = 1;"
+}
+
+@test "releases and history show the newest 20 unless told: --limit N, --all" {
+	long_record 25
+	for cmd in releases history; do
+		lg_ok --json $cmd
+		expect_equal "$(jq -r '[.[].id] | "\(length) \(first) \(last)"' <<<"$output")" "20 25 6"
+		lg_ok $cmd
+		expect_equal "$(grep -c '^[* ] *[0-9]' <<<"$output")" 20
+		expect_match "$stderr" 'the newest 20 .* shown; --limit N or --all for more'
+		lg_ok --json $cmd --limit 3
+		expect_equal "$(jq -r '[.[].id] | map(tostring) | join(",")' <<<"$output")" 25,24,23
+		lg_ok --json $cmd --all
+		expect_equal "$(jq -r '[.[].id] | "\(length) \(first) \(last)"' <<<"$output")" "25 25 1"
+		lg_ok $cmd --all
+		expect_equal "$stderr" ""
+		lg_status 2 $cmd --limit 0
+		lg_status 2 $cmd extra
+	done
+}
+
 @test "history records the release each operation went from and to" {
 	three_operations
 	lg_ok --json history

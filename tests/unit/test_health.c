@@ -159,6 +159,37 @@ static void server_stop(struct server *s)
 
 #define SERVE(s, raw, replies) server_start(s, raw, replies, sizeof(replies) / sizeof(replies[0]))
 
+/* A service still starting: nothing listens on the port for late_ms, then
+ * the server does. No cmocka asserts here, off the test's thread: a bind
+ * that fails leaves the port refused and the test's wait to fail it. */
+struct late_server {
+	struct server s;
+	int late_ms;
+};
+
+static void *server_late_main(void *arg)
+{
+	struct late_server *late = arg;
+	struct server *s = &late->s;
+	struct sockaddr_in addr = { 0 };
+	int one = 1;
+
+	server_wait(s, -1, late->late_ms);
+	if (server_stopped(s))
+		return NULL;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	addr.sin_family = AF_INET;
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	addr.sin_port = htons((uint16_t)s->port);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 16) < 0) {
+		close(fd);
+		return NULL;
+	}
+	s->listen_fd = fd;
+	return server_main(s);
+}
+
 /* A port nothing listens on: bound, then closed. */
 static int closed_port(void)
 {
@@ -743,6 +774,39 @@ static void test_wait_retries_exhausted(void **state)
 	server_stop(&s);
 }
 
+/* A service not answering yet is checked at the short starting pause, not
+ * at `interval`: one that comes up 100ms after its start is healthy long
+ * before its first 10s interval would have ended. */
+static void test_wait_starting_checked_often(void **state)
+{
+	(void)state;
+	static const struct reply replies[] = { HEALTHY };
+	struct late_server late = { .late_ms = 100 };
+	struct server *s = &late.s;
+	struct config cfg;
+	struct health_outcome outcome;
+
+	s->replies = replies;
+	s->nreplies = 1;
+	s->listen_fd = -1;
+	s->port = closed_port();
+	atomic_init(&s->requests, 0);
+	pthread_mutex_init(&s->lock, NULL);
+	assert_int_equal(pipe(s->stop), 0);
+	assert_int_equal(pthread_create(&s->thread, NULL, server_late_main, &late), 0);
+
+	long long start = health_now_ms();
+	wait_api(s, "{start_timeout: 60s, interval: 10s}", NULL, &outcome, &cfg);
+	if (!outcome.healthy)
+		fail_msg("not healthy: %s", outcome.failure);
+	assert_int_equal(atomic_load(&s->requests), 1);
+	assert_true(outcome.healthy_at_ms[0] - start < 5000);
+
+	health_outcome_free(&outcome);
+	config_free(&cfg);
+	server_stop(s);
+}
+
 static int alive_never(size_t service, void *ctx)
 {
 	(void)service;
@@ -821,6 +885,7 @@ int main(void)
 		cmocka_unit_test(test_round_selected),
 		cmocka_unit_test(test_wait_becomes_healthy),
 		cmocka_unit_test(test_wait_start_timeout),
+		cmocka_unit_test(test_wait_starting_checked_often),
 		cmocka_unit_test(test_wait_answered_unhealthy_fails_after_retries),
 		cmocka_unit_test(test_wait_retry_forgiven),
 		cmocka_unit_test(test_wait_retries_exhausted),
