@@ -5,6 +5,7 @@
  */
 #include "core/service.h"
 #include "core/config.h"
+#include "core/secret.h"
 #include "core/state.h"
 #include "util/alloc.h"
 #include "util/error.h"
@@ -169,7 +170,10 @@ enum run_flags {
 
 /* Run one of the service's programs and wait; out collects its output
  * (stdout, plus stderr with RUN_MERGE_STDERR) so nothing reaches
- * lastgood's own stdout. -1 only when it could not run at all. */
+ * lastgood's own stdout. A program may echo its environment back (a
+ * failing script printing what it ran with), and its last line is shown
+ * and recorded, so the service's secret `env` values are masked in out.
+ * -1 only when it could not run at all. */
 static int run_program(const struct service *svc, char *const *args, int flags,
 		       struct strbuf *out, int *status, struct error *err)
 {
@@ -185,6 +189,9 @@ static int run_program(const struct service *svc, char *const *args, int flags,
 	}
 	char **argv = service_argv(svc, args);
 	int rc = process_run_with(argv, &opts, out, status, err);
+	for (size_t i = 0; i < svc->nenv; i++)
+		if (svc->env[i].secret)
+			secret_scrub(out, svc->env[i].value);
 	free_strings(argv);
 	free_strings(envp);
 	return rc;
