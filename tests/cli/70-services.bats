@@ -126,6 +126,28 @@ service_detail() {
 	kill "$other_folder" "$other_user"
 }
 
+@test "recover that cannot bring the services back exits 4, naming them and what to do" {
+	two_services
+	lg_ok snapshot
+	lg_ok start
+	# a restart killed as it starts api again: both stopped, the
+	# operation interrupted
+	LG=$LG_REAL run kill_at clone,clone3,vfork 1 restart
+	expect_equal "$status" 137
+	expect_equal "$(service_state api)" stopped
+	# and api now crashes at start
+	write_service_conf etc/api.conf api MODE=crash
+	lg_status 4 recover
+	expect_equal "$output" "live release 1"
+	expect_match "$stderr" "down: api, web; fix what failed, then run 'lastgood start'"
+	lg --json history | jq -e '.[0].result == "needs-attention"'
+	# recovered, though: nothing is left for the next recover
+	write_service_conf etc/api.conf api
+	lg_ok recover
+	lg_ok start
+	expect_service_process "$(service_pid api)" "$API_PORT"
+}
+
 @test "start of a service that exits at start fails, exit 1, naming it" {
 	two_services
 	add_service web MODE=crash
