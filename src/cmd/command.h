@@ -41,6 +41,7 @@ struct command_context {
 	int have_config;
 	struct state st;
 	int have_state;           /* 0 for CMD_STATE when no state exists yet */
+	int recover_attention;    /* operations recover left with services down */
 	int argc;
 	char **argv;
 };
@@ -63,7 +64,9 @@ void command_progress(struct command_context *ctx, const char *fmt, ...)
  * rollback --dry-run changes nothing). */
 int command_begin_mutation(struct command_context *ctx, const char *name, struct error *err);
 /* Finish or undo interrupted operations (the core of `lastgood recover`);
- * prints what it did; *count gets how many there were. */
+ * prints what it did; *count gets how many there were, and
+ * ctx->recover_attention how many of them it could not bring every
+ * service back for (each named in its message). */
 int command_recover(struct command_context *ctx, int *count, struct error *err);
 
 

@@ -5,6 +5,7 @@
  */
 #include "cmd/command.h"
 #include "util/alloc.h"
+#include "util/strbuf.h"
 #include "core/operation.h"
 #include "core/service.h"
 #include "core/stack.h"
@@ -37,6 +38,21 @@ static unsigned char *services_left_down(struct command_context *ctx,
 			down[svc - ctx->cfg.services] = 1;
 	}
 	return down;
+}
+
+/* "api, web": the services of services_left_down, NULL on error. */
+static char *services_down_names(struct command_context *ctx, const struct operation_record *rec,
+				 struct error *err)
+{
+	unsigned char *down = services_left_down(ctx, rec, err);
+	struct strbuf names = STRBUF_INIT;
+	if (!down)
+		return NULL;
+	for (size_t s = 0; s < ctx->cfg.nservices; s++)
+		if (down[s])
+			strbuf_addf(&names, "%s%s", names.len ? ", " : "", ctx->cfg.services[s].name);
+	free(down);
+	return strbuf_detach(&names);
 }
 
 /* Start what the operation left down, recorded on that operation. A
@@ -151,11 +167,18 @@ static int recover_one(struct command_context *ctx, long op, struct error *err)
 	if (rc == 0 && !problem)
 		rc = recover_services(ctx, op, &rec, &problem, &failure, err);
 	if (rc == 0 && problem) {
-		char *text = xstrfmt("%s; but services did not come back: %s", what, problem);
-		rc = operation_end(&ctx->st, op, OP_NEEDS_ATTENTION, text, err);
-		fprintf(stderr, "lastgood: recovered operation %ld (%s): %s; see 'lastgood status'\n",
-			op, rec.command, text);
-		free(text);
+		char *down = services_down_names(ctx, &rec, err);
+		rc = down ? 0 : -1;
+		if (rc == 0) {
+			char *text = xstrfmt("%s; but services did not come back: %s", what, problem);
+			rc = operation_end(&ctx->st, op, OP_NEEDS_ATTENTION, text, err);
+			fprintf(stderr, "lastgood: recovered operation %ld (%s): %s; down: %s; fix "
+				"what failed, then run 'lastgood start' (or 'lastgood rollback'); see "
+				"'lastgood status'\n", op, rec.command, text, *down ? down : "none");
+			ctx->recover_attention++;
+			free(text);
+		}
+		free(down);
 	} else if (rc == 0) {
 		rc = operation_end(&ctx->st, op, result, what, err);
 		if (rc == 0)
@@ -199,5 +222,6 @@ int cmd_recover(struct command_context *ctx)
 	if (command_begin_mutation(ctx, "recover", &err) < 0)
 		return command_fail(ctx, &err);
 	printf("live release %ld\n", state_live_release(&ctx->st));
-	return EXIT_OK;
+	/* Each such operation's message said which services and what next. */
+	return ctx->recover_attention ? EXIT_NEEDS_ATTENTION : EXIT_OK;
 }

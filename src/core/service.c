@@ -5,6 +5,7 @@
  */
 #include "core/service.h"
 #include "core/config.h"
+#include "core/secret.h"
 #include "core/state.h"
 #include "util/alloc.h"
 #include "util/error.h"
@@ -54,30 +55,46 @@ static void pause_ms(long ms)
 
 /* ---- the environment and programs a service runs with ---- */
 
+/* The variable naming what a process service is (see process_marker). */
+#define MARKER_NAME "LASTGOOD_SERVICE"
+
+static int env_key_is(const char *entry, size_t len, const char *key)
+{
+	return strlen(key) == len && !strncmp(key, entry, len);
+}
+
+/* An inherited marker is always dropped: it names only what lastgood itself
+ * started as that service, never a program that merely runs beneath one. */
 static int env_overridden(const struct service *svc, const char *entry)
 {
 	size_t len = strcspn(entry, "=");
+	if (env_key_is(entry, len, MARKER_NAME))
+		return 1;
 	for (size_t i = 0; i < svc->nenv; i++)
-		if (strlen(svc->env[i].key) == len && !strncmp(svc->env[i].key, entry, len))
+		if (env_key_is(entry, len, svc->env[i].key))
 			return 1;
 	return 0;
 }
 
-/* Our environment with the service's `env` on top. A key the service sets
- * replaces the inherited entry instead of appearing twice, since which of
- * two a program's getenv finds is up to its libc. Free with free_strings. */
-static char **service_environment(const struct service *svc)
+/* Our environment with the service's `env` on top, and marker (an entry
+ * "LASTGOOD_SERVICE=...", or NULL) last. A key the service sets replaces the
+ * inherited entry instead of appearing twice, since which of two a
+ * program's getenv finds is up to its libc. Free with free_strings. */
+static char **service_environment(const struct service *svc, const char *marker)
 {
 	size_t n = 0;
 	while (environ[n])
 		n++;
-	char **envp = xcalloc(n + svc->nenv + 1, sizeof(*envp));
+	char **envp = xcalloc(n + svc->nenv + 2, sizeof(*envp));
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++)
 		if (!env_overridden(svc, environ[i]))
 			envp[k++] = xstrdup(environ[i]);
 	for (size_t i = 0; i < svc->nenv; i++)
-		envp[k++] = xstrfmt("%s=%s", svc->env[i].key, svc->env[i].value);
+		if (strcmp(svc->env[i].key, MARKER_NAME))
+			envp[k++] = xstrfmt("%s=%s", svc->env[i].key, svc->env[i].value);
+	if (marker)
+		envp[k++] = xstrdup(marker);
 	return envp;
 }
 
@@ -155,7 +172,10 @@ enum run_flags {
 
 /* Run one of the service's programs and wait; out collects its output
  * (stdout, plus stderr with RUN_MERGE_STDERR) so nothing reaches
- * lastgood's own stdout. -1 only when it could not run at all. */
+ * lastgood's own stdout. A program may echo its environment back (a
+ * failing script printing what it ran with), and its last line is shown
+ * and recorded, so the service's secret `env` values are masked in out.
+ * -1 only when it could not run at all. */
 static int run_program(const struct service *svc, char *const *args, int flags,
 		       struct strbuf *out, int *status, struct error *err)
 {
@@ -165,12 +185,15 @@ static int run_program(const struct service *svc, char *const *args, int flags,
 	if (flags & RUN_IN_WORKDIR) {
 		if (check_workdir(svc, err) < 0)
 			return -1;
-		envp = service_environment(svc);
+		envp = service_environment(svc, NULL);
 		opts.cwd = svc->workdir;
 		opts.envp = envp;
 	}
 	char **argv = service_argv(svc, args);
 	int rc = process_run_with(argv, &opts, out, status, err);
+	for (size_t i = 0; i < svc->nenv; i++)
+		if (svc->env[i].secret)
+			secret_scrub(out, svc->env[i].value);
 	free_strings(argv);
 	free_strings(envp);
 	return rc;
@@ -393,6 +416,94 @@ static int group_terminate(const struct service *svc, long pgid, struct error *e
 			 svc->name, pgid, KILL_WAIT_MS / 1000);
 }
 
+/* ---- process manager: the marker ---- */
+
+/*
+ * "LASTGOOD_SERVICE=STATE/NAME", STATE the state folder's real path: the
+ * entry every process service is started with. The pid lastgood records
+ * is written only once the process runs, so a lastgood killed in between
+ * leaves a process no row names; the marker, kept by the kernel in
+ * /proc/PID/environ, still tells it apart from every other process, and
+ * from the same service of another state folder.
+ */
+static char *process_marker(struct state *st, const struct service *svc)
+{
+	char *dir = realpath(st->dir, NULL);
+	char *marker = xstrfmt("%s=%s/%s", MARKER_NAME, dir ? dir : st->dir, svc->name);
+	free(dir);
+	return marker;
+}
+
+/* 1 when marker is one of the entries of pid's environment as it was
+ * started. A process lastgood may not read (another user's) is not ours. */
+static int proc_has_marker(long pid, const char *marker)
+{
+	char path[64];
+	struct strbuf env = STRBUF_INIT;
+	struct error ignored = ERROR_INIT;
+	int found = 0;
+
+	snprintf(path, sizeof(path), "/proc/%ld/environ", pid);
+	if (fs_read_file(path, &env, &ignored) == 0)
+		for (size_t at = 0; at < env.len && !found; at += strlen(env.buf + at) + 1)
+			found = !strcmp(env.buf + at, marker);
+	strbuf_release(&env);
+	return found;
+}
+
+/*
+ * Every live process group leader of our uid whose environment holds svc's
+ * marker, but our own group (a lastgood run from beneath a service). Asked
+ * when the recorded process is not running (or was just stopped), these
+ * are the groups lastgood lost track of. *pids is allocated (free it);
+ * returns how many. A group leader is what process_spawn starts, and while
+ * any member lives the kernel keeps its id, so signalling the group
+ * reaches only what the service started.
+ */
+static size_t process_find_untracked(struct state *st, const struct service *svc, long **pids)
+{
+	char *marker = process_marker(st, svc);
+	size_t n = 0, alloc = 0;
+	DIR *dir = opendir("/proc");
+	struct dirent *de;
+
+	*pids = NULL;
+	while (dir && (de = readdir(dir))) {
+		struct proc_stat ps;
+		struct stat sb;
+		char path[64];
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		long pid = strtol(de->d_name, NULL, 10);
+		snprintf(path, sizeof(path), "/proc/%ld", pid);
+		if (proc_stat_read(pid, &ps) < 0 || ps.pgrp != pid || ps.state == 'Z' ||
+		    ps.state == 'X' || pid == (long)getpgrp() || stat(path, &sb) < 0 ||
+		    sb.st_uid != geteuid() || !proc_has_marker(pid, marker))
+			continue;
+		if (n == alloc) {
+			alloc = alloc ? alloc * 2 : 4;
+			*pids = xrealloc(*pids, alloc * sizeof(**pids));
+		}
+		(*pids)[n++] = pid;
+	}
+	if (dir)
+		closedir(dir);
+	free(marker);
+	return n;
+}
+
+/* Stop every group process_find_untracked finds, as a stop would. */
+static int process_stop_untracked(struct state *st, const struct service *svc, struct error *err)
+{
+	long *pids;
+	size_t n = process_find_untracked(st, svc, &pids);
+	int rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = group_terminate(svc, pids[i], err);
+	free(pids);
+	return rc;
+}
+
 /* ---- process manager: the processes table ---- */
 
 struct process_row {
@@ -539,7 +650,8 @@ static int process_spawn(struct state *st, const struct service *svc, pid_t *pid
 	if (log_fd < 0)
 		return -1;
 	char **argv = service_argv(svc, svc->run.v);
-	char **envp = service_environment(svc);
+	char *marker = process_marker(st, svc);
+	char **envp = service_environment(svc, marker);
 
 	posix_spawn_file_actions_init(&actions);
 	posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
@@ -562,6 +674,7 @@ static int process_spawn(struct state *st, const struct service *svc, pid_t *pid
 		error_errno(err, EXIT_FAILED, rc, "cannot run '%s'", argv[0]);
 	free_strings(argv);
 	free_strings(envp);
+	free(marker);
 	return rc ? -1 : 0;
 }
 
@@ -587,7 +700,10 @@ static int process_start(struct state *st, const struct service *svc, struct err
 	if (verdict == PROCESS_RUNNING)
 		return error_set(err, EXIT_FAILED, "service '%s' is already running (pid %ld)",
 				 svc->name, row.pid);
-	if (process_spawn(st, svc, &pid, err) < 0) {
+	/* One lastgood lost track of (killed before it recorded the pid) is
+	 * stopped rather than adopted: it may run files since replaced, and
+	 * would hold the port the new one needs. */
+	if (process_stop_untracked(st, svc, err) < 0 || process_spawn(st, svc, &pid, err) < 0) {
 		error_prefix(err, "cannot start service '%s'", svc->name);
 		return -1;
 	}
@@ -610,6 +726,31 @@ static int process_start(struct state *st, const struct service *svc, struct err
 	return 0;
 }
 
+/* process_probe, and when the recorded process does not run, whether one
+ * lastgood lost track of does: still stopped as far as lastgood knows, but
+ * the detail names it and says what ends it. */
+static int process_inspect(struct state *st, const struct service *svc,
+			   struct service_info *info, struct error *err)
+{
+	struct process_row row;
+	enum process_verdict verdict;
+	long *pids;
+
+	if (process_probe(st, svc, &row, info, &verdict, err) < 0)
+		return -1;
+	if (verdict == PROCESS_RUNNING)
+		return 0;
+	size_t n = process_find_untracked(st, svc, &pids);
+	if (n) {
+		size_t len = strlen(info->detail);
+		snprintf(info->detail + len, sizeof(info->detail) - len,
+			 "; untracked pid %ld runs as this service ('lastgood stop' or 'start' "
+			 "ends it)", pids[0]);
+	}
+	free(pids);
+	return 0;
+}
+
 static int process_stop(struct state *st, const struct service *svc, struct error *err)
 {
 	struct process_row row;
@@ -618,15 +759,15 @@ static int process_stop(struct state *st, const struct service *svc, struct erro
 
 	if (process_probe(st, svc, &row, &info, &verdict, err) < 0)
 		return -1;
-	if (verdict == PROCESS_NONE)
-		return 0;
 	/* A gone or reused pid is never signalled: nothing proves what now
-	 * answers to that number is ours. The row is left behind when the
+	 * answers to that number is ours. The row is left behind when a
 	 * group survives, so a retry still knows what to stop. */
 	if ((verdict == PROCESS_RUNNING || verdict == PROCESS_EXITED) &&
 	    group_terminate(svc, row.pid, err) < 0)
 		return -1;
-	return process_row_delete(st, svc->name, err);
+	if (process_stop_untracked(st, svc, err) < 0)
+		return -1;
+	return verdict == PROCESS_NONE ? 0 : process_row_delete(st, svc->name, err);
 }
 
 /* ---- systemd, command and compose managers ---- */
@@ -716,13 +857,10 @@ int service_stop(struct state *st, const struct service *svc, struct error *err)
 int service_inspect(struct state *st, const struct service *svc, struct service_info *info,
 		    struct error *err)
 {
-	struct process_row row;
-	enum process_verdict verdict;
-
 	memset(info, 0, sizeof(*info));
 	switch (svc->manager) {
 	case MANAGER_PROCESS:
-		return process_probe(st, svc, &row, info, &verdict, err);
+		return process_inspect(st, svc, info, err);
 	case MANAGER_SYSTEMD: {
 		char *argv[] = { "systemctl", "is-active", svc->unit, NULL };
 		run_status(svc, argv, RUN_MERGE_STDERR, info);
@@ -745,12 +883,14 @@ int service_inspect(struct state *st, const struct service *svc, struct service_
  * and the health checks decide. */
 int service_alive(struct state *st, const struct service *svc)
 {
+	struct process_row row;
 	struct service_info info;
+	enum process_verdict verdict;
 	struct error err = ERROR_INIT;
 
 	if (svc->manager != MANAGER_PROCESS)
 		return 1;
-	if (service_inspect(st, svc, &info, &err) < 0)
+	if (process_probe(st, svc, &row, &info, &verdict, &err) < 0)
 		return 1;
-	return info.running == 1;
+	return verdict == PROCESS_RUNNING;
 }

@@ -9,6 +9,11 @@
  *            (/proc/PID/stat field 22) recorded in the state database, so a
  *            reused pid is never mistaken for it. Stopped with SIGTERM to
  *            its process group, then SIGKILL after `stop_timeout`.
+ *            Its environment also holds LASTGOOD_SERVICE=STATE/NAME (STATE
+ *            the state folder's real path): a process whose pid was never
+ *            recorded (lastgood killed right after starting it) is found by
+ *            that, among the group leaders of our uid, and stopped by the
+ *            next start or stop of the service; inspect names it.
  *   systemd  systemctl start|stop|restart|is-active UNIT
  *   command  the service's own `start` / `stop` / optional `status` argv
  *   compose  docker compose (not runnable on every host)

@@ -10,6 +10,7 @@
 #include "util/interrupt.h"
 #include "util/strbuf.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
@@ -136,20 +137,118 @@ static int check_state_entry(const char *dir, const struct state_entry *e, int c
 	return rc;
 }
 
+/* ---- errors ---- */
+
+/*
+ * SQLite names only its own kind of error ("disk I/O error" reads the same
+ * for a full disk as for a failing one), and the errno it keeps
+ * (sqlite3_system_errno) is read again whenever the error is set anew, as
+ * finalizing the statement does, by when it is often another call's. The
+ * system error behind it is found instead in
+ *   - the errno the unix VFS keeps per file (SQLITE_FCNTL_LAST_ERRNO) of
+ *     a read, write, sync or truncate that failed, of the log or the
+ *     database file;
+ *   - its log, where it states other calls that failed (the -shm, unlink,
+ *     open) as "os_unix.c:LINE: (ERRNO) CALL(PATH) - TEXT";
+ *   - its open call: the VFS retries a read-write open that failed as a
+ *     read-only one and reports only what came of the retry ("attempt to
+ *     write a readonly database" at the first write, or "unable to open
+ *     database file" with the retry's ENOENT).
+ */
+static int logged_errno;
+static int (*sqlite_open_call)(const char *, int, int);
+static int failed_open_errno;
+
+static void log_keeping_errno(void *unused, int code, const char *msg)
+{
+	int e;
+	(void)unused;
+	if (((code & 0xff) == SQLITE_IOERR || (code & 0xff) == SQLITE_CANTOPEN) &&
+	    sscanf(msg, "os_unix.c:%*d: (%d)", &e) == 1 && e > 0)
+		logged_errno = e;
+}
+
+static int open_keeping_errno(const char *path, int flags, int mode)
+{
+	int fd = sqlite_open_call(path, flags, mode);
+	if (fd < 0 && (flags & (O_RDWR | O_WRONLY)))
+		failed_open_errno = errno;
+	return fd;
+}
+
+/* Once per process, before SQLite is used (the log can only be set up
+ * then). Without either hook only that detail is lost. */
+static void watch_system_errors(void)
+{
+	static int done;
+	if (done)
+		return;
+	done = 1;
+	sqlite3_config(SQLITE_CONFIG_LOG, log_keeping_errno, NULL);
+	sqlite3_vfs *vfs = sqlite3_vfs_find(NULL);
+	if (!vfs || vfs->iVersion < 3 || !vfs->xGetSystemCall)
+		return;
+	sqlite_open_call = (int (*)(const char *, int, int))vfs->xGetSystemCall(vfs, "open");
+	if (sqlite_open_call &&
+	    vfs->xSetSystemCall(vfs, "open", (sqlite3_syscall_ptr)open_keeping_errno) != SQLITE_OK)
+		sqlite_open_call = NULL;
+}
+
+/* The errno the VFS kept for the log (the journal, in WAL mode) or else
+ * the database file; 0 when neither failed. */
+static int file_errno(sqlite3 *db)
+{
+	sqlite3_file *log = NULL;
+	int e = 0;
+	if (sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &log) == SQLITE_OK &&
+	    log && log->pMethods &&
+	    log->pMethods->xFileControl(log, SQLITE_FCNTL_LAST_ERRNO, &e) == SQLITE_OK && e > 0)
+		return e;
+	if (sqlite3_file_control(db, "main", SQLITE_FCNTL_LAST_ERRNO, &e) == SQLITE_OK && e > 0)
+		return e;
+	return 0;
+}
+
+/* The system error behind db's last error, 0 when none is known. */
+static int db_system_errno(sqlite3 *db)
+{
+	int e;
+	switch (sqlite3_extended_errcode(db) & 0xff) {
+	case SQLITE_IOERR:
+		return (e = file_errno(db)) ? e : logged_errno;
+	case SQLITE_CANTOPEN:
+		return failed_open_errno ? failed_open_errno : logged_errno;
+	case SQLITE_READONLY:
+		return failed_open_errno;
+	default:
+		return 0;
+	}
+}
+
+/* "disk I/O error (No space left on device)": SQLite's message for db's
+ * last error, then the system error behind it when one is known. */
+static char *db_error_text(sqlite3 *db)
+{
+	int e = db_system_errno(db);
+	if (!e)
+		return xstrdup(sqlite3_errmsg(db));
+	return xstrfmt("%s (%s)", sqlite3_errmsg(db), strerror(e));
+}
+
 int state_db_error(struct state *st, const char *what, struct error *err)
 {
-	return error_set(err, EXIT_FAILED, "state database: %s: %s", what,
-			 st->db ? sqlite3_errmsg(st->db) : "not open");
+	if (!st->db)
+		return error_set(err, EXIT_FAILED, "state database: %s: not open", what);
+	char *text = db_error_text(st->db);
+	error_set(err, EXIT_FAILED, "state database: %s: %s", what, text);
+	free(text);
+	return -1;
 }
 
 int state_exec(struct state *st, const char *sql, const char *what, struct error *err)
 {
-	char *msg = NULL;
-	if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		error_set(err, EXIT_FAILED, "state database: %s: %s", what, msg ? msg : "?");
-		sqlite3_free(msg);
-		return -1;
-	}
+	if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return state_db_error(st, what, err);
 	return 0;
 }
 
@@ -186,27 +285,120 @@ void state_rollback(struct state *st)
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
-static int open_database(struct state *st, int create, struct error *err)
+/* ---- opening ---- */
+
+/* sqlite3_open_v2 of name (a path, or a URI with SQLITE_OPEN_URI); on
+ * failure an error naming path and st->db NULL. */
+static int connect_database(struct state *st, const char *path, const char *name, int flags,
+			    struct error *err)
 {
-	char *path = path_join(st->dir, "state.db");
-	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | (create ? SQLITE_OPEN_CREATE : 0);
-	int rc = sqlite3_open_v2(path, &st->db, flags, NULL);
+	int rc = sqlite3_open_v2(name, &st->db, flags | SQLITE_OPEN_NOFOLLOW, NULL);
 	if (rc != SQLITE_OK) {
-		error_set(err, EXIT_FAILED, "cannot open state database '%s': %s", path,
-			  st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
-		free(path);
+		char *text = st->db ? db_error_text(st->db) : xstrdup(sqlite3_errstr(rc));
+		error_set(err, EXIT_FAILED, "cannot open state database '%s': %s", path, text);
+		free(text);
+		sqlite3_close(st->db);
+		st->db = NULL;
 		return -1;
 	}
-	free(path);
 	sqlite3_busy_timeout(st->db, 10000);
+	return 0;
+}
+
+static int open_for_writing(struct state *st, const char *path, struct error *err)
+{
+	if (connect_database(st, path, path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, err) < 0)
+		return -1;
+	/* SQLite opens read-only what it cannot open for writing, and says so
+	 * only at the first write, mid-operation. */
+	if (sqlite3_db_readonly(st->db, "main") == 1)
+		return error_set(err, EXIT_FAILED, "cannot open state database '%s' for writing%s%s",
+				 path, failed_open_errno ? ": " : "",
+				 failed_open_errno ? strerror(failed_open_errno) : "");
 	/* WAL so readers never wait on the writer; FULL so a committed
 	 * journal record survives power loss, which recover relies on. */
 	if (state_exec(st, "PRAGMA journal_mode=WAL", "set journal mode", err) < 0 ||
 	    state_exec(st, "PRAGMA synchronous=FULL", "set synchronous", err) < 0)
 		return -1;
-	if (create && state_exec(st, schema_sql, "create schema", err) < 0)
+	return state_exec(st, schema_sql, "create schema", err);
+}
+
+/* "file:PATH?QUERY", PATH percent-encoded where a URI needs it. */
+static char *database_uri(const char *path, const char *query)
+{
+	struct strbuf uri = STRBUF_INIT;
+	strbuf_addstr(&uri, "file:");
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+		if (isalnum(*p) || strchr("/-._~", *p))
+			strbuf_addch(&uri, (char)*p);
+		else
+			strbuf_addf(&uri, "%%%02X", *p);
+	}
+	strbuf_addf(&uri, "?%s", query);
+	return strbuf_detach(&uri);
+}
+
+/* How a database SQLite cannot set up its -shm for may still be read:
+ * with the -shm there is, opened read-only (SQLite then reads the log
+ * without it); else, when the log holds nothing, from the database file
+ * alone (a writer would need the -shm too, so none runs). NULL when
+ * neither applies. */
+static const char *read_only_query(const char *path)
+{
+	char *shm = xstrfmt("%s-shm", path), *wal = xstrfmt("%s-wal", path);
+	struct stat sb;
+	const char *query = NULL;
+
+	if (lstat(shm, &sb) == 0 && S_ISREG(sb.st_mode))
+		query = "mode=ro&readonly_shm=1";
+	else if (lstat(wal, &sb) < 0 ? errno == ENOENT : S_ISREG(sb.st_mode) && sb.st_size == 0)
+		query = "mode=ro&immutable=1";
+	free(shm);
+	free(wal);
+	return query;
+}
+
+/*
+ * Read-only commands take the database as it is (lastgood made it WAL when
+ * it created it) and read it once, so that SQLite sets up its -wal and -shm
+ * here. On a disk with no byte free it cannot (the -shm grows by writing),
+ * and reading without them is tried (read_only_query); when that fails too,
+ * the first error stands.
+ */
+static int open_for_reading(struct state *st, const char *path, struct error *err)
+{
+	if (connect_database(st, path, path, SQLITE_OPEN_READWRITE, err) < 0)
 		return -1;
-	return 0;
+	if (state_exec(st, "PRAGMA schema_version", "read", err) == 0)
+		return state_exec(st, "PRAGMA synchronous=FULL", "set synchronous", err);
+	int code = sqlite3_extended_errcode(st->db) & 0xff;
+	const char *query = read_only_query(path);
+	if ((code != SQLITE_IOERR && code != SQLITE_FULL && code != SQLITE_CANTOPEN) || !query)
+		return -1;
+
+	struct error retry_err = ERROR_INIT;
+	char *uri = database_uri(path, query);
+	sqlite3_close(st->db);
+	st->db = NULL;
+	int rc = connect_database(st, path, uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, &retry_err);
+	if (rc == 0)
+		rc = state_exec(st, "PRAGMA schema_version", "read", &retry_err);
+	free(uri);
+	if (rc == 0)
+		error_clear(err);
+	return rc;
+}
+
+static int open_database(struct state *st, int create, struct error *err)
+{
+	char *path = path_join(st->dir, "state.db");
+	int rc;
+
+	watch_system_errors();
+	logged_errno = failed_open_errno = 0;
+	rc = create ? open_for_writing(st, path, err) : open_for_reading(st, path, err);
+	free(path);
+	return rc;
 }
 
 int state_open(struct state *st, const char *dir, int flags, struct error *err)

@@ -24,7 +24,12 @@
  * through every one of them, and a planted link would aim those writes (or
  * the content later put live) somewhere else.
  * Read-only commands open without STATE_CREATE and never take the lock, so
- * they never wait.
+ * they never wait; on a disk with no byte free, where SQLite cannot set up
+ * its -shm index, they still read (without it, read-only).
+ *
+ * Database errors name SQLite's error and, when there is one, the system
+ * error behind it: "state database: commit: disk I/O error (No space left
+ * on device)".
  */
 #ifndef LG_STATE_H
 #define LG_STATE_H

@@ -29,6 +29,79 @@ load helpers
 	[ ! -e .lastgood ]
 }
 
+@test "on a disk with no byte free, read-only commands still read; a mutation says why it cannot" {
+	unshare -m --propagation private true 2>/dev/null ||
+		skip "cannot unshare a mount namespace here (needs root)"
+	mkdir stack disk
+	(cd stack && make_stack && "$LG" -q snapshot --label A >/dev/null)
+	# In a mount namespace of the test's own: the stack on a 1 MB tmpfs
+	# filled to the last byte (SQLite can then set up neither its -wal
+	# nor its -shm index).
+	run --separate-stderr unshare -m --propagation private bash -c '
+		mount -t tmpfs -o size=1m tmpfs disk && cp -a stack/. disk/ && cd disk || exit 99
+		fallocate -l "$(df -B1 --output=avail . | tail -n 1)" filler || exit 99
+		[ "$(df -B1 --output=avail . | tail -n 1)" -eq 0 ] || exit 98
+		for args in status history releases "--json releases" "snapshot --label B"; do
+			"$1" $args >"$2/out" 2>"$2/err"
+			echo "$args: $? $(wc -l <"$2/out") $(cat "$2/err")"
+		done' check "$LG" "$BATS_TEST_TMPDIR"
+	expect_equal "$status" 0
+	expect_equal "${#lines[@]}" 5
+	for i in 0 1 2; do
+		expect_match "${lines[$i]}" '^[a-z]+: 0 [1-9][0-9]* $'
+	done
+	expect_match "${lines[3]}" '^--json releases: 0 '
+	expect_equal "${lines[4]}" "snapshot --label B: 1 0 lastgood: state database: set journal mode: disk I/O error (No space left on device)"
+}
+
+# inject CALL ERRNO N ARGS...: lastgood ARGS with the Nth CALL failing with
+# ERRNO (strace); status and stderr as `run` leaves them.
+inject() {
+	local call=$1 errno=$2 n=$3
+	shift 3
+	run --separate-stderr env ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" strace -qq \
+		-o /dev/null -e trace="$call" -e inject="$call:error=$errno:when=$n" "$LG" -q "$@"
+}
+
+# nth_call CALL REGEX ARGS...: run lastgood ARGS, and print N such that its
+# Nth CALL is the first whose strace line (-y: paths) matches REGEX.
+nth_call() {
+	local call=$1 regex=$2
+	shift 2
+	ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" strace -y -qq -o "$BATS_TEST_TMPDIR/calls" \
+		-e trace="$call" "$LG" -q "$@" >/dev/null
+	grep -n -E -- "$regex" "$BATS_TEST_TMPDIR/calls" | head -n 1 | cut -d: -f1
+}
+
+@test "a state database error names the system error behind it" {
+	make_stack
+	lg_ok snapshot
+	# each time a snapshot with something to record
+	printf 'LOG_LEVEL=debug\n' >>etc/api.env
+	# the state database's first sync: its log, as the operation is recorded
+	inject fdatasync ENOSPC 1 snapshot
+	expect_equal "$status" 1
+	expect_equal "$stderr" "lastgood: state database: record operation: disk I/O error (No space left on device)"
+	# its first write there
+	n=$(nth_call pwrite64 'state[.]db-wal>' snapshot)
+	[ -n "$n" ]
+	printf 'A=1\n' >>etc/api.env
+	inject pwrite64 EIO "$n" snapshot
+	expect_equal "$status" 1
+	expect_equal "$stderr" "lastgood: state database: record operation: disk I/O error (Input/output error)"
+	# SQLite retries a database it cannot open for writing read-only
+	n=$(nth_call openat '/state[.]db"' snapshot)
+	[ -n "$n" ]
+	printf 'B=1\n' >>etc/api.env
+	inject openat EIO "$n" snapshot
+	expect_equal "$status" 1
+	expect_equal "$stderr" "lastgood: cannot open state database '$HOST/.lastgood/state.db' for writing: Input/output error"
+	# and its log, which it retries read-only too (no such file then)
+	inject openat EIO "$((n + 1))" snapshot
+	expect_equal "$status" 1
+	expect_equal "$stderr" "lastgood: state database: set journal mode: unable to open database file (Input/output error)"
+}
+
 @test "a state folder that is a symlink is refused" {
 	make_stack
 	mkdir ../real-state

@@ -89,6 +89,65 @@ load helpers-services
 	expect_service_process "$api" "$API_PORT"
 }
 
+# service_detail NAME: the detail `status` reports for NAME.
+service_detail() {
+	status_json | jq -r --arg n "$1" '.services[] | select(.name == $n) | .detail'
+}
+
+@test "a process whose pid was never recorded is known by its marker: status names it, start and stop end it" {
+	two_services
+	lg_ok start
+	api=$(service_pid api)
+	marker="LASTGOOD_SERVICE=$(realpath .lastgood)/api"
+	tr '\0' '\n' <"/proc/$api/environ" | grep -qxF "$marker"
+	# Look-alikes that are not this service's: the marker of another state
+	# folder, and this very marker in a process of another user.
+	LASTGOOD_SERVICE=/elsewhere/.lastgood/api setsid sleep 60 </dev/null >/dev/null 2>&1 &
+	other_folder=$!
+	LASTGOOD_SERVICE=${marker#*=} setsid setpriv --reuid=65534 --regid=65534 --clear-groups \
+		sleep 60 </dev/null >/dev/null 2>&1 &
+	other_user=$!
+	# what a lastgood killed between spawning api and recording its pid leaves
+	sqlite3 .lastgood/state.db "DELETE FROM processes WHERE service = 'api'"
+	expect_equal "$(service_state api)" stopped
+	expect_match "$(service_detail api)" "untracked pid $api runs as this service"
+	lg_ok start --services api
+	expect_gone "$api"
+	new=$(service_pid api)
+	[ -n "$new" ] && [ "$new" != "$api" ]
+	expect_equal "$(http_get "$API_PORT" /stats | jq -r .pid)" "$new"
+	sqlite3 .lastgood/state.db "DELETE FROM processes WHERE service = 'api'"
+	lg_ok stop
+	expect_gone "$new"
+	run http_get "$API_PORT" /health
+	[ "$status" -ne 0 ]
+	kill -0 "$other_folder"
+	kill -0 "$other_user"
+	kill "$other_folder" "$other_user"
+}
+
+@test "recover that cannot bring the services back exits 4, naming them and what to do" {
+	two_services
+	lg_ok snapshot
+	lg_ok start
+	# a restart killed as it starts api again: both stopped, the
+	# operation interrupted
+	LG=$LG_REAL run kill_at clone,clone3,vfork 1 restart
+	expect_equal "$status" 137
+	expect_equal "$(service_state api)" stopped
+	# and api now crashes at start
+	write_service_conf etc/api.conf api MODE=crash
+	lg_status 4 recover
+	expect_equal "$output" "live release 1"
+	expect_match "$stderr" "down: api, web; fix what failed, then run 'lastgood start'"
+	lg --json history | jq -e '.[0].result == "needs-attention"'
+	# recovered, though: nothing is left for the next recover
+	write_service_conf etc/api.conf api
+	lg_ok recover
+	lg_ok start
+	expect_service_process "$(service_pid api)" "$API_PORT"
+}
+
 @test "start of a service that exits at start fails, exit 1, naming it" {
 	two_services
 	add_service web MODE=crash

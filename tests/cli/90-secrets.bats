@@ -133,6 +133,42 @@ expect_no_token() {
 	[ "$scanned" -ge 3 ]
 }
 
+@test "a command service that echoes its secret env and fails: the error shows its output masked" {
+	cat >lastgood.yml <<-YML
+	services:
+	  job:
+	    manager: command
+	    start: [sh, -c, 'echo "token is \$JOB_TOKEN" >&2; exit 3']
+	    stop: [sh, -c, 'echo "still \$JOB_TOKEN"; exit 4']
+	    status: [sh, -c, 'echo "down, token \$JOB_TOKEN"; exit 1']
+	    env:
+	      JOB_TOKEN: {value: "$TOKEN", secret: true}
+	YML
+	session 0 snapshot
+	session 1 start
+	session 1 --json start
+	session 1 stop
+	session 0 status
+	session 0 --json status
+	session 0 history
+	session 0 --json history
+	for op in $(lg --json history | jq -r '.[].id'); do
+		session 0 show "$op"
+		session 0 --json show "$op"
+	done
+	# the last lines were shown, masked: the test is not vacuous
+	expect_match "$(cat "$OUT")" "exited with status 3: token is \\*\\*\\*"
+	expect_match "$(cat "$OUT")" "exited with status 4: still \\*\\*\\*"
+	expect_match "$(cat "$OUT")" "down, token \\*\\*\\*"
+	expect_no_token "the output" "$OUT"
+	sqlite3 .lastgood/state.db .dump >"$BATS_TEST_TMPDIR/state.sql"
+	expect_match "$(cat "$BATS_TEST_TMPDIR/state.sql")" "token is \\*\\*\\*"
+	expect_no_token "state.db" "$BATS_TEST_TMPDIR/state.sql"
+	while IFS= read -r -d '' file; do
+		expect_no_token "$file" "$file"
+	done < <(find .lastgood -path .lastgood/objects -prune -o -type f -print0)
+}
+
 @test "config errors name the key and mask URLs, never quoting a secret" {
 	printf 'services:\n  api:\n    run: [bin/api]\n    health:\n      - http: ftp://ops:%s@h/x?token=%s\n' \
 		"$TOKEN" "$TOKEN" >url.yml

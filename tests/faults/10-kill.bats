@@ -45,7 +45,6 @@ SWEEPS=deploy-kill,rollback-kill
 }
 
 @test "killed, then recover: lastgood knows every process it started (none left after stop)" {
-	skip "bug: killed between posix_spawn of a service and the commit recording its pid (spawn points), the process is orphaned: recover starts another that cannot bind, the orphan keeps serving, stop leaves it"
 	expect_no_problems $SWEEPS orphans
 }
 

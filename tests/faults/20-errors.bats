@@ -52,7 +52,6 @@ NO_UNLINK="rename fsync mkdir symlink write open spawn"
 }
 
 @test "I/O error: a failure prints a 'lastgood: ...' line naming the error" {
-	skip "bug: state database errors hide the system error: 'disk I/O error' for ENOSPC, 'unable to open database file' or 'attempt to write a readonly database' for EIO at open (state_db_error prints sqlite3_errmsg only; SQLite falls back to read-only)"
 	expect_no_problems $SWEEPS message
 }
 

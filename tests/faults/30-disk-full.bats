@@ -57,7 +57,6 @@ needs_mount_namespace() {
 }
 
 @test "full disk: the failure says it is about space, in a 'lastgood: ...' line" {
-	skip "bug: state database errors hide the system error: on a disk with no byte free every command fails with 'state database: set journal mode: disk I/O error' (SQLite cannot create its -shm), and ENOSPC in an fsync reads 'disk I/O error'"
 	expect_no_problems $SWEEPS message
 }
 

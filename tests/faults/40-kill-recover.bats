@@ -72,7 +72,6 @@ SWEEPS=recover-after-rollback,recover-after-deploy
 }
 
 @test "recover killed, run again: lastgood knows every process it started (none left after stop)" {
-	skip "bug: killed between posix_spawn of a service and the commit recording its pid (spawn points), the process is orphaned: the next recover starts another that cannot bind, the orphan keeps serving, stop leaves it"
 	expect_no_problems $SWEEPS orphans
 }
 

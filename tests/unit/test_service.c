@@ -340,6 +340,32 @@ static void test_process_env_overrides_inherited(void **state)
 	free(log);
 }
 
+/* The marker a lost process is found by names this state folder and the
+ * service, once, whatever the inherited environment or `env` say. */
+static void test_process_marker(void **state)
+{
+	struct fixture *f = *state;
+	fixture_load(f, "services:\n  env:\n    run: [env]\n    env: {LASTGOOD_SERVICE: forged}\n");
+	setenv("LASTGOOD_SERVICE", "inherited", 1);
+
+	start_ok(f, "env");
+	wait_stopped(f, "env");
+	unsetenv("LASTGOOD_SERVICE");
+
+	char *log = read_log(f, "env");
+	char *dir = realpath(f->cfg.state_dir, NULL);
+	assert_non_null(dir);
+	char *expected = xstrfmt("\nLASTGOOD_SERVICE=%s/env\n", dir);
+	size_t count = 0;
+	for (const char *p = log; (p = strstr(p, "LASTGOOD_SERVICE=")); p++)
+		count++;
+	assert_int_equal(count, 1);
+	assert_non_null(strstr(log, expected));
+	free(expected);
+	free(dir);
+	free(log);
+}
+
 static void test_process_relative_program(void **state)
 {
 	struct fixture *f = *state;
@@ -609,6 +635,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_process_start_inspect_stop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_process_output_workdir_env, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_process_env_overrides_inherited, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_process_marker, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_process_relative_program, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_process_cannot_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_process_exits_at_once, setup, teardown),
