@@ -187,9 +187,12 @@ int stack_stop(struct state *st, const struct config *cfg, const unsigned char *
 			break;
 		}
 		rc = service_stop(st, &cfg->services[s], err);
-		struct error ignored = ERROR_INIT;
-		operation_step_end(st, step, rc == 0 ? STEP_OK : STEP_FAILED,
-				   rc == 0 ? NULL : err->msg, rc == 0 ? err : &ignored);
+		if (rc == 0) {
+			rc = operation_step_end(st, step, STEP_OK, NULL, err);
+		} else {
+			struct error ignored = ERROR_INIT;
+			operation_step_end(st, step, STEP_FAILED, err->msg, &ignored);
+		}
 	}
 	free(order);
 	return rc;
