@@ -61,12 +61,10 @@ NO_UNLINK="rename fsync mkdir symlink write open spawn"
 }
 
 @test "I/O error: exit 4 says what state the host is in and what to do" {
-	skip "bug: a failure removing the old copies after the commit point (switch_commit) exits 4 with only 'cannot remove ...': the new release is live unverified, its services stopped, and the message names neither that nor 'lastgood recover'"
 	expect_no_problems $SWEEPS attention
 }
 
 @test "I/O error: exit 1 or 3 leaves the old release live, running and verified" {
-	skip "bug: an error of lastgood's own state database mid-transition (forget process while stopping, record step after the commit point, end operation) exits 1 'failed' although services are left stopped or the new release is live; the operation is ended, so recover does nothing"
 	expect_no_problems $SWEEPS old-release
 }
 
