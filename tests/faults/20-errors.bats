@@ -77,7 +77,6 @@ NO_UNLINK="rename fsync mkdir symlink write open spawn"
 }
 
 @test "I/O error, exit 4, then recover: the services run again" {
-	skip "bug: a state database error while starting a service (record process) counts as the release failing verification: the release (the last good one, for a rollback) is marked bad and left with its services stopped, exit 4"
 	expect_no_problems $SWEEPS down-after-exit-4
 }
 
