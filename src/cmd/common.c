@@ -7,14 +7,54 @@
 #include "core/gc.h"
 #include "core/operation.h"
 #include "core/release.h"
+#include "core/service.h"
 #include "core/stack.h"
 #include "core/transition.h"
+#include "util/alloc.h"
 #include "util/format.h"
+#include "util/strbuf.h"
 
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+/* Which services run: "every service is running", or those that do not
+ * (or whose state is unknown). */
+static void describe_services(struct command_context *ctx, struct strbuf *out)
+{
+	struct strbuf down = STRBUF_INIT, unknown = STRBUF_INIT;
+
+	for (size_t s = 0; s < ctx->cfg.nservices; s++) {
+		const struct service *svc = &ctx->cfg.services[s];
+		struct service_info info;
+		struct error ignored = ERROR_INIT;
+		if (service_inspect(&ctx->st, svc, &info, &ignored) < 0)
+			info.running = -1;
+		struct strbuf *list = info.running == 0 ? &down : info.running < 0 ? &unknown : NULL;
+		if (list)
+			strbuf_addf(list, "%s%s", list->len ? ", " : "", svc->name);
+	}
+	if (!down.len && !unknown.len)
+		strbuf_addstr(out, "every service is running");
+	if (down.len)
+		strbuf_addf(out, "not running: %s", down.buf);
+	if (unknown.len)
+		strbuf_addf(out, "%sstate unknown: %s", down.len ? "; " : "", unknown.buf);
+	strbuf_release(&down);
+	strbuf_release(&unknown);
+}
+
+/* The line every exit 4 ends with: which release is live (`state`),
+ * whether its services run, and what to do next. */
+static int report_attention(struct command_context *ctx, const char *state, const char *next)
+{
+	struct strbuf services = STRBUF_INIT;
+	describe_services(ctx, &services);
+	fprintf(stderr, "lastgood: %s; %s; %s\n", state, services.buf, next);
+	strbuf_release(&services);
+	return EXIT_NEEDS_ATTENTION;
+}
 
 static int finish_needing_attention(struct command_context *ctx, long op, const char *what,
 				    const struct transition_report *report, const char *why)
@@ -24,10 +64,61 @@ static int finish_needing_attention(struct command_context *ctx, long op, const 
 	operation_end(&ctx->st, op, OP_NEEDS_ATTENTION, why, &ignored);
 	fprintf(stderr, "lastgood: %s of release %ld failed and the host needs attention: %s\n",
 		what, report->to_id, why);
-	fprintf(stderr, "lastgood: release %ld is live; see 'lastgood status' and "
-		"'lastgood show %ld', fix the failing service, then 'lastgood restart' or "
-		"'lastgood rollback REF --force'\n", live, op);
-	return EXIT_NEEDS_ATTENTION;
+	char *state = xstrfmt("release %ld is live", live);
+	char *next = xstrfmt("see 'lastgood status' and 'lastgood show %ld', fix the failing "
+			     "service, then 'lastgood restart' or 'lastgood rollback REF --force'", op);
+	int rc = report_attention(ctx, state, next);
+	free(state);
+	free(next);
+	return rc;
+}
+
+/* lastgood itself could not go on, and the host is not back where it
+ * was. The operation is left unfinished, whatever state the database is
+ * in: recover finishes or undoes it from what the journal durably holds. */
+static int finish_unsettled(struct command_context *ctx, long op, const char *what,
+			    const struct transition_report *report, struct error *err)
+{
+	char *state;
+	switch (report->host) {
+	case HOST_LIVE:
+		state = xstrfmt("release %ld is live", report->live_id);
+		break;
+	case HOST_VERIFIED:
+		state = xstrfmt("release %ld is live and verified, but that is not recorded",
+				report->live_id);
+		break;
+	default:
+		state = xstrfmt("the live files may be part release %ld, part release %ld",
+				report->from_id, report->to_id);
+		break;
+	}
+	error_prefix(err, "%s of release %ld did not finish", what, report->to_id);
+	err->code = EXIT_NEEDS_ATTENTION;
+	command_fail(ctx, err);
+	char *next = xstrfmt("run 'lastgood recover' to finish or undo operation %ld", op);
+	int rc = report_attention(ctx, state, next);
+	free(state);
+	free(next);
+	return rc;
+}
+
+/* The target is live and verified, but what follows failed: the
+ * operation's end (then it stays for recover) or the gc after it. */
+static int finish_verified_unrecorded(struct command_context *ctx, long op, const char *what,
+				      const struct transition_report *report, int ended,
+				      struct error *err)
+{
+	error_prefix(err, "%s of release %ld succeeded, but %s failed", what, report->to_id,
+		     ended ? "removing old releases" : "recording that");
+	command_fail(ctx, err);
+	char *state = xstrfmt("release %ld is live and verified", report->to_id);
+	char *next = ended ? xstrdup("see 'lastgood status'; 'lastgood gc' removes old releases")
+			   : xstrfmt("run 'lastgood recover' to close operation %ld", op);
+	int rc = report_attention(ctx, state, next);
+	free(state);
+	free(next);
+	return rc;
 }
 
 int command_finish_transition(struct command_context *ctx, long op, const char *what, int rc,
@@ -36,25 +127,24 @@ int command_finish_transition(struct command_context *ctx, long op, const char *
 	struct error ignored = ERROR_INIT;
 	char took[FORMAT_SIZE];
 
-	if (rc < 0) {
-		/* A switch that could not even be undone stays unfinished in
-		 * the journal, for recover. */
-		if (err->code == EXIT_NEEDS_ATTENTION)
-			return command_fail(ctx, err);
-		if (report->outcome == TRANSITION_NEEDS_ATTENTION && report->failure.text)
-			return finish_needing_attention(ctx, op, what, report, err->msg);
-		operation_end(&ctx->st, op, OP_FAILED, err->msg, &ignored);
-		return command_fail(ctx, err);
-	}
 	if (report->failure.text)
 		fprintf(stderr, "lastgood: release %ld %s: %s\n", report->to_id,
 			report->failure.interrupted ? "was not verified" : "failed verification",
 			report->failure.text);
+	if (rc < 0) {
+		/* Exit 1 only when the old release is live, running and
+		 * verified; anything else is recover's to settle. */
+		if (report->host != HOST_UNCHANGED)
+			return finish_unsettled(ctx, op, what, report, err);
+		operation_end(&ctx->st, op, OP_FAILED, err->msg, &ignored);
+		return command_fail(ctx, err);
+	}
 	switch (report->outcome) {
 	case TRANSITION_OK:
-		if (operation_end(&ctx->st, op, OP_OK, NULL, err) < 0 ||
-		    gc_after_record(&ctx->st, ctx->cfg.keep_releases, err) < 0)
-			return command_fail(ctx, err);
+		if (operation_end(&ctx->st, op, OP_OK, NULL, err) < 0)
+			return finish_verified_unrecorded(ctx, op, what, report, 0, err);
+		if (gc_after_record(&ctx->st, ctx->cfg.keep_releases, err) < 0)
+			return finish_verified_unrecorded(ctx, op, what, report, 1, err);
 		command_progress(ctx, "%s: release %ld is live and healthy (%zu %s switched, "
 				 "operation %ld)", what, report->to_id, report->changed,
 				 report->changed == 1 ? "entry" : "entries", op);

@@ -620,10 +620,10 @@ static int process_open_log(struct state *st, const struct service *svc, struct 
 	int fd = -1;
 
 	if (mkdir(logs, 0700) < 0 && errno != EEXIST)
-		error_errno(err, EXIT_FAILED, errno, "cannot create log folder '%s'", logs);
+		error_errno(err, EXIT_NEEDS_ATTENTION, errno, "cannot create log folder '%s'", logs);
 	else if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
 			    0600)) < 0)
-		error_errno(err, EXIT_FAILED, errno, "cannot open log '%s'", path);
+		error_errno(err, EXIT_NEEDS_ATTENTION, errno, "cannot open log '%s'", path);
 	free(logs);
 	free(name);
 	free(path);
@@ -695,8 +695,12 @@ static int process_start(struct state *st, const struct service *svc, struct err
 	struct proc_stat ps;
 	pid_t pid;
 
-	if (process_probe(st, svc, &row, &info, &verdict, err) < 0)
+	/* lastgood's own failures (its record, its log) are EXIT_NEEDS_ATTENTION:
+	 * they prove nothing about the service (service.h). */
+	if (process_probe(st, svc, &row, &info, &verdict, err) < 0) {
+		err->code = EXIT_NEEDS_ATTENTION;
 		return -1;
+	}
 	if (verdict == PROCESS_RUNNING)
 		return error_set(err, EXIT_FAILED, "service '%s' is already running (pid %ld)",
 				 svc->name, row.pid);
@@ -721,6 +725,7 @@ static int process_start(struct state *st, const struct service *svc, struct err
 	if (process_row_put(st, svc->name, &row, err) < 0) {
 		process_abandon(pid);
 		error_prefix(err, "cannot start service '%s'", svc->name);
+		err->code = EXIT_NEEDS_ATTENTION;
 		return -1;
 	}
 	return 0;

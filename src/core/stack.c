@@ -42,7 +42,9 @@ static void stack_fail(struct stack_failure *failure, size_t service, const char
 }
 
 /* Start one wave's services, each a step; a service that cannot even be
- * started is a failure of the deploy, not of lastgood. */
+ * started is a failure of the deploy, not of lastgood. A failure of
+ * lastgood's own (its state database, its log: service_start says which)
+ * proves nothing about the release and ends the start with -1. */
 static int stack_start_wave(struct state *st, const struct config *cfg, const unsigned char *wave,
 			    long op, struct stack_failure *failure, struct error *err)
 {
@@ -64,6 +66,13 @@ static int stack_start_wave(struct state *st, const struct config *cfg, const un
 		if (operation_step_begin(st, op, "start", cfg->services[s].name, &step, err) < 0)
 			return -1;
 		if (service_start(st, &cfg->services[s], &start_err) < 0) {
+			if (start_err.code == EXIT_NEEDS_ATTENTION) {
+				struct error ignored = ERROR_INIT;
+				*err = start_err;
+				err->code = EXIT_FAILED;
+				operation_step_end(st, step, STEP_FAILED, start_err.msg, &ignored);
+				return -1;
+			}
 			char *text = xstrfmt("%s: %s", cfg->services[s].name, start_err.msg);
 			stack_fail(failure, s, text);
 			free(text);
@@ -187,9 +196,12 @@ int stack_stop(struct state *st, const struct config *cfg, const unsigned char *
 			break;
 		}
 		rc = service_stop(st, &cfg->services[s], err);
-		struct error ignored = ERROR_INIT;
-		operation_step_end(st, step, rc == 0 ? STEP_OK : STEP_FAILED,
-				   rc == 0 ? NULL : err->msg, rc == 0 ? err : &ignored);
+		if (rc == 0) {
+			rc = operation_step_end(st, step, STEP_OK, NULL, err);
+		} else {
+			struct error ignored = ERROR_INIT;
+			operation_step_end(st, step, STEP_FAILED, err->msg, &ignored);
+		}
 	}
 	free(order);
 	return rc;

@@ -467,11 +467,13 @@ int switch_prepare(struct state *st, long op, const struct switch_plan *plan,
 	return rc;
 }
 
-int switch_commit(struct state *st, long op, long to_release, struct error *err)
+int switch_commit(struct state *st, long op, long to_release, int *committed,
+		  struct error *err)
 {
 	struct journal j;
 	int rc = -1;
 
+	*committed = 0;
 	if (journal_load(st, op, &j, err) < 0)
 		goto out;
 	if (swap_all(st, op, &j, err) < 0 ||
@@ -479,13 +481,16 @@ int switch_commit(struct state *st, long op, long to_release, struct error *err)
 		switch_undo_now(st, op, &j, err);
 		goto out;
 	}
+	/* The new release is live. What follows only tidies up: a failure
+	 * leaves old copies beside it or the journal unsettled, and recover
+	 * (which the operation is left for) removes them. */
+	*committed = 1;
 	long step;
 	if (operation_step_begin(st, op, "clean up", NULL, &step, err) < 0)
 		goto out;
 	if (cleanup_committed(&j, err) < 0) {
-		/* The new release is live; only old copies remain beside it,
-		 * and recover removes them. */
-		err->code = EXIT_NEEDS_ATTENTION;
+		struct error ignored = ERROR_INIT;
+		operation_step_end(st, step, STEP_FAILED, err->msg, &ignored);
 		goto out;
 	}
 	if (operation_step_end(st, step, STEP_OK, NULL, err) < 0 ||

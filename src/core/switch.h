@@ -21,7 +21,7 @@
  *   switch_plan_build(&live_manifest, &target_manifest, &plan);
  *   switch_prepare(&st, op, &plan, &err);      stage: nothing live changes
  *   ... stop the services concerned ...
- *   switch_commit(&st, op, target_id, &err);   swap, commit, clean up
+ *   switch_commit(&st, op, target_id, &committed, &err);   swap, commit, clean up
  *   switch_plan_free(&plan);
  *
  *   switch_recover(&st, op, &outcome, &err);     from `lastgood recover`
@@ -62,10 +62,14 @@ void switch_plan_free(struct switch_plan *plan);
 int switch_prepare(struct state *st, long op, const struct switch_plan *plan,
 		   struct error *err);
 /* Swap the prepared entries in, commit to_release, remove the old copies.
- * On failure the old files are put back before returning -1; if even that
- * fails, err->code is EXIT_NEEDS_ATTENTION and the operation must stay
- * unfinished so that `recover` completes the undo. */
-int switch_commit(struct state *st, long op, long to_release, struct error *err);
+ * *committed says whether the commit point was passed. On failure before
+ * it the old files are put back before returning -1; if even that fails,
+ * err->code is EXIT_NEEDS_ATTENTION and the operation must stay unfinished
+ * so that `recover` completes the undo. On failure after it (*committed
+ * set) the new release is live and only the old copies or the journal's
+ * last word remain: the operation must stay unfinished for `recover`. */
+int switch_commit(struct state *st, long op, long to_release, int *committed,
+		  struct error *err);
 
 enum switch_outcome {
 	SWITCH_NOTHING,      /* the operation never reached the live files */

@@ -204,35 +204,76 @@ static int record_target(struct state *st, long op, const struct transition_requ
 	return 0;
 }
 
+/* lastgood could not go on: say where that left the host. */
+static int transition_stuck(struct transition_report *report, enum transition_host host,
+			    long live_id)
+{
+	report->host = host;
+	report->live_id = live_id;
+	return -1;
+}
+
+/* The switch away from release `from` failed before its commit point
+ * (stack_stop or switch_commit): its files are back unless err says even
+ * that failed. Settle the journal and start the stopped services again;
+ * the host is unchanged only when all of it worked. */
+static void transition_undo(struct state *st, const struct config *cfg, long op, long from,
+			    const unsigned char *changed, struct transition_report *report,
+			    const struct error *err)
+{
+	struct stack_failure ignored_failure = { 0 };
+	struct error ignored = ERROR_INIT;
+	enum switch_outcome undone;
+
+	if (err->code == EXIT_NEEDS_ATTENTION) {
+		transition_stuck(report, HOST_SWITCHING, 0);
+		return;
+	}
+	/* The old files are live whatever the journal says, so the services
+	 * start even when settling it failed. */
+	int settled = switch_recover(st, op, &undone, &ignored) == 0;
+	int started = stack_start(st, cfg, changed, op, &ignored_failure, &ignored);
+	stack_failure_clear(&ignored_failure);
+	transition_stuck(report, settled && started == 0 ? HOST_UNCHANGED : HOST_LIVE, from);
+}
+
 /* Put the old release back after the target failed: stop, switch back,
  * start, verify. Returns 0 with the outcome set, -1 when lastgood could not
- * act (the outcome is then "needs attention" too). */
+ * act (the outcome is then "needs attention" too, report->host says where
+ * it stopped). */
 static int transition_go_back(struct state *st, const struct config *cfg, long op,
 			      const struct transition_request *req, const unsigned char *changed,
 			      struct transition_report *report, struct error *err)
 {
 	struct switch_plan back;
-	int rc;
+	int rc, committed;
 
 	report->outcome = TRANSITION_NEEDS_ATTENTION;
 	char *detail = xstrfmt("back to release %ld", req->live_id);
 	rc = operation_step_note(st, op, "roll back", NULL, STEP_OK, detail, err);
 	free(detail);
 	if (rc < 0)
-		return -1;
+		return transition_stuck(report, HOST_LIVE, report->to_id);
 	switch_plan_build(req->target, req->live, &back);
 	rc = switch_prepare(st, op, &back, err);
 	switch_plan_free(&back);
-	if (rc < 0 || stack_stop(st, cfg, changed, op, err) < 0 ||
-	    switch_commit(st, op, req->live_id, err) < 0)
-		return -1;
+	if (rc < 0 || stack_stop(st, cfg, changed, op, err) < 0)
+		return transition_stuck(report, HOST_LIVE, report->to_id);
+	if (switch_commit(st, op, req->live_id, &committed, err) < 0) {
+		if (committed)
+			return transition_stuck(report, HOST_LIVE, req->live_id);
+		return transition_stuck(report, err->code == EXIT_NEEDS_ATTENTION ? HOST_SWITCHING
+										   : HOST_LIVE,
+					report->to_id);
+	}
 	rc = stack_start(st, cfg, changed, op, &report->second, err);
 	if (rc < 0)
-		return -1;
+		return transition_stuck(report, HOST_LIVE, req->live_id);
 	if (rc == 0) {
 		report->outcome = TRANSITION_ROLLED_BACK;
 		report->recovered_ms = state_now_ms();
-		return release_set_mark(st, req->live_id, MARK_GOOD, err);
+		if (release_set_mark(st, req->live_id, MARK_GOOD, err) < 0)
+			return transition_stuck(report, HOST_VERIFIED, req->live_id);
 	}
 	return 0;
 }
@@ -243,9 +284,12 @@ int transition_run(struct state *st, const struct config *cfg, long op,
 {
 	struct switch_plan plan;
 	unsigned char *changed = NULL;
-	int rc = -1;
+	int rc = -1, committed;
 
 	memset(report, 0, sizeof(*report));
+	report->from_id = req->live_id;
+	report->host = HOST_UNCHANGED;
+	report->live_id = req->live_id;
 	if (record_target(st, op, req, &report->to_id, err) < 0)
 		return -1;
 	switch_plan_build(req->live, req->target, &plan);
@@ -258,35 +302,46 @@ int transition_run(struct state *st, const struct config *cfg, long op,
 	}
 	changed = transition_changed_services(cfg, &plan);
 	/* Stage first: a damaged or oversized target is refused while every
-	 * service still runs, and the services are down for the swaps only. */
-	if (switch_prepare(st, op, &plan, err) < 0)
+	 * service still runs, and the services are down for the swaps only.
+	 * Stages that could not be removed are left for recover. */
+	if (switch_prepare(st, op, &plan, err) < 0) {
+		if (err->code == EXIT_NEEDS_ATTENTION)
+			transition_stuck(report, HOST_LIVE, req->live_id);
 		goto out;
-	if (stack_stop(st, cfg, changed, op, err) < 0 ||
-	    switch_commit(st, op, report->to_id, err) < 0) {
-		/* Drop the stages (switch_commit has already put the old files
-		 * back, or recover will) and bring the services up again on
-		 * the old files before reporting. */
-		struct stack_failure ignored_failure = { 0 };
-		struct error ignored = ERROR_INIT;
-		enum switch_outcome undone;
-		if (err->code != EXIT_NEEDS_ATTENTION &&
-		    switch_recover(st, op, &undone, &ignored) == 0)
-			stack_start(st, cfg, changed, op, &ignored_failure, &ignored);
-		stack_failure_clear(&ignored_failure);
+	}
+	if (stack_stop(st, cfg, changed, op, err) < 0) {
+		transition_undo(st, cfg, op, req->live_id, changed, report, err);
+		goto out;
+	}
+	if (switch_commit(st, op, report->to_id, &committed, err) < 0) {
+		/* Past the commit point the target is live: never undone
+		 * here, and never started unverified; recover decides. */
+		if (committed)
+			transition_stuck(report, HOST_LIVE, report->to_id);
+		else
+			transition_undo(st, cfg, op, req->live_id, changed, report, err);
 		goto out;
 	}
 	int started = stack_start(st, cfg, changed, op, &report->failure, err);
-	if (started < 0)
+	if (started < 0) {
+		/* lastgood's own failure says nothing about the release: it is
+		 * not marked, and recover settles the operation. */
+		transition_stuck(report, HOST_LIVE, report->to_id);
 		goto out;
+	}
 	if (started == 0) {
 		report->outcome = TRANSITION_OK;
 		rc = release_set_mark(st, report->to_id, MARK_GOOD, err);
+		if (rc < 0)
+			transition_stuck(report, HOST_VERIFIED, report->to_id);
 		goto out;
 	}
 	/* Interrupted by the operator, the release proved nothing either way:
 	 * it goes back unmarked. */
-	if (!report->failure.interrupted && release_set_mark(st, report->to_id, MARK_BAD, err) < 0)
+	if (!report->failure.interrupted && release_set_mark(st, report->to_id, MARK_BAD, err) < 0) {
+		transition_stuck(report, HOST_LIVE, report->to_id);
 		goto out;
+	}
 	switch (req->on_failure) {
 	case ON_FAILURE_LEAVE:
 		report->outcome = TRANSITION_FAILED;

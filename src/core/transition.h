@@ -74,19 +74,38 @@ struct transition_request {
 	                            (recover going back for a dead deploy) */
 };
 
+/* Where lastgood left the host when it could not go on itself (its state
+ * database failed, or it could not undo a switch): transition_run returned
+ * -1. Only HOST_UNCHANGED lets the operation end as failed; otherwise it
+ * must stay unfinished, so that `recover` finishes from the journal. */
+enum transition_host {
+	HOST_UNCHANGED,          /* the old release live, its services running and
+	                            verified: nothing changed, or all of it undone */
+	HOST_LIVE,               /* live_id's files are live; services may be down */
+	HOST_VERIFIED,           /* live_id is live, running and verified, but
+	                            that could not be recorded */
+	HOST_SWITCHING,          /* the files may be half way between from_id and
+	                            to_id */
+};
+
 struct transition_report {
+	long from_id;            /* the release live before */
 	long to_id;              /* the release the operation aimed at */
 	size_t changed;          /* entries switched */
 	enum transition_outcome outcome;
 	struct stack_failure failure;     /* why the target failed */
 	struct stack_failure second;      /* why the way back failed */
 	long long recovered_ms;  /* wall clock: the old release verified again */
+	enum transition_host host;        /* after -1: where the host is */
+	long live_id;            /* after -1: the release live (HOST_LIVE, _VERIFIED) */
 };
 
 /* Switch from the live release to the target: stop the services whose
  * files change, switch atomically, start them in order and verify; on
  * failure act as req->on_failure says. Returns 0 whenever lastgood itself
- * could act (the outcome says how it went), -1 with err otherwise. */
+ * could act (the outcome says how it went), -1 with err otherwise, and
+ * report->host says where that left the host. A failure of lastgood's own
+ * is never taken for the release failing: no release is marked for it. */
 int transition_run(struct state *st, const struct config *cfg, long op,
 		   const struct transition_request *req, struct transition_report *report,
 		   struct error *err);

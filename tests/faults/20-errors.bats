@@ -60,12 +60,10 @@ NO_UNLINK="rename fsync mkdir symlink write open spawn"
 }
 
 @test "I/O error: exit 4 says what state the host is in and what to do" {
-	skip "bug: a failure removing the old copies after the commit point (switch_commit) exits 4 with only 'cannot remove ...': the new release is live unverified, its services stopped, and the message names neither that nor 'lastgood recover'"
 	expect_no_problems $SWEEPS attention
 }
 
 @test "I/O error: exit 1 or 3 leaves the old release live, running and verified" {
-	skip "bug: an error of lastgood's own state database mid-transition (forget process while stopping, record step after the commit point, end operation) exits 1 'failed' although services are left stopped or the new release is live; the operation is ended, so recover does nothing"
 	expect_no_problems $SWEEPS old-release
 }
 
@@ -78,7 +76,6 @@ NO_UNLINK="rename fsync mkdir symlink write open spawn"
 }
 
 @test "I/O error, exit 4, then recover: the services run again" {
-	skip "bug: a state database error while starting a service (record process) counts as the release failing verification: the release (the last good one, for a rollback) is marked bad and left with its services stopped, exit 4"
 	expect_no_problems $SWEEPS down-after-exit-4
 }
 

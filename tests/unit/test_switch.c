@@ -174,7 +174,9 @@ static void test_switch_whole_set(void **state)
 	switch_plan_build(&a, &b, &plan);
 	assert_int_equal(plan.n, 2);
 	assert_int_equal(switch_prepare(&fx->st, fx->op, &plan, &err), 0);
-	assert_int_equal(switch_commit(&fx->st, fx->op, 2, &err), 0);
+	int committed = 0;
+	assert_int_equal(switch_commit(&fx->st, fx->op, 2, &committed, &err), 0);
+	assert_int_equal(committed, 1);
 	switch_plan_free(&plan);
 	assert_live_is_b(fx);
 	assert_no_stage_left(fx);
