@@ -87,15 +87,13 @@ static void diff_detail(struct strbuf *sb, const char *fmt, ...)
 	strbuf_addstr(sb, buf);
 }
 
-/* Text when neither object has a NUL in its first DIFF_TEXT_PROBE bytes;
- * an object that cannot be read is not diffed. */
-static int diff_is_text(struct state *st, const char *digest)
+/* Text when the object (its path in the store) has no NUL in its first
+ * DIFF_TEXT_PROBE bytes; an object that cannot be read is not diffed. */
+static int diff_is_text(const char *path)
 {
 	char buf[DIFF_TEXT_PROBE];
 	size_t got = 0;
-	char *path = store_object_path(st, digest);
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	free(path);
 	if (fd < 0)
 		return 0;
 	while (got < sizeof(buf)) {
@@ -124,16 +122,22 @@ static void diff_patch(struct diff_list *list, struct diff_change *c,
 		       const struct manifest_node *old, const struct manifest_node *new)
 {
 	struct error err = ERROR_INIT;
+	char hex_a[HASH_HEX_SIZE], hex_b[HASH_HEX_SIZE];
 	int status;
 
-	if (!diff_is_text(list->st, old->digest) || !diff_is_text(list->st, new->digest))
+	hash_to_hex(old->digest, hex_a);
+	hash_to_hex(new->digest, hex_b);
+	char *obj_a = store_object_path(list->st, hex_a);
+	char *obj_b = store_object_path(list->st, hex_b);
+	if (!diff_is_text(obj_a) || !diff_is_text(obj_b)) {
+		free(obj_a);
+		free(obj_b);
 		return;
+	}
 	const char *shown = diff_shown_path(list, c->path);
 	shown += shown[0] == '/';
 	char *label_a = xstrfmt("a/%s", shown);
 	char *label_b = xstrfmt("b/%s", shown);
-	char *obj_a = store_object_path(list->st, old->digest);
-	char *obj_b = store_object_path(list->st, new->digest);
 	char *argv[] = { "diff", "-u", "--label", label_a, "--label", label_b, obj_a, obj_b, NULL };
 
 	if (process_run(argv, &c->patch, &status, &err) < 0 || status > 1) {
@@ -164,7 +168,7 @@ static void diff_nodes(struct diff_list *list, const struct manifest_entry *e,
 			diff_detail(&details, "owner %lu:%lu -> %lu:%lu", (unsigned long)old->uid,
 				    (unsigned long)old->gid, (unsigned long)new->uid,
 				    (unsigned long)new->gid);
-		if (new->type == NODE_FILE && strcmp(old->digest, new->digest))
+		if (new->type == NODE_FILE && memcmp(old->digest, new->digest, HASH_SIZE))
 			diff_detail(&details, "content");
 		if (new->type == NODE_SYMLINK && strcmp(old->link, new->link))
 			diff_detail(&details, "target '%s' -> '%s'", old->link, new->link);
@@ -173,7 +177,8 @@ static void diff_nodes(struct diff_list *list, const struct manifest_entry *e,
 		return;
 	struct diff_change *c = diff_add(list, DIFF_MODIFIED, e, new);
 	c->details = details;
-	if (old->type == NODE_FILE && new->type == NODE_FILE && strcmp(old->digest, new->digest))
+	if (old->type == NODE_FILE && new->type == NODE_FILE &&
+	    memcmp(old->digest, new->digest, HASH_SIZE))
 		diff_patch(list, c, old, new);
 }
 

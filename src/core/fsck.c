@@ -113,7 +113,11 @@ static void fsck_check_release(struct fsck_walk *w, const struct release *r)
 	for (size_t i = 0; i < m.n; i++) {
 		const struct manifest_entry *e = &m.entries[i];
 		for (size_t j = 0; j < e->nnodes; j++) {
-			if (e->nodes[j].type != NODE_FILE || !(p = fsck_damage(w, e->nodes[j].digest)))
+			char hex[HASH_HEX_SIZE];
+			if (e->nodes[j].type != NODE_FILE)
+				continue;
+			hash_to_hex(e->nodes[j].digest, hex);
+			if (!(p = fsck_damage(w, hex)))
 				continue;
 			char *where = manifest_node_path(e, &e->nodes[j]);
 			fsck_problem_use(p, r->id, where);

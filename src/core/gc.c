@@ -108,8 +108,11 @@ static int gc_referenced_objects(struct state *st, struct digest_set *referenced
 		}
 		for (size_t e = 0; e < m.n; e++)
 			for (size_t k = 0; k < m.entries[e].nnodes; k++)
-				if (m.entries[e].nodes[k].type == NODE_FILE)
-					digest_set_add(referenced, m.entries[e].nodes[k].digest);
+				if (m.entries[e].nodes[k].type == NODE_FILE) {
+					char hex[HASH_HEX_SIZE];
+					hash_to_hex(m.entries[e].nodes[k].digest, hex);
+					digest_set_add(referenced, hex);
+				}
 		manifest_free(&m);
 	}
 	release_list_free(list, n);

@@ -38,12 +38,15 @@ static void manifest_add_rel(struct strbuf *out, const char *rel)
 
 static void manifest_node_line(struct strbuf *out, const struct manifest_node *n)
 {
+	char hex[HASH_HEX_SIZE];
+
 	switch (n->type) {
 	case NODE_FILE:
+		hash_to_hex(n->digest, hex);
 		strbuf_addstr(out, "F\t");
 		manifest_add_rel(out, n->rel);
 		strbuf_addf(out, "\t%04o\t%lu\t%lu\t%lld\t%s\n", (unsigned)n->mode,
-			    (unsigned long)n->uid, (unsigned long)n->gid, n->size, n->digest);
+			    (unsigned long)n->uid, (unsigned long)n->gid, n->size, hex);
 		break;
 	case NODE_DIR:
 		strbuf_addstr(out, "D\t");
@@ -89,7 +92,7 @@ void manifest_entry_finish(struct manifest_entry *entry)
 /* Walk the serialized text in chunks of about MANIFEST_CHUNK bytes, so a
  * manifest of any size is written or hashed without being held whole.
  * Stops at the first non-zero answer from fn and returns it. */
-#define MANIFEST_CHUNK (1 << 20)
+#define MANIFEST_CHUNK (64 << 10)
 static int manifest_for_each_chunk(const struct manifest *m,
 				   int (*fn)(const struct strbuf *chunk, void *ctx), void *ctx)
 {
@@ -211,7 +214,7 @@ void manifest_add_copy(struct manifest *m, const struct manifest_entry *src)
 		n->uid = s->uid;
 		n->gid = s->gid;
 		n->size = s->size;
-		memcpy(n->digest, s->digest, HASH_HEX_SIZE);
+		memcpy(n->digest, s->digest, HASH_SIZE);
 		n->link = s->link ? xstrdup(s->link) : NULL;
 	}
 }
@@ -273,6 +276,7 @@ void manifest_totals(const struct manifest *m, long *files, long long *bytes)
  * capture starts after it settled.
  */
 struct stat_cache {
+	struct state *st;
 	sqlite3 *db;
 	sqlite3_stmt *lookup;
 	sqlite3_stmt *remember;
@@ -308,6 +312,7 @@ static void stat_cache_open(struct state *st, struct stat_cache *sc)
 		sc->lookup = NULL;
 		return;
 	}
+	sc->st = st;
 	sc->db = st->db;
 	sc->recorded_ns = stat_cache_clock_ns();
 	/* Rows are written in one transaction with the capture, and only
@@ -317,16 +322,24 @@ static void stat_cache_open(struct state *st, struct stat_cache *sc)
 		sc->in_transaction = 1;
 }
 
-/* keep: commit the rows written (the capture succeeded and its objects
- * are in the store), else drop them. */
-static void stat_cache_close(struct stat_cache *sc, int keep)
+/*
+ * keep: commit the rows written (the capture succeeded and its objects
+ * are in the store), else drop them. A failed COMMIT fails the capture:
+ * the rows are only an optimisation, but the failure is the state
+ * database's (a sync that did not happen), and a command that went on
+ * past it could report success over a database that is not durable.
+ */
+static int stat_cache_close(struct stat_cache *sc, int keep, struct error *err)
 {
+	int rc = 0;
 	sqlite3_finalize(sc->lookup);
 	sqlite3_finalize(sc->remember);
-	if (sc->in_transaction &&
-	    (!keep || sqlite3_exec(sc->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK))
-		sqlite3_exec(sc->db, "ROLLBACK", NULL, NULL, NULL);
+	if (sc->in_transaction && !keep)
+		state_rollback(sc->st);
+	else if (sc->in_transaction && (rc = state_commit(sc->st, err)) < 0)
+		error_prefix(err, "cannot record the files read (stat cache)");
 	memset(sc, 0, sizeof(*sc));
+	return rc;
 }
 
 /* 1 with digest filled when the row for path vouches for the file that
@@ -461,7 +474,7 @@ static void capture_add_file(struct capture *c, const char *rel, const struct st
 	n->mode = sb->st_mode & 07777;
 	capture_owner(n, sb);
 	n->size = size;
-	memcpy(n->digest, digest, HASH_HEX_SIZE);
+	hash_from_hex(digest, n->digest);   /* the store's or the stat cache's: checked */
 	if (c->stats) {
 		c->stats->files++;
 		c->stats->bytes += size;
@@ -718,7 +731,8 @@ int manifest_capture_entry(struct state *st, const char *service, const char *pa
 		stat_cache_prune(&c.cache, entry);
 	}
 	store_batch_abort(&c.batch);
-	stat_cache_close(&c.cache, rc == 0);
+	if (stat_cache_close(&c.cache, rc == 0, err) < 0)
+		rc = -1;
 	strbuf_release(&c.live);
 	if (rc < 0)
 		manifest_entry_free(entry);
@@ -989,11 +1003,12 @@ static int parse_node(struct manifest_parser *p, char type, const struct field *
 				 "size", &size) < 0)
 			return -1;
 		n->size = (long long)size;
+		char hex[HASH_HEX_SIZE];
 		if (f[6].len != HASH_HEX_SIZE - 1)
 			return parse_error(p, "bad content digest");
-		memcpy(n->digest, f[6].p, HASH_HEX_SIZE - 1);
-		n->digest[HASH_HEX_SIZE - 1] = '\0';
-		if (!hash_is_valid_hex(n->digest))
+		memcpy(hex, f[6].p, HASH_HEX_SIZE - 1);
+		hex[HASH_HEX_SIZE - 1] = '\0';
+		if (hash_from_hex(hex, n->digest) < 0)
 			return parse_error(p, "bad content digest");
 		break;
 	}

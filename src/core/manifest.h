@@ -63,15 +63,16 @@ enum node_type {
 	NODE_SYMLINK,
 };
 
+/* 72 bytes: a snapshot of 100,000 files holds 100,000 of these. */
 struct manifest_node {
 	char *rel;               /* "" for the entry itself, else "a/b" below it */
+	char *link;              /* symlinks: the target as stored */
+	long long size;          /* files */
 	enum node_type type;
 	mode_t mode;             /* permission bits incl. setuid/setgid/sticky */
 	uid_t uid;
 	gid_t gid;
-	long long size;          /* files */
-	char digest[HASH_HEX_SIZE]; /* files */
-	char *link;              /* symlinks: the target as stored */
+	unsigned char digest[HASH_SIZE]; /* files: as bytes (hash_to_hex names the object) */
 };
 
 struct manifest_entry {

@@ -262,10 +262,12 @@ static int stage_entry(struct state *st, const struct manifest_entry *entry,
 	for (size_t i = 0; i < entry->nnodes; i++) {
 		const struct manifest_node *node = &entry->nodes[i];
 		char *p = *node->rel ? path_join(stage, node->rel) : xstrdup(stage);
+		char hex[HASH_HEX_SIZE];
 		int rc = 0;
 		switch (node->type) {
 		case NODE_FILE:
-			rc = store_materialize(st, node->digest, p, 0600, err);
+			hash_to_hex(node->digest, hex);
+			rc = store_materialize(st, hex, p, 0600, err);
 			if (rc == 0)
 				rc = apply_owner_mode(p, node, err);
 			break;
@@ -374,12 +376,17 @@ static int check_objects_present(struct state *st, const struct switch_plan *pla
 {
 	for (size_t i = 0; i < plan->n; i++) {
 		const struct manifest_entry *to = plan->changes[i].to;
-		for (size_t k = 0; k < to->nnodes; k++)
-			if (to->nodes[k].type == NODE_FILE && !store_has(st, to->nodes[k].digest))
+		for (size_t k = 0; k < to->nnodes; k++) {
+			char hex[HASH_HEX_SIZE];
+			if (to->nodes[k].type != NODE_FILE)
+				continue;
+			hash_to_hex(to->nodes[k].digest, hex);
+			if (!store_has(st, hex))
 				return error_set(err, EXIT_FAILED, "object '%.12s' of '%s%s%s' is "
 						 "missing from the store; run 'lastgood fsck'",
-						 to->nodes[k].digest, to->path,
+						 hex, to->path,
 						 *to->nodes[k].rel ? "/" : "", to->nodes[k].rel);
+		}
 	}
 	return 0;
 }

@@ -27,7 +27,6 @@ void hasher_update(struct hasher *h, const void *data, size_t len)
 
 void hasher_final(struct hasher *h, char hex[HASH_HEX_SIZE])
 {
-	static const char digits[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 
@@ -37,11 +36,17 @@ void hasher_final(struct hasher *h, char hex[HASH_HEX_SIZE])
 	}
 	EVP_MD_CTX_free(h->ctx);
 	h->ctx = NULL;
-	for (unsigned int i = 0; i < mdlen; i++) {
-		hex[2 * i] = digits[md[i] >> 4];
-		hex[2 * i + 1] = digits[md[i] & 15];
+	hash_to_hex(md, hex);
+}
+
+void hash_to_hex(const unsigned char raw[HASH_SIZE], char hex[HASH_HEX_SIZE])
+{
+	static const char digits[] = "0123456789abcdef";
+	for (int i = 0; i < HASH_SIZE; i++) {
+		hex[2 * i] = digits[raw[i] >> 4];
+		hex[2 * i + 1] = digits[raw[i] & 15];
 	}
-	hex[64] = '\0';
+	hex[2 * HASH_SIZE] = '\0';
 }
 
 void hash_buffer(const void *data, size_t len, char hex[HASH_HEX_SIZE])
@@ -59,4 +64,18 @@ int hash_is_valid_hex(const char *s)
 		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
 			return 0;
 	return i == 64;
+}
+
+static int hex_value(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c - 'a' + 10;
+}
+
+int hash_from_hex(const char *hex, unsigned char raw[HASH_SIZE])
+{
+	if (!hash_is_valid_hex(hex))
+		return -1;
+	for (int i = 0; i < HASH_SIZE; i++)
+		raw[i] = (unsigned char)(hex_value(hex[2 * i]) << 4 | hex_value(hex[2 * i + 1]));
+	return 0;
 }

@@ -47,7 +47,6 @@ NO_UNLINK="rename fsync mkdir symlink write open spawn"
 }
 
 @test "I/O error: a failed fsync is final, never followed by exit 0" {
-	skip "bug: a failed fdatasync of the state database's WAL is swallowed and the command exits 0: stack_stop ignores operation_step_end's result (core/stack.c), and the stat cache's COMMIT failure is ignored (stat_cache_close, core/manifest.c)"
 	expect_no_problems $SWEEPS fsync-final
 }
 

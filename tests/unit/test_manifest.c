@@ -18,6 +18,7 @@
 #include "util/strbuf.h"
 
 #include <fcntl.h>
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -144,7 +145,9 @@ static void test_capture_tree(void **state)
 	assert_int_equal(n->mode, 0755);
 	assert_int_equal(n->size, 19);
 	assert_int_equal(n->uid, geteuid());
-	assert_true(store_has(&f->st, n->digest));
+	char hex[HASH_HEX_SIZE];
+	hash_to_hex(n->digest, hex);
+	assert_true(store_has(&f->st, hex));
 
 	n = find_node(&e, "etc/api.env");
 	assert_int_equal(n->mode, 0640);
@@ -172,6 +175,103 @@ static void test_capture_tree(void **state)
 	free(top);
 }
 
+/* A VFS that is the default one except that, once armed, every sync of
+ * the state database fails as a dying disk's would. The default VFS gives
+ * each kind of file its own methods (the database locks, its journal does
+ * not), so each table gets its own copy with xSync replaced. */
+#define FAILING_KINDS 4
+static sqlite3_vfs *real_vfs;
+static const sqlite3_io_methods *real_io[FAILING_KINDS];
+static sqlite3_io_methods failing_io[FAILING_KINDS];
+static sqlite3_vfs failing_vfs;
+static int syncs_fail;
+
+static int failing_sync(sqlite3_file *file, int flags)
+{
+	if (syncs_fail)
+		return SQLITE_IOERR_FSYNC;
+	for (int i = 0; i < FAILING_KINDS; i++)
+		if (file->pMethods == &failing_io[i])
+			return real_io[i]->xSync(file, flags);
+	return SQLITE_IOERR_FSYNC;
+}
+
+static int failing_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *file, int flags,
+			int *out_flags)
+{
+	(void)vfs;
+	int rc = real_vfs->xOpen(real_vfs, name, file, flags, out_flags);
+	if (rc != SQLITE_OK || !file->pMethods)
+		return rc;
+	int i = 0;
+	while (i < FAILING_KINDS && real_io[i] && real_io[i] != file->pMethods)
+		i++;
+	assert_true(i < FAILING_KINDS);
+	if (!real_io[i]) {
+		real_io[i] = file->pMethods;
+		failing_io[i] = *file->pMethods;
+		failing_io[i].xSync = failing_sync;
+	}
+	file->pMethods = &failing_io[i];
+	return rc;
+}
+
+static void failing_vfs_install(void)
+{
+	real_vfs = sqlite3_vfs_find(NULL);
+	assert_non_null(real_vfs);
+	failing_vfs = *real_vfs;
+	failing_vfs.zName = "lastgood-failing-sync";
+	failing_vfs.pNext = NULL;
+	failing_vfs.xOpen = failing_open;
+	assert_int_equal(sqlite3_vfs_register(&failing_vfs, 1), SQLITE_OK);
+}
+
+static void failing_vfs_remove(void)
+{
+	assert_int_equal(sqlite3_vfs_register(real_vfs, 1), SQLITE_OK);
+	assert_int_equal(sqlite3_vfs_unregister(&failing_vfs), SQLITE_OK);
+}
+
+/*
+ * A stat cache whose COMMIT fails (its sync did) fails the capture, with
+ * the error, and keeps none of its rows: a failed sync is never followed
+ * by success.
+ */
+static void test_stat_cache_commit_failure(void **state)
+{
+	struct fixture *f = *state;
+	struct error err = ERROR_INIT;
+	struct state db;
+	struct manifest_entry e;
+	struct capture_stats stats = { 0 };
+	char *dir = path_join(f->work, "db-state");
+	char *top = make_tree(f, "cached");
+
+	failing_vfs_install();
+	if (state_open(&db, dir, STATE_CREATE, &err) < 0)
+		fail_msg("%s", err.msg);
+	usleep(1100 * 1000);   /* the files are cacheable (see test_stat_cache) */
+	syncs_fail = 1;
+	assert_int_equal(manifest_capture_entry(&db, "api", top, top, &e, &stats, &err), -1);
+	syncs_fail = 0;
+	assert_int_equal(err.code, EXIT_FAILED);
+	assert_non_null(strstr(err.msg, "cannot record the files read (stat cache)"));
+	assert_non_null(strstr(err.msg, "disk I/O error"));
+	assert_int_equal(e.nnodes, 0);
+
+	/* Nothing was kept: the next capture reads every file again. */
+	error_clear(&err);
+	memset(&stats, 0, sizeof(stats));
+	assert_int_equal(manifest_capture_entry(&db, "api", top, top, &e, &stats, &err), 0);
+	assert_int_equal(stats.files_read, 2);
+	manifest_entry_free(&e);
+	state_close(&db);
+	failing_vfs_remove();
+	free(top);
+	free(dir);
+}
+
 /*
  * The stat cache, against a real state database: an unchanged file is
  * not read again; one rewritten with its size and mtime kept is (ctime
@@ -196,15 +296,15 @@ static void test_stat_cache(void **state)
 	usleep(1100 * 1000);
 	assert_int_equal(manifest_capture_entry(&db, "api", top, top, &e, &stats, &err), 0);
 	assert_int_equal(stats.files_read, 2);
-	char first[HASH_HEX_SIZE];
-	memcpy(first, find_node(&e, "etc/api.env")->digest, HASH_HEX_SIZE);
+	unsigned char first[HASH_SIZE];
+	memcpy(first, find_node(&e, "etc/api.env")->digest, HASH_SIZE);
 	manifest_entry_free(&e);
 
 	memset(&stats, 0, sizeof(stats));
 	assert_int_equal(manifest_capture_entry(&db, "api", top, top, &e, &stats, &err), 0);
 	assert_int_equal(stats.files, 2);
 	assert_int_equal(stats.files_read, 0);
-	assert_string_equal(find_node(&e, "etc/api.env")->digest, first);
+	assert_memory_equal(find_node(&e, "etc/api.env")->digest, first, HASH_SIZE);
 	manifest_entry_free(&e);
 
 	/* Same size, other bytes, the old mtime put back. */
@@ -219,9 +319,10 @@ static void test_stat_cache(void **state)
 	memset(&stats, 0, sizeof(stats));
 	assert_int_equal(manifest_capture_entry(&db, "api", top, top, &e, &stats, &err), 0);
 	assert_int_equal(stats.files_read, 1);
-	char want[HASH_HEX_SIZE];
+	char want[HASH_HEX_SIZE], got[HASH_HEX_SIZE];
 	hash_buffer("PORT=9000\n", 10, want);
-	assert_string_equal(find_node(&e, "etc/api.env")->digest, want);
+	hash_to_hex(find_node(&e, "etc/api.env")->digest, got);
+	assert_string_equal(got, want);
 	manifest_entry_free(&e);
 
 	/* An mtime ahead of the capture: never trusted. */
@@ -627,6 +728,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_capture_tree, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stat_cache, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stat_cache_commit_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_capture_single_file_and_link, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_special_file_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_source, setup, teardown),

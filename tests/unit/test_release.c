@@ -67,8 +67,7 @@ static long add_release(struct state *st, const char *label, const char *commit,
 	e->nodes[0].type = NODE_FILE;
 	e->nodes[0].mode = 0755;
 	e->nodes[0].size = 1;
-	memset(e->nodes[0].digest, tag, 64);
-	e->nodes[0].digest[64] = '\0';
+	memset(e->nodes[0].digest, tag, HASH_SIZE);
 	e->nnodes = 1;
 	manifest_entry_finish(e);
 	m.n = 1;

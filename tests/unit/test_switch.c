@@ -202,11 +202,11 @@ static void test_damaged_object_refused_before_live_changes(void **state)
 	make_two_releases(fx, &a, &b);
 	/* Corrupt the object of web/new.css (staged after api). */
 	const struct manifest_entry *web = &b.entries[1];
-	const char *digest = NULL;
+	char digest[HASH_HEX_SIZE] = "";
 	for (size_t i = 0; i < web->nnodes; i++)
 		if (!strcmp(web->nodes[i].rel, "new.css"))
-			digest = web->nodes[i].digest;
-	assert_non_null(digest);
+			hash_to_hex(web->nodes[i].digest, digest);
+	assert_true(digest[0]);
 	char *obj = store_object_path(&fx->st, digest);
 	assert_int_equal(chmod(obj, 0644), 0);
 	write_file(obj, "tampered\n");
