@@ -7,6 +7,7 @@
 #include "util/format.h"
 #include "util/fs.h"
 #include "util/interrupt.h"
+#include "util/strbuf.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -51,20 +52,30 @@ static void print_help(FILE *out)
 		fprintf(out, "  %s\n", commands[i].usage);
 }
 
+/* A line goes to stderr in one write: on a full disk or a closed pipe it
+ * is written whole or not at all, never in pieces. */
+static void write_line(struct strbuf *line)
+{
+	strbuf_addch(line, '\n');
+	fwrite(line->buf, 1, line->len, stderr);
+	strbuf_release(line);
+}
+
 int command_fail(struct command_context *ctx, const struct error *err)
 {
 	/* A message may quote what the user typed; its control characters
 	 * go out as \xNN so it stays one line that cannot drive the
 	 * terminal (messages that escape their own names are left as is). */
+	struct strbuf line = STRBUF_INIT;
 	(void)ctx;
-	fputs("lastgood: ", stderr);
+	strbuf_addstr(&line, "lastgood: ");
 	for (const unsigned char *p = (const unsigned char *)err->msg; *p; p++) {
 		if (*p < 0x20 || *p == 0x7f)
-			fprintf(stderr, "\\x%02x", *p);
+			strbuf_addf(&line, "\\x%02x", *p);
 		else
-			fputc(*p, stderr);
+			strbuf_addch(&line, (char)*p);
 	}
-	fputc('\n', stderr);
+	write_line(&line);
 	return err->code ? err->code : EXIT_FAILED;
 }
 
@@ -83,12 +94,13 @@ void command_progress(struct command_context *ctx, const char *fmt, ...)
 {
 	if (ctx->opt.verbosity < 0)
 		return;
+	struct strbuf line = STRBUF_INIT;
 	va_list ap;
 	va_start(ap, fmt);
-	fputs("lastgood: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	strbuf_addstr(&line, "lastgood: ");
+	strbuf_vaddf(&line, fmt, ap);
 	va_end(ap);
+	write_line(&line);
 }
 
 static const struct command *find_command(const char *name)

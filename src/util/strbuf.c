@@ -84,14 +84,20 @@ void strbuf_addf(struct strbuf *sb, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	int len = vsnprintf(NULL, 0, fmt, ap);
+	strbuf_vaddf(sb, fmt, ap);
 	va_end(ap);
+}
+
+void strbuf_vaddf(struct strbuf *sb, const char *fmt, va_list ap)
+{
+	va_list copy;
+	va_copy(copy, ap);
+	int len = vsnprintf(NULL, 0, fmt, copy);
+	va_end(copy);
 	if (len <= 0)
 		return;
 	strbuf_grow(sb, (size_t)len);
-	va_start(ap, fmt);
 	vsnprintf(sb->buf + sb->len, (size_t)len + 1, fmt, ap);
-	va_end(ap);
 	sb->len += (size_t)len;
 }
 

@@ -12,6 +12,7 @@
 #ifndef LG_STRBUF_H
 #define LG_STRBUF_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 struct strbuf {
@@ -33,6 +34,8 @@ void strbuf_addstr(struct strbuf *sb, const char *s);
 void strbuf_addch(struct strbuf *sb, char c);
 void strbuf_addf(struct strbuf *sb, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+void strbuf_vaddf(struct strbuf *sb, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 void strbuf_setlen(struct strbuf *sb, size_t len);
 /* Append s with \t, \n, \\ and other control bytes escaped as C escapes. */
 void strbuf_add_escaped(struct strbuf *sb, const char *s);
