@@ -76,16 +76,20 @@ fail:;
 }
 
 /* A deployed file belongs to whoever owns what it replaces: a tarball
- * built elsewhere carries someone else's uids. New paths go to us. */
+ * built elsewhere carries someone else's uids. New paths go to us (or,
+ * inside a live folder, to its owner). Both node lists are sorted by
+ * rel, so one walk down each finds every match. */
 static void adopt_live_owners(struct manifest_entry *entry, const struct manifest_entry *live)
 {
+	size_t k = 0;
 	for (size_t i = 0; i < entry->nnodes; i++) {
 		struct manifest_node *node = &entry->nodes[i];
 		const struct manifest_node *owner = NULL;
-		for (size_t k = 0; live && k < live->nnodes && !owner; k++)
-			if (!strcmp(live->nodes[k].rel, node->rel))
-				owner = &live->nodes[k];
-		if (!owner && live)
+		while (live && k < live->nnodes && strcmp(live->nodes[k].rel, node->rel) < 0)
+			k++;
+		if (live && k < live->nnodes && !strcmp(live->nodes[k].rel, node->rel))
+			owner = &live->nodes[k];
+		else if (live)
 			owner = &live->nodes[0];
 		node->uid = owner ? owner->uid : geteuid();
 		node->gid = owner ? owner->gid : getegid();

@@ -90,6 +90,23 @@ load helpers
 	expect_equal "$(tree_sum)" "$from_tgz"
 }
 
+@test "deploy from a tarball keeps the live owners; a new path gets its folder's owner" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root to give files away"
+	make_stack
+	chown -R 4321:4322 web
+	chown 6666:6667 web/index.html
+	chown 5555:5556 web/static/app.js
+	chown 1111:1112 bin/api
+	lg_ok snapshot
+	make_source ../dist
+	printf 'new\n' >../dist/web/static/new.html
+	tar -C ../dist --owner=7777 --group=7778 --numeric-owner -czf ../dist.tar.gz .
+	lg_ok deploy ../dist.tar.gz
+	expect_equal "$(stat -c %u:%g bin/api web web/index.html web/static/app.js)" \
+		"$(printf '1111:1112\n4321:4322\n6666:6667\n5555:5556')"
+	expect_equal "$(stat -c %u:%g web/static/new.html)" 4321:4322
+}
+
 @test "deploy places absolute config paths below the source's root" {
 	make_stack
 	abs=$BATS_TEST_TMPDIR/abs/etc/app.conf
