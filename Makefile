@@ -11,9 +11,13 @@ CLANG   ?= clang
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
 PKGS    := yaml-0.1 libcurl sqlite3 libpq libcrypto jansson libarchive
+# libcurl is not linked: health checks load it when they first run
+# (util/dynlib.h), so that commands without checks do not pay for the
+# forty libraries it brings. Its headers are still used.
+LINKED_PKGS := $(filter-out libcurl,$(PKGS))
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(LINKED_PKGS) 2>/dev/null)
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla
 CFLAGS  ?= -O2 -g

@@ -6,11 +6,15 @@
 #include "core/config.h"
 #include "core/secret.h"
 #include "util/alloc.h"
+#include "util/dynlib.h"
 #include "util/error.h"
 #include "util/interrupt.h"
 #include "util/strbuf.h"
 
 #include <ctype.h>
+/* Calls go through the table below; curl's type-checking macros would
+ * name the functions themselves. */
+#define CURL_DISABLE_TYPECHECK
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +35,19 @@
 #include <unistd.h>
 
 extern char **environ;
+
+/* libcurl, loaded by curl_ready (util/dynlib.h): the functions used. */
+#define CURL_FUNCTIONS(X)                                                        \
+	X(global_init) X(easy_init) X(easy_cleanup) X(easy_setopt) X(easy_getinfo) \
+	X(easy_strerror) X(slist_append) X(slist_free_all) X(multi_init)             \
+	X(multi_cleanup) X(multi_add_handle) X(multi_remove_handle) X(multi_perform) \
+	X(multi_poll) X(multi_info_read)
+
+static struct {
+#define CURL_MEMBER(name) __typeof__(curl_##name) *name;
+	CURL_FUNCTIONS(CURL_MEMBER)
+#undef CURL_MEMBER
+} curl;
 
 #define HEALTH_BODY_MAX 65536        /* http body kept for matching */
 #define HEALTH_OUTPUT_MAX 65536      /* exec output kept */
@@ -121,10 +138,10 @@ static void add_excerpt(struct strbuf *sb, const char *data, size_t len)
 static void probe_release(struct probe *p)
 {
 	if (p->easy) {
-		curl_easy_cleanup(p->easy);
+		curl.easy_cleanup(p->easy);
 		p->easy = NULL;
 	}
-	curl_slist_free_all(p->headers);
+	curl.slist_free_all(p->headers);
 	p->headers = NULL;
 	if (p->addrs) {
 		freeaddrinfo(p->addrs);
@@ -221,37 +238,37 @@ static int http_start(struct probe *p, CURLM *multi, const char *no_proxy, struc
 {
 	const struct health_check *check = p->check;
 
-	p->easy = curl_easy_init();
+	p->easy = curl.easy_init();
 	if (!p->easy)
 		return error_set(err, EXIT_FAILED, "cannot initialize libcurl");
 	for (size_t i = 0; i < check->nheaders; i++) {
 		char *line = xstrfmt("%s: %s", check->headers[i].key, check->headers[i].value);
-		struct curl_slist *list = curl_slist_append(p->headers, line);
+		struct curl_slist *list = curl.slist_append(p->headers, line);
 		free(line);
 		if (!list)
 			return error_set(err, EXIT_FAILED, "cannot add http header '%s'",
 					 check->headers[i].key);
 		p->headers = list;
 	}
-	curl_easy_setopt(p->easy, CURLOPT_URL, check->url);
+	curl.easy_setopt(p->easy, CURLOPT_URL, check->url);
 	if (check->username) {
-		curl_easy_setopt(p->easy, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
-		curl_easy_setopt(p->easy, CURLOPT_USERNAME, check->username);
-		curl_easy_setopt(p->easy, CURLOPT_PASSWORD, check->password ? check->password : "");
+		curl.easy_setopt(p->easy, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+		curl.easy_setopt(p->easy, CURLOPT_USERNAME, check->username);
+		curl.easy_setopt(p->easy, CURLOPT_PASSWORD, check->password ? check->password : "");
 	}
-	curl_easy_setopt(p->easy, CURLOPT_TIMEOUT_MS, p->timeout_ms);
+	curl.easy_setopt(p->easy, CURLOPT_TIMEOUT_MS, p->timeout_ms);
 	/* No SIGALRM around name resolution: signals are the caller's, and
 	 * the round bounds the time anyway. */
-	curl_easy_setopt(p->easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(p->easy, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(p->easy, CURLOPT_NOPROXY, no_proxy);
-	curl_easy_setopt(p->easy, CURLOPT_USERAGENT, "lastgood");
-	curl_easy_setopt(p->easy, CURLOPT_HTTPHEADER, p->headers);
-	curl_easy_setopt(p->easy, CURLOPT_WRITEFUNCTION, http_write);
-	curl_easy_setopt(p->easy, CURLOPT_WRITEDATA, p);
-	curl_easy_setopt(p->easy, CURLOPT_ERRORBUFFER, p->curl_error);
-	curl_easy_setopt(p->easy, CURLOPT_PRIVATE, p);
-	if (curl_multi_add_handle(multi, p->easy) != CURLM_OK)
+	curl.easy_setopt(p->easy, CURLOPT_NOSIGNAL, 1L);
+	curl.easy_setopt(p->easy, CURLOPT_FOLLOWLOCATION, 0L);
+	curl.easy_setopt(p->easy, CURLOPT_NOPROXY, no_proxy);
+	curl.easy_setopt(p->easy, CURLOPT_USERAGENT, "lastgood");
+	curl.easy_setopt(p->easy, CURLOPT_HTTPHEADER, p->headers);
+	curl.easy_setopt(p->easy, CURLOPT_WRITEFUNCTION, http_write);
+	curl.easy_setopt(p->easy, CURLOPT_WRITEDATA, p);
+	curl.easy_setopt(p->easy, CURLOPT_ERRORBUFFER, p->curl_error);
+	curl.easy_setopt(p->easy, CURLOPT_PRIVATE, p);
+	if (curl.multi_add_handle(multi, p->easy) != CURLM_OK)
 		return error_set(err, EXIT_FAILED, "cannot start http check of '%s'", p->label);
 	return 0;
 }
@@ -349,14 +366,14 @@ static void http_error(struct probe *p, CURLcode code)
 	struct strbuf response = STRBUF_INIT;
 	long os_errno = 0;
 
-	curl_easy_getinfo(p->easy, CURLINFO_OS_ERRNO, &os_errno);
+	curl.easy_getinfo(p->easy, CURLINFO_OS_ERRNO, &os_errno);
 	if (code == CURLE_OPERATION_TIMEDOUT) {
 		strbuf_addf(&response, "timeout after %ldms", p->timeout_ms);
 	} else if (code == CURLE_COULDNT_CONNECT && os_errno) {
 		add_errno_text(&response, (int)os_errno);
 	} else {
 		size_t at = response.len;
-		strbuf_addstr(&response, *p->curl_error ? p->curl_error : curl_easy_strerror(code));
+		strbuf_addstr(&response, *p->curl_error ? p->curl_error : curl.easy_strerror(code));
 		response.buf[at] = (char)tolower((unsigned char)response.buf[at]);
 	}
 	probe_finish(p, 0, "error", &response);
@@ -372,7 +389,7 @@ static void http_done(struct probe *p, CURLcode code)
 	}
 
 	long status = 0;
-	curl_easy_getinfo(p->easy, CURLINFO_RESPONSE_CODE, &status);
+	curl.easy_getinfo(p->easy, CURLINFO_RESPONSE_CODE, &status);
 	p->result->answered = status != 0;
 	struct strbuf why = STRBUF_INIT;
 	int status_ok = check->expect_status ? status == check->expect_status
@@ -406,15 +423,15 @@ static void http_collect(CURLM *multi)
 {
 	CURLMsg *msg;
 	int left;
-	while ((msg = curl_multi_info_read(multi, &left))) {
+	while ((msg = curl.multi_info_read(multi, &left))) {
 		if (msg->msg != CURLMSG_DONE)
 			continue;
 		void *priv;
 		CURLcode code = msg->data.result;
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+		curl.easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
 		struct probe *p = priv;
 		/* msg is gone after this; the easy handle stays for http_done. */
-		curl_multi_remove_handle(multi, p->easy);
+		curl.multi_remove_handle(multi, p->easy);
 		http_done(p, code);
 	}
 }
@@ -738,7 +755,7 @@ static int round_drive(CURLM *multi, struct probe *probes, size_t n, struct erro
 
 	for (;;) {
 		int running;
-		if (curl_multi_perform(multi, &running) != CURLM_OK) {
+		if (curl.multi_perform(multi, &running) != CURLM_OK) {
 			rc = error_set(err, EXIT_FAILED, "http checks failed inside libcurl");
 			break;
 		}
@@ -782,7 +799,7 @@ static int round_drive(CURLM *multi, struct probe *probes, size_t n, struct erro
 		long long wait = wake == LLONG_MAX ? HEALTH_ROUND_POLL_MS : wake - now;
 		if (wait < 0)
 			wait = 0;
-		if (curl_multi_poll(multi, fds, nfds, (int)(wait > INT_MAX ? INT_MAX : wait), NULL)
+		if (curl.multi_poll(multi, fds, nfds, (int)(wait > INT_MAX ? INT_MAX : wait), NULL)
 		    != CURLM_OK) {
 			rc = error_set(err, EXIT_FAILED, "cannot wait for health checks");
 			break;
@@ -802,14 +819,24 @@ static int round_drive(CURLM *multi, struct probe *probes, size_t n, struct erro
 	return rc;
 }
 
+/* Load libcurl and set it up, once per process. */
 static int curl_ready(struct error *err)
 {
+	static const char soname[] = "libcurl.so.4";
 	static int initialized;
-	if (!initialized) {
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-			return error_set(err, EXIT_FAILED, "cannot initialize libcurl");
-		initialized = 1;
-	}
+	if (initialized)
+		return 0;
+	void *lib = dynlib_open(soname, "libcurl4", err);
+	if (!lib)
+		return -1;
+#define CURL_LOAD(name)                                                                  \
+	if (!(curl.name = (__typeof__(curl.name))dynlib_symbol(lib, soname, "curl_" #name, err))) \
+		return -1;
+	CURL_FUNCTIONS(CURL_LOAD)
+#undef CURL_LOAD
+	if (curl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return error_set(err, EXIT_FAILED, "cannot initialize libcurl");
+	initialized = 1;
 	return 0;
 }
 
@@ -851,7 +878,7 @@ int health_round_run(const struct config *cfg, const unsigned char *selected,
 		}
 	}
 
-	CURLM *multi = curl_multi_init();
+	CURLM *multi = curl.multi_init();
 	char *no_proxy = http_no_proxy();
 	int rc = 0;
 	if (!multi)
@@ -886,13 +913,13 @@ int health_round_run(const struct config *cfg, const unsigned char *selected,
 				;
 		}
 		if (p->easy)
-			curl_multi_remove_handle(multi, p->easy);
+			curl.multi_remove_handle(multi, p->easy);
 		probe_release(p);
 	}
 	free(probes);
 	free(no_proxy);
 	if (multi)
-		curl_multi_cleanup(multi);
+		curl.multi_cleanup(multi);
 	if (rc < 0)
 		health_round_free(round);
 	return rc;

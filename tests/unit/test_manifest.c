@@ -175,6 +175,32 @@ static void test_capture_tree(void **state)
 	free(top);
 }
 
+/* A real state database in the fixture's folder, and a tree to capture
+ * whose files are old enough for the stat cache to trust (older than the
+ * second a capture starts in). */
+struct cache_case {
+	struct state db;
+	char *dir;
+	char *top;
+};
+
+static void cache_case_open(struct fixture *f, struct cache_case *c)
+{
+	struct error err = ERROR_INIT;
+	c->dir = path_join(f->work, "db-state");
+	c->top = make_tree(f, "cached");
+	if (state_open(&c->db, c->dir, STATE_CREATE, &err) < 0)
+		fail_msg("%s", err.msg);
+	usleep(1100 * 1000);
+}
+
+static void cache_case_close(struct cache_case *c)
+{
+	state_close(&c->db);
+	free(c->top);
+	free(c->dir);
+}
+
 /* A VFS that is the default one except that, once armed, every sync of
  * the state database fails as a dying disk's would. The default VFS gives
  * each kind of file its own methods (the database locks, its journal does
@@ -240,20 +266,15 @@ static void failing_vfs_remove(void)
  */
 static void test_stat_cache_commit_failure(void **state)
 {
-	struct fixture *f = *state;
 	struct error err = ERROR_INIT;
-	struct state db;
+	struct cache_case c;
 	struct manifest_entry e;
 	struct capture_stats stats = { 0 };
-	char *dir = path_join(f->work, "db-state");
-	char *top = make_tree(f, "cached");
 
 	failing_vfs_install();
-	if (state_open(&db, dir, STATE_CREATE, &err) < 0)
-		fail_msg("%s", err.msg);
-	usleep(1100 * 1000);   /* the files are cacheable (see test_stat_cache) */
+	cache_case_open(*state, &c);
 	syncs_fail = 1;
-	assert_int_equal(manifest_capture_entry(&db, "api", top, top, &e, &stats, &err), -1);
+	assert_int_equal(manifest_capture_entry(&c.db, "api", c.top, c.top, &e, &stats, &err), -1);
 	syncs_fail = 0;
 	assert_int_equal(err.code, EXIT_FAILED);
 	assert_non_null(strstr(err.msg, "cannot record the files read (stat cache)"));
@@ -263,13 +284,11 @@ static void test_stat_cache_commit_failure(void **state)
 	/* Nothing was kept: the next capture reads every file again. */
 	error_clear(&err);
 	memset(&stats, 0, sizeof(stats));
-	assert_int_equal(manifest_capture_entry(&db, "api", top, top, &e, &stats, &err), 0);
+	assert_int_equal(manifest_capture_entry(&c.db, "api", c.top, c.top, &e, &stats, &err), 0);
 	assert_int_equal(stats.files_read, 2);
 	manifest_entry_free(&e);
-	state_close(&db);
+	cache_case_close(&c);
 	failing_vfs_remove();
-	free(top);
-	free(dir);
 }
 
 /*
@@ -280,28 +299,23 @@ static void test_stat_cache_commit_failure(void **state)
  */
 static void test_stat_cache(void **state)
 {
-	struct fixture *f = *state;
 	struct error err = ERROR_INIT;
-	struct state db;
+	struct cache_case c;
 	struct manifest_entry e;
 	struct capture_stats stats = { 0 };
-	char *dir = path_join(f->work, "db-state");
-	char *top = make_tree(f, "cached");
-	char *env = path_join(top, "etc/api.env");
 
-	if (state_open(&db, dir, STATE_CREATE, &err) < 0)
-		fail_msg("%s", err.msg);
-	/* Files the cache may trust are older than the second the capture
-	 * started in. */
-	usleep(1100 * 1000);
-	assert_int_equal(manifest_capture_entry(&db, "api", top, top, &e, &stats, &err), 0);
+	cache_case_open(*state, &c);
+	struct state *db = &c.db;
+	const char *top = c.top;
+	char *env = path_join(top, "etc/api.env");
+	assert_int_equal(manifest_capture_entry(db, "api", top, top, &e, &stats, &err), 0);
 	assert_int_equal(stats.files_read, 2);
 	unsigned char first[HASH_SIZE];
 	memcpy(first, find_node(&e, "etc/api.env")->digest, HASH_SIZE);
 	manifest_entry_free(&e);
 
 	memset(&stats, 0, sizeof(stats));
-	assert_int_equal(manifest_capture_entry(&db, "api", top, top, &e, &stats, &err), 0);
+	assert_int_equal(manifest_capture_entry(db, "api", top, top, &e, &stats, &err), 0);
 	assert_int_equal(stats.files, 2);
 	assert_int_equal(stats.files_read, 0);
 	assert_memory_equal(find_node(&e, "etc/api.env")->digest, first, HASH_SIZE);
@@ -317,7 +331,7 @@ static void test_stat_cache(void **state)
 	assert_int_equal(futimens(fd, times), 0);
 	close(fd);
 	memset(&stats, 0, sizeof(stats));
-	assert_int_equal(manifest_capture_entry(&db, "api", top, top, &e, &stats, &err), 0);
+	assert_int_equal(manifest_capture_entry(db, "api", top, top, &e, &stats, &err), 0);
 	assert_int_equal(stats.files_read, 1);
 	char want[HASH_HEX_SIZE], got[HASH_HEX_SIZE];
 	hash_buffer("PORT=9000\n", 10, want);
@@ -331,14 +345,12 @@ static void test_stat_cache(void **state)
 	usleep(1100 * 1000);
 	for (int i = 0; i < 2; i++) {
 		memset(&stats, 0, sizeof(stats));
-		assert_int_equal(manifest_capture_entry(&db, "api", top, top, &e, &stats, &err), 0);
+		assert_int_equal(manifest_capture_entry(db, "api", top, top, &e, &stats, &err), 0);
 		assert_int_equal(stats.files_read, 1);
 		manifest_entry_free(&e);
 	}
-	state_close(&db);
+	cache_case_close(&c);
 	free(env);
-	free(top);
-	free(dir);
 }
 
 static void test_capture_single_file_and_link(void **state)
