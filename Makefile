@@ -133,7 +133,7 @@ check-valgrind:
 		'$(CURDIR)/build/valgrind/logs' '$(CURDIR)/build/valgrind/lastgood' \
 		>build/valgrind/bin/lastgood
 	@chmod +x build/valgrind/bin/lastgood
-	@{ LASTGOOD=$(CURDIR)/build/valgrind/bin/lastgood LC_ALL=C TZ=UTC \
+	@{ LASTGOOD=$(CURDIR)/build/valgrind/bin/lastgood LASTGOOD_VALGRIND=1 LC_ALL=C TZ=UTC \
 		bats --tap $(VALGRIND_CLI); echo $$? >build/valgrind/bats.rc; } | tee build/valgrind/cli.tap; \
 	rc=$$(cat build/valgrind/bats.rc); reports=0; \
 	for log in build/valgrind/logs/*.log; do \

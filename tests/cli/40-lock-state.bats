@@ -74,6 +74,9 @@ nth_call() {
 }
 
 @test "a state database error names the system error behind it" {
+	# The Nth call is counted in one run and failed in the next; under
+	# valgrind (make check-valgrind) the calls are valgrind's too.
+	[ -z "${LASTGOOD_VALGRIND:-}" ] || skip "counts lastgood's own system calls"
 	make_stack
 	lg_ok snapshot
 	# each time a snapshot with something to record

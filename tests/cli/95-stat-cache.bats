@@ -79,6 +79,9 @@ settle() { sleep 1.1; }
 }
 
 @test "racy: a file written in the second its snapshot started is read again next time" {
+	# A snapshot under valgrind (make check-valgrind) takes more than the
+	# second this needs it to finish in.
+	[ -z "${LASTGOOD_VALGRIND:-}" ] || skip "needs a snapshot to take less than a second"
 	make_stack
 	local tries=0 before after
 	# Write and snapshot within one second (retry when the clock turns
