@@ -276,8 +276,7 @@ void manifest_totals(const struct manifest *m, long *files, long long *bytes)
  * capture starts after it settled.
  */
 struct stat_cache {
-	struct state *st;
-	sqlite3 *db;
+	struct state *st;        /* NULL: no cache, every file is read */
 	sqlite3_stmt *lookup;
 	sqlite3_stmt *remember;
 	long long recorded_ns;
@@ -313,12 +312,11 @@ static void stat_cache_open(struct state *st, struct stat_cache *sc)
 		return;
 	}
 	sc->st = st;
-	sc->db = st->db;
 	sc->recorded_ns = stat_cache_clock_ns();
 	/* Rows are written in one transaction with the capture, and only
 	 * if the caller has none open (then they go with the caller's). */
-	if (sqlite3_get_autocommit(sc->db) &&
-	    sqlite3_exec(sc->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK)
+	if (sqlite3_get_autocommit(st->db) &&
+	    sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK)
 		sc->in_transaction = 1;
 }
 
@@ -344,11 +342,11 @@ static int stat_cache_close(struct stat_cache *sc, int keep, struct error *err)
 
 /* 1 with digest filled when the row for path vouches for the file that
  * sb describes (see above). */
-static int stat_cache_lookup(struct state *st, struct stat_cache *sc, const char *path,
-			     const struct stat *sb, char digest[HASH_HEX_SIZE])
+static int stat_cache_lookup(struct stat_cache *sc, const char *path, const struct stat *sb,
+			     char digest[HASH_HEX_SIZE])
 {
 	int found = 0;
-	if (!sc->db)
+	if (!sc->st)
 		return 0;
 	sqlite3_reset(sc->lookup);
 	sqlite3_bind_text(sc->lookup, 1, path, -1, SQLITE_STATIC);
@@ -368,13 +366,13 @@ static int stat_cache_lookup(struct state *st, struct stat_cache *sc, const char
 	}
 	sqlite3_reset(sc->lookup);
 	sqlite3_clear_bindings(sc->lookup);
-	return found && store_has_size(st, digest, (long long)sb->st_size);
+	return found && store_has_size(sc->st, digest, (long long)sb->st_size);
 }
 
 static void stat_cache_remember(struct stat_cache *sc, const char *path, const struct stat *sb,
 				const char *digest)
 {
-	if (!sc->db)
+	if (!sc->st)
 		return;
 	sqlite3_reset(sc->remember);
 	sqlite3_bind_text(sc->remember, 1, path, -1, SQLITE_STATIC);
@@ -398,12 +396,12 @@ static int manifest_node_order(const void *a, const void *b);
 static void stat_cache_prune(struct stat_cache *sc, const struct manifest_entry *entry)
 {
 	sqlite3_stmt *list, *drop;
-	if (!sc->db)
+	if (!sc->st)
 		return;
-	if (sqlite3_prepare_v2(sc->db, "SELECT path FROM stat_cache WHERE path = ?1 OR "
+	if (sqlite3_prepare_v2(sc->st->db, "SELECT path FROM stat_cache WHERE path = ?1 OR "
 			       "(path > ?1 || '/' AND path < ?1 || '0')", -1, &list, NULL) != SQLITE_OK)
 		return;
-	if (sqlite3_prepare_v2(sc->db, "DELETE FROM stat_cache WHERE path = ?", -1, &drop,
+	if (sqlite3_prepare_v2(sc->st->db, "DELETE FROM stat_cache WHERE path = ?", -1, &drop,
 			       NULL) != SQLITE_OK) {
 		sqlite3_finalize(list);
 		return;
@@ -505,8 +503,7 @@ static int capture_file(struct capture *c, int at_fd, const char *name, const ch
 	char digest[HASH_HEX_SIZE];
 	long long size;
 
-	if (c->cache.db && stat_cache_lookup(c->st, &c->cache, capture_live_path(c, rel), lsb,
-					     digest)) {
+	if (c->cache.st && stat_cache_lookup(&c->cache, capture_live_path(c, rel), lsb, digest)) {
 		capture_add_file(c, rel, lsb, (long long)lsb->st_size, digest, 0);
 		return 0;
 	}
@@ -529,7 +526,7 @@ static int capture_file(struct capture *c, int at_fd, const char *name, const ch
 	capture_add_file(c, rel, &sb, size, digest, added);
 	if (c->stats)
 		c->stats->files_read++;
-	if (c->cache.db && fstat(fd, &after) == 0 && same_stat(&sb, &after) &&
+	if (c->cache.st && fstat(fd, &after) == 0 && same_stat(&sb, &after) &&
 	    size == (long long)sb.st_size)
 		stat_cache_remember(&c->cache, capture_live_path(c, rel), &sb, digest);
 	rc = 0;

@@ -85,12 +85,12 @@ static void adopt_live_owners(struct manifest_entry *entry, const struct manifes
 	for (size_t i = 0; i < entry->nnodes; i++) {
 		struct manifest_node *node = &entry->nodes[i];
 		const struct manifest_node *owner = NULL;
-		while (live && k < live->nnodes && strcmp(live->nodes[k].rel, node->rel) < 0)
-			k++;
-		if (live && k < live->nnodes && !strcmp(live->nodes[k].rel, node->rel))
-			owner = &live->nodes[k];
-		else if (live)
-			owner = &live->nodes[0];
+		if (live) {
+			while (k < live->nnodes && strcmp(live->nodes[k].rel, node->rel) < 0)
+				k++;
+			owner = k < live->nnodes && !strcmp(live->nodes[k].rel, node->rel)
+				? &live->nodes[k] : &live->nodes[0];
+		}
 		node->uid = owner ? owner->uid : geteuid();
 		node->gid = owner ? owner->gid : getegid();
 	}

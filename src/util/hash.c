@@ -3,6 +3,7 @@
  */
 #include "util/hash.h"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,16 +67,12 @@ int hash_is_valid_hex(const char *s)
 	return i == 64;
 }
 
-static int hex_value(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c - 'a' + 10;
-}
-
 int hash_from_hex(const char *hex, unsigned char raw[HASH_SIZE])
 {
-	if (!hash_is_valid_hex(hex))
+	size_t len = 0;
+	/* libcrypto decodes; lastgood's own check keeps names lowercase. */
+	if (!hash_is_valid_hex(hex) ||
+	    OPENSSL_hexstr2buf_ex(raw, HASH_SIZE, &len, hex, '\0') != 1 || len != HASH_SIZE)
 		return -1;
-	for (int i = 0; i < HASH_SIZE; i++)
-		raw[i] = (unsigned char)(hex_value(hex[2 * i]) << 4 | hex_value(hex[2 * i + 1]));
 	return 0;
 }
