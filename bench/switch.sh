@@ -15,9 +15,9 @@ section 30-switch
 fs_type=$(df -T "$work" | awk 'NR == 2 { print $2 }')
 printf x >"$work/probe"
 if cp --reflink=always "$work/probe" "$work/probe2" 2>/dev/null; then
-	how="a reflink (\`FICLONE\`): no data is copied, blocks are shared until either side is written"
+	how="a reflink (\`FICLONE\`): no data is copied, blocks are shared until either side is written; the clone is then read back and hashed"
 else
-	how="a copy: $fs_type cannot share blocks (\`FICLONE\` fails), so \`copy_file_range\` copies in the kernel"
+	how="a copy: $fs_type cannot share blocks (\`FICLONE\` fails), so each object is read, hashed and written in one pass through a 256 KiB buffer"
 fi
 rm -f "$work/probe" "$work/probe2"
 out "## Switch" "" \
@@ -26,8 +26,8 @@ out "## Switch" "" \
     "putting a tree back: remove it and \`cp -a\` the backup. A switch stages the whole entry" \
     "beside the live one from the store (\`.lastgood-OP-SEQ\`), then swaps the two folders with one" \
     "\`renameat2(RENAME_EXCHANGE)\`, then commits and removes the old copy. Materialising each file" \
-    "is done by $how, then the copy is hashed (through a mapping, no copy to user space) and" \
-    "compared with its digest before it can go live; it is fsynced." \
+    "is done by $how. The digest of what was written is" \
+    "compared with the object's name before the file can go live, and the file is fsynced." \
     "lastgood never hard-links a live file to the store: a live file may be written in place (an" \
     "editor, a package script, \`echo >>\`), and through a hard link that write would change the" \
     "object, the only copy of the release." ""

@@ -11,6 +11,7 @@
 #include "util/alloc.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/parallel.h"
 #include "util/strbuf.h"
 
 #include <dirent.h>
@@ -427,6 +428,31 @@ static void stat_cache_prune(struct stat_cache *sc, const struct manifest_entry 
 
 /* ---- capture ---- */
 
+/*
+ * Files to read are queued as jobs and read a queue at a time, on
+ * parallel_threads() threads when the queue holds enough bytes to be worth
+ * it: hashing is most of a first snapshot's work, and a CPU each halves
+ * it. A job keeps its folder's descriptor, so the queue is run before any
+ * folder is closed, and when it holds CAPTURE_QUEUE_JOBS files or
+ * CAPTURE_QUEUE_BYTES (which bounds what waits in tmp/ for the batch to
+ * commit). The results are taken in the order queued, so the first
+ * failure reported is the first one met.
+ */
+#define CAPTURE_QUEUE_JOBS 64
+#define CAPTURE_QUEUE_BYTES (64LL << 20)
+#define CAPTURE_PARALLEL_MIN_BYTES (1LL << 20)
+
+struct capture_job {
+	int at_fd;                 /* the folder holding name (not owned) */
+	char *name;
+	char *rel;
+	struct stat sb;            /* fstat of the open file */
+	int unchanged;             /* the same fstat after it was read */
+	struct store_written written;
+	int rc;
+	struct error err;
+};
+
 struct capture {
 	struct state *st;
 	const char *source;
@@ -436,6 +462,10 @@ struct capture {
 	struct store_batch batch;
 	struct stat_cache cache;   /* live captures only (source is the live path) */
 	struct strbuf live;        /* scratch: a node's live path */
+	struct capture_job *jobs;  /* queued files */
+	size_t njobs, jobs_alloc;
+	long long job_bytes;       /* their sizes when queued */
+	int threads;
 };
 
 /* The node's path as the user knows it, for messages (allocated). */
@@ -488,53 +518,116 @@ static int same_stat(const struct stat *a, const struct stat *b)
 	       stat_ns(&a->st_ctim) == stat_ns(&b->st_ctim);
 }
 
+/* One job, on any thread: open the file with O_NOFOLLOW | O_NONBLOCK and
+ * check it again, since the tree is live and a name swapped for a symlink
+ * or a fifo since the walk saw it must neither be followed nor block us;
+ * then write it to the store, and note whether anything changed it while
+ * it was read. */
+static void capture_read_job(void *ctx, size_t i)
+{
+	struct capture *c = ctx;
+	struct capture_job *job = &c->jobs[i];
+	char *path = capture_path(c, job->rel);
+	struct stat after;
+
+	job->rc = -1;
+	int fd = openat(job->at_fd, job->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		error_errno(&job->err, EXIT_FAILED, errno, "cannot open '%s'", path);
+		goto out;
+	}
+	if (fstat(fd, &job->sb) < 0) {
+		error_errno(&job->err, EXIT_FAILED, errno, "cannot inspect '%s'", path);
+		goto out;
+	}
+	if (!S_ISREG(job->sb.st_mode)) {
+		error_set(&job->err, EXIT_FAILED, "'%s' changed while it was being recorded", path);
+		goto out;
+	}
+	if (store_batch_write(&c->batch, fd, path, &job->written, &job->err) < 0)
+		goto out;
+	job->unchanged = fstat(fd, &after) == 0 && same_stat(&job->sb, &after) &&
+			 job->written.size == (long long)job->sb.st_size;
+	job->rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(path);
+}
+
+static void capture_drop_queue(struct capture *c)
+{
+	for (size_t i = 0; i < c->njobs; i++) {
+		free(c->jobs[i].name);
+		free(c->jobs[i].rel);
+	}
+	c->njobs = 0;
+	c->job_bytes = 0;
+}
+
+/* Read every queued file, then record them in the order queued. After a
+ * failure the rest are dropped (those read, their temporaries too). */
+static int capture_run_queue(struct capture *c)
+{
+	int rc = 0;
+
+	if (!c->njobs)
+		return 0;
+	if (store_batch_prepare(&c->batch, c->err) < 0)
+		rc = -1;
+	else
+		parallel_run(c->njobs, c->job_bytes >= CAPTURE_PARALLEL_MIN_BYTES ? c->threads : 1,
+			     capture_read_job, c);
+	for (size_t i = 0; i < c->njobs; i++) {
+		struct capture_job *job = &c->jobs[i];
+		int added;
+		if (rc == 0 && job->rc < 0) {
+			*c->err = job->err;
+			rc = -1;
+		} else if (rc < 0) {
+			if (job->rc == 0)
+				store_written_drop(&c->batch, &job->written);
+		} else if (store_batch_add(&c->batch, &job->written, &added, c->err) < 0) {
+			rc = -1;
+		} else {
+			capture_add_file(c, job->rel, &job->sb, job->written.size,
+					 job->written.digest, added);
+			if (c->stats)
+				c->stats->files_read++;
+			if (c->cache.st && job->unchanged)
+				stat_cache_remember(&c->cache, capture_live_path(c, job->rel),
+						    &job->sb, job->written.digest);
+		}
+	}
+	capture_drop_queue(c);
+	return rc;
+}
+
 /* A file the stat cache vouches for (lsb is its lstat) is taken from the
- * cache unopened. Else it is read: opened with O_NOFOLLOW | O_NONBLOCK and
- * checked again, since the tree is live and a name swapped for a symlink
- * or a fifo between the lstat and the open must neither be followed nor
- * block us; and it is remembered only when nothing changed it while it
- * was read. */
+ * cache unopened; else it is queued to be read (capture_read_job), and
+ * remembered once read only when nothing changed it meanwhile. */
 static int capture_file(struct capture *c, int at_fd, const char *name, const char *rel,
 			const struct stat *lsb)
 {
-	char *path = NULL;
-	struct stat sb, after;
-	int rc = -1, added;
 	char digest[HASH_HEX_SIZE];
-	long long size;
 
 	if (c->cache.st && stat_cache_lookup(&c->cache, capture_live_path(c, rel), lsb, digest)) {
 		capture_add_file(c, rel, lsb, (long long)lsb->st_size, digest, 0);
 		return 0;
 	}
-	path = capture_path(c, rel);
-	int fd = openat(at_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0) {
-		error_errno(c->err, EXIT_FAILED, errno, "cannot open '%s'", path);
-		goto out;
-	}
-	if (fstat(fd, &sb) < 0) {
-		error_errno(c->err, EXIT_FAILED, errno, "cannot inspect '%s'", path);
-		goto out;
-	}
-	if (!S_ISREG(sb.st_mode)) {
-		error_set(c->err, EXIT_FAILED, "'%s' changed while it was being recorded", path);
-		goto out;
-	}
-	if (store_batch_put_fd(&c->batch, fd, path, digest, &added, &size, c->err) < 0)
-		goto out;
-	capture_add_file(c, rel, &sb, size, digest, added);
-	if (c->stats)
-		c->stats->files_read++;
-	if (c->cache.st && fstat(fd, &after) == 0 && same_stat(&sb, &after) &&
-	    size == (long long)sb.st_size)
-		stat_cache_remember(&c->cache, capture_live_path(c, rel), &sb, digest);
-	rc = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	free(path);
-	return rc;
+	ALLOC_GROW(c->jobs, c->njobs + 1, c->jobs_alloc);
+	struct capture_job *job = &c->jobs[c->njobs++];
+	memset(job, 0, sizeof(*job));
+	job->at_fd = at_fd;
+	job->name = xstrdup(name);
+	job->rel = xstrdup(rel);
+	job->rc = -1;   /* not read yet */
+	c->job_bytes += (long long)lsb->st_size;
+	/* a job per thread at least, so that big files are read together */
+	if (c->njobs >= CAPTURE_QUEUE_JOBS ||
+	    (c->job_bytes >= CAPTURE_QUEUE_BYTES && c->njobs >= (size_t)c->threads))
+		return capture_run_queue(c);
+	return 0;
 }
 
 static int capture_link(struct capture *c, int at_fd, const char *name, const char *rel,
@@ -620,6 +713,11 @@ static int capture_dir(struct capture *c, int at_fd, const char *name, const cha
 	}
 	rc = 0;
 out:
+	/* the queued jobs may name files of this folder */
+	if (rc == 0)
+		rc = capture_run_queue(c);
+	else
+		capture_drop_queue(c);
 	if (d)
 		closedir(d);
 	free(path);
@@ -703,7 +801,7 @@ int manifest_capture_entry(struct state *st, const char *service, const char *pa
 			   struct capture_stats *stats, struct error *err)
 {
 	struct capture c = { .st = st, .source = source, .entry = entry, .stats = stats,
-			     .err = err, .live = STRBUF_INIT };
+			     .err = err, .live = STRBUF_INIT, .threads = parallel_threads() };
 	struct stat sb;
 	int rc = -1;
 
@@ -720,8 +818,9 @@ int manifest_capture_entry(struct state *st, const char *service, const char *pa
 	if (lstat(source, &sb) < 0)
 		error_errno(err, EXIT_FAILED, errno, "cannot inspect '%s'", source);
 	else if (capture_node(&c, AT_FDCWD, source, "", &sb) == 0 &&
-		 store_batch_commit(&c.batch, err) == 0)
+		 capture_run_queue(&c) == 0 && store_batch_commit(&c.batch, err) == 0)
 		rc = 0;
+	capture_drop_queue(&c);   /* what a failure left queued */
 	if (rc == 0) {
 		capture_sort_nodes(entry);
 		manifest_entry_finish(entry);
@@ -731,6 +830,7 @@ int manifest_capture_entry(struct state *st, const char *service, const char *pa
 	if (stat_cache_close(&c.cache, rc == 0, err) < 0)
 		rc = -1;
 	strbuf_release(&c.live);
+	free(c.jobs);
 	if (rc < 0)
 		manifest_entry_free(entry);
 	return rc;

@@ -13,27 +13,22 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <linux/fs.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define STORE_CHUNK 65536
-/* How much of a file store_hash_file maps at a time: big enough that
- * mapping costs nothing next to hashing (a map and an unmap per MiB),
- * small enough that a big file does not swell the process: every page of
- * a window counts in its resident set until the unmap, and with 8 MiB
- * windows storing the manifest of 100,000 files alone added 7.6 MiB to
- * a snapshot's peak. */
-#define STORE_HASH_WINDOW (1 << 20)
+/* The buffer objects pass through (store_stream): a read and a write per
+ * 256 KiB, and little enough that it adds nothing to a snapshot's peak. */
+#define STORE_CHUNK (256 * 1024)
 
 /* Temporary names are obj.<pid>.<counter>; the counter keeps two puts of
  * one process apart, the pid two processes. */
-static unsigned long store_temp_counter;
+static atomic_ulong store_temp_counter;
 
 struct store_temp {
 	char *path;
@@ -80,80 +75,62 @@ int store_has(const struct state *st, const char *digest)
 }
 
 /*
- * Read in_fd to its end, hashing every byte and appending it to sb (when
- * non-NULL): how objects are read back (store_read, fsck), each read also
- * a verification.
+ * Read in_fd to its end, hashing every byte, and write each chunk to
+ * out_fd (when not -1) and append it to sb (when non-NULL). Reading back
+ * an object (store_read, fsck) is thus also a verification, and a copy's
+ * digest is that of the very bytes written, even if in_fd's file changes
+ * meanwhile. One pass through one buffer: mapping the page cache instead
+ * costs a TLB shoot-down at every unmap, which on a virtual machine took
+ * longer than the hashing.
  */
-static int store_stream(int in_fd, const char *in_name, struct strbuf *sb,
-			char digest[HASH_HEX_SIZE], struct error *err)
+static int store_stream(int in_fd, const char *in_name, int out_fd, const char *out_name,
+			struct strbuf *sb, char digest[HASH_HEX_SIZE], long long *size,
+			struct error *err)
 {
-	char buf[STORE_CHUNK];
+	char *buf = xmalloc(STORE_CHUNK);
+	long long total = 0;
 	struct hasher h;
+	int rc = 0;
 
 	hasher_init(&h);
 	for (;;) {
-		ssize_t n = read(in_fd, buf, sizeof(buf));
+		ssize_t n = read(in_fd, buf, STORE_CHUNK);
+		if (n < 0 && errno == EINTR)
+			continue;
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			error_errno(err, EXIT_FAILED, errno, "cannot read '%s'", in_name);
-			goto fail;
+			rc = error_errno(err, EXIT_FAILED, errno, "cannot read '%s'", in_name);
+			break;
 		}
 		if (n == 0)
 			break;
 		hasher_update(&h, buf, (size_t)n);
+		if (out_fd >= 0 && fs_write_all(out_fd, buf, (size_t)n) < 0) {
+			rc = error_errno(err, EXIT_FAILED, errno, "cannot write '%s'", out_name);
+			break;
+		}
 		if (sb)
 			strbuf_add(sb, buf, (size_t)n);
+		total += n;
 	}
-	hasher_final(&h, digest);
-	return 0;
-fail:
-	hasher_final(&h, digest);   /* releases the context */
-	return -1;
+	hasher_final(&h, digest);   /* releases the context on failure too */
+	free(buf);
+	if (size)
+		*size = total;
+	return rc;
 }
 
 /*
- * Fill out_fd with in_fd's bytes without passing them through us: a
- * reflink where the file system can share blocks (FICLONE: no data copied,
- * and a later write to either file copies only what it changes), else the
- * kernel's copy_file_range, else read and write. Nothing is hashed here:
- * the caller hashes the copy, which only it can write, so the digest is
- * that of the bytes kept even if in_fd's file changes meanwhile.
+ * Fill out_fd (empty, opened for reading and writing, that only we write)
+ * with in_fd's bytes and hash what it holds. Where the file system can
+ * share blocks (FICLONE) no data is copied and the clone is read back to
+ * hash it; elsewhere one pass reads, hashes and writes.
  */
-static int store_copy(int in_fd, const char *in_name, int out_fd, struct error *err)
+static int store_copy_hashed(int in_fd, const char *in_name, int out_fd, const char *out_name,
+			     char digest[HASH_HEX_SIZE], long long *size, struct error *err)
 {
 	if (ioctl(out_fd, FICLONE, in_fd) == 0)
-		return 0;
-	return fs_copy_fd(in_fd, out_fd, in_name, err);
-}
-
-/* Hash a file that only we write (a temporary object, a fresh copy)
- * where its bytes lie in the page cache, a window at a time, rather than
- * copying them out with read(). */
-static int store_hash_file(int fd, const char *name, char digest[HASH_HEX_SIZE],
-			   long long *size, struct error *err)
-{
-	struct stat sb;
-	struct hasher h;
-
-	if (fstat(fd, &sb) < 0)
-		return error_errno(err, EXIT_FAILED, errno, "cannot inspect '%s'", name);
-	hasher_init(&h);
-	for (off_t off = 0; off < sb.st_size; off += STORE_HASH_WINDOW) {
-		size_t len = sb.st_size - off < STORE_HASH_WINDOW ? (size_t)(sb.st_size - off)
-								   : STORE_HASH_WINDOW;
-		void *p = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, off);
-		if (p == MAP_FAILED) {
-			hasher_final(&h, digest);   /* releases the context */
-			return error_errno(err, EXIT_FAILED, errno, "cannot read '%s'", name);
-		}
-		madvise(p, len, MADV_SEQUENTIAL);
-		hasher_update(&h, p, len);
-		munmap(p, len);
-	}
-	hasher_final(&h, digest);
-	*size = (long long)sb.st_size;
-	return 0;
+		return store_stream(out_fd, out_name, -1, NULL, NULL, digest, size, err);
+	return store_stream(in_fd, in_name, out_fd, out_name, NULL, digest, size, err);
 }
 
 static int store_corrupt_error(const char *digest, const char *got, struct error *err)
@@ -186,11 +163,16 @@ static int store_open_object(const struct state *st, const char *digest, char **
 	return -1;
 }
 
-static int store_temp_open(struct state *st, struct store_temp *t, struct error *err)
+static char *store_temp_path(const struct state *st, unsigned long counter)
+{
+	return xstrfmt("%s/obj.%ld.%lu", st->tmp_dir, (long)getpid(), counter);
+}
+
+static int store_temp_open(const struct state *st, struct store_temp *t, struct error *err)
 {
 	for (;;) {
-		t->counter = store_temp_counter++;
-		t->path = xstrfmt("%s/obj.%ld.%lu", st->tmp_dir, (long)getpid(), t->counter);
+		t->counter = atomic_fetch_add(&store_temp_counter, 1);
+		t->path = store_temp_path(st, t->counter);
 		t->fd = open(t->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (t->fd >= 0)
 			return 0;
@@ -274,9 +256,6 @@ fail:
 	return -1;
 }
 
-/* Below this many objects a commit fsyncs each one; from it on, one
- * syncfs(2) of the store's file system costs less than their fsyncs. */
-#define STORE_SYNCFS_MIN 16
 
 struct store_pending {
 	char digest[HASH_HEX_SIZE];
@@ -286,7 +265,7 @@ struct store_pending {
 
 static char *store_pending_temp(const struct state *st, const struct store_pending *p)
 {
-	return xstrfmt("%s/obj.%ld.%lu", st->tmp_dir, (long)getpid(), p->temp);
+	return store_temp_path(st, p->temp);
 }
 
 void store_batch_begin(struct state *st, struct store_batch *batch)
@@ -316,16 +295,6 @@ static int store_batch_has(const struct store_batch *batch, const char *digest)
 	for (size_t i = 0; i < batch->n; i++)
 		if (!memcmp(batch->pending[i].digest, digest, HASH_HEX_SIZE))
 			return 1;
-	return 0;
-}
-
-/* syncfs reports the write-back errors of its file system since the
- * descriptor was opened, so tmp/ is opened before the first write. */
-static int store_syncfs(struct store_batch *batch, struct error *err)
-{
-	if (syncfs(batch->tmp_fd) < 0)
-		return error_errno(err, EXIT_FAILED, errno, "cannot sync the store's file system ('%s')",
-				   batch->st->tmp_dir);
 	return 0;
 }
 
@@ -390,8 +359,8 @@ static unsigned store_fanout(const char *digest)
 static int store_batch_sync(struct store_batch *batch, int names,
 			    const unsigned char *fanouts, int objects_dir, struct error *err)
 {
-	if (batch->n >= STORE_SYNCFS_MIN)
-		return store_syncfs(batch, err);
+	if (batch->n >= FS_SYNCFS_MIN)
+		return fs_syncfs(batch->tmp_fd, batch->st->tmp_dir, err);
 	for (size_t i = 0; !names && i < batch->n; i++) {
 		char *temp = store_pending_temp(batch->st, &batch->pending[i]);
 		int rc = store_fsync_path(temp, err);
@@ -433,59 +402,95 @@ int store_batch_commit(struct store_batch *batch, struct error *err)
 	return rc;
 }
 
+/* syncfs reports the write-back errors of its file system since the
+ * descriptor was opened, so tmp/ is opened before the first write. */
+int store_batch_prepare(struct store_batch *batch, struct error *err)
+{
+	if (batch->tmp_fd >= 0)
+		return 0;
+	batch->tmp_fd = open(batch->st->tmp_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (batch->tmp_fd < 0)
+		return error_errno(err, EXIT_FAILED, errno, "cannot open folder '%s'",
+				   batch->st->tmp_dir);
+	return 0;
+}
+
+int store_batch_write(const struct store_batch *batch, int fd, const char *what,
+		      struct store_written *w, struct error *err)
+{
+	struct store_temp t;
+
+	if (store_temp_open(batch->st, &t, err) < 0)
+		return -1;
+	if (store_copy_hashed(fd, what, t.fd, t.path, w->digest, &w->size, err) < 0) {
+		store_temp_discard(&t);
+		return -1;
+	}
+	w->present = store_has_size(batch->st, w->digest, w->size);
+	if (w->present) {
+		store_temp_discard(&t);
+		return 0;
+	}
+	if (fchmod(t.fd, 0444) < 0) {
+		error_errno(err, EXIT_FAILED, errno, "cannot make '%s' read-only", t.path);
+		store_temp_discard(&t);
+		return -1;
+	}
+	/* Start writing it out now: the commit then finds the disk work done
+	 * rather than starting it. */
+	sync_file_range(t.fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	int rc = close(t.fd);
+	t.fd = -1;
+	if (rc < 0) {
+		error_errno(err, EXIT_FAILED, errno, "cannot close '%s'", t.path);
+		store_temp_discard(&t);
+		return -1;
+	}
+	w->temp = t.counter;
+	free(t.path);
+	return 0;
+}
+
+void store_written_drop(const struct store_batch *batch, const struct store_written *w)
+{
+	if (w->present)
+		return;
+	char *temp = store_temp_path(batch->st, w->temp);
+	unlink(temp);
+	free(temp);
+}
+
+int store_batch_add(struct store_batch *batch, const struct store_written *w, int *added,
+		    struct error *err)
+{
+	*added = !w->present && !store_batch_has(batch, w->digest);
+	if (!*added) {
+		store_written_drop(batch, w);
+	} else {
+		ALLOC_GROW(batch->pending, batch->n + 1, batch->alloc);
+		struct store_pending *p = &batch->pending[batch->n++];
+		memcpy(p->digest, w->digest, HASH_HEX_SIZE);
+		p->temp = w->temp;
+		p->named = 0;
+		batch->bytes += w->size;
+	}
+	if (batch->n >= STORE_BATCH_OBJECTS || batch->bytes >= STORE_BATCH_BYTES)
+		return store_batch_commit(batch, err);
+	return 0;
+}
+
 int store_batch_put_fd(struct store_batch *batch, int fd, const char *what,
 		       char digest[HASH_HEX_SIZE], int *added, long long *size,
 		       struct error *err)
 {
-	struct state *st = batch->st;
-	struct store_temp t;
-	long long total = 0;
+	struct store_written w;
 
-	if (batch->tmp_fd < 0) {
-		batch->tmp_fd = open(st->tmp_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (batch->tmp_fd < 0)
-			return error_errno(err, EXIT_FAILED, errno, "cannot open folder '%s'",
-					   st->tmp_dir);
-	}
-	if (store_temp_open(st, &t, err) < 0)
+	if (store_batch_prepare(batch, err) < 0 || store_batch_write(batch, fd, what, &w, err) < 0)
 		return -1;
-	if (store_copy(fd, what, t.fd, err) < 0 ||
-	    store_hash_file(t.fd, t.path, digest, &total, err) < 0) {
-		store_temp_discard(&t);
-		return -1;
-	}
-	*added = !store_has_size(st, digest, total) && !store_batch_has(batch, digest);
-	if (!*added) {
-		store_temp_discard(&t);
-	} else {
-		if (fchmod(t.fd, 0444) < 0) {
-			error_errno(err, EXIT_FAILED, errno, "cannot make '%s' read-only", t.path);
-			store_temp_discard(&t);
-			return -1;
-		}
-		/* Start writing it out now: the commit then finds the disk
-		 * work done rather than starting it. */
-		sync_file_range(t.fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-		int rc = close(t.fd);
-		t.fd = -1;
-		if (rc < 0) {
-			error_errno(err, EXIT_FAILED, errno, "cannot close '%s'", t.path);
-			store_temp_discard(&t);
-			return -1;
-		}
-		ALLOC_GROW(batch->pending, batch->n + 1, batch->alloc);
-		struct store_pending *p = &batch->pending[batch->n++];
-		memcpy(p->digest, digest, HASH_HEX_SIZE);
-		p->temp = t.counter;
-		p->named = 0;
-		batch->bytes += total;
-		free(t.path);
-	}
+	memcpy(digest, w.digest, HASH_HEX_SIZE);
 	if (size)
-		*size = total;
-	if (batch->n >= STORE_BATCH_OBJECTS || batch->bytes >= STORE_BATCH_BYTES)
-		return store_batch_commit(batch, err);
-	return 0;
+		*size = w.size;
+	return store_batch_add(batch, &w, added, err);
 }
 
 int store_put_fd(struct state *st, int fd, const char *what,
@@ -531,7 +536,7 @@ int store_read(struct state *st, const char *digest, struct strbuf *sb, struct e
 	int fd = store_open_object(st, digest, &path, NULL, err);
 	if (fd < 0)
 		return -1;
-	int rc = store_stream(fd, path, sb, got, err);
+	int rc = store_stream(fd, path, -1, NULL, sb, got, NULL, err);
 	close(fd);
 	free(path);
 	if (rc == 0 && strcmp(got, digest))
@@ -542,7 +547,7 @@ int store_read(struct state *st, const char *digest, struct strbuf *sb, struct e
 }
 
 int store_materialize(struct state *st, const char *digest, const char *path,
-		      mode_t mode, struct error *err)
+		      mode_t mode, int sync, struct error *err)
 {
 	char got[HASH_HEX_SIZE], *object;
 	long long size;
@@ -560,16 +565,14 @@ int store_materialize(struct state *st, const char *digest, const char *path,
 		return -1;
 	}
 	/* What is verified is the copy, the very bytes that will go live. */
-	int rc = store_copy(in, object, out, err);
+	int rc = store_copy_hashed(in, object, out, path, got, &size, err);
 	close(in);
 	free(object);
-	if (rc == 0)
-		rc = store_hash_file(out, path, got, &size, err);
 	if (rc == 0 && strcmp(got, digest))
 		rc = store_corrupt_error(digest, got, err);
 	if (rc == 0 && fchmod(out, mode) < 0)
 		rc = error_errno(err, EXIT_FAILED, errno, "cannot set mode of '%s'", path);
-	if (rc == 0)
+	if (rc == 0 && sync)
 		rc = fs_fsync_fd(out, path, err);
 	if (close(out) < 0 && rc == 0)
 		rc = error_errno(err, EXIT_FAILED, errno, "cannot close '%s'", path);
@@ -593,7 +596,7 @@ enum store_damage store_check(struct state *st, const char *digest, struct error
 	else if (!S_ISREG(sb.st_mode))
 		rc = error_set(err, EXIT_FAILED, "object '%.12s' is corrupt (not a regular file)", digest);
 	else
-		rc = store_stream(fd, path, NULL, got, err);
+		rc = store_stream(fd, path, -1, NULL, NULL, got, NULL, err);
 	close(fd);
 	free(path);
 	if (rc == 0 && strcmp(got, digest))

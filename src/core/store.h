@@ -5,10 +5,10 @@
  * made read-only (0444) once written. An object is written beside its
  * final name in tmp/, fsynced, renamed into place and its folder fsynced,
  * so a crash leaves either no object or a whole one, never a torn one.
- * Content is copied into tmp/ without passing through lastgood (a reflink
- * where the file system has them, else an in-kernel copy) and hashed
- * there, where only lastgood writes; content already present costs that
- * copy and its hash, and the copy is dropped.
+ * Content is copied into tmp/ and hashed in one pass, so the digest is
+ * that of the bytes kept even if the source changes meanwhile (where the
+ * file system shares blocks, a reflink, read back to hash it); content
+ * already present costs that copy and its hash, and the copy is dropped.
  *
  *   char digest[HASH_HEX_SIZE];
  *   int added;
@@ -41,10 +41,11 @@
  * costs no data copy, then read back and hashed; else a copy hashed as it
  * is made. Either way what lands at path is verified against the digest;
  * a mismatch (a damaged object) is an error and the partial copy is
- * removed. It fsyncs the file but not the folder. It never hard-links: a
- * live file is an ordinary file that anyone may rewrite in place (an
- * editor, a package script, `echo >>`), and through a hard link that write
- * would change the object, the only copy of a release.
+ * removed. It fsyncs the file (unless told not to) but not the folder.
+ * It never hard-links: a live file is an ordinary file that anyone may
+ * rewrite in place (an editor, a package script, `echo >>`), and through a
+ * hard link that write would change the object, the only copy of a
+ * release.
  *
  * Object names given to these functions are checked to be digests before
  * they become paths. An object found at the wrong size when its content is
@@ -90,6 +91,26 @@ void store_batch_begin(struct state *st, struct store_batch *batch);
 int store_batch_put_fd(struct store_batch *batch, int fd, const char *what,
 		       char digest[HASH_HEX_SIZE], int *added, long long *size,
 		       struct error *err);
+
+/*
+ * store_batch_put_fd in two halves, for writing objects on several threads
+ * (manifest capture): store_batch_prepare once, then store_batch_write on
+ * any thread (it touches nothing shared but the temporary names' counter),
+ * then store_batch_add of each result on the batch's own thread, in any
+ * order; store_written_drop for a written one not to be added.
+ */
+struct store_written {
+	char digest[HASH_HEX_SIZE];
+	long long size;
+	unsigned long temp;      /* its temporary, when not present */
+	int present;             /* already in the store: nothing was kept */
+};
+int store_batch_prepare(struct store_batch *batch, struct error *err);
+int store_batch_write(const struct store_batch *batch, int fd, const char *what,
+		      struct store_written *w, struct error *err);
+int store_batch_add(struct store_batch *batch, const struct store_written *w, int *added,
+		    struct error *err);
+void store_written_drop(const struct store_batch *batch, const struct store_written *w);
 /* Make every object put so far durable and give it its name. On failure
  * the ones not yet named are dropped (a later put writes them again). */
 int store_batch_commit(struct store_batch *batch, struct error *err);
@@ -104,9 +125,11 @@ int store_has(const struct state *st, const char *digest);
 int store_has_size(const struct state *st, const char *digest, long long size);
 /* Read a whole object into sb, verifying its digest. */
 int store_read(struct state *st, const char *digest, struct strbuf *sb, struct error *err);
-/* Copy an object to a new file at path with mode, verifying its digest. */
+/* Copy an object to a new file at path with mode, verifying its digest;
+ * fsynced when sync is set (else the caller makes it durable, with one
+ * syncfs for many files). */
 int store_materialize(struct state *st, const char *digest, const char *path,
-		      mode_t mode, struct error *err);
+		      mode_t mode, int sync, struct error *err);
 /* Re-hash one object: 0 intact, -1 with err naming missing or corrupt. */
 int store_verify(struct state *st, const char *digest, struct error *err);
 

@@ -253,11 +253,12 @@ static int apply_owner_mode(const char *path, const struct manifest_node *node, 
 }
 
 /* Build entry's content at stage from the store: files (verified against
- * their digests while copied), folders and links, every file and folder
- * fsynced. Folders get their final owner and mode last, deepest first, so a
+ * their digests while copied), folders and links; every file and folder
+ * fsynced when sync_each is set (else the caller syncs the file system).
+ * Folders get their final owner and mode last, deepest first, so a
  * read-only folder does not stop its own content from being written. */
 static int stage_entry(struct state *st, const struct manifest_entry *entry,
-		       const char *stage, struct error *err)
+		       const char *stage, int sync_each, struct error *err)
 {
 	for (size_t i = 0; i < entry->nnodes; i++) {
 		const struct manifest_node *node = &entry->nodes[i];
@@ -267,7 +268,7 @@ static int stage_entry(struct state *st, const struct manifest_entry *entry,
 		switch (node->type) {
 		case NODE_FILE:
 			hash_to_hex(node->digest, hex);
-			rc = store_materialize(st, hex, p, 0600, err);
+			rc = store_materialize(st, hex, p, 0600, sync_each, err);
 			if (rc == 0)
 				rc = apply_owner_mode(p, node, err);
 			break;
@@ -291,7 +292,7 @@ static int stage_entry(struct state *st, const struct manifest_entry *entry,
 		if (node->type != NODE_DIR)
 			continue;
 		char *p = *node->rel ? path_join(stage, node->rel) : xstrdup(stage);
-		int rc = fs_fsync_dir(p, err);
+		int rc = sync_each ? fs_fsync_dir(p, err) : 0;
 		if (rc == 0)
 			rc = apply_owner_mode(p, node, err);
 		free(p);
@@ -391,18 +392,43 @@ static int check_objects_present(struct state *st, const struct switch_plan *pla
 	return 0;
 }
 
+/* stage_entry, then make the stage and its name durable: an fsync of each
+ * file and folder and of the parent for a few files; for many, one syncfs
+ * of the parent's file system, opened before the first write so that it
+ * reports their write-back errors. */
+static int stage_durably(struct state *st, const struct manifest_entry *entry,
+			 const char *stage, struct error *err)
+{
+	size_t files = 0;
+	for (size_t i = 0; i < entry->nnodes; i++)
+		files += entry->nodes[i].type == NODE_FILE;
+	if (files < FS_SYNCFS_MIN)
+		return stage_entry(st, entry, stage, 1, err) < 0 ? -1 : fs_fsync_parent(stage, err);
+
+	char *parent = path_dirname(stage);
+	int fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc;
+	if (fd < 0)
+		rc = error_errno(err, EXIT_FAILED, errno, "cannot open folder '%s'", parent);
+	else if ((rc = stage_entry(st, entry, stage, 0, err)) == 0)
+		rc = fs_syncfs(fd, stage, err);
+	if (fd >= 0)
+		close(fd);
+	free(parent);
+	return rc;
+}
+
 static int stage_all(struct state *st, long op, const struct switch_plan *plan,
 		     struct journal *j, struct error *err)
 {
 	for (size_t i = 0; i < j->n; i++) {
 		struct journal_entry *e = &j->entries[i];
+		const struct manifest_entry *to = plan->changes[i].to;
 		long step;
 		struct stat sb;
 		if (operation_step_begin(st, op, "stage", e->path, &step, err) < 0)
 			return -1;
-		if (make_parent(e->path, err) < 0 ||
-		    stage_entry(st, plan->changes[i].to, e->stage, err) < 0 ||
-		    fs_fsync_parent(e->stage, err) < 0) {
+		if (make_parent(e->path, err) < 0 || stage_durably(st, to, e->stage, err) < 0) {
 			struct error ignored = ERROR_INIT;
 			operation_step_end(st, step, STEP_FAILED, err->msg, &ignored);
 			return -1;

@@ -39,6 +39,13 @@ int fs_fsync_fd(int fd, const char *what, struct error *err)
 	return 0;
 }
 
+int fs_syncfs(int fd, const char *what, struct error *err)
+{
+	if (syncfs(fd) < 0)
+		return error_errno(err, EXIT_FAILED, errno, "cannot sync the file system of '%s'", what);
+	return 0;
+}
+
 int fs_fsync_dir(const char *dir, struct error *err)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -180,36 +187,6 @@ int fs_remove_tree(const char *path, struct error *err)
 	    nftw(path, remove_one, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0)
 		return error_errno(err, EXIT_FAILED, errno, "cannot remove tree '%s'", path);
 	return 0;
-}
-
-int fs_copy_fd(int in_fd, int out_fd, const char *what, struct error *err)
-{
-	char buf[65536];
-	for (;;) {
-		ssize_t n = copy_file_range(in_fd, NULL, out_fd, NULL, 1 << 30, 0);
-		if (n > 0)
-			continue;
-		if (n == 0)
-			return 0;
-		if (errno == EINTR)
-			continue;
-		if (errno != EXDEV && errno != EINVAL && errno != ENOSYS &&
-		    errno != EOPNOTSUPP && errno != EBADF)
-			return error_errno(err, EXIT_FAILED, errno, "cannot copy '%s'", what);
-		break;
-	}
-	for (;;) {
-		ssize_t n = read(in_fd, buf, sizeof(buf));
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return error_errno(err, EXIT_FAILED, errno, "cannot read '%s'", what);
-		}
-		if (n == 0)
-			return 0;
-		if (fs_write_all(out_fd, buf, (size_t)n) < 0)
-			return error_errno(err, EXIT_FAILED, errno, "cannot write copy of '%s'", what);
-	}
 }
 
 char *path_join(const char *a, const char *b)

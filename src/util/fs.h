@@ -28,14 +28,19 @@ int fs_fsync_parent(const char *path, struct error *err);
 int fs_fsync_dir(const char *dir, struct error *err);
 /* fsync an open descriptor; an fsync failure is final, never retried. */
 int fs_fsync_fd(int fd, const char *what, struct error *err);
+/* From this many files written together on, one syncfs(2) of their file
+ * system costs less than an fsync each. */
+#define FS_SYNCFS_MIN 16
+/* syncfs(2) the file system fd is on. It reports the write-back errors
+ * since fd was opened, so fd must be opened before the writes it is to
+ * make durable; what names the place in the message. Final, like fsync. */
+int fs_syncfs(int fd, const char *what, struct error *err);
 /* mkdir -p with mode for the folders it creates. */
 int fs_mkdir_p(const char *path, mode_t mode, struct error *err);
 /* rm -rf that never follows symbolic links; a missing path is success. */
 int fs_remove_tree(const char *path, struct error *err);
 /* Write all of buf to fd, retrying short writes and EINTR. */
 int fs_write_all(int fd, const void *buf, size_t len);
-/* Copy all bytes from in_fd to out_fd (copy_file_range, then read/write). */
-int fs_copy_fd(int in_fd, int out_fd, const char *what, struct error *err);
 
 /* Path helpers: results are freshly allocated. */
 char *path_join(const char *a, const char *b);

@@ -17,7 +17,7 @@ load helpers
 # The calls whose interruption can leave something half-done.
 RENAME_CALLS=(rename renameat renameat2)
 UNLINK_CALLS=(unlink unlinkat rmdir)
-SYNC_CALLS=(fsync fdatasync)
+SYNC_CALLS=(fsync fdatasync syncfs)
 CREATE_CALLS=(mkdir mkdirat symlink symlinkat link linkat fchmod fchmodat fchown fchownat ftruncate)
 WRITE_CALLS=(write pwrite64)
 OPEN_CALLS=(openat)
@@ -30,6 +30,9 @@ setup_file() {
 	mkdir -p "$root/host" "$root/dist"
 	cd "$root/host"
 	make_stack
+	# enough files in web/ that a switch stages it with one syncfs
+	# (FS_SYNCFS_MIN), not an fsync each
+	for i in $(seq 1 16); do printf 'page %s\n' "$i" >"web/static/page$i.html"; done
 	"$LG" -q snapshot --label A >/dev/null
 	tree_sum >"$root/sum-A"
 	cp -a "$root/host" "$root/before-deploy"
@@ -162,6 +165,8 @@ crash_each() {
 	# at least one rename per switched entry (bin/api, etc/api.env, web)
 	[ "$renames" -ge 3 ]
 	[ "$syncs" -ge 3 ]
+	# web/ is staged and made durable by one syncfs
+	[ "$(kill_points "$log" syncfs 100000 | wc -l)" -ge 1 ]
 }
 
 @test "rollback killed at every rename, then recover: entirely A or B" {

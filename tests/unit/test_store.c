@@ -221,7 +221,7 @@ static void test_materialize_copies_with_mode(void **state)
 	put_hello(st, digest, &added);
 	char *dest = path_join(st->dir, "copy");
 	mode_t old_umask = umask(077);
-	int rc = store_materialize(st, digest, dest, 0751, &err);
+	int rc = store_materialize(st, digest, dest, 0751, 1, &err);
 	umask(old_umask);
 	assert_int_equal(rc, 0);
 	assert_int_equal(lstat(dest, &sb), 0);
@@ -232,7 +232,7 @@ static void test_materialize_copies_with_mode(void **state)
 	strbuf_release(&content);
 
 	/* Never over an existing file. */
-	assert_int_equal(store_materialize(st, digest, dest, 0644, &err), -1);
+	assert_int_equal(store_materialize(st, digest, dest, 0644, 1, &err), -1);
 	assert_non_null(strstr(err.msg, "cannot create"));
 	free(dest);
 }
@@ -255,7 +255,7 @@ static void test_corrupt_object_detected(void **state)
 
 	char *dest = path_join(st->dir, "copy");
 	error_clear(&err);
-	assert_int_equal(store_materialize(st, digest, dest, 0644, &err), -1);
+	assert_int_equal(store_materialize(st, digest, dest, 0644, 1, &err), -1);
 	assert_non_null(strstr(err.msg, "is corrupt"));
 	assert_false(path_exists(dest));   /* the partial copy is gone */
 	free(dest);
@@ -294,7 +294,7 @@ static void test_missing_object(void **state)
 	assert_int_equal(store_check(st, digest, &err), STORE_MISSING);
 
 	char *dest = path_join(st->dir, "copy");
-	assert_int_equal(store_materialize(st, digest, dest, 0644, &err), -1);
+	assert_int_equal(store_materialize(st, digest, dest, 0644, 1, &err), -1);
 	assert_string_equal(err.msg, "object '5891b5b522d5' is missing from the store");
 	assert_false(path_exists(dest));
 	free(dest);

@@ -77,7 +77,7 @@ CLASSES=(rename unlink fsync mkdir symlink write open spawn)
 declare -gA CLASS_CALLS=(
 	[rename]="rename renameat renameat2"
 	[unlink]="unlink unlinkat rmdir"
-	[fsync]="fsync fdatasync"
+	[fsync]="fsync fdatasync syncfs"
 	[mkdir]="mkdir mkdirat"
 	[symlink]="symlink symlinkat"
 	[write]="write pwrite64 writev pwritev"
@@ -125,6 +125,11 @@ write_release() {
 		[ "$version" = 1 ] || printf '\n# release %s\n' "$version" >>"$dir/bin/$name"
 		chmod 0755 "$dir/bin/$name"
 		printf 'NAME=%s\nVERSION=%s\nMODE=healthy\n' "$name" "$version" >"$dir/etc/$name.conf"
+	done
+	# enough files in web/ that it is staged, and B's stored, with one
+	# syncfs rather than an fsync each (FS_SYNCFS_MIN)
+	for name in $(seq 1 16); do
+		printf 'page %s of release %s\n' "$name" "$version" >"$dir/web/static/page$name.html"
 	done
 	if [ "$version" = 1 ]; then
 		printf '<h1>v1</h1>\n' >"$dir/web/index.html"
@@ -416,7 +421,7 @@ error_checks() {
 		[ "$mode" = fill ] && fault_unfill
 		observe
 		msg=$(expect_on "$SWEEP_TARGET") || problem false-success "exit 0 but $msg"
-		if [ "$FAULT_LANDED" = 1 ] && [[ $call == fsync || $call == fdatasync ]] &&
+		if [ "$FAULT_LANDED" = 1 ] && [[ $call == fsync || $call == fdatasync || $call == syncfs ]] &&
 			[ -z "${POINT_TAG:-}" ]; then
 			problem fsync-final "$call failed with $mode and the command still exited 0"
 		fi

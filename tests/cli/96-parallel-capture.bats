@@ -1,0 +1,95 @@
+#!/usr/bin/env bats
+# Files are read and stored on several threads when a folder holds enough
+# bytes (src/core/manifest.c, capture_run_queue; src/util/parallel.c):
+# the release must be the one a single thread records, and a failure on
+# any thread must fail the snapshot as one would on the main thread.
+
+load helpers
+
+# make_big_stack: one service whose tree holds 24 files of random bytes in
+# three folders, 1.4 MiB a folder (a folder's files are read in parallel
+# from 1 MiB), four copies of one of them, an empty file and a symbolic
+# link.
+make_big_stack() {
+	cat >lastgood.yml <<'YML'
+services:
+  app:
+    manager: command
+    start: ["true"]
+    stop: ["true"]
+    files: [data]
+YML
+	local d i
+	for d in a b c; do
+		mkdir -p "data/$d"
+		for i in 1 2 3 4 5 6 7 8; do
+			head -c $((160 * 1024 + i * 4096)) /dev/urandom >"data/$d/f$i.bin"
+		done
+	done
+	for i in 1 2 3 4; do
+		cp data/a/f1.bin "data/c/copy$i.bin"
+	done
+	: >data/b/empty
+	ln -s ../a/f1.bin data/b/link
+}
+
+# release_digest: the digest of the newest release (its manifest).
+release_digest() {
+	lg_ok --json releases
+	jq -r '.[0].digest' <<<"$output"
+}
+
+@test "a big tree is recorded the same on four threads as on one, and can be restored" {
+	make_big_stack
+	LASTGOOD_THREADS=1 lg_ok snapshot
+	one=$(release_digest)
+	rm -rf .lastgood
+	# strace -f follows the threads: proof that helpers were started
+	ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" LASTGOOD_THREADS=4 \
+		run --separate-stderr strace -f -qq -o "$BATS_TEST_TMPDIR/trace" \
+		-e trace=clone,clone3 "$LG" snapshot
+	expect_equal "$status" 0
+	expect_equal "$output" 1
+	[ "$(grep -c 'clone' "$BATS_TEST_TMPDIR/trace")" -ge 1 ]
+	expect_equal "$(release_digest)" "$one"
+	# every object is stored once: 25 distinct contents (24 random files
+	# and the empty one) and the manifest
+	expect_equal "$(find .lastgood/objects -type f | wc -l)" 26
+	for f in data/a/f3.bin data/c/copy2.bin data/b/empty; do
+		obj=$(object_path "$(sha "$f")")
+		[ -n "$obj" ]
+		expect_equal "$(sha "$obj")" "$(sha "$f")"
+	done
+	lg_ok fsck
+	before=$(find data -type f -exec sha256sum {} + | sort)
+	head -c 5000 /dev/urandom >data/b/f4.bin
+	rm data/c/f8.bin
+	lg_ok snapshot
+	lg_ok rollback 1
+	expect_equal "$(find data -type f -exec sha256sum {} + | sort)" "$before"
+	expect_equal "$(readlink data/b/link)" ../a/f1.bin
+}
+
+@test "a write failing on a helper thread fails the snapshot and leaves nothing behind" {
+	make_big_stack
+	lg_ok snapshot
+	for i in 1 2 3 4 5 6 7 8; do
+		head -c 200000 /dev/urandom >"data/a/f$i.bin"
+	done
+	# every thread's second write of an object fails (data/a's eight files
+	# are read on four threads)
+	ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" LASTGOOD_THREADS=4 \
+		run --separate-stderr strace -f -qq -o "$BATS_TEST_TMPDIR/trace" \
+		-e trace=write,clone,clone3 -e inject=write:error=EIO:when=2 "$LG" snapshot
+	expect_equal "$status" 1
+	[ "$(grep -c 'clone' "$BATS_TEST_TMPDIR/trace")" -ge 1 ]
+	expect_equal "$(wc -l <<<"$stderr")" 1
+	expect_match "$stderr" "^lastgood: .*cannot write '.*/\.lastgood/tmp/obj\.[0-9]+\.[0-9]+': Input/output error$"
+	expect_equal "$(ls -A .lastgood/tmp)" ""
+	lg_ok --json releases
+	expect_equal "$(jq length <<<"$output")" 1
+	lg_ok fsck
+	# and the next try records it
+	lg_ok snapshot
+	expect_equal "$output" 2
+}
