@@ -17,7 +17,7 @@ printf x >"$work/probe"
 if cp --reflink=always "$work/probe" "$work/probe2" 2>/dev/null; then
 	how="a reflink (\`FICLONE\`): no data is copied, blocks are shared until either side is written; the clone is then read back and hashed"
 else
-	how="a copy: $fs_type cannot share blocks (\`FICLONE\` fails), so each object is read, hashed and written in one pass through a 256 KiB buffer"
+	how="a copy: $fs_type cannot share blocks (\`FICLONE\` fails), so \`copy_file_range\` copies in the kernel; the copy is then read back and hashed"
 fi
 rm -f "$work/probe" "$work/probe2"
 out "## Switch" "" \
@@ -27,7 +27,9 @@ out "## Switch" "" \
     "beside the live one from the store (\`.lastgood-OP-SEQ\`), then swaps the two folders with one" \
     "\`renameat2(RENAME_EXCHANGE)\`, then commits and removes the old copy. Materialising each file" \
     "is done by $how. The digest of what was written is" \
-    "compared with the object's name before the file can go live, and the file is fsynced." \
+    "compared with the object's name before the file can go live. The staged tree is made" \
+    "durable before the swap: by an fsync of each file and folder when it holds fewer than 16" \
+    "files, else by one \`syncfs\` of its file system." \
     "lastgood never hard-links a live file to the store: a live file may be written in place (an" \
     "editor, a package script, \`echo >>\`), and through a hard link that write would change the" \
     "object, the only copy of the release." ""

@@ -22,8 +22,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* The buffer objects pass through (store_stream): a read and a write per
- * 256 KiB, and little enough that it adds nothing to a snapshot's peak. */
+/* The buffer objects are read through (store_stream): a read per 256 KiB,
+ * and little enough that it adds nothing to a snapshot's peak. */
 #define STORE_CHUNK (256 * 1024)
 
 /* Temporary names are obj.<pid>.<counter>; the counter keeps two puts of
@@ -75,17 +75,14 @@ int store_has(const struct state *st, const char *digest)
 }
 
 /*
- * Read in_fd to its end, hashing every byte, and write each chunk to
- * out_fd (when not -1) and append it to sb (when non-NULL). Reading back
- * an object (store_read, fsck) is thus also a verification, and a copy's
- * digest is that of the very bytes written, even if in_fd's file changes
- * meanwhile. One pass through one buffer: mapping the page cache instead
- * costs a TLB shoot-down at every unmap, which on a virtual machine took
- * longer than the hashing.
+ * Read fd to its end, hashing every byte and appending it to sb (when
+ * non-NULL): how objects are read back (store_read, fsck), each read also
+ * a verification, and how a fresh copy is hashed. Through a buffer: mapping
+ * the page cache instead costs a TLB shoot-down at every unmap, which on a
+ * virtual machine took longer than the hashing.
  */
-static int store_stream(int in_fd, const char *in_name, int out_fd, const char *out_name,
-			struct strbuf *sb, char digest[HASH_HEX_SIZE], long long *size,
-			struct error *err)
+static int store_stream(int fd, const char *name, struct strbuf *sb,
+			char digest[HASH_HEX_SIZE], long long *size, struct error *err)
 {
 	char *buf = xmalloc(STORE_CHUNK);
 	long long total = 0;
@@ -94,20 +91,16 @@ static int store_stream(int in_fd, const char *in_name, int out_fd, const char *
 
 	hasher_init(&h);
 	for (;;) {
-		ssize_t n = read(in_fd, buf, STORE_CHUNK);
+		ssize_t n = read(fd, buf, STORE_CHUNK);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			rc = error_errno(err, EXIT_FAILED, errno, "cannot read '%s'", in_name);
+			rc = error_errno(err, EXIT_FAILED, errno, "cannot read '%s'", name);
 			break;
 		}
 		if (n == 0)
 			break;
 		hasher_update(&h, buf, (size_t)n);
-		if (out_fd >= 0 && fs_write_all(out_fd, buf, (size_t)n) < 0) {
-			rc = error_errno(err, EXIT_FAILED, errno, "cannot write '%s'", out_name);
-			break;
-		}
 		if (sb)
 			strbuf_add(sb, buf, (size_t)n);
 		total += n;
@@ -121,16 +114,20 @@ static int store_stream(int in_fd, const char *in_name, int out_fd, const char *
 
 /*
  * Fill out_fd (empty, opened for reading and writing, that only we write)
- * with in_fd's bytes and hash what it holds. Where the file system can
- * share blocks (FICLONE) no data is copied and the clone is read back to
- * hash it; elsewhere one pass reads, hashes and writes.
+ * with in_fd's bytes without passing them through us: a reflink where the
+ * file system can share blocks (FICLONE: no data copied), else the
+ * kernel's copy_file_range, else read and write. Then hash the copy, read
+ * back from the page cache, so the digest is that of the bytes kept even
+ * if in_fd's file changes meanwhile.
  */
 static int store_copy_hashed(int in_fd, const char *in_name, int out_fd, const char *out_name,
 			     char digest[HASH_HEX_SIZE], long long *size, struct error *err)
 {
-	if (ioctl(out_fd, FICLONE, in_fd) == 0)
-		return store_stream(out_fd, out_name, -1, NULL, NULL, digest, size, err);
-	return store_stream(in_fd, in_name, out_fd, out_name, NULL, digest, size, err);
+	if (ioctl(out_fd, FICLONE, in_fd) < 0 && fs_copy_fd(in_fd, out_fd, in_name, err) < 0)
+		return -1;
+	if (lseek(out_fd, 0, SEEK_SET) < 0)
+		return error_errno(err, EXIT_FAILED, errno, "cannot read '%s'", out_name);
+	return store_stream(out_fd, out_name, NULL, digest, size, err);
 }
 
 static int store_corrupt_error(const char *digest, const char *got, struct error *err)
@@ -536,7 +533,7 @@ int store_read(struct state *st, const char *digest, struct strbuf *sb, struct e
 	int fd = store_open_object(st, digest, &path, NULL, err);
 	if (fd < 0)
 		return -1;
-	int rc = store_stream(fd, path, -1, NULL, sb, got, NULL, err);
+	int rc = store_stream(fd, path, sb, got, NULL, err);
 	close(fd);
 	free(path);
 	if (rc == 0 && strcmp(got, digest))
@@ -596,7 +593,7 @@ enum store_damage store_check(struct state *st, const char *digest, struct error
 	else if (!S_ISREG(sb.st_mode))
 		rc = error_set(err, EXIT_FAILED, "object '%.12s' is corrupt (not a regular file)", digest);
 	else
-		rc = store_stream(fd, path, -1, NULL, NULL, got, NULL, err);
+		rc = store_stream(fd, path, NULL, got, NULL, err);
 	close(fd);
 	free(path);
 	if (rc == 0 && strcmp(got, digest))

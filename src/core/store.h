@@ -5,10 +5,10 @@
  * made read-only (0444) once written. An object is written beside its
  * final name in tmp/, fsynced, renamed into place and its folder fsynced,
  * so a crash leaves either no object or a whole one, never a torn one.
- * Content is copied into tmp/ and hashed in one pass, so the digest is
- * that of the bytes kept even if the source changes meanwhile (where the
- * file system shares blocks, a reflink, read back to hash it); content
- * already present costs that copy and its hash, and the copy is dropped.
+ * Content is copied into tmp/ without passing through lastgood (a reflink
+ * where the file system has them, else an in-kernel copy) and hashed by
+ * reading the copy back, where only lastgood writes; content already
+ * present costs that copy and its hash, and the copy is dropped.
  *
  *   char digest[HASH_HEX_SIZE];
  *   int added;
@@ -38,8 +38,8 @@
  *
  * store_materialize writes a fresh copy of an object to a new path
  * (O_EXCL): a reflink (FICLONE) where the file system shares blocks, which
- * costs no data copy, then read back and hashed; else a copy hashed as it
- * is made. Either way what lands at path is verified against the digest;
+ * costs no data copy, else an in-kernel copy; then the copy is read back
+ * and hashed. Either way what lands at path is verified against the digest;
  * a mismatch (a damaged object) is an error and the partial copy is
  * removed. It fsyncs the file (unless told not to) but not the folder.
  * It never hard-links: a live file is an ordinary file that anyone may

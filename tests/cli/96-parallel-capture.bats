@@ -70,21 +70,21 @@ release_digest() {
 	expect_equal "$(readlink data/b/link)" ../a/f1.bin
 }
 
-@test "a write failing on a helper thread fails the snapshot and leaves nothing behind" {
+@test "a copy failing on a helper thread fails the snapshot and leaves nothing behind" {
 	make_big_stack
 	lg_ok snapshot
 	for i in 1 2 3 4 5 6 7 8; do
 		head -c 200000 /dev/urandom >"data/a/f$i.bin"
 	done
-	# every thread's second write of an object fails (data/a's eight files
-	# are read on four threads)
+	# every thread's second copy into the store fails (data/a's eight
+	# files are read on four threads)
 	ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" LASTGOOD_THREADS=4 \
-		run --separate-stderr strace -f -qq -o "$BATS_TEST_TMPDIR/trace" \
-		-e trace=write,clone,clone3 -e inject=write:error=EIO:when=2 "$LG" snapshot
+		run --separate-stderr strace -f -qq -o "$BATS_TEST_TMPDIR/trace" -e trace=copy_file_range,clone,clone3 \
+		-e inject=copy_file_range:error=EIO:when=2 "$LG" snapshot
 	expect_equal "$status" 1
 	[ "$(grep -c 'clone' "$BATS_TEST_TMPDIR/trace")" -ge 1 ]
 	expect_equal "$(wc -l <<<"$stderr")" 1
-	expect_match "$stderr" "^lastgood: .*cannot write '.*/\.lastgood/tmp/obj\.[0-9]+\.[0-9]+': Input/output error$"
+	expect_match "$stderr" "^lastgood: .*cannot copy '.*/data/a/f[1-8]\.bin': Input/output error$"
 	expect_equal "$(ls -A .lastgood/tmp)" ""
 	lg_ok --json releases
 	expect_equal "$(jq length <<<"$output")" 1
