@@ -820,7 +820,6 @@ int manifest_capture_entry(struct state *st, const char *service, const char *pa
 	else if (capture_node(&c, AT_FDCWD, source, "", &sb) == 0 &&
 		 capture_run_queue(&c) == 0 && store_batch_commit(&c.batch, err) == 0)
 		rc = 0;
-	capture_drop_queue(&c);   /* what a failure left queued */
 	if (rc == 0) {
 		capture_sort_nodes(entry);
 		manifest_entry_finish(entry);

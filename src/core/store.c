@@ -22,9 +22,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* The buffer objects are read through (store_stream): a read per 256 KiB,
- * and little enough that it adds nothing to a snapshot's peak. */
-#define STORE_CHUNK (256 * 1024)
+/* The buffer objects are read through (store_stream), on the stack. */
+#define STORE_CHUNK 65536
 
 /* Temporary names are obj.<pid>.<counter>; the counter keeps two puts of
  * one process apart, the pid two processes. */
@@ -84,14 +83,14 @@ int store_has(const struct state *st, const char *digest)
 static int store_stream(int fd, const char *name, struct strbuf *sb,
 			char digest[HASH_HEX_SIZE], long long *size, struct error *err)
 {
-	char *buf = xmalloc(STORE_CHUNK);
+	char buf[STORE_CHUNK];
 	long long total = 0;
 	struct hasher h;
 	int rc = 0;
 
 	hasher_init(&h);
 	for (;;) {
-		ssize_t n = read(fd, buf, STORE_CHUNK);
+		ssize_t n = read(fd, buf, sizeof(buf));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -106,7 +105,6 @@ static int store_stream(int fd, const char *name, struct strbuf *sb,
 		total += n;
 	}
 	hasher_final(&h, digest);   /* releases the context on failure too */
-	free(buf);
 	if (size)
 		*size = total;
 	return rc;
@@ -252,7 +250,6 @@ fail:
 	free(dir);
 	return -1;
 }
-
 
 struct store_pending {
 	char digest[HASH_HEX_SIZE];

@@ -50,13 +50,19 @@ static void run_counted(size_t n, int threads, struct count *c)
 	parallel_run(n, threads, count_job, c);
 }
 
+/* Jobs below n ran once each, the rest not at all. */
+static void expect_ran(struct count *c, size_t n)
+{
+	for (size_t i = 0; i < JOBS; i++)
+		assert_int_equal(atomic_load(&c->runs[i]), i < n ? 1 : 0);
+}
+
 static void test_every_job_runs_once(void **state)
 {
 	(void)state;
 	static struct count c;
 	run_counted(JOBS, 4, &c);
-	for (size_t i = 0; i < JOBS; i++)
-		assert_int_equal(atomic_load(&c.runs[i]), 1);
+	expect_ran(&c, JOBS);
 	assert_true(atomic_load(&c.others) > 0);
 	assert_int_equal(atomic_load(&c.unmasked), 0);
 }
@@ -66,16 +72,13 @@ static void test_one_thread_and_few_jobs(void **state)
 	(void)state;
 	static struct count c;
 	run_counted(JOBS, 1, &c);
-	for (size_t i = 0; i < JOBS; i++)
-		assert_int_equal(atomic_load(&c.runs[i]), 1);
+	expect_ran(&c, JOBS);
 	assert_int_equal(atomic_load(&c.others), 0);
 	/* more threads than jobs, and no jobs at all */
 	run_counted(3, 4, &c);
-	for (size_t i = 0; i < JOBS; i++)
-		assert_int_equal(atomic_load(&c.runs[i]), i < 3 ? 1 : 0);
+	expect_ran(&c, 3);
 	run_counted(0, 4, &c);
-	for (size_t i = 0; i < JOBS; i++)
-		assert_int_equal(atomic_load(&c.runs[i]), 0);
+	expect_ran(&c, 0);
 }
 
 static void test_threads_from_the_environment(void **state)
