@@ -25,8 +25,8 @@ out "## Switch" "" \
     "a folder; the second release has 1% of the files changed), against the runbook way of" \
     "putting a tree back: remove it and \`cp -a\` the backup. A switch stages the whole entry" \
     "beside the live one from the store (\`.lastgood-OP-SEQ\`), then swaps the two folders with one" \
-    "\`renameat2(RENAME_EXCHANGE)\`, then commits and removes the old copy. Materialising each file" \
-    "is done by $how. The digest of what was written is" \
+    "\`renameat2(RENAME_EXCHANGE)\`, then commits, starts the services, and only then removes the" \
+    "old copy. Materialising each file is done by $how. The digest of what was written is" \
     "compared with the object's name before the file can go live. The staged tree is made" \
     "durable before the swap: by an fsync of each file and folder when it holds fewer than 16" \
     "files, else by one \`syncfs\` of its file system." \
@@ -58,26 +58,31 @@ for scale_files in 100 10000; do
 		"sh -c 'rm -rf $work/restored && cp -a $work/backup $work/restored'"
 	hf_table "$work/s$files.json"
 	out ""
-	# Stage and swap times of the measured rollbacks (to release 1).
+	# Step times of the measured rollbacks (to release 1): record live,
+	# stage, swap, clean up, and the services' downtime (first stop begun
+	# to last start ended).
 	"$LASTGOOD" -C "$host" --json history --limit 1000 |
 		jq -r --argjson m "$mark" '.[] | select(.id > $m and .command == "rollback" and .args == "1") | .id' |
 		while read -r op; do
 			"$LASTGOOD" -C "$host" --json show "$op" |
-				jq -r '[([.steps[] | select(.kind == "stage") | .ended_ms - .started_ms] | add),
-					([.steps[] | select(.kind == "swap") | .ended_ms - .started_ms] | add)] | @tsv'
+				jq -r 'def took(k): [.steps[] | select(.kind == k) | .ended_ms - .started_ms] | add;
+					[took("record live"), took("stage"), took("swap"), took("clean up"),
+					 ([.steps[] | select(.kind == "start" or .kind == "healthy") | .ended_ms] | max) -
+					 ([.steps[] | select(.kind == "stop") | .started_ms] | min)] | @tsv'
 		done >"$work/steps"
-	stage=$(cut -f1 "$work/steps" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
-	swap=$(cut -f2 "$work/steps" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
-	swap_max=$(cut -f2 "$work/steps" | sort -n | tail -n 1)
+	median_of() { cut -f"$1" "$work/steps" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+	swap_max=$(cut -f3 "$work/steps" | sort -n | tail -n 1)
 	[ -n "$swap_max" ] && [ "$swap_max" -lt 10 ] || swap_ok=0
-	rows+=("| $(human "$files") | $(bytes_h "$bytes") | $(ms "$(hf_median "$work/s$files.json" 0)") | $stage ms | $swap ms (max $swap_max) | $(ms "$(hf_median "$work/s$files.json" 1)") |")
+	rows+=("| $(human "$files") | $(bytes_h "$bytes") | $(ms "$(hf_median "$work/s$files.json" 0)") | $(median_of 1) ms | $(median_of 2) ms | $(median_of 3) ms (max $swap_max) | $(median_of 4) ms | $(median_of 5) ms | $(ms "$(hf_median "$work/s$files.json" 1)") |")
 done
-out "" "Summary (stage and swap from the operations' steps, medians, milliseconds as recorded):" ""
-out "| files | size | rollback | stage | swap | \`rm -rf\` + \`cp -a\` |" "| ---: | ---: | ---: | ---: | ---: | ---: |"
+out "" "Summary (steps from the operations' records, medians, milliseconds as recorded; \"down\" is" \
+    "from the first stop begun to the last start ended):" ""
+out "| files | size | rollback | record live | stage | swap | clean up | down | \`rm -rf\` + \`cp -a\` |" \
+    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 for r in "${rows[@]}"; do out "$r"; done
 out "" "Target: the directory swap under 10 ms regardless of size: $(verdict "$swap_ok")." \
     "The swap is one rename whatever the tree holds; what grows with size is staging, which is" \
-    "the cost of materialising from the store (above) and is paid while the services still run" \
-    "on the old release only where the switch stages before stopping them." ""
+    "the cost of materialising from the store (above), paid while the services still run on the" \
+    "old release; removing the old copy is paid after they run on the new one." ""
 drop_state "$host/.lastgood"
 rm -rf "$work"

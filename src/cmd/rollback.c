@@ -110,21 +110,21 @@ static int rollback_print_plan(struct command_context *ctx, long target_id,
 	int n = 1;
 	printf("plan: roll back from release %ld to release %ld\n", live_id, target_id);
 	printf("%3d. record live files (a new release if they differ from release %ld)\n", n++, live_id);
+	for (size_t i = 0; i < plan.n; i++)
+		printf("%3d. stage %s (service %s)\n", n++, plan.changes[i].to->path,
+		       plan.changes[i].to->service);
 	for (size_t i = ctx->cfg.nservices; i-- > 0;)
 		if (changed[order[i]])
 			printf("%3d. stop %s\n", n++, ctx->cfg.services[order[i]].name);
 	for (size_t i = 0; i < plan.n; i++)
-		printf("%3d. stage %s (service %s)\n", n++, plan.changes[i].to->path,
-		       plan.changes[i].to->service);
-	for (size_t i = 0; i < plan.n; i++)
 		printf("%3d. swap %s\n", n++, plan.changes[i].to->path);
 	printf("%3d. commit: release %ld live\n", n++, target_id);
-	if (plan.n)
-		printf("%3d. clean up %zu old %s\n", n++, plan.n, plan.n == 1 ? "copy" : "copies");
 	for (size_t i = 0; i < ctx->cfg.nservices; i++)
 		if (changed[order[i]])
 			printf("%3d. start %s and wait until healthy\n", n++,
 			       ctx->cfg.services[order[i]].name);
+	if (plan.n)
+		printf("%3d. clean up %zu old %s\n", n++, plan.n, plan.n == 1 ? "copy" : "copies");
 	free(order);
 	free(changed);
 	printf("dry run: nothing changed\n");

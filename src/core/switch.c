@@ -168,11 +168,23 @@ fail:
 	return -1;
 }
 
-static int journal_write_staged(struct state *st, long op, struct journal *j, struct error *err)
+/* Record the staged inodes and enter phase "swapping"; the stat cache
+ * learns the staged files in the same transaction. */
+static int journal_write_staged(struct state *st, long op, const struct switch_plan *plan,
+				struct journal *j, struct error *err)
 {
 	sqlite3_stmt *stmt;
 	if (state_begin(st, err) < 0)
 		return -1;
+	const struct manifest_entry **entries = xcalloc(j->n ? j->n : 1, sizeof(*entries));
+	const char **stages = xcalloc(j->n ? j->n : 1, sizeof(*stages));
+	for (size_t i = 0; i < j->n; i++) {
+		entries[i] = plan->changes[i].to;
+		stages[i] = j->entries[i].stage;
+	}
+	manifest_cache_staged(st, entries, stages, j->n);
+	free(entries);
+	free(stages);
 	if (state_prepare(st, "UPDATE switch_entries SET staged_dev = ?, staged_ino = ? "
 			  "WHERE operation = ? AND seq = ?", &stmt, err) < 0)
 		goto fail;
@@ -441,7 +453,7 @@ static int stage_all(struct state *st, long op, const struct switch_plan *plan,
 		if (operation_step_end(st, step, STEP_OK, NULL, err) < 0)
 			return -1;
 	}
-	return journal_write_staged(st, op, j, err);
+	return journal_write_staged(st, op, plan, j, err);
 }
 
 static int swap_all(struct state *st, long op, struct journal *j, struct error *err)
@@ -514,11 +526,28 @@ int switch_commit(struct state *st, long op, long to_release, int *committed,
 		switch_undo_now(st, op, &j, err);
 		goto out;
 	}
-	/* The new release is live. What follows only tidies up: a failure
-	 * leaves old copies beside it or the journal unsettled, and recover
-	 * (which the operation is left for) removes them. */
 	*committed = 1;
+	rc = 0;
+out:
+	journal_free(&j);
+	return rc;
+}
+
+int switch_finish(struct state *st, long op, struct error *err)
+{
+	struct journal j;
 	long step;
+	int rc = -1;
+
+	if (journal_load(st, op, &j, err) < 0)
+		goto out;
+	if (!j.n)
+		goto settled;
+	if (strcmp(j.phase, "committed")) {
+		error_set(err, EXIT_FAILED, "internal error: operation %ld cleaned up in phase "
+			  "'%s'", op, j.phase);
+		goto out;
+	}
 	if (operation_step_begin(st, op, "clean up", NULL, &step, err) < 0)
 		goto out;
 	if (cleanup_committed(&j, err) < 0) {
@@ -529,6 +558,7 @@ int switch_commit(struct state *st, long op, long to_release, int *committed,
 	if (operation_step_end(st, step, STEP_OK, NULL, err) < 0 ||
 	    journal_forget(st, op, "switched", err) < 0)
 		goto out;
+settled:
 	rc = 0;
 out:
 	journal_free(&j);

@@ -6,7 +6,9 @@
  * and fsynced; then each is swapped in with renameat2(RENAME_EXCHANGE), which
  * costs the same for a file or a tree of any size and leaves the old content
  * at the stage name; then one database transaction records the new live
- * release (the commit point); then the old content is removed.
+ * release (the commit point). The old content is removed later, by
+ * switch_finish, once the services are started again: removing a big tree
+ * takes seconds, and they need not be down for it.
  *
  * The journal (table switch_entries, and operations.phase) says where a
  * crash happened:
@@ -21,7 +23,9 @@
  *   switch_plan_build(&live_manifest, &target_manifest, &plan);
  *   switch_prepare(&st, op, &plan, &err);      stage: nothing live changes
  *   ... stop the services concerned ...
- *   switch_commit(&st, op, target_id, &committed, &err);   swap, commit, clean up
+ *   switch_commit(&st, op, target_id, &committed, &err);   swap, commit
+ *   ... start the services ...
+ *   switch_finish(&st, op, &err);               remove the old copies
  *   switch_plan_free(&plan);
  *
  *   switch_recover(&st, op, &outcome, &err);     from `lastgood recover`
@@ -61,15 +65,21 @@ void switch_plan_free(struct switch_plan *plan);
  * the services are down for the swaps alone. */
 int switch_prepare(struct state *st, long op, const struct switch_plan *plan,
 		   struct error *err);
-/* Swap the prepared entries in, commit to_release, remove the old copies.
- * *committed says whether the commit point was passed. On failure before
- * it the old files are put back before returning -1; if even that fails,
- * err->code is EXIT_NEEDS_ATTENTION and the operation must stay unfinished
- * so that `recover` completes the undo. On failure after it (*committed
- * set) the new release is live and only the old copies or the journal's
- * last word remain: the operation must stay unfinished for `recover`. */
+/* Swap the prepared entries in and commit to_release. *committed says
+ * whether the commit point was passed. On failure before it the old files
+ * are put back before returning -1; if even that fails, err->code is
+ * EXIT_NEEDS_ATTENTION and the operation must stay unfinished so that
+ * `recover` completes the undo. On failure after it (*committed set) the
+ * new release is live and only the journal's last word is missing: the
+ * operation must stay unfinished for `recover`. */
 int switch_commit(struct state *st, long op, long to_release, int *committed,
 		  struct error *err);
+/* After a successful switch_commit: remove the old copies and settle the
+ * journal (a no-op when that was done already). A later switch in the same
+ * operation reuses the stage names, so it must come first. On failure the
+ * new release stays live with old copies beside it, and the operation must
+ * stay unfinished for `recover`, which removes them. */
+int switch_finish(struct state *st, long op, struct error *err);
 
 enum switch_outcome {
 	SWITCH_NOTHING,      /* the operation never reached the live files */

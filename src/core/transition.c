@@ -279,6 +279,8 @@ static int transition_go_back(struct state *st, const struct config *cfg, long o
 		if (release_set_mark(st, req->live_id, MARK_GOOD, err) < 0)
 			return transition_stuck(report, HOST_VERIFIED, req->live_id);
 	}
+	if (switch_finish(st, op, err) < 0)
+		return transition_stuck(report, HOST_LIVE, req->live_id);
 	return 0;
 }
 
@@ -333,16 +335,24 @@ int transition_run(struct state *st, const struct config *cfg, long op,
 		transition_stuck(report, HOST_LIVE, report->to_id);
 		goto out;
 	}
+	/* The old copies are removed once the services run again, and after
+	 * the verdict is recorded: a crash in between leaves recover a
+	 * release it knows to be good or bad. */
 	if (started == 0) {
 		report->outcome = TRANSITION_OK;
-		rc = release_set_mark(st, report->to_id, MARK_GOOD, err);
-		if (rc < 0)
+		if (release_set_mark(st, report->to_id, MARK_GOOD, err) < 0)
 			transition_stuck(report, HOST_VERIFIED, report->to_id);
+		else if (switch_finish(st, op, err) < 0)
+			transition_stuck(report, HOST_LIVE, report->to_id);
+		else
+			rc = 0;
 		goto out;
 	}
 	/* Interrupted by the operator, the release proved nothing either way:
 	 * it goes back unmarked. */
-	if (!report->failure.interrupted && release_set_mark(st, report->to_id, MARK_BAD, err) < 0) {
+	if ((!report->failure.interrupted &&
+	     release_set_mark(st, report->to_id, MARK_BAD, err) < 0) ||
+	    switch_finish(st, op, err) < 0) {
 		transition_stuck(report, HOST_LIVE, report->to_id);
 		goto out;
 	}

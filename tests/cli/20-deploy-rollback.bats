@@ -263,6 +263,25 @@ mark_release() {
 	expect_equal "$(lg --json history | jq length)" "$ops_before"
 }
 
+@test "rollback stages before it stops and cleans up after it starts, as its plan says" {
+	make_stack
+	lg_ok snapshot
+	change_stack
+	lg_ok snapshot
+	lg_ok rollback --dry-run 1
+	# api and web changed; worker did not
+	expect_equal "$(sed -n 's/^ *[0-9]*\. \([a-z]*\).*/\1/p' <<<"$output" | paste -sd, -)" \
+		"record,stage,stage,stage,stop,stop,swap,swap,swap,commit,start,start,clean"
+	lg_ok rollback 1
+	run sqlite3 .lastgood/state.db "SELECT group_concat(kind, ',') FROM (SELECT kind FROM steps
+		WHERE operation = (SELECT max(id) FROM operations) AND kind IN ('stage', 'stop', 'swap',
+		'start', 'clean up') ORDER BY seq)"
+	expect_equal "$output" "stage,stage,stage,stop,stop,swap,swap,swap,start,start,clean up"
+	expect_equal "$(leftovers)" ""
+	lg_ok --json history
+	expect_equal "$(jq -r '.[0].result' <<<"$output")" ok
+}
+
 @test "rollback --services switches only the named services' files" {
 	make_stack
 	lg_ok snapshot

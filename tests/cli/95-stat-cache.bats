@@ -139,3 +139,61 @@ settle() { sleep 1.1; }
 	run sqlite3 .lastgood/state.db "SELECT count(*) FROM stat_cache WHERE path LIKE '%old.html'"
 	expect_equal "$output" 0
 }
+
+# add_pages N: N more files in web/pages, so that web is staged with one
+# syncfs rather than an fsync a file.
+add_pages() {
+	local i
+	mkdir -p web/pages
+	for i in $(seq 1 "$1"); do
+		printf '<p>page %d</p>\n' "$i" >"web/pages/p$i.html"
+	done
+}
+
+# rollback_slow_sync REF: `lastgood rollback REF` with its syncfs calls held
+# 1.1 s, so that every file it stages is older than the second in which
+# staging ended (strace's delay injection; no -f: services are untouched).
+rollback_slow_sync() {
+	ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" \
+		run --separate-stderr strace -qq -o /dev/null -e trace=syncfs \
+		-e inject=syncfs:delay_exit=1100000 "$LG" rollback "$1"
+	[ "$status" -eq 0 ] || { echo "rollback failed: $stderr" >&2; return 1; }
+}
+
+@test "files a rollback put in place are not read again by the next snapshot" {
+	make_stack
+	add_pages 20
+	lg_ok snapshot
+	change_stack
+	printf '<p>page one, v2</p>\n' >web/pages/p1.html
+	lg_ok snapshot
+	expect_equal "$output" 2
+	rollback_slow_sync 1
+	traced_snapshot "$BATS_TEST_TMPDIR/trace"
+	expect_equal "$output" 1
+	expect_equal "$(reads "$BATS_TEST_TMPDIR/trace" index.html)" 0
+	expect_equal "$(reads "$BATS_TEST_TMPDIR/trace" p1.html)" 0
+	expect_equal "$(reads "$BATS_TEST_TMPDIR/trace" site.css)" 0
+	lg_ok fsck
+}
+
+@test "a file a rollback put in place, then rewritten with its size and mtime kept, is read and recorded" {
+	make_stack
+	add_pages 20
+	lg_ok snapshot
+	change_stack
+	lg_ok snapshot
+	rollback_slow_sync 1
+	local mtime
+	mtime=$(stat -c %y web/index.html)
+	printf '<h1>v7</h1>\n' >web/index.html
+	touch -d "$mtime" web/index.html
+	traced_snapshot "$BATS_TEST_TMPDIR/trace"
+	expect_equal "$output" 3
+	expect_equal "$(reads "$BATS_TEST_TMPDIR/trace" index.html)" 1
+	expect_equal "$(reads "$BATS_TEST_TMPDIR/trace" p2.html)" 0
+	lg_ok rollback 1
+	expect_equal "$(cat web/index.html)" '<h1>v1</h1>'
+	lg_ok rollback 3
+	expect_equal "$(cat web/index.html)" '<h1>v7</h1>'
+}

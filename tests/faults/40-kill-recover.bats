@@ -1,12 +1,12 @@
 #!/usr/bin/env bats
 # `lastgood recover` is itself crash-safe: from an interrupted operation
 # (a rollback killed in the middle of its swaps; a deploy killed after its
-# commit point, before its verdict), recover is killed with SIGKILL at
-# every state-changing system call, then run again. It must end where one
-# uninterrupted recover does: the same live files, the store and database
-# intact, every service running on that release. Each point interrupts the
-# operation afresh (the journal knows staged entries by inode: a copied
-# host would not be the same). See lib/faults.bash.
+# commit point, as it starts its first service), recover is killed with
+# SIGKILL at every state-changing system call, then run again. It must end
+# where one uninterrupted recover does: the same live files, the store and
+# database intact, every service running on that release. Each point
+# interrupts the operation afresh (the journal knows staged entries by
+# inode: a copied host would not be the same). See lib/faults.bash.
 
 load lib/faults
 
@@ -20,14 +20,28 @@ setup_file() {
 	[ "$n" -ge 3 ] || { echo "a rollback makes $n renameat2 calls" >&2; return 1; }
 	echo "renameat2 $(((n + 1) / 2)) rollback A" >"$FAULTS_WORK/interrupt-rollback"
 	echo "$n" >"$FAULTS_WORK/swaps"
-	# a deploy A -> B killed as it removes the first old copy: committed
+	# a deploy A -> B killed as it starts its first service: committed,
+	# the old copies still beside the live files, no verdict yet
 	SWEEP_CALIBRATION_END=B calibrate deploy before-deploy deploy --label B "$FAULTS_WORK/dist" ||
 		return 1
-	n=$(nth_call "$FAULTS_WORK/deploy.strace" unlink '/[.]lastgood-[0-9]')
-	[ -n "$n" ] || { echo "a deploy removes no old copy with unlink" >&2; return 1; }
-	echo "unlink $n deploy --label B $FAULTS_WORK/dist" >"$FAULTS_WORK/interrupt-deploy"
+	local spawn
+	spawn=$(first_spawn_after_swaps "$FAULTS_WORK/deploy.strace")
+	[ -n "$spawn" ] || { echo "a deploy starts no service after its swaps" >&2; return 1; }
+	echo "$spawn deploy --label B $FAULTS_WORK/dist" >"$FAULTS_WORK/interrupt-deploy"
 }
 teardown_file() { faults_teardown_file; }
+
+# first_spawn_after_swaps LOG: "CALL N" for the first spawn (clone, clone3
+# or vfork) after the last renameat2 in the strace LOG: the Nth CALL.
+first_spawn_after_swaps() {
+	awk 'match($0, /^[a-z0-9_]+\(/) {
+		c = substr($0, 1, RLENGTH - 1); k[c]++
+		if (c == "renameat2") { found = "" ; armed = 1 }
+		else if (armed && (c == "clone" || c == "clone3" || c == "vfork")) {
+			found = c " " k[c]; armed = 0
+		}
+	} END { print found }' "$1"
+}
 
 SWEEPS=recover-after-rollback,recover-after-deploy
 
@@ -36,7 +50,7 @@ SWEEPS=recover-after-rollback,recover-after-deploy
 	read -r -a rollback <"$FAULTS_WORK/interrupt-rollback"
 	read -r -a deploy <"$FAULTS_WORK/interrupt-deploy"
 	echo "# rollback killed at ${rollback[0]} #${rollback[1]} of $(cat "$FAULTS_WORK/swaps");" \
-		"deploy killed at ${deploy[0]} #${deploy[1]} (its first old copy)" >&3
+		"deploy killed at ${deploy[0]} #${deploy[1]} (its first service start)" >&3
 	FAULTS_LOG=$FAULTS_WORK/phase.log in_lane lane_phase "$FAULTS_WORK/lane1" before-rollback \
 		"${rollback[@]}" || { cat "$FAULTS_WORK/phase.log" >&2; return 1; }
 	expect_equal "$(tail -n 1 "$FAULTS_WORK/phase.log")" "rollback swapping"
