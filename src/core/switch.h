@@ -8,7 +8,8 @@
  * at the stage name; then one database transaction records the new live
  * release (the commit point). The old content is removed later, by
  * switch_finish, once the services are started again: removing a big tree
- * takes seconds, and they need not be down for it.
+ * takes seconds, and they need not be down for it (on a nearly full disk
+ * it comes before the start, which needs the room; see transition.c).
  *
  * The journal (table switch_entries, and operations.phase) says where a
  * crash happened:

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 int transition_record_live(struct state *st, const struct config *cfg, long op,
@@ -208,6 +209,25 @@ static int record_target(struct state *st, long op, const struct transition_requ
 	return 0;
 }
 
+/*
+ * Starting services writes the state database (each step, each process)
+ * and their logs, both in the state folder. The old copies are normally
+ * removed after the start, but on a nearly full disk the space they hold
+ * may be what the start needs: then they go first, as the services stay
+ * down a little longer rather than fail to start for want of room. The
+ * margin covers the WAL growing to SQLite's auto-checkpoint size (1000
+ * pages, 4 MiB) and the checkpoint copying pages into the database.
+ */
+#define START_ROOM_MIN (8LL << 20)
+
+static int clean_up_before_start(const struct state *st)
+{
+	struct statvfs vfs;
+	if (statvfs(st->dir, &vfs) < 0)
+		return 1;
+	return (long long)vfs.f_bavail * (long long)vfs.f_frsize < START_ROOM_MIN;
+}
+
 /* lastgood could not go on: say where that left the host. */
 static int transition_stuck(struct transition_report *report, enum transition_host host,
 			    long live_id)
@@ -270,6 +290,8 @@ static int transition_go_back(struct state *st, const struct config *cfg, long o
 										   : HOST_LIVE,
 					report->to_id);
 	}
+	if (clean_up_before_start(st) && switch_finish(st, op, err) < 0)
+		return transition_stuck(report, HOST_LIVE, req->live_id);
 	rc = stack_start(st, cfg, changed, op, &report->second, err);
 	if (rc < 0)
 		return transition_stuck(report, HOST_LIVE, req->live_id);
@@ -326,6 +348,10 @@ int transition_run(struct state *st, const struct config *cfg, long op,
 			transition_stuck(report, HOST_LIVE, report->to_id);
 		else
 			transition_undo(st, cfg, op, req->live_id, changed, report, err);
+		goto out;
+	}
+	if (clean_up_before_start(st) && switch_finish(st, op, err) < 0) {
+		transition_stuck(report, HOST_LIVE, report->to_id);
 		goto out;
 	}
 	int started = stack_start(st, cfg, changed, op, &report->failure, err);
