@@ -435,37 +435,34 @@ static void stat_cache_prune(struct stat_cache *sc, const struct manifest_entry 
  * swapped in on its own is renamed itself, which moves its ctime: its row
  * only costs a read.
  */
-void manifest_cache_staged(struct state *st, const struct manifest_entry *const *entries,
-			   const char *const *stages, size_t n)
+void manifest_cache_staged(struct state *st, const struct manifest_entry *entry,
+			   const char *stage)
 {
 	struct stat_cache sc;
 	struct strbuf live = STRBUF_INIT, staged = STRBUF_INIT;
 	struct error ignored = ERROR_INIT;
 
 	stat_cache_open(st, &sc);
-	for (size_t i = 0; sc.st && i < n; i++) {
-		const struct manifest_entry *e = entries[i];
-		for (size_t k = 0; k < e->nnodes; k++) {
-			const struct manifest_node *node = &e->nodes[k];
-			char hex[HASH_HEX_SIZE];
-			struct stat sb;
-			if (node->type != NODE_FILE)
-				continue;
-			strbuf_reset(&live);
-			strbuf_reset(&staged);
-			strbuf_addstr(&live, e->path);
-			strbuf_addstr(&staged, stages[i]);
-			if (*node->rel) {
-				strbuf_addf(&live, "/%s", node->rel);
-				strbuf_addf(&staged, "/%s", node->rel);
-			}
-			if (lstat(staged.buf, &sb) < 0 || !S_ISREG(sb.st_mode) ||
-			    stat_ns(&sb.st_mtim) >= sc.recorded_ns ||
-			    stat_ns(&sb.st_ctim) >= sc.recorded_ns)
-				continue;
-			hash_to_hex(node->digest, hex);
-			stat_cache_remember(&sc, live.buf, &sb, hex);
+	for (size_t k = 0; sc.st && k < entry->nnodes; k++) {
+		const struct manifest_node *node = &entry->nodes[k];
+		char hex[HASH_HEX_SIZE];
+		struct stat sb;
+		if (node->type != NODE_FILE)
+			continue;
+		strbuf_reset(&live);
+		strbuf_reset(&staged);
+		strbuf_addstr(&live, entry->path);
+		strbuf_addstr(&staged, stage);
+		if (*node->rel) {
+			strbuf_addf(&live, "/%s", node->rel);
+			strbuf_addf(&staged, "/%s", node->rel);
 		}
+		if (lstat(staged.buf, &sb) < 0 || !S_ISREG(sb.st_mode) ||
+		    stat_ns(&sb.st_mtim) >= sc.recorded_ns ||
+		    stat_ns(&sb.st_ctim) >= sc.recorded_ns)
+			continue;
+		hash_to_hex(node->digest, hex);
+		stat_cache_remember(&sc, live.buf, &sb, hex);
 	}
 	(void)stat_cache_close(&sc, 1, &ignored);
 	strbuf_release(&live);

@@ -107,13 +107,13 @@ int manifest_capture_entry(struct state *st, const char *service, const char *pa
 			   const char *source, struct manifest_entry *entry,
 			   struct capture_stats *stats, struct error *err);
 /* The stat cache learns the files a switch wrote, so that the next capture
- * of the live files does not read them again: for entries[i] as staged at
- * stages[i], each file's stat at its live path. Call after the last write
- * to them (the rows are trusted only for files older than this call's
- * second) and before they go live; the rows go with the caller's
+ * of the live files does not read them again: for entry as staged at
+ * stage, each file's stat at its live path. Call after the last write to
+ * any staged file (the rows are trusted only for files older than this
+ * call's second) and before they go live; the rows go with the caller's
  * transaction. A row that cannot be written only costs a read. */
-void manifest_cache_staged(struct state *st, const struct manifest_entry *const *entries,
-			   const char *const *stages, size_t n);
+void manifest_cache_staged(struct state *st, const struct manifest_entry *entry,
+			   const char *stage);
 /* Capture every `files` entry of every service from the live system;
  * *stats (optional) is reset first. One path in two entries is an error. */
 int manifest_capture(struct state *st, const struct config *cfg,

@@ -176,15 +176,8 @@ static int journal_write_staged(struct state *st, long op, const struct switch_p
 	sqlite3_stmt *stmt;
 	if (state_begin(st, err) < 0)
 		return -1;
-	const struct manifest_entry **entries = xcalloc(j->n ? j->n : 1, sizeof(*entries));
-	const char **stages = xcalloc(j->n ? j->n : 1, sizeof(*stages));
-	for (size_t i = 0; i < j->n; i++) {
-		entries[i] = plan->changes[i].to;
-		stages[i] = j->entries[i].stage;
-	}
-	manifest_cache_staged(st, entries, stages, j->n);
-	free(entries);
-	free(stages);
+	for (size_t i = 0; i < j->n; i++)
+		manifest_cache_staged(st, plan->changes[i].to, j->entries[i].stage);
 	if (state_prepare(st, "UPDATE switch_entries SET staged_dev = ?, staged_ino = ? "
 			  "WHERE operation = ? AND seq = ?", &stmt, err) < 0)
 		goto fail;

@@ -220,12 +220,13 @@ static int record_target(struct state *st, long op, const struct transition_requ
  */
 #define START_ROOM_MIN (8LL << 20)
 
-static int clean_up_before_start(const struct state *st)
+static int clean_up_if_room_is_short(struct state *st, long op, struct error *err)
 {
 	struct statvfs vfs;
-	if (statvfs(st->dir, &vfs) < 0)
-		return 1;
-	return (long long)vfs.f_bavail * (long long)vfs.f_frsize < START_ROOM_MIN;
+	if (statvfs(st->dir, &vfs) == 0 &&
+	    (long long)vfs.f_bavail * (long long)vfs.f_frsize >= START_ROOM_MIN)
+		return 0;
+	return switch_finish(st, op, err);
 }
 
 /* lastgood could not go on: say where that left the host. */
@@ -290,7 +291,7 @@ static int transition_go_back(struct state *st, const struct config *cfg, long o
 										   : HOST_LIVE,
 					report->to_id);
 	}
-	if (clean_up_before_start(st) && switch_finish(st, op, err) < 0)
+	if (clean_up_if_room_is_short(st, op, err) < 0)
 		return transition_stuck(report, HOST_LIVE, req->live_id);
 	rc = stack_start(st, cfg, changed, op, &report->second, err);
 	if (rc < 0)
@@ -350,7 +351,7 @@ int transition_run(struct state *st, const struct config *cfg, long op,
 			transition_undo(st, cfg, op, req->live_id, changed, report, err);
 		goto out;
 	}
-	if (clean_up_before_start(st) && switch_finish(st, op, err) < 0) {
+	if (clean_up_if_room_is_short(st, op, err) < 0) {
 		transition_stuck(report, HOST_LIVE, report->to_id);
 		goto out;
 	}
@@ -366,20 +367,23 @@ int transition_run(struct state *st, const struct config *cfg, long op,
 	 * release it knows to be good or bad. */
 	if (started == 0) {
 		report->outcome = TRANSITION_OK;
-		if (release_set_mark(st, report->to_id, MARK_GOOD, err) < 0)
+		if (release_set_mark(st, report->to_id, MARK_GOOD, err) < 0) {
 			transition_stuck(report, HOST_VERIFIED, report->to_id);
-		else if (switch_finish(st, op, err) < 0)
-			transition_stuck(report, HOST_LIVE, report->to_id);
-		else
-			rc = 0;
+			goto out;
+		}
+	} else if (!report->failure.interrupted &&
+		   release_set_mark(st, report->to_id, MARK_BAD, err) < 0) {
+		/* Interrupted by the operator, the release proved nothing
+		 * either way: it goes back unmarked. */
+		transition_stuck(report, HOST_LIVE, report->to_id);
 		goto out;
 	}
-	/* Interrupted by the operator, the release proved nothing either way:
-	 * it goes back unmarked. */
-	if ((!report->failure.interrupted &&
-	     release_set_mark(st, report->to_id, MARK_BAD, err) < 0) ||
-	    switch_finish(st, op, err) < 0) {
+	if (switch_finish(st, op, err) < 0) {
 		transition_stuck(report, HOST_LIVE, report->to_id);
+		goto out;
+	}
+	if (started == 0) {
+		rc = 0;
 		goto out;
 	}
 	switch (req->on_failure) {
