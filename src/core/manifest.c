@@ -281,6 +281,7 @@ struct stat_cache {
 	sqlite3_stmt *lookup;
 	sqlite3_stmt *remember;
 	long long recorded_ns;
+	int objects_fd;          /* the store's objects folder, or -1 */
 	int in_transaction;      /* ours, committed once the objects are */
 };
 
@@ -296,12 +297,14 @@ static long long stat_ns(const struct timespec *ts)
 	return (long long)ts->tv_sec * 1000000000LL + ts->tv_nsec;
 }
 
-/* The cache is an optimisation: without a database (unit tests of the
- * store), or with one that lacks the table, captures read every file. */
+/* The cache is an optimisation: without a state (st NULL), a database
+ * (unit tests of the store), or with one that lacks the table, captures
+ * read every file. */
 static void stat_cache_open(struct state *st, struct stat_cache *sc)
 {
 	memset(sc, 0, sizeof(*sc));
-	if (!st->db)
+	sc->objects_fd = -1;
+	if (!st || !st->db)
 		return;
 	if (sqlite3_prepare_v2(st->db, "SELECT dev, ino, size, mtime_ns, ctime_ns, recorded_ns, "
 			       "digest FROM stat_cache WHERE path = ?", -1, &sc->lookup, NULL) != SQLITE_OK ||
@@ -314,6 +317,8 @@ static void stat_cache_open(struct state *st, struct stat_cache *sc)
 	}
 	sc->st = st;
 	sc->recorded_ns = stat_cache_clock_ns();
+	/* Without it the cache vouches for nothing: every file is read. */
+	sc->objects_fd = store_open_objects(st);
 	/* Rows are written in one transaction with the capture, and only
 	 * if the caller has none open (then they go with the caller's). */
 	if (sqlite3_get_autocommit(st->db) &&
@@ -333,41 +338,63 @@ static int stat_cache_close(struct stat_cache *sc, int keep, struct error *err)
 	int rc = 0;
 	sqlite3_finalize(sc->lookup);
 	sqlite3_finalize(sc->remember);
+	if (sc->objects_fd >= 0)
+		close(sc->objects_fd);
 	if (sc->in_transaction && !keep)
 		state_rollback(sc->st);
 	else if (sc->in_transaction && (rc = state_commit(sc->st, err)) < 0)
 		error_prefix(err, "cannot record the files read (stat cache)");
 	memset(sc, 0, sizeof(*sc));
+	sc->objects_fd = -1;
 	return rc;
 }
 
-/* 1 with digest filled when the row for path vouches for the file that
- * sb describes (see above). */
-static int stat_cache_lookup(struct stat_cache *sc, const char *path, const struct stat *sb,
-			     char digest[HASH_HEX_SIZE])
+/* A row of the cache, as stat_cache_fetch found it. */
+struct stat_cache_row {
+	int found;
+	dev_t dev;
+	ino_t ino;
+	long long size, mtime_ns, ctime_ns, recorded_ns;
+	char digest[HASH_HEX_SIZE];
+};
+
+/* The row for path, if any (row->found). On the thread that owns the
+ * database connection. */
+static void stat_cache_fetch(struct stat_cache *sc, const char *path, struct stat_cache_row *row)
 {
-	int found = 0;
+	row->found = 0;
 	if (!sc->st)
-		return 0;
+		return;
 	sqlite3_reset(sc->lookup);
 	sqlite3_bind_text(sc->lookup, 1, path, -1, SQLITE_STATIC);
 	if (sqlite3_step(sc->lookup) == SQLITE_ROW) {
-		long long mtime = sqlite3_column_int64(sc->lookup, 3);
-		long long ctime = sqlite3_column_int64(sc->lookup, 4);
-		long long recorded = sqlite3_column_int64(sc->lookup, 5);
 		const unsigned char *d = sqlite3_column_text(sc->lookup, 6);
-		found = (dev_t)sqlite3_column_int64(sc->lookup, 0) == sb->st_dev &&
-			(ino_t)sqlite3_column_int64(sc->lookup, 1) == sb->st_ino &&
-			sqlite3_column_int64(sc->lookup, 2) == (long long)sb->st_size &&
-			mtime == stat_ns(&sb->st_mtim) && ctime == stat_ns(&sb->st_ctim) &&
-			mtime < recorded && ctime < recorded && recorded <= sc->recorded_ns &&
-			d && hash_is_valid_hex((const char *)d);
-		if (found)
-			memcpy(digest, d, HASH_HEX_SIZE);
+		row->dev = (dev_t)sqlite3_column_int64(sc->lookup, 0);
+		row->ino = (ino_t)sqlite3_column_int64(sc->lookup, 1);
+		row->size = sqlite3_column_int64(sc->lookup, 2);
+		row->mtime_ns = sqlite3_column_int64(sc->lookup, 3);
+		row->ctime_ns = sqlite3_column_int64(sc->lookup, 4);
+		row->recorded_ns = sqlite3_column_int64(sc->lookup, 5);
+		row->found = d && hash_is_valid_hex((const char *)d);
+		if (row->found)
+			memcpy(row->digest, d, HASH_HEX_SIZE);
 	}
 	sqlite3_reset(sc->lookup);
 	sqlite3_clear_bindings(sc->lookup);
-	return found && store_has_size(sc->st, digest, (long long)sb->st_size);
+}
+
+/* 1 when row vouches for the file that sb describes (see above). Safe on
+ * any thread: it reads the row, sb and the store. */
+static int stat_cache_vouches(const struct stat_cache *sc, const struct stat_cache_row *row,
+			      const struct stat *sb)
+{
+	return sc->st && row->found && S_ISREG(sb->st_mode) && row->dev == sb->st_dev &&
+	       row->ino == sb->st_ino && row->size == (long long)sb->st_size &&
+	       row->mtime_ns == stat_ns(&sb->st_mtim) && row->ctime_ns == stat_ns(&sb->st_ctim) &&
+	       row->mtime_ns < row->recorded_ns && row->ctime_ns < row->recorded_ns &&
+	       row->recorded_ns <= sc->recorded_ns &&
+	       sc->objects_fd >= 0 &&
+	       store_has_size_at(sc->objects_fd, row->digest, (long long)sb->st_size);
 }
 
 static void stat_cache_remember(struct stat_cache *sc, const char *path, const struct stat *sb,
@@ -646,18 +673,11 @@ static int capture_run_queue(struct capture *c)
 	return rc;
 }
 
-/* A file the stat cache vouches for (lsb is its lstat) is taken from the
- * cache unopened; else it is queued to be read (capture_read_job), and
- * remembered once read only when nothing changed it meanwhile. */
+/* Queue a file to be read (capture_read_job); once read it is remembered
+ * by the stat cache only if nothing changed it meanwhile. */
 static int capture_file(struct capture *c, int at_fd, const char *name, const char *rel,
 			const struct stat *lsb)
 {
-	char digest[HASH_HEX_SIZE];
-
-	if (c->cache.st && stat_cache_lookup(&c->cache, capture_live_path(c, rel), lsb, digest)) {
-		capture_add_file(c, rel, lsb, (long long)lsb->st_size, digest, 0);
-		return 0;
-	}
 	ALLOC_GROW(c->jobs, c->njobs + 1, c->jobs_alloc);
 	struct capture_job *job = &c->jobs[c->njobs++];
 	memset(job, 0, sizeof(*job));
@@ -701,12 +721,118 @@ static int capture_link(struct capture *c, int at_fd, const char *name, const ch
 	return 0;
 }
 
+/*
+ * A folder's entries are taken CAPTURE_CHUNK at a time. Their names are
+ * listed and their stat cache rows looked up (on this thread, which owns
+ * the database connection); then each is lstat'ed and, for a file whose
+ * row matches, its object stat'ed in the store, on c->threads threads for
+ * a chunk of CAPTURE_PARALLEL_MIN_CHILDREN or more: those two system calls
+ * a file are most of a snapshot's time when few files changed. Then each
+ * is recorded in the order listed: a file the cache vouches for unopened,
+ * the rest by capture_node. The chunk bounds the memory a big folder
+ * takes.
+ */
+#define CAPTURE_CHUNK 256
+#define CAPTURE_PARALLEL_MIN_CHILDREN 32
+
+struct capture_child {
+	char *name;
+	char *rel;
+	struct stat_cache_row row;
+	struct stat sb;            /* its lstat */
+	int stat_errno;            /* the lstat failed */
+	int vouched;               /* the row vouches for it: taken unopened */
+};
+
+struct capture_chunk {
+	const struct capture *c;
+	int at_fd;                 /* the folder holding the names */
+	struct capture_child *children;
+};
+
+/* rel is the child's (allocated); maybe_file: the folder listing did not
+ * say it is something else. */
+static void capture_child_init(struct capture *c, struct capture_child *ch, const char *name,
+			       char *rel, int maybe_file)
+{
+	memset(ch, 0, sizeof(*ch));
+	ch->name = xstrdup(name);
+	ch->rel = rel;
+	if (maybe_file)
+		stat_cache_fetch(&c->cache, capture_live_path(c, rel), &ch->row);
+}
+
+static void capture_child_free(struct capture_child *ch)
+{
+	free(ch->name);
+	free(ch->rel);
+}
+
+static void capture_inspect_job(void *ctx, size_t i)
+{
+	const struct capture_chunk *k = ctx;
+	struct capture_child *ch = &k->children[i];
+	if (fstatat(k->at_fd, ch->name, &ch->sb, AT_SYMLINK_NOFOLLOW) < 0)
+		ch->stat_errno = errno;
+	else
+		ch->vouched = stat_cache_vouches(&k->c->cache, &ch->row, &ch->sb);
+}
+
+static void capture_inspect(struct capture *c, int at_fd, struct capture_child *children,
+			    size_t n)
+{
+	struct capture_chunk k = { .c = c, .at_fd = at_fd, .children = children };
+	parallel_run(n, n >= CAPTURE_PARALLEL_MIN_CHILDREN ? c->threads : 1, capture_inspect_job,
+		     &k);
+}
+
+static int capture_child(struct capture *c, int at_fd, const struct capture_child *ch)
+{
+	if (ch->stat_errno) {
+		char *path = capture_path(c, ch->rel);
+		error_errno(c->err, EXIT_FAILED, ch->stat_errno, "cannot inspect '%s'", path);
+		free(path);
+		return -1;
+	}
+	if (ch->vouched) {
+		capture_add_file(c, ch->rel, &ch->sb, (long long)ch->sb.st_size, ch->row.digest, 0);
+		return 0;
+	}
+	return capture_node(c, at_fd, ch->name, ch->rel, &ch->sb);
+}
+
+/* The next chunk of the folder's entries into children (*n of them): 1
+ * when the chunk is full (more may follow), 0 at the end of the folder. */
+static int capture_list(struct capture *c, DIR *d, const char *path, const char *rel,
+			struct capture_child *children, size_t *n)
+{
+	*n = 0;
+	while (*n < CAPTURE_CHUNK) {
+		errno = 0;
+		struct dirent *de = readdir(d);
+		if (!de) {
+			if (errno)
+				return error_errno(c->err, EXIT_FAILED, errno,
+						   "cannot list folder '%s'", path);
+			return 0;
+		}
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		capture_child_init(c, &children[(*n)++], de->d_name,
+				   *rel ? xstrfmt("%s/%s", rel, de->d_name) : xstrdup(de->d_name),
+				   de->d_type == DT_REG || de->d_type == DT_UNKNOWN);
+	}
+	return 1;
+}
+
 static int capture_dir(struct capture *c, int at_fd, const char *name, const char *rel)
 {
 	char *path = capture_path(c, rel);
 	struct stat sb;
 	int rc = -1;
 	DIR *d = NULL;
+	struct capture_child *children = NULL;
+	size_t n = 0;
 
 	int fd = openat(at_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
@@ -718,9 +844,9 @@ static int capture_dir(struct capture *c, int at_fd, const char *name, const cha
 		close(fd);
 		goto out;
 	}
-	struct manifest_node *n = manifest_entry_add_node(c->entry, rel, NODE_DIR);
-	n->mode = sb.st_mode & 07777;
-	capture_owner(n, &sb);
+	struct manifest_node *node = manifest_entry_add_node(c->entry, rel, NODE_DIR);
+	node->mode = sb.st_mode & 07777;
+	capture_owner(node, &sb);
 
 	d = fdopendir(fd);
 	if (!d) {
@@ -728,34 +854,23 @@ static int capture_dir(struct capture *c, int at_fd, const char *name, const cha
 		close(fd);
 		goto out;
 	}
-	for (;;) {
-		errno = 0;
-		struct dirent *de = readdir(d);
-		if (!de) {
-			if (errno) {
-				error_errno(c->err, EXIT_FAILED, errno, "cannot list folder '%s'", path);
-				goto out;
-			}
-			break;
-		}
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		char *child = *rel ? xstrfmt("%s/%s", rel, de->d_name) : xstrdup(de->d_name);
-		struct stat csb;
-		int crc;
-		if (fstatat(dirfd(d), de->d_name, &csb, AT_SYMLINK_NOFOLLOW) < 0) {
-			char *cpath = capture_path(c, child);
-			crc = error_errno(c->err, EXIT_FAILED, errno, "cannot inspect '%s'", cpath);
-			free(cpath);
-		} else {
-			crc = capture_node(c, dirfd(d), de->d_name, child, &csb);
-		}
-		free(child);
-		if (crc < 0)
+	children = xcalloc(CAPTURE_CHUNK, sizeof(*children));
+	int more;
+	do {
+		if ((more = capture_list(c, d, path, rel, children, &n)) < 0)
 			goto out;
-	}
+		capture_inspect(c, dirfd(d), children, n);
+		for (size_t i = 0; i < n; i++)
+			if (capture_child(c, dirfd(d), &children[i]) < 0)
+				goto out;
+		for (; n; n--)
+			capture_child_free(&children[n - 1]);
+	} while (more);
 	rc = 0;
 out:
+	for (; n; n--)
+		capture_child_free(&children[n - 1]);
+	free(children);
 	/* the queued jobs may name files of this folder */
 	if (rc == 0)
 		rc = capture_run_queue(c);
@@ -845,7 +960,7 @@ int manifest_capture_entry(struct state *st, const char *service, const char *pa
 {
 	struct capture c = { .st = st, .source = source, .entry = entry, .stats = stats,
 			     .err = err, .live = STRBUF_INIT, .threads = parallel_threads() };
-	struct stat sb;
+	struct capture_child top;
 	int rc = -1;
 
 	memset(entry, 0, sizeof(*entry));
@@ -854,15 +969,14 @@ int manifest_capture_entry(struct state *st, const char *service, const char *pa
 	store_batch_begin(st, &c.batch);
 	/* Only a live path is worth remembering: a deploy's source is
 	 * unpacked afresh each time. */
-	if (!strcmp(source, path))
-		stat_cache_open(st, &c.cache);
-	else
-		memset(&c.cache, 0, sizeof(c.cache));
-	if (lstat(source, &sb) < 0)
-		error_errno(err, EXIT_FAILED, errno, "cannot inspect '%s'", source);
-	else if (capture_node(&c, AT_FDCWD, source, "", &sb) == 0 &&
-		 capture_run_queue(&c) == 0 && store_batch_commit(&c.batch, err) == 0)
+	stat_cache_open(!strcmp(source, path) ? st : NULL, &c.cache);
+	/* the top, as a folder's entry is taken (see capture_dir) */
+	capture_child_init(&c, &top, source, xstrdup(""), 1);
+	capture_inspect(&c, AT_FDCWD, &top, 1);
+	if (capture_child(&c, AT_FDCWD, &top) == 0 && capture_run_queue(&c) == 0 &&
+	    store_batch_commit(&c.batch, err) == 0)
 		rc = 0;
+	capture_child_free(&top);
 	if (rc == 0) {
 		capture_sort_nodes(entry);
 		manifest_entry_finish(entry);

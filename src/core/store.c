@@ -49,28 +49,51 @@ char *store_object_path(const struct state *st, const char *digest)
 	return xstrfmt("%s/%.2s/%s", st->objects_dir, digest, digest + 2);
 }
 
-/* A size mismatch can only be damage, and putting the content again
- * repairs it (the put does not find the object present). */
-int store_has_size(const struct state *st, const char *digest, long long size)
+/* Whether the object at path (below at_fd) is a file of size bytes, or
+ * of any size when size is negative. */
+static int store_object_is(int at_fd, const char *path, long long size)
+{
+	struct stat sb;
+	return fstatat(at_fd, path, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode) &&
+	       (size < 0 || sb.st_size == size);
+}
+
+static int store_has_any(const struct state *st, const char *digest, long long size)
 {
 	if (!hash_is_valid_hex(digest))
 		return 0;
 	char *path = store_object_path(st, digest);
-	struct stat sb;
-	int found = lstat(path, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size == size;
+	int found = store_object_is(AT_FDCWD, path, size);
 	free(path);
 	return found;
 }
 
+/* A size mismatch can only be damage, and putting the content again
+ * repairs it (the put does not find the object present). */
+int store_has_size(const struct state *st, const char *digest, long long size)
+{
+	return store_has_any(st, digest, size);
+}
+
 int store_has(const struct state *st, const char *digest)
+{
+	return store_has_any(st, digest, -1);
+}
+
+int store_open_objects(const struct state *st)
+{
+	return open(st->objects_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+}
+
+int store_has_size_at(int objects_fd, const char *digest, long long size)
 {
 	if (!hash_is_valid_hex(digest))
 		return 0;
-	char *path = store_object_path(st, digest);
-	struct stat sb;
-	int found = lstat(path, &sb) == 0 && S_ISREG(sb.st_mode);
-	free(path);
-	return found;
+	char rel[HASH_HEX_SIZE + 1];   /* "ab/cdef…" */
+	memcpy(rel, digest, 2);
+	rel[2] = '/';
+	memcpy(rel + 3, digest + 2, HASH_HEX_SIZE - 2);
+	return store_object_is(objects_fd, rel, size);
 }
 
 /*

@@ -123,6 +123,11 @@ int store_has(const struct state *st, const char *digest);
 /* 1 when the object is in place with this size (a cheap sign it is whole:
  * objects are only ever named once written and synced). */
 int store_has_size(const struct state *st, const char *digest, long long size);
+/* Many checks: a descriptor of the objects folder (-1 with errno when it
+ * cannot be opened), and store_has_size against it, which walks two path
+ * components instead of the state folder's whole path. */
+int store_open_objects(const struct state *st);
+int store_has_size_at(int objects_fd, const char *digest, long long size);
 /* Read a whole object into sb, verifying its digest. */
 int store_read(struct state *st, const char *digest, struct strbuf *sb, struct error *err);
 /* Copy an object to a new file at path with mode, verifying its digest;
