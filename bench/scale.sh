@@ -53,6 +53,9 @@ INSERT INTO releases(digest, created_ms, label, commit_sha, reason, actor, mark,
 SELECT (SELECT digest FROM releases WHERE id = 1 + i % 3), 1700000000000 + i * 60000, NULL,
        printf('%040x', i * 2654435761), 'deploy ' || i, 'bench@host', CASE WHEN i % 7 = 0 THEN 2 ELSE 1 END,
        6, 200000, 100 FROM k;
+INSERT INTO release_services(release, service, digest)
+SELECT r.id, s.service, s.digest FROM releases r JOIN release_services s ON s.release = 1 + r.id % 3
+WHERE r.id > 3;
 WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < $n - (SELECT count(*) FROM operations))
 INSERT INTO operations(command, args, reason, actor, pid, started_ms, ended_ms, result, from_release, to_release, phase)
 SELECT 'deploy', 'dist-' || i, 'deploy ' || i, 'bench@host', 1000 + i, 1700000000000 + i * 60000,

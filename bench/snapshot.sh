@@ -105,6 +105,14 @@ if [ -n "${LASTGOOD_BEFORE:-}" ]; then
 	    "every file read and hashed again)."
 fi
 
+# status on this host: its releases are of 10,000 files each.
+out "" "\`lastgood status\` on this host (its $(sqlite3 .lastgood/state.db 'SELECT count(*) FROM releases')" \
+    "releases each of $(human "$files") files; it names the release each service's files came from):" ""
+cmds=("$LASTGOOD status")
+[ -z "${LASTGOOD_BEFORE:-}" ] || cmds=("$LASTGOOD_BEFORE status" "${cmds[@]}")
+hyperfine_run "$work/status.json" -N --warmup 3 --runs "${BENCH_RUNS_SCALE:-20}" --output null "${cmds[@]}"
+hf_table "$work/status.json"
+
 # Peak memory of the first snapshot.
 drop_state .lastgood
 sync

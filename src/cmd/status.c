@@ -5,7 +5,6 @@
  */
 #include "cmd/command.h"
 #include "core/health.h"
-#include "core/manifest.h"
 #include "core/operation.h"
 #include "core/release.h"
 #include "core/service.h"
@@ -31,71 +30,20 @@ struct status_facts {
 	struct service_status *services;
 };
 
-/* 1 when both manifests hold the same entries for this service. */
-static int same_service_files(const struct manifest *a, const struct manifest *b,
-			      const char *service)
-{
-	size_t na = 0, nb = 0;
-	for (size_t i = 0; i < a->n; i++) {
-		if (strcmp(a->entries[i].service, service))
-			continue;
-		const struct manifest_entry *other = manifest_find(b, a->entries[i].path);
-		if (!other || strcmp(other->digest, a->entries[i].digest))
-			return 0;
-		na++;
-	}
-	for (size_t i = 0; i < b->n; i++)
-		nb += !strcmp(b->entries[i].service, service);
-	return na == nb;
-}
-
-/* 1 when a release before list[i] has the same manifest digest. */
-static int digest_seen(const struct release *list, size_t i)
-{
-	for (size_t j = 0; j < i; j++)
-		if (!strcmp(list[j].digest, list[i].digest))
-			return 1;
-	return 0;
-}
-
 /*
- * A service's files came from the oldest release (of the last 100) that
- * holds exactly these files: after a selective rollback, the release
- * rolled back to rather than the composite made by it. Going oldest first,
- * a service is settled by its first match; the search ends once every
- * service is, and a manifest shared by several releases is read once.
+ * A service's files came from the oldest release that holds exactly these
+ * files: after a selective rollback, the release rolled back to rather
+ * than the composite made by it. An index lookup per service
+ * (release_files_origin), whatever the size of the releases or the length
+ * of the history; the live release itself when it has no record.
  */
 static void find_service_releases(struct command_context *ctx, struct status_facts *facts)
 {
-	struct manifest live = MANIFEST_INIT;
-	struct error ignored = ERROR_INIT;
-	struct release *older;
-	size_t nolder, unsettled = ctx->cfg.nservices;
-
-	if (release_manifest(&ctx->st, facts->live.id, &live, &ignored) < 0)
-		return;
-	/* services[s].release stays 0 until settled */
-	if (release_list_range(&ctx->st, facts->live.id - 100, facts->live.id - 1, &older, &nolder,
-			       &ignored) < 0)
-		nolder = 0;
-	for (size_t i = 0; i < nolder && unsettled; i++) {
-		struct manifest m = MANIFEST_INIT;
-		if (digest_seen(older, i) || manifest_load(&ctx->st, older[i].digest, &m, &ignored) < 0)
-			continue;
-		for (size_t s = 0; s < ctx->cfg.nservices; s++) {
-			if (facts->services[s].release ||
-			    !same_service_files(&live, &m, ctx->cfg.services[s].name))
-				continue;
-			facts->services[s].release = older[i].id;
-			unsettled--;
-		}
-		manifest_free(&m);
+	for (size_t s = 0; s < ctx->cfg.nservices; s++) {
+		long origin = release_files_origin(&ctx->st, facts->live.id,
+						   ctx->cfg.services[s].name);
+		facts->services[s].release = origin ? origin : facts->live.id;
 	}
-	for (size_t s = 0; s < ctx->cfg.nservices; s++)
-		if (!facts->services[s].release)
-			facts->services[s].release = facts->live.id;
-	release_list_free(older, nolder);
-	manifest_free(&live);
 }
 
 static int status_gather(struct command_context *ctx, struct status_facts *facts,

@@ -90,6 +90,22 @@ void manifest_entry_finish(struct manifest_entry *entry)
 	strbuf_release(&line);
 }
 
+void manifest_service_digest(const struct manifest *m, const char *service,
+			     char digest[HASH_HEX_SIZE])
+{
+	struct hasher h;
+	hasher_init(&h);
+	for (size_t i = 0; i < m->n; i++) {
+		const struct manifest_entry *e = &m->entries[i];
+		if (strcmp(e->service, service))
+			continue;
+		/* a path holds no NUL; a digest is fixed-length hex */
+		hasher_update(&h, e->path, strlen(e->path) + 1);
+		hasher_update(&h, e->digest, HASH_HEX_SIZE - 1);
+	}
+	hasher_final(&h, digest);
+}
+
 /* Walk the serialized text in chunks of about MANIFEST_CHUNK bytes, so a
  * manifest of any size is written or hashed without being held whole.
  * Stops at the first non-zero answer from fn and returns it. */
@@ -1377,6 +1393,13 @@ int manifest_load(struct state *st, const char *digest, struct manifest *m, stru
 int manifest_store(struct state *st, const struct manifest *m,
 		   char digest[HASH_HEX_SIZE], struct error *err)
 {
+	/* What manifest_parse would refuse is never stored: a release that
+	 * cannot be read back is one that cannot be gone back to. */
+	for (size_t i = 1; i < m->n; i++)
+		if (strcmp(m->entries[i - 1].path, m->entries[i].path) >= 0)
+			return error_set(err, EXIT_FAILED, "release not recorded: entry '%s' is out "
+					 "of order or repeated (a bug in lastgood)",
+					 m->entries[i].path);
 	char *path = xstrfmt("%s/manifest.%ld", st->tmp_dir, (long)getpid());
 	int added, rc = -1;
 

@@ -128,6 +128,11 @@ int manifest_load(struct state *st, const char *digest, struct manifest *m, stru
 /* Serialize, store, and give the digest. */
 int manifest_store(struct state *st, const struct manifest *m,
 		   char digest[HASH_HEX_SIZE], struct error *err);
+/* The digest of service's entries in m (each path and its entry digest,
+ * in path order): two manifests hold exactly the same files for the
+ * service when, and only when, their service digests are equal. */
+void manifest_service_digest(const struct manifest *m, const char *service,
+			     char digest[HASH_HEX_SIZE]);
 /* Compute entry->digest from its nodes (after filling nodes). */
 void manifest_entry_finish(struct manifest_entry *entry);
 /* Sort entries by path (after adding). */

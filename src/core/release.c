@@ -115,6 +115,12 @@ static long release_with_digest(struct state *st, const char *digest)
 	return id;
 }
 
+static int insert_release(struct state *st, const struct manifest *m,
+			  const struct release_meta *meta, const char *digest, long *id,
+			  struct error *err);
+static int record_services(struct state *st, long id, const struct manifest *m,
+			   struct error *err);
+
 int release_create(struct state *st, const struct manifest *m,
 		   const struct release_meta *meta, long *id, int *created,
 		   struct error *err)
@@ -137,6 +143,25 @@ int release_create(struct state *st, const struct manifest *m,
 	if (!meta->label && !meta->commit && (*id = release_with_digest(st, digest)))
 		return 0;
 
+	/* The release and its service rows, together or not at all. */
+	if (state_exec(st, "SAVEPOINT release_create", "record release", err) < 0)
+		return -1;
+	if (insert_release(st, m, meta, digest, id, err) < 0 || record_services(st, *id, m, err) < 0) {
+		struct error ignored = ERROR_INIT;
+		state_exec(st, "ROLLBACK TO release_create; RELEASE release_create", "record release",
+			   &ignored);
+		return -1;
+	}
+	if (state_exec(st, "RELEASE release_create", "record release", err) < 0)
+		return -1;
+	*created = 1;
+	return 0;
+}
+
+static int insert_release(struct state *st, const struct manifest *m,
+			  const struct release_meta *meta, const char *digest, long *id,
+			  struct error *err)
+{
 	long files;
 	long long size;
 	manifest_totals(m, &files, &size);
@@ -165,8 +190,54 @@ int release_create(struct state *st, const struct manifest *m,
 	if (rc != SQLITE_DONE)
 		return state_db_error(st, "record release", err);
 	*id = (long)sqlite3_last_insert_rowid(st->db);
-	*created = 1;
 	return 0;
+}
+
+/* A row per service with files in m: its manifest_service_digest. */
+static int record_services(struct state *st, long id, const struct manifest *m,
+			   struct error *err)
+{
+	sqlite3_stmt *stmt;
+	int rc = 0;
+	if (state_prepare(st, "INSERT OR REPLACE INTO release_services(release, service, digest) "
+			  "VALUES(?,?,?)", &stmt, err) < 0)
+		return -1;
+	for (size_t i = 0; i < m->n && rc == 0; i++) {
+		const char *service = m->entries[i].service;
+		int seen = 0;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = !strcmp(m->entries[j].service, service);
+		if (seen)
+			continue;
+		char digest[HASH_HEX_SIZE];
+		manifest_service_digest(m, service, digest);
+		sqlite3_reset(stmt);
+		sqlite3_bind_int64(stmt, 1, id);
+		sqlite3_bind_text(stmt, 2, service, -1, SQLITE_STATIC);
+		sqlite3_bind_text(stmt, 3, digest, -1, SQLITE_TRANSIENT);
+		if (sqlite3_step(stmt) != SQLITE_DONE)
+			rc = state_db_error(st, "record release services", err);
+	}
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+long release_files_origin(struct state *st, long id, const char *service)
+{
+	sqlite3_stmt *stmt;
+	long origin = 0;
+	if (sqlite3_prepare_v2(st->db, "SELECT o.release FROM release_services AS l "
+			       "JOIN release_services AS o ON o.service = l.service AND "
+			       "o.digest = l.digest WHERE l.release = ?1 AND l.service = ?2 AND "
+			       "o.release IN (SELECT id FROM releases) ORDER BY o.release LIMIT 1",
+			       -1, &stmt, NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_bind_int64(stmt, 1, id);
+	sqlite3_bind_text(stmt, 2, service, -1, SQLITE_STATIC);
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		origin = (long)sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	return origin;
 }
 
 int release_get(struct state *st, long id, struct release *r, struct error *err)
@@ -411,15 +482,22 @@ long release_with_commit(struct state *st, const char *commit)
 	return id;
 }
 
+/* Its service rows first: were the two deletes ever parted, what is left
+ * is a release without them (status then shows the release itself),
+ * never rows naming a release that is gone. */
 int release_delete(struct state *st, long id, struct error *err)
 {
-	sqlite3_stmt *stmt;
-	if (state_prepare(st, "DELETE FROM releases WHERE id = ?", &stmt, err) < 0)
-		return -1;
-	sqlite3_bind_int64(stmt, 1, id);
-	int rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
-	if (rc != SQLITE_DONE)
-		return state_db_error(st, "delete release", err);
+	static const char *const sql[] = { "DELETE FROM release_services WHERE release = ?",
+					    "DELETE FROM releases WHERE id = ?" };
+	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
+		sqlite3_stmt *stmt;
+		if (state_prepare(st, sql[i], &stmt, err) < 0)
+			return -1;
+		sqlite3_bind_int64(stmt, 1, id);
+		int rc = sqlite3_step(stmt);
+		sqlite3_finalize(stmt);
+		if (rc != SQLITE_DONE)
+			return state_db_error(st, "delete release", err);
+	}
 	return 0;
 }

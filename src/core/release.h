@@ -82,5 +82,9 @@ int release_default_target(struct state *st, long *id, struct error *err);
 long release_with_commit(struct state *st, const char *commit);
 /* Delete a release row (gc). */
 int release_delete(struct state *st, long id, struct error *err);
+/* The oldest release still recorded whose files for service are exactly
+ * release id's, id itself when none older is; 0 when id has no record of
+ * them (a service without files, or a release older than the record). */
+long release_files_origin(struct state *st, long id, const char *service);
 
 #endif

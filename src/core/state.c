@@ -58,6 +58,14 @@ static const char schema_sql[] =
 	"  path TEXT PRIMARY KEY, dev INTEGER NOT NULL, ino INTEGER NOT NULL,"
 	"  size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,"
 	"  recorded_ns INTEGER NOT NULL, digest TEXT NOT NULL) WITHOUT ROWID;"
+	/* Each release's files per service, as manifest_service_digest
+	 * gives them, so that `status` finds where a service's files came
+	 * from without reading manifests. */
+	"CREATE TABLE IF NOT EXISTS release_services("
+	"  release INTEGER NOT NULL, service TEXT NOT NULL, digest TEXT NOT NULL,"
+	"  PRIMARY KEY(release, service)) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS release_services_by_files "
+	"  ON release_services(service, digest, release);"
 	/* Lookups that would otherwise scan every row of a long history:
 	 * content already recorded (each capture), a commit deployed before,
 	 * and operations left unfinished (status, recover). */

@@ -157,7 +157,9 @@ void transition_target_from_release(const struct config *cfg, const unsigned cha
 				    struct manifest *target)
 {
 	/* Entries of the release for selected services, then every live
-	 * entry not taken from the release. */
+	 * entry not taken from the release. Those taken are in path order
+	 * (a part of the release's sorted list), so they are searched alone:
+	 * the live entries added after them are not sorted yet. */
 	for (size_t i = 0; i < release->n; i++) {
 		const struct manifest_entry *e = &release->entries[i];
 		size_t index;
@@ -165,9 +167,12 @@ void transition_target_from_release(const struct config *cfg, const unsigned cha
 			continue;
 		manifest_add_copy(target, e);
 	}
-	for (size_t i = 0; i < live->n; i++)
-		if (!manifest_find(target, live->entries[i].path))
+	size_t taken = target->n;
+	for (size_t i = 0; i < live->n; i++) {
+		struct manifest from_release = { .entries = target->entries, .n = taken };
+		if (!manifest_find(&from_release, live->entries[i].path))
 			manifest_add_copy(target, &live->entries[i]);
+	}
 	manifest_sort(target);
 }
 

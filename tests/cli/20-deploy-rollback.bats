@@ -296,6 +296,35 @@ mark_release() {
 	lg_status 2 rollback --services nosuch 1
 }
 
+@test "rollback --services of any one service records a whole release that can be gone back to" {
+	# Each service alone, whichever place its paths sort to among the
+	# others' (the composite once held the live entry as well as the
+	# release's for a service whose paths sort after another's).
+	local svc
+	for svc in api worker web; do
+		mkdir "$BATS_TEST_TMPDIR/$svc"
+		cd "$BATS_TEST_TMPDIR/$svc"
+		make_stack
+		lg_ok snapshot
+		local one
+		one=$(find bin etc web -printf '%p %l %m\n' | sort | sha256sum)
+		change_stack
+		printf '#!/bin/sh\necho worker v2\n' >bin/worker
+		lg_ok snapshot
+		lg_ok rollback --services "$svc" 1
+		lg_ok fsck
+		lg_ok --json diff 2 3
+		expect_equal "$(jq -r '[.changes[].service] | unique | join(",")' <<<"$output")" "$svc"
+		lg_ok --json diff 1 3
+		expect_no_match "$(jq -r '[.changes[].service] | unique | join(",")' <<<"$output")" "$svc"
+		lg_ok rollback 1
+		expect_equal "$(find bin etc web -printf '%p %l %m\n' | sort | sha256sum)" "$one"
+		lg_ok rollback 3
+		lg_ok --json status
+		expect_equal "$(jq -r '.live_release' <<<"$output")" 3
+	done
+}
+
 @test "rollback to the live release changes nothing" {
 	make_stack
 	lg_ok snapshot

@@ -67,6 +67,21 @@ three_operations() {
 		api=1,worker=1,web=2
 }
 
+@test "status finds where each service's files came from without reading a manifest" {
+	make_stack
+	lg_ok snapshot
+	change_stack
+	lg_ok snapshot
+	lg_ok rollback --services web 1
+	ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" \
+		run --separate-stderr strace -f -qq -o "$BATS_TEST_TMPDIR/trace" -e trace=openat \
+		"$LG" --json status
+	[ "$status" -eq 0 ]
+	expect_equal "$(jq -r '.services[] | "\(.name)=\(.release)"' <<<"$output" | paste -sd,)" \
+		api=2,worker=1,web=1
+	expect_equal "$(grep -c '/objects/' "$BATS_TEST_TMPDIR/trace")" 0
+}
+
 # long_record N: a snapshot, then rows copied from its release and
 # operation until there are N of each, as if the host had been deployed to
 # N times.

@@ -609,6 +609,74 @@ static void test_entry_digests(void **state)
 }
 
 #define D64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define E64 "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
+
+/* An entry with no nodes, only what the service digest and the store's
+ * order check look at. */
+static void add_bare_entry(struct manifest *m, const char *service, const char *path,
+			   const char *digest)
+{
+	ALLOC_GROW(m->entries, m->n + 1, m->alloc);
+	struct manifest_entry *e = &m->entries[m->n++];
+	memset(e, 0, sizeof(*e));
+	e->service = xstrdup(service);
+	e->path = xstrdup(path);
+	memcpy(e->digest, digest, HASH_HEX_SIZE);
+}
+
+static void test_service_digest(void **state)
+{
+	(void)state;
+	struct manifest a = MANIFEST_INIT, b = MANIFEST_INIT, c = MANIFEST_INIT;
+	char da[HASH_HEX_SIZE], db[HASH_HEX_SIZE];
+
+	add_bare_entry(&a, "api", "/srv/api", D64);
+	add_bare_entry(&a, "web", "/srv/web", D64);
+	add_bare_entry(&b, "api", "/srv/api", D64);
+	add_bare_entry(&b, "web", "/srv/web", E64);
+	/* Another service's entry changed: api's digest is the same. */
+	manifest_service_digest(&a, "api", da);
+	manifest_service_digest(&b, "api", db);
+	assert_string_equal(da, db);
+	/* Its own changed: not. */
+	manifest_service_digest(&a, "web", da);
+	manifest_service_digest(&b, "web", db);
+	assert_string_not_equal(da, db);
+	/* Nor when it gains a path, or the same digest moves to another. */
+	add_bare_entry(&c, "api", "/srv/api", D64);
+	add_bare_entry(&c, "api", "/srv/api2", D64);
+	manifest_service_digest(&a, "api", da);
+	manifest_service_digest(&c, "api", db);
+	assert_string_not_equal(da, db);
+	manifest_free(&c);
+	add_bare_entry(&c, "api", "/srv/apj", D64);
+	manifest_service_digest(&c, "api", db);
+	assert_string_not_equal(da, db);
+	manifest_free(&a);
+	manifest_free(&b);
+	manifest_free(&c);
+}
+
+/* A manifest manifest_parse would refuse is not stored. */
+static void test_store_refuses_unordered_entries(void **state)
+{
+	struct fixture *f = *state;
+	struct error err = ERROR_INIT;
+	char digest[HASH_HEX_SIZE];
+	struct manifest m = MANIFEST_INIT;
+
+	add_bare_entry(&m, "web", "/srv/web", D64);
+	add_bare_entry(&m, "api", "/srv/api", D64);
+	assert_int_equal(manifest_store(&f->st, &m, digest, &err), -1);
+	assert_non_null(strstr(err.msg, "'/srv/api' is out of order or repeated"));
+	manifest_free(&m);
+	add_bare_entry(&m, "api", "/srv/api", D64);
+	add_bare_entry(&m, "web", "/srv/api", E64);
+	assert_int_equal(manifest_store(&f->st, &m, digest, &err), -1);
+	manifest_free(&m);
+	/* nothing reached the store */
+	assert_int_equal(rmdir(f->st.objects_dir), 0);
+}
 
 /* A manifest with one entry /srv/app holding folder /srv/app and the file
  * line given, its entry digest right. */
@@ -749,6 +817,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_round_trip_byte_identical, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_names_with_any_byte, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_entry_digests, setup, teardown),
+		cmocka_unit_test(test_service_digest),
+		cmocka_unit_test_setup_teardown(test_store_refuses_unordered_entries, setup, teardown),
 		cmocka_unit_test(test_parse_accepts_well_formed),
 		cmocka_unit_test(test_parse_rejects_malformed),
 	};
