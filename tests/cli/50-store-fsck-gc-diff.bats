@@ -74,6 +74,9 @@ two_releases() {
 	lg_ok gc --keep 2
 	lg_ok --json releases
 	expect_equal "$(jq -r '.[].id' <<<"$output" | paste -sd,)" 4,3
+	# what status reads of each release goes with it
+	expect_equal "$(sqlite3 .lastgood/state.db 'SELECT DISTINCT release FROM release_services
+		ORDER BY release' | paste -sd,)" 3,4
 	[ -z "$(object_path "$only1")" ]
 	[ -n "$(object_path "$only4")" ]
 	[ -n "$(object_path "$api")" ]
