@@ -86,7 +86,8 @@ drop_state .lastgood
 changed=$(scaled 100 1)
 out "### After changing 1% of the files" "" \
     "Before each run \`bench/gentree change\` rewrites the first 4 KiB of every hundredth file" \
-    "(same size, new bytes, new mtime: $(human "$changed") files), then waits a second; the snapshot" \
+    "(same size, new mtime, and bytes no run wrote before, from a seed taken from the clock:" \
+    "$(human "$changed") files), then waits a second; the snapshot" \
     "then reads those files and takes every other one from the stat cache. The waiting keeps" \
     "the measurement at \"1% changed since a settled snapshot\": a file changed in the same second" \
     "as a snapshot is read again by the next one too (racily clean), which would make it 2%." ""
@@ -94,7 +95,7 @@ sleep 1.1
 cmds=("$LASTGOOD -q snapshot")
 [ -z "${LASTGOOD_BEFORE:-}" ] || cmds=("$LASTGOOD_BEFORE -q snapshot" "${cmds[@]}")
 hyperfine_run "$work/one.json" --runs "${BENCH_RUNS_SMALL:-10}" \
-	--prepare "$GENTREE change tree 10 \$RANDOM >/dev/null; sleep 1.1" "${cmds[@]}"
+	--prepare "$GENTREE change tree 10 \$(date +%s%N) >/dev/null; sleep 1.1" "${cmds[@]}"
 hf_table "$work/one.json"
 one=$(hf_median "$work/one.json" "$base")
 out "" "1% snapshot / first snapshot = **$(awk -v a="$one" -v b="$first" 'BEGIN { printf "%.1f%%", 100 * a / b }')**" \

@@ -518,18 +518,20 @@ void manifest_cache_staged(struct state *st, const struct manifest_entry *entry,
  * Files to read are queued as jobs and read a queue at a time, on
  * parallel_threads() threads when the queue holds enough bytes to be worth
  * it: hashing is most of a first snapshot's work, and a CPU each halves
- * it. A job keeps its folder's descriptor, so the queue is run before any
- * folder is closed, and when it holds CAPTURE_QUEUE_JOBS files or
+ * it. The queue spans folders, so that the few files a small change left
+ * in many folders are read together too: a job names its file relative to
+ * a duplicate of its folder's descriptor, which the queue holds until it
+ * is run. It is run when it holds CAPTURE_QUEUE_JOBS files or
  * CAPTURE_QUEUE_BYTES (which bounds what waits in tmp/ for the batch to
- * commit). The results are taken in the order queued, so the first
- * failure reported is the first one met.
+ * commit), and at the end. The results are taken in the order queued, so
+ * the first failure reported is the first one met.
  */
 #define CAPTURE_QUEUE_JOBS 64
 #define CAPTURE_QUEUE_BYTES (64LL << 20)
 #define CAPTURE_PARALLEL_MIN_BYTES (1LL << 20)
 
 struct capture_job {
-	int at_fd;                 /* the folder holding name (not owned) */
+	int at_fd;                 /* the folder holding name (one of dir_fds) */
 	char *name;
 	char *rel;
 	struct stat sb;            /* fstat of the open file */
@@ -551,6 +553,9 @@ struct capture {
 	struct capture_job *jobs;  /* queued files */
 	size_t njobs, jobs_alloc;
 	long long job_bytes;       /* their sizes when queued */
+	int dir_fds[CAPTURE_QUEUE_JOBS];  /* the folders the jobs name files in */
+	size_t ndir_fds;
+	int dir_fd_of;             /* the descriptor dir_fds' last duplicates */
 	int threads;
 };
 
@@ -647,8 +652,12 @@ static void capture_drop_queue(struct capture *c)
 		free(c->jobs[i].name);
 		free(c->jobs[i].rel);
 	}
+	for (size_t i = 0; i < c->ndir_fds; i++)
+		close(c->dir_fds[i]);
 	c->njobs = 0;
 	c->job_bytes = 0;
+	c->ndir_fds = 0;
+	c->dir_fd_of = -1;
 }
 
 /* Read every queued file, then record them in the order queued. After a
@@ -694,10 +703,23 @@ static int capture_run_queue(struct capture *c)
 static int capture_file(struct capture *c, int at_fd, const char *name, const char *rel,
 			const struct stat *lsb)
 {
+	/* the folder's descriptor, duplicated once for all its jobs in the
+	 * queue (the top of a single-file entry is AT_FDCWD) */
+	if (at_fd != AT_FDCWD && (!c->ndir_fds || c->dir_fd_of != at_fd)) {
+		int fd = fcntl(at_fd, F_DUPFD_CLOEXEC, 0);
+		if (fd < 0) {
+			char *path = capture_path(c, rel);
+			error_errno(c->err, EXIT_FAILED, errno, "cannot open folder of '%s'", path);
+			free(path);
+			return -1;
+		}
+		c->dir_fds[c->ndir_fds++] = fd;
+		c->dir_fd_of = at_fd;
+	}
 	ALLOC_GROW(c->jobs, c->njobs + 1, c->jobs_alloc);
 	struct capture_job *job = &c->jobs[c->njobs++];
 	memset(job, 0, sizeof(*job));
-	job->at_fd = at_fd;
+	job->at_fd = at_fd == AT_FDCWD ? AT_FDCWD : c->dir_fds[c->ndir_fds - 1];
 	job->name = xstrdup(name);
 	job->rel = xstrdup(rel);
 	job->rc = -1;   /* not read yet */
@@ -887,11 +909,8 @@ out:
 	for (; n; n--)
 		capture_child_free(&children[n - 1]);
 	free(children);
-	/* the queued jobs may name files of this folder */
-	if (rc == 0)
-		rc = capture_run_queue(c);
-	else
-		capture_drop_queue(c);
+	/* its number may be another folder's next */
+	c->dir_fd_of = -1;
 	if (d)
 		closedir(d);
 	free(path);
@@ -975,7 +994,8 @@ int manifest_capture_entry(struct state *st, const char *service, const char *pa
 			   struct capture_stats *stats, struct error *err)
 {
 	struct capture c = { .st = st, .source = source, .entry = entry, .stats = stats,
-			     .err = err, .live = STRBUF_INIT, .threads = parallel_threads() };
+			     .err = err, .live = STRBUF_INIT, .dir_fd_of = -1,
+			     .threads = parallel_threads() };
 	struct capture_child top;
 	int rc = -1;
 
@@ -992,6 +1012,7 @@ int manifest_capture_entry(struct state *st, const char *service, const char *pa
 	if (capture_child(&c, AT_FDCWD, &top) == 0 && capture_run_queue(&c) == 0 &&
 	    store_batch_commit(&c.batch, err) == 0)
 		rc = 0;
+	capture_drop_queue(&c);   /* what a failure left queued */
 	capture_child_free(&top);
 	if (rc == 0) {
 		capture_sort_nodes(entry);

@@ -290,20 +290,6 @@ int release_list(struct state *st, int limit, struct release **list, size_t *n,
 	return release_rows(st, stmt, list, n, err);
 }
 
-int release_list_range(struct state *st, long from, long to, struct release **list,
-		       size_t *n, struct error *err)
-{
-	sqlite3_stmt *stmt;
-	*list = NULL;
-	*n = 0;
-	if (state_prepare(st, "SELECT " RELEASE_COLUMNS " FROM releases WHERE id BETWEEN ? AND ? "
-			  "ORDER BY id", &stmt, err) < 0)
-		return -1;
-	sqlite3_bind_int64(stmt, 1, from);
-	sqlite3_bind_int64(stmt, 2, to);
-	return release_rows(st, stmt, list, n, err);
-}
-
 void release_clear(struct release *r)
 {
 	free(r->label);

@@ -61,9 +61,6 @@ int release_get(struct state *st, long id, struct release *r, struct error *err)
  * frees with release_list_free. */
 int release_list(struct state *st, int limit, struct release **list, size_t *n,
 		 struct error *err);
-/* The releases numbered from..to that still exist, oldest first. */
-int release_list_range(struct state *st, long from, long to, struct release **list,
-		       size_t *n, struct error *err);
 void release_list_free(struct release *list, size_t n);
 void release_clear(struct release *r);
 int release_set_mark(struct state *st, long id, enum release_mark mark, struct error *err);

@@ -96,3 +96,46 @@ release_digest() {
 	lg_ok snapshot
 	expect_equal "$output" 2
 }
+
+@test "one file changed in each of many folders: read together on several threads, recorded as on one" {
+	cat >lastgood.yml <<'YML'
+services:
+  app:
+    manager: command
+    start: ["true"]
+    stop: ["true"]
+    files: [data]
+YML
+	local d
+	# 30 folders of 3 files: too few entries a folder to inspect them on
+	# threads, and 40 KiB a folder, far from the 1 MiB that starts them
+	for d in $(seq -w 1 30); do
+		mkdir -p "data/d$d"
+		head -c 40960 /dev/urandom >"data/d$d/a"
+		head -c 40960 /dev/urandom >"data/d$d/b"
+		echo "$d" >"data/d$d/c"
+	done
+	sleep 1.1
+	lg_ok snapshot
+	for d in $(seq -w 1 30); do
+		head -c 40960 /dev/urandom >"data/d$d/b"
+	done
+	local want
+	want=$(find data -type f -exec sha256sum {} + | sort)
+	# the 30 changed files, 1.2 MiB in all, are one queue: threads start
+	ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" LASTGOOD_THREADS=4 \
+		run --separate-stderr strace -f -qq -o "$BATS_TEST_TMPDIR/trace" \
+		-e trace=clone,clone3 "$LG" snapshot
+	expect_equal "$status" 0
+	expect_equal "$output" 2
+	[ "$(grep -c 'clone' "$BATS_TEST_TMPDIR/trace")" -ge 1 ]
+	local two
+	two=$(release_digest)
+	lg_ok fsck
+	lg_ok rollback 1
+	lg_ok rollback 2
+	expect_equal "$(find data -type f -exec sha256sum {} + | sort)" "$want"
+	rm -rf .lastgood
+	LASTGOOD_THREADS=1 lg_ok snapshot
+	expect_equal "$(release_digest)" "$two"
+}
