@@ -856,8 +856,7 @@ static int capture_list(struct capture *c, DIR *d, const char *path, const char 
 		}
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		capture_child_init(c, &children[(*n)++], de->d_name,
-				   *rel ? xstrfmt("%s/%s", rel, de->d_name) : xstrdup(de->d_name),
+		capture_child_init(c, &children[(*n)++], de->d_name, path_join(rel, de->d_name),
 				   de->d_type == DT_REG || de->d_type == DT_UNKNOWN);
 	}
 	return 1;

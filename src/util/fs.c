@@ -223,8 +223,13 @@ char *path_join(const char *a, const char *b)
 {
 	if (!*a)
 		return xstrdup(b);
-	size_t la = strlen(a);
-	return xstrfmt("%s%s%s", a, a[la - 1] == '/' ? "" : "/", b);
+	/* by hand, not xstrfmt: a capture joins a name per file it sees */
+	size_t la = strlen(a), lb = strlen(b), slash = a[la - 1] != '/';
+	char *p = xmalloc(la + slash + lb + 1);
+	memcpy(p, a, la);
+	p[la] = '/';
+	memcpy(p + la + slash, b, lb + 1);
+	return p;
 }
 
 char *path_dirname(const char *path)
