@@ -14,6 +14,8 @@
 #include "util/fs.h"
 #include "util/strbuf.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -234,6 +236,52 @@ static int clean_up_if_room_is_short(struct state *st, long op, struct error *er
 	return switch_finish(st, op, err);
 }
 
+/*
+ * Room to finish. Past the commit point a switch still writes the state
+ * database (steps, processes, the verdict) before it is done, and on a
+ * full disk those writes would fail with the new files live and the
+ * services down. So ROOM_TO_FINISH bytes are set aside in tmp/ before
+ * anything is staged, and given back once the switch is committed: a
+ * switch that cannot fit fails before the live files change. (A crash
+ * leaves the file in tmp/, which recover empties.)
+ */
+#define ROOM_TO_FINISH (256LL << 10)
+
+/* One name: only the lock holder writes to tmp/, and a file a failed
+ * unlink left is taken again by the next switch. */
+static char *room_path(const struct state *st)
+{
+	return path_join(st->tmp_dir, "room-to-finish");
+}
+
+static int room_set_aside(const struct state *st, struct error *err)
+{
+	char *path = room_path(st);
+	int rc = 0, e;
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = error_errno(err, EXIT_FAILED, errno, "cannot set aside room to finish in '%s'",
+				 path);
+	} else {
+		e = posix_fallocate(fd, 0, ROOM_TO_FINISH);
+		close(fd);
+		if (e) {
+			unlink(path);
+			rc = error_errno(err, EXIT_FAILED, e, "cannot set aside the 256 KiB a switch "
+					 "needs to finish in '%s'", st->tmp_dir);
+		}
+	}
+	free(path);
+	return rc;
+}
+
+static void room_give_back(const struct state *st)
+{
+	char *path = room_path(st);
+	unlink(path);
+	free(path);
+}
+
 /* lastgood could not go on: say where that left the host. */
 static int transition_stuck(struct transition_report *report, enum transition_host host,
 			    long live_id)
@@ -335,6 +383,8 @@ int transition_run(struct state *st, const struct config *cfg, long op,
 		goto out;
 	}
 	changed = transition_changed_services(cfg, &plan);
+	if (room_set_aside(st, err) < 0)
+		goto out;
 	/* Stage first: a damaged or oversized target is refused while every
 	 * service still runs, and the services are down for the swaps only.
 	 * Stages that could not be removed are left for recover. */
@@ -356,6 +406,7 @@ int transition_run(struct state *st, const struct config *cfg, long op,
 			transition_undo(st, cfg, op, req->live_id, changed, report, err);
 		goto out;
 	}
+	room_give_back(st);
 	if (clean_up_if_room_is_short(st, op, err) < 0) {
 		transition_stuck(report, HOST_LIVE, report->to_id);
 		goto out;
@@ -405,6 +456,7 @@ int transition_run(struct state *st, const struct config *cfg, long op,
 		break;
 	}
 out:
+	room_give_back(st);   /* when a failure came before the commit */
 	free(changed);
 	switch_plan_free(&plan);
 	return rc;
