@@ -267,8 +267,8 @@ static int room_set_aside(const struct state *st, struct error *err)
 		close(fd);
 		if (e) {
 			unlink(path);
-			rc = error_errno(err, EXIT_FAILED, e, "cannot set aside the 256 KiB a switch "
-					 "needs to finish in '%s'", st->tmp_dir);
+			rc = error_errno(err, EXIT_FAILED, e, "cannot set aside the %lld KiB a switch "
+					 "needs to finish in '%s'", ROOM_TO_FINISH >> 10, st->tmp_dir);
 		}
 	}
 	free(path);
