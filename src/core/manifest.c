@@ -333,8 +333,6 @@ static void stat_cache_open(struct state *st, struct stat_cache *sc)
 	}
 	sc->st = st;
 	sc->recorded_ns = stat_cache_clock_ns();
-	/* Without it the cache vouches for nothing: every file is read. */
-	sc->objects_fd = store_open_objects(st);
 	/* Rows are written in one transaction with the capture, and only
 	 * if the caller has none open (then they go with the caller's). */
 	if (sqlite3_get_autocommit(st->db) &&
@@ -1005,6 +1003,10 @@ int manifest_capture_entry(struct state *st, const char *service, const char *pa
 	/* Only a live path is worth remembering: a deploy's source is
 	 * unpacked afresh each time. */
 	stat_cache_open(!strcmp(source, path) ? st : NULL, &c.cache);
+	/* Only a capture asks the store: without it the cache vouches for
+	 * nothing, and every file is read. */
+	if (c.cache.st)
+		c.cache.objects_fd = store_open_objects(st);
 	/* the top, as a folder's entry is taken (see capture_dir) */
 	capture_child_init(&c, &top, source, xstrdup(""), 1);
 	capture_inspect(&c, AT_FDCWD, &top, 1);

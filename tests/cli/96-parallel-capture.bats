@@ -6,11 +6,8 @@
 
 load helpers
 
-# make_big_stack: one service whose tree holds 24 files of random bytes in
-# three folders, 1.4 MiB a folder (a folder's files are read in parallel
-# from 1 MiB), four copies of one of them, an empty file and a symbolic
-# link.
-make_big_stack() {
+# data_config: lastgood.yml of one service whose files are data/.
+data_config() {
 	cat >lastgood.yml <<'YML'
 services:
   app:
@@ -19,6 +16,14 @@ services:
     stop: ["true"]
     files: [data]
 YML
+}
+
+# make_big_stack: one service whose tree holds 24 files of random bytes in
+# three folders, 1.4 MiB a folder (a folder's files are read in parallel
+# from 1 MiB), four copies of one of them, an empty file and a symbolic
+# link.
+make_big_stack() {
+	data_config
 	local d i
 	for d in a b c; do
 		mkdir -p "data/$d"
@@ -98,14 +103,7 @@ release_digest() {
 }
 
 @test "one file changed in each of many folders: read together on several threads, recorded as on one" {
-	cat >lastgood.yml <<'YML'
-services:
-  app:
-    manager: command
-    start: ["true"]
-    stop: ["true"]
-    files: [data]
-YML
+	data_config
 	local d
 	# 30 folders of 3 files: too few entries a folder to inspect them on
 	# threads, and 40 KiB a folder, far from the 1 MiB that starts them
