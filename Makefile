@@ -11,10 +11,11 @@ CLANG   ?= clang
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
 PKGS    := yaml-0.1 libcurl sqlite3 libpq libcrypto jansson libarchive
-# libcurl is not linked: health checks load it when they first run
-# (util/dynlib.h), so that commands without checks do not pay for the
-# forty libraries it brings. Its headers are still used.
-LINKED_PKGS := $(filter-out libcurl,$(PKGS))
+# libcurl and libarchive are not linked: health checks load libcurl when
+# they first run, and a deploy libarchive when it unpacks a tarball
+# (util/dynlib.h), so that other commands do not pay for the libraries they
+# bring. Their headers are still used.
+LINKED_PKGS := $(filter-out libcurl libarchive,$(PKGS))
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(LINKED_PKGS) 2>/dev/null)

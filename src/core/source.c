@@ -6,6 +6,7 @@
 #include "core/config.h"
 #include "core/state.h"
 #include "util/alloc.h"
+#include "util/dynlib.h"
 #include "util/error.h"
 #include "util/format.h"
 #include "util/fs.h"
@@ -24,6 +25,50 @@
 
 /* The most entries one tarball may hold, whatever the free inodes. */
 #define SOURCE_MAX_ENTRIES 1000000L
+
+/*
+ * libarchive, loaded by archive_ready (util/dynlib.h) the first time a
+ * tarball is unpacked: linked in, it and what it brings (libxml2, ICU,
+ * libstdc++, four compressors) cost every command about 4 ms at start-up,
+ * most of a `lastgood status`. The functions used, without their
+ * "archive_" prefix:
+ */
+#define ARCHIVE_FUNCTIONS(X) \
+	X(entry_filetype) X(entry_hardlink) X(entry_pathname) X(entry_perm) \
+	X(entry_set_hardlink) X(entry_set_pathname) X(entry_set_perm) X(entry_size) \
+	X(entry_size_is_set) X(entry_symlink) X(error_string) X(read_data_block) \
+	X(read_free) X(read_new) X(read_next_header) X(read_open_filename) \
+	X(read_support_filter_bzip2) X(read_support_filter_gzip) \
+	X(read_support_filter_lz4) X(read_support_filter_lzma) X(read_support_filter_xz) \
+	X(read_support_filter_zstd) X(read_support_format_gnutar) \
+	X(read_support_format_tar) X(write_close) X(write_data_block) X(write_disk_new) \
+	X(write_disk_set_options) X(write_disk_set_standard_lookup) X(write_finish_entry) \
+	X(write_free) X(write_header)
+
+static struct {
+#define ARCHIVE_MEMBER(name) __typeof__(archive_##name) *name;
+	ARCHIVE_FUNCTIONS(ARCHIVE_MEMBER)
+#undef ARCHIVE_MEMBER
+} la;
+
+/* Load libarchive, once per process. */
+static int archive_ready(struct error *err)
+{
+	static const char soname[] = "libarchive.so.13";
+	static int loaded;
+	if (loaded)
+		return 0;
+	void *lib = dynlib_open(soname, "libarchive13", err);
+	if (!lib)
+		return -1;
+#define ARCHIVE_LOAD(name)                                                                   \
+	if (!(la.name = (__typeof__(la.name))dynlib_symbol(lib, soname, "archive_" #name, err))) \
+		return -1;
+	ARCHIVE_FUNCTIONS(ARCHIVE_LOAD)
+#undef ARCHIVE_LOAD
+	loaded = 1;
+	return 0;
+}
 
 char *source_path_for(const char *root, const char *written)
 {
@@ -131,9 +176,9 @@ static int entry_error(struct error *err, int code, const char *source, const ch
 
 static int check_archive_entry(const char *source, struct archive_entry *ae, struct error *err)
 {
-	const char *name = archive_entry_pathname(ae);
-	const char *hardlink = archive_entry_hardlink(ae);
-	mode_t type = archive_entry_filetype(ae);
+	const char *name = la.entry_pathname(ae);
+	const char *hardlink = la.entry_hardlink(ae);
+	mode_t type = la.entry_filetype(ae);
 
 	if (!name || !*name)
 		return error_set(err, EXIT_USAGE, "'%s': entry without a name", source);
@@ -153,7 +198,7 @@ static int check_archive_entry(const char *source, struct archive_entry *ae, str
 		return entry_error(err, EXIT_USAGE, source, "refusing entry", name, NULL,
 				   "it names the archive's top folder");
 	if (type == AE_IFLNK) {
-		const char *target = archive_entry_symlink(ae);
+		const char *target = la.entry_symlink(ae);
 		if (!target || link_leaves_tree(name, target))
 			return entry_error(err, EXIT_USAGE, source, "refusing symbolic link", name,
 					   target ? target : "", "it leads out of the archive");
@@ -168,23 +213,19 @@ static int check_archive_entry(const char *source, struct archive_entry *ae, str
  * outside program, so each is tried on a scratch reader first and kept only
  * when registering it was clean: ARCHIVE_WARN means "an outside program".
  */
-static int (*const in_process_filters[])(struct archive *) = {
-	archive_read_support_filter_gzip,
-	archive_read_support_filter_bzip2,
-	archive_read_support_filter_xz,
-	archive_read_support_filter_lzma,
-	archive_read_support_filter_zstd,
-	archive_read_support_filter_lz4,
-};
-
 static void support_in_process_filters(struct archive *in)
 {
-	for (size_t i = 0; i < sizeof(in_process_filters) / sizeof(in_process_filters[0]); i++) {
-		struct archive *probe = archive_read_new();
-		int built_in = in_process_filters[i](probe) == ARCHIVE_OK;
-		archive_read_free(probe);
+	int (*const in_process[])(struct archive *) = {
+		la.read_support_filter_gzip, la.read_support_filter_bzip2,
+		la.read_support_filter_xz,   la.read_support_filter_lzma,
+		la.read_support_filter_zstd, la.read_support_filter_lz4,
+	};
+	for (size_t i = 0; i < sizeof(in_process) / sizeof(in_process[0]); i++) {
+		struct archive *probe = la.read_new();
+		int built_in = in_process[i](probe) == ARCHIVE_OK;
+		la.read_free(probe);
 		if (built_in)
-			in_process_filters[i](in);
+			in_process[i](in);
 	}
 }
 
@@ -296,8 +337,8 @@ static void unpack_budget_entry_done(struct unpack_budget *b, long long declared
 static int extract_tarball(struct state *st, const char *source, const char *dest,
 			   struct error *err)
 {
-	struct archive *in = archive_read_new();
-	struct archive *out = archive_write_disk_new();
+	struct archive *in = la.read_new();
+	struct archive *out = la.write_disk_new();
 	struct archive_entry *ae;
 	struct unpack_budget budget;
 	char *name = NULL;   /* the entry's name in the archive, for messages */
@@ -311,85 +352,85 @@ static int extract_tarball(struct state *st, const char *source, const char *des
 	if (unpack_budget_init(&budget, st, dest, err) < 0)
 		goto out;
 	support_in_process_filters(in);
-	archive_read_support_format_tar(in);
-	archive_read_support_format_gnutar(in);
-	archive_write_disk_set_options(out, flags);
-	archive_write_disk_set_standard_lookup(out);
-	if (archive_read_open_filename(in, source, 65536) != ARCHIVE_OK) {
-		error_set(err, EXIT_USAGE, "cannot read '%s': %s", source, archive_error_string(in));
+	la.read_support_format_tar(in);
+	la.read_support_format_gnutar(in);
+	la.write_disk_set_options(out, flags);
+	la.write_disk_set_standard_lookup(out);
+	if (la.read_open_filename(in, source, 65536) != ARCHIVE_OK) {
+		error_set(err, EXIT_USAGE, "cannot read '%s': %s", source, la.error_string(in));
 		goto out;
 	}
 	for (;;) {
-		int r = archive_read_next_header(in, &ae);
+		int r = la.read_next_header(in, &ae);
 		if (r == ARCHIVE_EOF)
 			break;
 		if (r != ARCHIVE_OK) {
 			error_set(err, EXIT_USAGE, "cannot read '%s': %s", source,
-				  archive_error_string(in));
+				  la.error_string(in));
 			goto out;
 		}
 		if (check_archive_entry(source, ae, err) < 0)
 			goto out;
 		free(name);
-		name = xstrdup(archive_entry_pathname(ae));
-		long long declared = archive_entry_size_is_set(ae) ? archive_entry_size(ae) : 0;
+		name = xstrdup(la.entry_pathname(ae));
+		long long declared = la.entry_size_is_set(ae) ? la.entry_size(ae) : 0;
 		long long end = 0;   /* how far its data reached */
 		if (unpack_budget_entry(&budget, source, name, declared, err) < 0)
 			goto out;
-		archive_entry_set_perm(ae, archive_entry_perm(ae) & ~(mode_t)(S_ISUID | S_ISGID));
+		la.entry_set_perm(ae, la.entry_perm(ae) & ~(mode_t)(S_ISUID | S_ISGID));
 		char *target = path_join(dest, name);
-		archive_entry_set_pathname(ae, target);
+		la.entry_set_pathname(ae, target);
 		free(target);
-		const char *hardlink = archive_entry_hardlink(ae);
+		const char *hardlink = la.entry_hardlink(ae);
 		if (hardlink) {
 			char *link_target = path_join(dest, hardlink);
-			archive_entry_set_hardlink(ae, link_target);
+			la.entry_set_hardlink(ae, link_target);
 			free(link_target);
 		}
 		/* libarchive still refuses what the checks cannot see from one
 		 * entry: a name below a link an earlier entry made. */
-		if (archive_write_header(out, ae) != ARCHIVE_OK) {
+		if (la.write_header(out, ae) != ARCHIVE_OK) {
 			entry_error(err, EXIT_USAGE, source, "cannot unpack", name, NULL,
-				    archive_error_string(out));
+				    la.error_string(out));
 			goto out;
 		}
 		const void *buf;
 		size_t size;
 		la_int64_t offset;
-		while ((r = archive_read_data_block(in, &buf, &size, &offset)) == ARCHIVE_OK) {
+		while ((r = la.read_data_block(in, &buf, &size, &offset)) == ARCHIVE_OK) {
 			if ((long long)size > LLONG_MAX - offset)
 				end = LLONG_MAX;
 			else if (offset + (long long)size > end)
 				end = offset + (long long)size;
 			if (unpack_budget_data(&budget, source, name, end, err) < 0)
 				goto out;
-			if (archive_write_data_block(out, buf, size, offset) != ARCHIVE_OK) {
+			if (la.write_data_block(out, buf, size, offset) != ARCHIVE_OK) {
 				entry_error(err, EXIT_FAILED, source, "cannot unpack", name, NULL,
-					    archive_error_string(out));
+					    la.error_string(out));
 				goto out;
 			}
 		}
 		if (r != ARCHIVE_EOF) {
 			error_set(err, EXIT_USAGE, "cannot read '%s': %s", source,
-				  archive_error_string(in));
+				  la.error_string(in));
 			goto out;
 		}
-		if (archive_write_finish_entry(out) != ARCHIVE_OK) {
+		if (la.write_finish_entry(out) != ARCHIVE_OK) {
 			entry_error(err, EXIT_FAILED, source, "cannot unpack", name, NULL,
-				    archive_error_string(out));
+				    la.error_string(out));
 			goto out;
 		}
 		unpack_budget_entry_done(&budget, declared, end);
 	}
-	if (archive_write_close(out) != ARCHIVE_OK) {
-		error_set(err, EXIT_FAILED, "cannot unpack '%s': %s", source, archive_error_string(out));
+	if (la.write_close(out) != ARCHIVE_OK) {
+		error_set(err, EXIT_FAILED, "cannot unpack '%s': %s", source, la.error_string(out));
 		goto out;
 	}
 	rc = 0;
 out:
 	free(name);
-	archive_read_free(in);
-	archive_write_free(out);
+	la.read_free(in);
+	la.write_free(out);
 	return rc;
 }
 
@@ -409,6 +450,8 @@ int source_open(struct state *st, const char *source, long op, char **root,
 	}
 	if (!S_ISREG(sb.st_mode))
 		return error_set(err, EXIT_USAGE, "source '%s' is neither a folder nor a tarball", source);
+	if (archive_ready(err) < 0)
+		return -1;
 
 	/* An absolute path without "..": libarchive refuses to unpack below a
 	 * ".." (--state-dir ../state), and says so only per entry. */
