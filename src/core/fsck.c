@@ -82,6 +82,11 @@ static int fsck_object(const char *digest, const char *path, void *ctx)
 	return 0;
 }
 
+static int fsck_intact(const char *digest, void *intact)
+{
+	return digest_set_has(intact, digest);
+}
+
 /* The problem digest is, when it is not an intact object; else NULL. */
 static struct fsck_problem *fsck_damage(struct fsck_walk *w, const char *digest)
 {
@@ -155,6 +160,11 @@ int fsck_run(struct state *st, struct fsck_report *rep, struct error *err)
 	for (size_t i = 0; rc == 0 && i < n; i++)
 		fsck_check_release(&w, &list[i]);
 	release_list_free(list, n);
+	/* A snapshot trusts the stat cache without asking the store: the
+	 * rows naming damaged or missing objects go, so that the next one
+	 * reads those files again and the store heals. */
+	if (rc == 0 && rep->nproblems)
+		rc = manifest_cache_forget(st, fsck_intact, &w.intact, err);
 	digest_set_clear(&w.intact);
 	digest_set_clear(&w.corrupt);
 	if (rep->nproblems)

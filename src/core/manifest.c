@@ -280,7 +280,8 @@ void manifest_totals(const struct manifest *m, long *files, long long *bytes)
  *   - every stat field still equals the row's;
  *   - the row's mtime and ctime are strictly older than its recorded_ns;
  *   - recorded_ns is not in the future (the clock was not set back);
- *   - the object is in the store at the right size.
+ *   - for a capture that checks the store (a switch's "record live"), the
+ *     object is in the store at the right size.
  *
  * recorded_ns is the coarse wall clock (what the kernel stamps files
  * with) taken before the capture opened any file, rounded down to the
@@ -291,13 +292,25 @@ void manifest_totals(const struct manifest *m, long *files, long long *bytes)
  * the same second as the capture ("racily clean", as git calls it) has a
  * ctime not older than recorded_ns and is read again next time, until a
  * capture starts after it settled.
+ *
+ * A snapshot trusts a row without asking the store for its object, as
+ * git's index does: that stat was half of a snapshot's time when nothing
+ * changed. A row can only name an object the store lost through damage
+ * from outside lastgood: gc drops the rows naming the objects it is about
+ * to remove (manifest_cache_forget, before the first unlink), and every
+ * row is written after its object is durable. fsck finds such damage and
+ * drops the rows naming it, so the next snapshot reads those files again
+ * and the store heals. The capture a switch makes of the live files before
+ * it changes them checks the store too: that release is the one an
+ * automatic rollback goes back to, and it is whole when it is recorded.
  */
 struct stat_cache {
 	struct state *st;        /* NULL: no cache, every file is read */
 	sqlite3_stmt *lookup;
 	sqlite3_stmt *remember;
 	long long recorded_ns;
-	int objects_fd;          /* the store's objects folder, or -1 */
+	int check_store;         /* a row vouches only with its object in the store */
+	int objects_fd;          /* then the store's objects folder, or -1 */
 	int in_transaction;      /* ours, committed once the objects are */
 };
 
@@ -407,8 +420,9 @@ static int stat_cache_vouches(const struct stat_cache *sc, const struct stat_cac
 	       row->mtime_ns == stat_ns(&sb->st_mtim) && row->ctime_ns == stat_ns(&sb->st_ctim) &&
 	       row->mtime_ns < row->recorded_ns && row->ctime_ns < row->recorded_ns &&
 	       row->recorded_ns <= sc->recorded_ns &&
-	       sc->objects_fd >= 0 &&
-	       store_has_size_at(sc->objects_fd, row->digest, (long long)sb->st_size);
+	       (!sc->check_store ||
+		(sc->objects_fd >= 0 &&
+		 store_has_size_at(sc->objects_fd, row->digest, (long long)sb->st_size)));
 }
 
 static void stat_cache_remember(struct stat_cache *sc, const char *path, const struct stat *sb,
@@ -465,6 +479,36 @@ static void stat_cache_prune(struct stat_cache *sc, const struct manifest_entry 
 	}
 	sqlite3_finalize(list);
 	sqlite3_finalize(drop);
+}
+
+struct cache_keep {
+	int (*keep)(const char *digest, void *ctx);
+	void *ctx;
+};
+
+/* lastgood_keep(digest): the SQL face of manifest_cache_forget's keep. */
+static void cache_keep_sql(sqlite3_context *sql, int argc, sqlite3_value **argv)
+{
+	const struct cache_keep *k = sqlite3_user_data(sql);
+	const unsigned char *digest = sqlite3_value_text(argv[0]);
+	(void)argc;
+	sqlite3_result_int(sql, digest && k->keep((const char *)digest, k->ctx));
+}
+
+int manifest_cache_forget(struct state *st, int (*keep)(const char *digest, void *ctx),
+			  void *ctx, struct error *err)
+{
+	struct cache_keep k = { keep, ctx };
+
+	if (sqlite3_create_function(st->db, "lastgood_keep", 1, SQLITE_UTF8, &k, cache_keep_sql,
+				    NULL, NULL) != SQLITE_OK)
+		return state_db_error(st, "forget cached files", err);
+	/* one statement: its own transaction, durable when it returns */
+	int rc = state_exec(st, "DELETE FROM stat_cache WHERE NOT lastgood_keep(digest)",
+			    "forget cached files", err);
+	/* k lives on this stack: the function goes with it */
+	sqlite3_create_function(st->db, "lastgood_keep", 1, SQLITE_UTF8, NULL, NULL, NULL, NULL);
+	return rc;
 }
 
 /*
@@ -987,7 +1031,7 @@ static void capture_sort_nodes(struct manifest_entry *entry)
 }
 
 int manifest_capture_entry(struct state *st, const char *service, const char *path,
-			   const char *source, struct manifest_entry *entry,
+			   const char *source, int check_store, struct manifest_entry *entry,
 			   struct capture_stats *stats, struct error *err)
 {
 	struct capture c = { .st = st, .source = source, .entry = entry, .stats = stats,
@@ -1003,10 +1047,12 @@ int manifest_capture_entry(struct state *st, const char *service, const char *pa
 	/* Only a live path is worth remembering: a deploy's source is
 	 * unpacked afresh each time. */
 	stat_cache_open(!strcmp(source, path) ? st : NULL, &c.cache);
-	/* Only a capture asks the store: without it the cache vouches for
-	 * nothing, and every file is read. */
-	if (c.cache.st)
+	/* (without its objects folder the cache vouches for nothing, and
+	 * every file is read) */
+	if (c.cache.st && check_store) {
+		c.cache.check_store = 1;
 		c.cache.objects_fd = store_open_objects(st);
+	}
 	/* the top, as a folder's entry is taken (see capture_dir) */
 	capture_child_init(&c, &top, source, xstrdup(""), 1);
 	capture_inspect(&c, AT_FDCWD, &top, 1);
@@ -1040,7 +1086,7 @@ int manifest_capture(struct state *st, const struct config *cfg,
 		for (size_t j = 0; j < s->nfiles; j++) {
 			struct manifest_entry *e = manifest_add_entry(m);
 			if (manifest_capture_entry(st, s->name, s->files[j].path, s->files[j].path,
-						   e, stats, err) < 0) {
+						   0, e, stats, err) < 0) {
 				m->n--;   /* capture left it empty */
 				manifest_free(m);
 				return -1;

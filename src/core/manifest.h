@@ -41,8 +41,10 @@
  * second that read started in, is taken from the cache without being
  * opened. Any write to a file moves its ctime past that second, so no
  * change goes unrecorded; a file written in the same second as a capture
- * ("racily clean") is read again by the next one. manifest.c spells out
- * the rule. Without a database (st->db NULL) every file is read.
+ * ("racily clean") is read again by the next one. A capture that checks
+ * the store also wants each such file's object there at its size. manifest.c
+ * spells out the rule, and why a snapshot does not check the store. Without
+ * a database (st->db NULL) every file is read.
  */
 #ifndef LG_MANIFEST_H
 #define LG_MANIFEST_H
@@ -102,10 +104,18 @@ struct capture_stats {
 /* Record one entry: walk source (a file, folder or symlink; for a live
  * snapshot source == the live path), store every file's content, and fill
  * *entry for live path `path` of `service`. A special file (device, fifo,
- * socket) is refused. Adds to *stats when stats is non-NULL. */
+ * socket) is refused. check_store: the stat cache vouches for a file only
+ * when its object is in the store at its size (else the file is read and
+ * its object written again). Adds to *stats when stats is non-NULL. */
 int manifest_capture_entry(struct state *st, const char *service, const char *path,
-			   const char *source, struct manifest_entry *entry,
+			   const char *source, int check_store, struct manifest_entry *entry,
 			   struct capture_stats *stats, struct error *err);
+/* Drop the stat cache rows whose object keep(digest, ctx) says no to, so
+ * that no row names an object about to be removed, or found missing or
+ * damaged (the file is read again next time). Outside a transaction of the
+ * caller's, durable when it returns. */
+int manifest_cache_forget(struct state *st, int (*keep)(const char *digest, void *ctx),
+			  void *ctx, struct error *err);
 /* The stat cache learns the files a switch wrote, so that the next capture
  * of the live files does not read them again: for entry as staged at
  * stage, each file's stat at its live path. Call after the last write to

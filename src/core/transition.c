@@ -41,7 +41,8 @@ int transition_record_live(struct state *st, const struct config *cfg, long op,
 			ALLOC_GROW(live->entries, live->n + 1, live->alloc);
 			struct manifest_entry *e = &live->entries[live->n];
 			memset(e, 0, sizeof(*e));
-			if (manifest_capture_entry(st, svc->name, path, path, e, &stats, err) < 0) {
+			/* checking the store: this release is the one to go back to */
+			if (manifest_capture_entry(st, svc->name, path, path, 1, e, &stats, err) < 0) {
 				manifest_entry_free(e);
 				goto fail;
 			}
@@ -117,7 +118,7 @@ int transition_target_from_source(struct state *st, const struct config *cfg,
 				ALLOC_GROW(target->entries, target->n + 1, target->alloc);
 				struct manifest_entry *e = &target->entries[target->n];
 				memset(e, 0, sizeof(*e));
-				int rc = manifest_capture_entry(st, svc->name, file->path, from, e,
+				int rc = manifest_capture_entry(st, svc->name, file->path, from, 0, e,
 								stats, err);
 				if (rc < 0) {
 					manifest_entry_free(e);

@@ -86,6 +86,26 @@ two_releases() {
 	expect_equal "$(cat bin/worker)" 'worker v3'
 }
 
+@test "gc drops the stat cache rows of the content it removes, and only those" {
+	make_stack
+	lg_ok snapshot
+	local v1
+	v1=$(sha web/index.html)
+	change_stack
+	lg_ok snapshot
+	# a row naming content no kept release has, as a capture whose release
+	# was never recorded leaves behind
+	sqlite3 .lastgood/state.db "INSERT INTO stat_cache SELECT path || '.ghost', dev, ino, size,
+		mtime_ns, ctime_ns, recorded_ns, '$v1' FROM stat_cache LIMIT 1"
+	local rows
+	rows=$(sqlite3 .lastgood/state.db 'SELECT count(*) FROM stat_cache')
+	lg_ok gc --keep 1
+	[ -z "$(object_path "$v1")" ]
+	expect_equal "$(sqlite3 .lastgood/state.db "SELECT count(*) FROM stat_cache WHERE digest = '$v1'")" 0
+	expect_equal "$(sqlite3 .lastgood/state.db 'SELECT count(*) FROM stat_cache')" $((rows - 1))
+	lg_ok fsck
+}
+
 @test "gc keeps the live release even when it is old" {
 	make_stack
 	for v in 1 2 3; do

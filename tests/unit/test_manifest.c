@@ -119,7 +119,7 @@ static void capture(struct fixture *f, const char *path, struct manifest_entry *
 		    struct capture_stats *stats)
 {
 	struct error err = ERROR_INIT;
-	int rc = manifest_capture_entry(&f->st, "api", path, path, e, stats, &err);
+	int rc = manifest_capture_entry(&f->st, "api", path, path, 0, e, stats, &err);
 	if (rc < 0)
 		fail_msg("%s", err.msg);
 }
@@ -274,7 +274,7 @@ static void test_stat_cache_commit_failure(void **state)
 	failing_vfs_install();
 	cache_case_open(*state, &c);
 	syncs_fail = 1;
-	assert_int_equal(manifest_capture_entry(&c.db, "api", c.top, c.top, &e, &stats, &err), -1);
+	assert_int_equal(manifest_capture_entry(&c.db, "api", c.top, c.top, 0, &e, &stats, &err), -1);
 	syncs_fail = 0;
 	assert_int_equal(err.code, EXIT_FAILED);
 	assert_non_null(strstr(err.msg, "cannot record the files read (stat cache)"));
@@ -284,7 +284,7 @@ static void test_stat_cache_commit_failure(void **state)
 	/* Nothing was kept: the next capture reads every file again. */
 	error_clear(&err);
 	memset(&stats, 0, sizeof(stats));
-	assert_int_equal(manifest_capture_entry(&c.db, "api", c.top, c.top, &e, &stats, &err), 0);
+	assert_int_equal(manifest_capture_entry(&c.db, "api", c.top, c.top, 0, &e, &stats, &err), 0);
 	assert_int_equal(stats.files_read, 2);
 	manifest_entry_free(&e);
 	cache_case_close(&c);
@@ -308,14 +308,14 @@ static void test_stat_cache(void **state)
 	struct state *db = &c.db;
 	const char *top = c.top;
 	char *env = path_join(top, "etc/api.env");
-	assert_int_equal(manifest_capture_entry(db, "api", top, top, &e, &stats, &err), 0);
+	assert_int_equal(manifest_capture_entry(db, "api", top, top, 0, &e, &stats, &err), 0);
 	assert_int_equal(stats.files_read, 2);
 	unsigned char first[HASH_SIZE];
 	memcpy(first, find_node(&e, "etc/api.env")->digest, HASH_SIZE);
 	manifest_entry_free(&e);
 
 	memset(&stats, 0, sizeof(stats));
-	assert_int_equal(manifest_capture_entry(db, "api", top, top, &e, &stats, &err), 0);
+	assert_int_equal(manifest_capture_entry(db, "api", top, top, 0, &e, &stats, &err), 0);
 	assert_int_equal(stats.files, 2);
 	assert_int_equal(stats.files_read, 0);
 	assert_memory_equal(find_node(&e, "etc/api.env")->digest, first, HASH_SIZE);
@@ -331,7 +331,7 @@ static void test_stat_cache(void **state)
 	assert_int_equal(futimens(fd, times), 0);
 	close(fd);
 	memset(&stats, 0, sizeof(stats));
-	assert_int_equal(manifest_capture_entry(db, "api", top, top, &e, &stats, &err), 0);
+	assert_int_equal(manifest_capture_entry(db, "api", top, top, 0, &e, &stats, &err), 0);
 	assert_int_equal(stats.files_read, 1);
 	char want[HASH_HEX_SIZE], got[HASH_HEX_SIZE];
 	hash_buffer("PORT=9000\n", 10, want);
@@ -345,12 +345,64 @@ static void test_stat_cache(void **state)
 	usleep(1100 * 1000);
 	for (int i = 0; i < 2; i++) {
 		memset(&stats, 0, sizeof(stats));
-		assert_int_equal(manifest_capture_entry(db, "api", top, top, &e, &stats, &err), 0);
+		assert_int_equal(manifest_capture_entry(db, "api", top, top, 0, &e, &stats, &err), 0);
 		assert_int_equal(stats.files_read, 1);
 		manifest_entry_free(&e);
 	}
 	cache_case_close(&c);
 	free(env);
+}
+
+static int keep_none_but(const char *digest, void *kept)
+{
+	return !strcmp(digest, kept);
+}
+
+/*
+ * A capture that does not check the store takes a cached file even when
+ * its object is gone; one that checks it reads the file again and puts the
+ * object back. manifest_cache_forget drops the rows keep says no to, and
+ * only those: their files are read by the next capture.
+ */
+static void test_stat_cache_store_check(void **state)
+{
+	struct error err = ERROR_INIT;
+	struct cache_case c;
+	struct manifest_entry e;
+	struct capture_stats stats = { 0 };
+	char env[HASH_HEX_SIZE + 1], other[HASH_HEX_SIZE + 1];
+
+	cache_case_open(*state, &c);
+	assert_int_equal(manifest_capture_entry(&c.db, "api", c.top, c.top, 0, &e, &stats, &err), 0);
+	assert_int_equal(stats.files_read, 2);
+	hash_to_hex(find_node(&e, "etc/api.env")->digest, env);
+	for (size_t i = 0; i < e.nnodes; i++)
+		if (e.nodes[i].type == NODE_FILE && strcmp(e.nodes[i].rel, "etc/api.env"))
+			hash_to_hex(e.nodes[i].digest, other);
+	manifest_entry_free(&e);
+	assert_int_equal(store_remove(&c.db, env, &err), 0);
+
+	memset(&stats, 0, sizeof(stats));
+	assert_int_equal(manifest_capture_entry(&c.db, "api", c.top, c.top, 0, &e, &stats, &err), 0);
+	assert_int_equal(stats.files_read, 0);
+	manifest_entry_free(&e);
+	assert_false(store_has(&c.db, env));
+
+	memset(&stats, 0, sizeof(stats));
+	assert_int_equal(manifest_capture_entry(&c.db, "api", c.top, c.top, 1, &e, &stats, &err), 0);
+	assert_int_equal(stats.files_read, 1);
+	manifest_entry_free(&e);
+	assert_true(store_has(&c.db, env));
+
+	/* env's row kept, the other file's dropped: that one alone is read */
+	assert_int_equal(manifest_cache_forget(&c.db, keep_none_but, env, &err), 0);
+	assert_int_equal(store_remove(&c.db, other, &err), 0);
+	memset(&stats, 0, sizeof(stats));
+	assert_int_equal(manifest_capture_entry(&c.db, "api", c.top, c.top, 0, &e, &stats, &err), 0);
+	assert_int_equal(stats.files_read, 1);
+	manifest_entry_free(&e);
+	assert_true(store_has(&c.db, other));
+	cache_case_close(&c);
 }
 
 static void test_capture_single_file_and_link(void **state)
@@ -386,7 +438,7 @@ static void test_special_file_refused(void **state)
 	char *fifo = path_join(top, "etc/control");
 	assert_int_equal(mkfifo(fifo, 0600), 0);
 
-	assert_int_equal(manifest_capture_entry(&f->st, "api", top, top, &e, NULL, &err), -1);
+	assert_int_equal(manifest_capture_entry(&f->st, "api", top, top, 0, &e, NULL, &err), -1);
 	assert_int_equal(err.code, EXIT_FAILED);
 	struct strbuf want = STRBUF_INIT;
 	strbuf_addf(&want, "'%s': special file (fifo) cannot be recorded", fifo);
@@ -394,7 +446,7 @@ static void test_special_file_refused(void **state)
 	assert_null(e.nodes);   /* left empty */
 	strbuf_release(&want);
 
-	assert_int_equal(manifest_capture_entry(&f->st, "api", fifo, fifo, &e, NULL, &err), -1);
+	assert_int_equal(manifest_capture_entry(&f->st, "api", fifo, fifo, 0, &e, NULL, &err), -1);
 	assert_non_null(strstr(err.msg, "special file (fifo)"));
 	free(fifo);
 	free(top);
@@ -407,7 +459,7 @@ static void test_missing_source(void **state)
 	struct error err = ERROR_INIT;
 	char *path = path_join(f->work, "nope");
 
-	assert_int_equal(manifest_capture_entry(&f->st, "api", path, path, &e, NULL, &err), -1);
+	assert_int_equal(manifest_capture_entry(&f->st, "api", path, path, 0, &e, NULL, &err), -1);
 	assert_non_null(strstr(err.msg, "cannot inspect '"));
 	assert_non_null(strstr(err.msg, "No such file"));
 	free(path);
@@ -809,6 +861,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_capture_tree, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stat_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stat_cache_commit_failure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stat_cache_store_check, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_capture_single_file_and_link, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_special_file_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_source, setup, teardown),

@@ -94,7 +94,7 @@ static void capture(struct fixture *fx, struct manifest *m)
 		char *p = in_dir(fx, names[i]);
 		ALLOC_GROW(m->entries, m->n + 1, m->alloc);
 		memset(&m->entries[m->n], 0, sizeof(m->entries[0]));
-		assert_int_equal(manifest_capture_entry(&fx->st, "svc", p, p, &m->entries[m->n],
+		assert_int_equal(manifest_capture_entry(&fx->st, "svc", p, p, 0, &m->entries[m->n],
 							&stats, &err), 0);
 		m->n++;
 		free(p);
