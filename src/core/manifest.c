@@ -598,7 +598,7 @@ struct capture {
 	int dir_fds[CAPTURE_QUEUE_JOBS];  /* the folders the jobs name files in */
 	size_t ndir_fds;
 	int dir_fd_of;             /* the descriptor dir_fds' last duplicates */
-	int threads;
+	struct parallel_pool pool; /* for reading queued files and inspecting folders */
 };
 
 /* The node's path as the user knows it, for messages (allocated). */
@@ -713,8 +713,8 @@ static int capture_run_queue(struct capture *c)
 	if (store_batch_prepare(&c->batch, c->err) < 0)
 		rc = -1;
 	else
-		parallel_run(c->njobs, c->job_bytes >= CAPTURE_PARALLEL_MIN_BYTES ? c->threads : 1,
-			     capture_read_job, c);
+		parallel_pool_run(c->job_bytes >= CAPTURE_PARALLEL_MIN_BYTES ? &c->pool : NULL,
+				  c->njobs, capture_read_job, NULL, c);
 	for (size_t i = 0; i < c->njobs; i++) {
 		struct capture_job *job = &c->jobs[i];
 		int added;
@@ -768,7 +768,7 @@ static int capture_file(struct capture *c, int at_fd, const char *name, const ch
 	c->job_bytes += (long long)lsb->st_size;
 	/* a job per thread at least, so that big files are read together */
 	if (c->njobs >= CAPTURE_QUEUE_JOBS ||
-	    (c->job_bytes >= CAPTURE_QUEUE_BYTES && c->njobs >= (size_t)c->threads))
+	    (c->job_bytes >= CAPTURE_QUEUE_BYTES && c->njobs >= (size_t)c->pool.threads))
 		return capture_run_queue(c);
 	return 0;
 }
@@ -803,12 +803,13 @@ static int capture_link(struct capture *c, int at_fd, const char *name, const ch
 
 /*
  * A folder's entries are taken CAPTURE_CHUNK at a time. Their names are
- * listed and their stat cache rows looked up (on this thread, which owns
- * the database connection); then each is lstat'ed and, for a file whose
- * row matches, its object stat'ed in the store, on c->threads threads for
- * a chunk of CAPTURE_PARALLEL_MIN_CHILDREN or more: those two system calls
- * a file are most of a snapshot's time when few files changed. Then each
- * is recorded in the order listed: a file the cache vouches for unopened,
+ * listed; then, for a chunk of CAPTURE_PARALLEL_MIN_CHILDREN or more, the
+ * pool's helpers lstat them while this thread, which owns the database
+ * connection, looks up their stat cache rows and then lstats the rest:
+ * those are most of a snapshot's time when few files changed. Then each
+ * row is compared with its file's stat (and, for a capture that checks
+ * the store, its object stat'ed there, on the pool too). Then each is
+ * recorded in the order listed: a file the cache vouches for unopened,
  * the rest by capture_node. The chunk bounds the memory a big folder
  * takes.
  */
@@ -818,6 +819,7 @@ static int capture_link(struct capture *c, int at_fd, const char *name, const ch
 struct capture_child {
 	char *name;
 	char *rel;
+	int maybe_file;            /* the folder listing did not say it is something else */
 	struct stat_cache_row row;
 	struct stat sb;            /* its lstat */
 	int stat_errno;            /* the lstat failed */
@@ -825,21 +827,20 @@ struct capture_child {
 };
 
 struct capture_chunk {
-	const struct capture *c;
+	struct capture *c;
 	int at_fd;                 /* the folder holding the names */
 	struct capture_child *children;
+	size_t n;
 };
 
-/* rel is the child's (allocated); maybe_file: the folder listing did not
- * say it is something else. */
-static void capture_child_init(struct capture *c, struct capture_child *ch, const char *name,
-			       char *rel, int maybe_file)
+/* rel is the child's (allocated). */
+static void capture_child_init(struct capture_child *ch, const char *name, char *rel,
+			       int maybe_file)
 {
 	memset(ch, 0, sizeof(*ch));
 	ch->name = xstrdup(name);
 	ch->rel = rel;
-	if (maybe_file)
-		stat_cache_fetch(&c->cache, capture_live_path(c, rel), &ch->row);
+	ch->maybe_file = maybe_file;
 }
 
 static void capture_child_free(struct capture_child *ch)
@@ -848,22 +849,40 @@ static void capture_child_free(struct capture_child *ch)
 	free(ch->rel);
 }
 
-static void capture_inspect_job(void *ctx, size_t i)
+static void capture_lstat_job(void *ctx, size_t i)
 {
 	const struct capture_chunk *k = ctx;
 	struct capture_child *ch = &k->children[i];
 	if (fstatat(k->at_fd, ch->name, &ch->sb, AT_SYMLINK_NOFOLLOW) < 0)
 		ch->stat_errno = errno;
-	else
+}
+
+/* On the thread that owns the database, while the helpers lstat. */
+static void capture_fetch_rows(void *ctx)
+{
+	const struct capture_chunk *k = ctx;
+	for (size_t i = 0; i < k->n; i++) {
+		struct capture_child *ch = &k->children[i];
+		if (ch->maybe_file)
+			stat_cache_fetch(&k->c->cache, capture_live_path(k->c, ch->rel), &ch->row);
+	}
+}
+
+static void capture_vouch_job(void *ctx, size_t i)
+{
+	const struct capture_chunk *k = ctx;
+	struct capture_child *ch = &k->children[i];
+	if (!ch->stat_errno)
 		ch->vouched = stat_cache_vouches(&k->c->cache, &ch->row, &ch->sb);
 }
 
 static void capture_inspect(struct capture *c, int at_fd, struct capture_child *children,
 			    size_t n)
 {
-	struct capture_chunk k = { .c = c, .at_fd = at_fd, .children = children };
-	parallel_run(n, n >= CAPTURE_PARALLEL_MIN_CHILDREN ? c->threads : 1, capture_inspect_job,
-		     &k);
+	struct capture_chunk k = { .c = c, .at_fd = at_fd, .children = children, .n = n };
+	struct parallel_pool *pool = n >= CAPTURE_PARALLEL_MIN_CHILDREN ? &c->pool : NULL;
+	parallel_pool_run(pool, n, capture_lstat_job, capture_fetch_rows, &k);
+	parallel_pool_run(c->cache.check_store ? pool : NULL, n, capture_vouch_job, NULL, &k);
 }
 
 static int capture_child(struct capture *c, int at_fd, const struct capture_child *ch)
@@ -898,7 +917,7 @@ static int capture_list(struct capture *c, DIR *d, const char *path, const char 
 		}
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		capture_child_init(c, &children[(*n)++], de->d_name, path_join(rel, de->d_name),
+		capture_child_init(&children[(*n)++], de->d_name, path_join(rel, de->d_name),
 				   de->d_type == DT_REG || de->d_type == DT_UNKNOWN);
 	}
 	return 1;
@@ -1035,14 +1054,14 @@ int manifest_capture_entry(struct state *st, const char *service, const char *pa
 			   struct capture_stats *stats, struct error *err)
 {
 	struct capture c = { .st = st, .source = source, .entry = entry, .stats = stats,
-			     .err = err, .live = STRBUF_INIT, .dir_fd_of = -1,
-			     .threads = parallel_threads() };
+			     .err = err, .live = STRBUF_INIT, .dir_fd_of = -1 };
 	struct capture_child top;
 	int rc = -1;
 
 	memset(entry, 0, sizeof(*entry));
 	entry->service = xstrdup(service);
 	entry->path = xstrdup(path);
+	parallel_pool_init(&c.pool, parallel_threads());
 	store_batch_begin(st, &c.batch);
 	/* Only a live path is worth remembering: a deploy's source is
 	 * unpacked afresh each time. */
@@ -1054,7 +1073,7 @@ int manifest_capture_entry(struct state *st, const char *service, const char *pa
 		c.cache.objects_fd = store_open_objects(st);
 	}
 	/* the top, as a folder's entry is taken (see capture_dir) */
-	capture_child_init(&c, &top, source, xstrdup(""), 1);
+	capture_child_init(&top, source, xstrdup(""), 1);
 	capture_inspect(&c, AT_FDCWD, &top, 1);
 	if (capture_child(&c, AT_FDCWD, &top) == 0 && capture_run_queue(&c) == 0 &&
 	    store_batch_commit(&c.batch, err) == 0)
@@ -1069,6 +1088,7 @@ int manifest_capture_entry(struct state *st, const char *service, const char *pa
 	store_batch_abort(&c.batch);
 	if (stat_cache_close(&c.cache, rc == 0, err) < 0)
 		rc = -1;
+	parallel_pool_destroy(&c.pool);
 	strbuf_release(&c.live);
 	free(c.jobs);
 	if (rc < 0)

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct parallel {
 	size_t n;
@@ -43,28 +44,103 @@ static void *parallel_work(void *arg)
 	}
 }
 
-void parallel_run(size_t n, int threads, void (*fn)(void *ctx, size_t i), void *ctx)
+/* A helper of a pool: each round posted, work on its run, then report
+ * back (the caller waits for every helper before the run's memory goes). */
+static void *parallel_helper(void *arg)
+{
+	struct parallel_pool *pool = arg;
+	unsigned long seen = 0;
+
+	pthread_mutex_lock(&pool->lock);
+	for (;;) {
+		while (pool->round == seen && !pool->quit)
+			pthread_cond_wait(&pool->wake, &pool->lock);
+		if (pool->quit)
+			break;
+		seen = pool->round;
+		struct parallel *run = pool->run;
+		pthread_mutex_unlock(&pool->lock);
+		parallel_work(run);
+		pthread_mutex_lock(&pool->lock);
+		if (--pool->busy == 0)
+			pthread_cond_signal(&pool->idle);
+	}
+	pthread_mutex_unlock(&pool->lock);
+	return NULL;
+}
+
+void parallel_pool_init(struct parallel_pool *pool, int threads)
+{
+	memset(pool, 0, sizeof(*pool));
+	pool->threads = threads > PARALLEL_MAX_THREADS ? PARALLEL_MAX_THREADS : threads;
+	pthread_mutex_init(&pool->lock, NULL);
+	pthread_cond_init(&pool->wake, NULL);
+	pthread_cond_init(&pool->idle, NULL);
+}
+
+static void parallel_pool_start(struct parallel_pool *pool)
+{
+	/* Helpers inherit the mask in force when they are created. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	while (pool->nhelpers < pool->threads - 1 &&
+	       pthread_create(&pool->helpers[pool->nhelpers], NULL, parallel_helper, pool) == 0)
+		pool->nhelpers++;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pool->tried = 1;
+}
+
+void parallel_pool_run(struct parallel_pool *pool, size_t n, void (*fn)(void *ctx, size_t i),
+		       void (*first)(void *ctx), void *ctx)
 {
 	struct parallel p = { .n = n, .fn = fn, .ctx = ctx };
-	pthread_t helpers[PARALLEL_MAX_THREADS];
-	int started = 0;
+	int posted = 0;
 
 	atomic_init(&p.next, 0);
-	if (threads > PARALLEL_MAX_THREADS)
-		threads = PARALLEL_MAX_THREADS;
-	if ((size_t)threads > n)
-		threads = (int)n;
-	if (threads > 1) {
-		/* Helpers inherit the mask in force when they are created. */
-		sigset_t all, old;
-		sigfillset(&all);
-		pthread_sigmask(SIG_SETMASK, &all, &old);
-		while (started < threads - 1 &&
-		       pthread_create(&helpers[started], NULL, parallel_work, &p) == 0)
-			started++;
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (pool && pool->threads > 1 && n > 1) {
+		if (!pool->tried)
+			parallel_pool_start(pool);
+		if (pool->nhelpers) {
+			pthread_mutex_lock(&pool->lock);
+			pool->run = &p;
+			pool->round++;
+			pool->busy = pool->nhelpers;
+			pthread_cond_broadcast(&pool->wake);
+			pthread_mutex_unlock(&pool->lock);
+			posted = 1;
+		}
 	}
+	if (first)
+		first(ctx);
 	parallel_work(&p);
-	for (int t = 0; t < started; t++)
-		pthread_join(helpers[t], NULL);
+	if (posted) {
+		pthread_mutex_lock(&pool->lock);
+		while (pool->busy)
+			pthread_cond_wait(&pool->idle, &pool->lock);
+		pool->run = NULL;
+		pthread_mutex_unlock(&pool->lock);
+	}
+}
+
+void parallel_pool_destroy(struct parallel_pool *pool)
+{
+	pthread_mutex_lock(&pool->lock);
+	pool->quit = 1;
+	pthread_cond_broadcast(&pool->wake);
+	pthread_mutex_unlock(&pool->lock);
+	for (int t = 0; t < pool->nhelpers; t++)
+		pthread_join(pool->helpers[t], NULL);
+	pthread_cond_destroy(&pool->idle);
+	pthread_cond_destroy(&pool->wake);
+	pthread_mutex_destroy(&pool->lock);
+	memset(pool, 0, sizeof(*pool));
+}
+
+void parallel_run(size_t n, int threads, void (*fn)(void *ctx, size_t i), void *ctx)
+{
+	struct parallel_pool pool;
+	parallel_pool_init(&pool, (size_t)threads > n ? (int)n : threads);
+	parallel_pool_run(&pool, n, fn, NULL, ctx);
+	parallel_pool_destroy(&pool);
 }

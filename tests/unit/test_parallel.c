@@ -1,7 +1,7 @@
 /*
  * Unit tests for util/parallel: every job runs exactly once, on more than
- * one thread when asked, with signals kept off the helpers; and how many
- * threads LASTGOOD_THREADS asks for.
+ * one thread when asked, with signals kept off the helpers, run after run
+ * of a pool; and how many threads LASTGOOD_THREADS asks for.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -81,6 +81,63 @@ static void test_one_thread_and_few_jobs(void **state)
 	expect_ran(&c, 0);
 }
 
+struct first_seen {
+	struct count *c;
+	atomic_int calls;
+	int on_caller;            /* first ran on the calling thread */
+};
+
+static void note_first(void *ctx)
+{
+	struct first_seen *f = ctx;
+	atomic_fetch_add(&f->calls, 1);
+	f->on_caller = pthread_equal(pthread_self(), f->c->caller);
+}
+
+static void first_then_count(void *ctx, size_t i)
+{
+	count_job(((struct first_seen *)ctx)->c, i);
+}
+
+/* A pool keeps its helpers across runs: every run does each of its jobs
+ * once, on more than the calling thread, with first once on the caller;
+ * a NULL pool does all on the caller. */
+static void test_pool_runs_again_and_again(void **state)
+{
+	(void)state;
+	static struct count c;
+	struct parallel_pool pool;
+	int helped = 0;
+
+	parallel_pool_init(&pool, 4);
+	for (int round = 0; round < 5; round++) {
+		struct first_seen f = { .c = &c };
+		atomic_init(&f.calls, 0);
+		for (size_t i = 0; i < JOBS; i++)
+			atomic_init(&c.runs[i], 0);
+		atomic_init(&c.others, 0);
+		atomic_init(&c.unmasked, 0);
+		c.caller = pthread_self();
+		size_t n = round == 2 ? 1 : JOBS / 4;
+		parallel_pool_run(&pool, n, first_then_count, note_first, &f);
+		expect_ran(&c, n);
+		assert_int_equal(atomic_load(&f.calls), 1);
+		assert_true(f.on_caller);
+		assert_int_equal(atomic_load(&c.unmasked), 0);
+		helped += atomic_load(&c.others) > 0;
+	}
+	assert_true(helped > 0);
+	assert_true(pool.nhelpers >= 1 && pool.nhelpers <= 3);
+	parallel_pool_destroy(&pool);
+
+	for (size_t i = 0; i < JOBS; i++)
+		atomic_init(&c.runs[i], 0);
+	atomic_init(&c.others, 0);
+	parallel_pool_run(NULL, JOBS / 4, count_job, NULL, &c);
+	expect_ran(&c, JOBS / 4);
+	assert_int_equal(atomic_load(&c.others), 0);
+}
+
 static void test_threads_from_the_environment(void **state)
 {
 	(void)state;
@@ -107,6 +164,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_job_runs_once),
 		cmocka_unit_test(test_one_thread_and_few_jobs),
+		cmocka_unit_test(test_pool_runs_again_and_again),
 		cmocka_unit_test(test_threads_from_the_environment),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
