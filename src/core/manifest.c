@@ -37,6 +37,24 @@ static void manifest_add_rel(struct strbuf *out, const char *rel)
 	strbuf_add_escaped(out, rel);
 }
 
+/* "\tUID\tGID" */
+static void manifest_add_owner(struct strbuf *out, const struct manifest_node *n)
+{
+	strbuf_addch(out, '\t');
+	strbuf_add_uint(out, n->uid, 10, 1);
+	strbuf_addch(out, '\t');
+	strbuf_add_uint(out, n->gid, 10, 1);
+}
+
+/* "\tMODE" in four octal digits */
+static void manifest_add_mode(struct strbuf *out, const struct manifest_node *n)
+{
+	strbuf_addch(out, '\t');
+	strbuf_add_uint(out, n->mode, 8, 4);
+}
+
+/* Written for every node of every capture (twice: hashed, then stored),
+ * so without printf. */
 static void manifest_node_line(struct strbuf *out, const struct manifest_node *n)
 {
 	char hex[HASH_HEX_SIZE];
@@ -46,19 +64,26 @@ static void manifest_node_line(struct strbuf *out, const struct manifest_node *n
 		hash_to_hex(n->digest, hex);
 		strbuf_addstr(out, "F\t");
 		manifest_add_rel(out, n->rel);
-		strbuf_addf(out, "\t%04o\t%lu\t%lu\t%lld\t%s\n", (unsigned)n->mode,
-			    (unsigned long)n->uid, (unsigned long)n->gid, n->size, hex);
+		manifest_add_mode(out, n);
+		manifest_add_owner(out, n);
+		strbuf_addch(out, '\t');
+		strbuf_add_uint(out, (unsigned long long)n->size, 10, 1);
+		strbuf_addch(out, '\t');
+		strbuf_add(out, hex, HASH_HEX_SIZE - 1);
+		strbuf_addch(out, '\n');
 		break;
 	case NODE_DIR:
 		strbuf_addstr(out, "D\t");
 		manifest_add_rel(out, n->rel);
-		strbuf_addf(out, "\t%04o\t%lu\t%lu\n", (unsigned)n->mode,
-			    (unsigned long)n->uid, (unsigned long)n->gid);
+		manifest_add_mode(out, n);
+		manifest_add_owner(out, n);
+		strbuf_addch(out, '\n');
 		break;
 	case NODE_SYMLINK:
 		strbuf_addstr(out, "L\t");
 		manifest_add_rel(out, n->rel);
-		strbuf_addf(out, "\t%lu\t%lu\t", (unsigned long)n->uid, (unsigned long)n->gid);
+		manifest_add_owner(out, n);
+		strbuf_addch(out, '\t');
 		strbuf_add_escaped(out, n->link);
 		strbuf_addch(out, '\n');
 		break;

@@ -155,3 +155,17 @@ int strbuf_add_unescaped(struct strbuf *sb, const char *src, size_t len)
 	}
 	return 0;
 }
+
+void strbuf_add_uint(struct strbuf *sb, unsigned long long v, unsigned base, int min_digits)
+{
+	char digits[24];   /* 2^64 has 22 octal digits */
+	int n = 0;
+	do {
+		digits[n++] = (char)('0' + v % base);
+		v /= base;
+	} while (v || n < min_digits);
+	strbuf_grow(sb, (size_t)n);
+	while (n)
+		sb->buf[sb->len++] = digits[--n];
+	sb->buf[sb->len] = '\0';
+}

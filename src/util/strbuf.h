@@ -37,6 +37,10 @@ void strbuf_addf(struct strbuf *sb, const char *fmt, ...)
 void strbuf_vaddf(struct strbuf *sb, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
 void strbuf_setlen(struct strbuf *sb, size_t len);
+/* v in base 8 or 10, at least min_digits digits (zero-padded): what
+ * "%0*llo" and "%0*llu" write, without printf's cost, for lines written
+ * once per file of a tree. */
+void strbuf_add_uint(struct strbuf *sb, unsigned long long v, unsigned base, int min_digits);
 /* Append s with \t, \n, \\ and other control bytes escaped as C escapes. */
 void strbuf_add_escaped(struct strbuf *sb, const char *s);
 /* Undo strbuf_add_escaped on src[0..len); -1 on a malformed escape. */

@@ -768,11 +768,23 @@ static void test_parse_accepts_well_formed(void **state)
 
 	one_entry_text("D\t/\t0755\t0\t0\n"
 		       "F\t/a\t0644\t0\t0\t3\t" D64 "\n"
-		       "L\t/b\t0\t0\t../x\n", &text);
+		       "L\t/b\t0\t0\t../x\n"
+		       "F\t/c\t4755\t4294967294\t65534\t12345678901\t" D64 "\n"
+		       "D\t/d\t0007\t10\t100\n", &text);
 	if (manifest_parse(text.buf, text.len, &m, &err) < 0)
 		fail_msg("%s", err.msg);
-	assert_int_equal(m.entries[0].nnodes, 3);
+	assert_int_equal(m.entries[0].nnodes, 5);
 	assert_int_equal(m.entries[0].nodes[1].size, 3);
+	assert_int_equal(m.entries[0].nodes[3].mode, 04755);
+	assert_int_equal(m.entries[0].nodes[3].uid, 4294967294U);
+	assert_int_equal(m.entries[0].nodes[3].size, 12345678901LL);
+	assert_int_equal(m.entries[0].nodes[4].mode, 07);
+	/* written back byte for byte */
+	struct strbuf again = STRBUF_INIT;
+	manifest_serialize(&m, &again);
+	assert_int_equal(again.len, text.len);
+	assert_memory_equal(again.buf, text.buf, text.len);
+	strbuf_release(&again);
 	manifest_free(&m);
 	strbuf_release(&text);
 
