@@ -69,6 +69,9 @@ int cmd_fsck(struct command_context *ctx)
 		for (size_t i = 0; i < rep.nproblems; i++)
 			fsck_print_problem(&rep.problems[i]);
 	}
+	if (rep.cache_note)
+		fprintf(stderr, "lastgood: the next snapshot may not read the damaged files "
+			"again: %s\n", rep.cache_note);
 	int rc = rep.nproblems ? EXIT_FAILED : EXIT_OK;
 	fsck_report_clear(&rep);
 	return rc;

@@ -163,8 +163,10 @@ int fsck_run(struct state *st, struct fsck_report *rep, struct error *err)
 	/* A snapshot trusts the stat cache without asking the store: the
 	 * rows naming damaged or missing objects go, so that the next one
 	 * reads those files again and the store heals. */
-	if (rc == 0 && rep->nproblems)
-		rc = manifest_cache_forget(st, fsck_intact, &w.intact, err);
+	struct error cache_err = ERROR_INIT;
+	if (rc == 0 && rep->nproblems &&
+	    manifest_cache_forget(st, fsck_intact, &w.intact, &cache_err) < 0)
+		rep->cache_note = xstrdup(cache_err.msg);
 	digest_set_clear(&w.intact);
 	digest_set_clear(&w.corrupt);
 	if (rep->nproblems)
@@ -184,6 +186,7 @@ void fsck_report_clear(struct fsck_report *rep)
 		free(rep->problems[i].releases);
 	}
 	free(rep->problems);
+	free(rep->cache_note);
 	memset(rep, 0, sizeof(*rep));
 }
 

@@ -15,7 +15,11 @@
  * A switch does not call fsck: it verifies each object as it copies it
  * into the stage, before any service stops (switch.h).
  *
- * fsck changes nothing, so it needs no lock.
+ * fsck changes nothing but the stat cache: when it finds damage, the rows
+ * naming damaged or missing content go, so that the next snapshot reads
+ * those files again (manifest.c). A cache needs no lock; when its rows
+ * cannot be dropped (a read-only state on a full disk, a busy database),
+ * rep.cache_note says why and the check stands.
  */
 #ifndef LG_FSCK_H
 #define LG_FSCK_H
@@ -50,9 +54,10 @@ struct fsck_report {
 	struct fsck_problem *problems;   /* sorted by digest */
 	size_t nproblems;
 	size_t alloc;
+	char *cache_note;           /* why the stat cache still names damage, or NULL */
 };
 
-#define FSCK_REPORT_INIT { 0, 0, NULL, 0, 0 }
+#define FSCK_REPORT_INIT { 0, 0, NULL, 0, 0, NULL }
 
 int fsck_run(struct state *st, struct fsck_report *rep, struct error *err);
 void fsck_report_clear(struct fsck_report *rep);

@@ -54,6 +54,27 @@ load helpers
 	expect_equal "${lines[4]}" "snapshot --label B: 1 0 lastgood: state database: set journal mode: disk I/O error (No space left on device)"
 }
 
+@test "on a disk with no byte free, fsck still names damage, and says the stat cache could not forget it" {
+	unshare -m --propagation private true 2>/dev/null ||
+		skip "cannot unshare a mount namespace here (needs root)"
+	mkdir stack disk
+	(cd stack && make_stack && "$LG" -q snapshot >/dev/null)
+	local obj
+	obj=$(cd stack && object_path "$(sha web/index.html)")
+	chmod u+w "stack/$(dirname "$obj")"
+	rm "stack/$obj"
+	run --separate-stderr unshare -m --propagation private bash -c '
+		mount -t tmpfs -o size=1m tmpfs disk && cp -a stack/. disk/ && cd disk || exit 99
+		fallocate -l "$(df -B1 --output=avail . | tail -n 1)" filler || exit 99
+		"$1" fsck >"$2/out" 2>"$2/err"
+		echo "$?"' check "$LG" "$BATS_TEST_TMPDIR"
+	expect_equal "$status" 0
+	expect_equal "$output" 1
+	expect_match "$(cat "$BATS_TEST_TMPDIR/out")" "^missing object $(cd stack && sha web/index.html) "
+	expect_match "$(cat "$BATS_TEST_TMPDIR/err")" \
+		"^lastgood: the next snapshot may not read the damaged files again: state database: forget cached files: .*readonly"
+}
+
 # inject CALL ERRNO N ARGS...: lastgood ARGS with the Nth CALL failing with
 # ERRNO (strace); status and stderr as `run` leaves them.
 inject() {
