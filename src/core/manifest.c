@@ -408,6 +408,7 @@ struct stat_cache_row {
 	ino_t ino;
 	long long size, mtime_ns, ctime_ns, recorded_ns;
 	char digest[HASH_HEX_SIZE];
+	unsigned char raw[HASH_SIZE];   /* digest, decoded */
 };
 
 /* The row for path, if any (row->found). On the thread that owns the
@@ -427,7 +428,7 @@ static void stat_cache_fetch(struct stat_cache *sc, const char *path, struct sta
 		row->mtime_ns = sqlite3_column_int64(sc->lookup, 3);
 		row->ctime_ns = sqlite3_column_int64(sc->lookup, 4);
 		row->recorded_ns = sqlite3_column_int64(sc->lookup, 5);
-		row->found = d && hash_is_valid_hex((const char *)d);
+		row->found = d && hash_from_hex((const char *)d, row->raw) == 0;
 		if (row->found)
 			memcpy(row->digest, d, HASH_HEX_SIZE);
 	}
@@ -654,13 +655,13 @@ static const char *capture_live_path(struct capture *c, const char *rel)
 }
 
 static void capture_add_file(struct capture *c, const char *rel, const struct stat *sb,
-			     long long size, const char *digest, int added)
+			     long long size, const unsigned char digest[HASH_SIZE], int added)
 {
 	struct manifest_node *n = manifest_entry_add_node(c->entry, rel, NODE_FILE);
 	n->mode = sb->st_mode & 07777;
 	capture_owner(n, sb);
 	n->size = size;
-	hash_from_hex(digest, n->digest);   /* the store's or the stat cache's: checked */
+	memcpy(n->digest, digest, HASH_SIZE);
 	if (c->stats) {
 		c->stats->files++;
 		c->stats->bytes += size;
@@ -752,8 +753,9 @@ static int capture_run_queue(struct capture *c)
 		} else if (store_batch_add(&c->batch, &job->written, &added, c->err) < 0) {
 			rc = -1;
 		} else {
-			capture_add_file(c, job->rel, &job->sb, job->written.size,
-					 job->written.digest, added);
+			unsigned char raw[HASH_SIZE];
+			hash_from_hex(job->written.digest, raw);   /* the store's: well formed */
+			capture_add_file(c, job->rel, &job->sb, job->written.size, raw, added);
 			if (c->stats)
 				c->stats->files_read++;
 			if (c->cache.st && job->unchanged)
@@ -919,7 +921,7 @@ static int capture_child(struct capture *c, int at_fd, const struct capture_chil
 		return -1;
 	}
 	if (ch->vouched) {
-		capture_add_file(c, ch->rel, &ch->sb, (long long)ch->sb.st_size, ch->row.digest, 0);
+		capture_add_file(c, ch->rel, &ch->sb, (long long)ch->sb.st_size, ch->row.raw, 0);
 		return 0;
 	}
 	return capture_node(c, at_fd, ch->name, ch->rel, &ch->sb);
