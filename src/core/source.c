@@ -29,7 +29,7 @@
 /*
  * libarchive, loaded by archive_ready (util/dynlib.h) the first time a
  * tarball is unpacked: linked in, it and what it brings (libxml2, ICU,
- * libstdc++, four compressors) cost every command about 4 ms at start-up,
+ * libstdc++, four compressors) cost every command about 5 ms at start-up,
  * most of a `lastgood status`. The functions used, without their
  * "archive_" prefix:
  */
