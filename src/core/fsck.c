@@ -82,11 +82,6 @@ static int fsck_object(const char *digest, const char *path, void *ctx)
 	return 0;
 }
 
-static int fsck_intact(const char *digest, void *intact)
-{
-	return digest_set_has(intact, digest);
-}
-
 /* The problem digest is, when it is not an intact object; else NULL. */
 static struct fsck_problem *fsck_damage(struct fsck_walk *w, const char *digest)
 {
@@ -165,7 +160,7 @@ int fsck_run(struct state *st, struct fsck_report *rep, struct error *err)
 	 * reads those files again and the store heals. */
 	struct error cache_err = ERROR_INIT;
 	if (rc == 0 && rep->nproblems &&
-	    manifest_cache_forget(st, fsck_intact, &w.intact, &cache_err) < 0)
+	    manifest_cache_forget(st, &w.intact, &cache_err) < 0)
 		rep->cache_note = xstrdup(cache_err.msg);
 	digest_set_clear(&w.intact);
 	digest_set_clear(&w.corrupt);

@@ -144,11 +144,6 @@ static int gc_sweep_object(const char *digest, const char *path, void *ctx)
 	return 0;
 }
 
-static int gc_referenced(const char *digest, void *referenced)
-{
-	return digest_set_has(referenced, digest);
-}
-
 /* The stat cache's rows of objects about to go are dropped before the
  * first one does: a snapshot trusts a row without asking the store
  * (manifest.c). A crash between the two leaves rows missing, which costs
@@ -162,7 +157,7 @@ static int gc_sweep(struct state *st, struct gc_report *report, struct error *er
 	if (rc == 0)
 		rc = gc_referenced_objects(st, &referenced, err);
 	if (rc == 0)
-		rc = manifest_cache_forget(st, gc_referenced, &referenced, err);
+		rc = manifest_cache_forget(st, &referenced, err);
 	if (rc == 0)
 		rc = store_for_each(st, gc_sweep_object, &s, err);
 	if (rc == 0)

@@ -407,8 +407,7 @@ struct stat_cache_row {
 	dev_t dev;
 	ino_t ino;
 	long long size, mtime_ns, ctime_ns, recorded_ns;
-	char digest[HASH_HEX_SIZE];
-	unsigned char raw[HASH_SIZE];   /* digest, decoded */
+	unsigned char digest[HASH_SIZE];
 };
 
 /* The row for path, if any (row->found). On the thread that owns the
@@ -428,12 +427,19 @@ static void stat_cache_fetch(struct stat_cache *sc, const char *path, struct sta
 		row->mtime_ns = sqlite3_column_int64(sc->lookup, 3);
 		row->ctime_ns = sqlite3_column_int64(sc->lookup, 4);
 		row->recorded_ns = sqlite3_column_int64(sc->lookup, 5);
-		row->found = d && hash_from_hex((const char *)d, row->raw) == 0;
-		if (row->found)
-			memcpy(row->digest, d, HASH_HEX_SIZE);
+		row->found = d && hash_from_hex((const char *)d, row->digest) == 0;
 	}
 	sqlite3_reset(sc->lookup);
 	sqlite3_clear_bindings(sc->lookup);
+}
+
+/* The row's object is in the store at the file's size. */
+static int stat_cache_has_object(const struct stat_cache *sc, const struct stat_cache_row *row,
+				 const struct stat *sb)
+{
+	char hex[HASH_HEX_SIZE];
+	hash_to_hex(row->digest, hex);
+	return sc->objects_fd >= 0 && store_has_size_at(sc->objects_fd, hex, (long long)sb->st_size);
 }
 
 /* 1 when row vouches for the file that sb describes (see above). Safe on
@@ -446,9 +452,7 @@ static int stat_cache_vouches(const struct stat_cache *sc, const struct stat_cac
 	       row->mtime_ns == stat_ns(&sb->st_mtim) && row->ctime_ns == stat_ns(&sb->st_ctim) &&
 	       row->mtime_ns < row->recorded_ns && row->ctime_ns < row->recorded_ns &&
 	       row->recorded_ns <= sc->recorded_ns &&
-	       (!sc->check_store ||
-		(sc->objects_fd >= 0 &&
-		 store_has_size_at(sc->objects_fd, row->digest, (long long)sb->st_size)));
+	       (!sc->check_store || stat_cache_has_object(sc, row, sb));
 }
 
 static void stat_cache_remember(struct stat_cache *sc, const char *path, const struct stat *sb,
@@ -507,33 +511,25 @@ static void stat_cache_prune(struct stat_cache *sc, const struct manifest_entry 
 	sqlite3_finalize(drop);
 }
 
-struct cache_keep {
-	int (*keep)(const char *digest, void *ctx);
-	void *ctx;
-};
-
-/* lastgood_keep(digest): the SQL face of manifest_cache_forget's keep. */
-static void cache_keep_sql(sqlite3_context *sql, int argc, sqlite3_value **argv)
+/* lastgood_kept(digest): whether manifest_cache_forget's set holds it. */
+static void cache_kept_sql(sqlite3_context *sql, int argc, sqlite3_value **argv)
 {
-	const struct cache_keep *k = sqlite3_user_data(sql);
+	const struct digest_set *kept = sqlite3_user_data(sql);
 	const unsigned char *digest = sqlite3_value_text(argv[0]);
 	(void)argc;
-	sqlite3_result_int(sql, digest && k->keep((const char *)digest, k->ctx));
+	sqlite3_result_int(sql, digest && digest_set_has(kept, (const char *)digest));
 }
 
-int manifest_cache_forget(struct state *st, int (*keep)(const char *digest, void *ctx),
-			  void *ctx, struct error *err)
+int manifest_cache_forget(struct state *st, const struct digest_set *kept, struct error *err)
 {
-	struct cache_keep k = { keep, ctx };
-
-	if (sqlite3_create_function(st->db, "lastgood_keep", 1, SQLITE_UTF8, &k, cache_keep_sql,
-				    NULL, NULL) != SQLITE_OK)
+	if (sqlite3_create_function(st->db, "lastgood_kept", 1, SQLITE_UTF8, (void *)kept,
+				    cache_kept_sql, NULL, NULL) != SQLITE_OK)
 		return state_db_error(st, "forget cached files", err);
 	/* one statement: its own transaction, durable when it returns */
-	int rc = state_exec(st, "DELETE FROM stat_cache WHERE NOT lastgood_keep(digest)",
+	int rc = state_exec(st, "DELETE FROM stat_cache WHERE NOT lastgood_kept(digest)",
 			    "forget cached files", err);
-	/* k lives on this stack: the function goes with it */
-	sqlite3_create_function(st->db, "lastgood_keep", 1, SQLITE_UTF8, NULL, NULL, NULL, NULL);
+	/* the set is the caller's: the function goes with this call */
+	sqlite3_create_function(st->db, "lastgood_kept", 1, SQLITE_UTF8, NULL, NULL, NULL, NULL);
 	return rc;
 }
 
@@ -921,7 +917,7 @@ static int capture_child(struct capture *c, int at_fd, const struct capture_chil
 		return -1;
 	}
 	if (ch->vouched) {
-		capture_add_file(c, ch->rel, &ch->sb, (long long)ch->sb.st_size, ch->row.raw, 0);
+		capture_add_file(c, ch->rel, &ch->sb, (long long)ch->sb.st_size, ch->row.digest, 0);
 		return 0;
 	}
 	return capture_node(c, at_fd, ch->name, ch->rel, &ch->sb);

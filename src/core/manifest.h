@@ -55,6 +55,7 @@
 #include "util/hash.h"
 
 struct config;
+struct digest_set;
 struct error;
 struct state;
 struct strbuf;
@@ -110,12 +111,11 @@ struct capture_stats {
 int manifest_capture_entry(struct state *st, const char *service, const char *path,
 			   const char *source, int check_store, struct manifest_entry *entry,
 			   struct capture_stats *stats, struct error *err);
-/* Drop the stat cache rows whose object keep(digest, ctx) says no to, so
+/* Drop the stat cache rows whose object is not in kept (a sorted set), so
  * that no row names an object about to be removed, or found missing or
  * damaged (the file is read again next time). Outside a transaction of the
  * caller's, durable when it returns. */
-int manifest_cache_forget(struct state *st, int (*keep)(const char *digest, void *ctx),
-			  void *ctx, struct error *err);
+int manifest_cache_forget(struct state *st, const struct digest_set *kept, struct error *err);
 /* The stat cache learns the files a switch wrote, so that the next capture
  * of the live files does not read them again: for entry as staged at
  * stage, each file's stat at its live path. Call after the last write to

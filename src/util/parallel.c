@@ -136,11 +136,3 @@ void parallel_pool_destroy(struct parallel_pool *pool)
 	pthread_mutex_destroy(&pool->lock);
 	memset(pool, 0, sizeof(*pool));
 }
-
-void parallel_run(size_t n, int threads, void (*fn)(void *ctx, size_t i), void *ctx)
-{
-	struct parallel_pool pool;
-	parallel_pool_init(&pool, (size_t)threads > n ? (int)n : threads);
-	parallel_pool_run(&pool, n, fn, NULL, ctx);
-	parallel_pool_destroy(&pool);
-}

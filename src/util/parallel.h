@@ -1,28 +1,25 @@
 /*
  * Running independent jobs on a few threads.
  *
- *   parallel_run(n, threads, fn, ctx);   fn(ctx, i) once for each i < n
+ *   struct parallel_pool pool;
+ *   parallel_pool_init(&pool, threads);      helpers start on first use
+ *   parallel_pool_run(&pool, n, fn, first, ctx);   fn(ctx, i) once for each i < n
+ *   parallel_pool_run(NULL, n, fn, NULL, ctx);     all on the calling thread
+ *   parallel_pool_destroy(&pool);
  *
- * The calling thread works too and parallel_run returns when every job has
- * run. Jobs are handed out in order, one at a time, so uneven jobs even
- * out. fn must touch only what job i owns (and what is safe to share);
- * the helper threads block every signal, so signals keep reaching the
- * calling thread (util/interrupt.h). A helper thread that cannot be
- * started leaves its share to the others.
+ * The calling thread works too and parallel_pool_run returns when every job
+ * has run. Jobs are handed out in order, one at a time, so uneven jobs even
+ * out. fn must touch only what job i owns (and what is safe to share); the
+ * helper threads block every signal, so signals keep reaching the calling
+ * thread (util/interrupt.h). A helper thread that cannot be started leaves
+ * its share to the others.
  *
  * A pool keeps its helpers between runs, for work that comes as many small
  * runs (a walk of a tree, a folder at a time), where starting threads for
- * each would cost more than they save:
- *
- *   struct parallel_pool pool;
- *   parallel_pool_init(&pool, threads);      helpers start on first use
- *   parallel_pool_run(&pool, n, fn, first, ctx);
- *   parallel_pool_run(NULL, n, fn, NULL, ctx);   all on the calling thread
- *   parallel_pool_destroy(&pool);
- *
- * first (when non-NULL) runs once on the calling thread while the helpers
- * take the first jobs; then the calling thread takes jobs too. fn must not
- * depend on what first does. A pool is used by one thread at a time.
+ * each would cost more than they save. first (when non-NULL) runs once on
+ * the calling thread while the helpers take the first jobs; then the
+ * calling thread takes jobs too. fn must not depend on what first does. A
+ * pool is used by one thread at a time.
  *
  * parallel_threads() is how many threads to use: the CPUs this process may
  * run on, at most PARALLEL_MAX_THREADS, or LASTGOOD_THREADS when it is set
@@ -53,7 +50,6 @@ struct parallel_pool {
 };
 
 int parallel_threads(void);
-void parallel_run(size_t n, int threads, void (*fn)(void *ctx, size_t i), void *ctx);
 void parallel_pool_init(struct parallel_pool *pool, int threads);
 void parallel_pool_run(struct parallel_pool *pool, size_t n, void (*fn)(void *ctx, size_t i),
 		       void (*first)(void *ctx), void *ctx);

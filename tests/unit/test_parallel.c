@@ -47,7 +47,10 @@ static void run_counted(size_t n, int threads, struct count *c)
 	atomic_init(&c->others, 0);
 	atomic_init(&c->unmasked, 0);
 	c->caller = pthread_self();
-	parallel_run(n, threads, count_job, c);
+	struct parallel_pool pool;
+	parallel_pool_init(&pool, threads);
+	parallel_pool_run(&pool, n, count_job, NULL, c);
+	parallel_pool_destroy(&pool);
 }
 
 /* Jobs below n ran once each, the rest not at all. */
