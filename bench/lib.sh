@@ -63,11 +63,8 @@ hf_table() {
 # hf_median JSON INDEX: the median (seconds) of the INDEX-th command.
 hf_median() { jq -r ".results[$2].median" "$1"; }
 
-# hyperfine_run JSON ARGS...: hyperfine, quiet, its export in JSON; the
-# command line is printed to the section as it was run.
-hyperfine_run() {
-	local json=$1
-	shift
+# hf_line ARGS...: hyperfine's command line with ARGS, quoted for a shell.
+hf_line() {
 	local line='hyperfine' arg
 	for arg in "$@"; do
 		case $arg in
@@ -75,8 +72,53 @@ hyperfine_run() {
 		*) line+=" $arg" ;;
 		esac
 	done
-	out '```sh' "$line" '```'
+	printf '%s\n' "$line"
+}
+
+# hyperfine_run JSON ARGS...: hyperfine, quiet, its export in JSON; the
+# command line is printed to the section as it was run.
+hyperfine_run() {
+	local json=$1
+	shift
+	out '```sh' "$(hf_line "$@")" '```'
 	hyperfine --style none --export-json "$json" "$@" >&2
+}
+
+# hyperfine_rounds JSON ROUNDS ARGS...: hyperfine ROUNDS times with
+# --runs 1, so that each round runs every command once, one after the
+# other. hyperfine alone runs all of one command's runs before the next
+# command's, and on a machine whose speed drifts from minute to minute
+# (this one's did by up to six times) that compares two moments as much
+# as two commands. The rounds are merged into one export like
+# hyperfine_run's: a command's times, in round order, and their median,
+# min and max.
+hyperfine_rounds() {
+	local json=$1 rounds=$2 r
+	shift 2
+	out '```sh' "for round in \$(seq $rounds); do" "  $(hf_line --runs 1 "$@")" "done" '```'
+	for ((r = 1; r <= rounds; r++)); do
+		hyperfine --style none --runs 1 --export-json "$json.$r" "$@" >&2
+	done
+	local files=()
+	for ((r = 1; r <= rounds; r++)); do files+=("$json.$r"); done
+	jq -s "$HF_MEDIAN"'
+		{results: [range(0; .[0].results | length) as $i | [.[].results[$i]] as $c |
+			{command: $c[0].command, times: [$c[].times[0]]} |
+			.median = (.times | median) | .min = (.times | min) | .max = (.times | max)]}' \
+		"${files[@]}" >"$json"
+	rm -f "${files[@]}"
+}
+
+# The median of an array of numbers, in jq.
+HF_MEDIAN='def median: sort | if length % 2 == 1 then .[length / 2 | floor]
+	else (.[length / 2 - 1] + .[length / 2]) / 2 end;'
+
+# hf_round_ratio JSON A B: the median over the rounds of a hyperfine_rounds
+# export of command A's time over command B's in the same round.
+hf_round_ratio() {
+	jq -r "$HF_MEDIAN"" [.results[$2].times as \$a | .results[$3].times as \$b |
+		range(0; \$a | length) | \$a[.] / \$b[.]] | median" "$1" |
+		awk '{ printf "%.2f", $1 }'
 }
 
 # peak_rss_kib CMD...: run CMD under /usr/bin/time -v, print its peak RSS in KiB.

@@ -23,14 +23,17 @@ services:
     files: [tree]
 YML
 sync
-# On ext4 without a journal (this machine's), an inode freed less than a
-# minute ago is skipped, after a look at its inode table block, by every
-# file created in its group, which made whichever command ran after a
-# deletion pay for it. So no run follows a deletion: --prepare moves the
-# last run's output aside (into aside/, removed at the end), and the runs
-# start a minute after the rm -rf above.
+# On ext4 without a journal (this machine's), a new file is not given an
+# inode freed less than a minute ago, or less than six minutes ago while
+# its inode table block is dirty (as a burst of creations around it makes
+# it): every creation looks at each such inode in its group and passes
+# it. After a large deletion that cost a snapshot a fifth of its time in
+# a profile. So no run follows a deletion: --prepare moves the last run's
+# output aside (into aside/, removed at the end), and the runs start six
+# minutes after the rm -rf above and whatever the sections before it
+# removed.
 mkdir -p "$work/aside"
-sleep 61
+sleep "${BENCH_SETTLE:-361}"
 
 section 20-snapshot
 out "## Snapshot" ""
@@ -38,45 +41,49 @@ out "A generated tree of $(human "$files") files, $(bytes_h "$bytes") of pseudo-
     "(\`bench/gentree make\`, 100 files a folder, sizes from half to one and a half times the" \
     "mean), recorded by \`lastgood snapshot\` into an empty store, against the runbooks' backup" \
     "methods on the same tree. Each run starts from nothing (\`--prepare\` moves the last run's" \
-    "store or copy aside, rather than delete it, and runs \`sync\`: on ext4 without a journal," \
-    "files created within a minute of a deletion are slowed by it), and the tree is read from the" \
+    "store or copy aside, rather than delete it, and runs \`sync\`), and the tree is read from the" \
     "page cache or the disk alike for all. lastgood's snapshot is durable when it returns" \
     "(objects synced before they are named); \`cp -a\` is not, so \`cp -a\` followed by \`sync\`" \
     "is measured too. lastgood reads a folder's files on as many threads as there are CPUs (at" \
-    "most 4); \`LASTGOOD_THREADS=1\` shows it on one." ""
+    "most 4); \`LASTGOOD_THREADS=1\` shows it on one." "" \
+    "The commands run in rounds, each command once a round in the order of the table, lastgood" \
+    "and \`cp -a\` first. This machine's speed drifts from minute to minute (the same \`cp -a\`" \
+    "took from 0.5 to 3.5 s within half an hour), and hyperfine alone runs all of one command's" \
+    "runs before the next's; so the comparison is the median of the rounds' own ratios, each of" \
+    "two runs seconds apart." ""
 
 cd "$host"
-runs=${BENCH_RUNS_BIG:-3}
-cmds=()
-prep=()
+rounds=${BENCH_RUNS_BIG:-5}
 # aside NAME: hyperfine's --prepare that moves NAME out of the way.
 aside() { echo "[ ! -e $1 ] || mv $1 $work/aside/\$\$; sync"; }
+# lastgood and `cp -a` first and side by side, so that each round's pair
+# ran a few seconds apart.
+cmds=("$LASTGOOD -q snapshot" "cp -a tree copy" "sh -c 'cp -a tree copy && sync'"
+      "env LASTGOOD_THREADS=1 $LASTGOOD -q snapshot" "tar czf tree.tgz tree")
+prep=(--prepare "$(aside .lastgood)" --prepare "$(aside copy)" --prepare "$(aside copy)"
+      --prepare "$(aside .lastgood)" --prepare "$(aside tree.tgz)")
 if [ -n "${LASTGOOD_BEFORE:-}" ]; then
 	cmds+=("$LASTGOOD_BEFORE -q snapshot")
 	prep+=(--prepare "$(aside .lastgood)")
 fi
-cmds+=("$LASTGOOD -q snapshot" "cp -a tree copy" "sh -c 'cp -a tree copy && sync'" "tar czf tree.tgz tree"
-       "env LASTGOOD_THREADS=1 $LASTGOOD -q snapshot")
-prep+=(--prepare "$(aside .lastgood)" --prepare "$(aside copy)" --prepare "$(aside copy)"
-       --prepare "$(aside tree.tgz)" --prepare "$(aside .lastgood)")
-hyperfine_run "$work/first.json" --runs "$runs" "${prep[@]}" "${cmds[@]}"
+hyperfine_rounds "$work/first.json" "$rounds" "${prep[@]}" "${cmds[@]}"
 hf_table "$work/first.json"
-base=0
-[ -z "${LASTGOOD_BEFORE:-}" ] || base=1
-first=$(hf_median "$work/first.json" "$base")
-cp_a=$(hf_median "$work/first.json" $((base + 1)))
-cp_sync=$(hf_median "$work/first.json" $((base + 2)))
-tar_z=$(hf_median "$work/first.json" $((base + 3)))
+first=$(hf_median "$work/first.json" 0)
+cp_a=$(hf_median "$work/first.json" 1)
+cp_sync=$(hf_median "$work/first.json" 2)
+tar_z=$(hf_median "$work/first.json" 4)
+vs_cp=$(hf_round_ratio "$work/first.json" 0 1)
 rm -rf copy tree.tgz
-out "" "Medians of this run: lastgood / \`cp -a\` = **$(ratio "$first" "$cp_a")**," \
-    "lastgood / (\`cp -a\` + \`sync\`) = $(ratio "$first" "$cp_sync"), lastgood / \`tar czf\` =" \
-    "$(ratio "$first" "$tar_z")."
+out "" "lastgood / \`cp -a\`, the median of the $rounds rounds' ratios: **$vs_cp**" \
+    "(the ratio of the medians: $(ratio "$first" "$cp_a"))." \
+    "Medians: lastgood / (\`cp -a\` + \`sync\`) = $(ratio "$first" "$cp_sync")," \
+    "lastgood / \`tar czf\` = $(ratio "$first" "$tar_z")."
 if [ -n "${LASTGOOD_BEFORE:-}" ]; then
-	before=$(hf_median "$work/first.json" 0)
+	before=$(hf_median "$work/first.json" 5)
 	out "Before this issue's changes the first snapshot took $(ms "$before")" \
 	    "($(ratio "$before" "$cp_a") times \`cp -a\`); now $(ms "$first")."
 fi
-out "" "Target: first snapshot no slower than \`cp -a\`: $(verdict "$(lt "$first" "$(awk -v c="$cp_a" 'BEGIN { print c * 1.0001 }')")")." ""
+out "" "Target: first snapshot no slower than \`cp -a\`: $(verdict "$(lt "$vs_cp" 1.0001)")." ""
 
 # A settled store: one snapshot, then let a second pass so that every file
 # is older than the second the next snapshot starts in (the stat cache
@@ -97,7 +104,7 @@ cmds=("$LASTGOOD -q snapshot")
 hyperfine_run "$work/one.json" --runs "${BENCH_RUNS_SMALL:-10}" \
 	--prepare "$GENTREE change tree 10 \$(date +%s%N) >/dev/null; sleep 1.1" "${cmds[@]}"
 hf_table "$work/one.json"
-one=$(hf_median "$work/one.json" "$base")
+one=$(hf_median "$work/one.json" $((${#cmds[@]} - 1)))
 out "" "1% snapshot / first snapshot = **$(awk -v a="$one" -v b="$first" 'BEGIN { printf "%.1f%%", 100 * a / b }')**" \
     "(target under 5%: $(verdict "$(lt "$one" "$(awk -v f="$first" 'BEGIN { print f * 0.05 }')")"))."
 if [ -n "${LASTGOOD_BEFORE:-}" ]; then
