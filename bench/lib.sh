@@ -84,6 +84,10 @@ hyperfine_run() {
 	hyperfine --style none --export-json "$json" "$@" >&2
 }
 
+# The median of an array of numbers, in jq.
+HF_MEDIAN='def median: sort | if length % 2 == 1 then .[length / 2 | floor]
+	else (.[length / 2 - 1] + .[length / 2]) / 2 end;'
+
 # hyperfine_rounds JSON ROUNDS ARGS...: hyperfine ROUNDS times with
 # --runs 1, so that each round runs every command once, one after the
 # other. hyperfine alone runs all of one command's runs before the next
@@ -109,17 +113,15 @@ hyperfine_rounds() {
 	rm -f "${files[@]}"
 }
 
-# The median of an array of numbers, in jq.
-HF_MEDIAN='def median: sort | if length % 2 == 1 then .[length / 2 | floor]
-	else (.[length / 2 - 1] + .[length / 2]) / 2 end;'
-
-# hf_round_ratio JSON A B: the median over the rounds of a hyperfine_rounds
-# export of command A's time over command B's in the same round.
-hf_round_ratio() {
-	jq -r "$HF_MEDIAN"" [.results[$2].times as \$a | .results[$3].times as \$b |
-		range(0; \$a | length) | \$a[.] / \$b[.]] | median" "$1" |
-		awk '{ printf "%.2f", $1 }'
+# hf_round_ratios JSON A B: each round's time of command A over command B's
+# in a hyperfine_rounds export, in round order, one a line.
+hf_round_ratios() {
+	jq -r ".results[$2].times as \$a | .results[$3].times as \$b |
+		range(0; \$a | length) | \$a[.] / \$b[.]" "$1"
 }
+
+# median_of: the median of the numbers on standard input, one a line.
+median_of() { jq -s "$HF_MEDIAN median"; }
 
 # peak_rss_kib CMD...: run CMD under /usr/bin/time -v, print its peak RSS in KiB.
 peak_rss_kib() {

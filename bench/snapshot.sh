@@ -72,10 +72,12 @@ first=$(hf_median "$work/first.json" 0)
 cp_a=$(hf_median "$work/first.json" 1)
 cp_sync=$(hf_median "$work/first.json" 2)
 tar_z=$(hf_median "$work/first.json" 4)
-vs_cp=$(hf_round_ratio "$work/first.json" 0 1)
+rounds_vs_cp=$(hf_round_ratios "$work/first.json" 0 1)
+vs_cp=$(median_of <<<"$rounds_vs_cp")
 rm -rf copy tree.tgz
-out "" "lastgood / \`cp -a\`, the median of the $rounds rounds' ratios: **$vs_cp**" \
-    "(the ratio of the medians: $(ratio "$first" "$cp_a"))." \
+out "" "lastgood / \`cp -a\`, the median of the $rounds rounds' ratios: **$(ratio "$vs_cp" 1)**" \
+    "(the rounds: $(awk '{ printf "%s%.2f", (NR > 1 ? ", " : ""), $1 }' <<<"$rounds_vs_cp");" \
+    "the ratio of the medians: $(ratio "$first" "$cp_a"))." \
     "Medians: lastgood / (\`cp -a\` + \`sync\`) = $(ratio "$first" "$cp_sync")," \
     "lastgood / \`tar czf\` = $(ratio "$first" "$tar_z")."
 if [ -n "${LASTGOOD_BEFORE:-}" ]; then
