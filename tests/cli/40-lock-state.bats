@@ -75,6 +75,40 @@ load helpers
 		"^lastgood: the next snapshot may not read the damaged files again: state database: forget cached files: .*readonly"
 }
 
+@test "with the state database held by another writer, fsck still names damage, and says the stat cache could not forget it" {
+	make_stack
+	lg_ok snapshot
+	local obj
+	obj=$(object_path "$(sha web/index.html)")
+	chmod u+w "$(dirname "$obj")"
+	rm "$obj"
+	# Another program holds the database's write lock for as long as its
+	# input stays open; lastgood waits its busy timeout (10 s) for it.
+	mkfifo hold
+	sqlite3 .lastgood/state.db <hold >holder.out 2>&1 &
+	local holder=$!
+	exec 9>hold
+	echo "BEGIN IMMEDIATE;" >&9
+	local tries=0
+	until ! sqlite3 .lastgood/state.db "BEGIN IMMEDIATE; ROLLBACK;" 2>/dev/null; do
+		tries=$((tries + 1))
+		[ "$tries" -lt 500 ] || { echo "the other writer never took the lock" >&2; return 1; }
+		sleep 0.01
+	done
+	run --separate-stderr "$LG" fsck
+	exec 9>&-
+	wait "$holder"
+	expect_equal "$status" 1
+	expect_match "$output" "^missing object $(sha web/index.html) "
+	expect_match "$stderr" \
+		"^lastgood: the next snapshot may not read the damaged files again: state database: forget cached files: .*locked"
+	local rows="SELECT count(*) FROM stat_cache WHERE digest = '$(sha web/index.html)'"
+	expect_equal "$(sqlite3 .lastgood/state.db "$rows")" 1
+	# once the other writer is gone, fsck forgets the damage as usual
+	lg_status 1 fsck
+	expect_equal "$(sqlite3 .lastgood/state.db "$rows")" 0
+}
+
 # inject CALL ERRNO N ARGS...: lastgood ARGS with the Nth CALL failing with
 # ERRNO (strace); status and stderr as `run` leaves them.
 inject() {
