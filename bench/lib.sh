@@ -97,14 +97,13 @@ HF_MEDIAN='def median: sort | if length % 2 == 1 then .[length / 2 | floor]
 # hyperfine_run's: a command's times, in round order, and their median,
 # min and max.
 hyperfine_rounds() {
-	local json=$1 rounds=$2 r
+	local json=$1 rounds=$2 r files=()
 	shift 2
 	out '```sh' "for round in \$(seq $rounds); do" "  $(hf_line --runs 1 "$@")" "done" '```'
 	for ((r = 1; r <= rounds; r++)); do
+		files+=("$json.$r")
 		hyperfine --style none --runs 1 --export-json "$json.$r" "$@" >&2
 	done
-	local files=()
-	for ((r = 1; r <= rounds; r++)); do files+=("$json.$r"); done
 	jq -s "$HF_MEDIAN"'
 		{results: [range(0; .[0].results | length) as $i | [.[].results[$i]] as $c |
 			{command: $c[0].command, times: [$c[].times[0]]} |

@@ -58,11 +58,7 @@ load helpers
 	unshare -m --propagation private true 2>/dev/null ||
 		skip "cannot unshare a mount namespace here (needs root)"
 	mkdir stack disk
-	(cd stack && make_stack && "$LG" -q snapshot >/dev/null)
-	local obj
-	obj=$(cd stack && object_path "$(sha web/index.html)")
-	chmod u+w "stack/$(dirname "$obj")"
-	rm "stack/$obj"
+	(cd stack && make_stack && "$LG" -q snapshot >/dev/null && lose_object web/index.html)
 	run --separate-stderr unshare -m --propagation private bash -c '
 		mount -t tmpfs -o size=1m tmpfs disk && cp -a stack/. disk/ && cd disk || exit 99
 		fallocate -l "$(df -B1 --output=avail . | tail -n 1)" filler || exit 99
@@ -78,10 +74,7 @@ load helpers
 @test "with the state database held by another writer, fsck still names damage, and says the stat cache could not forget it" {
 	make_stack
 	lg_ok snapshot
-	local obj
-	obj=$(object_path "$(sha web/index.html)")
-	chmod u+w "$(dirname "$obj")"
-	rm "$obj"
+	lose_object web/index.html
 	# Another program holds the database's write lock for as long as its
 	# input stays open; lastgood waits its busy timeout (10 s) for it.
 	mkfifo hold

@@ -122,10 +122,7 @@ settle() { sleep 1.1; }
 	make_stack
 	settle
 	lg_ok snapshot
-	local obj
-	obj=$(object_path "$(sha web/index.html)")
-	chmod u+w "$(dirname "$obj")"
-	rm -f "$obj"
+	lose_object web/index.html
 	# the store is fsck's to check, not each snapshot's
 	traced_snapshot "$BATS_TEST_TMPDIR/trace"
 	expect_equal "$(reads "$BATS_TEST_TMPDIR/trace" index.html)" 0
@@ -145,10 +142,7 @@ settle() { sleep 1.1; }
 	settle
 	lg_ok snapshot
 	expect_equal "$output" 2
-	local obj
-	obj=$(object_path "$(sha web/index.html)")
-	chmod u+w "$(dirname "$obj")"
-	rm -f "$obj"
+	lose_object web/index.html
 	# release 2 is live and the one this rollback can go back to: it is
 	# whole again before anything changes
 	lg_ok rollback 1

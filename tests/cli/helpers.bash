@@ -208,3 +208,12 @@ object_path() {
 }
 
 sha() { local h; h=$(sha256sum <"$1"); echo "${h%% *}"; }
+
+# lose_object FILE: remove the store's object of FILE's content, as damage
+# from outside lastgood would.
+lose_object() {
+	local obj
+	obj=$(object_path "$(sha "$1")")
+	chmod u+w "$(dirname "$obj")"
+	rm "$obj"
+}
