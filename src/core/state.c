@@ -22,7 +22,18 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char schema_sql[] =
+/*
+ * The schema, as numbered versions. PRAGMA user_version holds how many of
+ * schema_versions a database has had applied; each one is applied in a
+ * transaction of its own together with the new number, so a crash leaves
+ * a database on one version or the next, never between. A database made
+ * before versions were kept reads 0: its tables are version 1's (which
+ * creates only what is missing), so it is brought forward like a new one.
+ * A database of a later version than this binary knows is refused rather
+ * than misread. Add a version by appending to the list; never edit one
+ * that has shipped.
+ */
+static const char schema_v1[] =
 	"CREATE TABLE IF NOT EXISTS meta("
 	"  key TEXT PRIMARY KEY, value TEXT NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS releases("
@@ -72,6 +83,12 @@ static const char schema_sql[] =
 	"CREATE INDEX IF NOT EXISTS releases_by_digest ON releases(digest);"
 	"CREATE INDEX IF NOT EXISTS releases_by_commit ON releases(commit_sha);"
 	"CREATE INDEX IF NOT EXISTS operations_unfinished ON operations(id) WHERE result = 0;";
+
+static const char *const schema_versions[] = {
+	schema_v1,
+};
+
+#define SCHEMA_VERSION ((int)(sizeof(schema_versions) / sizeof(schema_versions[0])))
 
 /* The folder must be ours alone: a state folder others can write (or swap
  * through a symlink) would let them plant content we later put live. */
@@ -313,6 +330,64 @@ static int connect_database(struct state *st, const char *path, const char *name
 	return 0;
 }
 
+static int schema_version(struct state *st, int *version, struct error *err)
+{
+	sqlite3_stmt *stmt;
+	if (state_prepare(st, "PRAGMA user_version", &stmt, err) < 0)
+		return -1;
+	int rc = sqlite3_step(stmt);
+	*version = rc == SQLITE_ROW ? sqlite3_column_int(stmt, 0) : 0;
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_ROW)
+		return state_db_error(st, "read schema version", err);
+	return 0;
+}
+
+static int schema_version_newer(const char *path, int version, struct error *err)
+{
+	return error_set(err, EXIT_USAGE, "refusing state database '%s': its schema is version %d, "
+			 "newer than the %d this lastgood knows; use the lastgood that wrote it",
+			 path, version, SCHEMA_VERSION);
+}
+
+/* Bring the schema to SCHEMA_VERSION, one version per transaction. The
+ * version is read again inside each transaction: another process may have
+ * brought it forward meanwhile. */
+static int state_upgrade_schema(struct state *st, const char *path, struct error *err)
+{
+	int version;
+	/* Outside a transaction first: a database already up to date (the
+	 * usual case) costs a reader no wait on a writer's transaction. */
+	if (schema_version(st, &version, err) < 0)
+		return -1;
+	if (version == SCHEMA_VERSION)
+		return 0;
+	for (;;) {
+		if (state_begin(st, err) < 0)
+			return -1;
+		if (schema_version(st, &version, err) < 0)
+			goto fail;
+		if (version > SCHEMA_VERSION) {
+			schema_version_newer(path, version, err);
+			goto fail;
+		}
+		if (version == SCHEMA_VERSION) {
+			state_rollback(st);
+			return 0;
+		}
+		char *set = xstrfmt("PRAGMA user_version = %d", version + 1);
+		int rc = state_exec(st, schema_versions[version], "bring schema forward", err);
+		if (rc == 0)
+			rc = state_exec(st, set, "record schema version", err);
+		free(set);
+		if (rc < 0 || state_commit(st, err) < 0)
+			goto fail;
+	}
+fail:
+	state_rollback(st);
+	return -1;
+}
+
 static int open_for_writing(struct state *st, const char *path, struct error *err)
 {
 	if (connect_database(st, path, path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, err) < 0)
@@ -328,7 +403,7 @@ static int open_for_writing(struct state *st, const char *path, struct error *er
 	if (state_exec(st, "PRAGMA journal_mode=WAL", "set journal mode", err) < 0 ||
 	    state_exec(st, "PRAGMA synchronous=FULL", "set synchronous", err) < 0)
 		return -1;
-	return state_exec(st, schema_sql, "create schema", err);
+	return state_upgrade_schema(st, path, err);
 }
 
 /* "file:PATH?QUERY", PATH percent-encoded where a URI needs it. */
@@ -377,8 +452,11 @@ static int open_for_reading(struct state *st, const char *path, struct error *er
 {
 	if (connect_database(st, path, path, SQLITE_OPEN_READWRITE, err) < 0)
 		return -1;
-	if (state_exec(st, "PRAGMA schema_version", "read", err) == 0)
-		return state_exec(st, "PRAGMA synchronous=FULL", "set synchronous", err);
+	if (state_exec(st, "PRAGMA schema_version", "read", err) == 0) {
+		if (state_exec(st, "PRAGMA synchronous=FULL", "set synchronous", err) < 0)
+			return -1;
+		return state_upgrade_schema(st, path, err);
+	}
 	int code = sqlite3_extended_errcode(st->db) & 0xff;
 	const char *query = read_only_query(path);
 	if ((code != SQLITE_IOERR && code != SQLITE_FULL && code != SQLITE_CANTOPEN) || !query)
@@ -389,9 +467,18 @@ static int open_for_reading(struct state *st, const char *path, struct error *er
 	sqlite3_close(st->db);
 	st->db = NULL;
 	int rc = connect_database(st, path, uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, &retry_err);
+	int version = 0;
 	if (rc == 0)
-		rc = state_exec(st, "PRAGMA schema_version", "read", &retry_err);
+		rc = schema_version(st, &version, &retry_err);
 	free(uri);
+	/* Read only: a database of another version cannot be brought to
+	 * this one's here. */
+	if (rc == 0 && version > SCHEMA_VERSION)
+		return schema_version_newer(path, version, err);
+	if (rc == 0 && version < SCHEMA_VERSION)
+		return error_set(err, EXIT_FAILED, "cannot bring state database '%s' from schema "
+				 "version %d to %d while it cannot be written", path, version,
+				 SCHEMA_VERSION);
 	if (rc == 0)
 		error_clear(err);
 	return rc;
