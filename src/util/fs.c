@@ -219,6 +219,107 @@ int fs_copy_fd(int in_fd, int out_fd, const char *what, struct error *err)
 	}
 }
 
+int fs_dir_trusted(int fd, const char *path, struct error *err)
+{
+	struct stat sb;
+	if (fstat(fd, &sb) < 0)
+		return error_errno(err, EXIT_FAILED, errno, "cannot inspect folder '%s'", path);
+	if (geteuid() != 0)
+		return 0;
+	if (sb.st_uid != 0)
+		return error_set(err, EXIT_USAGE, "refusing folder '%s' on the way to live files: "
+				 "owned by uid %ld, who could replace what lastgood writes there "
+				 "as root", path, (long)sb.st_uid);
+	if ((sb.st_mode & S_IWOTH || (sb.st_mode & S_IWGRP && sb.st_gid != 0)) &&
+	    !(sb.st_mode & S_ISVTX))
+		return error_set(err, EXIT_USAGE, "refusing folder '%s' on the way to live files: "
+				 "writable by %s (mode %04o), who could replace what lastgood "
+				 "writes there as root", path,
+				 sb.st_mode & S_IWOTH ? "every user" : "its group",
+				 (unsigned)(sb.st_mode & 07777));
+	return 0;
+}
+
+/* Open one component below dir_fd as a folder, never through a link; a
+ * link found there is refused by name. Returns 1 when it does not exist
+ * and create is not set. */
+static int open_component(int dir_fd, const char *name, const char *path, int create,
+			  int *fd, struct error *err)
+{
+	for (int tries = 0; ; tries++) {
+		*fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (*fd >= 0)
+			return 0;
+		int e = errno;
+		struct stat sb;
+		if ((e == ELOOP || e == ENOTDIR) &&
+		    fstatat(dir_fd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(sb.st_mode))
+			return error_set(err, EXIT_USAGE, "refusing '%s' on the way to live files: "
+					 "it is a symbolic link", path);
+		if (e == ENOENT && !create)
+			return 1;
+		if (e != ENOENT || tries > 0)
+			return error_errno(err, EXIT_FAILED, e, "cannot open folder '%s'", path);
+		if (mkdirat(dir_fd, name, 0755) < 0 && errno != EEXIST)
+			return error_errno(err, EXIT_FAILED, errno, "cannot create folder '%s'", path);
+	}
+}
+
+int fs_open_parent(const char *path, int flags, int *dir_fd, int *missing, struct error *err)
+{
+	struct strbuf walked = STRBUF_INIT;
+	const char *p = path;
+	int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	*dir_fd = -1;
+	if (missing)
+		*missing = 0;
+	if (fd < 0)
+		return error_errno(err, EXIT_FAILED, errno, "cannot open folder '/'");
+	if (path[0] != '/') {
+		close(fd);
+		return error_set(err, EXIT_FAILED, "internal error: '%s' is not an absolute path",
+				 path);
+	}
+	if (fs_dir_trusted(fd, "/", err) < 0)
+		goto fail;
+	for (;;) {
+		while (*p == '/')
+			p++;
+		const char *end = strchrnul(p, '/');
+		if (!*end)
+			break;   /* p is the last component: fd is its folder */
+		char *name = xstrndup(p, (size_t)(end - p));
+		int next;
+		strbuf_addch(&walked, '/');
+		strbuf_addstr(&walked, name);
+		int rc = open_component(fd, name, walked.buf, flags & FS_OPEN_CREATE, &next, err);
+		free(name);
+		if (rc > 0 && missing) {
+			*missing = 1;
+			close(fd);
+			strbuf_release(&walked);
+			return 0;
+		}
+		if (rc > 0)
+			error_errno(err, EXIT_FAILED, ENOENT, "cannot open folder '%s'", walked.buf);
+		if (rc != 0)
+			goto fail;
+		close(fd);
+		fd = next;
+		if (fs_dir_trusted(fd, walked.buf, err) < 0)
+			goto fail;
+		p = end;
+	}
+	strbuf_release(&walked);
+	*dir_fd = fd;
+	return 0;
+fail:
+	close(fd);
+	strbuf_release(&walked);
+	return -1;
+}
+
 char *path_join(const char *a, const char *b)
 {
 	if (!*a)

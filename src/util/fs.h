@@ -44,6 +44,30 @@ int fs_write_all(int fd, const void *buf, size_t len);
 /* Copy all bytes from in_fd to out_fd (copy_file_range, then read/write). */
 int fs_copy_fd(int in_fd, int out_fd, const char *what, struct error *err);
 
+/*
+ * Live paths are reached through folder descriptors, never by name: a name
+ * is looked up again at every use, and whoever can write a folder on the
+ * way can point it elsewhere between two uses. fs_open_parent walks an
+ * absolute path from "/" one component at a time, never following a
+ * symbolic link, and checks that each folder on the way is one only its
+ * owner could have changed: as root, a folder that another user owns or
+ * can write (a sticky folder owned by root, such as /tmp, is fine: others
+ * cannot rename or remove what is not theirs there) is refused, since that
+ * user could swap what lastgood is about to write as root. Such a refusal
+ * and a symbolic link on the way are EXIT_USAGE errors naming the folder.
+ */
+enum fs_open_flags {
+	FS_OPEN_CREATE = 1,      /* create missing folders (mode 0755) */
+};
+/* Open the folder holding path (absolute, as path_absolute leaves it):
+ * *dir_fd gets an O_DIRECTORY descriptor of it. Without FS_OPEN_CREATE a
+ * missing folder is an ENOENT error; *missing (when not NULL) is then set
+ * to 1 rather than an error being returned. */
+int fs_open_parent(const char *path, int flags, int *dir_fd, int *missing, struct error *err);
+/* The rule fs_open_parent applies to each folder: 0 when the folder open
+ * at fd (named path in the message) is trusted, else -1 with err. */
+int fs_dir_trusted(int fd, const char *path, struct error *err);
+
 /* Path helpers: results are freshly allocated. */
 char *path_join(const char *a, const char *b);
 char *path_dirname(const char *path);
