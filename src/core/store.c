@@ -563,8 +563,8 @@ int store_read(struct state *st, const char *digest, struct strbuf *sb, struct e
 	return rc;
 }
 
-int store_materialize(struct state *st, const char *digest, const char *path,
-		      mode_t mode, int sync, struct error *err)
+int store_materialize_fd(struct state *st, const char *digest, int fd, const char *what,
+			 int sync, struct error *err)
 {
 	char got[HASH_HEX_SIZE], *object;
 	long long size;
@@ -572,21 +572,26 @@ int store_materialize(struct state *st, const char *digest, const char *path,
 	int in = store_open_object(st, digest, &object, NULL, err);
 	if (in < 0)
 		return -1;
-	/* Private while it is written; the real mode is set once the content
-	 * is known to be right, and exactly (no umask). */
-	int out = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (out < 0) {
-		error_errno(err, EXIT_FAILED, errno, "cannot create '%s'", path);
-		close(in);
-		free(object);
-		return -1;
-	}
 	/* What is verified is the copy, the very bytes that will go live. */
-	int rc = store_copy_hashed(in, object, out, path, got, &size, err);
+	int rc = store_copy_hashed(in, object, fd, what, got, &size, err);
 	close(in);
 	free(object);
 	if (rc == 0 && strcmp(got, digest))
 		rc = store_corrupt_error(digest, got, err);
+	if (rc == 0 && sync)
+		rc = fs_fsync_fd(fd, what, err);
+	return rc;
+}
+
+int store_materialize(struct state *st, const char *digest, const char *path,
+		      mode_t mode, int sync, struct error *err)
+{
+	/* Private while it is written; the real mode is set once the content
+	 * is known to be right, and exactly (no umask). */
+	int out = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (out < 0)
+		return error_errno(err, EXIT_FAILED, errno, "cannot create '%s'", path);
+	int rc = store_materialize_fd(st, digest, out, path, 0, err);
 	if (rc == 0 && fchmod(out, mode) < 0)
 		rc = error_errno(err, EXIT_FAILED, errno, "cannot set mode of '%s'", path);
 	if (rc == 0 && sync)

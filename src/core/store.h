@@ -135,6 +135,11 @@ int store_read(struct state *st, const char *digest, struct strbuf *sb, struct e
  * syncfs for many files). */
 int store_materialize(struct state *st, const char *digest, const char *path,
 		      mode_t mode, int sync, struct error *err);
+/* The same into fd, a new empty file open for writing (what names it in
+ * messages): the caller created it and gives it its owner and mode. On
+ * failure fd holds a partial copy the caller removes. */
+int store_materialize_fd(struct state *st, const char *digest, int fd, const char *what,
+			 int sync, struct error *err);
 /* Re-hash one object: 0 intact, -1 with err naming missing or corrupt. */
 int store_verify(struct state *st, const char *digest, struct error *err);
 

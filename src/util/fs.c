@@ -9,7 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,42 +151,72 @@ int fs_mkdir_p(const char *path, mode_t mode, struct error *err)
 	return 0;
 }
 
-static int remove_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+/* Remove everything inside the folder open at fd, then close it. Folders
+ * are opened below it without following links, and opened up (through
+ * the descriptor) when their mode keeps their owner out: a release may
+ * hold read-only folders. what names the folder in messages. */
+static int remove_contents(int fd, const char *what, struct error *err)
 {
-	(void)st;
-	(void)ftw;
-	if (type == FTW_DP)
-		return rmdir(path) < 0 && errno != ENOENT ? -1 : 0;
-	return unlink(path) < 0 && errno != ENOENT ? -1 : 0;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		int e = errno;
+		close(fd);
+		return error_errno(err, EXIT_FAILED, e, "cannot read folder '%s'", what);
+	}
+	int rc = 0;
+	struct dirent *de;
+	errno = 0;
+	while (rc == 0 && (de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		char *child = path_join(what, de->d_name);
+		rc = fs_remove_at(dirfd(d), de->d_name, child, err);
+		free(child);
+		errno = 0;
+	}
+	if (rc == 0 && errno)
+		rc = error_errno(err, EXIT_FAILED, errno, "cannot read folder '%s'", what);
+	closedir(d);
+	return rc;
 }
 
-static int open_up_folder(const char *path, const struct stat *st, int type, struct FTW *ftw)
+int fs_remove_at(int dir_fd, const char *name, const char *what, struct error *err)
 {
-	(void)ftw;
-	if (type == FTW_D && (st->st_mode & 0700) != 0700)
-		return chmod(path, (st->st_mode & 07777) | 0700) < 0 ? -1 : 0;
+	if (unlinkat(dir_fd, name, 0) == 0 || errno == ENOENT)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return error_errno(err, EXIT_FAILED, errno, "cannot remove '%s'", what);
+	int fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return error_errno(err, EXIT_FAILED, errno, "cannot open folder '%s'", what);
+	struct stat sb;
+	if (fstat(fd, &sb) < 0 ||
+	    ((sb.st_mode & 0700) != 0700 && fchmod(fd, (sb.st_mode & 07777) | 0700) < 0)) {
+		int e = errno;
+		close(fd);
+		return error_errno(err, EXIT_FAILED, e, "cannot open up folder '%s'", what);
+	}
+	if (remove_contents(fd, what, err) < 0)
+		return -1;
+	if (unlinkat(dir_fd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		return error_errno(err, EXIT_FAILED, errno, "cannot remove folder '%s'", what);
 	return 0;
 }
 
 int fs_remove_tree(const char *path, struct error *err)
 {
-	struct stat st;
-	if (lstat(path, &st) < 0) {
-		if (errno == ENOENT)
-			return 0;
-		return error_errno(err, EXIT_FAILED, errno, "cannot inspect '%s'", path);
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		if (unlink(path) < 0 && errno != ENOENT)
-			return error_errno(err, EXIT_FAILED, errno, "cannot remove '%s'", path);
-		return 0;
-	}
-	/* A release may hold read-only folders; open them up first so their
-	 * content can be removed without root. */
-	if (nftw(path, open_up_folder, 32, FTW_PHYS | FTW_MOUNT) < 0 ||
-	    nftw(path, remove_one, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0)
-		return error_errno(err, EXIT_FAILED, errno, "cannot remove tree '%s'", path);
-	return 0;
+	char *dir = path_dirname(path);
+	int dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc;
+	if (dir_fd < 0)
+		rc = errno == ENOENT ? 0 : error_errno(err, EXIT_FAILED, errno,
+						      "cannot open folder '%s'", dir);
+	else
+		rc = fs_remove_at(dir_fd, path_basename(path), path, err);
+	if (dir_fd >= 0)
+		close(dir_fd);
+	free(dir);
+	return rc;
 }
 
 int fs_copy_fd(int in_fd, int out_fd, const char *what, struct error *err)

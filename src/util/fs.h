@@ -37,8 +37,14 @@ int fs_fsync_fd(int fd, const char *what, struct error *err);
 int fs_syncfs(int fd, const char *what, struct error *err);
 /* mkdir -p with mode for the folders it creates. */
 int fs_mkdir_p(const char *path, mode_t mode, struct error *err);
-/* rm -rf that never follows symbolic links; a missing path is success. */
+/* rm -rf that never follows symbolic links; a missing path is success.
+ * For scratch space of lastgood's own, named by path: live paths go
+ * through fs_remove_at below a folder descriptor. */
 int fs_remove_tree(const char *path, struct error *err);
+/* Remove name below dir_fd, and everything in it when it is a folder,
+ * through descriptors only (no path is resolved again, whatever its
+ * depth); what names it in messages. A missing name is success. */
+int fs_remove_at(int dir_fd, const char *name, const char *what, struct error *err);
 /* Write all of buf to fd, retrying short writes and EINTR. */
 int fs_write_all(int fd, const void *buf, size_t len);
 /* Copy all bytes from in_fd to out_fd (copy_file_range, then read/write). */
