@@ -152,8 +152,13 @@ int command_finish_transition(struct command_context *ctx, long op, const char *
 		return EXIT_OK;
 	case TRANSITION_FAILED:
 		operation_end(&ctx->st, op, OP_FAILED, report->failure.text, &ignored);
-		fprintf(stderr, "lastgood: release %ld left live as asked (--no-auto-rollback); "
-			"'lastgood rollback' goes back\n", report->to_id);
+		if (report->changed)
+			fprintf(stderr, "lastgood: release %ld left live as asked (--no-auto-rollback); "
+				"'lastgood rollback' goes back\n", report->to_id);
+		else
+			fprintf(stderr, "lastgood: release %ld was live already and is failing "
+				"verification: nothing was switched; 'lastgood rollback' goes back to "
+				"an older release\n", report->to_id);
 		return EXIT_FAILED;
 	case TRANSITION_ROLLED_BACK: {
 		long live = state_live_release(&ctx->st);

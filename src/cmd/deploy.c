@@ -72,7 +72,8 @@ static int deploy_run(struct command_context *ctx, const struct deploy_args *arg
 		struct manifest built = MANIFEST_INIT;
 		rc = release_manifest(&ctx->st, args->built, &built, err);
 		if (rc == 0)
-			transition_target_from_release(&ctx->cfg, selected, &live, &built, &target);
+			transition_target_from_release(&ctx->cfg, selected, &live, &built, &target,
+						       NULL);
 		manifest_free(&built);
 	} else if (args->commit) {
 		temporary = 1;
@@ -98,7 +99,7 @@ static int deploy_run(struct command_context *ctx, const struct deploy_args *arg
 	if (!meta.reason)
 		meta.reason = "deploy";
 	struct transition_request req = {
-		.live_id = live_id, .live = &live, .target = &target, .meta = &meta,
+		.selected = selected, .live_id = live_id, .live = &live, .target = &target, .meta = &meta,
 		.preferred = args->built,
 		.on_failure = args->no_auto_rollback ? ON_FAILURE_LEAVE : ON_FAILURE_ROLL_BACK,
 	};

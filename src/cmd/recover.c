@@ -101,8 +101,24 @@ static int recover_unverified_deploy(struct command_context *ctx, long op,
 	if (verified)
 		return 0;
 	int rc = -1;
-	if (release_manifest(&ctx->st, live_id, &live, err) == 0 &&
-	    release_manifest(&ctx->st, rec->from_release, &previous, err) == 0) {
+	if (release_manifest(&ctx->st, live_id, &live, err) < 0 ||
+	    release_manifest(&ctx->st, rec->from_release, &previous, err) < 0) {
+		/* nothing */
+	} else if (switch_kept_copies(&ctx->st, op)) {
+		/* The files it replaced are still beside the live ones:
+		 * swapped back, nothing read from the store. */
+		struct switch_plan plan;
+		switch_plan_build(&previous, &live, &plan);
+		unsigned char *changed = transition_changed_services(&ctx->cfg, &plan);
+		memset(report, 0, sizeof(*report));
+		report->to_id = live_id;
+		rc = transition_revert(&ctx->st, &ctx->cfg, op, rec->from_release, changed, report,
+				       err);
+		free(changed);
+		switch_plan_free(&plan);
+		if (rc == 0 && report->outcome != TRANSITION_ROLLED_BACK)
+			*problem = report->second.text;
+	} else {
 		struct transition_request req = {
 			.live_id = live_id, .live = &live, .target = &previous,
 			.preferred = rec->from_release, .on_failure = ON_FAILURE_STOP,
@@ -111,9 +127,9 @@ static int recover_unverified_deploy(struct command_context *ctx, long op,
 			.keep_record = 1,
 		};
 		rc = transition_run(&ctx->st, &ctx->cfg, op, &req, report, err);
+		if (rc == 0 && report->outcome != TRANSITION_OK)
+			*problem = report->failure.text;
 	}
-	if (rc == 0 && report->outcome != TRANSITION_OK)
-		*problem = report->failure.text;
 	*went_back = rc == 0;
 	manifest_free(&live);
 	manifest_free(&previous);
@@ -129,9 +145,21 @@ static int recover_one(struct command_context *ctx, long op, struct error *err)
 
 	if (operation_get(&ctx->st, op, &rec, err) < 0)
 		return -1;
-	if (switch_recover(&ctx->st, op, &outcome, err) < 0) {
+	/* A deploy nothing verified goes back first, while the files it
+	 * replaced are still kept beside the live ones; settling the switch
+	 * before that would remove them. */
+	const char *problem = NULL;
+	struct stack_failure failure = { 0 };
+	struct transition_report report;
+	int went_back = 0, rc = 0;
+	memset(&report, 0, sizeof(report));
+	outcome = SWITCH_UNDONE;
+	if (switch_kept_copies(&ctx->st, op))
+		rc = recover_unverified_deploy(ctx, op, &rec, &went_back, &problem, &report, err);
+	if (rc < 0 || (!went_back && switch_recover(&ctx->st, op, &outcome, err) < 0)) {
 		error_prefix(err, "recovering operation %ld (%s)", op, rec.command);
 		err->code = EXIT_NEEDS_ATTENTION;
+		transition_report_clear(&report);
 		operation_record_clear(&rec);
 		return -1;
 	}
@@ -153,12 +181,8 @@ static int recover_one(struct command_context *ctx, long op, struct error *err)
 		what = "interrupted before changing live files; closed by recover";
 		break;
 	}
-	const char *problem = NULL;
-	struct stack_failure failure = { 0 };
-	struct transition_report report;
-	int went_back;
-	memset(&report, 0, sizeof(report));
-	int rc = recover_unverified_deploy(ctx, op, &rec, &went_back, &problem, &report, err);
+	if (!went_back)
+		rc = recover_unverified_deploy(ctx, op, &rec, &went_back, &problem, &report, err);
 	if (rc == 0 && went_back) {
 		result = OP_UNDONE;
 		what = "interrupted before its release was verified; the previous release was "

@@ -7,6 +7,7 @@
 #include "core/switch.h"
 #include "core/transition.h"
 #include "util/alloc.h"
+#include "util/strbuf.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -103,7 +104,8 @@ static int rollback_print_plan(struct command_context *ctx, long target_id,
 		manifest_free(&live);
 		return -1;
 	}
-	transition_target_from_release(&ctx->cfg, selected, &live, &release, &target);
+	struct strbuf left_alone = STRBUF_INIT;
+	transition_target_from_release(&ctx->cfg, selected, &live, &release, &target, &left_alone);
 	switch_plan_build(&live, &target, &plan);
 	unsigned char *changed = transition_changed_services(&ctx->cfg, &plan);
 	size_t *order = config_start_order(&ctx->cfg);
@@ -111,20 +113,26 @@ static int rollback_print_plan(struct command_context *ctx, long target_id,
 	printf("plan: roll back from release %ld to release %ld\n", live_id, target_id);
 	printf("%3d. record live files (a new release if they differ from release %ld)\n", n++, live_id);
 	for (size_t i = 0; i < plan.n; i++)
-		printf("%3d. stage %s (service %s)\n", n++, plan.changes[i].to->path,
-		       plan.changes[i].to->service);
+		if (plan.changes[i].to)
+			printf("%3d. stage %s (service %s)\n", n++, plan.changes[i].to->path,
+			       plan.changes[i].to->service);
 	for (size_t i = ctx->cfg.nservices; i-- > 0;)
 		if (changed[order[i]])
 			printf("%3d. stop %s\n", n++, ctx->cfg.services[order[i]].name);
+	printf("%3d. check the live files are still as recorded\n", n++);
 	for (size_t i = 0; i < plan.n; i++)
-		printf("%3d. swap %s\n", n++, plan.changes[i].to->path);
+		printf(plan.changes[i].to ? "%3d. swap %s\n" : "%3d. remove %s (release %ld has "
+		       "none)\n", n++, switch_change_entry(&plan.changes[i])->path, target_id);
 	printf("%3d. commit: release %ld live\n", n++, target_id);
 	for (size_t i = 0; i < ctx->cfg.nservices; i++)
-		if (changed[order[i]])
-			printf("%3d. start %s and wait until healthy\n", n++,
-			       ctx->cfg.services[order[i]].name);
+		if (changed[order[i]] || (!plan.n && (!selected || selected[order[i]])))
+			printf("%3d. %s %s and wait until healthy\n", n++, plan.n ? "start" :
+			       "verify", ctx->cfg.services[order[i]].name);
 	if (plan.n)
 		printf("%3d. clean up %zu old %s\n", n++, plan.n, plan.n == 1 ? "copy" : "copies");
+	if (left_alone.len)
+		printf("left alone (not in the config): %s\n", left_alone.buf);
+	strbuf_release(&left_alone);
 	free(order);
 	free(changed);
 	printf("dry run: nothing changed\n");
@@ -146,17 +154,25 @@ static int rollback_run(struct command_context *ctx, const struct rollback_args 
 			       args->reason ? args->reason : "", args->reason ? " " : "",
 			       target_id, args->services ? args->services : "all");
 	struct release_meta meta = { .reason = reason };
+	struct strbuf left_alone = STRBUF_INIT;
 
 	if (transition_record_live(&ctx->st, &ctx->cfg, op, "rollback", &live, &live_id, err) < 0 ||
 	    release_manifest(&ctx->st, target_id, &release, err) < 0)
 		goto out;
-	transition_target_from_release(&ctx->cfg, selected, &live, &release, &target);
+	transition_target_from_release(&ctx->cfg, selected, &live, &release, &target, &left_alone);
+	if (left_alone.len) {
+		command_progress(ctx, "left alone, not in the config: %s", left_alone.buf);
+		if (operation_step_note(&ctx->st, op, "left alone", NULL, STEP_SKIPPED,
+					left_alone.buf, err) < 0)
+			goto out;
+	}
 	struct transition_request req = {
-		.live_id = live_id, .live = &live, .target = &target, .preferred = target_id,
-		.meta = &meta, .on_failure = ON_FAILURE_STOP,
+		.selected = selected, .live_id = live_id, .live = &live, .target = &target,
+		.preferred = target_id, .meta = &meta, .on_failure = ON_FAILURE_STOP,
 	};
 	rc = transition_run(&ctx->st, &ctx->cfg, op, &req, report, err);
 out:
+	strbuf_release(&left_alone);
 	free(reason);
 	manifest_free(&live);
 	manifest_free(&release);

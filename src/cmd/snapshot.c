@@ -26,7 +26,7 @@ static int snapshot_record(struct command_context *ctx, const struct release_met
 
 	if (operation_step_begin(&ctx->st, op, "capture", NULL, &step, err) < 0)
 		return -1;
-	int rc = manifest_capture(&ctx->st, &ctx->cfg, &m, &stats, err);
+	int rc = manifest_capture(&ctx->st, &ctx->cfg, 0, &m, &stats, err);
 	if (rc == 0) {
 		with_added.added = stats.added_bytes;
 		rc = release_create(&ctx->st, &m, &with_added, id, created, err);

@@ -1186,12 +1186,10 @@ int config_check_files(const struct config *cfg, struct error *err)
 		for (size_t f = 0; f < svc->nfiles; f++) {
 			const struct service_file *file = &svc->files[f];
 			struct stat st;
-			if (!lstat(file->path, &st))
+			/* Not there yet is fine: a release that introduces it
+			 * brings it, and until then it is recorded as absent. */
+			if (!lstat(file->path, &st) || errno == ENOENT || errno == ENOTDIR)
 				continue;
-			if (errno == ENOENT || errno == ENOTDIR)
-				return mark_error(err, cfg->path, file->mark,
-						  "file '%s' of service '%s' does not exist",
-						  file->written, svc->name);
 			return mark_error(err, cfg->path, file->mark,
 					  "cannot inspect file '%s' of service '%s': %s",
 					  file->written, svc->name, strerror(errno));

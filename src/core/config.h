@@ -12,8 +12,8 @@
  * config_load checks everything that can be checked without touching the
  * live system: YAML syntax, unknown keys, types, durations, duplicate
  * service names, unknown or cyclic `after`, two services claiming one path.
- * config_check_files additionally requires every listed file to exist (what
- * a snapshot needs). Every error is one line naming file, line and column
+ * config_check_files additionally inspects every listed file that exists (one
+ * that does not yet is fine: it is recorded as absent). Every error is one line naming file, line and column
  * (1-based) and the thing that is wrong.
  *
  * Relative paths in the file are resolved against the config file's folder;

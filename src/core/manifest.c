@@ -1073,7 +1073,7 @@ static void capture_sort_nodes(struct manifest_entry *entry)
 }
 
 int manifest_capture_entry(struct state *st, const char *service, const char *path,
-			   const char *source, int check_store, struct manifest_entry *entry,
+			   const char *source, int flags, struct manifest_entry *entry,
 			   struct capture_stats *stats, struct error *err)
 {
 	struct capture c = { .st = st, .source = source, .entry = entry, .stats = stats,
@@ -1091,7 +1091,7 @@ int manifest_capture_entry(struct state *st, const char *service, const char *pa
 	stat_cache_open(!strcmp(source, path) ? st : NULL, &c.cache);
 	/* (without its objects folder the cache vouches for nothing, and
 	 * every file is read) */
-	if (c.cache.st && check_store) {
+	if (c.cache.st && (flags & CAPTURE_CHECK_STORE)) {
 		c.cache.check_store = 1;
 		c.cache.objects_fd = store_open_objects(st);
 	}
@@ -1106,10 +1106,11 @@ int manifest_capture_entry(struct state *st, const char *service, const char *pa
 	if (rc == 0) {
 		capture_sort_nodes(entry);
 		manifest_entry_finish(entry);
-		stat_cache_prune(&c.cache, entry);
+		if (!(flags & CAPTURE_CACHE_READ_ONLY))
+			stat_cache_prune(&c.cache, entry);
 	}
 	store_batch_abort(&c.batch);
-	if (stat_cache_close(&c.cache, rc == 0, err) < 0)
+	if (stat_cache_close(&c.cache, rc == 0 && !(flags & CAPTURE_CACHE_READ_ONLY), err) < 0)
 		rc = -1;
 	parallel_pool_destroy(&c.pool);
 	strbuf_release(&c.live);
@@ -1119,7 +1120,21 @@ int manifest_capture_entry(struct state *st, const char *service, const char *pa
 	return rc;
 }
 
-int manifest_capture(struct state *st, const struct config *cfg,
+int manifest_entry_present(const char *path, int *present, struct error *err)
+{
+	int dir_fd, missing;
+	struct stat sb;
+	*present = 0;
+	if (fs_open_parent(path, 0, &dir_fd, &missing, err) < 0)
+		return -1;
+	if (missing)
+		return 0;
+	*present = fstatat(dir_fd, path_basename(path), &sb, AT_SYMLINK_NOFOLLOW) == 0;
+	close(dir_fd);
+	return 0;
+}
+
+int manifest_capture(struct state *st, const struct config *cfg, int flags,
 		     struct manifest *m, struct capture_stats *stats, struct error *err)
 {
 	if (stats)
@@ -1127,9 +1142,16 @@ int manifest_capture(struct state *st, const struct config *cfg,
 	for (size_t i = 0; i < cfg->nservices; i++) {
 		const struct service *s = &cfg->services[i];
 		for (size_t j = 0; j < s->nfiles; j++) {
+			int present;
+			if (manifest_entry_present(s->files[j].path, &present, err) < 0) {
+				manifest_free(m);
+				return -1;
+			}
+			if (!present)
+				continue;   /* absent: a release records it by having no entry */
 			struct manifest_entry *e = manifest_add_entry(m);
 			if (manifest_capture_entry(st, s->name, s->files[j].path, s->files[j].path,
-						   0, e, stats, err) < 0) {
+						   flags, e, stats, err) < 0) {
 				m->n--;   /* capture left it empty */
 				manifest_free(m);
 				return -1;

@@ -102,14 +102,23 @@ struct capture_stats {
 	long long added_bytes;   /* bytes of objects that were new to the store */
 };
 
+/* How a capture of live files uses the stat cache. */
+enum capture_flags {
+	/* the cache vouches for a file only when its object is in the store
+	 * at its size (else the file is read and its object written again) */
+	CAPTURE_CHECK_STORE = 1,
+	/* the cache is read, never written: a capture made only to compare
+	 * leaves the rows as they were (a switch's staged files' among them) */
+	CAPTURE_CACHE_READ_ONLY = 2,
+};
+
 /* Record one entry: walk source (a file, folder or symlink; for a live
  * snapshot source == the live path), store every file's content, and fill
  * *entry for live path `path` of `service`. A special file (device, fifo,
- * socket) is refused. check_store: the stat cache vouches for a file only
- * when its object is in the store at its size (else the file is read and
- * its object written again). Adds to *stats when stats is non-NULL. */
+ * socket) is refused. flags: enum capture_flags. Adds to *stats when stats
+ * is non-NULL. */
 int manifest_capture_entry(struct state *st, const char *service, const char *path,
-			   const char *source, int check_store, struct manifest_entry *entry,
+			   const char *source, int flags, struct manifest_entry *entry,
 			   struct capture_stats *stats, struct error *err);
 /* Drop the stat cache rows whose object is not in kept (a sorted set), so
  * that no row names an object about to be removed, or found missing or
@@ -124,9 +133,17 @@ int manifest_cache_forget(struct state *st, const struct digest_set *kept, struc
  * transaction. A row that cannot be written only costs a read. */
 void manifest_cache_staged(struct state *st, const struct manifest_entry *entry,
 			   const char *stage);
-/* Capture every `files` entry of every service from the live system;
- * *stats (optional) is reset first. One path in two entries is an error. */
-int manifest_capture(struct state *st, const struct config *cfg,
+/* Whether a live entry exists at path, its folder reached the way a
+ * switch reaches it (fs_open_parent): a symbolic link or an untrusted
+ * folder on the way is refused, so at every capture, not only at `check`. */
+int manifest_entry_present(const char *path, int *present, struct error *err);
+/* Capture every `files` entry of every service that exists on the live
+ * system (one that does not is absent: the manifest has no entry for it),
+ * each reached through fs_open_parent (a symbolic link or an untrusted
+ * folder on the way is an EXIT_USAGE error); flags as for
+ * manifest_capture_entry. *stats (optional) is reset first. One path in
+ * two entries is an error. */
+int manifest_capture(struct state *st, const struct config *cfg, int flags,
 		     struct manifest *m, struct capture_stats *stats, struct error *err);
 void manifest_serialize(const struct manifest *m, struct strbuf *out);
 /* sha256 of the serialized text (a release's digest), computed without

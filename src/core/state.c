@@ -84,8 +84,18 @@ static const char schema_v1[] =
 	"CREATE INDEX IF NOT EXISTS releases_by_commit ON releases(commit_sha);"
 	"CREATE INDEX IF NOT EXISTS operations_unfinished ON operations(id) WHERE result = 0;";
 
+/* The switch journal proves what it may remove by inode: what was live
+ * before a swap as well as the stage it made; an entry may go (the
+ * target has none there); a failed deploy swaps back to revert_to. */
+static const char schema_v2[] =
+	"ALTER TABLE switch_entries ADD COLUMN live_dev INTEGER;"
+	"ALTER TABLE switch_entries ADD COLUMN live_ino INTEGER;"
+	"ALTER TABLE switch_entries ADD COLUMN absent INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE operations ADD COLUMN revert_to INTEGER;";
+
 static const char *const schema_versions[] = {
 	schema_v1,
+	schema_v2,
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(schema_versions) / sizeof(schema_versions[0])))

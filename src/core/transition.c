@@ -8,6 +8,7 @@
 #include "core/source.h"
 #include "core/state.h"
 #include "core/stack.h"
+#include "core/store.h"
 #include "core/switch.h"
 #include "util/alloc.h"
 #include "util/error.h"
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -32,24 +34,9 @@ int transition_record_live(struct state *st, const struct config *cfg, long op,
 	*live_id = 0;
 	if (operation_step_begin(st, op, "record live", NULL, &step, err) < 0)
 		return -1;
-	for (size_t s = 0; s < cfg->nservices; s++) {
-		const struct service *svc = &cfg->services[s];
-		for (size_t f = 0; f < svc->nfiles; f++) {
-			const char *path = svc->files[f].path;
-			if (!path_exists(path))
-				continue;
-			ALLOC_GROW(live->entries, live->n + 1, live->alloc);
-			struct manifest_entry *e = &live->entries[live->n];
-			memset(e, 0, sizeof(*e));
-			/* checking the store: this release is the one to go back to */
-			if (manifest_capture_entry(st, svc->name, path, path, 1, e, &stats, err) < 0) {
-				manifest_entry_free(e);
-				goto fail;
-			}
-			live->n++;
-		}
-	}
-	manifest_sort(live);
+	/* checking the store: this release is the one to go back to */
+	if (manifest_capture(st, cfg, CAPTURE_CHECK_STORE, live, &stats, err) < 0)
+		goto fail;
 
 	struct strbuf detail = STRBUF_INIT;
 	if (live->n) {
@@ -129,13 +116,6 @@ int transition_target_from_source(struct state *st, const struct config *cfg,
 				target->n++;
 			} else if (current) {
 				manifest_add_copy(target, current);
-			} else {
-				error_set(err, EXIT_USAGE, "%s:%d:%d: file '%s' of service '%s' is "
-					  "neither live nor in the source (looked for '%s')",
-					  cfg->path, file->mark.line, file->mark.column,
-					  file->written, svc->name, from);
-				free(from);
-				return -1;
 			}
 			free(from);
 		}
@@ -144,37 +124,38 @@ int transition_target_from_source(struct state *st, const struct config *cfg,
 	return 0;
 }
 
-static const struct service *service_named(const struct config *cfg, const char *name,
-					   size_t *index)
+/* The index of the service whose `files` list path, or cfg->nservices. */
+static size_t service_of_path(const struct config *cfg, const char *path)
 {
 	for (size_t s = 0; s < cfg->nservices; s++)
-		if (!strcmp(cfg->services[s].name, name)) {
-			*index = s;
-			return &cfg->services[s];
-		}
-	return NULL;
+		for (size_t f = 0; f < cfg->services[s].nfiles; f++)
+			if (!strcmp(cfg->services[s].files[f].path, path))
+				return s;
+	return cfg->nservices;
 }
 
 void transition_target_from_release(const struct config *cfg, const unsigned char *selected,
 				    const struct manifest *live, const struct manifest *release,
-				    struct manifest *target)
+				    struct manifest *target, struct strbuf *left_alone)
 {
-	/* Entries of the release for selected services, then every live
-	 * entry not taken from the release. Those taken are in path order
-	 * (a part of the release's sorted list), so they are searched alone:
-	 * the live entries added after them are not sorted yet. */
-	for (size_t i = 0; i < release->n; i++) {
-		const struct manifest_entry *e = &release->entries[i];
-		size_t index;
-		if (selected && !(service_named(cfg, e->service, &index) && selected[index]))
-			continue;
-		manifest_add_copy(target, e);
+	/* Every entry of the config: a selected service's as the release
+	 * has it (absent when it has none: a file the release did not have
+	 * goes), any other's as it is live. */
+	for (size_t s = 0; s < cfg->nservices; s++) {
+		const struct service *svc = &cfg->services[s];
+		const struct manifest *from = !selected || selected[s] ? release : live;
+		for (size_t f = 0; f < svc->nfiles; f++) {
+			const struct manifest_entry *e = manifest_find(from, svc->files[f].path);
+			if (e)
+				manifest_add_copy(target, e);
+		}
 	}
-	size_t taken = target->n;
-	for (size_t i = 0; i < live->n; i++) {
-		struct manifest from_release = { .entries = target->entries, .n = taken };
-		if (!manifest_find(&from_release, live->entries[i].path))
-			manifest_add_copy(target, &live->entries[i]);
+	/* A path the config no longer lists is not the config's to write:
+	 * whatever is there now stays. */
+	for (size_t i = 0; left_alone && i < release->n; i++) {
+		const struct manifest_entry *e = &release->entries[i];
+		if (service_of_path(cfg, e->path) == cfg->nservices)
+			strbuf_addf(left_alone, "%s'%s'", left_alone->len ? ", " : "", e->path);
 	}
 	manifest_sort(target);
 }
@@ -184,9 +165,9 @@ unsigned char *transition_changed_services(const struct config *cfg,
 {
 	unsigned char *changed = xcalloc(cfg->nservices ? cfg->nservices : 1, 1);
 	for (size_t i = 0; i < plan->n; i++) {
-		const struct service *svc = config_find_service(cfg, plan->changes[i].to->service);
-		if (svc)
-			changed[svc - cfg->services] = 1;
+		size_t s = service_of_path(cfg, switch_change_entry(&plan->changes[i])->path);
+		if (s < cfg->nservices)
+			changed[s] = 1;
 	}
 	return changed;
 }
@@ -220,19 +201,41 @@ static int record_target(struct state *st, long op, const struct transition_requ
 /*
  * Starting services writes the state database (each step, each process)
  * and their logs, both in the state folder. The old copies are normally
- * removed after the start, but on a nearly full disk the space they hold
- * may be what the start needs: then they go first, as the services stay
- * down a little longer rather than fail to start for want of room. The
- * margin covers the WAL growing to SQLite's auto-checkpoint size (1000
- * pages, 4 MiB) and the checkpoint copying pages into the database.
+ * removed once the new release is verified, but on a nearly full disk the
+ * space they hold may be what the start needs: then they go before it,
+ * as long as the store holds every file they hold intact (re-hashed here:
+ * they may be the only good copy, and the disk is nearly full only
+ * rarely). Going back after that stages from the store. The margin covers
+ * the WAL growing to SQLite's auto-checkpoint size (1000 pages, 4 MiB)
+ * and the checkpoint copying pages into the database.
  */
 #define START_ROOM_MIN (8LL << 20)
 
-static int clean_up_if_room_is_short(struct state *st, long op, struct error *err)
+static int store_holds_entries(struct state *st, const struct switch_plan *plan)
+{
+	struct error ignored = ERROR_INIT;
+	for (size_t i = 0; i < plan->n; i++) {
+		const struct manifest_entry *from = plan->changes[i].from;
+		for (size_t k = 0; from && k < from->nnodes; k++) {
+			char hex[HASH_HEX_SIZE];
+			if (from->nodes[k].type != NODE_FILE)
+				continue;
+			hash_to_hex(from->nodes[k].digest, hex);
+			if (store_verify(st, hex, &ignored) < 0)
+				return 0;
+		}
+	}
+	return 1;
+}
+
+static int clean_up_if_room_is_short(struct state *st, long op, const struct switch_plan *plan,
+				     struct error *err)
 {
 	struct statvfs vfs;
 	if (statvfs(st->dir, &vfs) == 0 &&
 	    (long long)vfs.f_bavail * (long long)vfs.f_frsize >= START_ROOM_MIN)
+		return 0;
+	if (!store_holds_entries(st, plan))
 		return 0;
 	return switch_finish(st, op, err);
 }
@@ -293,9 +296,10 @@ static int transition_stuck(struct transition_report *report, enum transition_ho
 }
 
 /* The switch away from release `from` failed before its commit point
- * (stack_stop or switch_commit): its files are back unless err says even
- * that failed. Settle the journal and start the stopped services again;
- * the host is unchanged only when all of it worked. */
+ * (stack_stop, the check of the live files, or switch_commit): its files
+ * are back unless err says even that failed. Settle the journal and start
+ * the stopped services again; the host is unchanged only when all of it
+ * worked. */
 static void transition_undo(struct state *st, const struct config *cfg, long op, long from,
 			    const unsigned char *changed, struct transition_report *report,
 			    const struct error *err)
@@ -316,10 +320,72 @@ static void transition_undo(struct state *st, const struct config *cfg, long op,
 	transition_stuck(report, settled && started == 0 ? HOST_UNCHANGED : HOST_LIVE, from);
 }
 
-/* Put the old release back after the target failed: stop, switch back,
- * start, verify. Returns 0 with the outcome set, -1 when lastgood could not
- * act (the outcome is then "needs attention" too, report->host says where
- * it stopped). */
+/*
+ * A live entry about to be swapped out must still be what was recorded:
+ * someone may have edited it since, while the services took their
+ * stop_timeout to stop, and that edit would be in no release once it is
+ * swapped out. It is captured again (the stat cache makes that a stat per
+ * unchanged file) and compared; a change stops the switch, which is then
+ * undone, so the edit stays live and the next operation records it.
+ */
+static int check_live_unchanged(struct state *st, long op, const struct switch_plan *plan,
+				long live_id, struct error *err)
+{
+	for (size_t i = 0; i < plan->n; i++) {
+		const struct manifest_entry *from = plan->changes[i].from;
+		const struct manifest_entry *e = switch_change_entry(&plan->changes[i]);
+		int present, same = 0;
+		if (manifest_entry_present(e->path, &present, err) < 0)
+			return -1;
+		if (present && from) {
+			struct manifest_entry now;
+			memset(&now, 0, sizeof(now));
+			if (manifest_capture_entry(st, from->service, from->path, from->path,
+						   CAPTURE_CACHE_READ_ONLY, &now, NULL, err) < 0)
+				return -1;
+			same = !strcmp(now.digest, from->digest);
+			manifest_entry_free(&now);
+		} else {
+			same = !present && !from;
+		}
+		if (same)
+			continue;
+		error_set(err, EXIT_FAILED, "'%s' changed after it was recorded%s%.0ld, while the "
+			  "services were stopping: nothing was switched and they are started again; "
+			  "run the command again to record the change first", e->path,
+			  live_id ? " as part of release " : "", live_id);
+		struct error ignored = ERROR_INIT;
+		operation_step_note(st, op, "check live", e->path, STEP_FAILED, err->msg, &ignored);
+		return -1;
+	}
+	return 0;
+}
+
+/* The old release's files are live again: start its services, judge
+ * them, and settle the switch. */
+static int transition_back_started(struct state *st, const struct config *cfg, long op,
+				   long back_to, const unsigned char *changed,
+				   struct transition_report *report, struct error *err)
+{
+	int rc = stack_start(st, cfg, changed, op, &report->second, err);
+	if (rc < 0)
+		return transition_stuck(report, HOST_LIVE, back_to);
+	if (rc == 0) {
+		report->outcome = TRANSITION_ROLLED_BACK;
+		report->recovered_ms = state_now_ms();
+		if (release_set_mark(st, back_to, MARK_GOOD, err) < 0)
+			return transition_stuck(report, HOST_VERIFIED, back_to);
+	}
+	if (switch_finish(st, op, err) < 0)
+		return transition_stuck(report, HOST_LIVE, back_to);
+	return 0;
+}
+
+/* Go back to req->live_id after the target failed: stop the changed
+ * services, put the old files back (swapped back when the switch kept
+ * them, else staged from the store), start, verify. Returns 0 with the
+ * outcome set, -1 when lastgood could not act (the outcome is then "needs
+ * attention" too, report->host says where it stopped). */
 static int transition_go_back(struct state *st, const struct config *cfg, long op,
 			      const struct transition_request *req, const unsigned char *changed,
 			      struct transition_report *report, struct error *err)
@@ -333,6 +399,9 @@ static int transition_go_back(struct state *st, const struct config *cfg, long o
 	free(detail);
 	if (rc < 0)
 		return transition_stuck(report, HOST_LIVE, report->to_id);
+	if (switch_kept_copies(st, op))
+		return transition_revert(st, cfg, op, req->live_id, changed, report, err);
+
 	switch_plan_build(req->target, req->live, &back);
 	rc = switch_prepare(st, op, &back, err);
 	switch_plan_free(&back);
@@ -345,19 +414,43 @@ static int transition_go_back(struct state *st, const struct config *cfg, long o
 										   : HOST_LIVE,
 					report->to_id);
 	}
-	if (clean_up_if_room_is_short(st, op, err) < 0)
-		return transition_stuck(report, HOST_LIVE, req->live_id);
-	rc = stack_start(st, cfg, changed, op, &report->second, err);
-	if (rc < 0)
-		return transition_stuck(report, HOST_LIVE, req->live_id);
-	if (rc == 0) {
-		report->outcome = TRANSITION_ROLLED_BACK;
-		report->recovered_ms = state_now_ms();
-		if (release_set_mark(st, req->live_id, MARK_GOOD, err) < 0)
-			return transition_stuck(report, HOST_VERIFIED, req->live_id);
+	return transition_back_started(st, cfg, op, req->live_id, changed, report, err);
+}
+
+int transition_revert(struct state *st, const struct config *cfg, long op, long back_to,
+		      const unsigned char *changed, struct transition_report *report,
+		      struct error *err)
+{
+	report->outcome = TRANSITION_NEEDS_ATTENTION;
+	if (stack_stop(st, cfg, changed, op, err) < 0)
+		return transition_stuck(report, HOST_LIVE, report->to_id);
+	if (switch_revert(st, op, back_to, err) < 0)
+		return transition_stuck(report, HOST_SWITCHING, report->to_id);
+	return transition_back_started(st, cfg, op, back_to, changed, report, err);
+}
+
+/* Nothing to switch: the target is live already. It is still verified
+ * (services not running are started, running ones judged), so that the
+ * report says what is true, not what was hoped. */
+static int transition_verify_only(struct state *st, const struct config *cfg, long op,
+				  const struct transition_request *req,
+				  struct transition_report *report, struct error *err)
+{
+	if (state_set_live_release(st, report->to_id, err) < 0)
+		return -1;
+	int started = stack_start(st, cfg, req->selected, op, &report->failure, err);
+	if (started < 0)
+		return transition_stuck(report, HOST_LIVE, report->to_id);
+	if (started > 0) {
+		/* Not marked bad: nothing changed, so nothing here is what
+		 * made it fail. */
+		report->outcome = req->on_failure == ON_FAILURE_STOP ? TRANSITION_NEEDS_ATTENTION
+								     : TRANSITION_FAILED;
+		return 0;
 	}
-	if (switch_finish(st, op, err) < 0)
-		return transition_stuck(report, HOST_LIVE, req->live_id);
+	report->outcome = TRANSITION_OK;
+	if (release_set_mark(st, report->to_id, MARK_GOOD, err) < 0)
+		return transition_stuck(report, HOST_VERIFIED, report->to_id);
 	return 0;
 }
 
@@ -378,9 +471,7 @@ int transition_run(struct state *st, const struct config *cfg, long op,
 	switch_plan_build(req->live, req->target, &plan);
 	report->changed = plan.n;
 	if (plan.n == 0) {
-		/* Same content: nothing to touch, but the record must say
-		 * which release is live. */
-		rc = state_set_live_release(st, report->to_id, err);
+		rc = transition_verify_only(st, cfg, op, req, report, err);
 		goto out;
 	}
 	changed = transition_changed_services(cfg, &plan);
@@ -394,7 +485,8 @@ int transition_run(struct state *st, const struct config *cfg, long op,
 			transition_stuck(report, HOST_LIVE, req->live_id);
 		goto out;
 	}
-	if (stack_stop(st, cfg, changed, op, err) < 0) {
+	if (stack_stop(st, cfg, changed, op, err) < 0 ||
+	    check_live_unchanged(st, op, &plan, req->live_id, err) < 0) {
 		transition_undo(st, cfg, op, req->live_id, changed, report, err);
 		goto out;
 	}
@@ -408,7 +500,7 @@ int transition_run(struct state *st, const struct config *cfg, long op,
 		goto out;
 	}
 	room_give_back(st);
-	if (clean_up_if_room_is_short(st, op, err) < 0) {
+	if (clean_up_if_room_is_short(st, op, &plan, err) < 0) {
 		transition_stuck(report, HOST_LIVE, report->to_id);
 		goto out;
 	}
@@ -419,9 +511,9 @@ int transition_run(struct state *st, const struct config *cfg, long op,
 		transition_stuck(report, HOST_LIVE, report->to_id);
 		goto out;
 	}
-	/* The old copies are removed once the services run again, and after
-	 * the verdict is recorded: a crash in between leaves recover a
-	 * release it knows to be good or bad. */
+	/* The verdict is recorded before the old copies go, or are swapped
+	 * back: a crash in between leaves recover a release it knows to be
+	 * good or bad, and the copies to act on. */
 	if (started == 0) {
 		report->outcome = TRANSITION_OK;
 		if (release_set_mark(st, report->to_id, MARK_GOOD, err) < 0) {
@@ -435,27 +527,19 @@ int transition_run(struct state *st, const struct config *cfg, long op,
 		transition_stuck(report, HOST_LIVE, report->to_id);
 		goto out;
 	}
-	if (switch_finish(st, op, err) < 0) {
-		transition_stuck(report, HOST_LIVE, report->to_id);
-		goto out;
-	}
-	if (started == 0) {
+	if (started == 0 || req->on_failure != ON_FAILURE_ROLL_BACK) {
+		/* The verdict is final: the target stays. */
+		if (switch_finish(st, op, err) < 0) {
+			transition_stuck(report, HOST_LIVE, report->to_id);
+			goto out;
+		}
+		if (started)
+			report->outcome = req->on_failure == ON_FAILURE_LEAVE
+					  ? TRANSITION_FAILED : TRANSITION_NEEDS_ATTENTION;
 		rc = 0;
 		goto out;
 	}
-	switch (req->on_failure) {
-	case ON_FAILURE_LEAVE:
-		report->outcome = TRANSITION_FAILED;
-		rc = 0;
-		break;
-	case ON_FAILURE_STOP:
-		report->outcome = TRANSITION_NEEDS_ATTENTION;
-		rc = 0;
-		break;
-	case ON_FAILURE_ROLL_BACK:
-		rc = transition_go_back(st, cfg, op, req, changed, report, err);
-		break;
-	}
+	rc = transition_go_back(st, cfg, op, req, changed, report, err);
 out:
 	room_give_back(st);   /* when a failure came before the commit */
 	free(changed);

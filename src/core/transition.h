@@ -25,6 +25,7 @@
 struct config;
 struct error;
 struct state;
+struct strbuf;
 struct switch_plan;
 
 /* Capture every live `files` entry that exists (a deploy may bring ones
@@ -36,18 +37,22 @@ int transition_record_live(struct state *st, const struct config *cfg, long op,
 
 /* The target of a deploy: each selected service's entries found below the
  * source root replace the live ones whole (mode from the source, owner from
- * the live entry); everything else keeps its live content. An entry neither
- * live nor in the source is an EXIT_USAGE error. selected may be NULL (all). */
+ * the live entry); everything else keeps its live content (an entry
+ * neither live nor in the source stays absent). selected may be NULL (all). */
 int transition_target_from_source(struct state *st, const struct config *cfg,
 				  const unsigned char *selected, const char *root,
 				  const struct manifest *live, struct manifest *target,
 				  struct capture_stats *stats, struct error *err);
 
-/* The target of a rollback: the selected services' entries as `release`
- * recorded them; all other entries keep their live content. */
+/* The target of a rollback: every entry the config lists for a selected
+ * service as `release` recorded it, and absent where it recorded none
+ * (the switch removes it); the other services' entries keep their live
+ * content. Entries of the release at paths the config no longer lists
+ * are left alone: when left_alone is not NULL, their paths are appended
+ * to it, quoted and comma-separated, for the operator. */
 void transition_target_from_release(const struct config *cfg, const unsigned char *selected,
 				    const struct manifest *live, const struct manifest *release,
-				    struct manifest *target);
+				    struct manifest *target, struct strbuf *left_alone);
 
 /* What happens when the target fails verification. */
 enum transition_on_failure {
@@ -64,6 +69,8 @@ enum transition_outcome {
 };
 
 struct transition_request {
+	const unsigned char *selected;   /* the services asked for (NULL: all):
+	                                    those verified when nothing changes */
 	long live_id;
 	const struct manifest *live;
 	const struct manifest *target;
@@ -110,6 +117,14 @@ int transition_run(struct state *st, const struct config *cfg, long op,
 		   const struct transition_request *req, struct transition_report *report,
 		   struct error *err);
 void transition_report_clear(struct transition_report *report);
+
+/* Go back to back_to after the target of op's switch failed, the old
+ * files still kept beside the live ones (switch_kept_copies): stop the
+ * changed services, swap the old files back, start and verify them, then
+ * remove the failed release's files. Returns like transition_run. */
+int transition_revert(struct state *st, const struct config *cfg, long op, long back_to,
+		      const unsigned char *changed, struct transition_report *report,
+		      struct error *err);
 
 /* The services owning at least one entry of the plan, as a selection over
  * cfg->services (caller frees): those a switch stops and starts. */

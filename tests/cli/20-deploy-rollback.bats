@@ -271,7 +271,7 @@ mark_release() {
 	lg_ok rollback --dry-run 1
 	# api and web changed; worker did not
 	expect_equal "$(sed -n 's/^ *[0-9]*\. \([a-z]*\).*/\1/p' <<<"$output" | paste -sd, -)" \
-		"record,stage,stage,stage,stop,stop,swap,swap,swap,commit,start,start,clean"
+		"record,stage,stage,stage,stop,stop,check,swap,swap,swap,commit,start,start,clean"
 	lg_ok rollback 1
 	run sqlite3 .lastgood/state.db "SELECT group_concat(kind, ',') FROM (SELECT kind FROM steps
 		WHERE operation = (SELECT max(id) FROM operations) AND kind IN ('stage', 'stop', 'swap',

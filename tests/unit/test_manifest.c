@@ -488,7 +488,7 @@ static void capture_config(struct fixture *f, char *paths[2], struct manifest *m
 	services[1].nfiles = 1;
 	cfg.services = services;
 	cfg.nservices = 2;
-	if (manifest_capture(&f->st, &cfg, m, &stats, &err) < 0)
+	if (manifest_capture(&f->st, &cfg, 0, m, &stats, &err) < 0)
 		fail_msg("%s", err.msg);
 }
 
@@ -542,7 +542,7 @@ static void test_capture_config_rejects_one_path_twice(void **state)
 	}
 	cfg.services = services;
 	cfg.nservices = 2;
-	assert_int_equal(manifest_capture(&f->st, &cfg, &m, NULL, &err), -1);
+	assert_int_equal(manifest_capture(&f->st, &cfg, 0, &m, NULL, &err), -1);
 	assert_non_null(strstr(err.msg, "is listed twice"));
 	assert_int_equal(m.n, 0);
 	free(file);

@@ -18,6 +18,7 @@
 #include "util/fs.h"
 #include "util/strbuf.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,35 +155,70 @@ static void assert_live_is_b(struct fixture *fx)
 	free(api), free(index), free(old), free(fresh);
 }
 
+/* The stages in the fixture's folder (".lastgood-*"; the state folder is
+ * ".lastgood"). */
+static int count_stages(struct fixture *fx)
+{
+	DIR *d = opendir(fx->dir);
+	struct dirent *de;
+	int n = 0;
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		n += !strncmp(de->d_name, ".lastgood-", 10);
+	closedir(d);
+	return n;
+}
+
 static void assert_no_stage_left(struct fixture *fx)
 {
-	for (int seq = 1; seq <= 2; seq++) {
-		char *name = xstrfmt("%s/.lastgood-%ld-%d", fx->dir, fx->op, seq);
-		assert_false(path_exists(name));
-		free(name);
-	}
+	assert_int_equal(count_stages(fx), 0);
+}
+
+/* The stage an entry of the journal names (caller frees). */
+static char *journal_stage(struct fixture *fx, int seq)
+{
+	sqlite3_stmt *stmt;
+	struct error err = ERROR_INIT;
+	char *stage = NULL;
+	assert_int_equal(state_prepare(&fx->st, "SELECT stage FROM switch_entries WHERE "
+				       "operation = ? AND seq = ?", &stmt, &err), 0);
+	sqlite3_bind_int64(stmt, 1, fx->op);
+	sqlite3_bind_int(stmt, 2, seq);
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		stage = xstrdup((const char *)sqlite3_column_text(stmt, 0));
+	sqlite3_finalize(stmt);
+	assert_non_null(stage);
+	return stage;
+}
+
+/* Switch the live files from a to b and commit release 2. */
+static void switch_to(struct fixture *fx, const struct manifest *a, const struct manifest *b,
+		      size_t changes)
+{
+	struct switch_plan plan;
+	struct error err = ERROR_INIT;
+	int committed = 0;
+	switch_plan_build(a, b, &plan);
+	assert_int_equal(plan.n, changes);
+	assert_int_equal(switch_prepare(&fx->st, fx->op, &plan, &err), 0);
+	assert_int_equal(switch_commit(&fx->st, fx->op, 2, &committed, &err), 0);
+	assert_int_equal(committed, 1);
+	switch_plan_free(&plan);
 }
 
 static void test_switch_whole_set(void **state)
 {
 	struct fixture *fx = *state;
 	struct manifest a = MANIFEST_INIT, b = MANIFEST_INIT;
-	struct switch_plan plan;
 	struct error err = ERROR_INIT;
 
 	make_two_releases(fx, &a, &b);
-	switch_plan_build(&a, &b, &plan);
-	assert_int_equal(plan.n, 2);
-	assert_int_equal(switch_prepare(&fx->st, fx->op, &plan, &err), 0);
-	int committed = 0;
-	assert_int_equal(switch_commit(&fx->st, fx->op, 2, &committed, &err), 0);
-	assert_int_equal(committed, 1);
-	switch_plan_free(&plan);
+	switch_to(fx, &a, &b, 2);
 	assert_live_is_b(fx);
 	assert_int_equal(state_live_release(&fx->st), 2);
-	/* The old copies stay until switch_finish (the services start
-	 * first); finishing twice is harmless, and leaves nothing to recover. */
-	char *old_api = xstrfmt("%s/.lastgood-%ld-1", fx->dir, fx->op);
+	/* The old copies stay until switch_finish (the verdict first);
+	 * finishing twice is harmless, and leaves nothing to recover. */
+	char *old_api = journal_stage(fx, 1);
 	assert_file_text(old_api, "api v1\n");
 	free(old_api);
 	assert_int_equal(switch_finish(&fx->st, fx->op, &err), 0);
@@ -256,11 +292,14 @@ static void leave_interrupted(struct fixture *fx, const char *phase, int swapped
 			write_file(fresh, "new\n");
 			free(index), free(fresh);
 		}
-		struct stat sb;
+		struct stat sb, lb;
 		assert_int_equal(lstat(stage, &sb), 0);
+		assert_int_equal(lstat(live, &lb), 0);
 		snprintf(sql, sizeof(sql), "INSERT INTO switch_entries(operation, seq, path, stage, "
-			 "created, staged_dev, staged_ino) VALUES(%ld, %d, '%s', '%s', 0, %lld, %lld)",
-			 fx->op, i + 1, live, stage, (long long)sb.st_dev, (long long)sb.st_ino);
+			 "created, staged_dev, staged_ino, live_dev, live_ino) "
+			 "VALUES(%ld, %d, '%s', '%s', 0, %lld, %lld, %lld, %lld)",
+			 fx->op, i + 1, live, stage, (long long)sb.st_dev, (long long)sb.st_ino,
+			 (long long)lb.st_dev, (long long)lb.st_ino);
 		assert_int_equal(state_exec(&fx->st, sql, "test", &err), 0);
 		if (i < swapped)
 			assert_int_equal(renameat2(AT_FDCWD, stage, AT_FDCWD, live, RENAME_EXCHANGE), 0);
@@ -324,7 +363,7 @@ static void test_recover_finishes_committed(void **state)
 	manifest_free(&b);
 }
 
-static void test_recover_refuses_foreign_stage(void **state)
+static void test_recover_leaves_foreign_stage(void **state)
 {
 	struct fixture *fx = *state;
 	struct manifest a = MANIFEST_INIT, b = MANIFEST_INIT;
@@ -336,12 +375,164 @@ static void test_recover_refuses_foreign_stage(void **state)
 	/* Something else now sits at the stage name: never delete it. */
 	char *stage = xstrfmt("%s/.lastgood-%ld-1", fx->dir, fx->op);
 	write_file(stage, "not ours\n");   /* a new inode, renamed over it */
-	assert_int_equal(switch_recover(&fx->st, fx->op, &outcome, &err), -1);
-	assert_int_equal(err.code, EXIT_NEEDS_ATTENTION);
+	assert_int_equal(switch_recover(&fx->st, fx->op, &outcome, &err), 0);
+	assert_int_equal(outcome, SWITCH_UNDONE);
 	assert_file_text(stage, "not ours\n");
+	assert_live_is_a(fx);
+	assert_int_equal(count_stages(fx), 1);
 	free(stage);
 	manifest_free(&a);
 	manifest_free(&b);
+}
+
+/* Corrupt every object a file of m's entries names. */
+static void damage_objects(struct fixture *fx, const struct manifest *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		for (size_t k = 0; k < m->entries[i].nnodes; k++) {
+			char hex[HASH_HEX_SIZE];
+			if (m->entries[i].nodes[k].type != NODE_FILE)
+				continue;
+			hash_to_hex(m->entries[i].nodes[k].digest, hex);
+			char *obj = store_object_path(&fx->st, hex);
+			assert_int_equal(chmod(obj, 0644), 0);
+			write_file(obj, "damaged\n");
+			free(obj);
+		}
+}
+
+static void test_revert_swaps_back_without_the_store(void **state)
+{
+	struct fixture *fx = *state;
+	struct manifest a = MANIFEST_INIT, b = MANIFEST_INIT;
+	struct error err = ERROR_INIT;
+
+	make_two_releases(fx, &a, &b);
+	switch_to(fx, &a, &b, 2);
+	assert_int_equal(switch_kept_copies(&fx->st, fx->op), 1);
+	/* The store lost A: going back must not need it. */
+	damage_objects(fx, &a);
+	assert_int_equal(switch_revert(&fx->st, fx->op, 1, &err), 0);
+	assert_live_is_a(fx);
+	assert_int_equal(state_live_release(&fx->st), 1);
+	assert_int_equal(switch_kept_copies(&fx->st, fx->op), 0);
+	/* The stages hold B until the verdict on A is final. */
+	char *new_api = journal_stage(fx, 1);
+	assert_file_text(new_api, "api v2\n");
+	free(new_api);
+	assert_int_equal(switch_finish(&fx->st, fx->op, &err), 0);
+	assert_no_stage_left(fx);
+	assert_live_is_a(fx);
+	manifest_free(&a);
+	manifest_free(&b);
+}
+
+static void test_recover_finishes_a_revert(void **state)
+{
+	struct fixture *fx = *state;
+	struct manifest a = MANIFEST_INIT, b = MANIFEST_INIT;
+	struct error err = ERROR_INIT;
+	enum switch_outcome outcome;
+	char sql[256];
+
+	make_two_releases(fx, &a, &b);
+	switch_to(fx, &a, &b, 2);
+	/* Killed in the middle of swapping back: the second entry (web) is
+	 * back, the first (api) not yet. */
+	char *web = in_dir(fx, "web"), *stage = journal_stage(fx, 2);
+	assert_int_equal(renameat2(AT_FDCWD, stage, AT_FDCWD, web, RENAME_EXCHANGE), 0);
+	snprintf(sql, sizeof(sql), "UPDATE operations SET phase = 'reverting', revert_to = 1 "
+		 "WHERE id = %ld", fx->op);
+	assert_int_equal(state_exec(&fx->st, sql, "test", &err), 0);
+	assert_int_equal(switch_recover(&fx->st, fx->op, &outcome, &err), 0);
+	assert_int_equal(outcome, SWITCH_UNDONE);
+	assert_live_is_a(fx);
+	assert_int_equal(state_live_release(&fx->st), 1);
+	assert_no_stage_left(fx);
+	free(web), free(stage);
+	manifest_free(&a);
+	manifest_free(&b);
+}
+
+static void test_entry_the_target_lacks_goes_and_comes_back(void **state)
+{
+	struct fixture *fx = *state;
+	struct manifest a = MANIFEST_INIT, b = MANIFEST_INIT;
+	struct error err = ERROR_INIT;
+	enum switch_outcome outcome;
+
+	make_two_releases(fx, &a, &b);
+	/* B without web: the switch removes it. */
+	manifest_entry_free(&b.entries[1]);
+	b.n = 1;
+	switch_to(fx, &a, &b, 2);
+	char *web = in_dir(fx, "web"), *api = in_dir(fx, "api");
+	assert_false(path_exists(web));
+	assert_file_text(api, "api v2\n");
+	/* Swapped back, it returns whole. */
+	assert_int_equal(switch_revert(&fx->st, fx->op, 1, &err), 0);
+	assert_int_equal(switch_recover(&fx->st, fx->op, &outcome, &err), 0);
+	assert_live_is_a(fx);
+	assert_no_stage_left(fx);
+	/* And switched for good, it is gone with no copy left beside. */
+	switch_to(fx, &a, &b, 2);
+	assert_int_equal(switch_finish(&fx->st, fx->op, &err), 0);
+	assert_false(path_exists(web));
+	assert_no_stage_left(fx);
+	free(web), free(api);
+	manifest_free(&a);
+	manifest_free(&b);
+}
+
+/* A tree nested deeper than PATH_MAX is staged, swapped and removed: no
+ * path of it is ever handed to the kernel whole. */
+static void test_tree_deeper_than_path_max(void **state)
+{
+	struct fixture *fx = *state;
+	struct manifest a = MANIFEST_INIT, b = MANIFEST_INIT;
+	struct error err = ERROR_INIT;
+	char name[201];
+	memset(name, 'd', 200);
+	name[200] = '\0';
+
+	char *api = in_dir(fx, "api"), *web = in_dir(fx, "web");
+	write_file(api, "api v1\n");
+	assert_int_equal(mkdir(web, 0755), 0);
+	capture(fx, &a);
+	int fd = open(web, O_RDONLY | O_DIRECTORY);
+	for (int depth = 0; depth < 30; depth++) {   /* 30 * 201 > PATH_MAX */
+		assert_int_equal(mkdirat(fd, name, 0755), 0);
+		int next = openat(fd, name, O_RDONLY | O_DIRECTORY);
+		close(fd);
+		fd = next;
+	}
+	int file = openat(fd, "deep.txt", O_WRONLY | O_CREAT, 0644);
+	assert_int_equal(write(file, "deep\n", 5), 5);
+	close(file);
+	close(fd);
+	capture(fx, &b);
+	switch_to(fx, &b, &a, 1);   /* the deep tree goes */
+	assert_int_equal(switch_revert(&fx->st, fx->op, 1, &err), 0);
+	assert_int_equal(switch_finish(&fx->st, fx->op, &err), 0);
+	assert_no_stage_left(fx);
+	switch_to(fx, &b, &a, 1);
+	assert_int_equal(switch_finish(&fx->st, fx->op, &err), 0);
+	assert_no_stage_left(fx);
+	/* And staged from the store, into a fresh folder. */
+	struct switch_plan plan;
+	int committed;
+	switch_plan_build(&a, &b, &plan);
+	assert_int_equal(switch_prepare(&fx->st, fx->op, &plan, &err), 0);
+	assert_int_equal(switch_commit(&fx->st, fx->op, 3, &committed, &err), 0);
+	assert_int_equal(switch_finish(&fx->st, fx->op, &err), 0);
+	switch_plan_free(&plan);
+	struct manifest again = MANIFEST_INIT;
+	capture(fx, &again);
+	assert_string_equal(again.entries[1].digest, b.entries[1].digest);
+	free(api), free(web);
+	manifest_free(&a);
+	manifest_free(&b);
+	manifest_free(&again);
 }
 
 int main(void)
@@ -352,7 +543,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_recover_undoes_partial_swap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recover_cleans_staging, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recover_finishes_committed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_recover_refuses_foreign_stage, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recover_leaves_foreign_stage, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_revert_swaps_back_without_the_store, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recover_finishes_a_revert, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_entry_the_target_lacks_goes_and_comes_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tree_deeper_than_path_max, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
