@@ -145,8 +145,10 @@ static int parse_global_options(int argc, char **argv, struct global_options *op
 		case 'j': opt->json = 1; break;
 		case 'q': opt->verbosity = -1; break;
 		case 'v': opt->verbosity = 1; break;
-		case 'h': print_help(stdout); exit(0);
-		case 'V': printf("lastgood %s\n", LASTGOOD_VERSION); exit(0);
+		case 'h': print_help(stdout); exit(command_finish_output(0, 0));
+		case 'V':
+			printf("lastgood %s\n", LASTGOOD_VERSION);
+			exit(command_finish_output(0, 0));
 		default: return -1;
 		}
 	}
@@ -246,9 +248,11 @@ int main(int argc, char **argv)
 	else
 		rc = cmd->fn(&ctx);
 
+	/* a command that took the lock has changed something, and recorded it */
+	int changed = ctx.have_state && ctx.st.lock_fd >= 0;
 	if (ctx.have_state)
 		state_close(&ctx.st);
 	if (ctx.have_config)
 		config_free(&ctx.cfg);
-	return rc;
+	return command_finish_output(rc, changed);
 }

@@ -98,6 +98,28 @@ struct operation_record;
 /* One operation (without steps) as JSON, shared by history and show. */
 struct json_t *history_operation_json(const struct operation_record *rec);
 
+/*
+ * Output (src/cmd/output.c). Whatever lastgood prints may hold bytes from
+ * outside: names of live files, program output, a server's answer, what
+ * the user typed.
+ *
+ * In JSON, every string goes through command_json_text: its bytes when
+ * they are UTF-8, else with each byte that is not part of valid UTF-8
+ * replaced by U+FFFD (NULL gives NULL, for json_pack's "o?"). Objects are
+ * built with command_json_pack, which aborts, as xmalloc does, rather than
+ * drop an element (it can fail only on a wrong format or exhausted
+ * memory), and printed with command_print_json (takes the value over).
+ *
+ * The dispatcher ends every command with command_finish_output: stdout is
+ * flushed and closed, and a write that failed (a full disk, an I/O error)
+ * turns exit 0 into 1 with a message on stderr (changes: the command is
+ * one that changes anything, whose record then says what it did).
+ */
+struct json_t *command_json_text(const char *s);
+struct json_t *command_json_pack(const char *fmt, ...);
+void command_print_json(struct json_t *value);
+int command_finish_output(int rc, int changes);
+
 #define COMMAND(name) int cmd_##name(struct command_context *ctx)
 COMMAND(init);
 COMMAND(check);

@@ -252,17 +252,14 @@ static void diff_print_json(const struct diff_list *list, long from, long to)
 	json_t *changes = json_array();
 	for (size_t i = 0; i < list->n; i++) {
 		const struct diff_change *c = &list->v[i];
-		json_array_append_new(changes, json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?}",
-			"change", kinds[c->kind], "service", c->service, "path", c->path,
-			"type", diff_type_name(c->node->type),
-			"details", c->details.len ? c->details.buf : NULL,
-			"patch", c->patch.len ? c->patch.buf : NULL));
+		json_array_append_new(changes, command_json_pack("{s:s, s:o, s:o, s:s, s:o?, s:o?}",
+			"change", kinds[c->kind], "service", command_json_text(c->service),
+			"path", command_json_text(c->path), "type", diff_type_name(c->node->type),
+			"details", command_json_text(c->details.len ? c->details.buf : NULL),
+			"patch", command_json_text(c->patch.len ? c->patch.buf : NULL)));
 	}
-	json_t *out = json_pack("{s:I, s:I, s:o}", "from", (json_int_t)from, "to", (json_int_t)to,
-				"changes", changes);
-	json_dumpf(out, stdout, JSON_INDENT(2));
-	putchar('\n');
-	json_decref(out);
+	command_print_json(command_json_pack("{s:I, s:I, s:o}", "from", (json_int_t)from,
+					     "to", (json_int_t)to, "changes", changes));
 }
 
 static void diff_list_clear(struct diff_list *list)

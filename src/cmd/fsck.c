@@ -16,17 +16,15 @@ static void fsck_print_json(const struct fsck_report *rep)
 		json_t *releases = json_array();
 		for (size_t j = 0; j < p->nreleases; j++)
 			json_array_append_new(releases, json_integer(p->releases[j]));
-		json_array_append_new(problems, json_pack("{s:s, s:s, s:b, s:s?, s:s?, s:o}",
+		json_array_append_new(problems, command_json_pack("{s:s, s:s, s:b, s:o?, s:o?, s:o}",
 			"problem", fsck_problem_name(p->kind), "object", p->digest,
-			"manifest", p->manifest, "path", p->path, "detail", p->detail,
-			"releases", releases));
+			"manifest", p->manifest, "path", command_json_text(p->path),
+			"detail", command_json_text(p->detail), "releases", releases));
 	}
-	json_t *out = json_pack("{s:b, s:I, s:I, s:o}", "ok", rep->nproblems == 0,
-				"objects", (json_int_t)rep->objects,
-				"releases", (json_int_t)rep->releases, "problems", problems);
-	json_dumpf(out, stdout, JSON_INDENT(2));
-	putchar('\n');
-	json_decref(out);
+	command_print_json(command_json_pack("{s:b, s:I, s:I, s:o}", "ok", rep->nproblems == 0,
+					     "objects", (json_int_t)rep->objects,
+					     "releases", (json_int_t)rep->releases,
+					     "problems", problems));
 }
 
 /* "corrupt object <digest> (/srv/bin/api) used by releases 2, 3": the whole

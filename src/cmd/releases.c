@@ -15,18 +15,17 @@ static void releases_print_json(const struct release *list, size_t n, long live)
 	json_t *array = json_array();
 	for (size_t i = 0; i < n; i++) {
 		const struct release *r = &list[i];
-		json_array_append_new(array, json_pack("{s:I, s:s, s:I, s:s?, s:s?, s:s?, s:s?, s:s?, "
-						       "s:I, s:I, s:I, s:b}",
-			"id", (json_int_t)r->id, "digest", r->digest,
-			"created_ms", (json_int_t)r->created_ms, "label", r->label,
-			"commit", r->commit, "reason", r->reason, "actor", r->actor,
+		json_array_append_new(array, command_json_pack("{s:I, s:o, s:I, s:o?, s:o?, s:o?, "
+							       "s:o?, s:s?, s:I, s:I, s:I, s:b}",
+			"id", (json_int_t)r->id, "digest", command_json_text(r->digest),
+			"created_ms", (json_int_t)r->created_ms, "label", command_json_text(r->label),
+			"commit", command_json_text(r->commit), "reason", command_json_text(r->reason),
+			"actor", command_json_text(r->actor),
 			"mark", r->mark ? release_mark_name(r->mark) : NULL,
 			"files", (json_int_t)r->files, "size", (json_int_t)r->size,
 			"added", (json_int_t)r->added, "live", r->id == live));
 	}
-	json_dumpf(array, stdout, JSON_INDENT(2));
-	putchar('\n');
-	json_decref(array);
+	command_print_json(array);
 }
 
 static void releases_print_table(const struct release *list, size_t n, long live)
