@@ -1,6 +1,7 @@
 /*
- * What the commands print: any bytes made valid JSON, and stdout checked,
- * so that no output is silently wrong or lost.
+ * What the commands print: names made safe for a terminal, any bytes made
+ * valid JSON, and stdout checked, so that no output is silently wrong or
+ * lost.
  */
 #include "cmd/command.h"
 #include "util/alloc.h"
@@ -8,6 +9,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +51,73 @@ static size_t utf8_sequence(const unsigned char *s, size_t len, unsigned *code)
 	return n;
 }
 
+/* Whether a name must be quoted: it holds a control character (C0, DEL or
+ * C1, which terminals act on), bytes that are not UTF-8, a quote or a
+ * backslash (so quoting is never ambiguous), or the " -> " that shows a
+ * symbolic link's target. */
+static int name_needs_quotes(const char *name)
+{
+	const unsigned char *p = (const unsigned char *)name;
+	size_t len = strlen(name);
+	unsigned code;
+
+	if (strstr(name, " -> "))
+		return 1;
+	for (size_t i = 0; i < len;) {
+		size_t n = utf8_sequence(p + i, len - i, &code);
+		if (!n || code < 0x20 || (code >= 0x7f && code < 0xa0) || code == '"' || code == '\\')
+			return 1;
+		i += n;
+	}
+	return 0;
+}
+
+void command_quote_name(struct strbuf *sb, const char *name)
+{
+	const unsigned char *p = (const unsigned char *)name;
+	size_t len = strlen(name);
+	unsigned code;
+
+	if (!name_needs_quotes(name)) {
+		strbuf_addstr(sb, name);
+		return;
+	}
+	strbuf_addch(sb, '"');
+	for (size_t i = 0; i < len;) {
+		size_t n = utf8_sequence(p + i, len - i, &code);
+		if (n && code >= 0xa0) {
+			strbuf_add(sb, p + i, n);
+			i += n;
+			continue;
+		}
+		if (n && code >= 0x20 && code < 0x7f) {
+			if (code == '"' || code == '\\')
+				strbuf_addch(sb, '\\');
+			strbuf_addch(sb, (char)code);
+		} else if (n && code == '\n') {
+			strbuf_addstr(sb, "\\n");
+		} else if (n && code == '\t') {
+			strbuf_addstr(sb, "\\t");
+		} else {
+			/* a control character, or bytes that are not UTF-8: each byte */
+			size_t bytes = n ? n : 1;
+			for (size_t j = 0; j < bytes; j++)
+				strbuf_addf(sb, "\\x%02x", p[i + j]);
+			i += bytes;
+			continue;
+		}
+		i += n;
+	}
+	strbuf_addch(sb, '"');
+}
+
+char *command_quoted_name(const char *name)
+{
+	struct strbuf sb = STRBUF_INIT;
+	command_quote_name(&sb, name);
+	return strbuf_detach(&sb);
+}
+
 /* s with each byte that is not part of valid UTF-8 replaced by U+FFFD;
  * *changed says whether any was. */
 static char *utf8_repaired(const char *s, int *changed)
@@ -86,6 +155,22 @@ json_t *command_json_text(const char *s)
 		abort();
 	}
 	return value;
+}
+
+void command_json_set_name(json_t *obj, const char *key, const char *name)
+{
+	int changed;
+	free(utf8_repaired(name, &changed));
+	json_object_set_new(obj, key, command_json_text(name));
+	if (!changed)
+		return;
+	size_t len = strlen(name);
+	unsigned char *encoded = xmalloc(4 * ((len + 2) / 3) + 1);
+	EVP_EncodeBlock(encoded, (const unsigned char *)name, (int)len);
+	char *exact = xstrfmt("%s_base64", key);
+	json_object_set_new(obj, exact, command_json_text((const char *)encoded));
+	free(exact);
+	free(encoded);
 }
 
 json_t *command_json_pack(const char *fmt, ...)

@@ -1,6 +1,8 @@
 #!/usr/bin/env bats
 # What lastgood prints: a write to stdout that fails is an error, never a
-# silent exit 0; JSON holds every item, whatever bytes its text has.
+# silent exit 0; JSON holds every item, whatever bytes its text has; diff
+# shows names that cannot forge lines or drive the terminal, and JSON keeps
+# their exact bytes.
 
 load helpers
 
@@ -68,4 +70,55 @@ to_full() { "$LG" "$@" >/dev/full; }
 	expect_equal "$(jq -r '.[1].reason' <<<"$output")" "fix $(printf '\357\277\275') build"
 	lg_ok --json show 1
 	expect_equal "$(jq -r '.id' <<<"$output")" 1
+}
+
+# odd_names: release 1 (make_stack), then release 2 adding files whose
+# names hold a newline that would start a forged "+" line (a folder
+# "evil\n+ web" holding "forged"), a terminal
+# escape, bytes that are not UTF-8, a quote, and a symlink whose target
+# holds a newline; and one plain name.
+odd_names() {
+	make_stack
+	lg_ok snapshot
+	printf 'x\n' >web/plain.txt
+	mkdir "web/evil"$'\n'"+ web"
+	printf 'x\n' >"web/evil"$'\n'"+ web/forged"
+	printf 'x\n' >"web/esc"$'\e'"[2Jred"
+	printf 'x\n' >"web/bad"$'\xff\xfe'"name"
+	printf 'x\n' >'web/say "hi"'
+	ln -s "tar"$'\n'"+ get" web/lnk
+	lg_ok snapshot
+}
+
+@test "diff quotes names and link targets: no forged line, no escape reaches the terminal" {
+	odd_names
+	lg_ok diff 1 2
+	# one line per change, and every line is a change
+	expect_equal "$(grep -c '' <<<"$output")" 7
+	expect_no_match "$output" '^\+ web/forged'
+	if grep -q $'\e' <<<"$output"; then
+		echo "an escape reached the output: $output" >&2
+		return 1
+	fi
+	expect_match "$output" '^\+ "web/evil\\n\+ web"/$'
+	expect_match "$output" '^\+ "web/evil\\n\+ web/forged"$'
+	expect_match "$output" '^\+ "web/esc\\x1b\[2Jred"$'
+	expect_match "$output" '^\+ "web/bad\\xff\\xfename"$'
+	expect_match "$output" '^\+ "web/say \\"hi\\""$'
+	expect_match "$output" '^\+ web/lnk -> "tar\\n\+ get"$'
+	# a name like any other is shown as it is
+	expect_match "$output" '^\+ web/plain\.txt$'
+}
+
+@test "--json diff drops no name: names that are not UTF-8 keep their bytes in base64" {
+	odd_names
+	lg_ok --json diff 1 2
+	expect_equal "$(jq -r '.changes | length' <<<"$output")" 7
+	local bad
+	bad=$(jq -r '.changes[] | select(.path_base64 != null) | .path_base64' <<<"$output")
+	expect_equal "$(base64 -d <<<"$bad" | od -An -c | tr -s ' ')" \
+		"$(printf '%s' "$HOST/web/bad"$'\xff\xfe'"name" | od -An -c | tr -s ' ')"
+	expect_equal "$(jq -r '.changes[] | select(.type == "symlink") | .target' <<<"$output")" \
+		"tar"$'\n'"+ get"
+	expect_equal "$(jq -r '[.changes[] | select(.path_base64 != null)] | length' <<<"$output")" 1
 }
