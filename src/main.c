@@ -39,7 +39,7 @@ static const struct command commands[] = {
 	{ "diff",     cmd_diff,     CMD_CONFIG | CMD_STATE, "diff REF [REF]" },
 	{ "recover",  cmd_recover,  CMD_CONFIG, "recover" },
 	{ "gc",       cmd_gc,       CMD_CONFIG | CMD_MUTATES, "gc [--keep N]" },
-	{ "fsck",     cmd_fsck,     CMD_CONFIG | CMD_STATE, "fsck" },
+	{ "fsck",     cmd_fsck,     CMD_CONFIG, "fsck" },
 };
 
 static void print_help(FILE *out)
@@ -187,6 +187,16 @@ int command_begin_mutation(struct command_context *ctx, const char *name, struct
 	return command_recover(ctx, &count, err);
 }
 
+int command_open_state(struct command_context *ctx, struct error *err)
+{
+	if (!path_exists(state_dir_of(ctx)))
+		return 0;   /* nothing recorded yet: an empty state */
+	if (state_open(&ctx->st, state_dir_of(ctx), STATE_READ, err) < 0)
+		return -1;
+	ctx->have_state = 1;
+	return 0;
+}
+
 /* Open the state the command asks for; for CMD_MUTATES also lock it and
  * finish any interrupted operation first. */
 static int set_up_state(struct command_context *ctx, const struct command *cmd,
@@ -194,12 +204,7 @@ static int set_up_state(struct command_context *ctx, const struct command *cmd,
 {
 	if (cmd->flags & CMD_MUTATES)
 		return command_begin_mutation(ctx, cmd->name, err);
-	if (!path_exists(state_dir_of(ctx)))
-		return 0;   /* nothing recorded yet: an empty state */
-	if (state_open(&ctx->st, state_dir_of(ctx), STATE_READ, err) < 0)
-		return -1;
-	ctx->have_state = 1;
-	return 0;
+	return command_open_state(ctx, err);
 }
 
 int main(int argc, char **argv)

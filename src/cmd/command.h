@@ -134,6 +134,11 @@ struct json_t *command_json_pack(const char *fmt, ...);
 void command_print_json(struct json_t *value);
 int command_finish_output(int rc, int changes);
 
+/* Open the state folder read-only, as CMD_STATE does (a missing one is an
+ * empty state: ctx->have_state stays 0); for a command that must see the
+ * failure itself (fsck). */
+int command_open_state(struct command_context *ctx, struct error *err);
+
 #define COMMAND(name) int cmd_##name(struct command_context *ctx)
 COMMAND(init);
 COMMAND(check);

@@ -1,6 +1,6 @@
 /*
- * fsck: re-hash the whole store and map each missing or damaged object to
- * the releases it breaks; and the one-release check switch runs first.
+ * fsck: check the state database, re-hash the whole store and map each
+ * missing or damaged object to the releases it breaks.
  */
 #include "core/fsck.h"
 #include "core/manifest.h"
@@ -29,6 +29,123 @@ const char *fsck_problem_name(enum fsck_problem_kind kind)
 	}
 	return "?";
 }
+
+/* ---- the state database ---- */
+
+static int fsck_code_is_damage(int code)
+{
+	return (code & 0xff) == SQLITE_CORRUPT || (code & 0xff) == SQLITE_NOTADB;
+}
+
+int fsck_error_is_damage(const struct error *err)
+{
+	return strstr(err->msg, sqlite3_errstr(SQLITE_CORRUPT)) ||
+	       strstr(err->msg, sqlite3_errstr(SQLITE_NOTADB)) ||
+	       strstr(err->msg, "malformed database schema");
+}
+
+int fsck_database_damaged(const struct fsck_report *rep)
+{
+	return rep->ndatabase > 0;
+}
+
+/* One line of damage: the first few are kept, the others counted. */
+static void fsck_database_line(struct fsck_report *rep, const char *line, size_t len)
+{
+	if (rep->ndatabase == FSCK_DATABASE_LINES) {
+		rep->database_more++;
+		return;
+	}
+	rep->database = xrealloc(rep->database, (rep->ndatabase + 1) * sizeof(*rep->database));
+	char *copy = xmalloc(len + 1);
+	memcpy(copy, line, len);
+	copy[len] = '\0';
+	rep->database[rep->ndatabase++] = copy;
+}
+
+/* An error of the state database as a finding: its "state database: "
+ * goes, since every finding is one of the state database. */
+void fsck_note_database_damage(struct fsck_report *rep, const char *finding)
+{
+	static const char prefix[] = "state database: ";
+	if (!strncmp(finding, prefix, sizeof(prefix) - 1))
+		finding += sizeof(prefix) - 1;
+	fsck_database_line(rep, finding, strlen(finding));
+}
+
+/* integrity_check gives its findings a row each, some of several lines,
+ * the first behind a header naming the database; each line counts. */
+static void fsck_database_text(struct fsck_report *rep, const char *text)
+{
+	static const char header[] = "*** in database main ***";
+	while (text && *text) {
+		size_t len = strcspn(text, "\n");
+		if (len && strncmp(text, header, len))
+			fsck_database_line(rep, text, len);
+		text += len + (text[len] == '\n');
+	}
+}
+
+/*
+ * Run one of SQLite's checks. Each row but integrity_check's "ok" is
+ * damage; so is the error that stops a check on a damaged file (SQLite
+ * often cannot finish reading one). Any other failure (I/O, a busy
+ * database) is the check's own: -1 with err.
+ */
+static int fsck_database_pragma(struct state *st, struct fsck_report *rep, const char *sql,
+				int foreign_keys, struct error *err)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc = sqlite3_prepare_v2(st->db, sql, -1, &stmt, NULL);
+	while (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		const char *text = (const char *)sqlite3_column_text(stmt, 0);
+		if (!foreign_keys) {
+			if (text && strcmp(text, "ok"))
+				fsck_database_text(rep, text);
+			rc = SQLITE_OK;
+			continue;
+		}
+		char *line = xstrfmt("foreign key: row %lld of table '%s' names a missing row of "
+				     "'%s'", (long long)sqlite3_column_int64(stmt, 1),
+				     text ? text : "?",
+				     sqlite3_column_text(stmt, 2) ?
+				     (const char *)sqlite3_column_text(stmt, 2) : "?");
+		fsck_database_line(rep, line, strlen(line));
+		free(line);
+		rc = SQLITE_OK;
+	}
+	int code = rc == SQLITE_DONE ? SQLITE_OK : sqlite3_extended_errcode(st->db);
+	char *message = code == SQLITE_OK ? NULL : xstrdup(sqlite3_errmsg(st->db));
+	sqlite3_finalize(stmt);
+	if (code != SQLITE_OK && fsck_code_is_damage(code)) {
+		fsck_database_line(rep, message, strlen(message));
+		code = SQLITE_OK;
+	} else if (code != SQLITE_OK) {
+		error_set(err, EXIT_FAILED, "state database: check: %s", message);
+	}
+	free(message);
+	return code == SQLITE_OK ? 0 : -1;
+}
+
+static int fsck_check_database(struct state *st, struct fsck_report *rep, struct error *err)
+{
+	if (fsck_database_pragma(st, rep, "PRAGMA integrity_check", 0, err) < 0)
+		return -1;
+	return fsck_database_pragma(st, rep, "PRAGMA foreign_key_check", 1, err);
+}
+
+/* After a query of the state database failed: damage to report (and go
+ * on without what the query would have given), else the check fails. */
+static int fsck_database_failed(struct state *st, struct fsck_report *rep, struct error *err)
+{
+	if (!fsck_code_is_damage(sqlite3_extended_errcode(st->db)))
+		return -1;
+	fsck_note_database_damage(rep, err->msg);
+	error_clear(err);
+	return 0;
+}
+
+/* ---- the store ---- */
 
 /* The problem recorded for digest, created on first sight. Problems are
  * few, so a linear search is enough. */
@@ -127,6 +244,19 @@ static void fsck_check_release(struct fsck_walk *w, const struct release *r)
 	manifest_free(&m);
 }
 
+static int fsck_check_releases(struct fsck_walk *w, struct error *err)
+{
+	struct release *list = NULL;
+	size_t n = 0;
+
+	if (release_list(w->st, 0, &list, &n, err) < 0)
+		return fsck_database_failed(w->st, w->rep, err);
+	for (size_t i = 0; i < n; i++)
+		fsck_check_release(w, &list[i]);
+	release_list_free(list, n);
+	return 0;
+}
+
 static int fsck_problem_order(const void *a, const void *b)
 {
 	const struct fsck_problem *x = a, *y = b;
@@ -142,24 +272,22 @@ static int fsck_release_order(const void *a, const void *b)
 int fsck_run(struct state *st, struct fsck_report *rep, struct error *err)
 {
 	struct fsck_walk w = { st, rep, DIGEST_SET_INIT, DIGEST_SET_INIT };
-	struct release *list = NULL;
-	size_t n = 0;
 	int rc;
 
 	fsck_report_clear(rep);
-	rc = store_for_each(st, fsck_object, &w, err);
+	rc = fsck_check_database(st, rep, err);
+	if (rc == 0)
+		rc = store_for_each(st, fsck_object, &w, err);
 	digest_set_sort(&w.intact);
 	digest_set_sort(&w.corrupt);
 	if (rc == 0)
-		rc = release_list(st, 0, &list, &n, err);
-	for (size_t i = 0; rc == 0 && i < n; i++)
-		fsck_check_release(&w, &list[i]);
-	release_list_free(list, n);
+		rc = fsck_check_releases(&w, err);
 	/* A snapshot trusts the stat cache without asking the store: the
 	 * rows naming damaged or missing objects go, so that the next one
-	 * reads those files again and the store heals. */
+	 * reads those files again and the store heals. Never into a damaged
+	 * database, though. */
 	struct error cache_err = ERROR_INIT;
-	if (rc == 0 && rep->nproblems &&
+	if (rc == 0 && rep->nproblems && !fsck_database_damaged(rep) &&
 	    manifest_cache_forget(st, &w.intact, &cache_err) < 0)
 		rep->cache_note = xstrdup(cache_err.msg);
 	digest_set_clear(&w.intact);
@@ -176,12 +304,15 @@ int fsck_run(struct state *st, struct fsck_report *rep, struct error *err)
 void fsck_report_clear(struct fsck_report *rep)
 {
 	for (size_t i = 0; i < rep->nproblems; i++) {
-		free(rep->problems[i].path);
-		free(rep->problems[i].detail);
-		free(rep->problems[i].releases);
+		struct fsck_problem *p = &rep->problems[i];
+		free(p->path);
+		free(p->detail);
+		free(p->releases);
 	}
 	free(rep->problems);
+	for (size_t i = 0; i < rep->ndatabase; i++)
+		free(rep->database[i]);
+	free(rep->database);
 	free(rep->cache_note);
 	memset(rep, 0, sizeof(*rep));
 }
-

@@ -1,14 +1,20 @@
 /*
- * Checking the store against the releases that depend on it.
+ * Checking the state database, and the store against the releases that
+ * depend on it.
  *
- * fsck_run re-hashes every object in the store, then reads every release's
- * manifest and looks up every file it names. Each object found missing,
- * corrupt (its bytes no longer hash to its name) or, for a manifest,
- * malformed becomes one problem listing the releases it breaks; a corrupt
- * object nothing uses is still reported, with no releases.
+ * fsck_run first asks SQLite to check the state database (PRAGMA
+ * integrity_check and foreign_key_check): what it reports, or the error
+ * that kept it from finishing on a damaged file, becomes rep.database
+ * (its first FSCK_DATABASE_LINES lines). It then re-hashes every object in
+ * the store, and reads every release's manifest and looks up every file it
+ * names. Each object found missing, corrupt (its bytes no longer hash to
+ * its name) or, for a manifest, malformed becomes one problem listing the
+ * releases it breaks; a corrupt object nothing uses is still reported,
+ * with no releases.
  *
  *   struct fsck_report rep = FSCK_REPORT_INIT;
  *   fsck_run(&st, &rep, &err);          -1 only when the check itself failed
+ *   fsck_database_damaged(&rep)         then rep.database says how
  *   for (i < rep.nproblems) ... rep.problems[i] ...
  *   fsck_report_clear(&rep);
  *
@@ -19,7 +25,8 @@
  * naming damaged or missing content go, so that the next snapshot reads
  * those files again (manifest.c). A cache needs no lock; when its rows
  * cannot be dropped (a read-only state on a full disk, a busy database),
- * rep.cache_note says why and the check stands.
+ * rep.cache_note says why and the check stands. A damaged state database
+ * is never written to: fsck changes nothing then.
  */
 #ifndef LG_FSCK_H
 #define LG_FSCK_H
@@ -48,18 +55,32 @@ struct fsck_problem {
 	size_t alloc;
 };
 
+/* How many lines of what SQLite reports of a damaged database are kept. */
+#define FSCK_DATABASE_LINES 5
+
 struct fsck_report {
 	long objects;               /* objects re-hashed */
 	long releases;              /* releases checked */
 	struct fsck_problem *problems;   /* sorted by digest */
 	size_t nproblems;
 	size_t alloc;
+	char **database;            /* SQLite's first lines about a damaged database */
+	size_t ndatabase;
+	long database_more;         /* further lines it gave */
 	char *cache_note;           /* why the stat cache still names damage, or NULL */
 };
 
-#define FSCK_REPORT_INIT { 0, 0, NULL, 0, 0, NULL }
+#define FSCK_REPORT_INIT { 0, 0, NULL, 0, 0, NULL, 0, 0, NULL }
 
 int fsck_run(struct state *st, struct fsck_report *rep, struct error *err);
+/* Whether the state database was found damaged (rep->database says how). */
+int fsck_database_damaged(const struct fsck_report *rep);
+/* Whether err, from opening the state database, is SQLite finding it damaged
+ * (not a database, malformed) rather than unreachable; then
+ * fsck_note_database_damage puts it in a report, as the finding of a check
+ * that could not even start. */
+int fsck_error_is_damage(const struct error *err);
+void fsck_note_database_damage(struct fsck_report *rep, const char *finding);
 void fsck_report_clear(struct fsck_report *rep);
 const char *fsck_problem_name(enum fsck_problem_kind kind);
 
