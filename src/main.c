@@ -111,10 +111,6 @@ static const struct command *find_command(const char *name)
 	return NULL;
 }
 
-/* --wait: how long a command that changes anything waits for a busy lock,
- * in milliseconds; 0 (the default) exits 75 at once. */
-static long lock_wait_ms;
-
 static int parse_global_options(int argc, char **argv, struct global_options *opt)
 {
 	static const struct option longopts[] = {
@@ -136,7 +132,7 @@ static int parse_global_options(int argc, char **argv, struct global_options *op
 		case 'c': opt->config_path = optarg; break;
 		case 'S': opt->state_dir = optarg; break;
 		case 'W':
-			if (config_parse_duration(optarg, &lock_wait_ms) < 0) {
+			if (config_parse_duration(optarg, &opt->lock_wait_ms) < 0) {
 				fprintf(stderr, "lastgood: invalid --wait '%s' (want seconds, "
 					"or ms, s or m, e.g. 30, 500ms, 2m)\n", optarg);
 				return -1;
@@ -175,13 +171,13 @@ int command_begin_mutation(struct command_context *ctx, const char *name, struct
 	ctx->have_state = 1;
 	if (state_lock(&ctx->st, name, err) < 0) {
 		char limit[FORMAT_SIZE];
-		if (err->code != EXIT_LOCKED || !lock_wait_ms)
+		if (err->code != EXIT_LOCKED || !ctx->opt.lock_wait_ms)
 			return -1;
 		/* Say why nothing seems to happen before waiting. */
 		command_progress(ctx, "%s; waiting up to %s", err->msg,
-				 format_duration(lock_wait_ms, limit));
+				 format_duration(ctx->opt.lock_wait_ms, limit));
 		error_clear(err);
-		if (state_lock_wait(&ctx->st, name, lock_wait_ms, err) < 0)
+		if (state_lock_wait(&ctx->st, name, ctx->opt.lock_wait_ms, err) < 0)
 			return -1;
 	}
 	return command_recover(ctx, &count, err);

@@ -35,6 +35,7 @@ struct global_options {
 	const char *state_dir;    /* --state-dir */
 	int json;
 	int verbosity;            /* -1 quiet, 0 normal, 1 verbose */
+	long lock_wait_ms;        /* --wait: how long to wait for a busy lock; 0 not at all */
 };
 
 struct command_context {

@@ -1,7 +1,7 @@
 /*
  * `lastgood fsck`: check the state database and re-hash the store; report
- * every missing or damaged object with the releases it breaks; exit 1
- * when there is any damage.
+ * every missing or damaged object with the releases it breaks and what was
+ * done about it; exit 1 when there is any damage.
  */
 #include "cmd/command.h"
 #include "core/fsck.h"
@@ -18,12 +18,16 @@ static void fsck_print_json(const struct fsck_report *rep)
 		json_t *releases = json_array();
 		for (size_t j = 0; j < p->nreleases; j++)
 			json_array_append_new(releases, json_integer(p->releases[j]));
-		json_t *problem = command_json_pack("{s:s, s:s, s:b, s:o?, s:o}",
+		json_t *problem = command_json_pack("{s:s, s:s, s:b, s:o?, s:o, s:o?, s:o?, s:b}",
 			"problem", fsck_problem_name(p->kind), "object", p->digest,
 			"manifest", p->manifest, "detail", command_json_text(p->detail),
-			"releases", releases);
+			"releases", releases, "quarantined", command_json_text(p->quarantined),
+			"repair_error", command_json_text(p->repair_error),
+			"intact_again", p->intact_again);
 		if (p->path)
 			command_json_set_name(problem, "path", p->path);
+		if (p->restored_from)
+			command_json_set_name(problem, "restored_from", p->restored_from);
 		json_array_append_new(problems, problem);
 	}
 	json_t *damage = json_array();
@@ -32,15 +36,60 @@ static void fsck_print_json(const struct fsck_report *rep)
 	json_t *database = command_json_pack("{s:b, s:o, s:I}", "ok", !fsck_database_damaged(rep),
 					     "damage", damage, "more",
 					     (json_int_t)rep->database_more);
-	command_print_json(command_json_pack("{s:b, s:o, s:I, s:I, s:o, s:o?}",
+	command_print_json(command_json_pack("{s:b, s:o, s:I, s:I, s:o, s:o?, s:o?}",
 		"ok", rep->nproblems == 0 && !fsck_database_damaged(rep), "database", database,
 		"objects", (json_int_t)rep->objects, "releases", (json_int_t)rep->releases,
-		"problems", problems, "cache_note", command_json_text(rep->cache_note)));
+		"problems", problems, "repair_note", command_json_text(rep->repair_note),
+		"cache_note", command_json_text(rep->cache_note)));
+}
+
+/* ", releases 2, 3" */
+static void fsck_add_releases(struct strbuf *sb, const struct fsck_problem *p)
+{
+	strbuf_addf(sb, "release%s ", p->nreleases > 1 ? "s" : "");
+	for (size_t j = 0; j < p->nreleases; j++)
+		strbuf_addf(sb, "%s%ld", j ? ", " : "", p->releases[j]);
+}
+
+/* What was done about a damaged object, on a line of its own below it:
+ * "  moved to '.../quarantine/<digest>'; stored again from live file
+ * '/srv/bin/api'". Names come before any release number. */
+static void fsck_print_repair(const struct fsck_report *rep, const struct fsck_problem *p)
+{
+	struct strbuf line = STRBUF_INIT;
+	if (p->kind == FSCK_MALFORMED || rep->repair_note)
+		return;
+	if (p->intact_again) {
+		printf("  whole again: another command stored it meanwhile\n");
+		return;
+	}
+	if (p->quarantined) {
+		strbuf_addstr(&line, "moved to ");
+		command_quote_name(&line, p->quarantined);
+		strbuf_addstr(&line, "; ");
+	}
+	if (p->restored_from) {
+		strbuf_addstr(&line, "stored again from live file ");
+		command_quote_name(&line, p->restored_from);
+	} else if (p->repair_error) {
+		strbuf_addf(&line, "not repaired: %s", p->repair_error);
+	} else if (p->manifest) {
+		strbuf_addstr(&line, "a manifest: written again only by a snapshot of exactly "
+			      "the files it lists");
+	} else if (!p->nreleases) {
+		strbuf_addstr(&line, "no live file holds this content, and no release needs it");
+	} else {
+		strbuf_addstr(&line, "no live file holds this content: ");
+		fsck_add_releases(&line, p);
+		strbuf_addstr(&line, " cannot be put back whole");
+	}
+	printf("  %s\n", line.buf);
+	strbuf_release(&line);
 }
 
 /* "corrupt object <digest> (/srv/bin/api) used by releases 2, 3": the whole
  * digest, so it can be found in the store or compared with sha256sum. */
-static void fsck_print_problem(const struct fsck_problem *p)
+static void fsck_print_problem(const struct fsck_report *rep, const struct fsck_problem *p)
 {
 	struct strbuf line = STRBUF_INIT;
 	strbuf_addf(&line, "%s %s %s", fsck_problem_name(p->kind),
@@ -50,16 +99,17 @@ static void fsck_print_problem(const struct fsck_problem *p)
 		command_quote_name(&line, p->path);
 		strbuf_addch(&line, ')');
 	}
-	if (!p->nreleases)
+	if (!p->nreleases) {
 		strbuf_addstr(&line, " used by no release");
-	else
-		strbuf_addf(&line, " used by release%s ", p->nreleases > 1 ? "s" : "");
-	for (size_t j = 0; j < p->nreleases; j++)
-		strbuf_addf(&line, "%s%ld", j ? ", " : "", p->releases[j]);
+	} else {
+		strbuf_addstr(&line, " used by ");
+		fsck_add_releases(&line, p);
+	}
 	if (p->detail)
 		strbuf_addf(&line, ": %s", p->detail);
 	printf("%s\n", line.buf);
 	strbuf_release(&line);
+	fsck_print_repair(rep, p);
 }
 
 static void fsck_print_database(const struct fsck_report *rep)
@@ -84,7 +134,7 @@ int cmd_fsck(struct command_context *ctx)
 		if (!fsck_error_is_damage(&err))
 			return command_fail(ctx, &err);
 		fsck_note_database_damage(&rep, err.msg);
-	} else if (ctx->have_state && fsck_run(&ctx->st, &rep, &err) < 0) {
+	} else if (ctx->have_state && fsck_run(&ctx->st, ctx->opt.lock_wait_ms, &rep, &err) < 0) {
 		fsck_report_clear(&rep);
 		return command_fail(ctx, &err);
 	}
@@ -97,13 +147,15 @@ int cmd_fsck(struct command_context *ctx)
 	} else {
 		fsck_print_database(&rep);
 		for (size_t i = 0; i < rep.nproblems; i++)
-			fsck_print_problem(&rep.problems[i]);
+			fsck_print_problem(&rep, &rep.problems[i]);
 	}
 	if (fsck_database_damaged(&rep))
 		fprintf(stderr, "lastgood: the state database is damaged: change nothing with "
 			"lastgood until it is rebuilt; keep a copy of the state folder, then rebuild "
 			"the database from what SQLite can still read, as README.md says under "
 			"\"A damaged state database\"\n");
+	if (rep.repair_note)
+		fprintf(stderr, "lastgood: %s\n", rep.repair_note);
 	if (rep.cache_note)
 		fprintf(stderr, "lastgood: the next snapshot may not read the damaged files "
 			"again: %s\n", rep.cache_note);

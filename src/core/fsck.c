@@ -1,6 +1,7 @@
 /*
  * fsck: check the state database, re-hash the whole store and map each
- * missing or damaged object to the releases it breaks.
+ * missing or damaged object to the releases it breaks; then move damaged
+ * objects aside and store again what the live files still hold.
  */
 #include "core/fsck.h"
 #include "core/manifest.h"
@@ -10,8 +11,11 @@
 #include "util/alloc.h"
 #include "util/error.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 struct fsck_walk {
 	struct state *st;
@@ -163,6 +167,16 @@ static struct fsck_problem *fsck_problem_for(struct fsck_report *rep,
 	return p;
 }
 
+/* A live path where p's content is, or was last seen; each once. */
+static void fsck_problem_path(struct fsck_problem *p, const char *path)
+{
+	for (size_t i = 0; i < p->npaths; i++)
+		if (!strcmp(p->paths[i], path))
+			return;
+	ALLOC_GROW(p->paths, p->npaths + 1, p->paths_alloc);
+	p->paths[p->npaths++] = xstrdup(path);
+}
+
 /* path is NULL when the object is the release's manifest. Releases are
  * checked one at a time, so a release that uses one object twice shows up
  * twice in a row. */
@@ -172,6 +186,8 @@ static void fsck_problem_use(struct fsck_problem *p, long release, const char *p
 		p->manifest = 1;
 	else if (!p->path)
 		p->path = xstrdup(path);
+	if (path)
+		fsck_problem_path(p, path);
 	if (p->nreleases && p->releases[p->nreleases - 1] == release)
 		return;
 	ALLOC_GROW(p->releases, p->nreleases + 1, p->alloc);
@@ -257,6 +273,85 @@ static int fsck_check_releases(struct fsck_walk *w, struct error *err)
 	return 0;
 }
 
+/* The stat cache knows where the capture last read each file: a live
+ * file there may hold a damaged object's content even when no release
+ * records it at that path. Only a place to look, so a query that fails
+ * costs nothing but that. */
+static void fsck_cached_paths(struct state *st, struct fsck_problem *p)
+{
+	sqlite3_stmt *stmt;
+	if (sqlite3_prepare_v2(st->db, "SELECT path FROM stat_cache WHERE digest = ?", -1, &stmt,
+			       NULL) != SQLITE_OK)
+		return;
+	sqlite3_bind_text(stmt, 1, p->digest, -1, SQLITE_STATIC);
+	while (sqlite3_step(stmt) == SQLITE_ROW)
+		if (sqlite3_column_text(stmt, 0))
+			fsck_problem_path(p, (const char *)sqlite3_column_text(stmt, 0));
+	sqlite3_finalize(stmt);
+}
+
+/* ---- repair ---- */
+
+/*
+ * Store p's content again from the first of its live paths that holds
+ * it. A live file is only read, and what it gives is kept only when it
+ * hashes to the object's name, so a path that now leads elsewhere (a
+ * symbolic link on the way, another file) can do no harm.
+ */
+static void fsck_restore(struct state *st, struct fsck_problem *p)
+{
+	for (size_t i = 0; i < p->npaths && !p->restored_from; i++) {
+		struct error err = ERROR_INIT;
+		struct stat sb;
+		int fd = open(p->paths[i], O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		int rc = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode)
+			 ? store_restore_fd(st, fd, p->paths[i], p->digest, &err) : 0;
+		close(fd);
+		if (rc > 0)
+			p->restored_from = xstrdup(p->paths[i]);
+		else if (rc < 0 && !p->repair_error)
+			p->repair_error = xstrdup(err.msg);
+	}
+}
+
+/*
+ * Under the lock, so that no operation is reading the store or writing
+ * tmp/ meanwhile: an object moved away between a capture's look and its
+ * release would leave that release naming an object the store lacks.
+ * Each damaged object is looked at again first, since another command
+ * may have replaced it between the re-hash and now.
+ */
+static void fsck_repair(struct state *st, long wait_ms, struct fsck_report *rep)
+{
+	struct error err = ERROR_INIT;
+
+	if (state_lock_wait(st, "fsck", wait_ms, &err) < 0) {
+		rep->repair_note = xstrfmt("damaged objects were left as they are: %s; run "
+					   "'lastgood fsck' again once it is done (--wait SECONDS "
+					   "waits for it)", err.msg);
+		return;
+	}
+	for (size_t i = 0; i < rep->nproblems; i++) {
+		struct fsck_problem *p = &rep->problems[i];
+		struct error now = ERROR_INIT;
+		if (p->kind == FSCK_MALFORMED)
+			continue;   /* its bytes are the ones recorded: nothing to heal */
+		enum store_damage damage = store_check(st, p->digest, &now);
+		if (damage == STORE_INTACT) {
+			p->intact_again = 1;
+			continue;
+		}
+		if (damage == STORE_CORRUPT &&
+		    store_quarantine(st, p->digest, &p->quarantined, &err) < 0) {
+			p->repair_error = xstrdup(err.msg);
+			continue;
+		}
+		fsck_restore(st, p);
+	}
+}
+
 static int fsck_problem_order(const void *a, const void *b)
 {
 	const struct fsck_problem *x = a, *y = b;
@@ -269,7 +364,7 @@ static int fsck_release_order(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-int fsck_run(struct state *st, struct fsck_report *rep, struct error *err)
+int fsck_run(struct state *st, long wait_ms, struct fsck_report *rep, struct error *err)
 {
 	struct fsck_walk w = { st, rep, DIGEST_SET_INIT, DIGEST_SET_INIT };
 	int rc;
@@ -282,14 +377,22 @@ int fsck_run(struct state *st, struct fsck_report *rep, struct error *err)
 	digest_set_sort(&w.corrupt);
 	if (rc == 0)
 		rc = fsck_check_releases(&w, err);
-	/* A snapshot trusts the stat cache without asking the store: the
-	 * rows naming damaged or missing objects go, so that the next one
-	 * reads those files again and the store heals. Never into a damaged
-	 * database, though. */
-	struct error cache_err = ERROR_INIT;
-	if (rc == 0 && rep->nproblems && !fsck_database_damaged(rep) &&
-	    manifest_cache_forget(st, &w.intact, &cache_err) < 0)
-		rep->cache_note = xstrdup(cache_err.msg);
+	/* A damaged database is never written to, and what it says of the
+	 * releases cannot be trusted to repair by. */
+	if (rc == 0 && rep->nproblems && fsck_database_damaged(rep)) {
+		rep->repair_note = xstrdup("nothing was repaired: the state database must be "
+					   "repaired first");
+	} else if (rc == 0 && rep->nproblems) {
+		for (size_t i = 0; i < rep->nproblems; i++)
+			fsck_cached_paths(st, &rep->problems[i]);
+		fsck_repair(st, wait_ms, rep);
+		/* A snapshot trusts the stat cache without asking the store:
+		 * the rows naming damaged or missing objects go, so that the
+		 * next one reads those files again. */
+		struct error cache_err = ERROR_INIT;
+		if (manifest_cache_forget(st, &w.intact, &cache_err) < 0)
+			rep->cache_note = xstrdup(cache_err.msg);
+	}
 	digest_set_clear(&w.intact);
 	digest_set_clear(&w.corrupt);
 	if (rep->nproblems)
@@ -306,13 +409,20 @@ void fsck_report_clear(struct fsck_report *rep)
 	for (size_t i = 0; i < rep->nproblems; i++) {
 		struct fsck_problem *p = &rep->problems[i];
 		free(p->path);
+		for (size_t j = 0; j < p->npaths; j++)
+			free(p->paths[j]);
+		free(p->paths);
 		free(p->detail);
 		free(p->releases);
+		free(p->quarantined);
+		free(p->restored_from);
+		free(p->repair_error);
 	}
 	free(rep->problems);
 	for (size_t i = 0; i < rep->ndatabase; i++)
 		free(rep->database[i]);
 	free(rep->database);
+	free(rep->repair_note);
 	free(rep->cache_note);
 	memset(rep, 0, sizeof(*rep));
 }

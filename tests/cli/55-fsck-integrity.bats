@@ -1,6 +1,9 @@
 #!/usr/bin/env bats
 # fsck and integrity: a damaged state database is found and named, with
-# what to do, and nothing is changed.
+# what to do, and nothing is changed; a damaged object is moved aside
+# (kept, never deleted) and stored again from a live file that holds its
+# content, or named with the releases it breaks; no release made after
+# fsck ever uses the damaged bytes.
 
 load helpers
 
@@ -73,6 +76,8 @@ damage_page() {
 	lg_status 1 fsck
 	expect_match "$output" '^damaged state database: '
 	expect_match "$output" "^corrupt object $(sha bin/api) "
+	expect_match "$stderr" 'nothing was repaired: the state database must be repaired first'
+	[ -e "$obj" ] && [ ! -e .lastgood/quarantine ]
 	expect_equal "$(sha .lastgood/state.db)" "$before"
 	lg_status 1 --json fsck
 	expect_equal "$(jq -r '.database.ok' <<<"$output")" false
@@ -87,4 +92,103 @@ damage_page() {
 	lg_status 1 fsck
 	expect_match "$output" '^damaged state database: .*file is not a database'
 	expect_match "$stderr" 'README.md says under "A damaged state database"'
+}
+
+@test "a corrupt object of the right size: fsck moves it to quarantine and stores it again from the live file" {
+	make_stack
+	lg_ok snapshot
+	local api obj damaged
+	api=$(sha bin/api)
+	obj=$(object_path "$api")
+	chmod u+w "$obj"
+	printf 'X' | dd of="$obj" bs=1 seek=2 conv=notrunc status=none
+	damaged=$(sha "$obj")
+	lg_status 1 fsck
+	expect_match "${lines[0]}" "^corrupt object $api \\($HOST/bin/api\\) used by release 1$"
+	expect_equal "${lines[1]}" "  moved to $HOST/.lastgood/quarantine/$api; stored again from live file $HOST/bin/api"
+	# the store holds the right bytes again; the damaged ones are kept aside
+	expect_equal "$(sha "$obj")" "$api"
+	expect_equal "$(sha ".lastgood/quarantine/$api")" "$damaged"
+	lg_ok fsck
+	# a release recorded now uses the good object, and goes back whole
+	echo 'worker v2' >bin/worker
+	lg_ok snapshot
+	lg_ok rollback 1
+	expect_equal "$(sha bin/api)" "$api"
+	lg_ok fsck
+}
+
+@test "a corrupt object no live file holds: fsck names the releases it breaks; once the file is copied in fresh, the next snapshot stores it again" {
+	make_stack
+	lg_ok snapshot
+	local api obj
+	api=$(sha bin/api)
+	cp bin/api "$BATS_TEST_TMPDIR/api.good"
+	obj=$(object_path "$api")
+	chmod u+w "$obj"
+	printf 'X' | dd of="$obj" bs=1 seek=2 conv=notrunc status=none
+	printf '#!/bin/sh\necho api v2\n' >bin/api
+	lg_ok snapshot
+	expect_equal "$output" 2
+	lg_status 1 fsck
+	expect_match "${lines[0]}" "^corrupt object $api \\(.*/bin/api\\) used by release 1$"
+	expect_equal "${lines[1]}" "  moved to $HOST/.lastgood/quarantine/$api; no live file holds this content: release 1 cannot be put back whole"
+	[ ! -e "$obj" ]
+	lg_status 1 rollback 1
+	# the operator puts the good file back live: the next snapshot stores
+	# it again, and release 1 is whole
+	cp "$BATS_TEST_TMPDIR/api.good" bin/api
+	lg_ok snapshot
+	expect_equal "$output" 1
+	expect_equal "$(sha "$(object_path "$api")")" "$api"
+	lg_ok fsck
+	lg_ok rollback 2
+	lg_ok rollback 1
+	expect_equal "$(sha bin/api)" "$api"
+}
+
+@test "a missing object: fsck stores it again from the live file, and says so in JSON too" {
+	make_stack
+	lg_ok snapshot
+	local index
+	index=$(sha web/index.html)
+	lose_object web/index.html
+	lg_status 1 --json fsck
+	expect_equal "$(jq -r '.problems[0].problem' <<<"$output")" missing
+	expect_equal "$(jq -r '.problems[0].restored_from' <<<"$output")" "$HOST/web/index.html"
+	expect_equal "$(jq -r '.problems[0].quarantined' <<<"$output")" null
+	expect_equal "$(sha "$(object_path "$index")")" "$index"
+	lg_ok fsck
+}
+
+@test "a damaged object while another operation holds the lock: fsck names it, moves nothing, and says to run it again" {
+	make_stack
+	lg_ok snapshot
+	local api obj
+	api=$(sha bin/api)
+	obj=$(object_path "$api")
+	chmod u+w "$obj"
+	printf 'X' | dd of="$obj" bs=1 seek=2 conv=notrunc status=none
+	# the lock held as a running deploy would hold it, for as long as
+	# the fifo stays open
+	mkfifo "$BATS_TEST_TMPDIR/hold"
+	flock .lastgood/lock cat "$BATS_TEST_TMPDIR/hold" >/dev/null &
+	local holder=$!
+	exec 9>"$BATS_TEST_TMPDIR/hold"
+	local tries=0
+	until ! flock -n .lastgood/lock true; do
+		tries=$((tries + 1))
+		[ "$tries" -lt 500 ] || { echo "the lock was never taken" >&2; return 1; }
+		sleep 0.01
+	done
+	run --separate-stderr "$LG" fsck
+	exec 9>&-
+	wait "$holder"
+	expect_equal "$status" 1
+	expect_match "$output" "^corrupt object $api "
+	expect_match "$stderr" "damaged objects were left as they are: another operation holds the lock.*run 'lastgood fsck' again once it is done"
+	[ -e "$obj" ] && [ ! -e .lastgood/quarantine ]
+	lg_status 1 fsck
+	expect_match "${lines[1]}" "stored again from live file"
+	lg_ok fsck
 }
