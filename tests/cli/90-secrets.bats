@@ -248,3 +248,38 @@ basic_auth_server() {
 			{ echo "no basic auth for '$user' in:" >&2; cat "$requests" >&2; return 1; }
 	done
 }
+
+@test "a secret shorter than six characters is masked too, wherever it stands alone" {
+	# a five-character PIN: letters in it, so that no pid, time or digest
+	# can hold it by chance
+	TOKEN=Qz7k9
+	cat >lastgood.yml <<-YML
+	services:
+	  job:
+	    manager: command
+	    start: [sh, -c, 'echo "pin \$JOB_PIN refused" >&2; exit 3']
+	    stop: [sh, -c, 'echo "still \$JOB_PIN"; exit 4']
+	    status: [sh, -c, 'echo "down, pin=\$JOB_PIN"; exit 1']
+	    env:
+	      JOB_PIN: {value: "$TOKEN", secret: true}
+	YML
+	session 0 snapshot
+	session 1 start
+	session 1 --json start
+	session 1 stop
+	session 0 status
+	session 0 --json status
+	session 0 history
+	session 0 --json history
+	for op in $(lg --json history | jq -r '.[].id'); do
+		session 0 show "$op"
+		session 0 --json show "$op"
+	done
+	expect_match "$(cat "$OUT")" "exited with status 3: pin \\*\\*\\* refused"
+	expect_match "$(cat "$OUT")" "exited with status 4: still \\*\\*\\*"
+	expect_match "$(cat "$OUT")" "down, pin=\\*\\*\\*"
+	expect_no_token "the output" "$OUT"
+	sqlite3 .lastgood/state.db .dump >"$BATS_TEST_TMPDIR/state.sql"
+	expect_match "$(cat "$BATS_TEST_TMPDIR/state.sql")" "pin \\*\\*\\* refused"
+	expect_no_token "state.db" "$BATS_TEST_TMPDIR/state.sql"
+}
