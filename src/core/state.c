@@ -84,8 +84,14 @@ static const char schema_v1[] =
 	"CREATE INDEX IF NOT EXISTS releases_by_commit ON releases(commit_sha);"
 	"CREATE INDEX IF NOT EXISTS operations_unfinished ON operations(id) WHERE result = 0;";
 
+/* A failed release gives its label up to the retry that asks for it and
+ * keeps it here, so that the label still names one release (release.c). */
+static const char schema_release_former_label[] =
+	"ALTER TABLE releases ADD COLUMN former_label TEXT;";
+
 static const char *const schema_versions[] = {
 	schema_v1,
+	schema_release_former_label,
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(schema_versions) / sizeof(schema_versions[0])))
