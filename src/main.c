@@ -3,6 +3,7 @@
  * each command asks for (config, state, lock, recover) done once here.
  */
 #include "cmd/command.h"
+#include "core/service.h"
 #include "util/alloc.h"
 #include "util/format.h"
 #include "util/fs.h"
@@ -209,6 +210,9 @@ int main(int argc, char **argv)
 	struct error err = ERROR_INIT;
 	int rc;
 
+	/* lastgood as a process service's exec gate (core/service.h) */
+	if (argc > 2 && !strcmp(argv[1], SERVICE_EXEC_GATE))
+		return service_exec_gate(argv + 2);
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.st.lock_fd = -1;
 	int first = parse_global_options(argc, argv, &ctx.opt);
