@@ -404,14 +404,19 @@ int fsck_run(struct state *st, long wait_ms, struct fsck_report *rep, struct err
 	return rc;
 }
 
+static void fsck_free_strings(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
 void fsck_report_clear(struct fsck_report *rep)
 {
 	for (size_t i = 0; i < rep->nproblems; i++) {
 		struct fsck_problem *p = &rep->problems[i];
 		free(p->path);
-		for (size_t j = 0; j < p->npaths; j++)
-			free(p->paths[j]);
-		free(p->paths);
+		fsck_free_strings(p->paths, p->npaths);
 		free(p->detail);
 		free(p->releases);
 		free(p->quarantined);
@@ -419,9 +424,7 @@ void fsck_report_clear(struct fsck_report *rep)
 		free(p->repair_error);
 	}
 	free(rep->problems);
-	for (size_t i = 0; i < rep->ndatabase; i++)
-		free(rep->database[i]);
-	free(rep->database);
+	fsck_free_strings(rep->database, rep->ndatabase);
 	free(rep->repair_note);
 	free(rep->cache_note);
 	memset(rep, 0, sizeof(*rep));

@@ -33,6 +33,8 @@ lonely_pids() {
 	return 0
 }
 
+no_lonely() { [ -z "$(lonely_pids)" ]; }
+
 # first_record_after_spawn ARGS...: N such that the Nth pwrite64 of
 # `lastgood ARGS` is the first after it spawns a service: the write of the
 # record of its pid.
@@ -62,12 +64,7 @@ first_record_after_spawn() {
 	expect_equal "$status" 137
 	# the service never ran: once the gate has seen lastgood die, nothing
 	# is left
-	local tries=0
-	while [ -n "$(lonely_pids)" ]; do
-		tries=$((tries + 1))
-		[ "$tries" -lt 300 ] || { echo "untracked: $(lonely_pids)" >&2; return 1; }
-		sleep 0.01
-	done
+	wait_until 50 no_lonely || { echo "running untracked: $(lonely_pids)" >&2; return 1; }
 	# and the next commands find a service that is stopped, and start it
 	lg_ok stop
 	[ -z "$(lonely_pids)" ]
