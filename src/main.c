@@ -3,6 +3,7 @@
  * each command asks for (config, state, lock, recover) done once here.
  */
 #include "cmd/command.h"
+#include "core/service.h"
 #include "util/alloc.h"
 #include "util/format.h"
 #include "util/fs.h"
@@ -39,7 +40,7 @@ static const struct command commands[] = {
 	{ "diff",     cmd_diff,     CMD_CONFIG | CMD_STATE, "diff REF [REF]" },
 	{ "recover",  cmd_recover,  CMD_CONFIG, "recover" },
 	{ "gc",       cmd_gc,       CMD_CONFIG | CMD_MUTATES, "gc [--keep N]" },
-	{ "fsck",     cmd_fsck,     CMD_CONFIG | CMD_STATE, "fsck" },
+	{ "fsck",     cmd_fsck,     CMD_CONFIG, "fsck" },
 };
 
 static void print_help(FILE *out)
@@ -111,10 +112,6 @@ static const struct command *find_command(const char *name)
 	return NULL;
 }
 
-/* --wait: how long a command that changes anything waits for a busy lock,
- * in milliseconds; 0 (the default) exits 75 at once. */
-static long lock_wait_ms;
-
 static int parse_global_options(int argc, char **argv, struct global_options *opt)
 {
 	static const struct option longopts[] = {
@@ -136,7 +133,7 @@ static int parse_global_options(int argc, char **argv, struct global_options *op
 		case 'c': opt->config_path = optarg; break;
 		case 'S': opt->state_dir = optarg; break;
 		case 'W':
-			if (config_parse_duration(optarg, &lock_wait_ms) < 0) {
+			if (config_parse_duration(optarg, &opt->lock_wait_ms) < 0) {
 				fprintf(stderr, "lastgood: invalid --wait '%s' (want seconds, "
 					"or ms, s or m, e.g. 30, 500ms, 2m)\n", optarg);
 				return -1;
@@ -145,8 +142,10 @@ static int parse_global_options(int argc, char **argv, struct global_options *op
 		case 'j': opt->json = 1; break;
 		case 'q': opt->verbosity = -1; break;
 		case 'v': opt->verbosity = 1; break;
-		case 'h': print_help(stdout); exit(0);
-		case 'V': printf("lastgood %s\n", LASTGOOD_VERSION); exit(0);
+		case 'h': print_help(stdout); exit(command_finish_output(0, 0));
+		case 'V':
+			printf("lastgood %s\n", LASTGOOD_VERSION);
+			exit(command_finish_output(0, 0));
 		default: return -1;
 		}
 	}
@@ -173,16 +172,26 @@ int command_begin_mutation(struct command_context *ctx, const char *name, struct
 	ctx->have_state = 1;
 	if (state_lock(&ctx->st, name, err) < 0) {
 		char limit[FORMAT_SIZE];
-		if (err->code != EXIT_LOCKED || !lock_wait_ms)
+		if (err->code != EXIT_LOCKED || !ctx->opt.lock_wait_ms)
 			return -1;
 		/* Say why nothing seems to happen before waiting. */
 		command_progress(ctx, "%s; waiting up to %s", err->msg,
-				 format_duration(lock_wait_ms, limit));
+				 format_duration(ctx->opt.lock_wait_ms, limit));
 		error_clear(err);
-		if (state_lock_wait(&ctx->st, name, lock_wait_ms, err) < 0)
+		if (state_lock_wait(&ctx->st, name, ctx->opt.lock_wait_ms, err) < 0)
 			return -1;
 	}
 	return command_recover(ctx, &count, err);
+}
+
+int command_open_state(struct command_context *ctx, struct error *err)
+{
+	if (!path_exists(state_dir_of(ctx)))
+		return 0;   /* nothing recorded yet: an empty state */
+	if (state_open(&ctx->st, state_dir_of(ctx), STATE_READ, err) < 0)
+		return -1;
+	ctx->have_state = 1;
+	return 0;
 }
 
 /* Open the state the command asks for; for CMD_MUTATES also lock it and
@@ -192,12 +201,7 @@ static int set_up_state(struct command_context *ctx, const struct command *cmd,
 {
 	if (cmd->flags & CMD_MUTATES)
 		return command_begin_mutation(ctx, cmd->name, err);
-	if (!path_exists(state_dir_of(ctx)))
-		return 0;   /* nothing recorded yet: an empty state */
-	if (state_open(&ctx->st, state_dir_of(ctx), STATE_READ, err) < 0)
-		return -1;
-	ctx->have_state = 1;
-	return 0;
+	return command_open_state(ctx, err);
 }
 
 int main(int argc, char **argv)
@@ -206,6 +210,9 @@ int main(int argc, char **argv)
 	struct error err = ERROR_INIT;
 	int rc;
 
+	/* lastgood as a process service's exec gate (core/service.h) */
+	if (argc > 2 && !strcmp(argv[1], SERVICE_EXEC_GATE))
+		return service_exec_gate(argv + 2);
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.st.lock_fd = -1;
 	int first = parse_global_options(argc, argv, &ctx.opt);
@@ -246,9 +253,11 @@ int main(int argc, char **argv)
 	else
 		rc = cmd->fn(&ctx);
 
+	/* a command that took the lock has changed something, and recorded it */
+	int changed = ctx.have_state && ctx.st.lock_fd >= 0;
 	if (ctx.have_state)
 		state_close(&ctx.st);
 	if (ctx.have_config)
 		config_free(&ctx.cfg);
-	return rc;
+	return command_finish_output(rc, changed);
 }

@@ -14,12 +14,12 @@ static json_t *cmd_check_service_json(const struct service *svc)
 {
 	json_t *files = json_array(), *after = json_array();
 	for (size_t i = 0; i < svc->nfiles; i++)
-		json_array_append_new(files, json_string(svc->files[i].written));
+		json_array_append_new(files, command_json_text(svc->files[i].written));
 	for (size_t i = 0; i < svc->nafter; i++)
-		json_array_append_new(after, json_string(svc->after[i]));
-	return json_pack("{s:s, s:s, s:o, s:o}", "name", svc->name,
-			 "manager", config_manager_name(svc->manager),
-			 "files", files, "after", after);
+		json_array_append_new(after, command_json_text(svc->after[i]));
+	return command_json_pack("{s:o, s:s, s:o, s:o}", "name", command_json_text(svc->name),
+				 "manager", config_manager_name(svc->manager),
+				 "files", files, "after", after);
 }
 
 /* ok is false only when the files check failed; message is then its error. */
@@ -28,13 +28,11 @@ static void cmd_check_print_json(const struct config *cfg, int ok, const char *m
 	json_t *services = json_array();
 	for (size_t i = 0; i < cfg->nservices; i++)
 		json_array_append_new(services, cmd_check_service_json(&cfg->services[i]));
-	json_t *out = json_pack("{s:s, s:b, s:o}", "config", cfg->path, "ok", ok,
-				"services", services);
+	json_t *out = command_json_pack("{s:o, s:b, s:o}", "config", command_json_text(cfg->path),
+					"ok", ok, "services", services);
 	if (!ok)
-		json_object_set_new(out, "error", json_string(message));
-	json_dumpf(out, stdout, JSON_INDENT(2));
-	putchar('\n');
-	json_decref(out);
+		json_object_set_new(out, "error", command_json_text(message));
+	command_print_json(out);
 }
 
 COMMAND(check)

@@ -21,6 +21,8 @@
 #include "core/state.h"
 #include "util/error.h"
 
+struct strbuf;
+
 enum command_flags {
 	CMD_CONFIG = 1,
 	CMD_STATE = 2,
@@ -33,6 +35,7 @@ struct global_options {
 	const char *state_dir;    /* --state-dir */
 	int json;
 	int verbosity;            /* -1 quiet, 0 normal, 1 verbose */
+	long lock_wait_ms;        /* --wait: how long to wait for a busy lock; 0 not at all */
 };
 
 struct command_context {
@@ -97,6 +100,45 @@ struct json_t;
 struct operation_record;
 /* One operation (without steps) as JSON, shared by history and show. */
 struct json_t *history_operation_json(const struct operation_record *rec);
+
+/*
+ * Output (src/cmd/output.c). Whatever lastgood prints may hold bytes from
+ * outside: names of live files, program output, a server's answer, what
+ * the user typed.
+ *
+ * In text, a name (a path, a link target) that holds a control character,
+ * bytes that are not UTF-8, a quote, a backslash or " -> " is printed in
+ * double quotes with C escapes (\", \\, \n, \t, and \xNN for any other
+ * such byte), as git quotes paths, so that a name can neither pass for
+ * another line nor drive the terminal. command_quoted_name is the same,
+ * allocated.
+ *
+ * In JSON, every string goes through command_json_text: its bytes when
+ * they are UTF-8, else with each byte that is not part of valid UTF-8
+ * replaced by U+FFFD (NULL gives NULL, for json_pack's "o?"). A name set
+ * with command_json_set_name keeps its exact bytes too: when they are not
+ * UTF-8, KEY_base64 holds them, base64-encoded. Objects are built with
+ * command_json_pack, which aborts, as xmalloc does, rather than drop an
+ * element (it can fail only on a wrong format or exhausted memory), and
+ * printed with command_print_json (takes the value over).
+ *
+ * The dispatcher ends every command with command_finish_output: stdout is
+ * flushed and closed, and a write that failed (a full disk, an I/O error)
+ * turns exit 0 into 1 with a message on stderr (changes: the command is
+ * one that changes anything, whose record then says what it did).
+ */
+void command_quote_name(struct strbuf *sb, const char *name);
+char *command_quoted_name(const char *name);
+struct json_t *command_json_text(const char *s);
+void command_json_set_name(struct json_t *obj, const char *key, const char *name);
+struct json_t *command_json_pack(const char *fmt, ...);
+void command_print_json(struct json_t *value);
+int command_finish_output(int rc, int changes);
+
+/* Open the state folder read-only, as CMD_STATE does (a missing one is an
+ * empty state: ctx->have_state stays 0); for a command that must see the
+ * failure itself (fsck). */
+int command_open_state(struct command_context *ctx, struct error *err);
 
 #define COMMAND(name) int cmd_##name(struct command_context *ctx)
 COMMAND(init);

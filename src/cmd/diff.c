@@ -136,8 +136,12 @@ static void diff_patch(struct diff_list *list, struct diff_change *c,
 	}
 	const char *shown = diff_shown_path(list, c->path);
 	shown += shown[0] == '/';
-	char *label_a = xstrfmt("a/%s", shown);
-	char *label_b = xstrfmt("b/%s", shown);
+	/* The labels are the patch's "---" and "+++" lines: quoted as the
+	 * names are elsewhere, so that a name cannot forge lines there. */
+	char *name_a = xstrfmt("a/%s", shown), *name_b = xstrfmt("b/%s", shown);
+	char *label_a = command_quoted_name(name_a), *label_b = command_quoted_name(name_b);
+	free(name_a);
+	free(name_b);
 	char *argv[] = { "diff", "-u", "--label", label_a, "--label", label_b, obj_a, obj_b, NULL };
 
 	if (process_run(argv, &c->patch, &status, &err) < 0 || status > 1) {
@@ -151,6 +155,18 @@ static void diff_patch(struct diff_list *list, struct diff_change *c,
 	free(label_b);
 	free(obj_a);
 	free(obj_b);
+}
+
+/* A link target in a detail: 'static/app.js' as a message quotes it, or
+ * in double quotes with escapes when it needs them (command.h). */
+static char *diff_quoted_target(const char *link)
+{
+	char *quoted = command_quoted_name(link);
+	if (quoted[0] == '"')
+		return quoted;
+	char *plain = xstrfmt("'%s'", quoted);
+	free(quoted);
+	return plain;
 }
 
 static void diff_nodes(struct diff_list *list, const struct manifest_entry *e,
@@ -170,8 +186,12 @@ static void diff_nodes(struct diff_list *list, const struct manifest_entry *e,
 				    (unsigned long)new->gid);
 		if (new->type == NODE_FILE && memcmp(old->digest, new->digest, HASH_SIZE))
 			diff_detail(&details, "content");
-		if (new->type == NODE_SYMLINK && strcmp(old->link, new->link))
-			diff_detail(&details, "target '%s' -> '%s'", old->link, new->link);
+		if (new->type == NODE_SYMLINK && strcmp(old->link, new->link)) {
+			char *from = diff_quoted_target(old->link), *to = diff_quoted_target(new->link);
+			diff_detail(&details, "target %s -> %s", from, to);
+			free(from);
+			free(to);
+		}
 	}
 	if (!details.len)
 		return;
@@ -227,23 +247,35 @@ static void diff_manifests(struct diff_list *list, const struct manifest *old,
 	}
 }
 
+/* "+ web/new.html", "- web/old/", "+ web/current.js -> static/app.js",
+ * "M bin/api (mode 0644 -> 0755, content)", each name quoted when it
+ * holds what could pass for another line or drive the terminal. */
 static void diff_print_text(const struct diff_list *list)
 {
 	static const char marks[] = { [DIFF_ADDED] = '+', [DIFF_REMOVED] = '-', [DIFF_MODIFIED] = 'M' };
+	struct strbuf line = STRBUF_INIT;
 	for (size_t i = 0; i < list->n; i++) {
 		const struct diff_change *c = &list->v[i];
-		printf("%c %s", marks[c->kind], diff_shown_path(list, c->path));
+		strbuf_reset(&line);
+		strbuf_addf(&line, "%c ", marks[c->kind]);
+		command_quote_name(&line, diff_shown_path(list, c->path));
 		if (c->kind != DIFF_MODIFIED && c->node->type == NODE_DIR)
-			putchar('/');
-		if (c->kind != DIFF_MODIFIED && c->node->type == NODE_SYMLINK)
-			printf(" -> %s", c->node->link);
+			strbuf_addch(&line, '/');
+		if (c->kind != DIFF_MODIFIED && c->node->type == NODE_SYMLINK) {
+			strbuf_addstr(&line, " -> ");
+			command_quote_name(&line, c->node->link);
+		}
 		if (c->details.len)
-			printf(" (%s)", c->details.buf);
-		putchar('\n');
+			strbuf_addf(&line, " (%s)", c->details.buf);
+		printf("%s\n", line.buf);
 		fwrite(c->patch.buf, 1, c->patch.len, stdout);
 	}
+	strbuf_release(&line);
 }
 
+/* Names come through whole: "path" (and a symlink's "target") as UTF-8,
+ * with path_base64 (target_base64) holding the exact bytes of a name that
+ * is not (command.h). */
 static void diff_print_json(const struct diff_list *list, long from, long to)
 {
 	static const char *const kinds[] = {
@@ -252,17 +284,18 @@ static void diff_print_json(const struct diff_list *list, long from, long to)
 	json_t *changes = json_array();
 	for (size_t i = 0; i < list->n; i++) {
 		const struct diff_change *c = &list->v[i];
-		json_array_append_new(changes, json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?}",
-			"change", kinds[c->kind], "service", c->service, "path", c->path,
+		json_t *change = command_json_pack("{s:s, s:o, s:s, s:o?, s:o?}",
+			"change", kinds[c->kind], "service", command_json_text(c->service),
 			"type", diff_type_name(c->node->type),
-			"details", c->details.len ? c->details.buf : NULL,
-			"patch", c->patch.len ? c->patch.buf : NULL));
+			"details", command_json_text(c->details.len ? c->details.buf : NULL),
+			"patch", command_json_text(c->patch.len ? c->patch.buf : NULL));
+		command_json_set_name(change, "path", c->path);
+		if (c->node->type == NODE_SYMLINK)
+			command_json_set_name(change, "target", c->node->link);
+		json_array_append_new(changes, change);
 	}
-	json_t *out = json_pack("{s:I, s:I, s:o}", "from", (json_int_t)from, "to", (json_int_t)to,
-				"changes", changes);
-	json_dumpf(out, stdout, JSON_INDENT(2));
-	putchar('\n');
-	json_decref(out);
+	command_print_json(command_json_pack("{s:I, s:I, s:o}", "from", (json_int_t)from,
+					     "to", (json_int_t)to, "changes", changes));
 }
 
 static void diff_list_clear(struct diff_list *list)

@@ -1,9 +1,11 @@
 /*
- * `lastgood fsck`: re-hash the store and report every missing or damaged
- * object with the releases it breaks; exit 1 when there is any.
+ * `lastgood fsck`: check the state database and re-hash the store; report
+ * every missing or damaged object with the releases it breaks and what was
+ * done about it; exit 1 when there is any damage.
  */
 #include "cmd/command.h"
 #include "core/fsck.h"
+#include "util/strbuf.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -16,36 +18,107 @@ static void fsck_print_json(const struct fsck_report *rep)
 		json_t *releases = json_array();
 		for (size_t j = 0; j < p->nreleases; j++)
 			json_array_append_new(releases, json_integer(p->releases[j]));
-		json_array_append_new(problems, json_pack("{s:s, s:s, s:b, s:s?, s:s?, s:o}",
+		json_t *problem = command_json_pack("{s:s, s:s, s:b, s:o?, s:o, s:o?, s:o?, s:b}",
 			"problem", fsck_problem_name(p->kind), "object", p->digest,
-			"manifest", p->manifest, "path", p->path, "detail", p->detail,
-			"releases", releases));
+			"manifest", p->manifest, "detail", command_json_text(p->detail),
+			"releases", releases, "quarantined", command_json_text(p->quarantined),
+			"repair_error", command_json_text(p->repair_error),
+			"intact_again", p->intact_again);
+		if (p->path)
+			command_json_set_name(problem, "path", p->path);
+		if (p->restored_from)
+			command_json_set_name(problem, "restored_from", p->restored_from);
+		json_array_append_new(problems, problem);
 	}
-	json_t *out = json_pack("{s:b, s:I, s:I, s:o}", "ok", rep->nproblems == 0,
-				"objects", (json_int_t)rep->objects,
-				"releases", (json_int_t)rep->releases, "problems", problems);
-	json_dumpf(out, stdout, JSON_INDENT(2));
-	putchar('\n');
-	json_decref(out);
+	json_t *damage = json_array();
+	for (size_t i = 0; i < rep->ndatabase; i++)
+		json_array_append_new(damage, command_json_text(rep->database[i]));
+	json_t *database = command_json_pack("{s:b, s:o, s:I}", "ok", !fsck_database_damaged(rep),
+					     "damage", damage, "more",
+					     (json_int_t)rep->database_more);
+	command_print_json(command_json_pack("{s:b, s:o, s:I, s:I, s:o, s:o?, s:o?}",
+		"ok", rep->nproblems == 0 && !fsck_database_damaged(rep), "database", database,
+		"objects", (json_int_t)rep->objects, "releases", (json_int_t)rep->releases,
+		"problems", problems, "repair_note", command_json_text(rep->repair_note),
+		"cache_note", command_json_text(rep->cache_note)));
+}
+
+/* ", releases 2, 3" */
+static void fsck_add_releases(struct strbuf *sb, const struct fsck_problem *p)
+{
+	strbuf_addf(sb, "release%s ", p->nreleases > 1 ? "s" : "");
+	for (size_t j = 0; j < p->nreleases; j++)
+		strbuf_addf(sb, "%s%ld", j ? ", " : "", p->releases[j]);
+}
+
+/* What was done about a damaged object, on a line of its own below it:
+ * "  moved to '.../quarantine/<digest>'; stored again from live file
+ * '/srv/bin/api'". Names come before any release number. */
+static void fsck_print_repair(const struct fsck_report *rep, const struct fsck_problem *p)
+{
+	struct strbuf line = STRBUF_INIT;
+	if (p->kind == FSCK_MALFORMED || rep->repair_note)
+		return;
+	if (p->intact_again) {
+		printf("  whole again: another command stored it meanwhile\n");
+		return;
+	}
+	if (p->quarantined) {
+		strbuf_addstr(&line, "moved to ");
+		command_quote_name(&line, p->quarantined);
+		strbuf_addstr(&line, "; ");
+	}
+	if (p->restored_from) {
+		strbuf_addstr(&line, "stored again from live file ");
+		command_quote_name(&line, p->restored_from);
+	} else if (p->repair_error) {
+		strbuf_addf(&line, "not repaired: %s", p->repair_error);
+	} else if (p->manifest) {
+		strbuf_addstr(&line, "a manifest: written again only by a snapshot of exactly "
+			      "the files it lists");
+	} else if (!p->nreleases) {
+		strbuf_addstr(&line, "no live file holds this content, and no release needs it");
+	} else {
+		strbuf_addstr(&line, "no live file holds this content: ");
+		fsck_add_releases(&line, p);
+		strbuf_addstr(&line, " cannot be put back whole");
+	}
+	printf("  %s\n", line.buf);
+	strbuf_release(&line);
 }
 
 /* "corrupt object <digest> (/srv/bin/api) used by releases 2, 3": the whole
  * digest, so it can be found in the store or compared with sha256sum. */
-static void fsck_print_problem(const struct fsck_problem *p)
+static void fsck_print_problem(const struct fsck_report *rep, const struct fsck_problem *p)
 {
-	printf("%s %s %s", fsck_problem_name(p->kind), p->manifest ? "manifest" : "object",
-	       p->digest);
-	if (p->path)
-		printf(" (%s)", p->path);
-	if (!p->nreleases)
-		printf(" used by no release");
-	else
-		printf(" used by release%s ", p->nreleases > 1 ? "s" : "");
-	for (size_t j = 0; j < p->nreleases; j++)
-		printf("%s%ld", j ? ", " : "", p->releases[j]);
+	struct strbuf line = STRBUF_INIT;
+	strbuf_addf(&line, "%s %s %s", fsck_problem_name(p->kind),
+		    p->manifest ? "manifest" : "object", p->digest);
+	if (p->path) {
+		strbuf_addstr(&line, " (");
+		command_quote_name(&line, p->path);
+		strbuf_addch(&line, ')');
+	}
+	if (!p->nreleases) {
+		strbuf_addstr(&line, " used by no release");
+	} else {
+		strbuf_addstr(&line, " used by ");
+		fsck_add_releases(&line, p);
+	}
 	if (p->detail)
-		printf(": %s", p->detail);
-	putchar('\n');
+		strbuf_addf(&line, ": %s", p->detail);
+	printf("%s\n", line.buf);
+	strbuf_release(&line);
+	fsck_print_repair(rep, p);
+}
+
+static void fsck_print_database(const struct fsck_report *rep)
+{
+	for (size_t i = 0; i < rep->ndatabase; i++)
+		printf("damaged state database: %s\n", rep->database[i]);
+	if (rep->database_more)
+		printf("damaged state database: and %ld more finding%s\n", rep->database_more,
+		       rep->database_more == 1 ? "" : "s");
 }
 
 int cmd_fsck(struct command_context *ctx)
@@ -55,24 +128,37 @@ int cmd_fsck(struct command_context *ctx)
 
 	if (ctx->argc > 1)
 		return command_usage(ctx, "unexpected argument");
-	/* No state folder yet: nothing recorded, nothing to check. */
-	if (ctx->have_state && fsck_run(&ctx->st, &rep, &err) < 0) {
+	/* No state folder yet: nothing recorded, nothing to check. A state
+	 * database SQLite finds damaged as it opens it is itself the finding. */
+	if (command_open_state(ctx, &err) < 0) {
+		if (!fsck_error_is_damage(&err))
+			return command_fail(ctx, &err);
+		fsck_note_database_damage(&rep, err.msg);
+	} else if (ctx->have_state && fsck_run(&ctx->st, ctx->opt.lock_wait_ms, &rep, &err) < 0) {
 		fsck_report_clear(&rep);
 		return command_fail(ctx, &err);
 	}
+	int damaged = rep.nproblems || fsck_database_damaged(&rep);
 	if (ctx->opt.json) {
 		fsck_print_json(&rep);
-	} else if (!rep.nproblems) {
+	} else if (!damaged) {
 		printf("ok: %ld object%s, %ld release%s checked\n", rep.objects,
 		       rep.objects == 1 ? "" : "s", rep.releases, rep.releases == 1 ? "" : "s");
 	} else {
+		fsck_print_database(&rep);
 		for (size_t i = 0; i < rep.nproblems; i++)
-			fsck_print_problem(&rep.problems[i]);
+			fsck_print_problem(&rep, &rep.problems[i]);
 	}
+	if (fsck_database_damaged(&rep))
+		fprintf(stderr, "lastgood: the state database is damaged: change nothing with "
+			"lastgood until it is rebuilt; keep a copy of the state folder, then rebuild "
+			"the database from what SQLite can still read, as README.md says under "
+			"\"A damaged state database\"\n");
+	if (rep.repair_note)
+		fprintf(stderr, "lastgood: %s\n", rep.repair_note);
 	if (rep.cache_note)
 		fprintf(stderr, "lastgood: the next snapshot may not read the damaged files "
 			"again: %s\n", rep.cache_note);
-	int rc = rep.nproblems ? EXIT_FAILED : EXIT_OK;
 	fsck_report_clear(&rep);
-	return rc;
+	return damaged ? EXIT_FAILED : EXIT_OK;
 }

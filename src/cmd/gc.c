@@ -47,15 +47,13 @@ static void gc_print_json(const struct gc_report *rep, int keep)
 	json_t *removed = json_array();
 	for (size_t i = 0; i < rep->nremoved; i++)
 		json_array_append_new(removed, json_integer(rep->removed[i]));
-	json_t *out = json_pack("{s:i, s:o, s:I, s:I, s:I, s:I}", "keep", keep,
+	json_t *out = command_json_pack("{s:i, s:o, s:I, s:I, s:I, s:I}", "keep", keep,
 				"releases_removed", removed,
 				"releases_kept", (json_int_t)rep->releases_kept,
 				"objects_removed", (json_int_t)rep->objects_removed,
 				"objects_kept", (json_int_t)rep->objects_kept,
 				"bytes_freed", (json_int_t)rep->bytes_freed);
-	json_dumpf(out, stdout, JSON_INDENT(2));
-	putchar('\n');
-	json_decref(out);
+	command_print_json(out);
 }
 
 /* gc runs as an operation like every change, so history shows it. */

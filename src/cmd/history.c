@@ -11,14 +11,17 @@
 
 json_t *history_operation_json(const struct operation_record *rec)
 {
-	return json_pack("{s:I, s:s, s:s?, s:s?, s:s?, s:I, s:I, s:I, s:s, s:s?, s:I, s:I}",
-			 "id", (json_int_t)rec->id, "command", rec->command, "args", rec->args,
-			 "reason", rec->reason, "actor", rec->actor, "pid", (json_int_t)rec->pid,
-			 "started_ms", (json_int_t)rec->started_ms,
-			 "ended_ms", (json_int_t)rec->ended_ms,
-			 "result", op_result_name(rec->result), "error", rec->error,
-			 "from_release", (json_int_t)rec->from_release,
-			 "to_release", (json_int_t)rec->to_release);
+	return command_json_pack("{s:I, s:o, s:o?, s:o?, s:o?, s:I, s:I, s:I, s:s, s:o?, s:I, s:I}",
+				 "id", (json_int_t)rec->id, "command", command_json_text(rec->command),
+				 "args", command_json_text(rec->args),
+				 "reason", command_json_text(rec->reason),
+				 "actor", command_json_text(rec->actor), "pid", (json_int_t)rec->pid,
+				 "started_ms", (json_int_t)rec->started_ms,
+				 "ended_ms", (json_int_t)rec->ended_ms,
+				 "result", op_result_name(rec->result),
+				 "error", command_json_text(rec->error),
+				 "from_release", (json_int_t)rec->from_release,
+				 "to_release", (json_int_t)rec->to_release);
 }
 
 static void history_print_table(const struct operation_record *list, size_t n)
@@ -58,9 +61,7 @@ int cmd_history(struct command_context *ctx)
 		json_t *array = json_array();
 		for (size_t i = 0; i < shown; i++)
 			json_array_append_new(array, history_operation_json(&list[i]));
-		json_dumpf(array, stdout, JSON_INDENT(2));
-		putchar('\n');
-		json_decref(array);
+		command_print_json(array);
 	} else if (n) {
 		history_print_table(list, shown);
 	} else {

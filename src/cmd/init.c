@@ -64,7 +64,7 @@ COMMAND(init)
 	if (cmd_init_write(path, &err) < 0)
 		return command_fail(ctx, &err);
 	if (ctx->opt.json) {
-		json_t *out = json_pack("{s:s}", "config", path);
+		json_t *out = command_json_pack("{s:o}", "config", command_json_text(path));
 		json_dumpf(out, stdout, JSON_COMPACT);
 		putchar('\n');
 		json_decref(out);

@@ -5,42 +5,54 @@
  */
 #include "cmd/command.h"
 #include "core/release.h"
+#include "util/alloc.h"
 #include "util/format.h"
 
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 
-static void releases_print_json(const struct release *list, size_t n, long live)
+static void releases_print_json(struct command_context *ctx, const struct release *list,
+				size_t n, long live)
 {
 	json_t *array = json_array();
 	for (size_t i = 0; i < n; i++) {
 		const struct release *r = &list[i];
-		json_array_append_new(array, json_pack("{s:I, s:s, s:I, s:s?, s:s?, s:s?, s:s?, s:s?, "
-						       "s:I, s:I, s:I, s:b}",
-			"id", (json_int_t)r->id, "digest", r->digest,
-			"created_ms", (json_int_t)r->created_ms, "label", r->label,
-			"commit", r->commit, "reason", r->reason, "actor", r->actor,
+		char *former = release_former_label(&ctx->st, r->id);
+		json_array_append_new(array, command_json_pack("{s:I, s:o, s:I, s:o?, s:o?, s:o?, "
+							       "s:o?, s:o?, s:s?, s:I, s:I, s:I, s:b}",
+			"id", (json_int_t)r->id, "digest", command_json_text(r->digest),
+			"created_ms", (json_int_t)r->created_ms, "label", command_json_text(r->label),
+			"former_label", command_json_text(former),
+			"commit", command_json_text(r->commit), "reason", command_json_text(r->reason),
+			"actor", command_json_text(r->actor),
 			"mark", r->mark ? release_mark_name(r->mark) : NULL,
 			"files", (json_int_t)r->files, "size", (json_int_t)r->size,
 			"added", (json_int_t)r->added, "live", r->id == live));
+		free(former);
 	}
-	json_dumpf(array, stdout, JSON_INDENT(2));
-	putchar('\n');
-	json_decref(array);
+	command_print_json(array);
 }
 
-static void releases_print_table(const struct release *list, size_t n, long live)
+/* A release that gave its label up to a retry shows it as "(was v2)". */
+static void releases_print_table(struct command_context *ctx, const struct release *list,
+				 size_t n, long live)
 {
 	char when[FORMAT_SIZE], size[FORMAT_SIZE], added[FORMAT_SIZE];
 	printf("  %5s  %-19s  %-4s  %-16s  %-12s  %7s  %10s  %10s\n", "REL", "CREATED", "MARK",
 	       "LABEL", "COMMIT", "FILES", "SIZE", "NEW");
 	for (size_t i = 0; i < n; i++) {
 		const struct release *r = &list[i];
+		char *former = r->label ? NULL : release_former_label(&ctx->st, r->id);
+		char *label = r->label ? xstrdup(r->label) : former ? xstrfmt("(was %s)", former)
+								      : xstrdup("-");
 		printf("%c %5ld  %-19s  %-4s  %-16s  %-12.12s  %7ld  %10s  %10s\n",
 		       r->id == live ? '*' : ' ', r->id, format_time(r->created_ms, when),
-		       r->mark ? release_mark_name(r->mark) : "-", r->label ? r->label : "-",
+		       r->mark ? release_mark_name(r->mark) : "-", label,
 		       r->commit ? r->commit : "-", r->files, format_bytes(r->size, size),
 		       format_bytes(r->added, added));
+		free(former);
+		free(label);
 	}
 }
 
@@ -62,9 +74,9 @@ int cmd_releases(struct command_context *ctx)
 	}
 	shown = limit && n > (size_t)limit ? (size_t)limit : n;
 	if (ctx->opt.json)
-		releases_print_json(list, shown, live);
+		releases_print_json(ctx, list, shown, live);
 	else if (n)
-		releases_print_table(list, shown, live);
+		releases_print_table(ctx, list, shown, live);
 	else
 		printf("no releases recorded yet; run 'lastgood snapshot'\n");
 	if (shown < n && !ctx->opt.json)

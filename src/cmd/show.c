@@ -16,15 +16,14 @@ static void show_print_json(const struct operation_record *rec)
 	json_t *steps = json_array();
 	for (size_t i = 0; i < rec->nsteps; i++) {
 		const struct step_record *s = &rec->steps[i];
-		json_array_append_new(steps, json_pack("{s:i, s:s, s:s?, s:s?, s:s, s:I, s:I}",
-			"seq", s->seq, "kind", s->kind, "target", s->target, "detail", s->detail,
+		json_array_append_new(steps, command_json_pack("{s:i, s:o, s:o?, s:o?, s:s, s:I, s:I}",
+			"seq", s->seq, "kind", command_json_text(s->kind),
+			"target", command_json_text(s->target), "detail", command_json_text(s->detail),
 			"result", step_result_name(s->result), "started_ms", (json_int_t)s->started_ms,
 			"ended_ms", (json_int_t)s->ended_ms));
 	}
 	json_object_set_new(op, "steps", steps);
-	json_dumpf(op, stdout, JSON_INDENT(2));
-	putchar('\n');
-	json_decref(op);
+	command_print_json(op);
 }
 
 static void show_print_timeline(const struct operation_record *rec)

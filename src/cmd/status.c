@@ -108,25 +108,23 @@ static void status_print_json(struct command_context *ctx, const struct status_f
 	for (size_t s = 0; s < ctx->cfg.nservices; s++) {
 		const struct service_status *ss = &facts->services[s];
 		int up = ss->info.running == 1 && ss->info.started_ms;
-		json_array_append_new(services, json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s?, s:I, s:s}",
-			"name", ctx->cfg.services[s].name,
+		json_array_append_new(services, command_json_pack("{s:o, s:s, s:s, s:I, s:I, s:s, "
+								  "s:o?, s:I, s:o}",
+			"name", command_json_text(ctx->cfg.services[s].name),
 			"manager", config_manager_name(ctx->cfg.services[s].manager),
 			"state", state_name(ss->info.running), "pid", (json_int_t)ss->info.pid,
 			"uptime_ms", (json_int_t)(up ? now - ss->info.started_ms : 0),
-			"health", health_name(ss->healthy), "failure", ss->failure,
-			"release", (json_int_t)ss->release, "detail", ss->info.detail));
+			"health", health_name(ss->healthy), "failure", command_json_text(ss->failure),
+			"release", (json_int_t)ss->release, "detail", command_json_text(ss->info.detail)));
 	}
 	json_t *unfinished = json_array();
 	for (size_t i = 0; i < facts->nunfinished; i++)
 		json_array_append_new(unfinished, json_integer(facts->unfinished[i]));
-	json_t *out = json_pack("{s:I, s:s?, s:s?, s:s?, s:o, s:o}",
-		"live_release", (json_int_t)facts->live.id, "label", facts->live.label,
-		"commit", facts->live.commit,
+	command_print_json(command_json_pack("{s:I, s:o?, s:o?, s:s?, s:o, s:o}",
+		"live_release", (json_int_t)facts->live.id, "label", command_json_text(facts->live.label),
+		"commit", command_json_text(facts->live.commit),
 		"mark", facts->live.mark ? release_mark_name(facts->live.mark) : NULL,
-		"interrupted_operations", unfinished, "services", services);
-	json_dumpf(out, stdout, JSON_INDENT(2));
-	putchar('\n');
-	json_decref(out);
+		"interrupted_operations", unfinished, "services", services));
 }
 
 static void status_print_text(struct command_context *ctx, const struct status_facts *facts)

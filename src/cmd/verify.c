@@ -31,8 +31,9 @@ static int verify_processes(struct command_context *ctx, const unsigned char *se
 		int ok = info.running == 1;
 		failed |= !ok;
 		if (out)
-			json_array_append_new(out, json_pack("{s:s, s:s, s:b, s:s}", "service", svc->name,
-				"check", "process", "ok", ok, "response", info.detail));
+			json_array_append_new(out, command_json_pack("{s:o, s:s, s:b, s:o}", "service",
+				command_json_text(svc->name), "check", "process", "ok", ok,
+				"response", command_json_text(info.detail)));
 		else
 			printf("%s  %-20s process %s%s%s\n", ok ? "ok  " : "FAIL", svc->name,
 			       ok ? "running" : "not running", ok ? "" : ": ", ok ? "" : info.detail);
@@ -74,18 +75,16 @@ int cmd_verify(struct command_context *ctx)
 		const char *name = ctx->cfg.services[r->service].name;
 		failed |= !r->ok;
 		if (out)
-			json_array_append_new(out, json_pack("{s:s, s:s, s:b, s:I, s:s?}", "service",
-				name, "check", r->summary, "ok", r->ok,
-				"elapsed_ms", (json_int_t)r->elapsed_ms, "response", r->response));
+			json_array_append_new(out, command_json_pack("{s:o, s:o, s:b, s:I, s:o?}",
+				"service", command_json_text(name), "check", command_json_text(r->summary),
+				"ok", r->ok, "elapsed_ms", (json_int_t)r->elapsed_ms,
+				"response", command_json_text(r->response)));
 		else
 			printf("%s  %-20s %s (%lldms)%s%s\n", r->ok ? "ok  " : "FAIL", name, r->summary,
 			       r->elapsed_ms, r->ok ? "" : ": ", r->ok ? "" : r->response);
 	}
-	if (out) {
-		json_dumpf(out, stdout, JSON_INDENT(2));
-		putchar('\n');
-		json_decref(out);
-	}
+	if (out)
+		command_print_json(out);
 	health_round_free(&round);
 	free(selected);
 	return failed ? EXIT_FAILED : EXIT_OK;

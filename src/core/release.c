@@ -4,6 +4,7 @@
  */
 #include "core/release.h"
 #include "core/manifest.h"
+#include "core/operation.h"
 #include "core/state.h"
 #include "util/alloc.h"
 #include "util/error.h"
@@ -121,19 +122,84 @@ static int insert_release(struct state *st, const struct manifest *m,
 static int record_services(struct state *st, long id, const struct manifest *m,
 			   struct error *err);
 
+/*
+ * Whether release id, which holds a label a new release asks for, may give
+ * it up: a release that failed, never one that is live or passed. Failed
+ * means marked bad, or recorded by an operation that did not succeed (a
+ * deploy whose switch failed on a full disk, one rolled back or undone).
+ * Then a retry of `deploy --label v2` takes the label over, and the old
+ * release keeps it as its former label.
+ */
+static int release_label_movable(struct state *st, long id)
+{
+	sqlite3_stmt *stmt;
+	int movable = 0;
+	if (id == state_live_release(st) ||
+	    sqlite3_prepare_v2(st->db, "SELECT r.mark, o.result FROM releases AS r LEFT JOIN "
+			       "operations AS o ON o.id = r.operation WHERE r.id = ?", -1, &stmt,
+			       NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_bind_int64(stmt, 1, id);
+	if (sqlite3_step(stmt) == SQLITE_ROW) {
+		int mark = sqlite3_column_int(stmt, 0), result = sqlite3_column_int(stmt, 1);
+		int failed = sqlite3_column_type(stmt, 1) != SQLITE_NULL &&
+			     (result == OP_FAILED || result == OP_ROLLED_BACK || result == OP_UNDONE ||
+			      result == OP_NEEDS_ATTENTION);
+		movable = mark == MARK_BAD || (mark != MARK_GOOD && failed);
+	}
+	sqlite3_finalize(stmt);
+	return movable;
+}
+
+/* Take label away from release id, which keeps it as its former label;
+ * the operation running says so in its timeline. */
+static int release_move_label(struct state *st, long id, const char *label, struct error *err)
+{
+	sqlite3_stmt *stmt;
+	if (state_prepare(st, "UPDATE releases SET former_label = label, label = NULL "
+			  "WHERE id = ?", &stmt, err) < 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, id);
+	int rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return state_db_error(st, "move label", err);
+	if (!st->operation)
+		return 0;
+	char *detail = xstrfmt("from release %ld, which failed", id);
+	rc = operation_step_note(st, st->operation, "move label", label, STEP_OK, detail, err);
+	free(detail);
+	return rc;
+}
+
+char *release_former_label(struct state *st, long id)
+{
+	sqlite3_stmt *stmt;
+	char *label = NULL;
+	if (sqlite3_prepare_v2(st->db, "SELECT former_label FROM releases WHERE id = ?", -1, &stmt,
+			       NULL) != SQLITE_OK)
+		return NULL;
+	sqlite3_bind_int64(stmt, 1, id);
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		label = state_column_text(stmt, 0);
+	sqlite3_finalize(stmt);
+	return label;
+}
+
 int release_create(struct state *st, const struct manifest *m,
 		   const struct release_meta *meta, long *id, int *created,
 		   struct error *err)
 {
 	char digest[HASH_HEX_SIZE];
-	long existing;
+	long existing = 0;
 
 	*created = 0;
 	if (meta->label && (check_label(meta->label, err) < 0))
 		return -1;
 	if (meta->commit && check_commit(meta->commit, err) < 0)
 		return -1;
-	if (meta->label && find_by_label(st, meta->label, &existing) == 0 && existing)
+	if (meta->label && find_by_label(st, meta->label, &existing) == 0 && existing &&
+	    !release_label_movable(st, existing))
 		return error_set(err, EXIT_USAGE, "label '%s' is already release %ld",
 				 meta->label, existing);
 	/* The manifest goes into the store before the row that names it, so a
@@ -143,10 +209,12 @@ int release_create(struct state *st, const struct manifest *m,
 	if (!meta->label && !meta->commit && (*id = release_with_digest(st, digest)))
 		return 0;
 
-	/* The release and its service rows, together or not at all. */
+	/* The release, its service rows and the label it takes over,
+	 * together or not at all. */
 	if (state_exec(st, "SAVEPOINT release_create", "record release", err) < 0)
 		return -1;
-	if (insert_release(st, m, meta, digest, id, err) < 0 || record_services(st, *id, m, err) < 0) {
+	if ((existing && release_move_label(st, existing, meta->label, err) < 0) ||
+	    insert_release(st, m, meta, digest, id, err) < 0 || record_services(st, *id, m, err) < 0) {
 		struct error ignored = ERROR_INIT;
 		state_exec(st, "ROLLBACK TO release_create; RELEASE release_create", "record release",
 			   &ignored);

@@ -52,10 +52,17 @@ struct release_meta {
 /* Store the manifest and record a new release. When no label or commit is
  * asked for and a release already has exactly this content (the live one
  * first, else the newest), that release is returned instead (*created = 0):
- * content known to be bad keeps its mark. */
+ * content known to be bad keeps its mark. A label another release holds is
+ * refused (EXIT_USAGE), unless that release failed (marked bad, or
+ * recorded by an operation that did not succeed, and not live): then the
+ * new release takes the label over, and the old one keeps it as its former
+ * label (release_former_label), so that a label names one release. */
 int release_create(struct state *st, const struct manifest *m,
 		   const struct release_meta *meta, long *id, int *created,
 		   struct error *err);
+/* The label release id gave up to a later release, or NULL (caller
+ * frees). */
+char *release_former_label(struct state *st, long id);
 int release_get(struct state *st, long id, struct release *r, struct error *err);
 /* The newest `limit` releases (limit <= 0: all), newest first; caller
  * frees with release_list_free. */

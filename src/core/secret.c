@@ -5,13 +5,17 @@
 #include "core/secret.h"
 #include "util/strbuf.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
 /*
- * Shorter values are not scrubbed from other text: a `?v=1` would mask
- * every "1" in a response, and a short word is as likely to be the
- * server's own. Real tokens and passwords are longer.
+ * A secret this long or longer is masked wherever it appears in other
+ * text. A shorter one (a PIN, a `?v=1`) is masked only where it stands as
+ * a whole token, between characters that cannot be part of a word (see
+ * secret_word_byte) or at either end of the text: masking every "1" or
+ * every "a" of a message would make it unreadable, and a short secret
+ * inside a longer word ("4821" in "48210") is not that secret shown.
  */
 #define SECRET_SCRUB_MIN 6
 
@@ -80,24 +84,44 @@ char *secret_redact_url(const char *url)
 	return strbuf_detach(&r.out);
 }
 
+/* Letters, digits, '_' and every byte of a multibyte UTF-8 character: what
+ * a word, a number or a token is made of. */
+static int secret_word_byte(char c)
+{
+	return isalnum((unsigned char)c) || c == '_' || (unsigned char)c >= 0x80;
+}
+
+/* Whether the occurrence of a short secret at hit (len bytes) in
+ * [start, end) stands alone (SECRET_SCRUB_MIN). */
+static int secret_whole_token(const char *start, const char *end, const char *hit, size_t len)
+{
+	return (hit == start || !secret_word_byte(hit[-1])) &&
+	       (hit + len == end || !secret_word_byte(hit[len]));
+}
+
 static void scrub_span(const char *secret, size_t len, void *ctx)
 {
 	struct strbuf *text = ctx;
-	const char *from = text->buf, *end = text->buf + text->len, *hit;
+	const char *start = text->buf, *end = text->buf + text->len;
+	const char *from = start, *copied = start, *hit;
 	struct strbuf out = STRBUF_INIT;
 
-	if (len < SECRET_SCRUB_MIN)
+	if (!len)
 		return;
 	while ((hit = memmem(from, (size_t)(end - from), secret, len))) {
-		strbuf_add(&out, from, (size_t)(hit - from));
+		if (len < SECRET_SCRUB_MIN && !secret_whole_token(start, end, hit, len)) {
+			from = hit + 1;
+			continue;
+		}
+		strbuf_add(&out, copied, (size_t)(hit - copied));
 		strbuf_addstr(&out, SECRET_MASK);
-		from = hit + len;
+		from = copied = hit + len;
 	}
-	if (from == text->buf) {
+	if (copied == start) {
 		strbuf_release(&out);
 		return;
 	}
-	strbuf_add(&out, from, (size_t)(end - from));
+	strbuf_add(&out, copied, (size_t)(end - copied));
 	/* The old text held the secret: it goes the way secrets go. */
 	explicit_bzero(text->buf, text->len);
 	strbuf_release(text);

@@ -33,8 +33,10 @@ struct strbuf;
 /* A copy of url with every secret part replaced by SECRET_MASK (caller
  * frees); the scheme, host, port and path stay readable. */
 char *secret_redact_url(const char *url);
-/* Replace every occurrence of secret in text by SECRET_MASK. NULL, and
- * values too short to tell from ordinary words, are left alone. */
+/* Replace every occurrence of secret in text by SECRET_MASK, whatever its
+ * length: one of SECRET_SCRUB_MIN (6) bytes or more anywhere, a shorter one
+ * wherever it stands as a whole token, not inside a longer word or number
+ * (secret.c). NULL and "" leave text alone. */
 void secret_scrub(struct strbuf *text, const char *secret);
 /* secret_scrub for each secret part of url (NULL: nothing). */
 void secret_scrub_url(struct strbuf *text, const char *url);

@@ -17,7 +17,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -108,8 +110,9 @@ static void free_strings(char **v)
 }
 
 /* A copy of args with the program resolved the way the config reads: a
- * bare name is searched on PATH (posix_spawnp), an absolute path is used
- * as is, and a relative path with a slash (`bin/api`) is taken in the
+ * bare name is searched on PATH (posix_spawnp for the other managers'
+ * programs, execvp in a process service's exec gate), an absolute path is
+ * used as is, and a relative path with a slash (`bin/api`) is taken in the
  * service's workdir rather than in whatever folder lastgood runs from.
  * Free with free_strings. */
 static char **service_argv(const struct service *svc, char *const *args)
@@ -631,25 +634,123 @@ static int process_open_log(struct state *st, const struct service *svc, struct 
 }
 
 /*
- * posix_spawn the service's `run` detached: its own session (so it
- * outlives lastgood and its group can be signalled whole), stdin from
- * /dev/null, output to the log, in its workdir. Signal dispositions and
- * the mask are reset because an ignored SIGTERM would survive exec and
- * make every stop wait for SIGKILL.
+ * A process service is started through an exec gate, so that it never runs
+ * without a record of its pid. lastgood spawns itself as the service's
+ * process (SERVICE_EXEC_GATE, below): its pid is the pid the service will
+ * have, since exec keeps it, and so is its start time. It waits on a pipe
+ * while lastgood records that pid durably, and execs `run` only once told
+ * to. A lastgood killed before that (a crash, SIGKILL, the OOM killer)
+ * closes the pipe with its death, and the gate exits without running
+ * anything: there is no window in which the service runs untracked, which
+ * the LASTGOOD_SERVICE marker alone could not close, since a program that
+ * sets its process title (redis, postgres, nginx) overwrites the
+ * environment that /proc/PID/environ shows. A second pipe, closed by the
+ * exec, brings back the errno of an exec that failed.
  */
-static int process_spawn(struct state *st, const struct service *svc, pid_t *pid,
+#define GATE_FD 3                /* in the gate: the pipe it waits on */
+#define GATE_STATUS_FD 4         /* in the gate: where an exec failure's errno goes */
+
+struct process_gate {
+	pid_t pid;
+	int go_fd;                   /* write a byte: exec; close: exit */
+	int status_fd;               /* EOF once exec succeeded, else its errno */
+	char *program;               /* what it execs, for messages */
+};
+
+int service_exec_gate(char **argv)
+{
+	char go;
+	ssize_t n;
+	while ((n = read(GATE_FD, &go, 1)) < 0 && errno == EINTR)
+		;
+	close(GATE_FD);
+	if (n != 1)
+		return 1;   /* lastgood is gone, and its record with it: run nothing */
+	fcntl(GATE_STATUS_FD, F_SETFD, FD_CLOEXEC);
+	execvp(argv[0], argv);
+	int e = errno;
+	(void)!write(GATE_STATUS_FD, &e, sizeof(e));
+	return 127;
+}
+
+/* A pipe whose two ends are above the gate's descriptors, so that placing
+ * one at GATE_FD never overwrites the other before it is placed. */
+static int gate_pipe(int fds[2])
+{
+	int raw[2];
+	if (pipe2(raw, O_CLOEXEC) < 0)
+		return -1;
+	for (int i = 0; i < 2; i++) {
+		fds[i] = fcntl(raw[i], F_DUPFD_CLOEXEC, GATE_STATUS_FD + 1);
+		close(raw[i]);
+	}
+	if (fds[0] >= 0 && fds[1] >= 0)
+		return 0;
+	int e = errno;
+	for (int i = 0; i < 2; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	errno = e;
+	return -1;
+}
+
+/* The gate is this very program: its path as /proc/self/exe names it
+ * (under valgrind, the program valgrind runs rather than valgrind), or
+ * the link itself when that file is gone (replaced while running). */
+static char *gate_program(void)
+{
+	char path[PATH_MAX];
+	static const char deleted[] = " (deleted)";
+	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+	if (n <= 0 || n == (ssize_t)sizeof(path) - 1)
+		return xstrdup("/proc/self/exe");
+	path[n] = '\0';
+	if ((size_t)n >= sizeof(deleted) - 1 && !strcmp(path + n - (sizeof(deleted) - 1), deleted))
+		return xstrdup("/proc/self/exe");
+	return xstrdup(path);
+}
+
+/*
+ * posix_spawn the gate for the service's `run`, detached: its own session
+ * (so it outlives lastgood and its group can be signalled whole), stdin
+ * from /dev/null, output to the log, in its workdir. Signal dispositions
+ * and the mask are reset because an ignored SIGTERM would survive exec and
+ * make every stop wait for SIGKILL. The program is looked up as execvp
+ * does, on the PATH of the service's environment.
+ */
+static int process_spawn(struct state *st, const struct service *svc, struct process_gate *gate,
 			 struct error *err)
 {
 	posix_spawn_file_actions_t actions;
 	posix_spawnattr_t attr;
 	sigset_t all, none;
+	int go[2], status[2];
 
 	if (check_workdir(svc, err) < 0)
 		return -1;
 	int log_fd = process_open_log(st, svc, err);
 	if (log_fd < 0)
 		return -1;
-	char **argv = service_argv(svc, svc->run.v);
+	if (gate_pipe(go) < 0) {
+		error_errno(err, EXIT_NEEDS_ATTENTION, errno, "cannot make the exec gate's pipe");
+		close(log_fd);
+		return -1;
+	}
+	if (gate_pipe(status) < 0) {
+		error_errno(err, EXIT_NEEDS_ATTENTION, errno, "cannot make the exec gate's pipe");
+		close(go[0]);
+		close(go[1]);
+		close(log_fd);
+		return -1;
+	}
+	char **run = service_argv(svc, svc->run.v);
+	size_t n = 0;
+	while (run[n])
+		n++;
+	char **argv = xcalloc(n + 3, sizeof(*argv));
+	argv[0] = gate_program();
+	argv[1] = SERVICE_EXEC_GATE;
+	memcpy(argv + 2, run, n * sizeof(*run));
 	char *marker = process_marker(st, svc);
 	char **envp = service_environment(svc, marker);
 
@@ -657,6 +758,8 @@ static int process_spawn(struct state *st, const struct service *svc, pid_t *pid
 	posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&actions, log_fd, STDOUT_FILENO);
 	posix_spawn_file_actions_adddup2(&actions, log_fd, STDERR_FILENO);
+	posix_spawn_file_actions_adddup2(&actions, go[0], GATE_FD);
+	posix_spawn_file_actions_adddup2(&actions, status[1], GATE_STATUS_FD);
 	posix_spawn_file_actions_addchdir_np(&actions, svc->workdir);
 	posix_spawnattr_init(&attr);
 	sigfillset(&all);
@@ -666,25 +769,85 @@ static int process_spawn(struct state *st, const struct service *svc, pid_t *pid
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF |
 				 POSIX_SPAWN_SETSIGMASK);
 
-	int rc = posix_spawnp(pid, argv[0], &actions, &attr, argv, envp);
+	int rc = posix_spawn(&gate->pid, argv[0], &actions, &attr, argv, envp);
 	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&actions);
 	close(log_fd);
-	if (rc != 0)
-		error_errno(err, EXIT_FAILED, rc, "cannot run '%s'", argv[0]);
-	free_strings(argv);
+	close(go[0]);
+	close(status[1]);
+	if (rc != 0) {
+		error_errno(err, EXIT_NEEDS_ATTENTION, rc, "cannot run the exec gate '%s'", argv[0]);
+		close(go[1]);
+		close(status[0]);
+	} else {
+		gate->go_fd = go[1];
+		gate->status_fd = status[0];
+		gate->program = xstrdup(run[0]);
+	}
+	free(argv[0]);
+	free(argv);
+	free_strings(run);
 	free_strings(envp);
 	free(marker);
 	return rc ? -1 : 0;
 }
 
-/* A process we started but cannot track must not be left running
- * untracked: nothing could ever stop it. */
-static void process_abandon(pid_t pid)
+/* Close what is left of the gate's pipes; reap it when it is not going
+ * to run anything. */
+static void process_gate_close(struct process_gate *gate, int reap)
 {
-	kill(-pid, SIGKILL);
-	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+	if (gate->go_fd >= 0)
+		close(gate->go_fd);
+	close(gate->status_fd);
+	free(gate->program);
+	while (reap && waitpid(gate->pid, NULL, 0) < 0 && errno == EINTR)
 		;
+}
+
+/* Write the gate its go-ahead. A gate that died meanwhile (killed by
+ * someone) makes that an EPIPE, never a SIGPIPE that would kill lastgood
+ * in the middle of an operation. */
+static int process_gate_go(int fd)
+{
+	sigset_t pipe_signal, old;
+	sigemptyset(&pipe_signal);
+	sigaddset(&pipe_signal, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_signal, &old);
+	ssize_t n = write(fd, "g", 1);
+	int e = errno;
+	if (n < 0 && e == EPIPE) {
+		struct timespec none = { 0, 0 };
+		sigtimedwait(&pipe_signal, NULL, &none);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = e;
+	return n == 1 ? 0 : -1;
+}
+
+/* Its pid recorded: let the gate exec `run`, and learn whether it could.
+ * An exec that failed is the service's failure to start (EXIT_FAILED),
+ * named as a failed spawn is; the gate is then reaped. */
+static int process_gate_open(const struct service *svc, struct process_gate *gate,
+			     struct error *err)
+{
+	int e = 0;
+	ssize_t n;
+	if (process_gate_go(gate->go_fd) < 0) {
+		error_errno(err, EXIT_NEEDS_ATTENTION, errno, "cannot start service '%s': "
+			    "its exec gate is gone", svc->name);
+		process_gate_close(gate, 1);
+		return -1;
+	}
+	close(gate->go_fd);
+	gate->go_fd = -1;
+	while ((n = read(gate->status_fd, &e, sizeof(e))) < 0 && errno == EINTR)
+		;
+	if (n == (ssize_t)sizeof(e))
+		error_errno(err, EXIT_FAILED, e, "cannot start service '%s': cannot run '%s'",
+			    svc->name, gate->program);
+	/* EOF: the exec went through (or the gate died, which a probe sees) */
+	process_gate_close(gate, n == (ssize_t)sizeof(e));
+	return n == (ssize_t)sizeof(e) ? -1 : 0;
 }
 
 static int process_start(struct state *st, const struct service *svc, struct error *err)
@@ -692,8 +855,8 @@ static int process_start(struct state *st, const struct service *svc, struct err
 	struct process_row row;
 	struct service_info info;
 	enum process_verdict verdict;
+	struct process_gate gate;
 	struct proc_stat ps;
-	pid_t pid;
 
 	/* lastgood's own failures (its record, its log) are EXIT_NEEDS_ATTENTION:
 	 * they prove nothing about the service (service.h). */
@@ -704,28 +867,35 @@ static int process_start(struct state *st, const struct service *svc, struct err
 	if (verdict == PROCESS_RUNNING)
 		return error_set(err, EXIT_FAILED, "service '%s' is already running (pid %ld)",
 				 svc->name, row.pid);
-	/* One lastgood lost track of (killed before it recorded the pid) is
-	 * stopped rather than adopted: it may run files since replaced, and
-	 * would hold the port the new one needs. */
-	if (process_stop_untracked(st, svc, err) < 0 || process_spawn(st, svc, &pid, err) < 0) {
+	/* One an older lastgood lost track of (killed before it recorded the
+	 * pid) is stopped rather than adopted: it may run files since
+	 * replaced, and would hold the port the new one needs. */
+	if (process_stop_untracked(st, svc, err) < 0 || process_spawn(st, svc, &gate, err) < 0) {
 		error_prefix(err, "cannot start service '%s'", svc->name);
 		return -1;
 	}
-	/* Our unreaped child stays in /proc even when it exited at once, so its
-	 * start time can always be read here. */
-	if (proc_stat_read(pid, &ps) < 0) {
-		process_abandon(pid);
-		return error_set(err, EXIT_FAILED,
+	/* The gate waits for us, so its start time can always be read here;
+	 * exec keeps it. */
+	if (proc_stat_read(gate.pid, &ps) < 0) {
+		process_gate_close(&gate, 1);
+		return error_set(err, EXIT_NEEDS_ATTENTION,
 				 "cannot start service '%s': cannot read '/proc/%ld/stat'",
-				 svc->name, (long)pid);
+				 svc->name, (long)gate.pid);
 	}
-	row.pid = pid;
+	row.pid = gate.pid;
 	row.start_ticks = ps.start_ticks;
 	row.started_ms = state_now_ms();
 	if (process_row_put(st, svc->name, &row, err) < 0) {
-		process_abandon(pid);
+		process_gate_close(&gate, 1);
 		error_prefix(err, "cannot start service '%s'", svc->name);
 		err->code = EXIT_NEEDS_ATTENTION;
+		return -1;
+	}
+	if (process_gate_open(svc, &gate, err) < 0) {
+		/* Nothing runs: the row goes (if it cannot, a probe finds the
+		 * pid gone). */
+		struct error ignored = ERROR_INIT;
+		process_row_delete(st, svc->name, &ignored);
 		return -1;
 	}
 	return 0;

@@ -9,11 +9,15 @@
  *            (/proc/PID/stat field 22) recorded in the state database, so a
  *            reused pid is never mistaken for it. Stopped with SIGTERM to
  *            its process group, then SIGKILL after `stop_timeout`.
+ *            It runs only once its pid is recorded: it is started through
+ *            an exec gate (service_exec_gate below) that execs `run` when
+ *            told to, and exits without running it if lastgood dies first.
  *            Its environment also holds LASTGOOD_SERVICE=STATE/NAME (STATE
  *            the state folder's real path): a process whose pid was never
- *            recorded (lastgood killed right after starting it) is found by
- *            that, among the group leaders of our uid, and stopped by the
- *            next start or stop of the service; inspect names it.
+ *            recorded (started by a lastgood without the gate, killed right
+ *            after starting it) is found by that, among the group leaders
+ *            of our uid, and stopped by the next start or stop of the
+ *            service; inspect names it.
  *   systemd  systemctl start|stop|restart|is-active UNIT
  *   command  the service's own `start` / `stop` / optional `status` argv
  *   compose  docker compose (not runnable on every host)
@@ -51,5 +55,19 @@ int service_inspect(struct state *st, const struct service *svc, struct service_
 /* For health_wait's alive callback: 0 when a process-managed service's
  * process is gone (reaping it if it is our child), 1 otherwise. */
 int service_alive(struct state *st, const struct service *svc);
+
+/*
+ * The exec gate a process service starts through (service.c): lastgood
+ * runs itself as `lastgood SERVICE_EXEC_GATE PROGRAM ARGS...`, and its
+ * main, before anything else, hands argv from PROGRAM on to
+ * service_exec_gate. It waits until the lastgood that started it has
+ * recorded its pid, then execs PROGRAM (execvp); if that lastgood died
+ * first, it exits 1 without running anything. Returns only when it does
+ * not exec (the caller returns that as its exit status). A program that
+ * links the core and starts process services (a unit test) must dispatch
+ * it the same way, since the gate is /proc/self/exe.
+ */
+#define SERVICE_EXEC_GATE "--lastgood-exec-gate"
+int service_exec_gate(char **argv);
 
 #endif

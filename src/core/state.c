@@ -93,9 +93,15 @@ static const char schema_v2[] =
 	"ALTER TABLE switch_entries ADD COLUMN absent INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE operations ADD COLUMN revert_to INTEGER;";
 
+/* A failed release gives its label up to the retry that asks for it and
+ * keeps it here, so that the label still names one release (release.c). */
+static const char schema_v3[] =
+	"ALTER TABLE releases ADD COLUMN former_label TEXT;";
+
 static const char *const schema_versions[] = {
 	schema_v1,
 	schema_v2,
+	schema_v3,
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(schema_versions) / sizeof(schema_versions[0])))

@@ -726,6 +726,83 @@ int store_for_each(struct state *st,
 	return rc;
 }
 
+/* The first free name of quarantine/DIGEST, DIGEST.1, ... below dir_fd:
+ * renameat2 with RENAME_NOREPLACE never replaces an earlier one. */
+static int store_quarantine_move(int dir_fd, const char *object, const char *digest,
+				 char **name)
+{
+	for (unsigned n = 0;; n++) {
+		*name = n ? xstrfmt("%s.%u", digest, n) : xstrdup(digest);
+		if (renameat2(AT_FDCWD, object, dir_fd, *name, RENAME_NOREPLACE) == 0)
+			return 0;
+		int e = errno;
+		free(*name);
+		*name = NULL;
+		if (e != EEXIST) {
+			errno = e;
+			return -1;
+		}
+	}
+}
+
+int store_quarantine(struct state *st, const char *digest, char **where, struct error *err)
+{
+	char *dir = path_join(st->dir, "quarantine");
+	char *object = NULL, *name = NULL;
+	int dir_fd = -1, rc = -1;
+
+	*where = NULL;
+	if (store_check_name(digest, err) < 0)
+		goto out;
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		error_errno(err, EXIT_FAILED, errno, "cannot create folder '%s'", dir);
+		goto out;
+	}
+	dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dir_fd < 0) {
+		error_errno(err, EXIT_FAILED, errno, "cannot open folder '%s'", dir);
+		goto out;
+	}
+	object = store_object_path(st, digest);
+	if (store_quarantine_move(dir_fd, object, digest, &name) < 0) {
+		error_errno(err, EXIT_FAILED, errno, "cannot move object '%s' to '%s'", object, dir);
+		goto out;
+	}
+	*where = path_join(dir, name);
+	/* Both folders: the object gone from one and kept in the other. */
+	if (fs_fsync_fd(dir_fd, dir, err) < 0 || fs_fsync_parent(object, err) < 0)
+		goto out;
+	rc = 0;
+out:
+	if (dir_fd >= 0)
+		close(dir_fd);
+	free(dir);
+	free(object);
+	free(name);
+	return rc;
+}
+
+int store_restore_fd(struct state *st, int fd, const char *what, const char *digest,
+		     struct error *err)
+{
+	char got[HASH_HEX_SIZE];
+	struct store_temp t;
+	long long size;
+	int added;
+
+	if (store_check_name(digest, err) < 0 || store_temp_open(st, &t, err) < 0)
+		return -1;
+	if (store_copy_hashed(fd, what, t.fd, t.path, got, &size, err) < 0) {
+		store_temp_discard(&t);
+		return -1;
+	}
+	if (strcmp(got, digest)) {
+		store_temp_discard(&t);
+		return 0;
+	}
+	return store_install(st, &t, digest, size, &added, err) < 0 ? -1 : 1;
+}
+
 int store_remove(struct state *st, const char *digest, struct error *err)
 {
 	if (store_check_name(digest, err) < 0)

@@ -154,6 +154,25 @@ enum store_damage store_check(struct state *st, const char *digest, struct error
 /* Empty tmp/ (what is there was left by a crash); only under the lock. */
 int store_clean_tmp(struct state *st, struct error *err);
 
+/*
+ * Repairing the store (fsck), both only under the lock:
+ *
+ * store_quarantine moves a damaged object out of objects/ into the state
+ * folder's quarantine/ (created 0700), as quarantine/DIGEST, or
+ * DIGEST.N when an earlier one of that name is there: its bytes are kept
+ * for whoever wants to know what happened, never deleted. The store then
+ * lacks the object, so the next put of that content writes it afresh
+ * instead of taking the damaged file, whose name and size may be right,
+ * for it. *where gets the new path (allocated).
+ *
+ * store_restore_fd stores the bytes readable from fd as object digest
+ * only if they hash to it: 1 when they did and the object is in place
+ * again, 0 when fd holds other content (nothing is kept), -1 on error.
+ */
+int store_quarantine(struct state *st, const char *digest, char **where, struct error *err);
+int store_restore_fd(struct state *st, int fd, const char *what, const char *digest,
+		     struct error *err);
+
 /* Walk every object: fn(digest, path, ctx); non-zero from fn stops. */
 int store_for_each(struct state *st,
 		   int (*fn)(const char *digest, const char *path, void *ctx),

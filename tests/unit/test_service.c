@@ -629,8 +629,12 @@ static void test_compose_without_docker(void **state)
 			    "No such file or directory");
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	/* the process services started here go through this binary as their
+	 * exec gate, as lastgood's go through lastgood */
+	if (argc > 2 && !strcmp(argv[1], SERVICE_EXEC_GATE))
+		return service_exec_gate(argv + 2);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_process_start_inspect_stop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_process_output_workdir_env, setup, teardown),
