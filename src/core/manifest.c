@@ -11,6 +11,7 @@
 #include "util/alloc.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/mounts.h"
 #include "util/parallel.h"
 #include "util/strbuf.h"
 
@@ -827,7 +828,8 @@ static int capture_link(struct capture *c, int at_fd, const char *name, const ch
 /*
  * A folder's entries are taken CAPTURE_CHUNK at a time. Their names are
  * listed; then, for a chunk of CAPTURE_PARALLEL_MIN_CHILDREN or more, the
- * pool's helpers lstat them while this thread, which owns the database
+ * pool's helpers lstat them (statx, which also tells a mount point) while
+ * this thread, which owns the database
  * connection, looks up their stat cache rows and then lstats the rest:
  * those are most of a snapshot's time when few files changed. Then each
  * row is compared with its file's stat (and, for a capture that checks
@@ -846,12 +848,14 @@ struct capture_child {
 	struct stat_cache_row row;
 	struct stat sb;            /* its lstat */
 	int stat_errno;            /* the lstat failed */
+	int mount_root;            /* it is a mount point */
 	int vouched;               /* the row vouches for it: taken unopened */
 };
 
 struct capture_chunk {
 	struct capture *c;
 	int at_fd;                 /* the folder holding the names */
+	const struct stat *folder; /* its stat (NULL for an entry's top) */
 	struct capture_child *children;
 	size_t n;
 };
@@ -872,12 +876,16 @@ static void capture_child_free(struct capture_child *ch)
 	free(ch->rel);
 }
 
+/* A node on another device than its folder is a mount point too, for a
+ * kernel without STATX_ATTR_MOUNT_ROOT. */
 static void capture_lstat_job(void *ctx, size_t i)
 {
 	const struct capture_chunk *k = ctx;
 	struct capture_child *ch = &k->children[i];
-	if (fstatat(k->at_fd, ch->name, &ch->sb, AT_SYMLINK_NOFOLLOW) < 0)
+	if (mounts_stat_at(k->at_fd, ch->name, &ch->sb, &ch->mount_root) < 0)
 		ch->stat_errno = errno;
+	else if (k->folder && ch->sb.st_dev != k->folder->st_dev)
+		ch->mount_root = 1;
 }
 
 /* On the thread that owns the database, while the helpers lstat. */
@@ -899,13 +907,30 @@ static void capture_vouch_job(void *ctx, size_t i)
 		ch->vouched = stat_cache_vouches(&k->c->cache, &ch->row, &ch->sb);
 }
 
-static void capture_inspect(struct capture *c, int at_fd, struct capture_child *children,
-			    size_t n)
+static void capture_inspect(struct capture *c, int at_fd, const struct stat *folder,
+			    struct capture_child *children, size_t n)
 {
-	struct capture_chunk k = { .c = c, .at_fd = at_fd, .children = children, .n = n };
+	struct capture_chunk k = { .c = c, .at_fd = at_fd, .folder = folder, .children = children,
+				   .n = n };
 	struct parallel_pool *pool = n >= CAPTURE_PARALLEL_MIN_CHILDREN ? &c->pool : NULL;
 	parallel_pool_run(pool, n, capture_lstat_job, capture_fetch_rows, &k);
 	parallel_pool_run(c->cache.check_store ? pool : NULL, n, capture_vouch_job, NULL, &k);
+}
+
+/* A switch renames an entry's top and moves its tree whole: a mount point
+ * cannot be renamed, and one below would move along with the old tree. */
+static int capture_mount_error(const struct capture *c, const char *rel)
+{
+	char *path = capture_path(c, rel);
+	if (*rel)
+		error_set(c->err, EXIT_USAGE, "'%s' is a mount point inside '%s' (a 'files' entry of "
+			  "service '%s'): a switch would move it with the old tree; refusing", path,
+			  c->source, c->entry->service);
+	else
+		error_set(c->err, EXIT_USAGE, "'%s' (a 'files' entry of service '%s') is a mount "
+			  "point, which a switch cannot rename; refusing", path, c->entry->service);
+	free(path);
+	return -1;
 }
 
 static int capture_child(struct capture *c, int at_fd, const struct capture_child *ch)
@@ -916,6 +941,8 @@ static int capture_child(struct capture *c, int at_fd, const struct capture_chil
 		free(path);
 		return -1;
 	}
+	if (ch->mount_root)
+		return capture_mount_error(c, ch->rel);
 	if (ch->vouched) {
 		capture_add_file(c, ch->rel, &ch->sb, (long long)ch->sb.st_size, ch->row.digest, 0);
 		return 0;
@@ -980,7 +1007,7 @@ static int capture_dir(struct capture *c, int at_fd, const char *name, const cha
 	do {
 		if ((more = capture_list(c, d, path, rel, children, &n)) < 0)
 			goto out;
-		capture_inspect(c, dirfd(d), children, n);
+		capture_inspect(c, dirfd(d), &sb, children, n);
 		for (size_t i = 0; i < n; i++)
 			if (capture_child(c, dirfd(d), &children[i]) < 0)
 				goto out;
@@ -1097,7 +1124,7 @@ int manifest_capture_entry(struct state *st, const char *service, const char *pa
 	}
 	/* the top, as a folder's entry is taken (see capture_dir) */
 	capture_child_init(&top, source, xstrdup(""), 1);
-	capture_inspect(&c, AT_FDCWD, &top, 1);
+	capture_inspect(&c, AT_FDCWD, NULL, &top, 1);
 	if (capture_child(&c, AT_FDCWD, &top) == 0 && capture_run_queue(&c) == 0 &&
 	    store_batch_commit(&c.batch, err) == 0)
 		rc = 0;
@@ -1147,6 +1174,49 @@ int manifest_capture(struct state *st, const struct config *cfg,
 			return -1;
 		}
 	return 0;
+}
+
+/* path is below folder (or is it, when equal is set). */
+static int path_is_inside(const char *path, const char *folder, int equal)
+{
+	size_t n = strlen(folder);
+	if (strncmp(path, folder, n))
+		return 0;
+	return path[n] == '/' ? n > 1 || path[1] : path[n] == '\0' && equal;
+}
+
+int manifest_check_mounts(const struct config *cfg, struct error *err)
+{
+	struct mount_points mounts;
+	int rc = 0;
+
+	if (mounts_read(&mounts, err) < 0)
+		return -1;
+	for (size_t i = 0; rc == 0 && i < cfg->nservices; i++) {
+		const struct service *svc = &cfg->services[i];
+		for (size_t j = 0; rc == 0 && j < svc->nfiles; j++) {
+			const struct service_file *file = &svc->files[j];
+			/* mountinfo names mounts by their real paths */
+			char *real = realpath(file->path, NULL);
+			for (size_t k = 0; real && rc == 0 && k < mounts.n; k++) {
+				if (!strcmp(mounts.paths[k], real))
+					rc = error_set(err, EXIT_USAGE, "%s:%d:%d: '%s' (a 'files' entry "
+						       "of service '%s') is a mount point, which a "
+						       "switch cannot rename", cfg->path,
+						       file->mark.line, file->mark.column, file->path,
+						       svc->name);
+				else if (path_is_inside(mounts.paths[k], real, 0))
+					rc = error_set(err, EXIT_USAGE, "%s:%d:%d: '%s' is a mount point "
+						       "inside '%s' (a 'files' entry of service '%s'): "
+						       "a switch would move it with the old tree",
+						       cfg->path, file->mark.line, file->mark.column,
+						       mounts.paths[k], file->path, svc->name);
+			}
+			free(real);
+		}
+	}
+	mounts_free(&mounts);
+	return rc;
 }
 
 /* ---- parsing ---- */

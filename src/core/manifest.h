@@ -32,6 +32,11 @@
  * node inside a folder of its entry (no "..", "." or empty parts), and
  * each entry's nodes must match its digest. Errors name the line.
  *
+ * A capture refuses what a switch could not move: a special file (device,
+ * fifo, socket), and a mount point, whether the entry itself or anything
+ * below it (statx's STATX_ATTR_MOUNT_ROOT sees bind mounts of the same
+ * file system too).
+ *
  * Functions that fill a manifest or an entry leave it empty (freed) when
  * they fail.
  *
@@ -105,7 +110,7 @@ struct capture_stats {
 /* Record one entry: walk source (a file, folder or symlink; for a live
  * snapshot source == the live path), store every file's content, and fill
  * *entry for live path `path` of `service`. A special file (device, fifo,
- * socket) is refused. check_store: the stat cache vouches for a file only
+ * socket) is refused, and so is a mount point (EXIT_USAGE). check_store: the stat cache vouches for a file only
  * when its object is in the store at its size (else the file is read and
  * its object written again). Adds to *stats when stats is non-NULL. */
 int manifest_capture_entry(struct state *st, const char *service, const char *path,
@@ -128,6 +133,11 @@ void manifest_cache_staged(struct state *st, const struct manifest_entry *entry,
  * *stats (optional) is reset first. One path in two entries is an error. */
 int manifest_capture(struct state *st, const struct config *cfg,
 		     struct manifest *m, struct capture_stats *stats, struct error *err);
+/* Refuse (EXIT_USAGE, naming both and the config's line) a `files` entry
+ * that is a mount point or holds one, as the mounts of this process's
+ * namespace (/proc/self/mountinfo) say: what `lastgood check` adds to the
+ * capture's own refusal, without walking the trees. */
+int manifest_check_mounts(const struct config *cfg, struct error *err);
 void manifest_serialize(const struct manifest *m, struct strbuf *out);
 /* sha256 of the serialized text (a release's digest), computed without
  * holding the text. */
