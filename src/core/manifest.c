@@ -594,13 +594,14 @@ void manifest_cache_staged(struct state *st, const struct manifest_entry *entry,
 #define CAPTURE_QUEUE_JOBS 64
 #define CAPTURE_QUEUE_BYTES (64LL << 20)
 #define CAPTURE_PARALLEL_MIN_BYTES (1LL << 20)
+/* Reads of a file that changes while it is read, before giving up. */
+#define CAPTURE_READ_TRIES 3
 
 struct capture_job {
 	int at_fd;                 /* the folder holding name (one of dir_fds) */
 	char *name;
 	char *rel;
-	struct stat sb;            /* fstat of the open file */
-	int unchanged;             /* the same fstat after it was read */
+	struct stat sb;            /* fstat of the open file, the same after it was read */
 	struct store_written written;
 	int rc;
 	struct error err;
@@ -674,17 +675,42 @@ static int same_stat(const struct stat *a, const struct stat *b)
 	       stat_ns(&a->st_ctim) == stat_ns(&b->st_ctim);
 }
 
+/* Read the open file once: its stat and its bytes into the store. 1 when
+ * it held still meanwhile (the same size, mtime and ctime after as before:
+ * what any write moves), 0 when it did not (what was written is dropped),
+ * -1 on failure. */
+static int capture_read_once(struct capture *c, struct capture_job *job, int fd,
+			     const char *path)
+{
+	struct stat after;
+	if (fstat(fd, &job->sb) < 0)
+		return error_errno(&job->err, EXIT_FAILED, errno, "cannot inspect '%s'", path);
+	if (!S_ISREG(job->sb.st_mode))
+		return error_set(&job->err, EXIT_FAILED, "'%s' changed while it was being recorded",
+				 path);
+	/* the store copies from the file position */
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		return error_errno(&job->err, EXIT_FAILED, errno, "cannot read '%s'", path);
+	if (store_batch_write(&c->batch, fd, path, &job->written, &job->err) < 0)
+		return -1;
+	if (fstat(fd, &after) == 0 && same_stat(&job->sb, &after) &&
+	    job->written.size == (long long)job->sb.st_size)
+		return 1;
+	store_written_drop(&c->batch, &job->written);
+	return 0;
+}
+
 /* One job, on any thread: open the file with O_NOFOLLOW | O_NONBLOCK and
  * check it again, since the tree is live and a name swapped for a symlink
  * or a fifo since the walk saw it must neither be followed nor block us;
- * then write it to the store, and note whether anything changed it while
- * it was read. */
+ * then write it to the store. A file that changed while it was read is
+ * read again: what is stored is always one version of it, never a mix. */
 static void capture_read_job(void *ctx, size_t i)
 {
 	struct capture *c = ctx;
 	struct capture_job *job = &c->jobs[i];
 	char *path = capture_path(c, job->rel);
-	struct stat after;
+	int held = 0;
 
 	job->rc = -1;
 	int fd = openat(job->at_fd, job->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
@@ -692,18 +718,14 @@ static void capture_read_job(void *ctx, size_t i)
 		error_errno(&job->err, EXIT_FAILED, errno, "cannot open '%s'", path);
 		goto out;
 	}
-	if (fstat(fd, &job->sb) < 0) {
-		error_errno(&job->err, EXIT_FAILED, errno, "cannot inspect '%s'", path);
+	for (int tries = 0; tries < CAPTURE_READ_TRIES && !held; tries++)
+		if ((held = capture_read_once(c, job, fd, path)) < 0)
+			goto out;
+	if (!held) {
+		error_set(&job->err, EXIT_FAILED, "'%s' changed each of the %d times it was read; "
+			  "nothing was recorded", path, CAPTURE_READ_TRIES);
 		goto out;
 	}
-	if (!S_ISREG(job->sb.st_mode)) {
-		error_set(&job->err, EXIT_FAILED, "'%s' changed while it was being recorded", path);
-		goto out;
-	}
-	if (store_batch_write(&c->batch, fd, path, &job->written, &job->err) < 0)
-		goto out;
-	job->unchanged = fstat(fd, &after) == 0 && same_stat(&job->sb, &after) &&
-			 job->written.size == (long long)job->sb.st_size;
 	job->rc = 0;
 out:
 	if (fd >= 0)
@@ -755,7 +777,7 @@ static int capture_run_queue(struct capture *c)
 			capture_add_file(c, job->rel, &job->sb, job->written.size, raw, added);
 			if (c->stats)
 				c->stats->files_read++;
-			if (c->cache.st && job->unchanged)
+			if (c->cache.st)
 				stat_cache_remember(&c->cache, capture_live_path(c, job->rel),
 						    &job->sb, job->written.digest);
 		}
@@ -765,7 +787,7 @@ static int capture_run_queue(struct capture *c)
 }
 
 /* Queue a file to be read (capture_read_job); once read it is remembered
- * by the stat cache only if nothing changed it meanwhile. */
+ * by the stat cache. */
 static int capture_file(struct capture *c, int at_fd, const char *name, const char *rel,
 			const struct stat *lsb)
 {

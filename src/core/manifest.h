@@ -35,7 +35,10 @@
  * A capture refuses what a switch could not move: a special file (device,
  * fifo, socket), and a mount point, whether the entry itself or anything
  * below it (statx's STATX_ATTR_MOUNT_ROOT sees bind mounts of the same
- * file system too).
+ * file system too). A file found changed after it was read (its size,
+ * mtime or ctime) is read again, up to CAPTURE_READ_TRIES times in all,
+ * and the capture fails naming it if it never holds still, so that no
+ * object is a mix of two versions of a file.
  *
  * Functions that fill a manifest or an entry leave it empty (freed) when
  * they fail.
@@ -110,7 +113,8 @@ struct capture_stats {
 /* Record one entry: walk source (a file, folder or symlink; for a live
  * snapshot source == the live path), store every file's content, and fill
  * *entry for live path `path` of `service`. A special file (device, fifo,
- * socket) is refused, and so is a mount point (EXIT_USAGE). check_store: the stat cache vouches for a file only
+ * socket) is refused, and so is a mount point (EXIT_USAGE); a file that
+ * kept changing while it was read fails the capture. check_store: the stat cache vouches for a file only
  * when its object is in the store at its size (else the file is read and
  * its object written again). Adds to *stats when stats is non-NULL. */
 int manifest_capture_entry(struct state *st, const char *service, const char *path,
