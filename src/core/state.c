@@ -84,8 +84,14 @@ static const char schema_v1[] =
 	"CREATE INDEX IF NOT EXISTS releases_by_commit ON releases(commit_sha);"
 	"CREATE INDEX IF NOT EXISTS operations_unfinished ON operations(id) WHERE result = 0;";
 
+/* A stat cache row keeps its file's extended attributes (manifest.c); a
+ * row from before has none (NULL) and vouches for nothing. */
+static const char schema_xattrs[] =
+	"ALTER TABLE stat_cache ADD COLUMN xattrs BLOB;";
+
 static const char *const schema_versions[] = {
 	schema_v1,
+	schema_xattrs,
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(schema_versions) / sizeof(schema_versions[0])))

@@ -4,6 +4,7 @@
  */
 #include "core/switch.h"
 #include "core/manifest.h"
+#include "core/nodemeta.h"
 #include "core/operation.h"
 #include "core/state.h"
 #include "core/store.h"
@@ -244,38 +245,30 @@ fail:
 	return -1;
 }
 
-/* Set owner then mode (chown may clear setuid bits, so mode comes last). */
-static int apply_owner_mode(const char *path, const struct manifest_node *node, struct error *err)
-{
-	if (lchown(path, node->uid, node->gid) < 0 &&
-	    !(errno == EPERM && node->uid == geteuid()))
-		return error_errno(err, EXIT_FAILED, errno, "cannot set owner %ld:%ld of '%s'",
-				   (long)node->uid, (long)node->gid, path);
-	if (node->type != NODE_SYMLINK && chmod(path, node->mode) < 0)
-		return error_errno(err, EXIT_FAILED, errno, "cannot set mode %04o of '%s'",
-				   (unsigned)node->mode, path);
-	return 0;
-}
-
 /* Build entry's content at stage from the store: files (verified against
- * their digests while copied), folders and links; every file and folder
- * fsynced when sync_each is set (else the caller syncs the file system).
- * Folders get their final owner and mode last, deepest first, so a
- * read-only folder does not stop its own content from being written. */
+ * their digests while copied), hard links, folders and links; every file
+ * and folder fsynced when sync_each is set (else the caller syncs the file
+ * system). Folders get their final metadata last, deepest first, so a
+ * read-only folder does not stop its own content from being written and
+ * its mtime is the recorded one (core/nodemeta.h). */
 static int stage_entry(struct state *st, const struct manifest_entry *entry,
 		       const char *stage, int sync_each, struct error *err)
 {
 	for (size_t i = 0; i < entry->nnodes; i++) {
 		const struct manifest_node *node = &entry->nodes[i];
 		char *p = *node->rel ? path_join(stage, node->rel) : xstrdup(stage);
-		char hex[HASH_HEX_SIZE];
 		int rc = 0;
 		switch (node->type) {
 		case NODE_FILE:
-			hash_to_hex(node->digest, hex);
-			rc = store_materialize(st, hex, p, 0600, sync_each, err);
-			if (rc == 0)
-				rc = apply_owner_mode(p, node, err);
+			if (MANIFEST_NODE_IS_HARD_LINK(node)) {
+				char *first = path_join(stage, node->link);
+				if (link(first, p) < 0)
+					rc = error_errno(err, EXIT_FAILED, errno,
+							 "cannot link '%s' to '%s'", p, first);
+				free(first);
+			} else {
+				rc = node_stage_file_at(st, AT_FDCWD, p, node, sync_each, p, err);
+			}
 			break;
 		case NODE_DIR:
 			if (mkdir(p, 0700) < 0)
@@ -285,7 +278,7 @@ static int stage_entry(struct state *st, const struct manifest_entry *entry,
 			if (symlink(node->link, p) < 0)
 				rc = error_errno(err, EXIT_FAILED, errno, "cannot create link '%s'", p);
 			else
-				rc = apply_owner_mode(p, node, err);
+				rc = node_meta_apply_link(AT_FDCWD, p, node, p, err);
 			break;
 		}
 		free(p);
@@ -297,9 +290,7 @@ static int stage_entry(struct state *st, const struct manifest_entry *entry,
 		if (node->type != NODE_DIR)
 			continue;
 		char *p = *node->rel ? path_join(stage, node->rel) : xstrdup(stage);
-		int rc = sync_each ? fs_fsync_dir(p, err) : 0;
-		if (rc == 0)
-			rc = apply_owner_mode(p, node, err);
+		int rc = node_finish_dir_at(AT_FDCWD, p, node, sync_each, p, err);
 		free(p);
 		if (rc < 0)
 			return -1;
@@ -435,6 +426,7 @@ static int stage_all(struct state *st, long op, const struct switch_plan *plan,
 			return -1;
 		if (make_parent(e->path, err) < 0 || stage_durably(st, to, e->stage, err) < 0) {
 			struct error ignored = ERROR_INIT;
+			error_prefix(err, "cannot stage '%s'", e->path);
 			operation_step_end(st, step, STEP_FAILED, err->msg, &ignored);
 			return -1;
 		}

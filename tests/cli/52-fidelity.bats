@@ -1,14 +1,139 @@
 #!/usr/bin/env bats
-# Fidelity: a file rewritten while a snapshot reads it is never stored as
-# a mix of two versions; a mount point inside a `files` entry is refused.
+# Fidelity: a round trip (snapshot A, deploy B, rollback A) gives back
+# exactly what was there: mtimes, hard links within an entry, extended
+# attributes, ACLs, capabilities, and sparse files as sparse; a file
+# rewritten while a snapshot reads it is never stored as a mix of two
+# versions; a mount point inside a `files` entry is refused.
 
 load helpers
+
+# meta_listing: every node of make_stack's entries with its type, mode,
+# owner, size and mtime to the nanosecond (and a link's target), then
+# every extended attribute (ACLs and capabilities included) and every ACL.
+# (bin/ and etc/ are not entries: a switch stages beside their files.)
+meta_listing() {
+	local entries=(bin/api bin/worker etc/api.env web)
+	find "${entries[@]}" -printf '%p %y %m %U:%G %s %T@ %l\n' | LC_ALL=C sort
+	getfattr -R -h -d -m - -e hex "${entries[@]}" 2>/dev/null
+	getfacl -R -p -n "${entries[@]}" 2>/dev/null
+}
 
 # the digest of release N's manifest, and its text
 manifest_of() {
 	local digest
 	digest=$(sqlite3 .lastgood/state.db "SELECT digest FROM releases WHERE id = $1")
 	cat "$(object_path "$digest")"
+}
+
+@test "a round trip gives back mtimes, hard links, attributes, ACLs and capabilities exactly" {
+	make_stack
+	ln web/index.html web/static/index-again.html
+	ln bin/worker web/worker-too
+	setfattr -n user.origin -v build-7 web/index.html
+	setfattr -n trusted.note -v root-only web/static/app.js
+	setfattr -h -n trusted.link -v kept web/current.js
+	setcap cap_net_bind_service+ep bin/api
+	chmod 0640 web/static/css/site.css
+	setfacl -m u:nobody:rwx,m::rwx web/static/css/site.css
+	setfacl -d -m u:nobody:rx web/static
+	touch -d '2001-02-03 04:05:06.123456789' bin/api web/index.html web/static/app.js
+	touch -h -d '2002-03-04 05:06:07.987654321' web/current.js
+	touch -d '2003-04-05 06:07:08.5' web/static/css web/static web/empty web
+	local before
+	before=$(meta_listing)
+	lg_ok snapshot
+	make_source src
+	lg_ok deploy src
+	[ "$(meta_listing)" != "$before" ]
+	lg_ok rollback 1
+	expect_equal "$(meta_listing)" "$before"
+	# two names of one file in an entry are one file again; across
+	# entries they are copies
+	expect_equal "$(stat -c %i web/static/index-again.html)" "$(stat -c %i web/index.html)"
+	expect_equal "$(stat -c %h web/index.html)" 2
+	[ "$(stat -c %i web/worker-too)" != "$(stat -c %i bin/worker)" ]
+	expect_match "$(getcap bin/api)" 'cap_net_bind_service=ep'
+	# the mask is rwx and the group entry what it was, not rwx
+	expect_match "$(getfacl -p web/static/css/site.css)" '^group::r--$'
+	expect_match "$(getfacl -p web/static/css/site.css)" '^mask::rwx$'
+	lg_ok snapshot
+	expect_equal "$output" 1
+}
+
+@test "snapshot records a change of mtime, attribute, ACL or hard link as a new release" {
+	make_stack
+	cp -p web/index.html web/copy.html
+	lg_ok snapshot
+	expect_equal "$output" 1
+	touch -d '2001-01-01 00:00:00.000000001' web/index.html
+	lg_ok snapshot
+	expect_equal "$output" 2
+	setfattr -n user.flag -v 1 etc/api.env
+	lg_ok snapshot
+	expect_equal "$output" 3
+	setfacl -m u:nobody:r etc/api.env
+	lg_ok snapshot
+	expect_equal "$output" 4
+	# the same bytes, mode and mtime, now one file with two names (the
+	# folder's mtime put back)
+	local folder
+	folder=$(stat -c %y web)
+	touch -r web/index.html web/copy.html
+	lg_ok snapshot
+	expect_equal "$output" 5
+	ln -f web/index.html web/copy.html
+	touch -d "$folder" web
+	lg_ok snapshot
+	expect_equal "$output" 6
+	expect_match "$(manifest_of 6)" $'^H\t/index.html\t/copy.html$'
+	lg_ok snapshot
+	expect_equal "$output" 6
+}
+
+@test "a sparse file stays sparse in the store and live, and its digest is its content's" {
+	make_stack
+	truncate -s 1G web/disk.img
+	head -c 4096 /dev/urandom | dd of=web/disk.img bs=4096 seek=1000 conv=notrunc status=none
+	local digest
+	digest=$(sha web/disk.img)
+	lg_ok snapshot
+	[ -n "$(object_path "$digest")" ]
+	[ "$(du -sk .lastgood/objects | cut -f1)" -lt 1024 ]
+	make_source src
+	lg_ok deploy src
+	[ ! -e web/disk.img ]
+	lg_ok rollback 1
+	[ "$(du -k web/disk.img | cut -f1)" -lt 1024 ]
+	expect_equal "$(stat -c %s web/disk.img)" 1073741824
+	expect_equal "$(sha web/disk.img)" "$digest"
+}
+
+@test "a stage that cannot set an attribute fails naming it, and nothing live changes" {
+	# a stack of nobody's, in a folder nobody can reach
+	local dir
+	dir=$(mktemp -d /tmp/lastgood-nobody.XXXXXX)
+	chmod 0755 "$dir"
+	cd "$dir"
+	make_stack
+	chown -R 65534:65534 .
+	setcap cap_net_bind_service+ep bin/api
+	as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$LG" "$@"; }
+	run --separate-stderr as_nobody snapshot
+	expect_equal "$status" 0
+	# nobody rewrites its file, which drops the capability
+	setpriv --reuid=65534 --regid=65534 --clear-groups sh -c 'printf "api v2\n" >bin/api'
+	run --separate-stderr as_nobody snapshot
+	expect_equal "$output" 2
+	local before
+	before=$(tree_sum)
+	run --separate-stderr as_nobody rollback 1
+	expect_equal "$status" 1
+	expect_match "$stderr" "cannot stage '$dir/bin/api': cannot set attribute 'security.capability' of '$dir/bin/\.lastgood-[0-9]+-[0-9]+': Operation not permitted"
+	expect_equal "$(tree_sum)" "$before"
+	expect_equal "$(leftovers)" ""
+	expect_equal "$(cat bin/api)" "api v2"
+	cd /
+	rm -rf "$dir"
 }
 
 # a stack of one folder entry, data/ (LeakSanitizer does not run under
