@@ -47,13 +47,13 @@ static int manifest_entry_version(const struct manifest_entry *e)
 }
 
 /* The version a manifest is written in: 1 when every entry is of a
- * version 1 release (manifest.h). */
+ * version 1 release (manifest.h), an empty manifest included. */
 static int manifest_version(const struct manifest *m)
 {
 	for (size_t i = 0; i < m->n; i++)
 		if (manifest_entry_version(&m->entries[i]) == 2)
 			return 2;
-	return m->n ? 1 : 2;
+	return 1;
 }
 
 /* A rel is written with a leading "/" ("/" for the entry itself) so that
@@ -1911,9 +1911,9 @@ int manifest_parse(const char *text, size_t len, struct manifest *m, struct erro
 	if (rc == 0)
 		rc = parse_finish_entry(&p);
 	/* what manifest_serialize writes as version 1 is never version 2 */
-	if (rc == 0 && manifest_version(m) != p.version && m->n)
-		rc = parse_error(&p, "not in canonical form: version %d holding only version %d "
-				 "entries", p.version, manifest_version(m));
+	if (rc == 0 && manifest_version(m) != p.version)
+		rc = parse_error(&p, "not in canonical form: version %d, where version %d is "
+				 "written", p.version, manifest_version(m));
 	strbuf_release(&p.scratch);
 	if (rc < 0)
 		manifest_free(m);

@@ -43,8 +43,8 @@
  * digests: a node of such a release has no recorded mtime
  * (mtime_nsec == MTIME_UNKNOWN) and no recorded attributes, and an entry
  * of such nodes is hashed as version 1 wrote it. A manifest all of whose
- * entries are such entries is written as version 1 (so a rollback to an
- * old release finds that release again); one that mixes them with newer
+ * entries are such entries (or that has none) is written as version 1 (so
+ * a rollback to an old release finds that release again); one that mixes them with newer
  * entries (a rollback of some services to an old release) is written as
  * version 2, the old nodes' mtime written "-". Staging such a node sets
  * its owner and mode and leaves the rest as a fresh file gets it (the

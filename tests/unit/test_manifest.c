@@ -1050,7 +1050,8 @@ static void test_parse_v2(void **state)
 	hash_buffer("D\t/\t0755\t0\t0\n", 13, v1_digest);
 	strbuf_addf(&text, "lastgood-manifest 2\nE\tapp\t/srv/app\t%s\nD\t/\t0755\t0\t0\t-\n",
 		    v1_digest);
-	expect_rejected(text.buf, "not in canonical form: version 2 holding only version 1 entries");
+	expect_rejected(text.buf, "not in canonical form: version 2, where version 1 is written");
+	expect_rejected("lastgood-manifest 2\n", "not in canonical form: version 2, where version 1");
 	strbuf_release(&text);
 }
 
