@@ -322,6 +322,20 @@ static struct manifest_entry *manifest_add_entry(struct manifest *m)
 	return e;
 }
 
+/* What a node has beyond its rel, type and link: a copy's, or a hard
+ * link's from its first name. */
+static void manifest_node_copy_file(struct manifest_node *n, const struct manifest_node *s)
+{
+	n->mode = s->mode;
+	n->uid = s->uid;
+	n->gid = s->gid;
+	n->size = s->size;
+	n->mtime_sec = s->mtime_sec;
+	n->mtime_nsec = s->mtime_nsec;
+	memcpy(n->digest, s->digest, HASH_SIZE);
+	n->xattrs = xattr_list_dup(s->xattrs);
+}
+
 void manifest_add_copy(struct manifest *m, const struct manifest_entry *src)
 {
 	struct manifest_entry *e = manifest_add_entry(m);
@@ -331,15 +345,8 @@ void manifest_add_copy(struct manifest *m, const struct manifest_entry *src)
 	for (size_t i = 0; i < src->nnodes; i++) {
 		const struct manifest_node *s = &src->nodes[i];
 		struct manifest_node *n = manifest_entry_add_node(e, s->rel, s->type);
-		n->mode = s->mode;
-		n->uid = s->uid;
-		n->gid = s->gid;
-		n->size = s->size;
-		n->mtime_sec = s->mtime_sec;
-		n->mtime_nsec = s->mtime_nsec;
-		memcpy(n->digest, s->digest, HASH_SIZE);
+		manifest_node_copy_file(n, s);
 		n->link = s->link ? xstrdup(s->link) : NULL;
-		n->xattrs = xattr_list_dup(s->xattrs);
 	}
 }
 
@@ -1772,14 +1779,7 @@ static int parse_hard_link(struct manifest_parser *p, const struct field *f, siz
 						   manifest_node_order);
 	if (!file || file->type != NODE_FILE || file->link || !manifest_node_known(file))
 		return parse_error(p, "'%s' is not an earlier file of its entry", first);
-	n->mode = file->mode;
-	n->uid = file->uid;
-	n->gid = file->gid;
-	n->size = file->size;
-	n->mtime_sec = file->mtime_sec;
-	n->mtime_nsec = file->mtime_nsec;
-	memcpy(n->digest, file->digest, HASH_SIZE);
-	n->xattrs = xattr_list_dup(file->xattrs);
+	manifest_node_copy_file(n, file);
 	return 0;
 }
 

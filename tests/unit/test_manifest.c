@@ -356,17 +356,24 @@ static void test_stat_cache(void **state)
 	free(env);
 }
 
-/* How many files a capture of the case's tree read (the rest the stat
- * cache vouched for). */
-static long cache_case_reads(struct cache_case *c, int check_store)
+/* Capture the case's tree into *e: how many files it read (the rest the
+ * stat cache vouched for). */
+static long cache_case_capture(struct cache_case *c, int check_store, struct manifest_entry *e)
 {
 	struct error err = ERROR_INIT;
-	struct manifest_entry e;
 	struct capture_stats stats = { 0 };
-	assert_int_equal(manifest_capture_entry(&c->db, "api", c->top, c->top, check_store, &e,
-						&stats, &err), 0);
-	manifest_entry_free(&e);
+	if (manifest_capture_entry(&c->db, "api", c->top, c->top, check_store, e, &stats,
+				   &err) < 0)
+		fail_msg("%s", err.msg);
 	return stats.files_read;
+}
+
+static long cache_case_reads(struct cache_case *c, int check_store)
+{
+	struct manifest_entry e;
+	long reads = cache_case_capture(c, check_store, &e);
+	manifest_entry_free(&e);
+	return reads;
 }
 
 /*
@@ -717,22 +724,15 @@ static void test_capture_metadata(void **state)
  * its attributes (kept with the row); changing one is seen. */
 static void test_stat_cache_keeps_attributes(void **state)
 {
-	struct error err = ERROR_INIT;
 	struct cache_case c;
 	struct manifest_entry e;
-	struct capture_stats stats = { 0 };
 
 	cache_case_open(*state, &c);
 	char *env = path_join(c.top, "etc/api.env");
 	assert_int_equal(setxattr(env, "user.kept", "yes", 3, 0), 0);
 	usleep(1100 * 1000);
-	assert_int_equal(manifest_capture_entry(&c.db, "api", c.top, c.top, 0, &e, &stats, &err), 0);
-	assert_int_equal(stats.files_read, 2);
-	manifest_entry_free(&e);
-
-	memset(&stats, 0, sizeof(stats));
-	assert_int_equal(manifest_capture_entry(&c.db, "api", c.top, c.top, 0, &e, &stats, &err), 0);
-	assert_int_equal(stats.files_read, 0);
+	assert_int_equal(cache_case_reads(&c, 0), 2);
+	assert_int_equal(cache_case_capture(&c, 0, &e), 0);
 	const struct manifest_node *n = find_node(&e, "etc/api.env");
 	assert_non_null(n->xattrs);
 	assert_string_equal(n->xattrs->v[0].name, "user.kept");
@@ -740,9 +740,7 @@ static void test_stat_cache_keeps_attributes(void **state)
 	manifest_entry_free(&e);
 
 	assert_int_equal(setxattr(env, "user.kept", "no", 2, 0), 0);
-	memset(&stats, 0, sizeof(stats));
-	assert_int_equal(manifest_capture_entry(&c.db, "api", c.top, c.top, 0, &e, &stats, &err), 0);
-	assert_int_equal(stats.files_read, 1);
+	assert_int_equal(cache_case_capture(&c, 0, &e), 1);
 	assert_memory_equal(find_node(&e, "etc/api.env")->xattrs->v[0].value, "no", 2);
 	manifest_entry_free(&e);
 	free(env);
@@ -874,13 +872,14 @@ static void test_store_refuses_unordered_entries(void **state)
 	assert_int_equal(rmdir(f->st.objects_dir), 0);
 }
 
-/* A manifest with one entry /srv/app holding folder /srv/app and the file
- * line given, its entry digest right. */
-static void one_entry_text(const char *node_lines, struct strbuf *out)
+/* A manifest of this version with one entry /srv/app holding the node
+ * lines given, its entry digest right (that of the lines). */
+static void one_entry_text(int version, const char *node_lines, struct strbuf *out)
 {
 	char digest[HASH_HEX_SIZE];
 	hash_buffer(node_lines, strlen(node_lines), digest);
-	strbuf_addf(out, "lastgood-manifest 1\nE\tapp\t/srv/app\t%s\n%s", digest, node_lines);
+	strbuf_addf(out, "lastgood-manifest %d\nE\tapp\t/srv/app\t%s\n%s", version, digest,
+		    node_lines);
 }
 
 static void expect_rejected(const char *text, const char *want)
@@ -895,12 +894,25 @@ static void expect_rejected(const char *text, const char *want)
 	assert_null(m.entries);
 }
 
-static void expect_nodes_rejected(const char *node_lines, const char *want)
+static void expect_nodes_rejected(int version, const char *node_lines, const char *want)
 {
 	struct strbuf text = STRBUF_INIT;
-	one_entry_text(node_lines, &text);
+	one_entry_text(version, node_lines, &text);
 	expect_rejected(text.buf, want);
 	strbuf_release(&text);
+}
+
+/* Parse text into *m, which must then be written back byte for byte. */
+static void parse_canonical(const struct strbuf *text, struct manifest *m)
+{
+	struct error err = ERROR_INIT;
+	struct strbuf again = STRBUF_INIT;
+	if (manifest_parse(text->buf, text->len, m, &err) < 0)
+		fail_msg("%s", err.msg);
+	manifest_serialize(m, &again);
+	assert_int_equal(again.len, text->len);
+	assert_memory_equal(again.buf, text->buf, text->len);
+	strbuf_release(&again);
 }
 
 static void test_parse_accepts_well_formed(void **state)
@@ -910,25 +922,18 @@ static void test_parse_accepts_well_formed(void **state)
 	struct manifest m = MANIFEST_INIT;
 	struct error err = ERROR_INIT;
 
-	one_entry_text("D\t/\t0755\t0\t0\n"
+	one_entry_text(1, "D\t/\t0755\t0\t0\n"
 		       "F\t/a\t0644\t0\t0\t3\t" D64 "\n"
 		       "L\t/b\t0\t0\t../x\n"
 		       "F\t/c\t4755\t4294967294\t65534\t12345678901\t" D64 "\n"
 		       "D\t/d\t0007\t10\t100\n", &text);
-	if (manifest_parse(text.buf, text.len, &m, &err) < 0)
-		fail_msg("%s", err.msg);
+	parse_canonical(&text, &m);
 	assert_int_equal(m.entries[0].nnodes, 5);
 	assert_int_equal(m.entries[0].nodes[1].size, 3);
 	assert_int_equal(m.entries[0].nodes[3].mode, 04755);
 	assert_int_equal(m.entries[0].nodes[3].uid, 4294967294U);
 	assert_int_equal(m.entries[0].nodes[3].size, 12345678901LL);
 	assert_int_equal(m.entries[0].nodes[4].mode, 07);
-	/* written back byte for byte */
-	struct strbuf again = STRBUF_INIT;
-	manifest_serialize(&m, &again);
-	assert_int_equal(again.len, text.len);
-	assert_memory_equal(again.buf, text.buf, text.len);
-	strbuf_release(&again);
 	manifest_free(&m);
 	strbuf_release(&text);
 
@@ -937,40 +942,21 @@ static void test_parse_accepts_well_formed(void **state)
 	assert_int_equal(m.n, 0);
 }
 
-/* A version 2 manifest of one entry /srv/app with these node lines, its
- * entry digest right. */
-static void one_entry_text_v2(const char *node_lines, struct strbuf *out)
-{
-	char digest[HASH_HEX_SIZE];
-	hash_buffer(node_lines, strlen(node_lines), digest);
-	strbuf_addf(out, "lastgood-manifest 2\nE\tapp\t/srv/app\t%s\n%s", digest, node_lines);
-}
-
-static void expect_v2_nodes_rejected(const char *node_lines, const char *want)
-{
-	struct strbuf text = STRBUF_INIT;
-	one_entry_text_v2(node_lines, &text);
-	expect_rejected(text.buf, want);
-	strbuf_release(&text);
-}
-
 static void test_parse_v2(void **state)
 {
 	(void)state;
 	struct strbuf text = STRBUF_INIT;
 	struct manifest m = MANIFEST_INIT;
-	struct error err = ERROR_INIT;
 
-	one_entry_text_v2("D\t/\t0755\t0\t0\t1700000000.000000001\n"
-			  "X\tsystem.posix_acl_default\t0200\n"
-			  "F\t/a\t0644\t0\t0\t3\t" D64 "\t-5.000000000\n"
-			  "X\tsecurity.capability\t0100000200\n"
-			  "X\tuser.empty\t-\n"
-			  "H\t/b\t/a\n"
-			  "L\t/c\t0\t0\t../x\t0.999999999\n"
-			  "X\ttrusted.t\t31\n", &text);
-	if (manifest_parse(text.buf, text.len, &m, &err) < 0)
-		fail_msg("%s", err.msg);
+	one_entry_text(2, "D\t/\t0755\t0\t0\t1700000000.000000001\n"
+		       "X\tsystem.posix_acl_default\t0200\n"
+		       "F\t/a\t0644\t0\t0\t3\t" D64 "\t-5.000000000\n"
+		       "X\tsecurity.capability\t0100000200\n"
+		       "X\tuser.empty\t-\n"
+		       "H\t/b\t/a\n"
+		       "L\t/c\t0\t0\t../x\t0.999999999\n"
+		       "X\ttrusted.t\t31\n", &text);
+	parse_canonical(&text, &m);
 	const struct manifest_entry *e = &m.entries[0];
 	assert_int_equal(e->nnodes, 4);
 	assert_int_equal(e->nodes[0].mtime_sec, 1700000000);
@@ -987,62 +973,57 @@ static void test_parse_v2(void **state)
 	assert_memory_equal(e->nodes[2].digest, e->nodes[1].digest, HASH_SIZE);
 	assert_true(xattr_list_equal(e->nodes[2].xattrs, e->nodes[1].xattrs));
 	assert_string_equal(e->nodes[3].xattrs->v[0].name, "trusted.t");
-	struct strbuf again = STRBUF_INIT;
-	manifest_serialize(&m, &again);
-	assert_int_equal(again.len, text.len);
-	assert_memory_equal(again.buf, text.buf, text.len);
-	strbuf_release(&again);
 	manifest_free(&m);
 	strbuf_release(&text);
 
-	expect_v2_nodes_rejected("D\t/\t0755\t0\t0\n", "manifest line 3: 'D' line needs 6 fields, not 5");
-	expect_v2_nodes_rejected("D\t/\t0755\t0\t0\t1.5\n", "manifest line 3: bad mtime");
-	expect_v2_nodes_rejected("D\t/\t0755\t0\t0\t1.0000000001\n", "manifest line 3: bad mtime");
-	expect_v2_nodes_rejected("D\t/\t0755\t0\t0\t.000000000\n", "manifest line 3: bad mtime");
-	expect_v2_nodes_rejected("D\t/\t0755\t0\t0\t1.00000000x\n", "manifest line 3: bad mtime");
-	expect_v2_nodes_rejected("D\t/\t0755\t0\t0\t99999999999999999999.000000000\n",
-				 "manifest line 3: bad mtime");
-	expect_v2_nodes_rejected("D\t/\t0755\t0\t0\t01.000000000\n",
-				 "manifest line 3: not in canonical form");
-	expect_v2_nodes_rejected("D\t/\t0755\t0\t0\t-0.000000000\n",
-				 "manifest line 3: not in canonical form");
-	expect_v2_nodes_rejected("D\t/\t0755\t0\t0\t1.000000000\nF\t/a\t0644\t0\t0\t1\t" D64 "\t-\n",
-				 "manifest line 4: entry '/srv/app' mixes nodes with and without");
-	expect_v2_nodes_rejected("D\t/\t0755\t0\t0\t-\nF\t/a\t0644\t0\t0\t1\t" D64 "\t1.000000000\n",
-				 "manifest line 4: entry '/srv/app' mixes nodes with and without");
-	expect_v2_nodes_rejected("D\t/\t0755\t0\t0\t-\nX\tuser.a\t31\n",
-				 "manifest line 4: attribute of '/', which can have none");
+	expect_nodes_rejected(2, "D\t/\t0755\t0\t0\n", "manifest line 3: 'D' line needs 6 fields, not 5");
+	expect_nodes_rejected(2, "D\t/\t0755\t0\t0\t1.5\n", "manifest line 3: bad mtime");
+	expect_nodes_rejected(2, "D\t/\t0755\t0\t0\t1.0000000001\n", "manifest line 3: bad mtime");
+	expect_nodes_rejected(2, "D\t/\t0755\t0\t0\t.000000000\n", "manifest line 3: bad mtime");
+	expect_nodes_rejected(2, "D\t/\t0755\t0\t0\t1.00000000x\n", "manifest line 3: bad mtime");
+	expect_nodes_rejected(2, "D\t/\t0755\t0\t0\t99999999999999999999.000000000\n",
+			      "manifest line 3: bad mtime");
+	expect_nodes_rejected(2, "D\t/\t0755\t0\t0\t01.000000000\n",
+			      "manifest line 3: not in canonical form");
+	expect_nodes_rejected(2, "D\t/\t0755\t0\t0\t-0.000000000\n",
+			      "manifest line 3: not in canonical form");
+	expect_nodes_rejected(2, "D\t/\t0755\t0\t0\t1.000000000\nF\t/a\t0644\t0\t0\t1\t" D64 "\t-\n",
+			      "manifest line 4: entry '/srv/app' mixes nodes with and without");
+	expect_nodes_rejected(2, "D\t/\t0755\t0\t0\t-\nF\t/a\t0644\t0\t0\t1\t" D64 "\t1.000000000\n",
+			      "manifest line 4: entry '/srv/app' mixes nodes with and without");
+	expect_nodes_rejected(2, "D\t/\t0755\t0\t0\t-\nX\tuser.a\t31\n",
+			      "manifest line 4: attribute of '/', which can have none");
 	expect_rejected("lastgood-manifest 2\nX\tuser.a\t31\n", "manifest line 2: attribute before any node");
-	expect_v2_nodes_rejected("D\t/\t0755\t0\t0\t1.000000000\nX\tuser.b\t31\nX\tuser.a\t31\n",
-				 "manifest line 5: attribute out of order or repeated");
-	expect_v2_nodes_rejected("D\t/\t0755\t0\t0\t1.000000000\nX\tuser.a\t31\nX\tuser.a\t31\n",
-				 "manifest line 5: attribute out of order or repeated");
-	expect_v2_nodes_rejected("D\t/\t0755\t0\t0\t1.000000000\nX\tuser.a\t3\n",
-				 "manifest line 4: bad attribute value");
-	expect_v2_nodes_rejected("D\t/\t0755\t0\t0\t1.000000000\nX\tuser.a\t3G\n",
-				 "manifest line 4: bad attribute value");
-	expect_v2_nodes_rejected("D\t/\t0755\t0\t0\t1.000000000\nX\tuser.a\t\n",
-				 "manifest line 4: bad attribute value");
-	expect_v2_nodes_rejected("D\t/\t0755\t0\t0\t1.000000000\nX\tuser.a\t3A\n",
-				 "manifest line 4: bad attribute value");
-	expect_v2_nodes_rejected("D\t/\t0755\t0\t0\t1.000000000\nX\t\t31\n",
-				 "manifest line 4: empty attribute name");
-	expect_v2_nodes_rejected("D\t/\t0755\t0\t0\t1.000000000\nX\tuser.a\n",
-				 "manifest line 4: 'X' line needs 3 fields, not 2");
-	expect_v2_nodes_rejected("D\t/\t0755\t0\t0\t1.000000000\nH\t/b\t/a\n",
-				 "manifest line 4: 'a' is not an earlier file of its entry");
-	expect_v2_nodes_rejected("D\t/\t0755\t0\t0\t1.000000000\nD\t/a\t0755\t0\t0\t1.000000000\n"
-				 "H\t/b\t/a\n", "manifest line 5: 'a' is not an earlier file");
-	expect_v2_nodes_rejected("D\t/\t0755\t0\t0\t1.000000000\nF\t/a\t0644\t0\t0\t1\t" D64
-				 "\t1.000000000\nH\t/b\t/a\nH\t/c\t/b\n",
-				 "manifest line 6: 'b' is not an earlier file");
-	expect_v2_nodes_rejected("D\t/\t0755\t0\t0\t1.000000000\nF\t/a\t0644\t0\t0\t1\t" D64
-				 "\t1.000000000\nH\t/b\t/a\nX\tuser.a\t31\n",
-				 "manifest line 6: attribute of '/b', which can have none");
-	expect_v2_nodes_rejected("D\t/\t0755\t0\t0\t1.000000000\nH\t/b\t/c\nF\t/c\t0644\t0\t0\t1\t"
-				 D64 "\t1.000000000\n", "manifest line 4: 'c' is not an earlier file");
+	expect_nodes_rejected(2, "D\t/\t0755\t0\t0\t1.000000000\nX\tuser.b\t31\nX\tuser.a\t31\n",
+			      "manifest line 5: attribute out of order or repeated");
+	expect_nodes_rejected(2, "D\t/\t0755\t0\t0\t1.000000000\nX\tuser.a\t31\nX\tuser.a\t31\n",
+			      "manifest line 5: attribute out of order or repeated");
+	expect_nodes_rejected(2, "D\t/\t0755\t0\t0\t1.000000000\nX\tuser.a\t3\n",
+			      "manifest line 4: bad attribute value");
+	expect_nodes_rejected(2, "D\t/\t0755\t0\t0\t1.000000000\nX\tuser.a\t3G\n",
+			      "manifest line 4: bad attribute value");
+	expect_nodes_rejected(2, "D\t/\t0755\t0\t0\t1.000000000\nX\tuser.a\t\n",
+			      "manifest line 4: bad attribute value");
+	expect_nodes_rejected(2, "D\t/\t0755\t0\t0\t1.000000000\nX\tuser.a\t3A\n",
+			      "manifest line 4: bad attribute value");
+	expect_nodes_rejected(2, "D\t/\t0755\t0\t0\t1.000000000\nX\t\t31\n",
+			      "manifest line 4: empty attribute name");
+	expect_nodes_rejected(2, "D\t/\t0755\t0\t0\t1.000000000\nX\tuser.a\n",
+			      "manifest line 4: 'X' line needs 3 fields, not 2");
+	expect_nodes_rejected(2, "D\t/\t0755\t0\t0\t1.000000000\nH\t/b\t/a\n",
+			      "manifest line 4: 'a' is not an earlier file of its entry");
+	expect_nodes_rejected(2, "D\t/\t0755\t0\t0\t1.000000000\nD\t/a\t0755\t0\t0\t1.000000000\n"
+			      "H\t/b\t/a\n", "manifest line 5: 'a' is not an earlier file");
+	expect_nodes_rejected(2, "D\t/\t0755\t0\t0\t1.000000000\nF\t/a\t0644\t0\t0\t1\t" D64
+			      "\t1.000000000\nH\t/b\t/a\nH\t/c\t/b\n",
+			      "manifest line 6: 'b' is not an earlier file");
+	expect_nodes_rejected(2, "D\t/\t0755\t0\t0\t1.000000000\nF\t/a\t0644\t0\t0\t1\t" D64
+			      "\t1.000000000\nH\t/b\t/a\nX\tuser.a\t31\n",
+			      "manifest line 6: attribute of '/b', which can have none");
+	expect_nodes_rejected(2, "D\t/\t0755\t0\t0\t1.000000000\nH\t/b\t/c\nF\t/c\t0644\t0\t0\t1\t"
+			      D64 "\t1.000000000\n", "manifest line 4: 'c' is not an earlier file");
 	/* version 1 knows neither */
-	expect_nodes_rejected("D\t/\t0755\t0\t0\nF\t/a\t0644\t0\t0\t1\t" D64 "\nH\t/b\t/a\n",
+	expect_nodes_rejected(1, "D\t/\t0755\t0\t0\nF\t/a\t0644\t0\t0\t1\t" D64 "\nH\t/b\t/a\n",
 			      "manifest line 5: unknown record 'H'");
 	/* what version 1 writes is never written as version 2 (an entry of
 	 * version 1 nodes is hashed as version 1 wrote it) */
@@ -1069,7 +1050,7 @@ static void test_version_1_entries_in_version_2(void **state)
 	struct error err = ERROR_INIT;
 	struct manifest_entry fresh;
 
-	one_entry_text("D\t/\t0755\t0\t0\nF\t/a\t0644\t0\t0\t3\t" D64 "\n", &old);
+	one_entry_text(1, "D\t/\t0755\t0\t0\nF\t/a\t0644\t0\t0\t3\t" D64 "\n", &old);
 	assert_int_equal(manifest_parse(old.buf, old.len, &m, &err), 0);
 	char v1_digest[HASH_HEX_SIZE];
 	memcpy(v1_digest, m.entries[0].digest, HASH_HEX_SIZE);
@@ -1126,47 +1107,47 @@ static void test_parse_rejects_malformed(void **state)
 	expect_rejected("lastgood-manifest 1\nE\tapp\t/srv\t" D64 "\nD\t/\t0755\t0\t0\n",
 			"manifest line 2: entry '/srv' does not match its digest");
 
-	expect_nodes_rejected("D\t/\t0755\t0\t0\nF\t/../etc/passwd\t0644\t0\t0\t1\t" D64 "\n",
+	expect_nodes_rejected(1, "D\t/\t0755\t0\t0\nF\t/../etc/passwd\t0644\t0\t0\t1\t" D64 "\n",
 			      "manifest line 4: relative path '../etc/passwd' leaves its entry");
-	expect_nodes_rejected("D\t/\t0755\t0\t0\nF\t/a/../../x\t0644\t0\t0\t1\t" D64 "\n",
+	expect_nodes_rejected(1, "D\t/\t0755\t0\t0\nF\t/a/../../x\t0644\t0\t0\t1\t" D64 "\n",
 			      "manifest line 4: relative path 'a/../../x' leaves its entry");
-	expect_nodes_rejected("D\t/\t0755\t0\t0\nD\t/a\t0755\t0\t0\nF\t/a//b\t0644\t0\t0\t1\t" D64 "\n",
+	expect_nodes_rejected(1, "D\t/\t0755\t0\t0\nD\t/a\t0755\t0\t0\nF\t/a//b\t0644\t0\t0\t1\t" D64 "\n",
 			      "manifest line 5: relative path 'a//b'");
-	expect_nodes_rejected("D\t/\t0755\t0\t0\nF\t//etc\t0644\t0\t0\t1\t" D64 "\n",
+	expect_nodes_rejected(1, "D\t/\t0755\t0\t0\nF\t//etc\t0644\t0\t0\t1\t" D64 "\n",
 			      "manifest line 4: relative path '/etc'");
-	expect_nodes_rejected("D\t/\t0755\t0\t0\nF\ta\t0644\t0\t0\t1\t" D64 "\n",
+	expect_nodes_rejected(1, "D\t/\t0755\t0\t0\nF\ta\t0644\t0\t0\t1\t" D64 "\n",
 			      "manifest line 4: bad relative path");
-	expect_nodes_rejected("D\t/\t0755\t0\t0\nF\t/a\\x00b\t0644\t0\t0\t1\t" D64 "\n",
+	expect_nodes_rejected(1, "D\t/\t0755\t0\t0\nF\t/a\\x00b\t0644\t0\t0\t1\t" D64 "\n",
 			      "manifest line 4: bad relative path");
-	expect_nodes_rejected("D\t/\t0755\t0\t0\nF\t/a\\q\t0644\t0\t0\t1\t" D64 "\n",
+	expect_nodes_rejected(1, "D\t/\t0755\t0\t0\nF\t/a\\q\t0644\t0\t0\t1\t" D64 "\n",
 			      "manifest line 4: bad relative path");
-	expect_nodes_rejected("F\t/a\t0644\t0\t0\t1\t" D64 "\n",
+	expect_nodes_rejected(1, "F\t/a\t0644\t0\t0\t1\t" D64 "\n",
 			      "manifest line 3: entry must start with its top node '/'");
-	expect_nodes_rejected("D\t/\t0755\t0\t0\nF\t/b\t0644\t0\t0\t1\t" D64 "\nF\t/a\t0644\t0\t0\t1\t" D64 "\n",
+	expect_nodes_rejected(1, "D\t/\t0755\t0\t0\nF\t/b\t0644\t0\t0\t1\t" D64 "\nF\t/a\t0644\t0\t0\t1\t" D64 "\n",
 			      "manifest line 5: 'a' is out of order or repeated");
-	expect_nodes_rejected("D\t/\t0755\t0\t0\nF\t/a\t0644\t0\t0\t1\t" D64 "\nF\t/a\t0644\t0\t0\t1\t" D64 "\n",
+	expect_nodes_rejected(1, "D\t/\t0755\t0\t0\nF\t/a\t0644\t0\t0\t1\t" D64 "\nF\t/a\t0644\t0\t0\t1\t" D64 "\n",
 			      "manifest line 5: 'a' is out of order or repeated");
-	expect_nodes_rejected("D\t/\t0755\t0\t0\nF\t/a/b\t0644\t0\t0\t1\t" D64 "\n",
+	expect_nodes_rejected(1, "D\t/\t0755\t0\t0\nF\t/a/b\t0644\t0\t0\t1\t" D64 "\n",
 			      "manifest line 4: 'a/b' is not inside a folder of its entry");
-	expect_nodes_rejected("D\t/\t0755\t0\t0\nF\t/a\t0644\t0\t0\t1\t" D64 "\nF\t/a/b\t0644\t0\t0\t1\t" D64 "\n",
+	expect_nodes_rejected(1, "D\t/\t0755\t0\t0\nF\t/a\t0644\t0\t0\t1\t" D64 "\nF\t/a/b\t0644\t0\t0\t1\t" D64 "\n",
 			      "manifest line 5: 'a/b' is not inside a folder of its entry");
-	expect_nodes_rejected("F\t/\t0644\t0\t0\t1\t" D64 "\nF\t/a\t0644\t0\t0\t1\t" D64 "\n",
+	expect_nodes_rejected(1, "F\t/\t0644\t0\t0\t1\t" D64 "\nF\t/a\t0644\t0\t0\t1\t" D64 "\n",
 			      "manifest line 4: 'a' is not inside a folder of its entry");
-	expect_nodes_rejected("D\t/\t0755\t0\t0\nF\t/a\t0644\t0\t0\t1\n",
+	expect_nodes_rejected(1, "D\t/\t0755\t0\t0\nF\t/a\t0644\t0\t0\t1\n",
 			      "manifest line 4: 'F' line needs 7 fields, not 6");
-	expect_nodes_rejected("D\t/\t0755\t0\t0\t0\t0\t0\t0\n", "manifest line 3: too many fields");
-	expect_nodes_rejected("D\t/\t0758\t0\t0\n", "manifest line 3: bad mode");
-	expect_nodes_rejected("D\t/\t17777\t0\t0\n", "manifest line 3: bad mode");
-	expect_nodes_rejected("D\t/\t755\t0\t0\n", "manifest line 3: not in canonical form");
-	expect_nodes_rejected("D\t/\t0755\t00\t0\n", "manifest line 3: not in canonical form");
-	expect_nodes_rejected("D\t/\t0755\t-1\t0\n", "manifest line 3: bad owner");
-	expect_nodes_rejected("D\t/\t0755\t4294967296\t0\n", "manifest line 3: bad owner");
-	expect_nodes_rejected("F\t/\t0644\t0\t0\t99999999999999999999\t" D64 "\n",
+	expect_nodes_rejected(1, "D\t/\t0755\t0\t0\t0\t0\t0\t0\n", "manifest line 3: too many fields");
+	expect_nodes_rejected(1, "D\t/\t0758\t0\t0\n", "manifest line 3: bad mode");
+	expect_nodes_rejected(1, "D\t/\t17777\t0\t0\n", "manifest line 3: bad mode");
+	expect_nodes_rejected(1, "D\t/\t755\t0\t0\n", "manifest line 3: not in canonical form");
+	expect_nodes_rejected(1, "D\t/\t0755\t00\t0\n", "manifest line 3: not in canonical form");
+	expect_nodes_rejected(1, "D\t/\t0755\t-1\t0\n", "manifest line 3: bad owner");
+	expect_nodes_rejected(1, "D\t/\t0755\t4294967296\t0\n", "manifest line 3: bad owner");
+	expect_nodes_rejected(1, "F\t/\t0644\t0\t0\t99999999999999999999\t" D64 "\n",
 			      "manifest line 3: bad size");
-	expect_nodes_rejected("F\t/\t0644\t0\t0\t1\t" "0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef\n",
+	expect_nodes_rejected(1, "F\t/\t0644\t0\t0\t1\t" "0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef\n",
 			      "manifest line 3: bad content digest");
-	expect_nodes_rejected("L\t/\t0\t0\t\n", "manifest line 3: empty link target");
-	expect_nodes_rejected("L\t/\t0\t0\ta\x01b\n", "manifest line 3: not in canonical form");
+	expect_nodes_rejected(1, "L\t/\t0\t0\t\n", "manifest line 3: empty link target");
+	expect_nodes_rejected(1, "L\t/\t0\t0\ta\x01b\n", "manifest line 3: not in canonical form");
 }
 
 int main(void)
