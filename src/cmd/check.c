@@ -3,6 +3,7 @@
  * config; this adds the live-file check and prints a summary or JSON.
  */
 #include "cmd/command.h"
+#include "core/manifest.h"
 #include "util/alloc.h"
 
 #include <getopt.h>
@@ -58,7 +59,7 @@ COMMAND(check)
 		return rc;
 	}
 
-	int ok = config_check_files(cfg, &err) == 0;
+	int ok = config_check_files(cfg, &err) == 0 && manifest_check_mounts(cfg, &err) == 0;
 	if (ctx->opt.json)
 		cmd_check_print_json(cfg, ok, err.msg);
 	if (!ok)

@@ -11,12 +11,15 @@
 #include "util/alloc.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/mounts.h"
 #include "util/parallel.h"
 #include "util/strbuf.h"
+#include "util/xattr.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,9 +28,33 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MANIFEST_HEADER "lastgood-manifest 1"
+#define MANIFEST_HEADER_V1 "lastgood-manifest 1"
+#define MANIFEST_HEADER_V2 "lastgood-manifest 2"
 
 /* ---- serialization ---- */
+
+static int manifest_node_known(const struct manifest_node *n)
+{
+	return n->mtime_nsec != MTIME_UNKNOWN;
+}
+
+/* The version an entry's lines are hashed in: 1 for the nodes of a
+ * version 1 release (they keep their digest), else 2. The nodes of an
+ * entry are all of one kind (manifest_parse makes sure). */
+static int manifest_entry_version(const struct manifest_entry *e)
+{
+	return e->nnodes && !manifest_node_known(&e->nodes[0]) ? 1 : 2;
+}
+
+/* The version a manifest is written in: 1 when every entry is of a
+ * version 1 release (manifest.h), an empty manifest included. */
+static int manifest_version(const struct manifest *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (manifest_entry_version(&m->entries[i]) == 2)
+			return 2;
+	return 1;
+}
 
 /* A rel is written with a leading "/" ("/" for the entry itself) so that
  * no field is ever empty and the top can never be confused with a name. */
@@ -53,12 +80,36 @@ static void manifest_add_mode(struct strbuf *out, const struct manifest_node *n)
 	strbuf_add_uint(out, n->mode, 8, 4);
 }
 
+/* "\tSECONDS.NANOSECONDS", or "\t-" when not known */
+static void manifest_add_mtime(struct strbuf *out, const struct manifest_node *n)
+{
+	strbuf_addch(out, '\t');
+	if (!manifest_node_known(n)) {
+		strbuf_addch(out, '-');
+		return;
+	}
+	if (n->mtime_sec < 0)
+		strbuf_addch(out, '-');
+	strbuf_add_uint(out, n->mtime_sec < 0 ? 0ULL - (unsigned long long)n->mtime_sec
+					      : (unsigned long long)n->mtime_sec, 10, 1);
+	strbuf_addch(out, '.');
+	strbuf_add_uint(out, (unsigned long long)n->mtime_nsec, 10, 9);
+}
+
 /* Written for every node of every capture (twice: hashed, then stored),
- * so without printf. */
-static void manifest_node_line(struct strbuf *out, const struct manifest_node *n)
+ * so without printf. Version 1 lines have no mtime, and no hard links. */
+static void manifest_node_line(struct strbuf *out, const struct manifest_node *n, int version)
 {
 	char hex[HASH_HEX_SIZE];
 
+	if (version > 1 && MANIFEST_NODE_IS_HARD_LINK(n)) {
+		strbuf_addstr(out, "H\t");
+		manifest_add_rel(out, n->rel);
+		strbuf_addch(out, '\t');
+		manifest_add_rel(out, n->link);
+		strbuf_addch(out, '\n');
+		return;
+	}
 	switch (n->type) {
 	case NODE_FILE:
 		hash_to_hex(n->digest, hex);
@@ -70,14 +121,12 @@ static void manifest_node_line(struct strbuf *out, const struct manifest_node *n
 		strbuf_add_uint(out, (unsigned long long)n->size, 10, 1);
 		strbuf_addch(out, '\t');
 		strbuf_add(out, hex, HASH_HEX_SIZE - 1);
-		strbuf_addch(out, '\n');
 		break;
 	case NODE_DIR:
 		strbuf_addstr(out, "D\t");
 		manifest_add_rel(out, n->rel);
 		manifest_add_mode(out, n);
 		manifest_add_owner(out, n);
-		strbuf_addch(out, '\n');
 		break;
 	case NODE_SYMLINK:
 		strbuf_addstr(out, "L\t");
@@ -85,9 +134,37 @@ static void manifest_node_line(struct strbuf *out, const struct manifest_node *n
 		manifest_add_owner(out, n);
 		strbuf_addch(out, '\t');
 		strbuf_add_escaped(out, n->link);
-		strbuf_addch(out, '\n');
 		break;
 	}
+	if (version > 1)
+		manifest_add_mtime(out, n);
+	strbuf_addch(out, '\n');
+}
+
+static void manifest_xattr_line(struct strbuf *out, const struct xattr *x)
+{
+	static const char digits[] = "0123456789abcdef";
+	strbuf_addstr(out, "X\t");
+	strbuf_add_escaped(out, x->name);
+	strbuf_addch(out, '\t');
+	if (!x->len)
+		strbuf_addch(out, '-');
+	for (size_t i = 0; i < x->len; i++) {
+		strbuf_addch(out, digits[x->value[i] >> 4]);
+		strbuf_addch(out, digits[x->value[i] & 15]);
+	}
+	strbuf_addch(out, '\n');
+}
+
+/* A node's line, then (version 2) a line per attribute; a hard link's
+ * attributes are its first name's, written there. */
+static void manifest_node_lines(struct strbuf *out, const struct manifest_node *n, int version)
+{
+	manifest_node_line(out, n, version);
+	if (version == 1 || MANIFEST_NODE_IS_HARD_LINK(n) || !n->xattrs)
+		return;
+	for (size_t i = 0; i < n->xattrs->n; i++)
+		manifest_xattr_line(out, &n->xattrs->v[i]);
 }
 
 static void manifest_entry_line(struct strbuf *out, const struct manifest_entry *e)
@@ -104,11 +181,12 @@ static void manifest_entry_line(struct strbuf *out, const struct manifest_entry 
 void manifest_entry_finish(struct manifest_entry *entry)
 {
 	struct strbuf line = STRBUF_INIT;
+	int version = manifest_entry_version(entry);
 	struct hasher h;
 	hasher_init(&h);
 	for (size_t i = 0; i < entry->nnodes; i++) {
 		strbuf_reset(&line);
-		manifest_node_line(&line, &entry->nodes[i]);
+		manifest_node_lines(&line, &entry->nodes[i], version);
 		hasher_update(&h, line.buf, line.len);
 	}
 	hasher_final(&h, entry->digest);
@@ -139,14 +217,15 @@ static int manifest_for_each_chunk(const struct manifest *m,
 				   int (*fn)(const struct strbuf *chunk, void *ctx), void *ctx)
 {
 	struct strbuf chunk = STRBUF_INIT;
+	int version = manifest_version(m);
 	int rc = 0;
 
-	strbuf_addstr(&chunk, MANIFEST_HEADER "\n");
+	strbuf_addstr(&chunk, version == 1 ? MANIFEST_HEADER_V1 "\n" : MANIFEST_HEADER_V2 "\n");
 	for (size_t i = 0; i < m->n && !rc; i++) {
 		const struct manifest_entry *e = &m->entries[i];
 		manifest_entry_line(&chunk, e);
 		for (size_t j = 0; j < e->nnodes && !rc; j++) {
-			manifest_node_line(&chunk, &e->nodes[j]);
+			manifest_node_lines(&chunk, &e->nodes[j], version);
 			if (chunk.len >= MANIFEST_CHUNK) {
 				rc = fn(&chunk, ctx);
 				strbuf_reset(&chunk);
@@ -243,6 +322,20 @@ static struct manifest_entry *manifest_add_entry(struct manifest *m)
 	return e;
 }
 
+/* What a node has beyond its rel, type and link: a copy's, or a hard
+ * link's from its first name. */
+static void manifest_node_copy_file(struct manifest_node *n, const struct manifest_node *s)
+{
+	n->mode = s->mode;
+	n->uid = s->uid;
+	n->gid = s->gid;
+	n->size = s->size;
+	n->mtime_sec = s->mtime_sec;
+	n->mtime_nsec = s->mtime_nsec;
+	memcpy(n->digest, s->digest, HASH_SIZE);
+	n->xattrs = xattr_list_dup(s->xattrs);
+}
+
 void manifest_add_copy(struct manifest *m, const struct manifest_entry *src)
 {
 	struct manifest_entry *e = manifest_add_entry(m);
@@ -252,11 +345,7 @@ void manifest_add_copy(struct manifest *m, const struct manifest_entry *src)
 	for (size_t i = 0; i < src->nnodes; i++) {
 		const struct manifest_node *s = &src->nodes[i];
 		struct manifest_node *n = manifest_entry_add_node(e, s->rel, s->type);
-		n->mode = s->mode;
-		n->uid = s->uid;
-		n->gid = s->gid;
-		n->size = s->size;
-		memcpy(n->digest, s->digest, HASH_SIZE);
+		manifest_node_copy_file(n, s);
 		n->link = s->link ? xstrdup(s->link) : NULL;
 	}
 }
@@ -266,6 +355,7 @@ void manifest_entry_free(struct manifest_entry *entry)
 	for (size_t i = 0; i < entry->nnodes; i++) {
 		free(entry->nodes[i].rel);
 		free(entry->nodes[i].link);
+		xattr_list_free(entry->nodes[i].xattrs);
 	}
 	free(entry->nodes);
 	free(entry->service);
@@ -298,8 +388,10 @@ void manifest_totals(const struct manifest *m, long *files, long long *bytes)
 
 /*
  * One row per live file read: its path, the stat fields that change
- * whenever its content can have (device, inode, size, mtime, ctime), its
- * digest, and when it was read. A row is trusted, and the file not opened,
+ * whenever its content or attributes can have (device, inode, size,
+ * mtime, ctime), its digest, its extended attributes (NULL in a row
+ * written before they were kept: such a row vouches for nothing), and
+ * when it was read. A row is trusted, and the file not opened,
  * only when all of these hold:
  *
  *   - every stat field still equals the row's;
@@ -361,10 +453,11 @@ static void stat_cache_open(struct state *st, struct stat_cache *sc)
 	if (!st || !st->db)
 		return;
 	if (sqlite3_prepare_v2(st->db, "SELECT dev, ino, size, mtime_ns, ctime_ns, recorded_ns, "
-			       "digest FROM stat_cache WHERE path = ?", -1, &sc->lookup, NULL) != SQLITE_OK ||
+			       "digest, xattrs FROM stat_cache WHERE path = ?", -1, &sc->lookup,
+			       NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO stat_cache(path, dev, ino, size, "
-			       "mtime_ns, ctime_ns, recorded_ns, digest) VALUES(?,?,?,?,?,?,?,?)", -1,
-			       &sc->remember, NULL) != SQLITE_OK) {
+			       "mtime_ns, ctime_ns, recorded_ns, digest, xattrs) "
+			       "VALUES(?,?,?,?,?,?,?,?,?)", -1, &sc->remember, NULL) != SQLITE_OK) {
 		sqlite3_finalize(sc->lookup);
 		sc->lookup = NULL;
 		return;
@@ -408,6 +501,7 @@ struct stat_cache_row {
 	ino_t ino;
 	long long size, mtime_ns, ctime_ns, recorded_ns;
 	unsigned char digest[HASH_SIZE];
+	struct xattr_list *xattrs;   /* the file's, when found; whoever takes them clears this */
 };
 
 /* The row for path, if any (row->found). On the thread that owns the
@@ -415,19 +509,24 @@ struct stat_cache_row {
 static void stat_cache_fetch(struct stat_cache *sc, const char *path, struct stat_cache_row *row)
 {
 	row->found = 0;
+	row->xattrs = NULL;
 	if (!sc->st)
 		return;
 	sqlite3_reset(sc->lookup);
 	sqlite3_bind_text(sc->lookup, 1, path, -1, SQLITE_STATIC);
-	if (sqlite3_step(sc->lookup) == SQLITE_ROW) {
+	if (sqlite3_step(sc->lookup) == SQLITE_ROW &&
+	    sqlite3_column_type(sc->lookup, 7) != SQLITE_NULL) {
 		const unsigned char *d = sqlite3_column_text(sc->lookup, 6);
+		const void *xattrs = sqlite3_column_blob(sc->lookup, 7);
+		int xattrs_len = sqlite3_column_bytes(sc->lookup, 7);
 		row->dev = (dev_t)sqlite3_column_int64(sc->lookup, 0);
 		row->ino = (ino_t)sqlite3_column_int64(sc->lookup, 1);
 		row->size = sqlite3_column_int64(sc->lookup, 2);
 		row->mtime_ns = sqlite3_column_int64(sc->lookup, 3);
 		row->ctime_ns = sqlite3_column_int64(sc->lookup, 4);
 		row->recorded_ns = sqlite3_column_int64(sc->lookup, 5);
-		row->found = d && hash_from_hex((const char *)d, row->digest) == 0;
+		row->found = d && hash_from_hex((const char *)d, row->digest) == 0 &&
+			     xattr_list_decode(xattrs, (size_t)xattrs_len, &row->xattrs) == 0;
 	}
 	sqlite3_reset(sc->lookup);
 	sqlite3_clear_bindings(sc->lookup);
@@ -456,10 +555,12 @@ static int stat_cache_vouches(const struct stat_cache *sc, const struct stat_cac
 }
 
 static void stat_cache_remember(struct stat_cache *sc, const char *path, const struct stat *sb,
-				const char *digest)
+				const char *digest, const struct xattr_list *xattrs)
 {
+	struct strbuf encoded = STRBUF_INIT;
 	if (!sc->st)
 		return;
+	xattr_list_encode(xattrs, &encoded);
 	sqlite3_reset(sc->remember);
 	sqlite3_bind_text(sc->remember, 1, path, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(sc->remember, 2, (sqlite3_int64)sb->st_dev);
@@ -469,10 +570,16 @@ static void stat_cache_remember(struct stat_cache *sc, const char *path, const s
 	sqlite3_bind_int64(sc->remember, 6, stat_ns(&sb->st_ctim));
 	sqlite3_bind_int64(sc->remember, 7, sc->recorded_ns);
 	sqlite3_bind_text(sc->remember, 8, digest, -1, SQLITE_STATIC);
+	/* an empty blob, not NULL, for none */
+	if (encoded.len)
+		sqlite3_bind_blob(sc->remember, 9, encoded.buf, (int)encoded.len, SQLITE_STATIC);
+	else
+		sqlite3_bind_zeroblob(sc->remember, 9, 0);
 	/* A row that fails to be written only costs a read next time. */
 	(void)sqlite3_step(sc->remember);
 	sqlite3_reset(sc->remember);
 	sqlite3_clear_bindings(sc->remember);
+	strbuf_release(&encoded);
 }
 
 static int manifest_node_order(const void *a, const void *b);
@@ -548,7 +655,9 @@ long long manifest_cache_clock(void)
  * swap, not while staging: until the swap the rows of the live paths
  * describe the files still live, which the check after the services stop
  * compares against. A file swapped in on its own is renamed itself, which
- * moves its ctime: it has no row and only costs a read.
+ * moves its ctime: it has no row and only costs a read. A node of a version 1
+ * release got whatever attributes a fresh file gets, not recorded ones: it
+ * gets no row.
  */
 void manifest_cache_staged(struct state *st, const struct manifest_entry *entry, int top_fd,
 			   long long since_ns)
@@ -563,7 +672,7 @@ void manifest_cache_staged(struct state *st, const struct manifest_entry *entry,
 		const struct manifest_node *node = &entry->nodes[k];
 		char hex[HASH_HEX_SIZE];
 		struct stat sb;
-		if (node->type != NODE_FILE || !*node->rel)
+		if (node->type != NODE_FILE || !*node->rel || !manifest_node_known(node))
 			continue;
 		if (fstatat(top_fd, node->rel, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
 		    !S_ISREG(sb.st_mode) || stat_ns(&sb.st_mtim) >= sc.recorded_ns ||
@@ -572,7 +681,7 @@ void manifest_cache_staged(struct state *st, const struct manifest_entry *entry,
 		strbuf_reset(&live);
 		strbuf_addf(&live, "%s/%s", entry->path, node->rel);
 		hash_to_hex(node->digest, hex);
-		stat_cache_remember(&sc, live.buf, &sb, hex);
+		stat_cache_remember(&sc, live.buf, &sb, hex, node->xattrs);
 	}
 	(void)stat_cache_close(&sc, 1, &ignored);
 	strbuf_release(&live);
@@ -595,16 +704,26 @@ void manifest_cache_staged(struct state *st, const struct manifest_entry *entry,
 #define CAPTURE_QUEUE_JOBS 64
 #define CAPTURE_QUEUE_BYTES (64LL << 20)
 #define CAPTURE_PARALLEL_MIN_BYTES (1LL << 20)
+/* Reads of a file that changes while it is read, before giving up. */
+#define CAPTURE_READ_TRIES 3
 
 struct capture_job {
 	int at_fd;                 /* the folder holding name (one of dir_fds) */
 	char *name;
 	char *rel;
-	struct stat sb;            /* fstat of the open file */
-	int unchanged;             /* the same fstat after it was read */
+	struct stat sb;            /* fstat of the open file, the same after it was read */
 	struct store_written written;
+	struct xattr_list *xattrs; /* read with it; taken by its node */
 	int rc;
 	struct error err;
+};
+
+/* A file with more than one name: its names in one entry become one file
+ * and hard links to it (capture_link_names). */
+struct capture_inode {
+	dev_t dev;
+	ino_t ino;
+	const char *rel;           /* its node's rel (the node owns it) */
 };
 
 struct capture {
@@ -623,6 +742,8 @@ struct capture {
 	size_t ndir_fds;
 	int dir_fd_of;             /* the descriptor dir_fds' last duplicates */
 	struct parallel_pool pool; /* for reading queued files and inspecting folders */
+	struct capture_inode *inodes;   /* files seen with several names */
+	size_t ninodes, inodes_alloc;
 };
 
 /* The node's path as the user knows it, for messages (allocated). */
@@ -631,10 +752,13 @@ static char *capture_path(const struct capture *c, const char *rel)
 	return *rel ? xstrfmt("%s/%s", c->source, rel) : xstrdup(c->source);
 }
 
-static void capture_owner(struct manifest_node *n, const struct stat *sb)
+/* What a node of any type takes from its stat: owner and mtime. */
+static void capture_stat_fields(struct manifest_node *n, const struct stat *sb)
 {
 	n->uid = sb->st_uid;
 	n->gid = sb->st_gid;
+	n->mtime_sec = (long long)sb->st_mtim.tv_sec;
+	n->mtime_nsec = (int)sb->st_mtim.tv_nsec;
 }
 
 static int capture_node(struct capture *c, int at_fd, const char *name, const char *rel,
@@ -652,14 +776,21 @@ static const char *capture_live_path(struct capture *c, const char *rel)
 	return c->live.buf;
 }
 
+/* Takes xattrs. */
 static void capture_add_file(struct capture *c, const char *rel, const struct stat *sb,
-			     long long size, const unsigned char digest[HASH_SIZE], int added)
+			     long long size, const unsigned char digest[HASH_SIZE],
+			     struct xattr_list *xattrs, int added)
 {
 	struct manifest_node *n = manifest_entry_add_node(c->entry, rel, NODE_FILE);
 	n->mode = sb->st_mode & 07777;
-	capture_owner(n, sb);
+	capture_stat_fields(n, sb);
 	n->size = size;
 	memcpy(n->digest, digest, HASH_SIZE);
+	n->xattrs = xattrs;
+	if (sb->st_nlink > 1) {
+		ALLOC_GROW(c->inodes, c->ninodes + 1, c->inodes_alloc);
+		c->inodes[c->ninodes++] = (struct capture_inode){ sb->st_dev, sb->st_ino, n->rel };
+	}
 	if (c->stats) {
 		c->stats->files++;
 		c->stats->bytes += size;
@@ -675,17 +806,42 @@ static int same_stat(const struct stat *a, const struct stat *b)
 	       stat_ns(&a->st_ctim) == stat_ns(&b->st_ctim);
 }
 
+/* Read the open file once: its stat, its bytes into the store, its
+ * attributes. 1 when it held still meanwhile (the same size, mtime and
+ * ctime after as before: what any write or attribute change moves), 0
+ * when it did not (what was written is dropped), -1 on failure. */
+static int capture_read_once(struct capture *c, struct capture_job *job, int fd,
+			     const char *path)
+{
+	struct stat after;
+	if (fstat(fd, &job->sb) < 0)
+		return error_errno(&job->err, EXIT_FAILED, errno, "cannot inspect '%s'", path);
+	if (!S_ISREG(job->sb.st_mode))
+		return error_set(&job->err, EXIT_FAILED, "'%s' changed while it was being recorded",
+				 path);
+	if (store_batch_write(&c->batch, fd, path, &job->written, &job->err) < 0)
+		return -1;
+	int rc = xattr_read_fd(fd, path, &job->xattrs, &job->err);
+	if (rc == 0 && fstat(fd, &after) == 0 && same_stat(&job->sb, &after) &&
+	    job->written.size == (long long)job->sb.st_size)
+		return 1;
+	store_written_drop(&c->batch, &job->written);
+	xattr_list_free(job->xattrs);
+	job->xattrs = NULL;
+	return rc;
+}
+
 /* One job, on any thread: open the file with O_NOFOLLOW | O_NONBLOCK and
  * check it again, since the tree is live and a name swapped for a symlink
  * or a fifo since the walk saw it must neither be followed nor block us;
- * then write it to the store, and note whether anything changed it while
- * it was read. */
+ * then write it to the store. A file that changed while it was read is
+ * read again: what is stored is always one version of it, never a mix. */
 static void capture_read_job(void *ctx, size_t i)
 {
 	struct capture *c = ctx;
 	struct capture_job *job = &c->jobs[i];
 	char *path = capture_path(c, job->rel);
-	struct stat after;
+	int held = 0;
 
 	job->rc = -1;
 	int fd = openat(job->at_fd, job->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
@@ -693,18 +849,14 @@ static void capture_read_job(void *ctx, size_t i)
 		error_errno(&job->err, EXIT_FAILED, errno, "cannot open '%s'", path);
 		goto out;
 	}
-	if (fstat(fd, &job->sb) < 0) {
-		error_errno(&job->err, EXIT_FAILED, errno, "cannot inspect '%s'", path);
+	for (int tries = 0; tries < CAPTURE_READ_TRIES && !held; tries++)
+		if ((held = capture_read_once(c, job, fd, path)) < 0)
+			goto out;
+	if (!held) {
+		error_set(&job->err, EXIT_FAILED, "'%s' changed each of the %d times it was read; "
+			  "nothing was recorded", path, CAPTURE_READ_TRIES);
 		goto out;
 	}
-	if (!S_ISREG(job->sb.st_mode)) {
-		error_set(&job->err, EXIT_FAILED, "'%s' changed while it was being recorded", path);
-		goto out;
-	}
-	if (store_batch_write(&c->batch, fd, path, &job->written, &job->err) < 0)
-		goto out;
-	job->unchanged = fstat(fd, &after) == 0 && same_stat(&job->sb, &after) &&
-			 job->written.size == (long long)job->sb.st_size;
 	job->rc = 0;
 out:
 	if (fd >= 0)
@@ -717,6 +869,7 @@ static void capture_drop_queue(struct capture *c)
 	for (size_t i = 0; i < c->njobs; i++) {
 		free(c->jobs[i].name);
 		free(c->jobs[i].rel);
+		xattr_list_free(c->jobs[i].xattrs);
 	}
 	for (size_t i = 0; i < c->ndir_fds; i++)
 		close(c->dir_fds[i]);
@@ -753,12 +906,14 @@ static int capture_run_queue(struct capture *c)
 		} else {
 			unsigned char raw[HASH_SIZE];
 			hash_from_hex(job->written.digest, raw);   /* the store's: well formed */
-			capture_add_file(c, job->rel, &job->sb, job->written.size, raw, added);
+			if (c->cache.st)
+				stat_cache_remember(&c->cache, capture_live_path(c, job->rel),
+						    &job->sb, job->written.digest, job->xattrs);
+			capture_add_file(c, job->rel, &job->sb, job->written.size, raw, job->xattrs,
+					 added);
+			job->xattrs = NULL;
 			if (c->stats)
 				c->stats->files_read++;
-			if (c->cache.st && job->unchanged)
-				stat_cache_remember(&c->cache, capture_live_path(c, job->rel),
-						    &job->sb, job->written.digest);
 		}
 	}
 	capture_drop_queue(c);
@@ -766,7 +921,7 @@ static int capture_run_queue(struct capture *c)
 }
 
 /* Queue a file to be read (capture_read_job); once read it is remembered
- * by the stat cache only if nothing changed it meanwhile. */
+ * by the stat cache. */
 static int capture_file(struct capture *c, int at_fd, const char *name, const char *rel,
 			const struct stat *lsb)
 {
@@ -802,13 +957,13 @@ static int capture_link(struct capture *c, int at_fd, const char *name, const ch
 			const struct stat *sb)
 {
 	size_t size = sb->st_size > 0 ? (size_t)sb->st_size + 1 : 256;
-	char *target = NULL;
+	char *path = capture_path(c, rel), *target = NULL;
+	struct xattr_list *xattrs;
 
 	for (;;) {
 		target = xrealloc(target, size);
 		ssize_t n = readlinkat(at_fd, name, target, size);
 		if (n < 0) {
-			char *path = capture_path(c, rel);
 			error_errno(c->err, EXIT_FAILED, errno, "cannot read link '%s'", path);
 			free(path);
 			free(target);
@@ -820,16 +975,24 @@ static int capture_link(struct capture *c, int at_fd, const char *name, const ch
 		}
 		size *= 2;   /* the link grew since lstat */
 	}
+	int rc = xattr_read_link(at_fd, name, path, &xattrs, c->err);
+	free(path);
+	if (rc < 0) {
+		free(target);
+		return -1;
+	}
 	struct manifest_node *n = manifest_entry_add_node(c->entry, rel, NODE_SYMLINK);
-	capture_owner(n, sb);
+	capture_stat_fields(n, sb);
 	n->link = target;
+	n->xattrs = xattrs;
 	return 0;
 }
 
 /*
  * A folder's entries are taken CAPTURE_CHUNK at a time. Their names are
  * listed; then, for a chunk of CAPTURE_PARALLEL_MIN_CHILDREN or more, the
- * pool's helpers lstat them while this thread, which owns the database
+ * pool's helpers lstat them (statx, which also tells a mount point) while
+ * this thread, which owns the database
  * connection, looks up their stat cache rows and then lstats the rest:
  * those are most of a snapshot's time when few files changed. Then each
  * row is compared with its file's stat (and, for a capture that checks
@@ -848,12 +1011,14 @@ struct capture_child {
 	struct stat_cache_row row;
 	struct stat sb;            /* its lstat */
 	int stat_errno;            /* the lstat failed */
+	int mount_root;            /* it is a mount point */
 	int vouched;               /* the row vouches for it: taken unopened */
 };
 
 struct capture_chunk {
 	struct capture *c;
 	int at_fd;                 /* the folder holding the names */
+	const struct stat *folder; /* its stat (NULL for an entry's top) */
 	struct capture_child *children;
 	size_t n;
 };
@@ -872,14 +1037,19 @@ static void capture_child_free(struct capture_child *ch)
 {
 	free(ch->name);
 	free(ch->rel);
+	xattr_list_free(ch->row.xattrs);
 }
 
+/* A node on another device than its folder is a mount point too, for a
+ * kernel without STATX_ATTR_MOUNT_ROOT. */
 static void capture_lstat_job(void *ctx, size_t i)
 {
 	const struct capture_chunk *k = ctx;
 	struct capture_child *ch = &k->children[i];
-	if (fstatat(k->at_fd, ch->name, &ch->sb, AT_SYMLINK_NOFOLLOW) < 0)
+	if (mounts_stat_at(k->at_fd, ch->name, &ch->sb, &ch->mount_root) < 0)
 		ch->stat_errno = errno;
+	else if (k->folder && ch->sb.st_dev != k->folder->st_dev)
+		ch->mount_root = 1;
 }
 
 /* On the thread that owns the database, while the helpers lstat. */
@@ -901,16 +1071,33 @@ static void capture_vouch_job(void *ctx, size_t i)
 		ch->vouched = stat_cache_vouches(&k->c->cache, &ch->row, &ch->sb);
 }
 
-static void capture_inspect(struct capture *c, int at_fd, struct capture_child *children,
-			    size_t n)
+static void capture_inspect(struct capture *c, int at_fd, const struct stat *folder,
+			    struct capture_child *children, size_t n)
 {
-	struct capture_chunk k = { .c = c, .at_fd = at_fd, .children = children, .n = n };
+	struct capture_chunk k = { .c = c, .at_fd = at_fd, .folder = folder, .children = children,
+				   .n = n };
 	struct parallel_pool *pool = n >= CAPTURE_PARALLEL_MIN_CHILDREN ? &c->pool : NULL;
 	parallel_pool_run(pool, n, capture_lstat_job, capture_fetch_rows, &k);
 	parallel_pool_run(c->cache.check_store ? pool : NULL, n, capture_vouch_job, NULL, &k);
 }
 
-static int capture_child(struct capture *c, int at_fd, const struct capture_child *ch)
+/* A switch renames an entry's top and moves its tree whole: a mount point
+ * cannot be renamed, and one below would move along with the old tree. */
+static int capture_mount_error(const struct capture *c, const char *rel)
+{
+	char *path = capture_path(c, rel);
+	if (*rel)
+		error_set(c->err, EXIT_USAGE, "'%s' is a mount point inside '%s' (a 'files' entry of "
+			  "service '%s'): a switch would move it with the old tree; refusing", path,
+			  c->source, c->entry->service);
+	else
+		error_set(c->err, EXIT_USAGE, "'%s' (a 'files' entry of service '%s') is a mount "
+			  "point, which a switch cannot rename; refusing", path, c->entry->service);
+	free(path);
+	return -1;
+}
+
+static int capture_child(struct capture *c, int at_fd, struct capture_child *ch)
 {
 	if (ch->stat_errno) {
 		char *path = capture_path(c, ch->rel);
@@ -918,8 +1105,12 @@ static int capture_child(struct capture *c, int at_fd, const struct capture_chil
 		free(path);
 		return -1;
 	}
+	if (ch->mount_root)
+		return capture_mount_error(c, ch->rel);
 	if (ch->vouched) {
-		capture_add_file(c, ch->rel, &ch->sb, (long long)ch->sb.st_size, ch->row.digest, 0);
+		capture_add_file(c, ch->rel, &ch->sb, (long long)ch->sb.st_size, ch->row.digest,
+				 ch->row.xattrs, 0);
+		ch->row.xattrs = NULL;
 		return 0;
 	}
 	return capture_node(c, at_fd, ch->name, ch->rel, &ch->sb);
@@ -969,7 +1160,11 @@ static int capture_dir(struct capture *c, int at_fd, const char *name, const cha
 	}
 	struct manifest_node *node = manifest_entry_add_node(c->entry, rel, NODE_DIR);
 	node->mode = sb.st_mode & 07777;
-	capture_owner(node, &sb);
+	capture_stat_fields(node, &sb);
+	if (xattr_read_fd(fd, path, &node->xattrs, c->err) < 0) {
+		close(fd);
+		goto out;
+	}
 
 	d = fdopendir(fd);
 	if (!d) {
@@ -982,7 +1177,7 @@ static int capture_dir(struct capture *c, int at_fd, const char *name, const cha
 	do {
 		if ((more = capture_list(c, d, path, rel, children, &n)) < 0)
 			goto out;
-		capture_inspect(c, dirfd(d), children, n);
+		capture_inspect(c, dirfd(d), &sb, children, n);
 		for (size_t i = 0; i < n; i++)
 			if (capture_child(c, dirfd(d), &children[i]) < 0)
 				goto out;
@@ -1074,6 +1269,63 @@ static void capture_sort_nodes(struct manifest_entry *entry)
 	free(order);
 }
 
+static int capture_inode_order(const void *a, const void *b)
+{
+	const struct capture_inode *x = a, *y = b;
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	if (x->ino != y->ino)
+		return x->ino < y->ino ? -1 : 1;
+	return strcmp(x->rel, y->rel);
+}
+
+static struct manifest_node *capture_find_node(struct manifest_entry *entry, const char *rel)
+{
+	struct manifest_node key;
+	memset(&key, 0, sizeof(key));
+	key.rel = (char *)rel;
+	return bsearch(&key, entry->nodes, entry->nnodes, sizeof(*entry->nodes),
+		       manifest_node_order);
+}
+
+/* Two names of one file, read at different moments, that disagree: it
+ * changed in between. */
+static int capture_same_file(const struct manifest_node *a, const struct manifest_node *b)
+{
+	return a->size == b->size && !memcmp(a->digest, b->digest, HASH_SIZE) &&
+	       a->mode == b->mode && a->uid == b->uid && a->gid == b->gid &&
+	       a->mtime_sec == b->mtime_sec && a->mtime_nsec == b->mtime_nsec &&
+	       xattr_list_equal(a->xattrs, b->xattrs);
+}
+
+/*
+ * Names of one file within the entry (after the nodes are sorted): the
+ * first in order keeps the file, the others become hard links to it, so
+ * that a switch makes them one file again. Names outside the entry are
+ * not the entry's business: there the file is a file of its own.
+ */
+static int capture_link_names(struct capture *c)
+{
+	if (c->ninodes > 1)
+		qsort(c->inodes, c->ninodes, sizeof(*c->inodes), capture_inode_order);
+	for (size_t i = 0, j; i < c->ninodes; i = j) {
+		const struct manifest_node *first = capture_find_node(c->entry, c->inodes[i].rel);
+		for (j = i + 1; j < c->ninodes && c->inodes[j].dev == c->inodes[i].dev &&
+				c->inodes[j].ino == c->inodes[i].ino; j++) {
+			struct manifest_node *other = capture_find_node(c->entry, c->inodes[j].rel);
+			if (!capture_same_file(first, other)) {
+				char *path = capture_path(c, other->rel);
+				error_set(c->err, EXIT_FAILED, "'%s' changed while it was being "
+					  "recorded", path);
+				free(path);
+				return -1;
+			}
+			other->link = xstrdup(first->rel);
+		}
+	}
+	return 0;
+}
+
 int manifest_capture_entry(struct state *st, const char *service, const char *path,
 			   const char *source, int flags, struct manifest_entry *entry,
 			   struct capture_stats *stats, struct error *err)
@@ -1099,7 +1351,7 @@ int manifest_capture_entry(struct state *st, const char *service, const char *pa
 	}
 	/* the top, as a folder's entry is taken (see capture_dir) */
 	capture_child_init(&top, source, xstrdup(""), 1);
-	capture_inspect(&c, AT_FDCWD, &top, 1);
+	capture_inspect(&c, AT_FDCWD, NULL, &top, 1);
 	if (capture_child(&c, AT_FDCWD, &top) == 0 && capture_run_queue(&c) == 0 &&
 	    store_batch_commit(&c.batch, err) == 0)
 		rc = 0;
@@ -1107,6 +1359,9 @@ int manifest_capture_entry(struct state *st, const char *service, const char *pa
 	capture_child_free(&top);
 	if (rc == 0) {
 		capture_sort_nodes(entry);
+		rc = capture_link_names(&c);
+	}
+	if (rc == 0) {
 		manifest_entry_finish(entry);
 		if (!(flags & CAPTURE_CACHE_READ_ONLY))
 			stat_cache_prune(&c.cache, entry);
@@ -1117,6 +1372,7 @@ int manifest_capture_entry(struct state *st, const char *service, const char *pa
 	parallel_pool_destroy(&c.pool);
 	strbuf_release(&c.live);
 	free(c.jobs);
+	free(c.inodes);
 	if (rc < 0)
 		manifest_entry_free(entry);
 	return rc;
@@ -1173,12 +1429,56 @@ int manifest_capture(struct state *st, const struct config *cfg, int flags,
 	return 0;
 }
 
+/* path is below folder (or is it, when equal is set). */
+static int path_is_inside(const char *path, const char *folder, int equal)
+{
+	size_t n = strlen(folder);
+	if (strncmp(path, folder, n))
+		return 0;
+	return path[n] == '/' ? n > 1 || path[1] : path[n] == '\0' && equal;
+}
+
+int manifest_check_mounts(const struct config *cfg, struct error *err)
+{
+	struct mount_points mounts;
+	int rc = 0;
+
+	if (mounts_read(&mounts, err) < 0)
+		return -1;
+	for (size_t i = 0; rc == 0 && i < cfg->nservices; i++) {
+		const struct service *svc = &cfg->services[i];
+		for (size_t j = 0; rc == 0 && j < svc->nfiles; j++) {
+			const struct service_file *file = &svc->files[j];
+			/* mountinfo names mounts by their real paths */
+			char *real = realpath(file->path, NULL);
+			for (size_t k = 0; real && rc == 0 && k < mounts.n; k++) {
+				if (!strcmp(mounts.paths[k], real))
+					rc = error_set(err, EXIT_USAGE, "%s:%d:%d: '%s' (a 'files' entry "
+						       "of service '%s') is a mount point, which a "
+						       "switch cannot rename", cfg->path,
+						       file->mark.line, file->mark.column, file->path,
+						       svc->name);
+				else if (path_is_inside(mounts.paths[k], real, 0))
+					rc = error_set(err, EXIT_USAGE, "%s:%d:%d: '%s' is a mount point "
+						       "inside '%s' (a 'files' entry of service '%s'): "
+						       "a switch would move it with the old tree",
+						       cfg->path, file->mark.line, file->mark.column,
+						       mounts.paths[k], file->path, svc->name);
+			}
+			free(real);
+		}
+	}
+	mounts_free(&mounts);
+	return rc;
+}
+
 /* ---- parsing ---- */
 
 struct manifest_parser {
 	struct manifest *m;
 	int line;
 	int entry_line;          /* where the current entry's E line was */
+	int version;             /* of the text, as its first line says */
 	struct strbuf scratch;
 	struct error *err;
 };
@@ -1188,7 +1488,7 @@ struct field {
 	size_t len;
 };
 
-#define MAX_FIELDS 7
+#define MAX_FIELDS 8
 
 static int parse_error(struct manifest_parser *p, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -1375,30 +1675,76 @@ static int parse_check_parent(struct manifest_parser *p, const struct manifest_e
 	return 0;
 }
 
-static int parse_node(struct manifest_parser *p, char type, const struct field *f, size_t nf)
+/* "SECONDS.NANOSECONDS" (nine digits), or "-" in a node of a version 1
+ * release; the canonical check refuses any other spelling of a time. */
+static int parse_mtime(struct manifest_parser *p, const struct field *f, struct manifest_node *n)
 {
-	static const size_t want[] = { ['F'] = 7, ['D'] = 5, ['L'] = 5 };
-	if (!p->m->n)
-		return parse_error(p, "node before any entry");
-	if (nf != want[(unsigned char)type])
-		return parse_error(p, "'%c' line needs %zu fields, not %zu", type,
-				   want[(unsigned char)type], nf);
+	n->mtime_nsec = MTIME_UNKNOWN;
+	if (f->len == 1 && f->p[0] == '-')
+		return 0;
+	const char *dot = memchr(f->p, '.', f->len);
+	int negative = f->len && f->p[0] == '-';
+	if (!dot || f->p + f->len - dot != 10)
+		return parse_error(p, "bad mtime");
+	struct field sec = { f->p + negative, (size_t)(dot - f->p) - (size_t)negative };
+	struct field nsec = { dot + 1, 9 };
+	unsigned long long s, ns;
+	if (parse_number(p, &sec, 10, LLONG_MAX, "mtime", &s) < 0 ||
+	    parse_number(p, &nsec, 10, 999999999, "mtime", &ns) < 0)
+		return -1;
+	n->mtime_sec = negative ? -(long long)s : (long long)s;
+	n->mtime_nsec = (int)ns;
+	return 0;
+}
+
+/* The node of the next line, after checking its rel: strictly after the
+ * entry's last node, inside a folder of the entry (the entry itself first). */
+static struct manifest_node *parse_add_node(struct manifest_parser *p, const struct field *f)
+{
+	if (!p->m->n) {
+		parse_error(p, "node before any entry");
+		return NULL;
+	}
 	struct manifest_entry *e = &p->m->entries[p->m->n - 1];
 	char *rel;
-	if (parse_rel(p, &f[1], &rel) < 0)
-		return -1;
+	if (parse_rel(p, f, &rel) < 0)
+		return NULL;
 	if (e->nnodes ? strcmp(e->nodes[e->nnodes - 1].rel, rel) >= 0 : *rel != '\0') {
-		int rc = e->nnodes ? parse_error(p, "'%s' is out of order or repeated", rel)
-				   : parse_error(p, "entry must start with its top node '/'");
+		if (e->nnodes)
+			parse_error(p, "'%s' is out of order or repeated", rel);
+		else
+			parse_error(p, "entry must start with its top node '/'");
 		free(rel);
-		return rc;
+		return NULL;
 	}
 	if (*rel && parse_check_parent(p, e, rel) < 0) {
 		free(rel);
-		return -1;
+		return NULL;
 	}
 	struct manifest_node *n = manifest_entry_add_node(e, rel, NODE_FILE);
 	free(rel);
+	return n;
+}
+
+/* In version 2 an entry's nodes all have an mtime, or (an entry of a
+ * version 1 release) none has. */
+static int parse_check_kind(struct manifest_parser *p)
+{
+	const struct manifest_entry *e = &p->m->entries[p->m->n - 1];
+	if (manifest_node_known(&e->nodes[e->nnodes - 1]) != manifest_node_known(&e->nodes[0]))
+		return parse_error(p, "entry '%s' mixes nodes with and without an mtime", e->path);
+	return 0;
+}
+
+static int parse_node(struct manifest_parser *p, char type, const struct field *f, size_t nf)
+{
+	static const size_t want[] = { ['F'] = 7, ['D'] = 5, ['L'] = 5 };
+	size_t fields = want[(unsigned char)type] + (p->version > 1);
+	if (nf != fields)
+		return parse_error(p, "'%c' line needs %zu fields, not %zu", type, fields, nf);
+	struct manifest_node *n = parse_add_node(p, &f[1]);
+	if (!n)
+		return -1;
 	switch (type) {
 	case 'F': {
 		unsigned long long size;
@@ -1427,7 +1773,79 @@ static int parse_node(struct manifest_parser *p, char type, const struct field *
 			return -1;
 		break;
 	}
+	if (p->version == 1) {
+		n->mtime_nsec = MTIME_UNKNOWN;
+		return 0;
+	}
+	if (parse_mtime(p, &f[nf - 1], n) < 0)
+		return -1;
+	return parse_check_kind(p);
+}
+
+/* "H <rel> <first>": another name of the file at first, an earlier F line
+ * of this entry; the node is that file's copy. */
+static int parse_hard_link(struct manifest_parser *p, const struct field *f, size_t nf)
+{
+	if (nf != 3)
+		return parse_error(p, "'H' line needs 3 fields, not %zu", nf);
+	struct manifest_node *n = parse_add_node(p, &f[1]);
+	if (!n)
+		return -1;
+	struct manifest_entry *e = &p->m->entries[p->m->n - 1];
+	char *first;
+	if (parse_rel(p, &f[2], &first) < 0)
+		return -1;
+	n->link = first;
+	/* the earlier nodes: all but n, the last */
+	struct manifest_node key;
+	memset(&key, 0, sizeof(key));
+	key.rel = first;
+	const struct manifest_node *file = bsearch(&key, e->nodes, e->nnodes - 1, sizeof(*e->nodes),
+						   manifest_node_order);
+	if (!file || file->type != NODE_FILE || file->link || !manifest_node_known(file))
+		return parse_error(p, "'%s' is not an earlier file of its entry", first);
+	manifest_node_copy_file(n, file);
 	return 0;
+}
+
+static int parse_hex_digit(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* "X <name> <value>": an attribute of the node on the line above (or
+ * above its other attributes), in name order. */
+static int parse_xattr(struct manifest_parser *p, const struct field *f, size_t nf)
+{
+	if (nf != 3)
+		return parse_error(p, "'X' line needs 3 fields, not %zu", nf);
+	struct manifest_entry *e = p->m->n ? &p->m->entries[p->m->n - 1] : NULL;
+	if (!e || !e->nnodes)
+		return parse_error(p, "attribute before any node");
+	struct manifest_node *n = &e->nodes[e->nnodes - 1];
+	if (!manifest_node_known(n) || MANIFEST_NODE_IS_HARD_LINK(n))
+		return parse_error(p, "attribute of '/%s', which can have none of its own", n->rel);
+	char *name;
+	if (parse_text(p, &f[1], "attribute name", &name) < 0)
+		return -1;
+	if (n->xattrs && strcmp(n->xattrs->v[n->xattrs->n - 1].name, name) >= 0) {
+		free(name);
+		return parse_error(p, "attribute out of order or repeated");
+	}
+	int empty = f[2].len == 1 && f[2].p[0] == '-';
+	size_t len = empty ? 0 : f[2].len / 2;
+	unsigned char *value = xmalloc(len + 1);
+	int bad = !empty && (!len || f[2].len % 2);
+	for (size_t i = 0; !bad && i < len; i++) {
+		int hi = parse_hex_digit(f[2].p[2 * i]), lo = parse_hex_digit(f[2].p[2 * i + 1]);
+		bad = hi < 0 || lo < 0;
+		value[i] = (unsigned char)(hi * 16 + lo);
+	}
+	if (!bad)
+		xattr_list_add(&n->xattrs, name, value, len);
+	free(name);
+	free(value);
+	return bad ? parse_error(p, "bad attribute value") : 0;
 }
 
 /*
@@ -1439,11 +1857,14 @@ static int parse_check_canonical(struct manifest_parser *p, const char *line, si
 				 char type)
 {
 	const struct manifest_entry *e = &p->m->entries[p->m->n - 1];
+	const struct manifest_node *n = e->nnodes ? &e->nodes[e->nnodes - 1] : NULL;
 	strbuf_reset(&p->scratch);
 	if (type == 'E')
 		manifest_entry_line(&p->scratch, e);
+	else if (type == 'X')
+		manifest_xattr_line(&p->scratch, &n->xattrs->v[n->xattrs->n - 1]);
 	else
-		manifest_node_line(&p->scratch, &e->nodes[e->nnodes - 1]);
+		manifest_node_line(&p->scratch, n, p->version);
 	if (p->scratch.len != len + 1 || memcmp(p->scratch.buf, line, len))
 		return parse_error(p, "not in canonical form");
 	return 0;
@@ -1454,7 +1875,11 @@ static int parse_line(struct manifest_parser *p, const char *line, size_t len)
 	struct field f[MAX_FIELDS];
 
 	if (p->line == 1) {
-		if (len != strlen(MANIFEST_HEADER) || memcmp(line, MANIFEST_HEADER, len))
+		if (len == strlen(MANIFEST_HEADER_V1) && !memcmp(line, MANIFEST_HEADER_V1, len))
+			p->version = 1;
+		else if (len == strlen(MANIFEST_HEADER_V2) && !memcmp(line, MANIFEST_HEADER_V2, len))
+			p->version = 2;
+		else
 			return parse_error(p, "not a lastgood manifest");
 		return 0;
 	}
@@ -1475,6 +1900,12 @@ static int parse_line(struct manifest_parser *p, const char *line, size_t len)
 	case 'L':
 		rc = parse_node(p, type, f, nf);
 		break;
+	case 'H':
+	case 'X':
+		if (p->version == 1)
+			return parse_error(p, "unknown record '%c'", type);
+		rc = type == 'H' ? parse_hard_link(p, f, nf) : parse_xattr(p, f, nf);
+		break;
 	default:
 		return parse_error(p, "unknown record '%c'", type);
 	}
@@ -1485,7 +1916,7 @@ static int parse_line(struct manifest_parser *p, const char *line, size_t len)
 
 int manifest_parse(const char *text, size_t len, struct manifest *m, struct error *err)
 {
-	struct manifest_parser p = { m, 0, 0, STRBUF_INIT, err };
+	struct manifest_parser p = { m, 0, 0, 0, STRBUF_INIT, err };
 	size_t pos = 0;
 	int rc = 0;
 
@@ -1504,6 +1935,10 @@ int manifest_parse(const char *text, size_t len, struct manifest *m, struct erro
 	}
 	if (rc == 0)
 		rc = parse_finish_entry(&p);
+	/* what manifest_serialize writes as version 1 is never version 2 */
+	if (rc == 0 && manifest_version(m) != p.version)
+		rc = parse_error(&p, "not in canonical form: version %d, where version %d is "
+				 "written", p.version, manifest_version(m));
 	strbuf_release(&p.scratch);
 	if (rc < 0)
 		manifest_free(m);

@@ -4,10 +4,13 @@
  * A manifest lists, for every `files` entry of every service, the tree of
  * nodes found there: regular files (mode, owner, size, content digest),
  * folders (mode, owner) and symbolic links (owner, target, recorded as a
- * link and never followed). It is serialized as escaped, tab-separated text
- * in a fixed order, so equal content always gives the same bytes; the
- * sha256 of those bytes is the release's digest, and the text itself is
- * kept in the store.
+ * link and never followed), each with its mtime (to the nanosecond) and
+ * its extended attributes (POSIX ACLs and file capabilities among them,
+ * util/xattr.h); a file with several names in one entry (hard links) is
+ * recorded once, its other names as links to the first. It is serialized
+ * as escaped, tab-separated text in a fixed order, so equal content always
+ * gives the same bytes; the sha256 of those bytes is the release's digest,
+ * and the text itself is kept in the store.
  *
  *   struct manifest m = MANIFEST_INIT;
  *   manifest_capture(&st, &cfg, &m, &stats, &err);  live files -> store
@@ -21,16 +24,44 @@
  * The text, every name escaped with strbuf_add_escaped, a node's rel
  * written with a leading "/" ("/" is the entry itself):
  *
- *   lastgood-manifest 1
+ *   lastgood-manifest 2
  *   E <service> <path> <entry digest>
- *   F <rel> <mode, 4 octal digits> <uid> <gid> <size> <digest>
- *   D <rel> <mode> <uid> <gid>
- *   L <rel> <uid> <gid> <target>
+ *   F <rel> <mode, 4 octal digits> <uid> <gid> <size> <digest> <mtime>
+ *   H <rel> <rel of the entry's first name of the same file>
+ *   D <rel> <mode> <uid> <gid> <mtime>
+ *   L <rel> <uid> <gid> <target> <mtime>
+ *   X <attribute name> <value in lowercase hex, "-" when empty>
+ *
+ * An mtime is seconds since the epoch, "." and nine digits of nanoseconds
+ * ("1700000000.123456789", "-5.000000000"). X lines follow the F, D or L
+ * line of their node, sorted by name; an H names an earlier F line of its
+ * entry, whose mode, owner, content, mtime and attributes it shares.
+ *
+ * Version 1, written before lastgood kept mtimes, attributes and hard
+ * links, has the same E, F, D and L lines without the mtime field, and no
+ * H or X lines. Its releases are read as they were written, and keep their
+ * digests: a node of such a release has no recorded mtime
+ * (mtime_nsec == MTIME_UNKNOWN) and no recorded attributes, and an entry
+ * of such nodes is hashed as version 1 wrote it. A manifest all of whose
+ * entries are such entries (or that has none) is written as version 1 (so
+ * a rollback to an old release finds that release again); one that mixes them with newer
+ * entries (a rollback of some services to an old release) is written as
+ * version 2, the old nodes' mtime written "-". Staging such a node sets
+ * its owner and mode and leaves the rest as a fresh file gets it (the
+ * time of the switch, the attributes the folder gives new files).
  *
  * manifest_parse trusts nothing: every line must be exactly what
  * manifest_serialize would write, entries and nodes strictly sorted, every
  * node inside a folder of its entry (no "..", "." or empty parts), and
  * each entry's nodes must match its digest. Errors name the line.
+ *
+ * A capture refuses what a switch could not move: a special file (device,
+ * fifo, socket), and a mount point, whether the entry itself or anything
+ * below it (statx's STATX_ATTR_MOUNT_ROOT sees bind mounts of the same
+ * file system too). A file found changed after it was read (its size,
+ * mtime or ctime) is read again, up to CAPTURE_READ_TRIES times in all,
+ * and the capture fails naming it if it never holds still, so that no
+ * object is a mix of two versions of a file.
  *
  * Functions that fill a manifest or an entry leave it empty (freed) when
  * they fail.
@@ -41,10 +72,11 @@
  * second that read started in, is taken from the cache without being
  * opened. Any write to a file moves its ctime past that second, so no
  * change goes unrecorded; a file written in the same second as a capture
- * ("racily clean") is read again by the next one. A capture that checks
- * the store also wants each such file's object there at its size. manifest.c
- * spells out the rule, and why a snapshot does not check the store. Without
- * a database (st->db NULL) every file is read.
+ * ("racily clean") is read again by the next one. A row keeps the file's
+ * extended attributes too (changing one moves the ctime). A capture that
+ * checks the store also wants each such file's object there at its size.
+ * manifest.c spells out the rule, and why a snapshot does not check the
+ * store. Without a database (st->db NULL) every file is read.
  */
 #ifndef LG_MANIFEST_H
 #define LG_MANIFEST_H
@@ -59,6 +91,7 @@ struct digest_set;
 struct error;
 struct state;
 struct strbuf;
+struct xattr_list;
 
 enum node_type {
 	NODE_FILE,
@@ -66,17 +99,28 @@ enum node_type {
 	NODE_SYMLINK,
 };
 
-/* 72 bytes: a snapshot of 100,000 files holds 100,000 of these. */
+/* A node recorded by a version 1 manifest: no mtime or attributes known. */
+#define MTIME_UNKNOWN (-1)
+
+/* 96 bytes: a snapshot of 100,000 files holds 100,000 of these. */
 struct manifest_node {
 	char *rel;               /* "" for the entry itself, else "a/b" below it */
-	char *link;              /* symlinks: the target as stored */
+	char *link;              /* symlinks: the target as stored; files: NULL, or the
+				  * rel of the entry's first name of the same file
+				  * (a hard link: every other field is that file's) */
+	struct xattr_list *xattrs;   /* NULL when it has none */
 	long long size;          /* files */
+	long long mtime_sec;
+	int mtime_nsec;          /* or MTIME_UNKNOWN */
 	enum node_type type;
 	mode_t mode;             /* permission bits incl. setuid/setgid/sticky */
 	uid_t uid;
 	gid_t gid;
 	unsigned char digest[HASH_SIZE]; /* files: as bytes (hash_to_hex names the object) */
 };
+
+/* A file node that is another name of an earlier file of its entry. */
+#define MANIFEST_NODE_IS_HARD_LINK(n) ((n)->type == NODE_FILE && (n)->link)
 
 struct manifest_entry {
 	char *service;
@@ -115,8 +159,9 @@ enum capture_flags {
 /* Record one entry: walk source (a file, folder or symlink; for a live
  * snapshot source == the live path), store every file's content, and fill
  * *entry for live path `path` of `service`. A special file (device, fifo,
- * socket) is refused. flags: enum capture_flags. Adds to *stats when stats
- * is non-NULL. */
+ * socket) is refused, and so is a mount point (EXIT_USAGE); a file that
+ * kept changing while it was read fails the capture. flags: enum
+ * capture_flags. Adds to *stats when stats is non-NULL. */
 int manifest_capture_entry(struct state *st, const char *service, const char *path,
 			   const char *source, int flags, struct manifest_entry *entry,
 			   struct capture_stats *stats, struct error *err);
@@ -148,6 +193,11 @@ int manifest_entry_present(const char *path, int *present, struct error *err);
  * two entries is an error. */
 int manifest_capture(struct state *st, const struct config *cfg, int flags,
 		     struct manifest *m, struct capture_stats *stats, struct error *err);
+/* Refuse (EXIT_USAGE, naming both and the config's line) a `files` entry
+ * that is a mount point or holds one, as the mounts of this process's
+ * namespace (/proc/self/mountinfo) say: what `lastgood check` adds to the
+ * capture's own refusal, without walking the trees. */
+int manifest_check_mounts(const struct config *cfg, struct error *err);
 void manifest_serialize(const struct manifest *m, struct strbuf *out);
 /* sha256 of the serialized text (a release's digest), computed without
  * holding the text. */

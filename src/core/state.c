@@ -98,10 +98,16 @@ static const char schema_v2[] =
 static const char schema_v3[] =
 	"ALTER TABLE releases ADD COLUMN former_label TEXT;";
 
+/* A stat cache row keeps its file's extended attributes (manifest.c); a
+ * row from before has none (NULL) and vouches for nothing. */
+static const char schema_v4[] =
+	"ALTER TABLE stat_cache ADD COLUMN xattrs BLOB;";
+
 static const char *const schema_versions[] = {
 	schema_v1,
 	schema_v2,
 	schema_v3,
+	schema_v4,
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(schema_versions) / sizeof(schema_versions[0])))

@@ -8,6 +8,7 @@
 #include "util/alloc.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/sparse.h"
 #include "util/strbuf.h"
 
 #include <dirent.h>
@@ -137,14 +138,15 @@ static int store_stream(int fd, const char *name, struct strbuf *sb,
  * Fill out_fd (empty, opened for reading and writing, that only we write)
  * with in_fd's bytes without passing them through us: a reflink where the
  * file system can share blocks (FICLONE: no data copied), else the
- * kernel's copy_file_range, else read and write. Then hash the copy, read
- * back from the page cache, so the digest is that of the bytes kept even
- * if in_fd's file changes meanwhile.
+ * kernel's copy_file_range, else read and write; holes stay holes either
+ * way (sparse_copy). Then hash the copy, read back from the page cache, so
+ * the digest is that of the bytes kept even if in_fd's file changes
+ * meanwhile.
  */
 static int store_copy_hashed(int in_fd, const char *in_name, int out_fd, const char *out_name,
 			     char digest[HASH_HEX_SIZE], long long *size, struct error *err)
 {
-	if (ioctl(out_fd, FICLONE, in_fd) < 0 && fs_copy_fd(in_fd, out_fd, in_name, err) < 0)
+	if (ioctl(out_fd, FICLONE, in_fd) < 0 && sparse_copy(in_fd, out_fd, in_name, err) < 0)
 		return -1;
 	if (lseek(out_fd, 0, SEEK_SET) < 0)
 		return error_errno(err, EXIT_FAILED, errno, "cannot read '%s'", out_name);
@@ -580,26 +582,6 @@ int store_materialize_fd(struct state *st, const char *digest, int fd, const cha
 		rc = store_corrupt_error(digest, got, err);
 	if (rc == 0 && sync)
 		rc = fs_fsync_fd(fd, what, err);
-	return rc;
-}
-
-int store_materialize(struct state *st, const char *digest, const char *path,
-		      mode_t mode, int sync, struct error *err)
-{
-	/* Private while it is written; the real mode is set once the content
-	 * is known to be right, and exactly (no umask). */
-	int out = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (out < 0)
-		return error_errno(err, EXIT_FAILED, errno, "cannot create '%s'", path);
-	int rc = store_materialize_fd(st, digest, out, path, 0, err);
-	if (rc == 0 && fchmod(out, mode) < 0)
-		rc = error_errno(err, EXIT_FAILED, errno, "cannot set mode of '%s'", path);
-	if (rc == 0 && sync)
-		rc = fs_fsync_fd(out, path, err);
-	if (close(out) < 0 && rc == 0)
-		rc = error_errno(err, EXIT_FAILED, errno, "cannot close '%s'", path);
-	if (rc < 0)
-		unlink(path);
 	return rc;
 }
 

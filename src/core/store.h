@@ -6,15 +6,17 @@
  * final name in tmp/, fsynced, renamed into place and its folder fsynced,
  * so a crash leaves either no object or a whole one, never a torn one.
  * Content is copied into tmp/ without passing through lastgood (a reflink
- * where the file system has them, else an in-kernel copy) and hashed by
- * reading the copy back, where only lastgood writes; content already
- * present costs that copy and its hash, and the copy is dropped.
+ * where the file system has them, else an in-kernel copy of the data, the
+ * holes of a sparse file left holes) and hashed by reading the copy back,
+ * where only lastgood writes; content already present costs that copy and
+ * its hash, and the copy is dropped. An object's digest is that of its
+ * logical content, holes read as zeros.
  *
  *   char digest[HASH_HEX_SIZE];
  *   int added;
  *   long long size;
  *   store_put_fd(&st, fd, "bin/api", digest, &added, &size, &err);
- *   store_materialize(&st, digest, "/srv/bin/.api.stage", 0755, &err);
+ *   store_materialize_fd(&st, digest, stage_fd, "/srv/bin/.api.stage", 1, &err);
  *
  * Recording a tree puts many objects at once, and paying an fsync (and the
  * journal commit it forces, which the next file creation then waits for)
@@ -36,13 +38,13 @@
  * STORE_BATCH_OBJECTS objects or STORE_BATCH_BYTES bytes, so its memory
  * and what a crash can waste stay bounded.
  *
- * store_materialize writes a fresh copy of an object to a new path
- * (O_EXCL): a reflink (FICLONE) where the file system shares blocks, which
- * costs no data copy, else an in-kernel copy; then the copy is read back
- * and hashed. Either way what lands at path is verified against the digest;
- * a mismatch (a damaged object) is an error and the partial copy is
- * removed. It fsyncs the file (unless told not to) but not the folder.
- * It never hard-links: a live file is an ordinary file that anyone may
+ * store_materialize_fd writes a fresh copy of an object into a file the
+ * caller created (O_EXCL, through its folder's descriptor): a reflink
+ * (FICLONE) where the file system shares blocks, which costs no data copy,
+ * else an in-kernel copy with the object's holes kept; then the copy is
+ * read back and hashed. Either way what lands in the file is verified
+ * against the digest; a mismatch (a damaged object) is an error. It fsyncs
+ * the file (unless told not to) but not the folder. It never hard-links: a live file is an ordinary file that anyone may
  * rewrite in place (an editor, a package script, `echo >>`), and through a
  * hard link that write would change the object, the only copy of a
  * release.
@@ -130,14 +132,13 @@ int store_open_objects(const struct state *st);
 int store_has_size_at(int objects_fd, const char *digest, long long size);
 /* Read a whole object into sb, verifying its digest. */
 int store_read(struct state *st, const char *digest, struct strbuf *sb, struct error *err);
-/* Copy an object to a new file at path with mode, verifying its digest;
- * fsynced when sync is set (else the caller makes it durable, with one
- * syncfs for many files). */
-int store_materialize(struct state *st, const char *digest, const char *path,
-		      mode_t mode, int sync, struct error *err);
-/* The same into fd, a new empty file open for writing (what names it in
- * messages): the caller created it and gives it its owner and mode. On
- * failure fd holds a partial copy the caller removes. */
+/* Copy an object into fd (an empty regular file open for reading and
+ * writing, that only the caller writes), holes kept, verifying the copy
+ * against the digest; fsynced when sync is set (else the caller makes it
+ * durable, with one syncfs for many files). what names fd's file in
+ * errors. Mode, owner and the rest are the caller's to set (afterwards:
+ * a write drops set-ID bits and capabilities). On failure the file holds
+ * a partial or wrong copy, which the caller removes. */
 int store_materialize_fd(struct state *st, const char *digest, int fd, const char *what,
 			 int sync, struct error *err);
 /* Re-hash one object: 0 intact, -1 with err naming missing or corrupt. */

@@ -4,6 +4,8 @@
  */
 #include "core/switch.h"
 #include "core/manifest.h"
+#include "core/nodemeta.h"
+#include "core/nodemeta.h"
 #include "core/operation.h"
 #include "core/state.h"
 #include "core/store.h"
@@ -400,30 +402,6 @@ static int fsync_folder(int dir_fd, const char *path, struct error *err)
 
 /* ---- staging ---- */
 
-/* Set owner then mode (chown may clear set-ID bits, so mode comes last),
- * on the descriptor lastgood created: a name could be swapped under it. */
-static int apply_owner_mode_fd(int fd, const struct manifest_node *node, const char *what,
-			       struct error *err)
-{
-	if (fchown(fd, node->uid, node->gid) < 0 && !(errno == EPERM && node->uid == geteuid()))
-		return error_errno(err, EXIT_FAILED, errno, "cannot set owner %ld:%ld of '%s'",
-				   (long)node->uid, (long)node->gid, what);
-	if (fchmod(fd, node->mode) < 0)
-		return error_errno(err, EXIT_FAILED, errno, "cannot set mode %04o of '%s'",
-				   (unsigned)node->mode, what);
-	return 0;
-}
-
-static int apply_link_owner_at(int dir_fd, const char *name, const struct manifest_node *node,
-			       const char *what, struct error *err)
-{
-	if (fchownat(dir_fd, name, node->uid, node->gid, AT_SYMLINK_NOFOLLOW) < 0 &&
-	    !(errno == EPERM && node->uid == geteuid()))
-		return error_errno(err, EXIT_FAILED, errno, "cannot set owner %ld:%ld of '%s'",
-				   (long)node->uid, (long)node->gid, what);
-	return 0;
-}
-
 /* A new node's top, created exclusively (never over anything): a file
  * (its descriptor in *fd), a folder (its descriptor in *fd) or a link
  * (*fd -1). */
@@ -452,8 +430,9 @@ static int create_node(int dir_fd, const char *name, const struct manifest_node 
 	return error_set(err, EXIT_FAILED, "internal error: node type %d", (int)node->type);
 }
 
-/* Fill a file or link just created, and give it its owner and mode. A
- * folder's are given when its content is done (finish_folder). */
+/* Fill a file or link just created and give it its recorded metadata
+ * (core/nodemeta.h), then make a file durable when sync_each is set. A
+ * folder's metadata is given when its content is done (finish_folder). */
 static int fill_node(struct state *st, int dir_fd, const char *name, int fd,
 		     const struct manifest_node *node, const char *what, int sync_each,
 		     struct error *err)
@@ -462,23 +441,69 @@ static int fill_node(struct state *st, int dir_fd, const char *name, int fd,
 	switch (node->type) {
 	case NODE_FILE:
 		hash_to_hex(node->digest, hex);
-		if (store_materialize_fd(st, hex, fd, what, sync_each, err) < 0)
+		if (store_materialize_fd(st, hex, fd, what, 0, err) < 0 ||
+		    node_meta_apply_fd(fd, node, what, err) < 0)
 			return -1;
-		return apply_owner_mode_fd(fd, node, what, err);
+		return sync_each ? fs_fsync_fd(fd, what, err) : 0;
 	case NODE_SYMLINK:
-		return apply_link_owner_at(dir_fd, name, node, what, err);
+		return node_meta_apply_link(dir_fd, name, node, what, err);
 	case NODE_DIR:
 		return 0;
 	}
 	return 0;
 }
 
+/* Last, once everything inside it is made: making a name in a folder
+ * moves its mtime. */
 static int finish_folder(int fd, const struct manifest_node *node, const char *what,
 			 int sync_each, struct error *err)
 {
-	if (sync_each && fs_fsync_fd(fd, what, err) < 0)
+	if (node_meta_apply_fd(fd, node, what, err) < 0)
 		return -1;
-	return apply_owner_mode_fd(fd, node, what, err);
+	return sync_each ? fs_fsync_fd(fd, what, err) : 0;
+}
+
+/*
+ * Names of one file (hard links within an entry, manifest.h): the capture
+ * keeps the file at the first name in its order and makes the others
+ * links to it, but a tree is filled in another order (tree_order), so the
+ * file is made at whichever of its names comes first here and the others
+ * are linked to that one. Keyed by the capture's first name.
+ */
+struct link_group {
+	const char *first;       /* the capture's: the key */
+	const char *made;        /* where the file was made here, or NULL */
+};
+
+static int link_group_order(const void *a, const void *b)
+{
+	return strcmp(((const struct link_group *)a)->first, ((const struct link_group *)b)->first);
+}
+
+/* The groups of entry's hard links, sorted by key; NULL when none. */
+static struct link_group *link_groups(const struct manifest_entry *entry, size_t *n)
+{
+	struct link_group *groups = NULL;
+	size_t alloc = 0;
+	*n = 0;
+	for (size_t i = 0; i < entry->nnodes; i++) {
+		if (!MANIFEST_NODE_IS_HARD_LINK(&entry->nodes[i]))
+			continue;
+		ALLOC_GROW(groups, *n + 1, alloc);
+		groups[(*n)++] = (struct link_group){ entry->nodes[i].link, NULL };
+	}
+	if (*n)
+		qsort(groups, *n, sizeof(*groups), link_group_order);
+	return groups;
+}
+
+static struct link_group *link_group_of(struct link_group *groups, size_t n,
+					const struct manifest_node *node)
+{
+	if (node->type != NODE_FILE || !n)
+		return NULL;
+	struct link_group key = { MANIFEST_NODE_IS_HARD_LINK(node) ? node->link : node->rel, NULL };
+	return bsearch(&key, groups, n, sizeof(*groups), link_group_order);
 }
 
 /* Order for walking a tree with a descriptor per folder level: every
@@ -527,7 +552,8 @@ static int fill_tree(struct state *st, int root_fd, const struct manifest_entry 
 {
 	const struct manifest_node **order = xcalloc(entry->nnodes, sizeof(*order));
 	struct open_folder *stack = xcalloc(entry->nnodes, sizeof(*stack));
-	size_t depth = 0, n = 0;
+	size_t depth = 0, n = 0, ngroups;
+	struct link_group *groups = link_groups(entry, &ngroups);
 	int rc = 0;
 
 	for (size_t i = 1; i < entry->nnodes; i++)
@@ -546,7 +572,18 @@ static int fill_tree(struct state *st, int root_fd, const struct manifest_entry 
 			break;
 		const char *name = slash ? slash + 1 : node->rel;
 		char *what = path_join(stage, node->rel);
-		int fd;
+		struct link_group *group = link_group_of(groups, ngroups, node);
+		int fd = -1;
+		if (group && group->made) {
+			/* below root_fd, through folders this stage made */
+			if (linkat(root_fd, group->made, stack[depth - 1].fd, name, 0) < 0)
+				rc = error_errno(err, EXIT_FAILED, errno, "cannot link '%s' to '%s/%s'",
+						 what, stage, group->made);
+			free(what);
+			continue;
+		}
+		if (group)
+			group->made = node->rel;
 		rc = create_node(stack[depth - 1].fd, name, node, what, &fd, err);
 		if (rc == 0 && node->type == NODE_DIR)
 			stack[depth++] = (struct open_folder){ node, strlen(node->rel), fd };
@@ -563,6 +600,7 @@ static int fill_tree(struct state *st, int root_fd, const struct manifest_entry 
 	}
 	free(order);
 	free(stack);
+	free(groups);
 	return rc;
 }
 
@@ -813,8 +851,10 @@ static int stage_all(struct state *st, long op, const struct switch_plan *plan,
 			continue;
 		if (operation_step_begin(st, op, "stage", e->path, &step, err) < 0)
 			return -1;
-		if (stage_fill(st, e, to, err) < 0)
+		if (stage_fill(st, e, to, err) < 0) {
+			error_prefix(err, "cannot stage '%s'", e->path);
 			return step_failed(st, step, err);
+		}
 		if (operation_step_end(st, step, STEP_OK, NULL, err) < 0)
 			return -1;
 	}

@@ -219,36 +219,6 @@ int fs_remove_tree(const char *path, struct error *err)
 	return rc;
 }
 
-int fs_copy_fd(int in_fd, int out_fd, const char *what, struct error *err)
-{
-	char buf[65536];
-	for (;;) {
-		ssize_t n = copy_file_range(in_fd, NULL, out_fd, NULL, 1 << 30, 0);
-		if (n > 0)
-			continue;
-		if (n == 0)
-			return 0;
-		if (errno == EINTR)
-			continue;
-		if (errno != EXDEV && errno != EINVAL && errno != ENOSYS &&
-		    errno != EOPNOTSUPP && errno != EBADF)
-			return error_errno(err, EXIT_FAILED, errno, "cannot copy '%s'", what);
-		break;
-	}
-	for (;;) {
-		ssize_t n = read(in_fd, buf, sizeof(buf));
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return error_errno(err, EXIT_FAILED, errno, "cannot read '%s'", what);
-		}
-		if (n == 0)
-			return 0;
-		if (fs_write_all(out_fd, buf, (size_t)n) < 0)
-			return error_errno(err, EXIT_FAILED, errno, "cannot write copy of '%s'", what);
-	}
-}
-
 int fs_dir_trusted(int fd, const char *path, struct error *err)
 {
 	struct stat sb;

@@ -47,8 +47,6 @@ int fs_remove_tree(const char *path, struct error *err);
 int fs_remove_at(int dir_fd, const char *name, const char *what, struct error *err);
 /* Write all of buf to fd, retrying short writes and EINTR. */
 int fs_write_all(int fd, const void *buf, size_t len);
-/* Copy all bytes from in_fd to out_fd (copy_file_range, then read/write). */
-int fs_copy_fd(int in_fd, int out_fd, const char *what, struct error *err);
 
 /*
  * Live paths are reached through folder descriptors, never by name: a name

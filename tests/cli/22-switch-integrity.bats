@@ -260,9 +260,9 @@ YML
 	expect_match "$stderr" "web"
 	touch web/ok
 	lg_ok snapshot
-	expect_equal "$output" 1
-	lg_ok rollback 1
-	expect_match "$stderr" "release 1 is live and healthy \(0 entries switched"
+	local fixed=$output
+	lg_ok rollback "$fixed"
+	expect_match "$stderr" "release $fixed is live and healthy \(0 entries switched"
 }
 
 @test "a deploy of the content already live still verifies" {

@@ -95,7 +95,8 @@ two_releases() {
 	lg_ok snapshot
 	# a row naming content no kept release has, as a capture whose release
 	# was never recorded leaves behind
-	sqlite3 .lastgood/state.db "INSERT INTO stat_cache SELECT path || '.ghost', dev, ino, size,
+	sqlite3 .lastgood/state.db "INSERT INTO stat_cache(path, dev, ino, size, mtime_ns, ctime_ns,
+		recorded_ns, digest) SELECT path || '.ghost', dev, ino, size,
 		mtime_ns, ctime_ns, recorded_ns, '$v1' FROM stat_cache LIMIT 1"
 	local rows
 	rows=$(sqlite3 .lastgood/state.db 'SELECT count(*) FROM stat_cache')

@@ -16,12 +16,15 @@
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/strbuf.h"
+#include "util/xattr.h"
 
 #include <fcntl.h>
+#include <ftw.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -353,17 +356,24 @@ static void test_stat_cache(void **state)
 	free(env);
 }
 
-/* How many files a capture of the case's tree read (the rest the stat
- * cache vouched for). */
-static long cache_case_reads(struct cache_case *c, int check_store)
+/* Capture the case's tree into *e: how many files it read (the rest the
+ * stat cache vouched for). */
+static long cache_case_capture(struct cache_case *c, int check_store, struct manifest_entry *e)
 {
 	struct error err = ERROR_INIT;
-	struct manifest_entry e;
 	struct capture_stats stats = { 0 };
-	assert_int_equal(manifest_capture_entry(&c->db, "api", c->top, c->top, check_store, &e,
-						&stats, &err), 0);
-	manifest_entry_free(&e);
+	if (manifest_capture_entry(&c->db, "api", c->top, c->top, check_store, e, &stats,
+				   &err) < 0)
+		fail_msg("%s", err.msg);
 	return stats.files_read;
+}
+
+static long cache_case_reads(struct cache_case *c, int check_store)
+{
+	struct manifest_entry e;
+	long reads = cache_case_capture(c, check_store, &e);
+	manifest_entry_free(&e);
+	return reads;
 }
 
 /*
@@ -573,7 +583,7 @@ static void test_round_trip_byte_identical(void **state)
 
 	capture_config(f, paths, &m);
 	round_trip(&m, &text);
-	assert_int_equal(strncmp(text.buf, "lastgood-manifest 1\nE\tapi\t", 26), 0);
+	assert_int_equal(strncmp(text.buf, "lastgood-manifest 2\nE\tapi\t", 26), 0);
 
 	/* Through the store: the digest names the text. */
 	char digest[HASH_HEX_SIZE], want[HASH_HEX_SIZE];
@@ -630,14 +640,124 @@ static void test_names_with_any_byte(void **state)
 	free(top);
 }
 
+static const struct timespec *fixed_time;
+
+static int set_fixed_time(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+	(void)sb;
+	(void)type;
+	(void)ftw;
+	struct timespec times[2] = { *fixed_time, *fixed_time };
+	return utimensat(AT_FDCWD, path, times, AT_SYMLINK_NOFOLLOW);
+}
+
+/* Every node of the tree at top gets the mtime when. */
+static void set_tree_time(const char *top, const struct timespec *when)
+{
+	fixed_time = when;
+	assert_int_equal(nftw(top, set_fixed_time, 16, FTW_PHYS), 0);
+}
+
+/*
+ * What a version 2 capture keeps beyond mode and owner: each node's mtime
+ * to the nanosecond, its extended attributes, and two names of one file
+ * in the entry as a file and a hard link to it (the first name in order
+ * keeps the file). A name outside the entry leaves the file a file.
+ */
+static void test_capture_metadata(void **state)
+{
+	struct fixture *f = *state;
+	struct manifest_entry e;
+	char *top = make_tree(f, "meta");
+	char *api = path_join(top, "bin/api");
+	char *alias = path_join(top, "etc/api-alias");
+	char *outside = path_join(f->work, "outside");
+	const struct timespec when = { 1600000000, 987654321 };
+
+	assert_int_equal(link(api, alias), 0);
+	char *env = path_join(top, "etc/api.env");
+	assert_int_equal(link(env, outside), 0);
+	assert_int_equal(setxattr(api, "user.b", "2", 1, 0), 0);
+	assert_int_equal(setxattr(api, "user.a", "", 0, 0), 0);
+	set_tree_time(top, &when);
+
+	capture(f, top, &e, NULL);
+	const struct manifest_node *n = find_node(&e, "bin/api");
+	assert_int_equal(n->mtime_sec, when.tv_sec);
+	assert_int_equal(n->mtime_nsec, when.tv_nsec);
+	assert_null(n->link);
+	assert_non_null(n->xattrs);
+	assert_int_equal(n->xattrs->n, 2);
+	assert_string_equal(n->xattrs->v[0].name, "user.a");
+	assert_int_equal(n->xattrs->v[0].len, 0);
+	assert_string_equal(n->xattrs->v[1].name, "user.b");
+	assert_memory_equal(n->xattrs->v[1].value, "2", 1);
+	/* bin/api sorts before etc/api-alias: the alias is the link */
+	n = find_node(&e, "etc/api-alias");
+	assert_true(MANIFEST_NODE_IS_HARD_LINK(n));
+	assert_string_equal(n->link, "bin/api");
+	assert_null(find_node(&e, "etc/api.env")->link);
+	n = find_node(&e, "passwd");
+	assert_int_equal(n->type, NODE_SYMLINK);
+	assert_int_equal(n->mtime_sec, when.tv_sec);
+	n = find_node(&e, "");
+	assert_int_equal(n->mtime_nsec, when.tv_nsec);
+
+	/* the text keeps all of it */
+	struct manifest m = MANIFEST_INIT;
+	struct strbuf text = STRBUF_INIT;
+	manifest_add_copy(&m, &e);
+	round_trip(&m, &text);
+	assert_non_null(strstr(text.buf, "\nH\t/etc/api-alias\t/bin/api\n"));
+	assert_non_null(strstr(text.buf, "\t1600000000.987654321\nX\tuser.a\t-\nX\tuser.b\t32\n"));
+	strbuf_release(&text);
+	manifest_free(&m);
+	manifest_entry_free(&e);
+	free(env);
+	free(api);
+	free(alias);
+	free(outside);
+	free(top);
+}
+
+/* A file the stat cache vouches for is not read, and its node still has
+ * its attributes (kept with the row); changing one is seen. */
+static void test_stat_cache_keeps_attributes(void **state)
+{
+	struct cache_case c;
+	struct manifest_entry e;
+
+	cache_case_open(*state, &c);
+	char *env = path_join(c.top, "etc/api.env");
+	assert_int_equal(setxattr(env, "user.kept", "yes", 3, 0), 0);
+	usleep(1100 * 1000);
+	assert_int_equal(cache_case_reads(&c, 0), 2);
+	assert_int_equal(cache_case_capture(&c, 0, &e), 0);
+	const struct manifest_node *n = find_node(&e, "etc/api.env");
+	assert_non_null(n->xattrs);
+	assert_string_equal(n->xattrs->v[0].name, "user.kept");
+	assert_memory_equal(n->xattrs->v[0].value, "yes", 3);
+	manifest_entry_free(&e);
+
+	assert_int_equal(setxattr(env, "user.kept", "no", 2, 0), 0);
+	assert_int_equal(cache_case_capture(&c, 0, &e), 1);
+	assert_memory_equal(find_node(&e, "etc/api.env")->xattrs->v[0].value, "no", 2);
+	manifest_entry_free(&e);
+	free(env);
+	cache_case_close(&c);
+}
+
 static void test_entry_digests(void **state)
 {
 	struct fixture *f = *state;
 	struct manifest_entry a, b, c;
 	char *one = make_tree(f, "one");
 	char *two = make_tree(f, "two");
+	const struct timespec when = { 1700000000, 123456789 };
 
 	/* Equal trees at different places: equal digests. */
+	set_tree_time(one, &when);
+	set_tree_time(two, &when);
 	capture(f, one, &a, NULL);
 	capture(f, two, &b, NULL);
 	assert_string_equal(a.digest, b.digest);
@@ -648,6 +768,25 @@ static void test_entry_digests(void **state)
 	capture(f, two, &c, NULL);
 	assert_string_not_equal(a.digest, c.digest);
 	manifest_entry_free(&c);
+
+	/* So does an mtime, to the nanosecond. */
+	assert_int_equal(chmod(env, 0640), 0);
+	capture(f, two, &c, NULL);
+	assert_string_equal(a.digest, c.digest);
+	manifest_entry_free(&c);
+	struct timespec later[2] = { when, { when.tv_sec, when.tv_nsec + 1 } };
+	assert_int_equal(utimensat(AT_FDCWD, env, later, 0), 0);
+	capture(f, two, &c, NULL);
+	assert_string_not_equal(a.digest, c.digest);
+	manifest_entry_free(&c);
+	set_tree_time(two, &when);
+
+	/* And an extended attribute. */
+	assert_int_equal(setxattr(env, "user.lastgood-test", "1", 1, 0), 0);
+	capture(f, two, &c, NULL);
+	assert_string_not_equal(a.digest, c.digest);
+	manifest_entry_free(&c);
+	assert_int_equal(removexattr(env, "user.lastgood-test"), 0);
 
 	/* So does one byte of content. */
 	struct error err = ERROR_INIT;
@@ -733,13 +872,14 @@ static void test_store_refuses_unordered_entries(void **state)
 	assert_int_equal(rmdir(f->st.objects_dir), 0);
 }
 
-/* A manifest with one entry /srv/app holding folder /srv/app and the file
- * line given, its entry digest right. */
-static void one_entry_text(const char *node_lines, struct strbuf *out)
+/* A manifest of this version with one entry /srv/app holding the node
+ * lines given, its entry digest right (that of the lines). */
+static void one_entry_text(int version, const char *node_lines, struct strbuf *out)
 {
 	char digest[HASH_HEX_SIZE];
 	hash_buffer(node_lines, strlen(node_lines), digest);
-	strbuf_addf(out, "lastgood-manifest 1\nE\tapp\t/srv/app\t%s\n%s", digest, node_lines);
+	strbuf_addf(out, "lastgood-manifest %d\nE\tapp\t/srv/app\t%s\n%s", version, digest,
+		    node_lines);
 }
 
 static void expect_rejected(const char *text, const char *want)
@@ -754,12 +894,25 @@ static void expect_rejected(const char *text, const char *want)
 	assert_null(m.entries);
 }
 
-static void expect_nodes_rejected(const char *node_lines, const char *want)
+static void expect_nodes_rejected(int version, const char *node_lines, const char *want)
 {
 	struct strbuf text = STRBUF_INIT;
-	one_entry_text(node_lines, &text);
+	one_entry_text(version, node_lines, &text);
 	expect_rejected(text.buf, want);
 	strbuf_release(&text);
+}
+
+/* Parse text into *m, which must then be written back byte for byte. */
+static void parse_canonical(const struct strbuf *text, struct manifest *m)
+{
+	struct error err = ERROR_INIT;
+	struct strbuf again = STRBUF_INIT;
+	if (manifest_parse(text->buf, text->len, m, &err) < 0)
+		fail_msg("%s", err.msg);
+	manifest_serialize(m, &again);
+	assert_int_equal(again.len, text->len);
+	assert_memory_equal(again.buf, text->buf, text->len);
+	strbuf_release(&again);
 }
 
 static void test_parse_accepts_well_formed(void **state)
@@ -769,25 +922,18 @@ static void test_parse_accepts_well_formed(void **state)
 	struct manifest m = MANIFEST_INIT;
 	struct error err = ERROR_INIT;
 
-	one_entry_text("D\t/\t0755\t0\t0\n"
+	one_entry_text(1, "D\t/\t0755\t0\t0\n"
 		       "F\t/a\t0644\t0\t0\t3\t" D64 "\n"
 		       "L\t/b\t0\t0\t../x\n"
 		       "F\t/c\t4755\t4294967294\t65534\t12345678901\t" D64 "\n"
 		       "D\t/d\t0007\t10\t100\n", &text);
-	if (manifest_parse(text.buf, text.len, &m, &err) < 0)
-		fail_msg("%s", err.msg);
+	parse_canonical(&text, &m);
 	assert_int_equal(m.entries[0].nnodes, 5);
 	assert_int_equal(m.entries[0].nodes[1].size, 3);
 	assert_int_equal(m.entries[0].nodes[3].mode, 04755);
 	assert_int_equal(m.entries[0].nodes[3].uid, 4294967294U);
 	assert_int_equal(m.entries[0].nodes[3].size, 12345678901LL);
 	assert_int_equal(m.entries[0].nodes[4].mode, 07);
-	/* written back byte for byte */
-	struct strbuf again = STRBUF_INIT;
-	manifest_serialize(&m, &again);
-	assert_int_equal(again.len, text.len);
-	assert_memory_equal(again.buf, text.buf, text.len);
-	strbuf_release(&again);
 	manifest_free(&m);
 	strbuf_release(&text);
 
@@ -796,11 +942,145 @@ static void test_parse_accepts_well_formed(void **state)
 	assert_int_equal(m.n, 0);
 }
 
+static void test_parse_v2(void **state)
+{
+	(void)state;
+	struct strbuf text = STRBUF_INIT;
+	struct manifest m = MANIFEST_INIT;
+
+	one_entry_text(2, "D\t/\t0755\t0\t0\t1700000000.000000001\n"
+		       "X\tsystem.posix_acl_default\t0200\n"
+		       "F\t/a\t0644\t0\t0\t3\t" D64 "\t-5.000000000\n"
+		       "X\tsecurity.capability\t0100000200\n"
+		       "X\tuser.empty\t-\n"
+		       "H\t/b\t/a\n"
+		       "L\t/c\t0\t0\t../x\t0.999999999\n"
+		       "X\ttrusted.t\t31\n", &text);
+	parse_canonical(&text, &m);
+	const struct manifest_entry *e = &m.entries[0];
+	assert_int_equal(e->nnodes, 4);
+	assert_int_equal(e->nodes[0].mtime_sec, 1700000000);
+	assert_int_equal(e->nodes[0].mtime_nsec, 1);
+	assert_int_equal(e->nodes[1].mtime_sec, -5);
+	assert_int_equal(e->nodes[1].xattrs->n, 2);
+	assert_int_equal(e->nodes[1].xattrs->v[0].len, 5);
+	assert_int_equal(e->nodes[1].xattrs->v[1].len, 0);
+	/* the hard link is its file's copy */
+	assert_string_equal(e->nodes[2].link, "a");
+	assert_int_equal(e->nodes[2].type, NODE_FILE);
+	assert_int_equal(e->nodes[2].size, 3);
+	assert_int_equal(e->nodes[2].mtime_sec, -5);
+	assert_memory_equal(e->nodes[2].digest, e->nodes[1].digest, HASH_SIZE);
+	assert_true(xattr_list_equal(e->nodes[2].xattrs, e->nodes[1].xattrs));
+	assert_string_equal(e->nodes[3].xattrs->v[0].name, "trusted.t");
+	manifest_free(&m);
+	strbuf_release(&text);
+
+	expect_nodes_rejected(2, "D\t/\t0755\t0\t0\n", "manifest line 3: 'D' line needs 6 fields, not 5");
+	expect_nodes_rejected(2, "D\t/\t0755\t0\t0\t1.5\n", "manifest line 3: bad mtime");
+	expect_nodes_rejected(2, "D\t/\t0755\t0\t0\t1.0000000001\n", "manifest line 3: bad mtime");
+	expect_nodes_rejected(2, "D\t/\t0755\t0\t0\t.000000000\n", "manifest line 3: bad mtime");
+	expect_nodes_rejected(2, "D\t/\t0755\t0\t0\t1.00000000x\n", "manifest line 3: bad mtime");
+	expect_nodes_rejected(2, "D\t/\t0755\t0\t0\t99999999999999999999.000000000\n",
+			      "manifest line 3: bad mtime");
+	expect_nodes_rejected(2, "D\t/\t0755\t0\t0\t01.000000000\n",
+			      "manifest line 3: not in canonical form");
+	expect_nodes_rejected(2, "D\t/\t0755\t0\t0\t-0.000000000\n",
+			      "manifest line 3: not in canonical form");
+	expect_nodes_rejected(2, "D\t/\t0755\t0\t0\t1.000000000\nF\t/a\t0644\t0\t0\t1\t" D64 "\t-\n",
+			      "manifest line 4: entry '/srv/app' mixes nodes with and without");
+	expect_nodes_rejected(2, "D\t/\t0755\t0\t0\t-\nF\t/a\t0644\t0\t0\t1\t" D64 "\t1.000000000\n",
+			      "manifest line 4: entry '/srv/app' mixes nodes with and without");
+	expect_nodes_rejected(2, "D\t/\t0755\t0\t0\t-\nX\tuser.a\t31\n",
+			      "manifest line 4: attribute of '/', which can have none");
+	expect_rejected("lastgood-manifest 2\nX\tuser.a\t31\n", "manifest line 2: attribute before any node");
+	expect_nodes_rejected(2, "D\t/\t0755\t0\t0\t1.000000000\nX\tuser.b\t31\nX\tuser.a\t31\n",
+			      "manifest line 5: attribute out of order or repeated");
+	expect_nodes_rejected(2, "D\t/\t0755\t0\t0\t1.000000000\nX\tuser.a\t31\nX\tuser.a\t31\n",
+			      "manifest line 5: attribute out of order or repeated");
+	expect_nodes_rejected(2, "D\t/\t0755\t0\t0\t1.000000000\nX\tuser.a\t3\n",
+			      "manifest line 4: bad attribute value");
+	expect_nodes_rejected(2, "D\t/\t0755\t0\t0\t1.000000000\nX\tuser.a\t3G\n",
+			      "manifest line 4: bad attribute value");
+	expect_nodes_rejected(2, "D\t/\t0755\t0\t0\t1.000000000\nX\tuser.a\t\n",
+			      "manifest line 4: bad attribute value");
+	expect_nodes_rejected(2, "D\t/\t0755\t0\t0\t1.000000000\nX\tuser.a\t3A\n",
+			      "manifest line 4: bad attribute value");
+	expect_nodes_rejected(2, "D\t/\t0755\t0\t0\t1.000000000\nX\t\t31\n",
+			      "manifest line 4: empty attribute name");
+	expect_nodes_rejected(2, "D\t/\t0755\t0\t0\t1.000000000\nX\tuser.a\n",
+			      "manifest line 4: 'X' line needs 3 fields, not 2");
+	expect_nodes_rejected(2, "D\t/\t0755\t0\t0\t1.000000000\nH\t/b\t/a\n",
+			      "manifest line 4: 'a' is not an earlier file of its entry");
+	expect_nodes_rejected(2, "D\t/\t0755\t0\t0\t1.000000000\nD\t/a\t0755\t0\t0\t1.000000000\n"
+			      "H\t/b\t/a\n", "manifest line 5: 'a' is not an earlier file");
+	expect_nodes_rejected(2, "D\t/\t0755\t0\t0\t1.000000000\nF\t/a\t0644\t0\t0\t1\t" D64
+			      "\t1.000000000\nH\t/b\t/a\nH\t/c\t/b\n",
+			      "manifest line 6: 'b' is not an earlier file");
+	expect_nodes_rejected(2, "D\t/\t0755\t0\t0\t1.000000000\nF\t/a\t0644\t0\t0\t1\t" D64
+			      "\t1.000000000\nH\t/b\t/a\nX\tuser.a\t31\n",
+			      "manifest line 6: attribute of '/b', which can have none");
+	expect_nodes_rejected(2, "D\t/\t0755\t0\t0\t1.000000000\nH\t/b\t/c\nF\t/c\t0644\t0\t0\t1\t"
+			      D64 "\t1.000000000\n", "manifest line 4: 'c' is not an earlier file");
+	/* version 1 knows neither */
+	expect_nodes_rejected(1, "D\t/\t0755\t0\t0\nF\t/a\t0644\t0\t0\t1\t" D64 "\nH\t/b\t/a\n",
+			      "manifest line 5: unknown record 'H'");
+	/* what version 1 writes is never written as version 2 (an entry of
+	 * version 1 nodes is hashed as version 1 wrote it) */
+	char v1_digest[HASH_HEX_SIZE];
+	hash_buffer("D\t/\t0755\t0\t0\n", 13, v1_digest);
+	strbuf_addf(&text, "lastgood-manifest 2\nE\tapp\t/srv/app\t%s\nD\t/\t0755\t0\t0\t-\n",
+		    v1_digest);
+	expect_rejected(text.buf, "not in canonical form: version 2, where version 1 is written");
+	expect_rejected("lastgood-manifest 2\n", "not in canonical form: version 2, where version 1");
+	strbuf_release(&text);
+}
+
+/*
+ * The entries of a version 1 release keep their digests wherever they go:
+ * alone they are written as version 1, byte for byte; beside an entry
+ * with metadata (a rollback of one service to an old release) they are
+ * written in version 2 with "-" for their mtimes, and read back the same.
+ */
+static void test_version_1_entries_in_version_2(void **state)
+{
+	struct fixture *f = *state;
+	struct strbuf old = STRBUF_INIT, text = STRBUF_INIT;
+	struct manifest m = MANIFEST_INIT;
+	struct error err = ERROR_INIT;
+	struct manifest_entry fresh;
+
+	one_entry_text(1, "D\t/\t0755\t0\t0\nF\t/a\t0644\t0\t0\t3\t" D64 "\n", &old);
+	assert_int_equal(manifest_parse(old.buf, old.len, &m, &err), 0);
+	char v1_digest[HASH_HEX_SIZE];
+	memcpy(v1_digest, m.entries[0].digest, HASH_HEX_SIZE);
+	assert_int_equal(m.entries[0].nodes[1].mtime_nsec, MTIME_UNKNOWN);
+
+	char *top = make_tree(f, "fresh");
+	capture(f, top, &fresh, NULL);
+	free(fresh.path);
+	fresh.path = xstrdup("/srv/zzz");
+	manifest_add_copy(&m, &fresh);
+	manifest_entry_free(&fresh);
+	manifest_sort(&m);
+	round_trip(&m, &text);
+	assert_int_equal(strncmp(text.buf, "lastgood-manifest 2\n", 20), 0);
+	assert_non_null(strstr(text.buf, "\nD\t/\t0755\t0\t0\t-\nF\t/a\t0644\t0\t0\t3\t" D64 "\t-\n"));
+	struct manifest parsed = MANIFEST_INIT;
+	assert_int_equal(manifest_parse(text.buf, text.len, &parsed, &err), 0);
+	assert_string_equal(parsed.entries[0].digest, v1_digest);
+	manifest_free(&parsed);
+	manifest_free(&m);
+	strbuf_release(&text);
+	strbuf_release(&old);
+	free(top);
+}
+
 static void test_parse_rejects_malformed(void **state)
 {
 	(void)state;
 	expect_rejected("", "manifest line 1: empty manifest");
-	expect_rejected("lastgood-manifest 2\n", "manifest line 1: not a lastgood manifest");
+	expect_rejected("lastgood-manifest 3\n", "manifest line 1: not a lastgood manifest");
 	expect_rejected("lastgood-manifest 1", "manifest line 1: missing newline");
 	expect_rejected("lastgood-manifest 1\nF\t/\t0644\t0\t0\t1\t" D64 "\n",
 			"manifest line 2: node before any entry");
@@ -827,47 +1107,47 @@ static void test_parse_rejects_malformed(void **state)
 	expect_rejected("lastgood-manifest 1\nE\tapp\t/srv\t" D64 "\nD\t/\t0755\t0\t0\n",
 			"manifest line 2: entry '/srv' does not match its digest");
 
-	expect_nodes_rejected("D\t/\t0755\t0\t0\nF\t/../etc/passwd\t0644\t0\t0\t1\t" D64 "\n",
+	expect_nodes_rejected(1, "D\t/\t0755\t0\t0\nF\t/../etc/passwd\t0644\t0\t0\t1\t" D64 "\n",
 			      "manifest line 4: relative path '../etc/passwd' leaves its entry");
-	expect_nodes_rejected("D\t/\t0755\t0\t0\nF\t/a/../../x\t0644\t0\t0\t1\t" D64 "\n",
+	expect_nodes_rejected(1, "D\t/\t0755\t0\t0\nF\t/a/../../x\t0644\t0\t0\t1\t" D64 "\n",
 			      "manifest line 4: relative path 'a/../../x' leaves its entry");
-	expect_nodes_rejected("D\t/\t0755\t0\t0\nD\t/a\t0755\t0\t0\nF\t/a//b\t0644\t0\t0\t1\t" D64 "\n",
+	expect_nodes_rejected(1, "D\t/\t0755\t0\t0\nD\t/a\t0755\t0\t0\nF\t/a//b\t0644\t0\t0\t1\t" D64 "\n",
 			      "manifest line 5: relative path 'a//b'");
-	expect_nodes_rejected("D\t/\t0755\t0\t0\nF\t//etc\t0644\t0\t0\t1\t" D64 "\n",
+	expect_nodes_rejected(1, "D\t/\t0755\t0\t0\nF\t//etc\t0644\t0\t0\t1\t" D64 "\n",
 			      "manifest line 4: relative path '/etc'");
-	expect_nodes_rejected("D\t/\t0755\t0\t0\nF\ta\t0644\t0\t0\t1\t" D64 "\n",
+	expect_nodes_rejected(1, "D\t/\t0755\t0\t0\nF\ta\t0644\t0\t0\t1\t" D64 "\n",
 			      "manifest line 4: bad relative path");
-	expect_nodes_rejected("D\t/\t0755\t0\t0\nF\t/a\\x00b\t0644\t0\t0\t1\t" D64 "\n",
+	expect_nodes_rejected(1, "D\t/\t0755\t0\t0\nF\t/a\\x00b\t0644\t0\t0\t1\t" D64 "\n",
 			      "manifest line 4: bad relative path");
-	expect_nodes_rejected("D\t/\t0755\t0\t0\nF\t/a\\q\t0644\t0\t0\t1\t" D64 "\n",
+	expect_nodes_rejected(1, "D\t/\t0755\t0\t0\nF\t/a\\q\t0644\t0\t0\t1\t" D64 "\n",
 			      "manifest line 4: bad relative path");
-	expect_nodes_rejected("F\t/a\t0644\t0\t0\t1\t" D64 "\n",
+	expect_nodes_rejected(1, "F\t/a\t0644\t0\t0\t1\t" D64 "\n",
 			      "manifest line 3: entry must start with its top node '/'");
-	expect_nodes_rejected("D\t/\t0755\t0\t0\nF\t/b\t0644\t0\t0\t1\t" D64 "\nF\t/a\t0644\t0\t0\t1\t" D64 "\n",
+	expect_nodes_rejected(1, "D\t/\t0755\t0\t0\nF\t/b\t0644\t0\t0\t1\t" D64 "\nF\t/a\t0644\t0\t0\t1\t" D64 "\n",
 			      "manifest line 5: 'a' is out of order or repeated");
-	expect_nodes_rejected("D\t/\t0755\t0\t0\nF\t/a\t0644\t0\t0\t1\t" D64 "\nF\t/a\t0644\t0\t0\t1\t" D64 "\n",
+	expect_nodes_rejected(1, "D\t/\t0755\t0\t0\nF\t/a\t0644\t0\t0\t1\t" D64 "\nF\t/a\t0644\t0\t0\t1\t" D64 "\n",
 			      "manifest line 5: 'a' is out of order or repeated");
-	expect_nodes_rejected("D\t/\t0755\t0\t0\nF\t/a/b\t0644\t0\t0\t1\t" D64 "\n",
+	expect_nodes_rejected(1, "D\t/\t0755\t0\t0\nF\t/a/b\t0644\t0\t0\t1\t" D64 "\n",
 			      "manifest line 4: 'a/b' is not inside a folder of its entry");
-	expect_nodes_rejected("D\t/\t0755\t0\t0\nF\t/a\t0644\t0\t0\t1\t" D64 "\nF\t/a/b\t0644\t0\t0\t1\t" D64 "\n",
+	expect_nodes_rejected(1, "D\t/\t0755\t0\t0\nF\t/a\t0644\t0\t0\t1\t" D64 "\nF\t/a/b\t0644\t0\t0\t1\t" D64 "\n",
 			      "manifest line 5: 'a/b' is not inside a folder of its entry");
-	expect_nodes_rejected("F\t/\t0644\t0\t0\t1\t" D64 "\nF\t/a\t0644\t0\t0\t1\t" D64 "\n",
+	expect_nodes_rejected(1, "F\t/\t0644\t0\t0\t1\t" D64 "\nF\t/a\t0644\t0\t0\t1\t" D64 "\n",
 			      "manifest line 4: 'a' is not inside a folder of its entry");
-	expect_nodes_rejected("D\t/\t0755\t0\t0\nF\t/a\t0644\t0\t0\t1\n",
+	expect_nodes_rejected(1, "D\t/\t0755\t0\t0\nF\t/a\t0644\t0\t0\t1\n",
 			      "manifest line 4: 'F' line needs 7 fields, not 6");
-	expect_nodes_rejected("D\t/\t0755\t0\t0\t0\t0\t0\t0\n", "manifest line 3: too many fields");
-	expect_nodes_rejected("D\t/\t0758\t0\t0\n", "manifest line 3: bad mode");
-	expect_nodes_rejected("D\t/\t17777\t0\t0\n", "manifest line 3: bad mode");
-	expect_nodes_rejected("D\t/\t755\t0\t0\n", "manifest line 3: not in canonical form");
-	expect_nodes_rejected("D\t/\t0755\t00\t0\n", "manifest line 3: not in canonical form");
-	expect_nodes_rejected("D\t/\t0755\t-1\t0\n", "manifest line 3: bad owner");
-	expect_nodes_rejected("D\t/\t0755\t4294967296\t0\n", "manifest line 3: bad owner");
-	expect_nodes_rejected("F\t/\t0644\t0\t0\t99999999999999999999\t" D64 "\n",
+	expect_nodes_rejected(1, "D\t/\t0755\t0\t0\t0\t0\t0\t0\n", "manifest line 3: too many fields");
+	expect_nodes_rejected(1, "D\t/\t0758\t0\t0\n", "manifest line 3: bad mode");
+	expect_nodes_rejected(1, "D\t/\t17777\t0\t0\n", "manifest line 3: bad mode");
+	expect_nodes_rejected(1, "D\t/\t755\t0\t0\n", "manifest line 3: not in canonical form");
+	expect_nodes_rejected(1, "D\t/\t0755\t00\t0\n", "manifest line 3: not in canonical form");
+	expect_nodes_rejected(1, "D\t/\t0755\t-1\t0\n", "manifest line 3: bad owner");
+	expect_nodes_rejected(1, "D\t/\t0755\t4294967296\t0\n", "manifest line 3: bad owner");
+	expect_nodes_rejected(1, "F\t/\t0644\t0\t0\t99999999999999999999\t" D64 "\n",
 			      "manifest line 3: bad size");
-	expect_nodes_rejected("F\t/\t0644\t0\t0\t1\t" "0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef\n",
+	expect_nodes_rejected(1, "F\t/\t0644\t0\t0\t1\t" "0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef\n",
 			      "manifest line 3: bad content digest");
-	expect_nodes_rejected("L\t/\t0\t0\t\n", "manifest line 3: empty link target");
-	expect_nodes_rejected("L\t/\t0\t0\ta\x01b\n", "manifest line 3: not in canonical form");
+	expect_nodes_rejected(1, "L\t/\t0\t0\t\n", "manifest line 3: empty link target");
+	expect_nodes_rejected(1, "L\t/\t0\t0\ta\x01b\n", "manifest line 3: not in canonical form");
 }
 
 int main(void)
@@ -885,6 +1165,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_round_trip_byte_identical, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_names_with_any_byte, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_entry_digests, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_capture_metadata, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stat_cache_keeps_attributes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_version_1_entries_in_version_2, setup, teardown),
+		cmocka_unit_test(test_parse_v2),
 		cmocka_unit_test(test_service_digest),
 		cmocka_unit_test_setup_teardown(test_store_refuses_unordered_entries, setup, teardown),
 		cmocka_unit_test(test_parse_accepts_well_formed),

@@ -13,6 +13,7 @@
 #include "util/alloc.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/hash.h"
 #include "util/strbuf.h"
 
 #include <dirent.h>
@@ -210,31 +211,105 @@ static void test_objects_are_read_only(void **state)
 	free(path);
 }
 
-static void test_materialize_copies_with_mode(void **state)
+/* store_materialize_fd into a new file at dest, as a stage makes them;
+ * the file is removed when it fails, as a stage is. */
+static int materialize(struct state *st, const char *digest, const char *dest,
+		       struct error *err)
+{
+	int fd = open(dest, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	int rc = store_materialize_fd(st, digest, fd, dest, 1, err);
+	assert_int_equal(close(fd), 0);
+	if (rc < 0)
+		assert_int_equal(unlink(dest), 0);
+	return rc;
+}
+
+static void test_materialize_copies(void **state)
 {
 	struct state *st = *state;
 	struct error err = ERROR_INIT;
 	char digest[HASH_HEX_SIZE];
 	int added;
-	struct stat sb;
 
 	put_hello(st, digest, &added);
 	char *dest = path_join(st->dir, "copy");
-	mode_t old_umask = umask(077);
-	int rc = store_materialize(st, digest, dest, 0751, 1, &err);
-	umask(old_umask);
-	assert_int_equal(rc, 0);
-	assert_int_equal(lstat(dest, &sb), 0);
-	assert_int_equal(sb.st_mode & 07777, 0751);
+	assert_int_equal(materialize(st, digest, dest, &err), 0);
 	struct strbuf content = STRBUF_INIT;
 	assert_int_equal(fs_read_file(dest, &content, &err), 0);
 	assert_string_equal(content.buf, "hello\n");
 	strbuf_release(&content);
-
-	/* Never over an existing file. */
-	assert_int_equal(store_materialize(st, digest, dest, 0644, 1, &err), -1);
-	assert_non_null(strstr(err.msg, "cannot create"));
 	free(dest);
+}
+
+/* Blocks a file takes on disk, in bytes. */
+static long long disk_bytes(const char *path)
+{
+	struct stat sb;
+	assert_int_equal(stat(path, &sb), 0);
+	return (long long)sb.st_blocks * 512;
+}
+
+/*
+ * A sparse file (64 MiB, 4 KiB of data in the middle) is stored and put
+ * back with its holes: a few KiB on disk each time, where a plain copy
+ * takes 64 MiB. Its digest is that of its logical content, holes read as
+ * zeros, whatever the layout.
+ */
+static void test_sparse_files_stay_sparse(void **state)
+{
+	struct state *st = *state;
+	struct error err = ERROR_INIT;
+	char digest[HASH_HEX_SIZE], want[HASH_HEX_SIZE];
+	int added;
+	long long size;
+	const long long logical = 64LL << 20, at = 32LL << 20;
+	char block[4096];
+
+	char *src = path_join(st->dir, "sparse");
+	int fd = open(src, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	memset(block, 'x', sizeof(block));
+	assert_int_equal(pwrite(fd, block, sizeof(block), at), (ssize_t)sizeof(block));
+	assert_int_equal(ftruncate(fd, logical), 0);
+	assert_int_equal(fsync(fd), 0);
+	if (disk_bytes(src) > (1 << 20)) {
+		close(fd);
+		free(src);
+		skip();   /* a file system without holes */
+	}
+	assert_int_equal(store_put_fd(st, fd, src, digest, &added, &size, &err), 0);
+	close(fd);
+	assert_int_equal(size, logical);
+
+	struct hasher h;
+	char *zeros = xcalloc(1, 1 << 20);
+	hasher_init(&h);
+	for (long long done = 0; done < logical; done += 1 << 20) {
+		if (done == (at & ~((1LL << 20) - 1))) {
+			memcpy(zeros + (at - done), block, sizeof(block));
+			hasher_update(&h, zeros, 1 << 20);
+			memset(zeros + (at - done), 0, sizeof(block));
+		} else {
+			hasher_update(&h, zeros, 1 << 20);
+		}
+	}
+	hasher_final(&h, want);
+	free(zeros);
+	assert_string_equal(digest, want);
+
+	char *object = store_object_path(st, digest);
+	assert_true(disk_bytes(object) < (1 << 20));
+	char *dest = path_join(st->dir, "copy");
+	assert_int_equal(materialize(st, digest, dest, &err), 0);
+	assert_true(disk_bytes(dest) < (1 << 20));
+	struct stat sb;
+	assert_int_equal(stat(dest, &sb), 0);
+	assert_int_equal(sb.st_size, logical);
+	assert_int_equal(store_verify(st, digest, &err), 0);
+	free(dest);
+	free(object);
+	free(src);
 }
 
 static void test_corrupt_object_detected(void **state)
@@ -255,9 +330,8 @@ static void test_corrupt_object_detected(void **state)
 
 	char *dest = path_join(st->dir, "copy");
 	error_clear(&err);
-	assert_int_equal(store_materialize(st, digest, dest, 0644, 1, &err), -1);
+	assert_int_equal(materialize(st, digest, dest, &err), -1);
 	assert_non_null(strstr(err.msg, "is corrupt"));
-	assert_false(path_exists(dest));   /* the partial copy is gone */
 	free(dest);
 
 	struct strbuf sb = STRBUF_INIT;
@@ -294,9 +368,8 @@ static void test_missing_object(void **state)
 	assert_int_equal(store_check(st, digest, &err), STORE_MISSING);
 
 	char *dest = path_join(st->dir, "copy");
-	assert_int_equal(store_materialize(st, digest, dest, 0644, 1, &err), -1);
+	assert_int_equal(materialize(st, digest, dest, &err), -1);
 	assert_string_equal(err.msg, "object '5891b5b522d5' is missing from the store");
-	assert_false(path_exists(dest));
 	free(dest);
 }
 
@@ -419,7 +492,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_objects_are_read_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_commits_many, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_abort_leaves_nothing, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_materialize_copies_with_mode, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_materialize_copies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sparse_files_stay_sparse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_object_detected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncated_object_repaired_by_put, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_object, setup, teardown),
