@@ -21,12 +21,12 @@
 
 static const struct command commands[] = {
 	{ "init",     cmd_init,     0, "init" },
-	{ "check",    cmd_check,    CMD_CONFIG, "check" },
-	{ "snapshot", cmd_snapshot, CMD_CONFIG | CMD_MUTATES,
+	{ "check",    cmd_check,    CMD_CONFIG | CMD_LIVE_FILES, "check" },
+	{ "snapshot", cmd_snapshot, CMD_CONFIG | CMD_MUTATES | CMD_LIVE_FILES,
 	  "snapshot [--label L] [--commit SHA] [--reason R]" },
-	{ "deploy",   cmd_deploy,   CMD_CONFIG | CMD_MUTATES,
+	{ "deploy",   cmd_deploy,   CMD_CONFIG | CMD_MUTATES | CMD_LIVE_FILES,
 	  "deploy SOURCE [--label L] [--commit SHA] [--services a,b] [--no-auto-rollback] [--reason R]" },
-	{ "rollback", cmd_rollback, CMD_CONFIG | CMD_STATE,
+	{ "rollback", cmd_rollback, CMD_CONFIG | CMD_STATE | CMD_LIVE_FILES,
 	  "rollback [REF] [--services a,b] [--dry-run] [--force] [--reason R]" },
 	{ "start",    cmd_start,    CMD_CONFIG | CMD_MUTATES, "start [--services a,b]" },
 	{ "stop",     cmd_stop,     CMD_CONFIG | CMD_MUTATES, "stop [--services a,b]" },
@@ -37,7 +37,7 @@ static const struct command commands[] = {
 	{ "history",  cmd_history,  CMD_CONFIG | CMD_STATE, "history [--limit N] [--all]" },
 	{ "show",     cmd_show,     CMD_CONFIG | CMD_STATE, "show OP" },
 	{ "diff",     cmd_diff,     CMD_CONFIG | CMD_STATE, "diff REF [REF]" },
-	{ "recover",  cmd_recover,  CMD_CONFIG, "recover" },
+	{ "recover",  cmd_recover,  CMD_CONFIG | CMD_LIVE_FILES, "recover" },
 	{ "gc",       cmd_gc,       CMD_CONFIG | CMD_MUTATES, "gc [--keep N]" },
 	{ "fsck",     cmd_fsck,     CMD_CONFIG | CMD_STATE, "fsck" },
 };
@@ -238,8 +238,9 @@ int main(int argc, char **argv)
 	/* A state folder inside a live path would be replaced by a rollback;
 	 * --state-dir gets the check the config's state_dir had. */
 	if (ctx.have_config &&
-	    config_check_state_dir(&ctx.cfg, state_dir_of(&ctx),
-				   ctx.opt.state_dir ? " (--state-dir)" : "", &err) < 0)
+	    (config_check_live_paths(&ctx.cfg, state_dir_of(&ctx),
+				     ctx.opt.state_dir ? " (--state-dir)" : "", &err) < 0 ||
+	     ((cmd->flags & CMD_LIVE_FILES) && config_check_parents(&ctx.cfg, &err) < 0)))
 		rc = command_fail(&ctx, &err);
 	else if ((cmd->flags & (CMD_STATE | CMD_MUTATES)) && set_up_state(&ctx, cmd, &err) < 0)
 		rc = command_fail(&ctx, &err);

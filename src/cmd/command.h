@@ -9,6 +9,9 @@
  *   CMD_STATE     open the state folder read-only (missing: empty state)
  *   CMD_MUTATES   create the state folder, take the lock (exit 75 when
  *                 busy) and run `recover` first
+ *   CMD_LIVE_FILES  the command reads or writes live files: refuse a
+ *                 symbolic link or an untrusted folder on the way to one
+ *                 before it starts (config_check_parents)
  *
  * A command function gets the context with argv[0] its own name, parses its
  * own options, and returns the process exit code. Commands print; core code
@@ -25,6 +28,7 @@ enum command_flags {
 	CMD_CONFIG = 1,
 	CMD_STATE = 2,
 	CMD_MUTATES = 4,
+	CMD_LIVE_FILES = 8,
 };
 
 struct global_options {

@@ -873,50 +873,105 @@ static int paths_overlap(const char *a, const char *b)
 	return path_within(a, b) || path_within(b, a);
 }
 
+/* Every `files` entry in config order, flattened: the unit the path rules
+ * below compare (caller frees *entries). */
+struct entry_ref {
+	const struct service *svc;
+	const struct service_file *file;
+};
+
+static size_t config_entries(const struct config *cfg, struct entry_ref **entries)
+{
+	size_t n = 0, alloc = 0;
+	*entries = NULL;
+	for (size_t s = 0; s < cfg->nservices; s++)
+		for (size_t f = 0; f < cfg->services[s].nfiles; f++) {
+			ALLOC_GROW(*entries, n + 1, alloc);
+			(*entries)[n].svc = &cfg->services[s];
+			(*entries)[n].file = &cfg->services[s].files[f];
+			n++;
+		}
+	return n;
+}
+
 /*
- * A release replaces each entry whole, so no two entries may overlap (one
- * would be switched twice), and none may hold the config's folder or touch
- * the state folder (a rollback would replace its own store).
+ * A release replaces each entry whole, so no two entries may overlap: one
+ * path would be switched twice, and a release would claim two contents for
+ * one file. paths[i] is entry i's path as the caller judges it (as written
+ * for config_load, resolved for config_check_live_paths): one rule for both.
+ * The error is reported at the later entry.
+ */
+static int check_entries_apart(const char *config_path, const struct entry_ref *entries,
+			       char *const *paths, size_t n, struct error *err)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < i; j++) {
+			const char *how;
+			if (!strcmp(paths[i], paths[j]))
+				how = "is also";
+			else if (path_within(paths[i], paths[j]))
+				how = "is inside";
+			else if (path_within(paths[j], paths[i]))
+				how = "holds";
+			else
+				continue;
+			return mark_error(err, config_path, entries[i].file->mark,
+					  "file '%s' of service '%s' %s '%s' of service '%s' (line %d)",
+					  entries[i].file->written, entries[i].svc->name, how,
+					  entries[j].file->written, entries[j].svc->name,
+					  entries[j].file->mark.line);
+		}
+	return 0;
+}
+
+/* An entry that is or holds the config file: lastgood records the config
+ * with every release itself, and a switch must never replace the file it
+ * was started with. */
+static int check_not_config_file(const struct config *cfg, const struct entry_ref *e,
+				 const char *entry_path, const char *config_file,
+				 struct error *err)
+{
+	if (!path_within(config_file, entry_path))
+		return 0;
+	return mark_error(err, cfg->path, e->file->mark,
+			  "file '%s' of service '%s' %s the config file '%s' (lastgood records "
+			  "the config with each release itself)", e->file->written, e->svc->name,
+			  strcmp(config_file, entry_path) ? "holds" : "is", cfg->path);
+}
+
+/*
+ * Checks on the paths as written: none may hold the config's folder or
+ * touch the state folder (a rollback would replace its own store), none
+ * may be the config file, and no two may overlap.
  */
 static int check_paths(struct config_parser *p)
 {
 	const struct config *cfg = p->cfg;
-	for (size_t s = 0; s < cfg->nservices; s++) {
-		const struct service *svc = &cfg->services[s];
-		for (size_t f = 0; f < svc->nfiles; f++) {
-			const struct service_file *file = &svc->files[f];
-			if (path_within(cfg->dir, file->path))
-				return mark_error(p->err, p->path, file->mark,
-						  "file '%s' of service '%s' %s the config folder",
-						  file->written, svc->name,
-						  strcmp(cfg->dir, file->path) ? "holds" : "is");
-			if (paths_overlap(file->path, cfg->state_dir))
-				return mark_error(p->err, p->path, file->mark,
-						  "file '%s' of service '%s' overlaps the state folder '%s'",
-						  file->written, svc->name, cfg->state_dir);
-			for (size_t t = 0; t <= s; t++) {
-				const struct service *other = &cfg->services[t];
-				size_t end = t == s ? f : other->nfiles;
-				for (size_t g = 0; g < end; g++) {
-					const struct service_file *prev = &other->files[g];
-					const char *how;
-					if (!strcmp(file->path, prev->path))
-						how = "is also";
-					else if (path_within(file->path, prev->path))
-						how = "is inside";
-					else if (path_within(prev->path, file->path))
-						how = "holds";
-					else
-						continue;
-					return mark_error(p->err, p->path, file->mark,
-							  "file '%s' of service '%s' %s '%s' of service '%s' (line %d)",
-							  file->written, svc->name, how, prev->written,
-							  other->name, prev->mark.line);
-				}
-			}
-		}
+	struct entry_ref *entries;
+	size_t n = config_entries(cfg, &entries);
+	char **paths = xcalloc(n ? n : 1, sizeof(*paths));
+	int rc = 0;
+
+	for (size_t i = 0; i < n && !rc; i++) {
+		const struct service_file *file = entries[i].file;
+		paths[i] = file->path;
+		if (path_within(cfg->dir, file->path))
+			rc = mark_error(p->err, p->path, file->mark,
+					"file '%s' of service '%s' %s the config folder",
+					file->written, entries[i].svc->name,
+					strcmp(cfg->dir, file->path) ? "holds" : "is");
+		else if (paths_overlap(file->path, cfg->state_dir))
+			rc = mark_error(p->err, p->path, file->mark,
+					"file '%s' of service '%s' overlaps the state folder '%s'",
+					file->written, entries[i].svc->name, cfg->state_dir);
+		else
+			rc = check_not_config_file(cfg, &entries[i], file->path, cfg->file, p->err);
 	}
-	return 0;
+	if (!rc)
+		rc = check_entries_apart(p->path, entries, paths, n, p->err);
+	free(paths);
+	free(entries);
+	return rc;
 }
 
 enum { T_KEEP, T_STATE_DIR, T_POLICY, T_SERVICES, T_SOURCE, T_NFIELDS };
@@ -1066,6 +1121,7 @@ static int set_config_dir(struct config *cfg, struct error *err)
 		free(cwd);
 	}
 	free(dir);
+	cfg->file = path_join(cfg->dir, path_basename(cfg->path));
 	return 0;
 }
 
@@ -1173,6 +1229,7 @@ void config_free(struct config *cfg)
 	free(cfg->services);
 	free(cfg->path);
 	free(cfg->dir);
+	free(cfg->file);
 	free(cfg->state_dir);
 	free(cfg->source_git);
 	argv_list_free(&cfg->source_build);
@@ -1272,31 +1329,67 @@ static char *path_physical(const char *path)
 	return physical;
 }
 
-int config_check_state_dir(const struct config *cfg, const char *dir, const char *origin,
-			   struct error *err)
+int config_check_live_paths(const struct config *cfg, const char *state_dir,
+			    const char *origin, struct error *err)
 {
 	char *cwd = get_current_dir_name();
 	if (!cwd)
 		return error_errno(err, EXIT_FAILED, errno, "cannot find the current folder");
-	char *lexical = path_absolute(cwd, dir);
+	char *lexical = path_absolute(cwd, state_dir);
 	char *physical = path_physical(lexical);
+	char *config_file = path_physical(cfg->file);
+	char *config_real = realpath(cfg->file, NULL);   /* NULL when it is gone */
+	struct entry_ref *entries;
+	size_t n = config_entries(cfg, &entries);
+	char **paths = xcalloc(n ? n : 1, sizeof(*paths));
 	int rc = 0;
+
 	free(cwd);
-	for (size_t s = 0; s < cfg->nservices && !rc; s++) {
-		const struct service *svc = &cfg->services[s];
-		for (size_t f = 0; f < svc->nfiles && !rc; f++) {
-			const struct service_file *file = &svc->files[f];
-			char *file_physical = path_physical(file->path);
-			if (paths_overlap(file->path, lexical) || paths_overlap(file_physical, physical))
-				rc = mark_error(err, cfg->path, file->mark,
-						"file '%s' of service '%s' overlaps the state folder "
-						"'%s'%s", file->written, svc->name, dir, origin);
-			free(file_physical);
-		}
+	for (size_t i = 0; i < n; i++)
+		paths[i] = path_physical(entries[i].file->path);
+	for (size_t i = 0; i < n && !rc; i++) {
+		const struct service_file *file = entries[i].file;
+		if (paths_overlap(file->path, lexical) || paths_overlap(paths[i], physical))
+			rc = mark_error(err, cfg->path, file->mark,
+					"file '%s' of service '%s' overlaps the state folder "
+					"'%s'%s", file->written, entries[i].svc->name, state_dir,
+					origin);
+		else if (check_not_config_file(cfg, &entries[i], paths[i], config_file, err) < 0 ||
+			 (config_real &&
+			  check_not_config_file(cfg, &entries[i], paths[i], config_real, err) < 0))
+			rc = -1;
 	}
+	if (!rc)
+		rc = check_entries_apart(cfg->path, entries, paths, n, err);
+	for (size_t i = 0; i < n; i++)
+		free(paths[i]);
+	free(paths);
+	free(entries);
+	free(config_file);
+	free(config_real);
 	free(lexical);
 	free(physical);
 	return rc;
+}
+
+int config_check_parents(const struct config *cfg, struct error *err)
+{
+	for (size_t s = 0; s < cfg->nservices; s++) {
+		const struct service *svc = &cfg->services[s];
+		for (size_t f = 0; f < svc->nfiles; f++) {
+			const struct service_file *file = &svc->files[f];
+			int fd, missing;
+			if (fs_open_parent(file->path, 0, &fd, &missing, err) < 0) {
+				error_prefix(err, "%s:%d:%d: file '%s' of service '%s'", cfg->path,
+					     file->mark.line, file->mark.column, file->written,
+					     svc->name);
+				return -1;
+			}
+			if (fd >= 0)
+				close(fd);
+		}
+	}
+	return 0;
 }
 
 int config_select_services(const struct config *cfg, const char *names,

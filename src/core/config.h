@@ -11,10 +11,13 @@
  *
  * config_load checks everything that can be checked without touching the
  * live system: YAML syntax, unknown keys, types, durations, duplicate
- * service names, unknown or cyclic `after`, two services claiming one path.
- * config_check_files additionally requires every listed file to exist (what
- * a snapshot needs). Every error is one line naming file, line and column
- * (1-based) and the thing that is wrong.
+ * service names, unknown or cyclic `after`, two entries claiming one path
+ * as written, an entry that is the config file. config_check_live_paths
+ * judges the paths again as the file system resolves them, and
+ * config_check_parents refuses links and untrusted folders on the way to
+ * the entries; config_check_files additionally requires every listed file
+ * to exist (what a snapshot needs). Every error is one line naming file,
+ * line and column (1-based) and the thing that is wrong.
  *
  * Relative paths in the file are resolved against the config file's folder;
  * `files` entries keep both the text as written and the absolute path.
@@ -127,6 +130,7 @@ struct service {
 struct config {
 	char *path;                  /* the config file as given */
 	char *dir;                   /* absolute folder holding it */
+	char *file;                  /* absolute path of the config file */
 	int keep_releases;           /* 10 */
 	char *state_dir;             /* absolute; default DIR/.lastgood */
 	struct policy policy;
@@ -144,13 +148,26 @@ int config_parse(const char *path, const char *text, size_t len,
 void config_free(struct config *cfg);
 /* Every `files` entry must exist (lstat); the error names the entry's line. */
 int config_check_files(const struct config *cfg, struct error *err);
-/* No `files` entry may be the state folder dir, lie inside it or hold it
- * (relative to the current folder; origin, such as " (--state-dir)", ends
- * the message). config_load checks state_dir by its text; this also
- * follows the symbolic links and ".." of the folders that exist, so a
- * state folder named by another way to a live folder is refused as well. */
-int config_check_state_dir(const struct config *cfg, const char *dir, const char *origin,
-			   struct error *err);
+/*
+ * The checks that look at the file system as it is now, for every command
+ * that loads the config; they resolve the symbolic links and ".." of the
+ * folders that exist, which config_load (the text alone) cannot:
+ *   - no two `files` entries may overlap once resolved (`real/b` and
+ *     `realsym/b` with realsym -> real are one file);
+ *   - no entry may be the state folder dir, lie inside it or hold it
+ *     (relative to the current folder; origin, such as " (--state-dir)",
+ *     ends the message);
+ *   - no entry may be or hold the config file, reached through links or not.
+ * Errors are EXIT_USAGE, FILE:LINE:COL at the entry.
+ */
+int config_check_live_paths(const struct config *cfg, const char *dir, const char *origin,
+			    struct error *err);
+/* Every folder on the way to each entry must be a real folder (not a
+ * symbolic link) and, when running as root, one no other user owns or may
+ * write (fs_open_parent's rule): what commands that read or write live
+ * files ask before they start. A folder not there yet is fine. The error
+ * names the entry and the folder (EXIT_USAGE). */
+int config_check_parents(const struct config *cfg, struct error *err);
 const struct service *config_find_service(const struct config *cfg, const char *name);
 /* Services in start order (each after everything in its `after`), as
  * indexes into cfg->services; caller frees *order. Never fails on a loaded

@@ -934,6 +934,54 @@ static void test_check_files(void **state)
 	remove_config_dir(path);
 }
 
+/* config_check_live_paths and config_check_parents look at the folders as
+ * they are: links followed for overlaps, refused on the way to an entry. */
+static void test_live_paths(void **state)
+{
+	(void)state;
+	struct config cfg;
+	struct error err = ERROR_INIT;
+	char *path = write_config("services:\n"
+				  "  api:\n"
+				  "    run: [x]\n"
+				  "    files: [real/b]\n"
+				  "  web:\n"
+				  "    run: [y]\n"
+				  "    files: [realsym/b]\n");
+	char *dir = path_dirname(path);
+	char *real = path_join(dir, "real");
+	char *realsym = path_join(dir, "realsym");
+	char *state_dir = path_join(dir, ".lastgood");
+
+	assert_int_equal(config_load(path, &cfg, &err), 0);
+	assert_int_equal(config_check_live_paths(&cfg, state_dir, "", &err), 0);
+	assert_int_equal(config_check_parents(&cfg, &err), 0);   /* missing folders are fine */
+
+	assert_int_equal(fs_mkdir_p(real, 0755, &err), 0);
+	assert_int_equal(symlink("real", realsym), 0);
+	assert_int_equal(config_check_live_paths(&cfg, state_dir, "", &err), -1);
+	assert_int_equal(err.code, EXIT_USAGE);
+	char *want = xstrfmt("%s:7:13: file 'realsym/b' of service 'web' is also 'real/b' of "
+			     "service 'api' (line 4)", path);
+	assert_string_equal(err.msg, want);
+	free(want);
+
+	error_clear(&err);
+	assert_int_equal(config_check_parents(&cfg, &err), -1);
+	assert_int_equal(err.code, EXIT_USAGE);
+	want = xstrfmt("%s:7:13: file 'realsym/b' of service 'web': refusing '%s' on the way "
+		       "to live files: it is a symbolic link", path, realsym);
+	assert_string_equal(err.msg, want);
+	free(want);
+
+	config_free(&cfg);
+	free(state_dir);
+	free(real);
+	free(realsym);
+	free(dir);
+	remove_config_dir(path);
+}
+
 static void test_load_errors(void **state)
 {
 	(void)state;
@@ -980,6 +1028,7 @@ int main(void)
 		cmocka_unit_test(test_errors_after),
 		cmocka_unit_test(test_errors_paths),
 		cmocka_unit_test(test_check_files),
+		cmocka_unit_test(test_live_paths),
 		cmocka_unit_test(test_load_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
