@@ -80,8 +80,10 @@ static int deploy_run(struct command_context *ctx, const struct deploy_args *arg
 	} else {
 		rc = source_open(&ctx->st, args->source, op, &root, &temporary, err);
 	}
-	if (rc < 0 || (root && transition_target_from_source(&ctx->st, &ctx->cfg, selected, root,
-							     &live, &target, &stats, err) < 0)) {
+	if (rc < 0 ||
+	    (root && (transition_target_from_source(&ctx->st, &ctx->cfg, selected, root, &live,
+						    &target, &stats, err) < 0 ||
+		      source_check_links(args->source, &ctx->cfg, &live, &target, err) < 0))) {
 		struct error ignored = ERROR_INIT;
 		operation_step_end(&ctx->st, step, STEP_FAILED, err->msg, &ignored);
 		rc = -1;

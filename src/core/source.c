@@ -4,6 +4,7 @@
  */
 #include "core/source.h"
 #include "core/config.h"
+#include "core/manifest.h"
 #include "core/state.h"
 #include "util/alloc.h"
 #include "util/dynlib.h"
@@ -470,6 +471,75 @@ int source_open(struct state *st, const char *source, long op, char **root,
 	}
 	*root = dest;
 	*temporary = 1;
+	return 0;
+}
+
+/* target (absolute) lies inside the entry at entry_path, "." and repeated
+ * slashes aside; a ".." anywhere may climb out through a link, so it never
+ * counts as inside. */
+static int absolute_target_inside(const char *entry_path, const char *target)
+{
+	const char *e = entry_path, *t = target, *ec, *tc;
+	size_t elen, tlen;
+	while ((ec = next_component(&e, &elen))) {
+		do
+			tc = next_component(&t, &tlen);
+		while (tc && is_dot(tc, tlen));
+		if (!tc || tlen != elen || memcmp(ec, tc, elen))
+			return 0;
+	}
+	while ((tc = next_component(&t, &tlen)))
+		if (is_dot_dot(tc, tlen))
+			return 0;
+	return 1;
+}
+
+/*
+ * A link deployed at rel below the entry at entry_path leaves the entry:
+ * judged from the link's live place by the same rule as links in a
+ * tarball (link_leaves_tree, with the entry as the tree), or, for an
+ * absolute target, by where it points. An entry that is itself a link
+ * leads outside it whatever its target.
+ */
+static int link_leaves_entry(const char *entry_path, const char *rel, const char *target)
+{
+	if (!*rel)
+		return 1;
+	if (target[0] == '/')
+		return !absolute_target_inside(entry_path, target);
+	return link_leaves_tree(rel, target);
+}
+
+int source_check_links(const char *source, const struct config *cfg,
+		       const struct manifest *live, const struct manifest *target,
+		       struct error *err)
+{
+	for (size_t i = 0; i < target->n; i++) {
+		const struct manifest_entry *e = &target->entries[i];
+		const struct manifest_entry *was = manifest_find(live, e->path);
+		if (was && !strcmp(was->digest, e->digest))
+			continue;   /* live already: the source changes nothing there */
+		for (size_t k = 0; k < e->nnodes; k++) {
+			const struct manifest_node *node = &e->nodes[k];
+			if (node->type != NODE_SYMLINK ||
+			    !link_leaves_entry(e->path, node->rel, node->link))
+				continue;
+			const struct service *svc = config_find_service(cfg, e->service);
+			const char *written = e->path;
+			for (size_t f = 0; svc && f < svc->nfiles; f++)
+				if (!strcmp(svc->files[f].path, e->path))
+					written = svc->files[f].written;
+			char *name = *node->rel ? xstrfmt("%s/%s", written, node->rel)
+						: xstrdup(written);
+			char *why = xstrfmt("it leads out of file '%s' of service '%s'", written,
+					    e->service);
+			entry_error(err, EXIT_USAGE, source, "refusing symbolic link", name,
+				    node->link, why);
+			free(name);
+			free(why);
+			return -1;
+		}
+	}
 	return 0;
 }
 

@@ -4,7 +4,8 @@
  *
  *   char *root; int temporary;
  *   source_open(&st, "dist.tar.gz", op, &root, &temporary, &err);
- *   ... read files below root ...
+ *   ... read files below root into the target manifest ...
+ *   source_check_links("dist.tar.gz", &cfg, &live, &target, &err);
  *   source_close(root, temporary);
  *
  * `git:REV` exports REV from the repository named in the config and runs
@@ -33,16 +34,30 @@
  * A folder SOURCE is the operator's own tree and is read as it is, set-ID
  * bits included: its owners are recorded with its modes, and only those
  * owners (or root) could have set the bits.
+ *
+ * Live, a deployed entry's links resolve from its live path, not from the
+ * SOURCE's root: a link `www/cfg -> ../lastgood.yml` in a tarball stays in
+ * the tarball but leaves its entry `www`, and would serve the config.
+ * source_check_links refuses every link of a deployed entry whose target
+ * leaves that entry (see link_leaves_entry in source.c).
  */
 #ifndef LG_SOURCE_H
 #define LG_SOURCE_H
 
 struct config;
 struct error;
+struct manifest;
 struct state;
 
 int source_open(struct state *st, const char *source, long op, char **root,
 		int *temporary, struct error *err);
+/* Every entry of target that the SOURCE brings (it differs from the live
+ * one) may hold only symbolic links that stay inside that entry, judged
+ * from its live path; EXIT_USAGE naming the link, its target and the
+ * entry otherwise. */
+int source_check_links(const char *source, const struct config *cfg,
+		       const struct manifest *live, const struct manifest *target,
+		       struct error *err);
 
 /* Resolve "git:REV" in the repository `source: git:` names to a full commit
  * id (caller frees). */

@@ -107,3 +107,95 @@ refused_unchanged() {
 	expect_match "$stderr" "file 'conf' of service 'a' holds the config file 'lastgood.yml'"
 	lg_status 2 snapshot
 }
+
+# make_tarball NAME DIR ENTRIES...: ../t/NAME from ENTRIES below DIR.
+make_tarball() {
+	local name=$1 dir=$2
+	shift 2
+	mkdir -p ../t
+	tar -cf "../t/$name" -C "$dir" "$@"
+}
+
+@test "a link in a deployed tarball that leaves its entry is refused, naming entry and target" {
+	make_stack
+	lg_ok snapshot
+	make_source ../src
+	local target n=0
+	for target in ../lastgood.yml ../.lastgood ../bin/api; do
+		n=$((n + 1))
+		rm -f ../src/web/cfg
+		ln -s "$target" ../src/web/cfg
+		make_tarball "leave$n.tar" ../src bin web
+		refused_unchanged deploy "../t/leave$n.tar"
+		expect_equal "$stderr" "lastgood: '../t/leave$n.tar': refusing symbolic link 'web/cfg' to '$target': it leads out of file 'web' of service 'web'"
+	done
+	# from a folder deeper in the entry, ".." may climb as far as its root
+	rm ../src/web/cfg
+	mkdir -p ../src/web/a/b
+	ln -s ../../../lastgood.yml ../src/web/a/b/cfg
+	make_tarball deep.tar ../src web
+	refused_unchanged deploy ../t/deep.tar
+	expect_match "$stderr" "refusing symbolic link 'web/a/b/cfg' to '../../../lastgood.yml'"
+	# an entry that is itself a link leaves itself whatever it names
+	rm -r ../src/web/a ../src/bin/api
+	ln -s api-v3 ../src/bin/api
+	make_tarball entry.tar ../src bin
+	refused_unchanged deploy ../t/entry.tar
+	expect_match "$stderr" "refusing symbolic link 'bin/api' to 'api-v3': it leads out of file 'bin/api' of service 'api'"
+}
+
+@test "under an absolute entry, a link climbing out to /etc/shadow is refused" {
+	local app=$BATS_TEST_TMPDIR/abs/app up=
+	mkdir -p "$app"
+	echo v1 >"$app/index.html"
+	two_services "[$app]" '[]'
+	lg_ok snapshot
+	mkdir -p "../src$app"
+	echo v2 >"../src$app/index.html"
+	# from app/, one ".." per folder above it: the tarball's root, live "/"
+	local _
+	for _ in ${app//\// }; do
+		up=../$up
+	done
+	ln -s "${up}etc/shadow" "../src$app/shadow"
+	make_tarball abs.tar ../src "${app#/}"
+	lg_status 2 deploy ../t/abs.tar
+	expect_match "$stderr" "refusing symbolic link '$app/shadow' to '${up}etc/shadow': it leads out of file '$app' of service 'a'"
+	[ ! -e "$app/shadow" ]
+	expect_equal "$(cat "$app/index.html")" v1
+}
+
+@test "a folder SOURCE is judged the same way; links inside their entry deploy" {
+	make_stack
+	lg_ok snapshot
+	make_source ../src
+	ln -s ../lastgood.yml ../src/web/cfg
+	refused_unchanged deploy ../src
+	expect_equal "$stderr" "lastgood: '../src': refusing symbolic link 'web/cfg' to '../lastgood.yml': it leads out of file 'web' of service 'web'"
+	rm ../src/web/cfg
+	ln -s /etc/passwd ../src/web/passwd
+	refused_unchanged deploy ../src
+	expect_match "$stderr" "refusing symbolic link 'web/passwd' to '/etc/passwd'"
+	rm ../src/web/passwd
+	# inside the entry: climbing no higher than its root, or absolute into it
+	mkdir ../src/web/sub
+	ln -s ../static/app.js ../src/web/sub/app.js
+	ln -s "$HOST/web/index.html" ../src/web/home.html
+	lg_ok deploy ../src
+	expect_equal "$(readlink web/sub/app.js)" ../static/app.js
+	expect_equal "$(cat web/home.html)" '<h1>v3</h1>'
+}
+
+@test "live links that leave their entry are recorded and rolled back to, never deployed" {
+	make_stack
+	ln -s ../bin/api web/api-link
+	lg_ok snapshot
+	rm web/api-link
+	lg_ok snapshot
+	lg_ok rollback 1
+	expect_equal "$(readlink web/api-link)" ../bin/api
+	make_source ../src
+	ln -s ../bin/api ../src/web/api-link
+	refused_unchanged deploy ../src
+	expect_match "$stderr" "refusing symbolic link 'web/api-link' to '../bin/api'"
+}
