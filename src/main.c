@@ -25,7 +25,8 @@ static const struct command commands[] = {
 	{ "snapshot", cmd_snapshot, CMD_CONFIG | CMD_MUTATES | CMD_LIVE_FILES,
 	  "snapshot [--label L] [--commit SHA] [--reason R]" },
 	{ "deploy",   cmd_deploy,   CMD_CONFIG | CMD_MUTATES | CMD_LIVE_FILES,
-	  "deploy SOURCE [--label L] [--commit SHA] [--services a,b] [--no-auto-rollback] [--reason R]" },
+	  "deploy SOURCE [--label L] [--commit SHA] [--services a,b] [--strip-components N] "
+	  "[--no-auto-rollback] [--reason R]" },
 	{ "rollback", cmd_rollback, CMD_CONFIG | CMD_STATE | CMD_LIVE_FILES,
 	  "rollback [REF] [--services a,b] [--dry-run] [--force] [--reason R]" },
 	{ "start",    cmd_start,    CMD_CONFIG | CMD_MUTATES, "start [--services a,b]" },

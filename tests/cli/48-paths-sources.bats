@@ -199,3 +199,73 @@ make_tarball() {
 	refused_unchanged deploy ../src
 	expect_match "$stderr" "refusing symbolic link 'web/api-link' to '../bin/api'"
 }
+
+# nested_tarball NAME: ../t/NAME holding the make_source tree below a single
+# top folder, myapp-2.0/, as `tar czf v2.tar.gz -C t myapp-2.0` makes it.
+nested_tarball() {
+	make_source ../t/myapp-2.0
+	tar -czf "../t/$1" -C ../t myapp-2.0
+}
+
+@test "a tarball whose files sit under one top folder is refused, suggesting --strip-components" {
+	make_stack
+	lg_ok snapshot
+	nested_tarball v2.tar.gz
+	refused_unchanged deploy ../t/v2.tar.gz --label v2 --commit abcdef1
+	expect_equal "$stderr" "lastgood: '../t/v2.tar.gz' holds none of the files the config lists (it holds 'myapp-2.0/'); to deploy the files inside its single folder, add --strip-components 1"
+	lg_ok --json releases
+	expect_equal "$(jq '[.[] | select(.label == "v2")] | length' <<<"$output")" 0
+	# a selection is judged on its own entries
+	refused_unchanged deploy ../t/v2.tar.gz --services worker
+	expect_match "$stderr" "holds none of the files the config lists for the services deployed"
+}
+
+@test "a source holding other names lists a few of them" {
+	make_stack
+	lg_ok snapshot
+	mkdir -p ../other/docs ../other/src
+	touch ../other/README ../other/a ../other/b ../other/c ../other/d
+	refused_unchanged deploy ../other
+	expect_equal "$stderr" "lastgood: '../other' holds none of the files the config lists (it holds 'README', 'a', 'b', 'c', 'd' and 2 more)"
+	mkdir ../empty
+	refused_unchanged deploy ../empty
+	expect_match "$stderr" "(it holds nothing)"
+}
+
+@test "--strip-components deploys a tarball's files from below its top folder" {
+	make_stack
+	lg_ok snapshot
+	nested_tarball v2.tar.gz
+	lg_ok deploy ../t/v2.tar.gz --strip-components 1 --label v2 --commit abcdef1
+	expect_equal "$(cat web/index.html)" '<h1>v3</h1>'
+	expect_equal "$(cat bin/api)" "$(printf '#!/bin/sh\necho api v3')"
+	expect_equal "$(readlink web/current.js)" static/app.js
+	lg_ok --json status
+	expect_equal "$(jq -r .live_release <<<"$output")" 2
+	# a link is judged where it lands: inside the tarball before, out of
+	# its entry once stripped
+	ln -s ../../lastgood.yml ../t/myapp-2.0/web/cfg
+	tar -cf ../t/link.tar -C ../t myapp-2.0
+	refused_unchanged deploy ../t/link.tar --strip-components 1
+	expect_match "$stderr" "refusing symbolic link 'web/cfg' to '../../lastgood.yml'"
+	# stripping never launders a '..' away
+	tar -cPf ../t/dotdot.tar -C ../t --transform 's,^myapp-2.0,../myapp-2.0,' myapp-2.0/bin/api
+	refused_unchanged deploy ../t/dotdot.tar --strip-components 1
+	expect_match "$stderr" "refusing entry '../myapp-2.0/bin/api'"
+	local bad
+	for bad in x -1 99999999999999999999; do
+		lg_status 2 deploy ../t/v2.tar.gz --strip-components "$bad"
+		expect_match "$stderr" "usage: lastgood deploy"
+	done
+}
+
+@test "--strip-components on a folder SOURCE takes the files from its single folder" {
+	make_stack
+	lg_ok snapshot
+	make_source ../rel/app-3/dist
+	lg_ok deploy ../rel --strip-components 2
+	expect_equal "$(cat web/index.html)" '<h1>v3</h1>'
+	touch ../rel/app-3/NOTES
+	refused_unchanged deploy ../rel --strip-components 2
+	expect_equal "$stderr" "lastgood: '../rel': cannot take 2 leading folders off: '../rel/app-3' holds 'NOTES', 'dist/', not a single folder"
+}
