@@ -91,11 +91,13 @@ static int deploy_run(struct command_context *ctx, const struct deploy_args *arg
 	} else {
 		rc = source_open(&ctx->st, args->source, args->strip, op, &root, &temporary, err);
 	}
+	/* A tarball (or a git export) is someone else's: its files take the
+	 * live owners. A folder is the operator's own tree, owners and all. */
 	if (rc < 0 ||
 	    (root && (source_check_holds_entries(args->source, root, args->strip, &ctx->cfg,
 						 selected, err) < 0 ||
-		      transition_target_from_source(&ctx->st, &ctx->cfg, selected, root, &live,
-						    &target, &stats, err) < 0 ||
+		      transition_target_from_source(&ctx->st, &ctx->cfg, selected, root, temporary,
+						    &live, &target, &stats, err) < 0 ||
 		      source_check_links(args->source, &ctx->cfg, &live, &target, err) < 0))) {
 		struct error ignored = ERROR_INIT;
 		operation_step_end(&ctx->st, step, STEP_FAILED, err->msg, &ignored);

@@ -34,7 +34,8 @@
  *
  * A folder SOURCE is the operator's own tree and is read as it is, set-ID
  * bits included: its owners are recorded with its modes, and only those
- * owners (or root) could have set the bits.
+ * owners (or root) could have set the bits. (A tarball's files take the
+ * owners of the live files they replace instead: transition.h.)
  *
  * --strip-components N (strip) takes the first N names off every name in
  * a tarball as it is read, as tar does ("." does not count): entries

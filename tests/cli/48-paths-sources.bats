@@ -269,3 +269,19 @@ nested_tarball() {
 	refused_unchanged deploy ../rel --strip-components 2
 	expect_equal "$stderr" "lastgood: '../rel': cannot take 2 leading folders off: '../rel/app-3' holds 'NOTES', 'dist/', not a single folder"
 }
+
+@test "a folder SOURCE keeps its owners; a tarball's files take the live owners" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root"
+	make_stack
+	lg_ok snapshot
+	make_source ../src
+	chown -R 1234:1234 ../src
+	lg_ok deploy ../src
+	expect_equal "$(stat -c %u:%g bin/api web/index.html)" "$(printf '1234:1234\n1234:1234')"
+	lg_ok rollback 1
+	expect_equal "$(stat -c %u:%g bin/api)" 0:0
+	tar -cf ../src.tar -C ../src bin web
+	expect_match "$(tar -tvf ../src.tar bin/api)" '1234/1234'
+	lg_ok deploy ../src.tar
+	expect_equal "$(stat -c %u:%g bin/api web/index.html)" "$(printf '0:0\n0:0')"
+}
