@@ -41,6 +41,7 @@ static const struct command commands[] = {
 	{ "recover",  cmd_recover,  CMD_CONFIG | CMD_LIVE_FILES, "recover" },
 	{ "gc",       cmd_gc,       CMD_CONFIG | CMD_MUTATES, "gc [--keep N]" },
 	{ "fsck",     cmd_fsck,     CMD_CONFIG | CMD_STATE, "fsck" },
+	{ "rebind",   cmd_rebind,   CMD_CONFIG, "rebind" },
 };
 
 static void print_help(FILE *out)
@@ -159,9 +160,8 @@ static const char *state_dir_of(struct command_context *ctx)
 	return ctx->opt.state_dir ? ctx->opt.state_dir : ctx->cfg.state_dir;
 }
 
-int command_begin_mutation(struct command_context *ctx, const char *name, struct error *err)
+int command_lock_state(struct command_context *ctx, const char *name, struct error *err)
 {
-	int count;
 	if (ctx->have_state) {
 		state_close(&ctx->st);
 		ctx->have_state = 0;
@@ -183,6 +183,17 @@ int command_begin_mutation(struct command_context *ctx, const char *name, struct
 		if (state_lock_wait(&ctx->st, name, lock_wait_ms, err) < 0)
 			return -1;
 	}
+	return 0;
+}
+
+int command_begin_mutation(struct command_context *ctx, const char *name, struct error *err)
+{
+	int count;
+	/* Bound before recover: another config's interrupted operation is
+	 * not this one's to finish. */
+	if (command_lock_state(ctx, name, err) < 0 ||
+	    config_bind_state(&ctx->cfg, &ctx->st, 1, err) < 0)
+		return -1;
 	return command_recover(ctx, &count, err);
 }
 
@@ -198,7 +209,7 @@ static int set_up_state(struct command_context *ctx, const struct command *cmd,
 	if (state_open(&ctx->st, state_dir_of(ctx), STATE_READ, err) < 0)
 		return -1;
 	ctx->have_state = 1;
-	return 0;
+	return config_bind_state(&ctx->cfg, &ctx->st, 0, err);
 }
 
 int main(int argc, char **argv)

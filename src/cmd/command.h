@@ -13,6 +13,9 @@
  *                 symbolic link or an untrusted folder on the way to one
  *                 before it starts (config_check_parents)
  *
+ * The state folder must belong to the config (config_bind_state): a
+ * command that creates or locks it binds an unbound one.
+ *
  * A command function gets the context with argv[0] its own name, parses its
  * own options, and returns the process exit code. Commands print; core code
  * never does. command_fail prints err's message and returns its code.
@@ -63,10 +66,13 @@ int command_usage(struct command_context *ctx, const char *message);
 /* Progress to stderr unless -q. */
 void command_progress(struct command_context *ctx, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-/* Open the state for writing, take the lock and run recover: what the
- * dispatcher does for CMD_MUTATES, for commands that decide later (a
- * rollback --dry-run changes nothing). */
+/* Open the state for writing, take the lock, bind the state folder to the
+ * config and run recover: what the dispatcher does for CMD_MUTATES, for
+ * commands that decide later (a rollback --dry-run changes nothing). */
 int command_begin_mutation(struct command_context *ctx, const char *name, struct error *err);
+/* Only open the state for writing and take the lock (honouring --wait):
+ * for `rebind`, which must not judge the binding it is there to change. */
+int command_lock_state(struct command_context *ctx, const char *name, struct error *err);
 /* Finish or undo interrupted operations (the core of `lastgood recover`);
  * prints what it did; *count gets how many there were, and
  * ctx->recover_attention how many of them it could not bring every
@@ -120,5 +126,6 @@ COMMAND(start);
 COMMAND(stop);
 COMMAND(restart);
 COMMAND(verify);
+COMMAND(rebind);
 
 #endif

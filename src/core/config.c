@@ -5,6 +5,7 @@
  */
 #include "core/config.h"
 #include "core/secret.h"
+#include "core/state.h"
 #include "util/alloc.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -1390,6 +1391,113 @@ int config_check_parents(const struct config *cfg, struct error *err)
 		}
 	}
 	return 0;
+}
+
+/*
+ * Which config a state folder belongs to, as two facts in its meta table:
+ * the config file's absolute path, and its path relative to the state
+ * folder, both with the folders on the way resolved (the file's own name
+ * kept, so a config that is a link to the version in use may be flipped).
+ * Either one matching is enough: a whole stack folder moved elsewhere keeps
+ * the relative path, a state folder moved alone (named by --state-dir)
+ * keeps the absolute one.
+ */
+#define BINDING_ABSOLUTE "config_path"
+#define BINDING_RELATIVE "config_path_from_state"
+
+/* to (absolute, normalized) as seen from the folder from (likewise). */
+static char *path_relative(const char *from, const char *to)
+{
+	struct strbuf rel = STRBUF_INIT;
+	const char *f = from, *t = to;
+	for (;;) {   /* past the folders both lie in */
+		f += strspn(f, "/");
+		t += strspn(t, "/");
+		size_t len = strcspn(f, "/");
+		if (!len || len != strcspn(t, "/") || strncmp(f, t, len))
+			break;
+		f += len;
+		t += len;
+	}
+	for (f += strspn(f, "/"); *f; f += strspn(f, "/")) {
+		strbuf_addstr(&rel, "../");
+		f += strcspn(f, "/");
+	}
+	strbuf_addstr(&rel, t);
+	return strbuf_detach(&rel);
+}
+
+struct binding {
+	char *absolute;
+	char *relative;
+};
+
+static void binding_of(const struct config *cfg, const struct state *st, struct binding *b)
+{
+	char *cwd = get_current_dir_name();
+	char *dir = path_absolute(cwd ? cwd : "/", st->dir);
+	char *state_physical = path_physical(dir);
+	b->absolute = path_physical(cfg->file);
+	b->relative = path_relative(state_physical, b->absolute);
+	free(cwd);
+	free(dir);
+	free(state_physical);
+}
+
+static void binding_clear(struct binding *b)
+{
+	free(b->absolute);
+	free(b->relative);
+}
+
+static int binding_record(struct state *st, const struct binding *b, struct error *err)
+{
+	if (state_set_meta(st, BINDING_ABSOLUTE, b->absolute, err) < 0 ||
+	    state_set_meta(st, BINDING_RELATIVE, b->relative, err) < 0)
+		return -1;
+	return 0;
+}
+
+int config_bind_state(const struct config *cfg, struct state *st, int record,
+		      struct error *err)
+{
+	struct binding now;
+	char *absolute = state_get_meta(st, BINDING_ABSOLUTE);
+	char *relative = state_get_meta(st, BINDING_RELATIVE);
+	int rc = 0;
+
+	binding_of(cfg, st, &now);
+	int same_absolute = absolute && !strcmp(absolute, now.absolute);
+	int same_relative = relative && !strcmp(relative, now.relative);
+	if (!absolute && !relative) {
+		/* a new state folder, or one from before bindings: ours now */
+		if (record)
+			rc = binding_record(st, &now, err);
+	} else if (same_absolute || same_relative) {
+		/* moved with its stack, or alone: remember where it is now */
+		if (record && !(same_absolute && same_relative))
+			rc = binding_record(st, &now, err);
+	} else {
+		rc = error_set(err, EXIT_USAGE, "state folder '%s' belongs to config '%s', not to "
+			       "'%s': give this config a state folder of its own (state_dir or "
+			       "--state-dir), or run 'lastgood rebind' if it replaces that one",
+			       st->dir, absolute ? absolute : relative, now.absolute);
+	}
+	binding_clear(&now);
+	free(absolute);
+	free(relative);
+	return rc;
+}
+
+int config_rebind_state(const struct config *cfg, struct state *st, char **previous,
+			struct error *err)
+{
+	struct binding now;
+	binding_of(cfg, st, &now);
+	*previous = state_get_meta(st, BINDING_ABSOLUTE);
+	int rc = binding_record(st, &now, err);
+	binding_clear(&now);
+	return rc;
 }
 
 int config_select_services(const struct config *cfg, const char *names,

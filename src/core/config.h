@@ -168,6 +168,25 @@ int config_check_live_paths(const struct config *cfg, const char *dir, const cha
  * files ask before they start. A folder not there yet is fine. The error
  * names the entry and the folder (EXIT_USAGE). */
 int config_check_parents(const struct config *cfg, struct error *err);
+
+struct state;
+/*
+ * A state folder belongs to the config that first used it: its database
+ * records the config file's path, absolute and relative to the state folder
+ * (the folders on the way resolved). Either matching is enough, so a stack
+ * folder moved whole, or a state folder moved alone and named with
+ * --state-dir, still works. An unbound state folder (new, or from before
+ * bindings) is bound when record is set; with record set a moved one's
+ * binding is brought up to date. Another config's state folder is an
+ * EXIT_USAGE error naming both configs.
+ */
+int config_bind_state(const struct config *cfg, struct state *st, int record,
+		      struct error *err);
+/* Bind the state folder to cfg whatever it was bound to (`lastgood
+ * rebind`); *previous gets the config it belonged to (NULL: none; caller
+ * frees). */
+int config_rebind_state(const struct config *cfg, struct state *st, char **previous,
+			struct error *err);
 const struct service *config_find_service(const struct config *cfg, const char *name);
 /* Services in start order (each after everything in its `after`), as
  * indexes into cfg->services; caller frees *order. Never fails on a loaded

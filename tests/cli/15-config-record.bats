@@ -1,0 +1,95 @@
+#!/usr/bin/env bats
+# The config and the state folder: a state folder belongs to the config
+# that made it (a second config is refused, a moved stack keeps working,
+# `rebind` hands it over); each release records the config it was made
+# with, `diff` shows its lines with secrets masked, a config that does not
+# load still lets the record be read and a rollback run from the recorded
+# one, and `rollback --config` puts a release's config back.
+
+load helpers
+
+# split_stack: make_stack's files, described by two configs side by side:
+# api.yml (bin/api, etc/api.env) and web.yml (web); no lastgood.yml.
+split_stack() {
+	make_stack
+	rm lastgood.yml
+	local name files
+	for name in api web; do
+		case $name in
+		api) files='[bin/api, etc/api.env]' ;;
+		web) files='[web]' ;;
+		esac
+		cat >"$name.yml" <<YML
+services:
+  $name:
+    manager: command
+    start: ["true"]
+    stop: ["true"]
+    files: $files
+YML
+	done
+}
+
+@test "a second config beside the first is refused its state folder, naming both" {
+	split_stack
+	lg_ok -c api.yml snapshot --label api-v1
+	printf '#!/bin/sh\necho api v2\n' >bin/api
+	lg_ok -c api.yml snapshot --label api-v2
+	lg_status 2 -c web.yml rollback api-v1
+	expect_equal "$stderr" "lastgood: state folder '$HOST/.lastgood' belongs to config '$HOST/api.yml', not to '$HOST/web.yml': give this config a state folder of its own (state_dir or --state-dir), or run 'lastgood rebind' if it replaces that one"
+	expect_equal "$(cat bin/api)" "$(printf '#!/bin/sh\necho api v2')"
+	lg_status 2 -c web.yml status
+	lg_status 2 -c web.yml snapshot
+	lg_ok -c api.yml --json history
+	expect_equal "$(jq length <<<"$output")" 2
+	# with a state folder of its own, web.yml is a stack of its own
+	printf 'state_dir: .lastgood-web\n' >>web.yml
+	lg_ok -c web.yml snapshot
+	expect_equal "$output" 1
+}
+
+@test "--state-dir naming another stack's state folder is refused" {
+	make_stack
+	lg_ok snapshot
+	mkdir ../other
+	cp -a bin etc web lastgood.yml ../other/
+	cd ../other
+	lg_status 2 --state-dir "$HOST/.lastgood" rollback 1
+	expect_match "$stderr" "state folder '$HOST/.lastgood' belongs to config '$HOST/lastgood.yml', not to '$BATS_TEST_TMPDIR/other/lastgood.yml'"
+	lg_status 2 --state-dir "$HOST/.lastgood" releases
+}
+
+@test "a stack moved whole, or its state folder moved alone, keeps working; a renamed config is rebound" {
+	make_stack
+	lg_ok snapshot
+	cd ..
+	mv host moved
+	cd moved
+	lg_ok status
+	change_stack
+	lg_ok snapshot
+	expect_equal "$output" 2
+	mv .lastgood ../state
+	lg_ok --state-dir ../state releases
+	lg_ok --state-dir ../state snapshot
+	mv ../state .lastgood
+	mv lastgood.yml stack.yml
+	lg_status 2 -c stack.yml status
+	expect_match "$stderr" "belongs to config '$BATS_TEST_TMPDIR/moved/lastgood.yml', not to '$BATS_TEST_TMPDIR/moved/stack.yml'.*'lastgood rebind'"
+	lg_ok -c stack.yml rebind
+	expect_equal "$stderr" "lastgood: state folder bound to '$BATS_TEST_TMPDIR/moved/stack.yml' (was '$BATS_TEST_TMPDIR/moved/lastgood.yml')"
+	lg_ok -c stack.yml rollback 1
+	lg_ok -c stack.yml --json history
+	expect_equal "$(jq -r '.[1].command' <<<"$output")" rebind
+}
+
+@test "a state folder from before bindings belongs to the first config that uses it" {
+	split_stack
+	lg_ok -c api.yml snapshot
+	sqlite3 .lastgood/state.db "DELETE FROM meta WHERE key LIKE 'config_path%'"
+	# reading binds nothing
+	lg_ok -c web.yml --json releases
+	lg_ok -c web.yml snapshot
+	lg_status 2 -c api.yml status
+	expect_match "$stderr" "belongs to config '$HOST/web.yml', not to '$HOST/api.yml'"
+}
