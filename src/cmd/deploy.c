@@ -112,6 +112,7 @@ static int deploy_run(struct command_context *ctx, const struct deploy_args *arg
 	if (rc < 0)
 		goto out;
 	meta.added = stats.added_bytes;
+	meta.config = &ctx->cfg;
 	if (!meta.reason)
 		meta.reason = "deploy";
 	struct transition_request req = {

@@ -145,7 +145,7 @@ static int rollback_run(struct command_context *ctx, const struct rollback_args 
 	char *reason = xstrfmt("%s%s(composite of release %ld for '%s' and live files)",
 			       args->reason ? args->reason : "", args->reason ? " " : "",
 			       target_id, args->services ? args->services : "all");
-	struct release_meta meta = { .reason = reason };
+	struct release_meta meta = { .reason = reason, .config = &ctx->cfg };
 
 	if (transition_record_live(&ctx->st, &ctx->cfg, op, "rollback", &live, &live_id, err) < 0 ||
 	    release_manifest(&ctx->st, target_id, &release, err) < 0)

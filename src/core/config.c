@@ -1134,6 +1134,12 @@ int config_parse(const char *path, const char *text, size_t len, struct config *
 
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->path = xstrdup(path);
+	/* Kept for the record: each release stores the config it was made with. */
+	cfg->text = xmalloc(len + 1);
+	if (len)
+		memcpy(cfg->text, text, len);
+	cfg->text[len] = '\0';
+	cfg->text_len = len;
 	cfg->keep_releases = 10;
 	cfg->policy = default_policy;
 	if (set_config_dir(cfg, err) < 0)
@@ -1231,6 +1237,9 @@ void config_free(struct config *cfg)
 	free(cfg->path);
 	free(cfg->dir);
 	free(cfg->file);
+	if (cfg->text)
+		explicit_bzero(cfg->text, cfg->text_len);
+	free(cfg->text);
 	free(cfg->state_dir);
 	free(cfg->source_git);
 	argv_list_free(&cfg->source_build);
@@ -1497,6 +1506,68 @@ int config_rebind_state(const struct config *cfg, struct state *st, char **previ
 	*previous = state_get_meta(st, BINDING_ABSOLUTE);
 	int rc = binding_record(st, &now, err);
 	binding_clear(&now);
+	return rc;
+}
+
+/* Replace every occurrence of needle in text by with; how many there were. */
+static size_t replace_all(struct strbuf *text, const char *needle, const char *with)
+{
+	size_t len = strlen(needle), count = 0;
+	struct strbuf out = STRBUF_INIT;
+	const char *from = text->buf, *end = text->buf + text->len, *hit;
+
+	if (!len)
+		return 0;
+	while ((hit = memmem(from, (size_t)(end - from), needle, len))) {
+		strbuf_add(&out, from, (size_t)(hit - from));
+		strbuf_addstr(&out, with);
+		from = hit + len;
+		count++;
+	}
+	if (!count) {
+		strbuf_release(&out);
+		return 0;
+	}
+	strbuf_add(&out, from, (size_t)(end - from));
+	explicit_bzero(text->buf, text->len);
+	strbuf_release(text);
+	*text = out;
+	return count;
+}
+
+/* Mask one secret value wherever it appears in text. -1 when it appears
+ * nowhere although text is its own config's (own): then it is written
+ * there in another form (YAML escapes), which may still show it. */
+static int mask_value(struct strbuf *text, const char *value, const char *with, int own)
+{
+	if (!value || !*value)
+		return 0;
+	return replace_all(text, value, with) || !own ? 0 : -1;
+}
+
+int config_mask_secrets(const struct config *cfg, struct strbuf *text, int own)
+{
+	int rc = 0;
+	/* URLs whole first: a password may also be part of one. */
+	for (size_t s = 0; s < cfg->nservices; s++)
+		for (size_t i = 0; i < cfg->services[s].nhealth; i++) {
+			const char *url = cfg->services[s].health[i].url;
+			char *shown = url ? secret_redact_url(url) : NULL;
+			if (shown && strcmp(shown, url) && mask_value(text, url, shown, own) < 0)
+				rc = -1;
+			secret_scrub_url(text, url);   /* its parts, wherever else they are */
+			free(shown);
+		}
+	for (size_t s = 0; s < cfg->nservices; s++) {
+		const struct service *svc = &cfg->services[s];
+		for (size_t i = 0; i < svc->nenv; i++)
+			if (svc->env[i].secret &&
+			    mask_value(text, svc->env[i].value, SECRET_MASK, own) < 0)
+				rc = -1;
+		for (size_t i = 0; i < svc->nhealth; i++)
+			if (mask_value(text, svc->health[i].password, SECRET_MASK, own) < 0)
+				rc = -1;
+	}
 	return rc;
 }
 

@@ -19,6 +19,9 @@
  * to exist (what a snapshot needs). Every error is one line naming file,
  * line and column (1-based) and the thing that is wrong.
  *
+ * The text parsed is kept (cfg->text): each release records the config it
+ * was made with.
+ *
  * Relative paths in the file are resolved against the config file's folder;
  * `files` entries keep both the text as written and the absolute path.
  *
@@ -131,6 +134,8 @@ struct config {
 	char *path;                  /* the config file as given */
 	char *dir;                   /* absolute folder holding it */
 	char *file;                  /* absolute path of the config file */
+	char *text;                  /* the file's bytes as parsed (may hold secrets) */
+	size_t text_len;
 	int keep_releases;           /* 10 */
 	char *state_dir;             /* absolute; default DIR/.lastgood */
 	struct policy policy;
@@ -170,6 +175,7 @@ int config_check_live_paths(const struct config *cfg, const char *dir, const cha
 int config_check_parents(const struct config *cfg, struct error *err);
 
 struct state;
+struct strbuf;
 /*
  * A state folder belongs to the config that first used it: its database
  * records the config file's path, absolute and relative to the state folder
@@ -187,6 +193,11 @@ int config_bind_state(const struct config *cfg, struct state *st, int record,
  * frees). */
 int config_rebind_state(const struct config *cfg, struct state *st, char **previous,
 			struct error *err);
+/* Mask, in text (a config's YAML), every secret value of cfg (secret.h):
+ * URLs as secret_redact_url shows them, other values as SECRET_MASK. own:
+ * text is cfg's own, so each value must be found as parsed; -1 when one is
+ * not (written with YAML escapes), and the text must then not be shown. */
+int config_mask_secrets(const struct config *cfg, struct strbuf *text, int own);
 const struct service *config_find_service(const struct config *cfg, const char *name);
 /* Services in start order (each after everything in its `after`), as
  * indexes into cfg->services; caller frees *order. Never fails on a loaded

@@ -84,8 +84,14 @@ static const char schema_v1[] =
 	"CREATE INDEX IF NOT EXISTS releases_by_commit ON releases(commit_sha);"
 	"CREATE INDEX IF NOT EXISTS operations_unfinished ON operations(id) WHERE result = 0;";
 
+/* The config each release was made with: its text is an object of the
+ * store, named here (NULL for releases recorded before). */
+static const char schema_v2_release_config[] =
+	"ALTER TABLE releases ADD COLUMN config_digest TEXT;";
+
 static const char *const schema_versions[] = {
 	schema_v1,
+	schema_v2_release_config,
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(schema_versions) / sizeof(schema_versions[0])))

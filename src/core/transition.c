@@ -54,7 +54,8 @@ int transition_record_live(struct state *st, const struct config *cfg, long op,
 	struct strbuf detail = STRBUF_INIT;
 	if (live->n) {
 		char *reason = xstrfmt("live files before %s (operation %ld)", command, op);
-		struct release_meta meta = { .reason = reason, .added = stats.added_bytes };
+		struct release_meta meta = { .reason = reason, .added = stats.added_bytes,
+					     .config = cfg };
 		int created;
 		int rc = release_create(st, live, &meta, live_id, &created, err);
 		free(reason);

@@ -93,3 +93,82 @@ YML
 	lg_status 2 -c api.yml status
 	expect_match "$stderr" "belongs to config '$HOST/web.yml', not to '$HOST/api.yml'"
 }
+
+# config_text START TOKEN PASSWORD CHECK: make_stack's services, with the
+# api's start command, a secret env value and a health check whose URL
+# carries a password and ends in CHECK.
+config_text() {
+	cat <<YML
+services:
+  api:
+    manager: command
+    start: ["$1"]
+    stop: ["true"]
+    env: {MODE: plain, TOKEN: {value: "$2", secret: true}}
+    files: [bin/api, etc/api.env]
+    health:
+      - http: http://ops:$3@127.0.0.1:1/$4
+  web:
+    manager: command
+    start: ["true"]
+    stop: ["true"]
+    files: [web]
+YML
+}
+
+@test "each release records its config, and diff shows its changed lines with secrets masked" {
+	make_stack
+	config_text true token-one-1234 pass-one-5678 health >lastgood.yml
+	lg_ok snapshot
+	config_text /bin/true token-two-1234 pass-two-5678 ready >lastgood.yml
+	change_stack
+	lg_ok snapshot
+	expect_equal "$output" 2
+	lg_ok diff 1 2
+	expect_match "$output" '^M lastgood.yml \(config\)$'
+	expect_match "$output" '^-    start: \["true"\]$'
+	expect_match "$output" '^\+    start: \["/bin/true"\]$'
+	expect_match "$output" 'TOKEN: \{value: "\*\*\*", secret: true\}'
+	expect_match "$output" '^-      - http: http://ops:\*\*\*@127.0.0.1:1/health$'
+	expect_match "$output" '^\+      - http: http://ops:\*\*\*@127.0.0.1:1/ready$'
+	expect_no_match "$output" 'token-|pass-'
+	lg_ok --json diff 1 2
+	expect_equal "$(jq -r .config.path <<<"$output")" lastgood.yml
+	expect_match "$(jq -r .config.patch <<<"$output")" '/bin/true'
+	expect_no_match "$output" 'token-|pass-'
+	# the recorded text is the file, secrets and all, in the private store
+	local digest
+	digest=$(sqlite3 .lastgood/state.db 'SELECT config_digest FROM releases WHERE id = 2')
+	expect_equal "$(cat "$(object_path "$digest")")" "$(cat lastgood.yml)"
+	# same config, same files: nothing to show
+	lg_ok diff 2 2
+	expect_equal "$output" ""
+}
+
+@test "a secret diff cannot find as written hides the config's lines" {
+	make_stack
+	config_text true token-one-1234 pass-one-5678 health >lastgood.yml
+	lg_ok snapshot
+	config_text true 'tok\x65n-two-1234' pass-one-5678 health >lastgood.yml
+	change_stack
+	lg_ok snapshot
+	lg_ok diff 1 2
+	expect_match "$output" '^M lastgood.yml \(config; lines not shown: a secret in it is written in a way lastgood cannot mask\)$'
+	expect_no_match "$output" 'tok'
+}
+
+@test "gc keeps the configs of the releases it keeps" {
+	make_stack
+	lg_ok snapshot
+	local n
+	for n in 2 3 4; do
+		printf 'v%s\n' "$n" >web/index.html
+		printf '# revision %s\n' "$n" >>lastgood.yml
+		lg_ok snapshot
+	done
+	lg_ok gc --keep 1
+	lg_ok fsck
+	local digest
+	digest=$(sqlite3 .lastgood/state.db 'SELECT config_digest FROM releases WHERE id = 4')
+	expect_equal "$(cat "$(object_path "$digest")")" "$(cat lastgood.yml)"
+}

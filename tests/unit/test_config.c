@@ -982,6 +982,56 @@ static void test_live_paths(void **state)
 	remove_config_dir(path);
 }
 
+/* Masking finds each secret as written; one written with YAML escapes
+ * cannot be found, and the text must then not be shown. */
+static void test_mask_secrets(void **state)
+{
+	(void)state;
+	static const char text[] =
+		"services:\n"
+		"  api:\n"
+		"    run: [x]\n"
+		"    env: {A: plain-value, B: {value: hunter22, secret: true}}\n"
+		"    health:\n"
+		"      - http: http://ops:pa55word@host/h?token=t0k3n\n"
+		"      - http: http://host/h\n"
+		"        username: ops\n"
+		"        password: sesame-77\n";
+	struct config cfg, other;
+	struct strbuf masked = STRBUF_INIT;
+
+	parse_ok("/srv/app/lastgood.yml", text, &cfg);
+	strbuf_addstr(&masked, text);
+	assert_int_equal(config_mask_secrets(&cfg, &masked, 1), 0);
+	assert_non_null(strstr(masked.buf, "B: {value: ***, secret: true}"));
+	assert_non_null(strstr(masked.buf, "http://ops:***@host/h?token=***"));
+	assert_non_null(strstr(masked.buf, "password: ***\n"));
+	assert_non_null(strstr(masked.buf, "A: plain-value"));
+	assert_null(strstr(masked.buf, "hunter22"));
+	assert_null(strstr(masked.buf, "pa55word"));
+	assert_null(strstr(masked.buf, "t0k3n"));
+	assert_null(strstr(masked.buf, "sesame"));
+
+	/* another config's secrets are masked where found, never required */
+	parse_ok("/srv/app/lastgood.yml", "services:\n  api:\n    run: [x]\n"
+		 "    env: {A: {value: plain-value, secret: true}, C: {value: gone, secret: true}}\n",
+		 &other);
+	assert_int_equal(config_mask_secrets(&other, &masked, 0), 0);
+	assert_non_null(strstr(masked.buf, "A: ***,"));
+	assert_int_equal(config_mask_secrets(&other, &masked, 1), -1);
+	config_free(&other);
+
+	strbuf_reset(&masked);
+	strbuf_addstr(&masked, "services:\n  api:\n    run: [x]\n"
+		      "    env: {B: {value: \"hunt\\x65r22\", secret: true}}\n");
+	parse_ok("/srv/app/lastgood.yml", masked.buf, &other);
+	assert_int_equal(config_mask_secrets(&other, &masked, 1), -1);
+	config_free(&other);
+
+	config_free(&cfg);
+	strbuf_release(&masked);
+}
+
 static void test_load_errors(void **state)
 {
 	(void)state;
@@ -1029,6 +1079,7 @@ int main(void)
 		cmocka_unit_test(test_errors_paths),
 		cmocka_unit_test(test_check_files),
 		cmocka_unit_test(test_live_paths),
+		cmocka_unit_test(test_mask_secrets),
 		cmocka_unit_test(test_load_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
