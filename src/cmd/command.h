@@ -12,6 +12,9 @@
  *   CMD_LIVE_FILES  the command reads or writes live files: refuse a
  *                 symbolic link or an untrusted folder on the way to one
  *                 before it starts (config_check_parents)
+ *   CMD_FALLBACK  when the config does not load, use the config recorded
+ *                 with the live release instead, saying so (a broken
+ *                 config can always be looked into and rolled back)
  *
  * The state folder must belong to the config (config_bind_state): a
  * command that creates or locks it binds an unbound one.
@@ -32,6 +35,7 @@ enum command_flags {
 	CMD_STATE = 2,
 	CMD_MUTATES = 4,
 	CMD_LIVE_FILES = 8,
+	CMD_FALLBACK = 16,
 };
 
 struct global_options {
@@ -46,6 +50,8 @@ struct command_context {
 	struct global_options opt;
 	struct config cfg;
 	int have_config;
+	long recorded_config;     /* the config did not load: cfg is the one
+	                             recorded with this release */
 	struct state st;
 	int have_state;           /* 0 for CMD_STATE when no state exists yet */
 	int recover_attention;    /* operations recover left with services down */

@@ -13,6 +13,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1568,6 +1569,73 @@ int config_mask_secrets(const struct config *cfg, struct strbuf *text, int own)
 			if (mask_value(text, svc->health[i].password, SECRET_MASK, own) < 0)
 				rc = -1;
 	}
+	return rc;
+}
+
+int config_restore(const struct config *cfg, long op, char **kept, struct error *err)
+{
+	const char *name = path_basename(cfg->file);
+	char *tmp = xstrfmt(".%s.lastgood-%ld", name, op);
+	struct stat sb;
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
+	mode_t mode = 0644;
+	int dir_fd, fd = -1, rc = -1, renamed = 0;
+
+	*kept = NULL;
+	if (fs_open_parent(cfg->file, 0, &dir_fd, NULL, err) < 0) {
+		free(tmp);
+		return -1;
+	}
+	if (fstatat(dir_fd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (!S_ISREG(sb.st_mode)) {
+			error_set(err, EXIT_USAGE, "cannot write config '%s': not a plain file "
+				  "(a link is left for you to point)", cfg->file);
+			goto out;
+		}
+		mode = sb.st_mode & 07777;
+		uid = sb.st_uid;
+		gid = sb.st_gid;
+		/* The file replaced keeps a name: it may be an edit no release
+		 * holds. A second name costs no copy and cannot be torn. */
+		*kept = xstrfmt("%s.before-%ld", name, op);
+		if (linkat(dir_fd, name, dir_fd, *kept, 0) < 0) {
+			error_errno(err, EXIT_FAILED, errno, "cannot keep config '%s' as '%s'",
+				    cfg->file, *kept);
+			free(*kept);
+			*kept = NULL;
+			goto out;
+		}
+	} else if (errno != ENOENT) {
+		error_errno(err, EXIT_FAILED, errno, "cannot inspect config '%s'", cfg->file);
+		goto out;
+	}
+	fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 || fs_write_all(fd, cfg->text, cfg->text_len) < 0 ||
+	    fchown(fd, uid, gid) < 0 || fchmod(fd, mode) < 0) {
+		error_errno(err, EXIT_FAILED, errno, "cannot write config '%s'", cfg->file);
+		goto out;
+	}
+	if (fs_fsync_fd(fd, cfg->file, err) < 0)
+		goto out;
+	if (renameat(dir_fd, tmp, dir_fd, name) < 0) {
+		error_errno(err, EXIT_FAILED, errno, "cannot put config '%s' in place", cfg->file);
+		goto out;
+	}
+	renamed = 1;
+	rc = fs_fsync_fd(dir_fd, cfg->dir, err);
+out:
+	if (fd >= 0)
+		close(fd);
+	if (!renamed && fd >= 0)
+		unlinkat(dir_fd, tmp, 0);
+	if (!renamed && *kept) {
+		unlinkat(dir_fd, *kept, 0);   /* a second name of the file still there */
+		free(*kept);
+		*kept = NULL;
+	}
+	close(dir_fd);
+	free(tmp);
 	return rc;
 }
 

@@ -20,7 +20,8 @@
  * line and column (1-based) and the thing that is wrong.
  *
  * The text parsed is kept (cfg->text): each release records the config it
- * was made with.
+ * was made with, and a recorded one can be parsed again (config_parse)
+ * when the file itself does not load.
  *
  * Relative paths in the file are resolved against the config file's folder;
  * `files` entries keep both the text as written and the absolute path.
@@ -193,6 +194,13 @@ int config_bind_state(const struct config *cfg, struct state *st, int record,
  * frees). */
 int config_rebind_state(const struct config *cfg, struct state *st, char **previous,
 			struct error *err);
+/* Write cfg->text (a recorded config) over the config file cfg->file, for
+ * operation op: through its folder's descriptor (fs_open_parent's rule),
+ * to a new file renamed over the old one and made durable, keeping the
+ * old one's mode and owner. The file replaced is kept beside it under a
+ * second name, *kept ("lastgood.yml.before-OP"; caller frees; NULL when
+ * there was none). A config file that is a symbolic link is refused. */
+int config_restore(const struct config *cfg, long op, char **kept, struct error *err);
 /* Mask, in text (a config's YAML), every secret value of cfg (secret.h):
  * URLs as secret_redact_url shows them, other values as SECRET_MASK. own:
  * text is cfg's own, so each value must be found as parsed; -1 when one is

@@ -157,6 +157,92 @@ YML
 	expect_no_match "$output" 'tok'
 }
 
+# break_config: an unknown key at the end of lastgood.yml (line 21 of make_stack's).
+break_config() { printf 'helth: []\n' >>lastgood.yml; }
+
+@test "a config that does not load still lets the record be read and a rollback run" {
+	make_stack
+	lg_ok snapshot
+	local original changed
+	original=$(tree_sum)
+	change_stack
+	changed=$(tree_sum)
+	lg_ok snapshot
+	break_config
+	local note="lastgood: lastgood.yml:21:1: unknown key 'helth'; using the config recorded with release 2 instead"
+	local cmd
+	for cmd in status releases history "show 1"; do
+		# shellcheck disable=SC2086
+		lg_ok $cmd
+		expect_equal "$stderr" "$note"
+	done
+	lg_ok --json status
+	expect_equal "$(jq -r .live_release <<<"$output")" 2
+	lg_ok recover
+	expect_match "$stderr" "$note"
+	lg_ok rollback 1
+	expect_match "$stderr" "$note"
+	expect_equal "$(tree_sum)" "$original"
+	lg_ok -q --json status
+	expect_equal "$(jq -r .live_release <<<"$output")" 1
+	# everything else still needs a config that loads
+	for cmd in check snapshot "deploy ." verify "diff 1" gc fsck start; do
+		# shellcheck disable=SC2086
+		lg_status 2 $cmd
+		expect_equal "$stderr" "lastgood: lastgood.yml:21:1: unknown key 'helth'"
+	done
+	lg_ok -q rollback 2
+	expect_equal "$(tree_sum)" "$changed"
+}
+
+@test "without a recorded config to stand in, the load error says why" {
+	make_stack
+	lg_ok snapshot
+	sqlite3 .lastgood/state.db 'UPDATE releases SET config_digest = NULL'
+	break_config
+	lg_status 2 status
+	expect_equal "$stderr" "lastgood: lastgood.yml:21:1: unknown key 'helth' (and no recorded config can stand in for it: release 1 has no recorded config (it was recorded before lastgood kept configs))"
+	# a release from before configs were kept learns the one it is live with
+	sed -i '$d' lastgood.yml
+	lg_ok snapshot
+	expect_equal "$output" 1
+	break_config
+	lg_ok status
+	expect_match "$stderr" "using the config recorded with release 1 instead"
+}
+
+@test "rollback --config puts the release's config back and keeps the one it replaced" {
+	make_stack
+	lg_ok snapshot
+	local good
+	good=$(cat lastgood.yml)
+	change_stack
+	sed -i 's/keep_releases: 10/keep_releases: 9/' lastgood.yml
+	lg_ok snapshot
+	break_config
+	local broken
+	broken=$(cat lastgood.yml)
+	chmod 0640 lastgood.yml
+	lg_ok rollback 1 --config --dry-run
+	expect_match "$output" "write the config of release 1 to 'lastgood.yml', keeping the one there"
+	expect_equal "$(cat lastgood.yml)" "$broken"
+	lg_ok rollback 1 --config
+	expect_equal "$(cat lastgood.yml)" "$good"
+	expect_equal "$(stat -c %a lastgood.yml)" 640
+	op=$(jq -r '.[0].id' <<<"$(lg -q --json history)")
+	expect_equal "$(cat "lastgood.yml.before-$op")" "$broken"
+	expect_match "$stderr" "config of release 1 written; the one it replaced is 'lastgood.yml.before-$op'"
+	lg_ok check
+	lg_ok show "$op"
+	expect_match "$output" 'restore config'
+	# the rollback's own record says what it did, and the config was left
+	# alone by a rollback that only switched files
+	lg_ok rollback 2
+	expect_equal "$(cat lastgood.yml)" "$good"
+	lg_status 2 rollback 1 --config --services api
+	expect_match "$stderr" "--config puts back a whole config"
+}
+
 @test "gc keeps the configs of the releases it keeps" {
 	make_stack
 	lg_ok snapshot
