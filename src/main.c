@@ -4,6 +4,7 @@
  */
 #include "cmd/command.h"
 #include "core/service.h"
+#include "core/release.h"
 #include "util/alloc.h"
 #include "util/format.h"
 #include "util/fs.h"
@@ -22,25 +23,29 @@
 
 static const struct command commands[] = {
 	{ "init",     cmd_init,     0, "init" },
-	{ "check",    cmd_check,    CMD_CONFIG, "check" },
-	{ "snapshot", cmd_snapshot, CMD_CONFIG | CMD_MUTATES,
+	{ "check",    cmd_check,    CMD_CONFIG | CMD_LIVE_FILES, "check" },
+	{ "snapshot", cmd_snapshot, CMD_CONFIG | CMD_MUTATES | CMD_LIVE_FILES,
 	  "snapshot [--label L] [--commit SHA] [--reason R]" },
-	{ "deploy",   cmd_deploy,   CMD_CONFIG | CMD_MUTATES,
-	  "deploy SOURCE [--label L] [--commit SHA] [--services a,b] [--no-auto-rollback] [--reason R]" },
-	{ "rollback", cmd_rollback, CMD_CONFIG | CMD_STATE,
-	  "rollback [REF] [--services a,b] [--dry-run] [--force] [--reason R]" },
+	{ "deploy",   cmd_deploy,   CMD_CONFIG | CMD_MUTATES | CMD_LIVE_FILES,
+	  "deploy SOURCE [--label L] [--commit SHA] [--services a,b] [--strip-components N] "
+	  "[--no-auto-rollback] [--reason R]" },
+	{ "rollback", cmd_rollback, CMD_CONFIG | CMD_STATE | CMD_LIVE_FILES | CMD_FALLBACK,
+	  "rollback [REF] [--services a,b] [--dry-run] [--force] [--config] [--reason R]" },
 	{ "start",    cmd_start,    CMD_CONFIG | CMD_MUTATES, "start [--services a,b]" },
 	{ "stop",     cmd_stop,     CMD_CONFIG | CMD_MUTATES, "stop [--services a,b]" },
 	{ "restart",  cmd_restart,  CMD_CONFIG | CMD_MUTATES, "restart [--services a,b] [--reason R]" },
 	{ "verify",   cmd_verify,   CMD_CONFIG | CMD_STATE, "verify [--services a,b]" },
-	{ "status",   cmd_status,   CMD_CONFIG | CMD_STATE, "status" },
-	{ "releases", cmd_releases, CMD_CONFIG | CMD_STATE, "releases [--limit N] [--all]" },
-	{ "history",  cmd_history,  CMD_CONFIG | CMD_STATE, "history [--limit N] [--all]" },
-	{ "show",     cmd_show,     CMD_CONFIG | CMD_STATE, "show OP" },
+	{ "status",   cmd_status,   CMD_CONFIG | CMD_STATE | CMD_FALLBACK, "status" },
+	{ "releases", cmd_releases, CMD_CONFIG | CMD_STATE | CMD_FALLBACK,
+	  "releases [--limit N] [--all]" },
+	{ "history",  cmd_history,  CMD_CONFIG | CMD_STATE | CMD_FALLBACK,
+	  "history [--limit N] [--all]" },
+	{ "show",     cmd_show,     CMD_CONFIG | CMD_STATE | CMD_FALLBACK, "show OP" },
 	{ "diff",     cmd_diff,     CMD_CONFIG | CMD_STATE, "diff REF [REF]" },
-	{ "recover",  cmd_recover,  CMD_CONFIG, "recover" },
+	{ "recover",  cmd_recover,  CMD_CONFIG | CMD_LIVE_FILES | CMD_FALLBACK, "recover" },
 	{ "gc",       cmd_gc,       CMD_CONFIG | CMD_MUTATES, "gc [--keep N]" },
 	{ "fsck",     cmd_fsck,     CMD_CONFIG, "fsck" },
+	{ "rebind",   cmd_rebind,   CMD_CONFIG, "rebind" },
 };
 
 static void print_help(FILE *out)
@@ -157,9 +162,8 @@ static const char *state_dir_of(struct command_context *ctx)
 	return ctx->opt.state_dir ? ctx->opt.state_dir : ctx->cfg.state_dir;
 }
 
-int command_begin_mutation(struct command_context *ctx, const char *name, struct error *err)
+int command_lock_state(struct command_context *ctx, const char *name, struct error *err)
 {
-	int count;
 	if (ctx->have_state) {
 		state_close(&ctx->st);
 		ctx->have_state = 0;
@@ -181,6 +185,17 @@ int command_begin_mutation(struct command_context *ctx, const char *name, struct
 		if (state_lock_wait(&ctx->st, name, ctx->opt.lock_wait_ms, err) < 0)
 			return -1;
 	}
+	return 0;
+}
+
+int command_begin_mutation(struct command_context *ctx, const char *name, struct error *err)
+{
+	int count;
+	/* Bound before recover: another config's interrupted operation is
+	 * not this one's to finish. */
+	if (command_lock_state(ctx, name, err) < 0 ||
+	    config_bind_state(&ctx->cfg, &ctx->st, 1, err) < 0)
+		return -1;
 	return command_recover(ctx, &count, err);
 }
 
@@ -201,7 +216,80 @@ static int set_up_state(struct command_context *ctx, const struct command *cmd,
 {
 	if (cmd->flags & CMD_MUTATES)
 		return command_begin_mutation(ctx, cmd->name, err);
-	return command_open_state(ctx, err);
+	if (command_open_state(ctx, err) < 0)
+		return -1;
+	return ctx->have_state ? config_bind_state(&ctx->cfg, &ctx->st, 0, err) : 0;
+}
+
+/* The config recorded with the live release of the state folder dir,
+ * parsed into ctx->cfg as this config file, and the folder checked to
+ * belong to it; *live gets that release. */
+static int read_recorded_config(struct command_context *ctx, const char *dir, long *live,
+				struct error *err)
+{
+	struct strbuf text = STRBUF_INIT;
+	struct state st;
+	int rc;
+
+	if (state_open(&st, dir, STATE_READ, err) < 0)
+		return -1;
+	*live = state_live_release(&st);
+	rc = *live ? release_config_text(&st, *live, &text, err)
+		   : error_set(err, EXIT_USAGE, "no live release is recorded");
+	if (rc == 0 && (rc = config_parse(ctx->opt.config_path, text.buf, text.len, &ctx->cfg,
+					  err)) < 0)
+		error_prefix(err, "the config recorded with release %ld does not load either", *live);
+	if (rc == 0 && (rc = config_bind_state(&ctx->cfg, &st, 0, err)) < 0)
+		config_free(&ctx->cfg);
+	state_close(&st);
+	explicit_bzero(text.buf, text.len);
+	strbuf_release(&text);
+	return rc;
+}
+
+/*
+ * The config did not load (err says why). A command that must work
+ * whatever the config says (CMD_FALLBACK) takes the config recorded with
+ * the live release instead, from the state folder --state-dir names or the
+ * default one beside the config: a broken config cannot say where its own
+ * state_dir is. On failure err still leads with the load error, followed
+ * by why nothing could stand in for it when a state folder was there.
+ */
+static int load_recorded_config(struct command_context *ctx, struct error *err)
+{
+	struct error why = ERROR_INIT;
+	char *config_dir = path_dirname(ctx->opt.config_path);
+	char *dir = ctx->opt.state_dir ? xstrdup(ctx->opt.state_dir)
+				       : path_join(config_dir, ".lastgood");
+	long live = 0;
+
+	free(config_dir);
+	if (!path_exists(dir)) {
+		free(dir);
+		return -1;   /* nothing recorded: the load error alone */
+	}
+	if (read_recorded_config(ctx, dir, &live, &why) < 0) {
+		char *load = xstrdup(err->msg);
+		error_set(err, err->code, "%s (and no recorded config can stand in for it: %s)",
+			  load, why.msg);
+		free(load);
+		free(dir);
+		return -1;
+	}
+	/* The state folder where the record was found is the one to use,
+	 * whatever the recorded config's state_dir says. */
+	char *cwd = get_current_dir_name();
+	free(ctx->cfg.state_dir);
+	ctx->cfg.state_dir = path_absolute(cwd ? cwd : "/", dir);
+	free(cwd);
+	free(dir);
+	struct strbuf line = STRBUF_INIT;
+	strbuf_addf(&line, "lastgood: %s; using the config recorded with release %ld instead",
+		    err->msg, live);
+	write_line(&line);
+	ctx->recorded_config = live;
+	error_clear(err);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -238,15 +326,17 @@ int main(int argc, char **argv)
 	optind = 0;   /* commands parse their own options; 0 fully resets glibc getopt */
 
 	if (cmd->flags & CMD_CONFIG) {
-		if (config_load(ctx.opt.config_path, &ctx.cfg, &err) < 0)
+		if (config_load(ctx.opt.config_path, &ctx.cfg, &err) < 0 &&
+		    (!(cmd->flags & CMD_FALLBACK) || load_recorded_config(&ctx, &err) < 0))
 			return command_fail(&ctx, &err);
 		ctx.have_config = 1;
 	}
 	/* A state folder inside a live path would be replaced by a rollback;
 	 * --state-dir gets the check the config's state_dir had. */
 	if (ctx.have_config &&
-	    config_check_state_dir(&ctx.cfg, state_dir_of(&ctx),
-				   ctx.opt.state_dir ? " (--state-dir)" : "", &err) < 0)
+	    (config_check_live_paths(&ctx.cfg, state_dir_of(&ctx),
+				     ctx.opt.state_dir ? " (--state-dir)" : "", &err) < 0 ||
+	     ((cmd->flags & CMD_LIVE_FILES) && config_check_parents(&ctx.cfg, &err) < 0)))
 		rc = command_fail(&ctx, &err);
 	else if ((cmd->flags & (CMD_STATE | CMD_MUTATES)) && set_up_state(&ctx, cmd, &err) < 0)
 		rc = command_fail(&ctx, &err);

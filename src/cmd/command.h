@@ -9,6 +9,15 @@
  *   CMD_STATE     open the state folder read-only (missing: empty state)
  *   CMD_MUTATES   create the state folder, take the lock (exit 75 when
  *                 busy) and run `recover` first
+ *   CMD_LIVE_FILES  the command reads or writes live files: refuse a
+ *                 symbolic link or an untrusted folder on the way to one
+ *                 before it starts (config_check_parents)
+ *   CMD_FALLBACK  when the config does not load, use the config recorded
+ *                 with the live release instead, saying so (a broken
+ *                 config can always be looked into and rolled back)
+ *
+ * The state folder must belong to the config (config_bind_state): a
+ * command that creates or locks it binds an unbound one.
  *
  * A command function gets the context with argv[0] its own name, parses its
  * own options, and returns the process exit code. Commands print; core code
@@ -27,6 +36,8 @@ enum command_flags {
 	CMD_CONFIG = 1,
 	CMD_STATE = 2,
 	CMD_MUTATES = 4,
+	CMD_LIVE_FILES = 8,
+	CMD_FALLBACK = 16,
 };
 
 struct global_options {
@@ -42,6 +53,8 @@ struct command_context {
 	struct global_options opt;
 	struct config cfg;
 	int have_config;
+	long recorded_config;     /* the config did not load: cfg is the one
+	                             recorded with this release */
 	struct state st;
 	int have_state;           /* 0 for CMD_STATE when no state exists yet */
 	int recover_attention;    /* operations recover left with services down */
@@ -62,10 +75,13 @@ int command_usage(struct command_context *ctx, const char *message);
 /* Progress to stderr unless -q. */
 void command_progress(struct command_context *ctx, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-/* Open the state for writing, take the lock and run recover: what the
- * dispatcher does for CMD_MUTATES, for commands that decide later (a
- * rollback --dry-run changes nothing). */
+/* Open the state for writing, take the lock, bind the state folder to the
+ * config and run recover: what the dispatcher does for CMD_MUTATES, for
+ * commands that decide later (a rollback --dry-run changes nothing). */
 int command_begin_mutation(struct command_context *ctx, const char *name, struct error *err);
+/* Only open the state for writing and take the lock (honouring --wait):
+ * for `rebind`, which must not judge the binding it is there to change. */
+int command_lock_state(struct command_context *ctx, const char *name, struct error *err);
 /* Finish or undo interrupted operations (the core of `lastgood recover`);
  * prints what it did; *count gets how many there were, and
  * ctx->recover_attention how many of them it could not bring every
@@ -158,5 +174,6 @@ COMMAND(start);
 COMMAND(stop);
 COMMAND(restart);
 COMMAND(verify);
+COMMAND(rebind);
 
 #endif

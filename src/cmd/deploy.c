@@ -9,6 +9,7 @@
 #include "util/alloc.h"
 #include "util/fs.h"
 
+#include <ctype.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@ struct deploy_args {
 	long built;              /* release already built from that commit */
 	const char *services;
 	int no_auto_rollback;
+	int strip;               /* --strip-components */
 	struct release_meta meta;
 };
 
@@ -31,9 +33,11 @@ static int deploy_parse(struct command_context *ctx, struct deploy_args *args)
 		{ "reason", required_argument, NULL, 'r' },
 		{ "services", required_argument, NULL, 's' },
 		{ "no-auto-rollback", no_argument, NULL, 'n' },
+		{ "strip-components", required_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
+	char *end;
 	memset(args, 0, sizeof(*args));
 	while ((c = getopt_long(ctx->argc, ctx->argv, "", longopts, NULL)) != -1) {
 		switch (c) {
@@ -42,6 +46,13 @@ static int deploy_parse(struct command_context *ctx, struct deploy_args *args)
 		case 'r': args->meta.reason = optarg; break;
 		case 's': args->services = optarg; break;
 		case 'n': args->no_auto_rollback = 1; break;
+		case 'S': {
+			long levels = strtol(optarg, &end, 10);
+			if (!isdigit((unsigned char)optarg[0]) || *end || levels > 64)
+				return -1;
+			args->strip = (int)levels;
+			break;
+		}
 		default: return -1;
 		}
 	}
@@ -79,10 +90,16 @@ static int deploy_run(struct command_context *ctx, const struct deploy_args *arg
 		temporary = 1;
 		rc = source_git_export(&ctx->st, &ctx->cfg, args->commit, op, &root, err);
 	} else {
-		rc = source_open(&ctx->st, args->source, op, &root, &temporary, err);
+		rc = source_open(&ctx->st, args->source, args->strip, op, &root, &temporary, err);
 	}
-	if (rc < 0 || (root && transition_target_from_source(&ctx->st, &ctx->cfg, selected, root,
-							     &live, &target, &stats, err) < 0)) {
+	/* A tarball (or a git export) is someone else's: its files take the
+	 * live owners. A folder is the operator's own tree, owners and all. */
+	if (rc < 0 ||
+	    (root && (source_check_holds_entries(args->source, root, args->strip, &ctx->cfg,
+						 selected, err) < 0 ||
+		      transition_target_from_source(&ctx->st, &ctx->cfg, selected, root, temporary,
+						    &live, &target, &stats, err) < 0 ||
+		      source_check_links(args->source, &ctx->cfg, &live, &target, err) < 0))) {
 		struct error ignored = ERROR_INIT;
 		operation_step_end(&ctx->st, step, STEP_FAILED, err->msg, &ignored);
 		rc = -1;
@@ -96,6 +113,7 @@ static int deploy_run(struct command_context *ctx, const struct deploy_args *arg
 	if (rc < 0)
 		goto out;
 	meta.added = stats.added_bytes;
+	meta.config = &ctx->cfg;
 	if (!meta.reason)
 		meta.reason = "deploy";
 	struct transition_request req = {
@@ -123,6 +141,9 @@ static int deploy_check_source(struct command_context *ctx, struct deploy_args *
 	}
 	if (args->meta.commit)
 		return error_set(err, EXIT_USAGE, "--commit cannot be given with a git source");
+	if (args->strip)
+		return error_set(err, EXIT_USAGE, "--strip-components does not apply to a git "
+				 "source (the build runs in the commit's own tree)");
 	if (source_git_resolve(&ctx->cfg, args->source + 4, &args->commit, err) < 0)
 		return -1;
 	args->meta.commit = args->commit;

@@ -1,14 +1,17 @@
 /*
  * `lastgood diff REF [REF]`: the files that differ between two releases (one
  * REF: between it and the live release), with line changes for text files
- * shown by the system's `diff -u` run on the two objects in the store.
+ * shown by the system's `diff -u` run on the two objects in the store, and
+ * the changed lines of the configs they were recorded with, secrets masked.
  */
 #include "cmd/command.h"
+#include "core/config.h"
 #include "core/manifest.h"
 #include "core/release.h"
 #include "core/store.h"
 #include "util/alloc.h"
 #include "util/error.h"
+#include "util/fs.h"
 #include "util/process.h"
 #include "util/strbuf.h"
 
@@ -117,24 +120,14 @@ static const char *diff_shown_path(const struct diff_list *list, const char *pat
 	return path;
 }
 
-/* Objects are plain files, so the system diff reads them in place. */
-static void diff_patch(struct diff_list *list, struct diff_change *c,
-		       const struct manifest_node *old, const struct manifest_node *new)
+/* `diff -u` of files a and b into patch, labelled a/SHOWN and b/SHOWN
+ * (shown as diff_shown_path gives it). */
+static void diff_files(struct diff_list *list, struct strbuf *patch, const char *shown,
+		       const char *a, const char *b)
 {
 	struct error err = ERROR_INIT;
-	char hex_a[HASH_HEX_SIZE], hex_b[HASH_HEX_SIZE];
 	int status;
 
-	hash_to_hex(old->digest, hex_a);
-	hash_to_hex(new->digest, hex_b);
-	char *obj_a = store_object_path(list->st, hex_a);
-	char *obj_b = store_object_path(list->st, hex_b);
-	if (!diff_is_text(obj_a) || !diff_is_text(obj_b)) {
-		free(obj_a);
-		free(obj_b);
-		return;
-	}
-	const char *shown = diff_shown_path(list, c->path);
 	shown += shown[0] == '/';
 	/* The labels are the patch's "---" and "+++" lines: quoted as the
 	 * names are elsewhere, so that a name cannot forge lines there. */
@@ -142,10 +135,11 @@ static void diff_patch(struct diff_list *list, struct diff_change *c,
 	char *label_a = command_quoted_name(name_a), *label_b = command_quoted_name(name_b);
 	free(name_a);
 	free(name_b);
-	char *argv[] = { "diff", "-u", "--label", label_a, "--label", label_b, obj_a, obj_b, NULL };
+	char *argv[] = { "diff", "-u", "--label", label_a, "--label", label_b, (char *)a,
+			 (char *)b, NULL };
 
-	if (process_run(argv, &c->patch, &status, &err) < 0 || status > 1) {
-		strbuf_reset(&c->patch);
+	if (process_run(argv, patch, &status, &err) < 0 || status > 1) {
+		strbuf_reset(patch);
 		if (!list->patch_failed)
 			fprintf(stderr, "lastgood: cannot show changed lines: %s\n",
 				err.code ? err.msg : "'diff' failed");
@@ -153,6 +147,20 @@ static void diff_patch(struct diff_list *list, struct diff_change *c,
 	}
 	free(label_a);
 	free(label_b);
+}
+
+/* Objects are plain files, so the system diff reads them in place. */
+static void diff_patch(struct diff_list *list, struct diff_change *c,
+		       const struct manifest_node *old, const struct manifest_node *new)
+{
+	char hex_a[HASH_HEX_SIZE], hex_b[HASH_HEX_SIZE];
+
+	hash_to_hex(old->digest, hex_a);
+	hash_to_hex(new->digest, hex_b);
+	char *obj_a = store_object_path(list->st, hex_a);
+	char *obj_b = store_object_path(list->st, hex_b);
+	if (diff_is_text(obj_a) && diff_is_text(obj_b))
+		diff_files(list, &c->patch, diff_shown_path(list, c->path), obj_a, obj_b);
 	free(obj_a);
 	free(obj_b);
 }
@@ -247,10 +255,93 @@ static void diff_manifests(struct diff_list *list, const struct manifest *old,
 	}
 }
 
+/* The configs two releases were recorded with, when both were and they
+ * differ: their changed lines, secrets masked. */
+struct diff_config {
+	int changed;
+	const char *shown;       /* the config's name as diff_shown_path gives it */
+	const char *hidden;      /* why its lines are not shown, or NULL */
+	struct strbuf patch;
+};
+
+/* text into a private temporary file for diff to read: its path, or NULL. */
+static char *diff_temporary(const struct strbuf *text)
+{
+	const char *tmp = getenv("TMPDIR");
+	char *path = xstrfmt("%s/lastgood-config-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	int fd = mkstemp(path);
+	if (fd >= 0 && fs_write_all(fd, text->buf, text->len) == 0 && close(fd) == 0)
+		return path;
+	if (fd >= 0) {
+		close(fd);
+		unlink(path);
+	}
+	free(path);
+	return NULL;
+}
+
+/* Read and parse a recorded config: NULL, or why its lines cannot be
+ * shown (its secrets are known only once it parses). */
+static const char *diff_config_load(struct command_context *ctx, const char *digest,
+				    struct strbuf *text, struct config *cfg)
+{
+	struct error ignored = ERROR_INIT;
+	if (store_read(&ctx->st, digest, text, &ignored) < 0)
+		return "its recorded text cannot be read (run 'lastgood fsck')";
+	if (config_parse(ctx->cfg.path, text->buf, text->len, cfg, &ignored) < 0)
+		return "it does not load, so its secrets cannot be told";
+	return NULL;
+}
+
+static void diff_configs(struct command_context *ctx, struct diff_list *list, long from, long to,
+			 struct diff_config *out)
+{
+	struct release r[2];
+	struct error ignored = ERROR_INIT;
+	struct strbuf text[2] = { STRBUF_INIT, STRBUF_INIT };
+	struct config cfg[2];
+	char *path[2] = { NULL, NULL };
+	int loaded[2] = { 0, 0 };
+
+	memset(r, 0, sizeof(r));
+	out->shown = diff_shown_path(list, ctx->cfg.file);
+	if (release_get(&ctx->st, from, &r[0], &ignored) < 0 ||
+	    release_get(&ctx->st, to, &r[1], &ignored) < 0 || !*r[0].config_digest ||
+	    !*r[1].config_digest || !strcmp(r[0].config_digest, r[1].config_digest))
+		goto out;
+	out->changed = 1;
+	for (int i = 0; i < 2 && !out->hidden; i++) {
+		out->hidden = diff_config_load(ctx, r[i].config_digest, &text[i], &cfg[i]);
+		loaded[i] = !out->hidden;
+	}
+	/* Each side hides its own secrets and the other's: a value that was
+	 * secret on one side is never shown from the other. */
+	for (int i = 0; i < 2 && !out->hidden; i++)
+		if (config_mask_secrets(&cfg[i], &text[i], 1) < 0 ||
+		    config_mask_secrets(&cfg[1 - i], &text[i], 0) < 0)
+			out->hidden = "a secret in it is written in a way lastgood cannot mask";
+	for (int i = 0; i < 2 && !out->hidden; i++)
+		if (!(path[i] = diff_temporary(&text[i])))
+			out->hidden = "no temporary file for diff to read";
+	if (!out->hidden)
+		diff_files(list, &out->patch, out->shown, path[0], path[1]);
+out:
+	for (int i = 0; i < 2; i++) {
+		if (path[i])
+			unlink(path[i]);
+		free(path[i]);
+		if (loaded[i])
+			config_free(&cfg[i]);
+		explicit_bzero(text[i].buf, text[i].len);
+		strbuf_release(&text[i]);
+		release_clear(&r[i]);
+	}
+}
+
 /* "+ web/new.html", "- web/old/", "+ web/current.js -> static/app.js",
  * "M bin/api (mode 0644 -> 0755, content)", each name quoted when it
  * holds what could pass for another line or drive the terminal. */
-static void diff_print_text(const struct diff_list *list)
+static void diff_print_text(const struct diff_list *list, const struct diff_config *config)
 {
 	static const char marks[] = { [DIFF_ADDED] = '+', [DIFF_REMOVED] = '-', [DIFF_MODIFIED] = 'M' };
 	struct strbuf line = STRBUF_INIT;
@@ -271,12 +362,23 @@ static void diff_print_text(const struct diff_list *list)
 		fwrite(c->patch.buf, 1, c->patch.len, stdout);
 	}
 	strbuf_release(&line);
+	if (!config->changed)
+		return;
+	struct strbuf name = STRBUF_INIT;
+	command_quote_name(&name, config->shown);
+	printf("M %s (config", name.buf);
+	strbuf_release(&name);
+	if (config->hidden)
+		printf("; lines not shown: %s", config->hidden);
+	printf(")\n");
+	fwrite(config->patch.buf, 1, config->patch.len, stdout);
 }
 
 /* Names come through whole: "path" (and a symlink's "target") as UTF-8,
  * with path_base64 (target_base64) holding the exact bytes of a name that
  * is not (command.h). */
-static void diff_print_json(const struct diff_list *list, long from, long to)
+static void diff_print_json(const struct diff_list *list, const struct diff_config *config,
+			    long from, long to)
 {
 	static const char *const kinds[] = {
 		[DIFF_ADDED] = "added", [DIFF_REMOVED] = "removed", [DIFF_MODIFIED] = "modified",
@@ -294,8 +396,17 @@ static void diff_print_json(const struct diff_list *list, long from, long to)
 			command_json_set_name(change, "target", c->node->link);
 		json_array_append_new(changes, change);
 	}
-	command_print_json(command_json_pack("{s:I, s:I, s:o}", "from", (json_int_t)from,
-					     "to", (json_int_t)to, "changes", changes));
+	json_t *out = command_json_pack("{s:I, s:I, s:o}", "from", (json_int_t)from,
+					"to", (json_int_t)to, "changes", changes);
+	json_t *cfg = json_null();
+	if (config->changed) {
+		cfg = command_json_pack("{s:o?, s:o?}",
+			"patch", command_json_text(config->patch.len ? config->patch.buf : NULL),
+			"hidden", command_json_text(config->hidden));
+		command_json_set_name(cfg, "path", config->shown);
+	}
+	json_object_set_new(out, "config", cfg);
+	command_print_json(out);
 }
 
 static void diff_list_clear(struct diff_list *list)
@@ -325,6 +436,7 @@ int cmd_diff(struct command_context *ctx)
 	struct error err = ERROR_INIT;
 	struct manifest old = MANIFEST_INIT, new = MANIFEST_INIT;
 	struct diff_list list = { &ctx->st, ctx->cfg.dir, NULL, 0, 0, 0 };
+	struct diff_config config = { 0, NULL, NULL, STRBUF_INIT };
 	long from, to;
 
 	if (ctx->argc < 2 || ctx->argc > 3)
@@ -340,12 +452,14 @@ int cmd_diff(struct command_context *ctx)
 		return command_fail(ctx, &err);
 	}
 	diff_manifests(&list, &old, &new);
+	diff_configs(ctx, &list, from, to, &config);
 	if (ctx->opt.json)
-		diff_print_json(&list, from, to);
-	else if (list.n)
-		diff_print_text(&list);
+		diff_print_json(&list, &config, from, to);
+	else if (list.n || config.changed)
+		diff_print_text(&list, &config);
 	else
 		command_progress(ctx, "releases %ld and %ld have the same files", from, to);
+	strbuf_release(&config.patch);
 	diff_list_clear(&list);
 	manifest_free(&old);
 	manifest_free(&new);

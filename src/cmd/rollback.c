@@ -20,6 +20,7 @@ struct rollback_args {
 	const char *reason;
 	int dry_run;
 	int force;
+	int config;              /* --config: the target's config file too */
 };
 
 static int is_back_ref(const char *arg)
@@ -39,6 +40,7 @@ static int rollback_parse(struct command_context *ctx, struct rollback_args *arg
 		{ "reason", required_argument, NULL, 'r' },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "force", no_argument, NULL, 'f' },
+		{ "config", no_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, argc = 0, rc = 0;
@@ -58,6 +60,7 @@ static int rollback_parse(struct command_context *ctx, struct rollback_args *arg
 		case 'r': args->reason = optarg; break;
 		case 'n': args->dry_run = 1; break;
 		case 'f': args->force = 1; break;
+		case 'c': args->config = 1; break;
 		default: rc = -1;
 		}
 	}
@@ -88,11 +91,80 @@ static int rollback_target(struct command_context *ctx, const struct rollback_ar
 	return 0;
 }
 
+/*
+ * --config: the config release id was recorded with, parsed as the config
+ * file it is to become (*restored), and held to the checks any config
+ * gets here. It must keep its state where this one does: the record of
+ * the rollback lives there.
+ */
+static int rollback_load_config(struct command_context *ctx, long id, struct config *restored,
+				struct error *err)
+{
+	struct strbuf text = STRBUF_INIT;
+	int rc = release_config_text(&ctx->st, id, &text, err);
+	if (rc == 0 && config_parse(ctx->opt.config_path, text.buf, text.len, restored, err) < 0) {
+		error_prefix(err, "the config recorded with release %ld does not load", id);
+		rc = -1;
+	}
+	explicit_bzero(text.buf, text.len);
+	strbuf_release(&text);
+	if (rc < 0)
+		return -1;
+	if (!ctx->opt.state_dir && strcmp(restored->state_dir, ctx->cfg.state_dir))
+		rc = error_set(err, EXIT_USAGE, "the config recorded with release %ld keeps its "
+			       "state in '%s', not in '%s' where this record is; restore it by hand",
+			       id, restored->state_dir, ctx->cfg.state_dir);
+	else if (config_check_live_paths(restored, ctx->st.dir, "", err) < 0 ||
+		 config_check_parents(restored, err) < 0)
+		rc = -1;
+	if (rc < 0) {
+		error_prefix(err, "cannot restore the config of release %ld", id);
+		config_free(restored);
+	}
+	return rc;
+}
+
+/* Once the target is live and verified: its config over the config file,
+ * as a step of the operation. */
+static int rollback_write_config(struct command_context *ctx, long op, long target_id,
+				 const struct config *restored, struct error *err)
+{
+	struct error ignored = ERROR_INIT;
+	char *kept = NULL, *detail;
+	long step;
+
+	/* ctx->cfg is the file's text, unless the file did not load */
+	if (!ctx->recorded_config && ctx->cfg.text_len == restored->text_len &&
+	    !memcmp(ctx->cfg.text, restored->text, restored->text_len)) {
+		detail = xstrfmt("the config file already is release %ld's", target_id);
+		int rc = operation_step_note(&ctx->st, op, "restore config", ctx->cfg.path, STEP_OK,
+					     detail, err);
+		free(detail);
+		return rc;
+	}
+	if (operation_step_begin(&ctx->st, op, "restore config", ctx->cfg.path, &step, err) < 0)
+		return -1;
+	if (config_restore(restored, op, &kept, err) < 0) {
+		operation_step_end(&ctx->st, step, STEP_FAILED, err->msg, &ignored);
+		free(kept);
+		return -1;
+	}
+	detail = kept ? xstrfmt("config of release %ld written; the one it replaced is '%s'",
+				target_id, kept)
+		      : xstrfmt("config of release %ld written", target_id);
+	int rc = operation_step_end(&ctx->st, step, STEP_OK, detail, err);
+	if (rc == 0)
+		command_progress(ctx, "%s", detail);
+	free(detail);
+	free(kept);
+	return rc;
+}
+
 /* The plan, printed: what a real run would do, in order. The live files
  * are compared with the live release as recorded; a real run records any
  * unrecorded change first. */
 static int rollback_print_plan(struct command_context *ctx, long target_id,
-			       const unsigned char *selected, struct error *err)
+			       const unsigned char *selected, int config, struct error *err)
 {
 	struct manifest live = MANIFEST_INIT, release = MANIFEST_INIT, target = MANIFEST_INIT;
 	struct switch_plan plan;
@@ -130,6 +202,9 @@ static int rollback_print_plan(struct command_context *ctx, long target_id,
 			       "verify", ctx->cfg.services[order[i]].name);
 	if (plan.n)
 		printf("%3d. clean up %zu old %s\n", n++, plan.n, plan.n == 1 ? "copy" : "copies");
+	if (config)
+		printf("%3d. write the config of release %ld to '%s', keeping the one there\n", n++,
+		       target_id, ctx->cfg.path);
 	if (left_alone.len)
 		printf("left alone (not in the config): %s\n", left_alone.buf);
 	strbuf_release(&left_alone);
@@ -143,9 +218,12 @@ static int rollback_print_plan(struct command_context *ctx, long target_id,
 	return 0;
 }
 
+/* The live files are recorded with the config in use; the switch runs
+ * with cfg (the target's own config, for --config). */
 static int rollback_run(struct command_context *ctx, const struct rollback_args *args,
 			const unsigned char *selected, long op, long target_id,
-			struct transition_report *report, struct error *err)
+			const struct config *cfg, struct transition_report *report,
+			struct error *err)
 {
 	struct manifest live = MANIFEST_INIT, release = MANIFEST_INIT, target = MANIFEST_INIT;
 	long live_id;
@@ -153,13 +231,13 @@ static int rollback_run(struct command_context *ctx, const struct rollback_args 
 	char *reason = xstrfmt("%s%s(composite of release %ld for '%s' and live files)",
 			       args->reason ? args->reason : "", args->reason ? " " : "",
 			       target_id, args->services ? args->services : "all");
-	struct release_meta meta = { .reason = reason };
+	struct release_meta meta = { .reason = reason, .config = cfg };
 	struct strbuf left_alone = STRBUF_INIT;
 
 	if (transition_record_live(&ctx->st, &ctx->cfg, op, "rollback", &live, &live_id, err) < 0 ||
 	    release_manifest(&ctx->st, target_id, &release, err) < 0)
 		goto out;
-	transition_target_from_release(&ctx->cfg, selected, &live, &release, &target, &left_alone);
+	transition_target_from_release(cfg, selected, &live, &release, &target, &left_alone);
 	if (left_alone.len) {
 		command_progress(ctx, "left alone, not in the config: %s", left_alone.buf);
 		if (operation_step_note(&ctx->st, op, "left alone", NULL, STEP_SKIPPED,
@@ -170,7 +248,7 @@ static int rollback_run(struct command_context *ctx, const struct rollback_args 
 		.selected = selected, .live_id = live_id, .live = &live, .target = &target,
 		.preferred = target_id, .meta = &meta, .on_failure = ON_FAILURE_STOP,
 	};
-	rc = transition_run(&ctx->st, &ctx->cfg, op, &req, report, err);
+	rc = transition_run(&ctx->st, cfg, op, &req, report, err);
 out:
 	strbuf_release(&left_alone);
 	free(reason);
@@ -185,32 +263,57 @@ int cmd_rollback(struct command_context *ctx)
 	struct rollback_args args;
 	struct error err = ERROR_INIT;
 	struct transition_report report;
+	struct config restored;
 	unsigned char *selected = NULL;
 	long target_id, op;
 	int rc;
 
 	if (rollback_parse(ctx, &args) < 0)
 		return command_usage(ctx, NULL);
+	if (args.config && args.services)
+		return command_usage(ctx, "--config puts back a whole config; it does not go "
+				     "with --services");
 	if (args.services && config_select_services(&ctx->cfg, args.services, &selected, &err) < 0)
 		return command_fail(ctx, &err);
 	if (args.dry_run) {
 		if (!ctx->have_state)
 			rc = error_set(&err, EXIT_FAILED, "nothing to roll back: no release recorded");
 		else if ((rc = rollback_target(ctx, &args, &target_id, &err)) == 0)
-			rc = rollback_print_plan(ctx, target_id, selected, &err);
+			rc = rollback_print_plan(ctx, target_id, selected, args.config, &err);
 		free(selected);
 		return rc < 0 ? command_fail(ctx, &err) : EXIT_OK;
 	}
 	if (command_begin_mutation(ctx, "rollback", &err) < 0 ||
 	    rollback_target(ctx, &args, &target_id, &err) < 0 ||
-	    operation_begin(&ctx->st, "rollback", args.ref, args.reason, &op, &err) < 0) {
+	    (args.config && rollback_load_config(ctx, target_id, &restored, &err) < 0)) {
 		free(selected);
 		return command_fail(ctx, &err);
 	}
+	if (operation_begin(&ctx->st, "rollback", args.ref, args.reason, &op, &err) < 0) {
+		free(selected);
+		if (args.config)
+			config_free(&restored);
+		return command_fail(ctx, &err);
+	}
 	memset(&report, 0, sizeof(report));
-	rc = rollback_run(ctx, &args, selected, op, target_id, &report, &err);
+	rc = rollback_run(ctx, &args, selected, op, target_id, args.config ? &restored : &ctx->cfg,
+			  &report, &err);
 	free(selected);
+	/* The config file changes only once its release is live and verified:
+	 * a rollback that failed leaves it as it was. */
+	struct error config_err = ERROR_INIT;
+	int config_failed = rc == 0 && report.outcome == TRANSITION_OK && args.config &&
+			    rollback_write_config(ctx, op, target_id, &restored, &config_err) < 0;
+	if (args.config) {
+		config_free(&ctx->cfg);
+		ctx->cfg = restored;   /* the services now run by it */
+	}
 	rc = command_finish_transition(ctx, op, "rollback", rc, &report, &err);
 	transition_report_clear(&report);
+	if (config_failed) {
+		fprintf(stderr, "lastgood: release %ld is live, but its config could not be "
+			"written: %s\n", target_id, config_err.msg);
+		return rc ? rc : EXIT_FAILED;
+	}
 	return rc;
 }

@@ -29,6 +29,7 @@ static int snapshot_record(struct command_context *ctx, const struct release_met
 	int rc = manifest_capture(&ctx->st, &ctx->cfg, 0, &m, &stats, err);
 	if (rc == 0) {
 		with_added.added = stats.added_bytes;
+		with_added.config = &ctx->cfg;
 		rc = release_create(&ctx->st, &m, &with_added, id, created, err);
 	}
 	manifest_free(&m);

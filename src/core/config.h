@@ -11,10 +11,17 @@
  *
  * config_load checks everything that can be checked without touching the
  * live system: YAML syntax, unknown keys, types, durations, duplicate
- * service names, unknown or cyclic `after`, two services claiming one path.
- * config_check_files additionally inspects every listed file that exists (one
- * that does not yet is fine: it is recorded as absent). Every error is one line naming file, line and column
- * (1-based) and the thing that is wrong.
+ * service names, unknown or cyclic `after`, two entries claiming one path
+ * as written, an entry that is the config file. config_check_live_paths
+ * judges the paths again as the file system resolves them, and
+ * config_check_parents refuses links and untrusted folders on the way to
+ * the entries; config_check_files additionally inspects every listed file
+ * that exists (one that does not yet is fine: it is recorded as absent). Every error is one line naming file,
+ * line and column (1-based) and the thing that is wrong.
+ *
+ * The text parsed is kept (cfg->text): each release records the config it
+ * was made with, and a recorded one can be parsed again (config_parse)
+ * when the file itself does not load.
  *
  * Relative paths in the file are resolved against the config file's folder;
  * `files` entries keep both the text as written and the absolute path.
@@ -127,6 +134,9 @@ struct service {
 struct config {
 	char *path;                  /* the config file as given */
 	char *dir;                   /* absolute folder holding it */
+	char *file;                  /* absolute path of the config file */
+	char *text;                  /* the file's bytes as parsed (may hold secrets) */
+	size_t text_len;
 	int keep_releases;           /* 10 */
 	char *state_dir;             /* absolute; default DIR/.lastgood */
 	struct policy policy;
@@ -144,13 +154,58 @@ int config_parse(const char *path, const char *text, size_t len,
 void config_free(struct config *cfg);
 /* Every `files` entry must exist (lstat); the error names the entry's line. */
 int config_check_files(const struct config *cfg, struct error *err);
-/* No `files` entry may be the state folder dir, lie inside it or hold it
- * (relative to the current folder; origin, such as " (--state-dir)", ends
- * the message). config_load checks state_dir by its text; this also
- * follows the symbolic links and ".." of the folders that exist, so a
- * state folder named by another way to a live folder is refused as well. */
-int config_check_state_dir(const struct config *cfg, const char *dir, const char *origin,
-			   struct error *err);
+/*
+ * The checks that look at the file system as it is now, for every command
+ * that loads the config; they resolve the symbolic links and ".." of the
+ * folders that exist, which config_load (the text alone) cannot:
+ *   - no two `files` entries may overlap once resolved (`real/b` and
+ *     `realsym/b` with realsym -> real are one file);
+ *   - no entry may be the state folder dir, lie inside it or hold it
+ *     (relative to the current folder; origin, such as " (--state-dir)",
+ *     ends the message);
+ *   - no entry may be or hold the config file, reached through links or not.
+ * Errors are EXIT_USAGE, FILE:LINE:COL at the entry.
+ */
+int config_check_live_paths(const struct config *cfg, const char *dir, const char *origin,
+			    struct error *err);
+/* Every folder on the way to each entry must be a real folder (not a
+ * symbolic link) and, when running as root, one no other user owns or may
+ * write (fs_open_parent's rule): what commands that read or write live
+ * files ask before they start. A folder not there yet is fine. The error
+ * names the entry and the folder (EXIT_USAGE). */
+int config_check_parents(const struct config *cfg, struct error *err);
+
+struct state;
+struct strbuf;
+/*
+ * A state folder belongs to the config that first used it: its database
+ * records the config file's path, absolute and relative to the state folder
+ * (the folders on the way resolved). Either matching is enough, so a stack
+ * folder moved whole, or a state folder moved alone and named with
+ * --state-dir, still works. An unbound state folder (new, or from before
+ * bindings) is bound when record is set; with record set a moved one's
+ * binding is brought up to date. Another config's state folder is an
+ * EXIT_USAGE error naming both configs.
+ */
+int config_bind_state(const struct config *cfg, struct state *st, int record,
+		      struct error *err);
+/* Bind the state folder to cfg whatever it was bound to (`lastgood
+ * rebind`); *previous gets the config it belonged to (NULL: none; caller
+ * frees). */
+int config_rebind_state(const struct config *cfg, struct state *st, char **previous,
+			struct error *err);
+/* Write cfg->text (a recorded config) over the config file cfg->file, for
+ * operation op: through its folder's descriptor (fs_open_parent's rule),
+ * to a new file renamed over the old one and made durable, keeping the
+ * old one's mode and owner. The file replaced is kept beside it under a
+ * second name, *kept ("lastgood.yml.before-OP"; caller frees; NULL when
+ * there was none). A config file that is a symbolic link is refused. */
+int config_restore(const struct config *cfg, long op, char **kept, struct error *err);
+/* Mask, in text (a config's YAML), every secret value of cfg (secret.h):
+ * URLs as secret_redact_url shows them, other values as SECRET_MASK. own:
+ * text is cfg's own, so each value must be found as parsed; -1 when one is
+ * not (written with YAML escapes), and the text must then not be shown. */
+int config_mask_secrets(const struct config *cfg, struct strbuf *text, int own);
 const struct service *config_find_service(const struct config *cfg, const char *name);
 /* Services in start order (each after everything in its `after`), as
  * indexes into cfg->services; caller frees *order. Never fails on a loaded

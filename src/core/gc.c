@@ -88,7 +88,8 @@ static int gc_drop_releases(struct state *st, int keep, struct gc_report *report
 	return rc;
 }
 
-/* Every object a remaining release needs: its manifest and its files. */
+/* Every object a remaining release needs: its manifest, its config and
+ * its files. */
 static int gc_referenced_objects(struct state *st, struct digest_set *referenced,
 				 struct error *err)
 {
@@ -101,6 +102,8 @@ static int gc_referenced_objects(struct state *st, struct digest_set *referenced
 	for (size_t i = 0; i < n && !rc; i++) {
 		struct manifest m = MANIFEST_INIT;
 		digest_set_add(referenced, list[i].digest);
+		if (*list[i].config_digest)
+			digest_set_add(referenced, list[i].config_digest);
 		if ((rc = manifest_load(st, list[i].digest, &m, err)) < 0) {
 			error_prefix(err, "release %ld cannot be read, so no content was removed "
 				     "(run 'lastgood fsck')", list[i].id);

@@ -5,7 +5,9 @@
 #include "core/release.h"
 #include "core/manifest.h"
 #include "core/operation.h"
+#include "core/config.h"
 #include "core/state.h"
+#include "core/store.h"
 #include "util/alloc.h"
 #include "util/error.h"
 #include "util/strbuf.h"
@@ -17,7 +19,7 @@
 #include <string.h>
 
 #define RELEASE_COLUMNS "id, digest, created_ms, label, commit_sha, reason, actor, " \
-			"mark, files, size, added, operation"
+			"mark, files, size, added, operation, config_digest"
 
 static void read_release_row(sqlite3_stmt *stmt, struct release *r)
 {
@@ -35,6 +37,9 @@ static void read_release_row(sqlite3_stmt *stmt, struct release *r)
 	r->size = sqlite3_column_int64(stmt, 9);
 	r->added = sqlite3_column_int64(stmt, 10);
 	r->operation = (long)sqlite3_column_int64(stmt, 11);
+	const unsigned char *config = sqlite3_column_text(stmt, 12);
+	snprintf(r->config_digest, sizeof(r->config_digest), "%s",
+		 config ? (const char *)config : "");
 }
 
 static int all_digits(const char *s)
@@ -117,8 +122,8 @@ static long release_with_digest(struct state *st, const char *digest)
 }
 
 static int insert_release(struct state *st, const struct manifest *m,
-			  const struct release_meta *meta, const char *digest, long *id,
-			  struct error *err);
+			  const struct release_meta *meta, const char *digest,
+			  const char *config_digest, long *id, struct error *err);
 static int record_services(struct state *st, long id, const struct manifest *m,
 			   struct error *err);
 
@@ -186,11 +191,44 @@ char *release_former_label(struct state *st, long id)
 	return label;
 }
 
+/* Put meta->config's text in the store: *config_digest names it, "" when
+ * there is no config to record. */
+static int store_config(struct state *st, const struct release_meta *meta,
+			char config_digest[HASH_HEX_SIZE], struct error *err)
+{
+	int added;
+	config_digest[0] = '\0';
+	if (!meta->config || !meta->config->text)
+		return 0;
+	return store_put_buffer(st, meta->config->text, meta->config->text_len, config_digest,
+				&added, err);
+}
+
+/* A release recorded before configs were kept learns the one it is live
+ * with now; one that has a config keeps it. */
+static int adopt_config(struct state *st, long id, const char *config_digest,
+			struct error *err)
+{
+	sqlite3_stmt *stmt;
+	if (!*config_digest)
+		return 0;
+	if (state_prepare(st, "UPDATE releases SET config_digest = ? WHERE id = ? AND "
+			  "config_digest IS NULL", &stmt, err) < 0)
+		return -1;
+	sqlite3_bind_text(stmt, 1, config_digest, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, id);
+	int rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return state_db_error(st, "record release config", err);
+	return 0;
+}
+
 int release_create(struct state *st, const struct manifest *m,
 		   const struct release_meta *meta, long *id, int *created,
 		   struct error *err)
 {
-	char digest[HASH_HEX_SIZE];
+	char digest[HASH_HEX_SIZE], config_digest[HASH_HEX_SIZE];
 	long existing = 0;
 
 	*created = 0;
@@ -202,19 +240,20 @@ int release_create(struct state *st, const struct manifest *m,
 	    !release_label_movable(st, existing))
 		return error_set(err, EXIT_USAGE, "label '%s' is already release %ld",
 				 meta->label, existing);
-	/* The manifest goes into the store before the row that names it, so a
-	 * crash never leaves a release pointing at nothing. */
-	if (manifest_store(st, m, digest, err) < 0)
+	/* The manifest and the config go into the store before the row that
+	 * names them, so a crash never leaves a release pointing at nothing. */
+	if (manifest_store(st, m, digest, err) < 0 || store_config(st, meta, config_digest, err) < 0)
 		return -1;
 	if (!meta->label && !meta->commit && (*id = release_with_digest(st, digest)))
-		return 0;
+		return adopt_config(st, *id, config_digest, err);
 
 	/* The release, its service rows and the label it takes over,
 	 * together or not at all. */
 	if (state_exec(st, "SAVEPOINT release_create", "record release", err) < 0)
 		return -1;
 	if ((existing && release_move_label(st, existing, meta->label, err) < 0) ||
-	    insert_release(st, m, meta, digest, id, err) < 0 || record_services(st, *id, m, err) < 0) {
+	    insert_release(st, m, meta, digest, config_digest, id, err) < 0 ||
+	    record_services(st, *id, m, err) < 0) {
 		struct error ignored = ERROR_INIT;
 		state_exec(st, "ROLLBACK TO release_create; RELEASE release_create", "record release",
 			   &ignored);
@@ -227,8 +266,8 @@ int release_create(struct state *st, const struct manifest *m,
 }
 
 static int insert_release(struct state *st, const struct manifest *m,
-			  const struct release_meta *meta, const char *digest, long *id,
-			  struct error *err)
+			  const struct release_meta *meta, const char *digest,
+			  const char *config_digest, long *id, struct error *err)
 {
 	long files;
 	long long size;
@@ -236,7 +275,8 @@ static int insert_release(struct state *st, const struct manifest *m,
 	char *actor = state_actor();
 	sqlite3_stmt *stmt;
 	if (state_prepare(st, "INSERT INTO releases(digest, created_ms, label, commit_sha, reason, "
-			  "actor, files, size, added, operation) VALUES(?,?,?,?,?,?,?,?,?,?)",
+			  "actor, files, size, added, operation, config_digest) "
+			  "VALUES(?,?,?,?,?,?,?,?,?,?,?)",
 			  &stmt, err) < 0) {
 		free(actor);
 		return -1;
@@ -252,6 +292,8 @@ static int insert_release(struct state *st, const struct manifest *m,
 	sqlite3_bind_int64(stmt, 9, meta->added);
 	if (st->operation)
 		sqlite3_bind_int64(stmt, 10, st->operation);
+	if (*config_digest)
+		sqlite3_bind_text(stmt, 11, config_digest, -1, SQLITE_STATIC);
 	free(actor);
 	int rc = sqlite3_step(stmt);
 	sqlite3_finalize(stmt);
@@ -396,6 +438,20 @@ const char *release_mark_name(enum release_mark mark)
 	case MARK_NONE: break;
 	}
 	return "";
+}
+
+int release_config_text(struct state *st, long id, struct strbuf *text, struct error *err)
+{
+	struct release r;
+	if (release_get(st, id, &r, err) < 0)
+		return -1;
+	int rc = *r.config_digest ? store_read(st, r.config_digest, text, err)
+				  : error_set(err, EXIT_USAGE, "release %ld has no recorded config "
+					      "(it was recorded before lastgood kept configs)", id);
+	if (rc < 0 && *r.config_digest)
+		error_prefix(err, "config of release %ld", id);
+	release_clear(&r);
+	return rc;
 }
 
 int release_manifest(struct state *st, long id, struct manifest *m, struct error *err)

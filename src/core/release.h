@@ -17,9 +17,11 @@
 
 #include "util/hash.h"
 
+struct config;
 struct error;
 struct manifest;
 struct state;
+struct strbuf;
 
 enum release_mark {
 	MARK_NONE = 0,
@@ -40,6 +42,8 @@ struct release {
 	long long size;                 /* bytes of regular files */
 	long long added;                /* bytes this release added to the store */
 	long operation;                 /* the operation that recorded it */
+	char config_digest[HASH_HEX_SIZE]; /* its config's text in the store; "" when
+	                                   recorded before configs were kept */
 };
 
 struct release_meta {
@@ -47,16 +51,20 @@ struct release_meta {
 	const char *commit;
 	const char *reason;
 	long long added;
+	const struct config *config;    /* the config in use; NULL records none */
 };
 
-/* Store the manifest and record a new release. When no label or commit is
- * asked for and a release already has exactly this content (the live one
- * first, else the newest), that release is returned instead (*created = 0):
- * content known to be bad keeps its mark. A label another release holds is
- * refused (EXIT_USAGE), unless that release failed (marked bad, or
- * recorded by an operation that did not succeed, and not live): then the
- * new release takes the label over, and the old one keeps it as its former
- * label (release_former_label), so that a label names one release. */
+/* Store the manifest and record a new release, with the text of
+ * meta->config stored beside it. When no label or commit is asked for and
+ * a release already has exactly this content (the live one first, else the
+ * newest), that release is returned instead (*created = 0): content known
+ * to be bad keeps its mark, and the config it was first recorded with
+ * (one recorded before configs were kept gets meta->config's). A label
+ * another release holds is refused (EXIT_USAGE), unless that release
+ * failed (marked bad, or recorded by an operation that did not succeed,
+ * and not live): then the new release takes the label over, and the old
+ * one keeps it as its former label (release_former_label), so that a
+ * label names one release. */
 int release_create(struct state *st, const struct manifest *m,
 		   const struct release_meta *meta, long *id, int *created,
 		   struct error *err);
@@ -72,6 +80,9 @@ void release_list_free(struct release *list, size_t n);
 void release_clear(struct release *r);
 int release_set_mark(struct state *st, long id, enum release_mark mark, struct error *err);
 const char *release_mark_name(enum release_mark mark);
+/* The text of the config release id was recorded with, appended to text
+ * (verified against its digest); an EXIT_USAGE error when it has none. */
+int release_config_text(struct state *st, long id, struct strbuf *text, struct error *err);
 /* Load a release's manifest (verifying it). */
 int release_manifest(struct state *st, long id, struct manifest *m, struct error *err);
 

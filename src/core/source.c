@@ -4,6 +4,7 @@
  */
 #include "core/source.h"
 #include "core/config.h"
+#include "core/manifest.h"
 #include "core/state.h"
 #include "util/alloc.h"
 #include "util/dynlib.h"
@@ -15,6 +16,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -124,6 +126,21 @@ static size_t name_depth(const char *name)
 	return depth;
 }
 
+/* What is left of a safe name once its first n names are taken off ("."
+ * counts for nothing: "./app/bin/api" less 1 is "bin/api"); NULL when
+ * nothing is left. */
+static const char *strip_names(const char *name, int n)
+{
+	const char *c;
+	size_t len;
+	while (n > 0 && (c = next_component(&name, &len)))
+		n -= !is_dot(c, len);
+	while (n == 0 && (c = next_component(&name, &len)))
+		if (!is_dot(c, len))
+			return c;
+	return NULL;
+}
+
 /*
  * A symbolic link unpacked from an archive must lead to a place inside it,
  * or reading the tree for the release would follow it out (a link "bin" to
@@ -203,6 +220,36 @@ static int check_archive_entry(const char *source, struct archive_entry *ae, str
 			return entry_error(err, EXIT_USAGE, source, "refusing symbolic link", name,
 					   target ? target : "", "it leads out of the archive");
 	}
+	return 0;
+}
+
+/*
+ * --strip-components: take the first strip names off the entry's name, as
+ * tar does, before it is judged (a link is judged where it lands). Returns
+ * 1 for an entry nothing is left of (skipped, like the folders stripped),
+ * and refuses a hard link to such a name. Names are checked safe first:
+ * stripping must not launder a ".." away.
+ */
+static int strip_archive_entry(const char *source, struct archive_entry *ae, int strip,
+			       struct error *err)
+{
+	const char *name = la.entry_pathname(ae);
+	const char *hardlink = la.entry_hardlink(ae);
+	if (!name || !*name || unsafe_name(name) || (hardlink && unsafe_name(hardlink)))
+		return 0;   /* check_archive_entry says why */
+	const char *rest = strip_names(name, strip);
+	if (!rest)
+		return 1;
+	if (hardlink && !strip_names(hardlink, strip))
+		return entry_error(err, EXIT_USAGE, source, "refusing hard link", name, hardlink,
+				   "--strip-components removes the name it links to");
+	char *stripped = xstrdup(rest);
+	char *stripped_link = hardlink ? xstrdup(strip_names(hardlink, strip)) : NULL;
+	la.entry_set_pathname(ae, stripped);
+	if (stripped_link)
+		la.entry_set_hardlink(ae, stripped_link);
+	free(stripped);
+	free(stripped_link);
 	return 0;
 }
 
@@ -334,7 +381,7 @@ static void unpack_budget_entry_done(struct unpack_budget *b, long long declared
  * to whoever wrote the tarball. The sticky bit is kept; it only narrows who
  * may remove files from a folder.
  */
-static int extract_tarball(struct state *st, const char *source, const char *dest,
+static int extract_tarball(struct state *st, const char *source, int strip, const char *dest,
 			   struct error *err)
 {
 	struct archive *in = la.read_new();
@@ -368,6 +415,13 @@ static int extract_tarball(struct state *st, const char *source, const char *des
 			error_set(err, EXIT_USAGE, "cannot read '%s': %s", source,
 				  la.error_string(in));
 			goto out;
+		}
+		if (strip) {
+			r = strip_archive_entry(source, ae, strip, err);
+			if (r < 0)
+				goto out;
+			if (r > 0)
+				continue;   /* a name stripping leaves nothing of */
 		}
 		if (check_archive_entry(source, ae, err) < 0)
 			goto out;
@@ -434,7 +488,82 @@ out:
 	return rc;
 }
 
-int source_open(struct state *st, const char *source, long op, char **root,
+/* How many of a folder's names messages show. */
+#define SOURCE_NAMES_SHOWN 5
+
+static int not_dots(const struct dirent *d)
+{
+	return strcmp(d->d_name, ".") && strcmp(d->d_name, "..");
+}
+
+/*
+ * What folder dir holds, for a message: "nothing", or its first names in
+ * order, quoted, a folder's ending in "/" ("'myapp-2.0/'", "'README',
+ * 'src/' and 3 more"). *single (when not NULL) gets the name of the one
+ * real folder it holds, if that is all it holds (caller frees), else NULL.
+ */
+static int describe_folder(const char *dir, struct strbuf *out, char **single,
+			   struct error *err)
+{
+	struct dirent **names;
+	int n = scandir(dir, &names, not_dots, alphasort);
+	if (single)
+		*single = NULL;
+	if (n < 0)
+		return error_errno(err, EXIT_FAILED, errno, "cannot list folder '%s'", dir);
+	if (!n)
+		strbuf_addstr(out, "nothing");
+	for (int i = 0; i < n; i++) {
+		char *path = path_join(dir, names[i]->d_name);
+		struct stat sb;
+		int folder = lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+		if (i < SOURCE_NAMES_SHOWN) {
+			strbuf_addstr(out, i == 0 ? "'" : ", '");
+			strbuf_add_escaped(out, names[i]->d_name);
+			strbuf_addstr(out, folder ? "/'" : "'");
+		}
+		if (single && n == 1 && folder)
+			*single = xstrdup(names[i]->d_name);
+		free(path);
+		free(names[i]);
+	}
+	if (n > SOURCE_NAMES_SHOWN)
+		strbuf_addf(out, " and %d more", n - SOURCE_NAMES_SHOWN);
+	free(names);
+	return 0;
+}
+
+/* --strip-components for a folder SOURCE: its files are taken from the
+ * folder strip levels down, which must each be the one thing the level
+ * above holds (a folder has no names to rename, as a tarball has). */
+static int strip_folder(const char *source, int strip, char **root, struct error *err)
+{
+	char *shown = xstrdup(source);   /* the level as the operator named it */
+	int rc = 0;
+	for (int level = 0; level < strip && !rc; level++) {
+		struct strbuf holds = STRBUF_INIT;
+		char *single;
+		rc = describe_folder(*root, &holds, &single, err);
+		if (!rc && !single)
+			rc = error_set(err, EXIT_USAGE, "'%s': cannot take %d leading folder%s off: "
+				       "'%s' holds %s, not a single folder", source, strip,
+				       strip == 1 ? "" : "s", shown, holds.buf);
+		strbuf_release(&holds);
+		if (rc)
+			break;
+		char *inner = path_join(*root, single);
+		free(*root);
+		*root = inner;
+		inner = path_join(shown, single);
+		free(shown);
+		shown = inner;
+		free(single);
+	}
+	free(shown);
+	return rc;
+}
+
+int source_open(struct state *st, const char *source, int strip, long op, char **root,
 		int *temporary, struct error *err)
 {
 	struct stat sb;
@@ -446,6 +575,11 @@ int source_open(struct state *st, const char *source, long op, char **root,
 		char *cwd = getcwd(NULL, 0);
 		*root = path_absolute(cwd ? cwd : "/", source);
 		free(cwd);
+		if (strip_folder(source, strip, root, err) < 0) {
+			free(*root);
+			*root = NULL;
+			return -1;
+		}
 		return 0;
 	}
 	if (!S_ISREG(sb.st_mode))
@@ -462,7 +596,7 @@ int source_open(struct state *st, const char *source, long op, char **root,
 	char *dest = xstrfmt("%s/source-%ld", tmp_dir, op);
 	free(tmp_dir);
 	if (fs_remove_tree(dest, err) < 0 || fs_mkdir_p(dest, 0700, err) < 0 ||
-	    extract_tarball(st, source, dest, err) < 0) {
+	    extract_tarball(st, source, strip, dest, err) < 0) {
 		struct error ignored = ERROR_INIT;
 		fs_remove_tree(dest, &ignored);
 		free(dest);
@@ -470,6 +604,114 @@ int source_open(struct state *st, const char *source, long op, char **root,
 	}
 	*root = dest;
 	*temporary = 1;
+	return 0;
+}
+
+int source_check_holds_entries(const char *source, const char *root, int strip,
+			       const struct config *cfg, const unsigned char *selected,
+			       struct error *err)
+{
+	size_t wanted = 0;
+	for (size_t s = 0; s < cfg->nservices; s++) {
+		if (selected && !selected[s])
+			continue;
+		for (size_t f = 0; f < cfg->services[s].nfiles; f++) {
+			char *from = source_path_for(root, cfg->services[s].files[f].written);
+			int found = path_exists(from);
+			free(from);
+			if (found)
+				return 0;
+			wanted++;
+		}
+	}
+	if (!wanted)
+		return 0;   /* nothing to look for: nothing to switch */
+
+	struct strbuf holds = STRBUF_INIT;
+	char *single;
+	if (describe_folder(root, &holds, &single, err) < 0) {
+		strbuf_release(&holds);
+		return -1;
+	}
+	struct strbuf hint = STRBUF_INIT;
+	if (single)
+		strbuf_addf(&hint, "; to deploy the files inside its single folder, add "
+			    "--strip-components %d", strip + 1);
+	error_set(err, EXIT_USAGE, "'%s' holds none of the files the config lists%s "
+		  "(it holds %s)%s", source, selected ? " for the services deployed" : "",
+		  holds.buf, hint.buf);
+	free(single);
+	strbuf_release(&holds);
+	strbuf_release(&hint);
+	return -1;
+}
+
+/* target (absolute) lies inside the entry at entry_path, "." and repeated
+ * slashes aside; a ".." anywhere may climb out through a link, so it never
+ * counts as inside. */
+static int absolute_target_inside(const char *entry_path, const char *target)
+{
+	const char *e = entry_path, *t = target, *ec, *tc;
+	size_t elen, tlen;
+	while ((ec = next_component(&e, &elen))) {
+		do
+			tc = next_component(&t, &tlen);
+		while (tc && is_dot(tc, tlen));
+		if (!tc || tlen != elen || memcmp(ec, tc, elen))
+			return 0;
+	}
+	while ((tc = next_component(&t, &tlen)))
+		if (is_dot_dot(tc, tlen))
+			return 0;
+	return 1;
+}
+
+/*
+ * A link deployed at rel below the entry at entry_path leaves the entry:
+ * judged from the link's live place by the same rule as links in a
+ * tarball (link_leaves_tree, with the entry as the tree), or, for an
+ * absolute target, by where it points. An entry that is itself a link
+ * leads outside it whatever its target.
+ */
+static int link_leaves_entry(const char *entry_path, const char *rel, const char *target)
+{
+	if (!*rel)
+		return 1;
+	if (target[0] == '/')
+		return !absolute_target_inside(entry_path, target);
+	return link_leaves_tree(rel, target);
+}
+
+int source_check_links(const char *source, const struct config *cfg,
+		       const struct manifest *live, const struct manifest *target,
+		       struct error *err)
+{
+	for (size_t i = 0; i < target->n; i++) {
+		const struct manifest_entry *e = &target->entries[i];
+		const struct manifest_entry *was = manifest_find(live, e->path);
+		if (was && !strcmp(was->digest, e->digest))
+			continue;   /* live already: the source changes nothing there */
+		for (size_t k = 0; k < e->nnodes; k++) {
+			const struct manifest_node *node = &e->nodes[k];
+			if (node->type != NODE_SYMLINK ||
+			    !link_leaves_entry(e->path, node->rel, node->link))
+				continue;
+			const struct service *svc = config_find_service(cfg, e->service);
+			const char *written = e->path;
+			for (size_t f = 0; svc && f < svc->nfiles; f++)
+				if (!strcmp(svc->files[f].path, e->path))
+					written = svc->files[f].written;
+			char *name = *node->rel ? xstrfmt("%s/%s", written, node->rel)
+						: xstrdup(written);
+			char *why = xstrfmt("it leads out of file '%s' of service '%s'", written,
+					    e->service);
+			entry_error(err, EXIT_USAGE, source, "refusing symbolic link", name,
+				    node->link, why);
+			free(name);
+			free(why);
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -540,7 +782,7 @@ int source_git_export(struct state *st, const struct config *cfg, const char *co
 		rc = error_set(err, EXIT_FAILED, "cannot export commit '%.12s': %s", commit,
 			       last_line(&out));
 	if (rc == 0)
-		rc = source_open(st, tarball, op, root, &temporary, err);
+		rc = source_open(st, tarball, 0, op, root, &temporary, err);
 	unlink(tarball);
 	free(tarball);
 	if (rc == 0 && cfg->source_build.n) {

@@ -103,11 +103,17 @@ static const char schema_v3[] =
 static const char schema_v4[] =
 	"ALTER TABLE stat_cache ADD COLUMN xattrs BLOB;";
 
+/* The config each release was made with: its text is an object of the
+ * store, named here (NULL for releases recorded before). */
+static const char schema_v5[] =
+	"ALTER TABLE releases ADD COLUMN config_digest TEXT;";
+
 static const char *const schema_versions[] = {
 	schema_v1,
 	schema_v2,
 	schema_v3,
 	schema_v4,
+	schema_v5,
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(schema_versions) / sizeof(schema_versions[0])))

@@ -41,7 +41,8 @@ int transition_record_live(struct state *st, const struct config *cfg, long op,
 	struct strbuf detail = STRBUF_INIT;
 	if (live->n) {
 		char *reason = xstrfmt("live files before %s (operation %ld)", command, op);
-		struct release_meta meta = { .reason = reason, .added = stats.added_bytes };
+		struct release_meta meta = { .reason = reason, .added = stats.added_bytes,
+					     .config = cfg };
 		int created;
 		int rc = release_create(st, live, &meta, live_id, &created, err);
 		free(reason);
@@ -66,10 +67,12 @@ fail:;
 	return -1;
 }
 
-/* A deployed file belongs to whoever owns what it replaces: a tarball
- * built elsewhere carries someone else's uids. New paths go to us (or,
- * inside a live folder, to its owner). Both node lists are sorted by
- * rel, so one walk down each finds every match. */
+/* A file deployed from a tarball belongs to whoever owns what it
+ * replaces: a tarball built elsewhere carries someone else's uids (and is
+ * unpacked as ours). New paths go to us (or, inside a live folder, to its
+ * owner). A folder SOURCE is the operator's own tree: its owners are kept
+ * as they are, and this is not called. Both node lists are sorted by rel,
+ * so one walk down each finds every match. */
 static void adopt_live_owners(struct manifest_entry *entry, const struct manifest_entry *live)
 {
 	size_t k = 0;
@@ -90,8 +93,9 @@ static void adopt_live_owners(struct manifest_entry *entry, const struct manifes
 
 int transition_target_from_source(struct state *st, const struct config *cfg,
 				  const unsigned char *selected, const char *root,
-				  const struct manifest *live, struct manifest *target,
-				  struct capture_stats *stats, struct error *err)
+				  int adopt_owners, const struct manifest *live,
+				  struct manifest *target, struct capture_stats *stats,
+				  struct error *err)
 {
 	for (size_t s = 0; s < cfg->nservices; s++) {
 		const struct service *svc = &cfg->services[s];
@@ -112,7 +116,8 @@ int transition_target_from_source(struct state *st, const struct config *cfg,
 					free(from);
 					return -1;
 				}
-				adopt_live_owners(e, current);
+				if (adopt_owners)
+					adopt_live_owners(e, current);
 				target->n++;
 			} else if (current) {
 				manifest_add_copy(target, current);

@@ -4,7 +4,8 @@
  *
  *   struct manifest live = MANIFEST_INIT, target = MANIFEST_INIT;
  *   transition_record_live(&st, &cfg, op, "deploy", &live, &live_id, &err);
- *   transition_target_from_source(&st, &cfg, selected, root, &live, &target, &stats, &err);
+ *   transition_target_from_source(&st, &cfg, selected, root, adopt, &live, &target, &stats,
+ *                                 &err);
  *      or transition_target_from_release(selected, &live, &release_manifest, &target);
  *   transition_run(&st, &cfg, op, &request, &report, &err);
  *
@@ -36,13 +37,16 @@ int transition_record_live(struct state *st, const struct config *cfg, long op,
 			   struct error *err);
 
 /* The target of a deploy: each selected service's entries found below the
- * source root replace the live ones whole (mode from the source, owner from
- * the live entry); everything else keeps its live content (an entry
- * neither live nor in the source stays absent). selected may be NULL (all). */
+ * source root replace the live ones whole (mode from the source; owner
+ * from the live entry when adopt_owners is set, as for a tarball, else
+ * from the source); everything else keeps its live content (an entry
+ * neither live nor in the source stays absent). selected may be NULL
+ * (all). */
 int transition_target_from_source(struct state *st, const struct config *cfg,
 				  const unsigned char *selected, const char *root,
-				  const struct manifest *live, struct manifest *target,
-				  struct capture_stats *stats, struct error *err);
+				  int adopt_owners, const struct manifest *live,
+				  struct manifest *target, struct capture_stats *stats,
+				  struct error *err);
 
 /* The target of a rollback: every entry the config lists for a selected
  * service as `release` recorded it, and absent where it recorded none

@@ -19,6 +19,8 @@ load helpers
 	lg_ok -C "$HOST" snapshot
 	expect_equal "$output" 1
 	mv "$HOST/lastgood.yml" "$HOST/stack.yml"
+	# a renamed config is another config until the state folder is handed over
+	lg_ok -c "$HOST/stack.yml" rebind
 	lg_ok -c "$HOST/stack.yml" status
 	expect_match "$output" '\b1\b'
 	[ ! -e .lastgood ]

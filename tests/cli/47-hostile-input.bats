@@ -139,14 +139,15 @@ member_list() { tar -tvPf "$1"; }
 	deploy_refused ../t/link-web.tar "refusing symbolic link 'web/up' to 'static/../../../outside'"
 }
 
-@test "symlinks that stay inside the tree deploy as links" {
+@test "symlinks that stay inside their entry deploy as links" {
 	hostile_setup
 	make_source ../dist
-	ln -s ../bin/api ../dist/web/api-link
+	mkdir ../dist/web/sub
+	ln -s ../static/app.js ../dist/web/sub/up.js
 	ln -s ./static/./app.js ../dist/web/dotted.js
 	tar -cf ../dist.tar -C ../dist bin web
 	lg_ok deploy ../dist.tar
-	expect_equal "$(readlink web/api-link)" ../bin/api
+	expect_equal "$(readlink web/sub/up.js)" ../static/app.js
 	expect_equal "$(readlink web/dotted.js)" ./static/./app.js
 	expect_equal "$(readlink web/current.js)" static/app.js
 }

@@ -58,8 +58,8 @@ release_digest() {
 	[ "$(grep -c 'clone' "$BATS_TEST_TMPDIR/trace")" -ge 1 ]
 	expect_equal "$(release_digest)" "$one"
 	# every object is stored once: 25 distinct contents (24 random files
-	# and the empty one) and the manifest
-	expect_equal "$(find .lastgood/objects -type f | wc -l)" 26
+	# and the empty one), the manifest and the config
+	expect_equal "$(find .lastgood/objects -type f | wc -l)" 27
 	for f in data/a/f3.bin data/c/copy2.bin data/b/empty; do
 		obj=$(object_path "$(sha "$f")")
 		[ -n "$obj" ]
