@@ -12,28 +12,11 @@ load helpers
 make_checked_stack() {
 	make_stack
 	touch web/ok
-	cat >lastgood.yml <<'YML'
-policy: {start_timeout: 1s, interval: 50ms, retries: 1, stop_timeout: 1s}
-services:
-  api:
-    manager: command
-    start: ["true"]
-    stop: ["true"]
-    files: [bin/api, etc/api.env]
-  worker:
-    manager: command
-    start: ["true"]
-    stop: ["true"]
-    files: [bin/worker]
-    after: [api]
-  web:
-    manager: command
-    start: ["true"]
-    stop: ["true"]
-    files: [web]
-    after: [api]
+	# web is make_stack's last service: its check goes at the end
+	cat >>lastgood.yml <<'YML'
     health:
       - exec: [test, -e, web/ok]
+policy: {start_timeout: 1s, interval: 50ms, retries: 1, stop_timeout: 1s}
 YML
 }
 

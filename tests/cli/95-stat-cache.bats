@@ -233,6 +233,17 @@ rollback_slow_sync() {
 	[ "$status" -eq 0 ] || { echo "rollback failed: $stderr" >&2; return 1; }
 }
 
+# rolled_back_slowly: release 1 (make_stack with 20 pages), release 2
+# (change_stack), then release 1 put back by rollback_slow_sync.
+rolled_back_slowly() {
+	make_stack
+	add_pages 20
+	lg_ok snapshot
+	change_stack
+	lg_ok snapshot
+	rollback_slow_sync 1
+}
+
 @test "files a rollback put in place are not read again by the next snapshot" {
 	make_stack
 	add_pages 20
@@ -251,12 +262,7 @@ rollback_slow_sync() {
 }
 
 @test "a file a rollback put in place, then rewritten with its size and mtime kept, is read and recorded" {
-	make_stack
-	add_pages 20
-	lg_ok snapshot
-	change_stack
-	lg_ok snapshot
-	rollback_slow_sync 1
+	rolled_back_slowly
 	local mtime
 	mtime=$(stat -c %y web/index.html)
 	printf '<h1>v7</h1>\n' >web/index.html
@@ -272,12 +278,7 @@ rollback_slow_sync() {
 }
 
 @test "a rollback checks the files it swaps out by their stat, without reading them" {
-	make_stack
-	add_pages 20
-	lg_ok snapshot
-	change_stack
-	lg_ok snapshot
-	rollback_slow_sync 1
+	rolled_back_slowly
 	settle
 	# The check after the services stop compares the live files with the
 	# record by the cache's rows: they must still be the live files', not
