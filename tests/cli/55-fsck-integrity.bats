@@ -123,7 +123,7 @@ damage_page() {
 	lg_ok snapshot
 	local api obj
 	api=$(sha bin/api)
-	cp bin/api "$BATS_TEST_TMPDIR/api.good"
+	cp -p bin/api "$BATS_TEST_TMPDIR/api.good"
 	obj=$(object_path "$api")
 	chmod u+w "$obj"
 	printf 'X' | dd of="$obj" bs=1 seek=2 conv=notrunc status=none
@@ -137,7 +137,7 @@ damage_page() {
 	lg_status 1 rollback 1
 	# the operator puts the good file back live: the next snapshot stores
 	# it again, and release 1 is whole
-	cp "$BATS_TEST_TMPDIR/api.good" bin/api
+	cp -p "$BATS_TEST_TMPDIR/api.good" bin/api
 	lg_ok snapshot
 	expect_equal "$output" 1
 	expect_equal "$(sha "$(object_path "$api")")" "$api"
