@@ -58,10 +58,14 @@ FAULTS_SUMMARY=${LG_FAULT_SUMMARY:-$FAULTS_TOP/build/faults-summary.txt}
 
 # Points tried for the plentiful calls (write, open), spread evenly over the
 # run (at least 2); FULL=1 (make faults FULL=1) tries every one.
+# Kills at a random time (timed_sweep), all sweeps together: a few dozen,
+# FULL=1 300.
 if [ -n "${FULL:-}" ] && [ "${FULL:-0}" != 0 ]; then
 	LG_FAULT_CAP=0
+	: "${LG_FAULT_RANDOM:=300}"
 fi
 : "${LG_FAULT_CAP:=24}"
+: "${LG_FAULT_RANDOM:=36}"
 : "${LG_FAULT_JOBS:=2}"
 # The sanitizer options every lastgood run starts from (a lane adds its log).
 : "${FAULTS_ASAN_BASE:=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}}"
@@ -211,6 +215,8 @@ lg_t() { timeout -k 5 "${LG_FAULT_TIMEOUT:-120}" "$LG" "$@"; }
 #   trace    no fault; every call of TRACE_CALLS logged, with paths (-y)
 #   fill     no strace: a filler file leaves N bytes free on the host's
 #            file system first (removed by fault_unfill)
+#   timed    no strace: SIGKILL N milliseconds after the start (wall time;
+#            never when N is 0); the run's duration goes to $LANE/cmd.ms
 # Sets FAULT_RC (137 when killed) and FAULT_LANDED (1 when the fault hit);
 # stdout, stderr and the strace log land in $LANE/cmd.{out,err,strace}.
 fault_run() {
@@ -222,6 +228,10 @@ fault_run() {
 		fault_fill "$n" || { FAULT_RC=255; return 0; }
 		lg_t -q "$@" >"$LANE/cmd.out" 2>"$LANE/cmd.err" || FAULT_RC=$?
 		[ "$FAULT_RC" = 0 ] || FAULT_LANDED=1
+		return 0
+	fi
+	if [ "$mode" = timed ]; then
+		fault_timed "$n" "$@"
 		return 0
 	fi
 	case $mode in
@@ -242,6 +252,33 @@ fault_run() {
 	trace) ;;
 	*) grep -q '(INJECTED)' "$LANE/cmd.strace" && FAULT_LANDED=1 ;;
 	esac
+	return 0
+}
+
+# fault_timed MS ARGS...: `lastgood -q ARGS` killed with SIGKILL MS
+# milliseconds after it started, unless it ended first (MS 0: never
+# killed, bounded like lg_t). Sets FAULT_RC and FAULT_LANDED as fault_run
+# does; writes the run's wall time in milliseconds to $LANE/cmd.ms.
+fault_timed() {
+	local ms=$1 pid start
+	shift
+	start=$(date +%s%N)
+	if [ "$ms" = 0 ]; then
+		lg_t -q "$@" >"$LANE/cmd.out" 2>"$LANE/cmd.err" || FAULT_RC=$?
+	else
+		# a subshell, so that bash's "Killed" notice goes nowhere; no leak
+		# check, as under strace (a kill during LeakSanitizer's check at
+		# exit makes it report that it could not stop the threads)
+		(
+			ASAN_OPTIONS="$ASAN_OPTIONS:detect_leaks=0" "$LG" -q "$@" >"$LANE/cmd.out" 2>"$LANE/cmd.err" &
+			pid=$!
+			sleep "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))"
+			kill -KILL "$pid" 2>/dev/null
+			wait "$pid"
+		) 2>/dev/null || FAULT_RC=$?
+	fi
+	echo $((($(date +%s%N) - start) / 1000000)) >"$LANE/cmd.ms"
+	[ "$FAULT_RC" -eq 137 ] && FAULT_LANDED=1
 	return 0
 }
 
@@ -506,6 +543,7 @@ point_run() {
 	shift 5
 	POINT_WHERE="$1 $mode at $call #$n"
 	[ "$mode" = fill ] && POINT_WHERE="$1 with $n bytes free"
+	[ "$mode" = timed ] && POINT_WHERE="$1 killed after $n ms (LG_FAULT_SEED=$LG_FAULT_SEED, ${POINT_TAG:-})"
 	POINT_ENDED=-
 	POINT_CAUSE=
 	SERVICES_KEY=services
@@ -525,7 +563,7 @@ point_run() {
 	fault_run "$mode" "$call" "$n" "$@"
 	POINT_WHERE+=" (exit $FAULT_RC)"
 	case $mode in
-	kill)
+	kill | timed)
 		outcome=completed
 		[ "$FAULT_LANDED" = 1 ] && outcome=killed
 		if [ "$FAULT_LANDED" = 0 ] && [ "$FAULT_RC" = "${SWEEP_CLEAN_RC:-0}" ]; then
@@ -544,12 +582,13 @@ point_run() {
 		[ "$FAULT_LANDED" = 1 ] && outcome=injected
 		error_checks "$mode" "$call" ;;
 	esac
-	[ "$mode" != kill ] && [ "$FAULT_RC" = 4 ] && SERVICES_KEY=down-after-exit-4
+	[ "$mode" != kill ] && [ "$mode" != timed ] && [ "$FAULT_RC" = 4 ] &&
+		SERVICES_KEY=down-after-exit-4
 	[ "$mode" = fill ] && fault_unfill
 	out=$(lg_t -q recover 2>&1) || problem recover "lastgood recover failed: $out"
 	# whatever recover did, the state it leaves is judged
 	settled_checks "${SWEEP_ALLOWED:-A B}"
-	if [ "$mode" != kill ] && [ "$mode" != trace ] &&
+	if [ "$mode" != kill ] && [ "$mode" != timed ] && [ "$mode" != trace ] &&
 		{ [ "$FAULT_RC" = 1 ] || [ "$FAULT_RC" = 3 ]; } && [ "$POINT_ENDED" != "$SWEEP_OLD" ]; then
 		problem old-release "exit $FAULT_RC, yet after recover the files are $POINT_ENDED"
 	fi
@@ -692,7 +731,9 @@ faults_setup_file() {
 	# A short path: every folder above a live file is one more mkdir point
 	# (lastgood creates a file's parents like mkdir -p).
 	FAULTS_WORK=$(mktemp -d "$root/lgf.XXXXXX") || return 1
-	export FAULTS_WORK LG_FAULT_CAP LG_FAULT_JOBS
+	# the random-time kills' seed, printed by each timed sweep
+	: "${LG_FAULT_SEED:=$((RANDOM * 32768 + RANDOM))}"
+	export FAULTS_WORK LG_FAULT_CAP LG_FAULT_JOBS LG_FAULT_SEED
 	mkdir -p "$FAULTS_WORK/dist" "$FAULTS_WORK/ref" "$FAULTS_OUT"
 	write_release "$FAULTS_WORK/dist" 2
 	write_release "$FAULTS_WORK/ref" 1
@@ -850,6 +891,48 @@ calibrate() {
 	fi
 }
 
+# timed_sweep NAME START COUNT -- ARGS...: `lastgood ARGS` from START once
+# uninterrupted, timed (it must end on SWEEP_TARGET with exit 0), then
+# COUNT times killed with SIGKILL after a delay drawn uniformly from that
+# duration (1 ms to all of it) with the seed LG_FAULT_SEED, in every lane
+# at once; merged and summarized like a sweep. The same seed and duration
+# draw the same delays: each point names its iteration (NAME#I), so a
+# failure is replayed with LG_FAULT_SEED, LG_FAULT_ONLY=NAME#I (that
+# iteration alone) and LG_FAULT_MS (with LG_FAULT_ONLY, the duration to
+# draw from instead of the one measured). A replay kills after the same delay, not at the same
+# instruction: a machine that runs faster or slower lands elsewhere.
+timed_sweep() {
+	local name=$1 start=$2 count=$3 out=$FAULTS_WORK/$1 ms only=
+	shift 4
+	[[ ${LG_FAULT_ONLY:-} == "$name#"* ]] && only=${LG_FAULT_ONLY#"$name#"}
+	rm -rf "$out.d"
+	mkdir -p "$out.d"
+	echo "- - 0" >"$out.d/calibration-point"
+	FAULTS_LOG=$out.d/calibration.log in_lane lane_run "$FAULTS_WORK/lane1" \
+		"$out.d/calibration-point" "$start" timed "$@" ||
+		{ cat "$out.d/calibration.log" >&2; return 1; }
+	if [ -s "$FAULTS_WORK/lane1/problems" ] ||
+		[ "$(cut -f5,6 "$FAULTS_WORK/lane1/results")" != "0	$SWEEP_TARGET" ]; then
+		echo "lastgood $* did not end cleanly on $SWEEP_TARGET without a fault:" >&2
+		cat "$FAULTS_WORK/lane1/results" "$FAULTS_WORK/lane1/problems" >&2
+		return 1
+	fi
+	ms=$(cat "$FAULTS_WORK/lane1/cmd.ms")
+	[ -n "$only" ] && ms=${LG_FAULT_MS:-$ms}
+	echo "# $name: lastgood $* takes $ms ms uninterrupted; $count kills within it;" \
+		"replay the Ith with LG_FAULT_SEED=$LG_FAULT_SEED LG_FAULT_MS=$ms LG_FAULT_ONLY=$name#I" >&3
+	# the Ith delay depends on the seed and the duration alone
+	awk -v seed="$LG_FAULT_SEED" -v n="$count" -v ms="$ms" -v name="$name" -v only="$only" 'BEGIN {
+		srand(seed)
+		if (only != "") n = only
+		for (i = 1; i <= n; i++) {
+			ms_i = 1 + int(rand() * ms)
+			if (only == "" || i == only) printf "time kill %d %s#%d\n", ms_i, name, i
+		}
+	}' >"$out.points"
+	points_run "$name" "$start" timed "$@"
+}
+
 # nth_call LOG CALL REGEX: N such that the Nth CALL in the strace LOG is
 # the first one whose line matches REGEX (awk); empty when none does.
 nth_call() {
@@ -915,6 +998,7 @@ sweep_summary() {
 	local name=$1 mode=$2 command=$3 out=$FAULTS_WORK/$1 hit lines problems what capped
 	case $mode in
 	kill) hit=killed; what="killed (SIGKILL)" ;;
+	timed) hit=killed; what="killed (SIGKILL) after a random time (LG_FAULT_SEED=$LG_FAULT_SEED)" ;;
 	fill) hit=failed; what="run on a small tmpfs filled but for N bytes" ;;
 	*+) hit=injected; what="${mode%+} injected from that call on" ;;
 	*) hit=injected; what="$mode injected" ;;
@@ -957,9 +1041,13 @@ sweep_summary() {
 	problems=$(cut -f1,2 "$out.problems" | sort -u | cut -f1 | uniq -c |
 		awk '{ printf "%s%s %s", sep, $2, $1; sep = ", " }')
 	{
-		read -r -a capped <<<"${SWEEP_CAPPED:-$CAPPED_CLASSES}"
-		echo "# $name: lastgood $command, $what at each point" \
-			"(at most $(sweep_cap) points of each of: ${capped[*]}; $LG_FAULT_JOBS lanes)"
+		if [ "$mode" = timed ]; then
+			echo "# $name: lastgood $command, $what ($LG_FAULT_JOBS lanes)"
+		else
+			read -r -a capped <<<"${SWEEP_CAPPED:-$CAPPED_CLASSES}"
+			echo "# $name: lastgood $command, $what at each point" \
+				"(at most $(sweep_cap) points of each of: ${capped[*]}; $LG_FAULT_JOBS lanes)"
+		fi
 		sed 's/^/#   /' <<<"$lines"
 		echo "#   problems: ${problems:-none}"
 	} >&3
