@@ -533,47 +533,49 @@ int manifest_cache_forget(struct state *st, const struct digest_set *kept, struc
 	return rc;
 }
 
+long long manifest_cache_clock(void)
+{
+	return stat_cache_clock_ns();
+}
+
 /*
  * A staged file is written by lastgood under a private name and goes live
- * by the rename of its entry, which leaves a file inside a folder as it
- * is. Its row is recorded as if a capture had started now, after the last
- * write to it: anything written to it from now on, live or not, moves its
- * ctime to this second or later, which the lookup never trusts. A file
- * swapped in on its own is renamed itself, which moves its ctime: its row
- * only costs a read.
+ * by the rename of its entry's top folder, which leaves the files inside
+ * as they are. Once live, each is recorded as if a capture had started at
+ * since_ns, taken after the last write to any staged file: anything
+ * written to it from then on, live or not, moved its ctime to that second
+ * or later, which the lookup never trusts. The rows are written after the
+ * swap, not while staging: until the swap the rows of the live paths
+ * describe the files still live, which the check after the services stop
+ * compares against. A file swapped in on its own is renamed itself, which
+ * moves its ctime: it has no row and only costs a read.
  */
-void manifest_cache_staged(struct state *st, const struct manifest_entry *entry,
-			   const char *stage)
+void manifest_cache_staged(struct state *st, const struct manifest_entry *entry, int top_fd,
+			   long long since_ns)
 {
 	struct stat_cache sc;
-	struct strbuf live = STRBUF_INIT, staged = STRBUF_INIT;
+	struct strbuf live = STRBUF_INIT;
 	struct error ignored = ERROR_INIT;
 
 	stat_cache_open(st, &sc);
+	sc.recorded_ns = since_ns;
 	for (size_t k = 0; sc.st && k < entry->nnodes; k++) {
 		const struct manifest_node *node = &entry->nodes[k];
 		char hex[HASH_HEX_SIZE];
 		struct stat sb;
-		if (node->type != NODE_FILE)
+		if (node->type != NODE_FILE || !*node->rel)
 			continue;
-		strbuf_reset(&live);
-		strbuf_reset(&staged);
-		strbuf_addstr(&live, entry->path);
-		strbuf_addstr(&staged, stage);
-		if (*node->rel) {
-			strbuf_addf(&live, "/%s", node->rel);
-			strbuf_addf(&staged, "/%s", node->rel);
-		}
-		if (lstat(staged.buf, &sb) < 0 || !S_ISREG(sb.st_mode) ||
-		    stat_ns(&sb.st_mtim) >= sc.recorded_ns ||
+		if (fstatat(top_fd, node->rel, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(sb.st_mode) || stat_ns(&sb.st_mtim) >= sc.recorded_ns ||
 		    stat_ns(&sb.st_ctim) >= sc.recorded_ns)
 			continue;
+		strbuf_reset(&live);
+		strbuf_addf(&live, "%s/%s", entry->path, node->rel);
 		hash_to_hex(node->digest, hex);
 		stat_cache_remember(&sc, live.buf, &sb, hex);
 	}
 	(void)stat_cache_close(&sc, 1, &ignored);
 	strbuf_release(&live);
-	strbuf_release(&staged);
 }
 
 /* ---- capture ---- */

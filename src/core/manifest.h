@@ -125,14 +125,17 @@ int manifest_capture_entry(struct state *st, const char *service, const char *pa
  * damaged (the file is read again next time). Outside a transaction of the
  * caller's, durable when it returns. */
 int manifest_cache_forget(struct state *st, const struct digest_set *kept, struct error *err);
+/* The stat cache's clock: the second a capture starting now records. */
+long long manifest_cache_clock(void);
 /* The stat cache learns the files a switch wrote, so that the next capture
- * of the live files does not read them again: for entry as staged at
- * stage, each file's stat at its live path. Call after the last write to
- * any staged file (the rows are trusted only for files older than this
- * call's second) and before they go live; the rows go with the caller's
- * transaction. A row that cannot be written only costs a read. */
-void manifest_cache_staged(struct state *st, const struct manifest_entry *entry,
-			   const char *stage);
+ * of the live files does not read them again: entry is live, its top
+ * folder open at top_fd, and since_ns is manifest_cache_clock() taken
+ * after the last write to any staged file (the rows are trusted only for
+ * files not changed since). Call after the swap: until then the live
+ * paths' rows describe what is still live. The rows go with the caller's
+ * transaction; a row that cannot be written only costs a read. */
+void manifest_cache_staged(struct state *st, const struct manifest_entry *entry, int top_fd,
+			   long long since_ns);
 /* Whether a live entry exists at path, its folder reached the way a
  * switch reaches it (fs_open_parent): a symbolic link or an untrusted
  * folder on the way is refused, so at every capture, not only at `check`. */

@@ -818,18 +818,11 @@ static int stage_all(struct state *st, long op, const struct switch_plan *plan,
 		if (operation_step_end(st, step, STEP_OK, NULL, err) < 0)
 			return -1;
 	}
-	if (state_begin(st, err) < 0)
+	if (set_phase(st, op, "swapping", err) < 0)
 		return -1;
-	for (size_t i = 0; i < j->n; i++)
-		if (!j->entries[i].absent)
-			manifest_cache_staged(st, plan->changes[i].to, j->entries[i].stage);
-	if (set_phase(st, op, "swapping", err) < 0) {
-		state_rollback(st);
-		return -1;
-	}
 	free(j->phase);
 	j->phase = xstrdup("swapping");
-	return state_commit(st, err);
+	return 0;
 partly:
 	/* The inodes learned so far go to the journal, so that the undo
 	 * removes the tops already made. */
@@ -1027,6 +1020,38 @@ static int finish_journal(struct state *st, long op, struct journal *j, struct e
 	if (remove_stages(j, reverted ? holds_staged : holds_live, err) < 0)
 		return -1;
 	return journal_forget(st, op, j, reverted ? "undone" : "switched", err);
+}
+
+void switch_remember_staged(struct state *st, long op, const struct switch_plan *plan,
+			    long long staged_ns)
+{
+	struct journal j;
+	struct error ignored = ERROR_INIT;
+
+	if (journal_load(st, op, &j, &ignored) < 0 || j.n != plan->n ||
+	    strcmp(j.phase, "committed") || state_begin(st, &ignored) < 0) {
+		journal_free(&j);
+		return;
+	}
+	for (size_t i = 0; i < j.n; i++) {
+		const struct journal_entry *e = &j.entries[i];
+		struct stat sb;
+		int dir_fd, top_fd;
+		if (e->absent || !e->staged_known || entry_parent(e, 0, &dir_fd, NULL, &ignored) < 0)
+			continue;
+		top_fd = openat(dir_fd, path_basename(e->path),
+				O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		close(dir_fd);
+		if (top_fd < 0)
+			continue;
+		/* only the folder lastgood staged, now live */
+		if (fstat(top_fd, &sb) == 0 && sb.st_dev == e->staged_dev &&
+		    sb.st_ino == e->staged_ino)
+			manifest_cache_staged(st, plan->changes[i].to, top_fd, staged_ns);
+		close(top_fd);
+	}
+	(void)state_commit(st, &ignored);
+	journal_free(&j);
 }
 
 int switch_finish(struct state *st, long op, struct error *err)

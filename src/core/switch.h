@@ -97,6 +97,12 @@ int switch_commit(struct state *st, long op, long to_release, int *committed,
  * switch in the same operation journals afresh, so it must come first.
  * On failure the operation must stay unfinished for `recover`. */
 int switch_finish(struct state *st, long op, struct error *err);
+/* After switch_commit, before switch_finish: the stat cache learns the
+ * files now live from plan's targets, so that the next capture does not
+ * read them again. staged_ns is manifest_cache_clock() taken after
+ * switch_prepare. Only an optimisation: failures are ignored. */
+void switch_remember_staged(struct state *st, long op, const struct switch_plan *plan,
+			    long long staged_ns);
 /* After switch_commit, when the new release failed: swap the old content
  * back into every path and commit back_to (the release live before) as
  * live. Nothing is copied, so going back works even when the store lost

@@ -485,6 +485,7 @@ int transition_run(struct state *st, const struct config *cfg, long op,
 			transition_stuck(report, HOST_LIVE, req->live_id);
 		goto out;
 	}
+	long long staged_ns = manifest_cache_clock();
 	if (stack_stop(st, cfg, changed, op, err) < 0 ||
 	    check_live_unchanged(st, op, &plan, req->live_id, err) < 0) {
 		transition_undo(st, cfg, op, req->live_id, changed, report, err);
@@ -529,6 +530,7 @@ int transition_run(struct state *st, const struct config *cfg, long op,
 	}
 	if (started == 0 || req->on_failure != ON_FAILURE_ROLL_BACK) {
 		/* The verdict is final: the target stays. */
+		switch_remember_staged(st, op, &plan, staged_ns);
 		if (switch_finish(st, op, err) < 0) {
 			transition_stuck(report, HOST_LIVE, report->to_id);
 			goto out;
