@@ -871,18 +871,23 @@ sweep_cap() {
 
 # calibrate NAME START ARGS...: `lastgood ARGS` from START, in lane 1, once
 # without a fault, every call logged to $FAULTS_WORK/NAME.strace; it must
-# end on SWEEP_CALIBRATION_END (default SWEEP_TARGET) with exit status
+# end as clean_run says.
+calibrate() { clean_run trace "$@"; }
+
+# clean_run MODE NAME START ARGS...: `lastgood ARGS` from START, in lane 1,
+# once without a fault (fault_run MODE: trace, or timed with no kill); it
+# must end on SWEEP_CALIBRATION_END (default SWEEP_TARGET) with exit status
 # SWEEP_CLEAN_RC (default 0; 3 for a deploy that fails verification).
-calibrate() {
-	local name=$1 start=$2 out=$FAULTS_WORK/$1 want=${SWEEP_CALIBRATION_END:-$SWEEP_TARGET}
-	shift 2
+clean_run() {
+	local mode=$1 name=$2 start=$3 out=$FAULTS_WORK/$2 want=${SWEEP_CALIBRATION_END:-$SWEEP_TARGET}
+	shift 3
 	rm -rf "$out.d"
 	mkdir -p "$out.d"
 	echo "- - 0" >"$out.d/calibration-point"
 	FAULTS_LOG=$out.d/calibration.log in_lane lane_run "$FAULTS_WORK/lane1" \
-		"$out.d/calibration-point" "$start" trace "$@" ||
+		"$out.d/calibration-point" "$start" "$mode" "$@" ||
 		{ cat "$out.d/calibration.log" >&2; return 1; }
-	cp "$FAULTS_WORK/lane1/cmd.strace" "$out.strace"
+	[ "$mode" != trace ] || cp "$FAULTS_WORK/lane1/cmd.strace" "$out.strace"
 	if [ -s "$FAULTS_WORK/lane1/problems" ] ||
 		[ "$(cut -f5,6 "$FAULTS_WORK/lane1/results")" != "${SWEEP_CLEAN_RC:-0}	$want" ]; then
 		echo "lastgood $* did not end cleanly on $want without a fault:" >&2
@@ -892,31 +897,21 @@ calibrate() {
 }
 
 # timed_sweep NAME START COUNT -- ARGS...: `lastgood ARGS` from START once
-# uninterrupted, timed (it must end on SWEEP_TARGET with exit 0), then
+# uninterrupted, timed (it must end as clean_run says), then
 # COUNT times killed with SIGKILL after a delay drawn uniformly from that
 # duration (1 ms to all of it) with the seed LG_FAULT_SEED, in every lane
 # at once; merged and summarized like a sweep. The same seed and duration
 # draw the same delays: each point names its iteration (NAME#I), so a
 # failure is replayed with LG_FAULT_SEED, LG_FAULT_ONLY=NAME#I (that
 # iteration alone) and LG_FAULT_MS (with LG_FAULT_ONLY, the duration to
-# draw from instead of the one measured). A replay kills after the same delay, not at the same
-# instruction: a machine that runs faster or slower lands elsewhere.
+# draw from instead of the one measured). A replay kills after the same
+# delay, not at the same instruction: a machine that runs faster or slower
+# lands elsewhere.
 timed_sweep() {
 	local name=$1 start=$2 count=$3 out=$FAULTS_WORK/$1 ms only=
 	shift 4
 	[[ ${LG_FAULT_ONLY:-} == "$name#"* ]] && only=${LG_FAULT_ONLY#"$name#"}
-	rm -rf "$out.d"
-	mkdir -p "$out.d"
-	echo "- - 0" >"$out.d/calibration-point"
-	FAULTS_LOG=$out.d/calibration.log in_lane lane_run "$FAULTS_WORK/lane1" \
-		"$out.d/calibration-point" "$start" timed "$@" ||
-		{ cat "$out.d/calibration.log" >&2; return 1; }
-	if [ -s "$FAULTS_WORK/lane1/problems" ] ||
-		[ "$(cut -f5,6 "$FAULTS_WORK/lane1/results")" != "0	$SWEEP_TARGET" ]; then
-		echo "lastgood $* did not end cleanly on $SWEEP_TARGET without a fault:" >&2
-		cat "$FAULTS_WORK/lane1/results" "$FAULTS_WORK/lane1/problems" >&2
-		return 1
-	fi
+	clean_run timed "$name" "$start" "$@" || return 1
 	ms=$(cat "$FAULTS_WORK/lane1/cmd.ms")
 	[ -n "$only" ] && ms=${LG_FAULT_MS:-$ms}
 	echo "# $name: lastgood $* takes $ms ms uninterrupted; $count kills within it;" \
