@@ -1040,8 +1040,10 @@ sweep_summary() {
 			echo "# $name: lastgood $command, $what ($LG_FAULT_JOBS lanes)"
 		else
 			read -r -a capped <<<"${SWEEP_CAPPED:-$CAPPED_CLASSES}"
-			echo "# $name: lastgood $command, $what at each point" \
-				"(at most $(sweep_cap) points of each of: ${capped[*]}; $LG_FAULT_JOBS lanes)"
+			local sample="every point"
+			[ "$(sweep_cap)" = 0 ] ||
+				sample="at most $(sweep_cap) points of each of: ${capped[*]}"
+			echo "# $name: lastgood $command, $what at each point ($sample; $LG_FAULT_JOBS lanes)"
 		fi
 		sed 's/^/#   /' <<<"$lines"
 		echo "#   problems: ${problems:-none}"
