@@ -114,8 +114,9 @@ fuzz:
 
 # lastgood killed (SIGKILL), failed (EIO, ENOSPC) and out of disk at every
 # step of deploy, rollback and recover of a live stack, driven from the
-# outside with strace; counts in build/faults-summary.txt. FULL=1 tries
-# every write and open, not a sample.
+# outside with strace, and at random instants; counts in
+# build/faults-summary.txt. FULL=1 tries every point, not a sample, and 300
+# random instants.
 faults:
 	@scripts/install-deps check
 	@$(MAKE) --no-print-directory build/san/lastgood examples/ziggie/demo-service

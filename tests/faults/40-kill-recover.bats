@@ -31,18 +31,6 @@ setup_file() {
 }
 teardown_file() { faults_teardown_file; }
 
-# first_spawn_after_swaps LOG: "CALL N" for the first spawn (clone, clone3
-# or vfork) after the last renameat2 in the strace LOG: the Nth CALL.
-first_spawn_after_swaps() {
-	awk 'match($0, /^[a-z0-9_]+\(/) {
-		c = substr($0, 1, RLENGTH - 1); k[c]++
-		if (c == "renameat2") { found = "" ; armed = 1 }
-		else if (armed && (c == "clone" || c == "clone3" || c == "vfork")) {
-			found = c " " k[c]; armed = 0
-		}
-	} END { print found }' "$1"
-}
-
 SWEEPS=recover-after-rollback,recover-after-deploy
 
 @test "the interrupted operations are a rollback mid-swap and a deploy past its commit point" {

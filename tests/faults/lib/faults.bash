@@ -7,6 +7,13 @@
 # api), each with a binary and a config file, studio with a web/ tree too.
 # Release A answers VERSION=1; release B answers VERSION=2 and changes files
 # in every way a release can (content, dropped, added deep, symlink moved).
+# With FAULTS_STACK=entries the two releases differ in their set of `files`
+# entries too: the config also lists etc/api-legacy.conf, a file only A
+# has, and etc/gateway.d, a folder only version 2 has. A deploy keeps what
+# its SOURCE lacks, so it can add an entry but never drop one: deploying
+# version 2 over A gives B (gateway.d added, api-legacy.conf kept); C is B
+# without api-legacy.conf (recorded by a snapshot), and a rollback from C
+# to A both brings api-legacy.conf back and drops gateway.d.
 #
 # A sweep runs one command (deploy A->B, rollback B->A, recover) once per
 # fault point: strace stops lastgood at the Nth call of one system call
@@ -51,10 +58,14 @@ FAULTS_SUMMARY=${LG_FAULT_SUMMARY:-$FAULTS_TOP/build/faults-summary.txt}
 
 # Points tried for the plentiful calls (write, open), spread evenly over the
 # run (at least 2); FULL=1 (make faults FULL=1) tries every one.
+# Kills at a random time (timed_sweep), all sweeps together: a few dozen,
+# FULL=1 300.
 if [ -n "${FULL:-}" ] && [ "${FULL:-0}" != 0 ]; then
 	LG_FAULT_CAP=0
+	: "${LG_FAULT_RANDOM:=300}"
 fi
 : "${LG_FAULT_CAP:=24}"
+: "${LG_FAULT_RANDOM:=36}"
 : "${LG_FAULT_JOBS:=2}"
 # The sanitizer options every lastgood run starts from (a lane adds its log).
 : "${FAULTS_ASAN_BASE:=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}}"
@@ -66,6 +77,17 @@ export FAULTS_ASAN_BASE FAULTS_UBSAN_BASE
 # never waits).
 FAULT_POLICY='{start_timeout: 5s, interval: 20ms, timeout: 2s, retries: 2, stabilize: 0ms, stop_timeout: 2s}'
 SERVICES=(api gateway studio)
+: "${FAULTS_STACK:=classic}"
+export FAULTS_STACK
+# The releases a host can be on, by name (see above), and where the
+# rollback sweeps start from.
+if [ "$FAULTS_STACK" = entries ]; then
+	FAULT_RELEASES="A B C"
+	ROLLBACK_FROM=C
+else
+	FAULT_RELEASES="A B"
+	ROLLBACK_FROM=B
+fi
 
 # The system calls that change state, by class. Every N is tried for all
 # classes but the capped ones. `open` counts only the opens that can create
@@ -102,11 +124,7 @@ write_stack() {
 			name=${SERVICES[$i]}
 			printf '  %s:\n    manager: process\n' "$name"
 			printf '    run: [bin/%s, --port, "%s", --config, etc/%s.conf]\n' "$name" "${ports[$i]}" "$name"
-			if [ "$name" = studio ]; then
-				printf '    files: [bin/%s, etc/%s.conf, web]\n' "$name" "$name"
-			else
-				printf '    files: [bin/%s, etc/%s.conf]\n' "$name" "$name"
-			fi
+			printf '    files: [bin/%s, etc/%s.conf%s]\n' "$name" "$name" "$(extra_entries "$name")"
 			printf '    health:\n      - http: http://127.0.0.1:%s/health\n' "${ports[$i]}"
 			printf '        json: {status: healthy}\n'
 			[ "$i" -gt 0 ] && printf '    after: [api]\n'
@@ -115,7 +133,18 @@ write_stack() {
 	write_release . 1
 }
 
-# write_release DIR VERSION: the files of release A (1) or B (2) in DIR.
+# extra_entries SERVICE: the `files` entries SERVICE lists beside its
+# binary and config file (", ENTRY..."), in this stack.
+extra_entries() {
+	case $FAULTS_STACK:$1 in
+	*:studio) printf ', web' ;;
+	entries:api) printf ', etc/api-legacy.conf' ;;
+	entries:gateway) printf ', etc/gateway.d' ;;
+	esac
+}
+
+# write_release DIR VERSION: the files of version 1 (release A) or 2 (the
+# SOURCE of a deploy) in DIR.
 write_release() {
 	local dir=$1 version=$2 name
 	mkdir -p "$dir/bin" "$dir/etc" "$dir/web/static"
@@ -143,6 +172,16 @@ write_release() {
 		printf 'icon\n' >"$dir/web/static/img/icons/a.svg"
 		printf 'console.log("v2")\n' >"$dir/web/static/app2.js"
 		ln -s static/app2.js "$dir/web/current.js"
+	fi
+	[ "$FAULTS_STACK" = entries ] || return 0
+	if [ "$version" = 1 ]; then
+		printf 'LEGACY_ROUTES=on\n' >"$dir/etc/api-legacy.conf"
+		chmod 0640 "$dir/etc/api-legacy.conf"
+	else
+		mkdir -p "$dir/etc/gateway.d/plugins"
+		printf 'route /v2 -> api\n' >"$dir/etc/gateway.d/10-routes.conf"
+		printf 'auth=token\n' >"$dir/etc/gateway.d/plugins/auth.conf"
+		ln -s plugins/auth.conf "$dir/etc/gateway.d/auth.conf"
 	fi
 }
 
@@ -176,6 +215,8 @@ lg_t() { timeout -k 5 "${LG_FAULT_TIMEOUT:-120}" "$LG" "$@"; }
 #   trace    no fault; every call of TRACE_CALLS logged, with paths (-y)
 #   fill     no strace: a filler file leaves N bytes free on the host's
 #            file system first (removed by fault_unfill)
+#   timed    no strace: SIGKILL N milliseconds after the start (wall time;
+#            never when N is 0); the run's duration goes to $LANE/cmd.ms
 # Sets FAULT_RC (137 when killed) and FAULT_LANDED (1 when the fault hit);
 # stdout, stderr and the strace log land in $LANE/cmd.{out,err,strace}.
 fault_run() {
@@ -187,6 +228,10 @@ fault_run() {
 		fault_fill "$n" || { FAULT_RC=255; return 0; }
 		lg_t -q "$@" >"$LANE/cmd.out" 2>"$LANE/cmd.err" || FAULT_RC=$?
 		[ "$FAULT_RC" = 0 ] || FAULT_LANDED=1
+		return 0
+	fi
+	if [ "$mode" = timed ]; then
+		fault_timed "$n" "$@"
 		return 0
 	fi
 	case $mode in
@@ -210,6 +255,33 @@ fault_run() {
 	return 0
 }
 
+# fault_timed MS ARGS...: `lastgood -q ARGS` killed with SIGKILL MS
+# milliseconds after it started, unless it ended first (MS 0: never
+# killed, bounded like lg_t). Sets FAULT_RC and FAULT_LANDED as fault_run
+# does; writes the run's wall time in milliseconds to $LANE/cmd.ms.
+fault_timed() {
+	local ms=$1 pid start
+	shift
+	start=$(date +%s%N)
+	if [ "$ms" = 0 ]; then
+		lg_t -q "$@" >"$LANE/cmd.out" 2>"$LANE/cmd.err" || FAULT_RC=$?
+	else
+		# a subshell, so that bash's "Killed" notice goes nowhere; no leak
+		# check, as under strace (a kill during LeakSanitizer's check at
+		# exit makes it report that it could not stop the threads)
+		(
+			ASAN_OPTIONS="$ASAN_OPTIONS:detect_leaks=0" "$LG" -q "$@" >"$LANE/cmd.out" 2>"$LANE/cmd.err" &
+			pid=$!
+			sleep "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))"
+			kill -KILL "$pid" 2>/dev/null
+			wait "$pid"
+		) 2>/dev/null || FAULT_RC=$?
+	fi
+	echo $((($(date +%s%N) - start) / 1000000)) >"$LANE/cmd.ms"
+	[ "$FAULT_RC" -eq 137 ] && FAULT_LANDED=1
+	return 0
+}
+
 # fault_fill BYTES: fill the host's file system but for BYTES.
 fault_fill() {
 	local avail
@@ -228,28 +300,32 @@ fault_unfill() { rm -f "$HOST/../filler"; }
 one_line() { tr '\n\t' '  ' <<<"$1" | sed 's/  */ /g; s/ $//'; }
 
 # observe: what the host (the current folder) is now:
-#   OBS_FILES       A, B or neither: the live files byte for byte
-#   OBS_RECORD      A, B or "release N": the live release, by its digest
+#   OBS_FILES       A, B (C) or neither: the live files byte for byte
+#   OBS_RECORD      A, B (C) or "release N": the live release, by its digest
 #   OBS_SERVICES    NAME=state/health of each service (`status --json`)
 #   OBS_RUNNING     1 when every service is running and healthy
 #   OBS_INTERRUPTED operations awaiting recover
 #   OBS_VERSIONS    the VERSION each port answers /health with ("-": none)
 #   OBS_UNTRACKED   processes run from the host that no service's pid is
 observe() {
-	local sum json line port body v id digest s p
+	local sum json line port body v id digest s p name known
 	sum=$(tree_sum 2>/dev/null)
-	if [ "$sum" = "$SUM_A" ]; then OBS_FILES=A
-	elif [ "$sum" = "$SUM_B" ]; then OBS_FILES=B
-	else OBS_FILES=neither; fi
+	OBS_FILES=neither
+	for name in $FAULT_RELEASES; do
+		known=SUM_$name
+		[ "$sum" = "${!known}" ] && OBS_FILES=$name && break
+	done
 	OBS_RECORD=unknown
 	if json=$(lg_t --json releases 2>/dev/null); then
 		line=$(jq -r '.[] | select(.live) | "\(.id) \(.digest)"' <<<"$json")
 		id=${line%% *}
 		digest=${line#* }
-		if [ -z "$line" ]; then OBS_RECORD="no live release"
-		elif [ "$digest" = "$DIGEST_A" ]; then OBS_RECORD=A
-		elif [ "$digest" = "$DIGEST_B" ]; then OBS_RECORD=B
-		else OBS_RECORD="release $id"; fi
+		OBS_RECORD="release $id"
+		[ -n "$line" ] || OBS_RECORD="no live release"
+		for name in $FAULT_RELEASES; do
+			known=DIGEST_$name
+			[ -n "$line" ] && [ "$digest" = "${!known:-}" ] && OBS_RECORD=$name && break
+		done
 	fi
 	OBS_SERVICES="status failed"
 	OBS_PIDS=" "
@@ -282,7 +358,8 @@ observe() {
 	OBS_UNTRACKED=${OBS_UNTRACKED%; }
 }
 
-# version_of RELEASE: the VERSION every service of release A or B answers.
+# version_of RELEASE: the VERSION every service of release A, B or C
+# answers.
 version_of() { if [ "$1" = A ]; then echo "1 1 1"; else echo "2 2 2"; fi; }
 
 # expect_on RELEASE: after observe, the host is entirely on RELEASE: its
@@ -439,7 +516,8 @@ error_checks() {
 		# the files at once; the rest once space is freed (no lastgood
 		# command runs in between, and on a full disk even `status`
 		# cannot open the database)
-		[ "$(tree_sum 2>/dev/null)" = "$SUM_A" ] ||
+		local old_sum=SUM_$SWEEP_OLD
+		[ "$(tree_sum 2>/dev/null)" = "${!old_sum}" ] ||
 			problem unchanged "exit $FAULT_RC ($(one_line "$err")) but the live files changed"
 		fault_unfill
 		observe
@@ -465,6 +543,7 @@ point_run() {
 	shift 5
 	POINT_WHERE="$1 $mode at $call #$n"
 	[ "$mode" = fill ] && POINT_WHERE="$1 with $n bytes free"
+	[ "$mode" = timed ] && POINT_WHERE="$1 killed after $n ms (LG_FAULT_SEED=$LG_FAULT_SEED, ${POINT_TAG:-})"
 	POINT_ENDED=-
 	POINT_CAUSE=
 	SERVICES_KEY=services
@@ -484,12 +563,12 @@ point_run() {
 	fault_run "$mode" "$call" "$n" "$@"
 	POINT_WHERE+=" (exit $FAULT_RC)"
 	case $mode in
-	kill)
+	kill | timed)
 		outcome=completed
 		[ "$FAULT_LANDED" = 1 ] && outcome=killed
-		if [ "$FAULT_RC" = 0 ]; then
+		if [ "$FAULT_LANDED" = 0 ] && [ "$FAULT_RC" = "${SWEEP_CLEAN_RC:-0}" ]; then
 			observe
-			out=$(expect_on "$SWEEP_TARGET") || problem false-success "exit 0 but $out"
+			out=$(expect_on "$SWEEP_TARGET") || problem false-success "exit $FAULT_RC but $out"
 		elif [ "$FAULT_LANDED" = 0 ]; then
 			problem exit "exit $FAULT_RC without a fault: $(cat "$LANE/cmd.err")"
 		fi ;;
@@ -503,12 +582,13 @@ point_run() {
 		[ "$FAULT_LANDED" = 1 ] && outcome=injected
 		error_checks "$mode" "$call" ;;
 	esac
-	[ "$mode" != kill ] && [ "$FAULT_RC" = 4 ] && SERVICES_KEY=down-after-exit-4
+	[ "$mode" != kill ] && [ "$mode" != timed ] && [ "$FAULT_RC" = 4 ] &&
+		SERVICES_KEY=down-after-exit-4
 	[ "$mode" = fill ] && fault_unfill
 	out=$(lg_t -q recover 2>&1) || problem recover "lastgood recover failed: $out"
 	# whatever recover did, the state it leaves is judged
 	settled_checks "${SWEEP_ALLOWED:-A B}"
-	if [ "$mode" != kill ] && [ "$mode" != trace ] &&
+	if [ "$mode" != kill ] && [ "$mode" != timed ] && [ "$mode" != trace ] &&
 		{ [ "$FAULT_RC" = 1 ] || [ "$FAULT_RC" = 3 ]; } && [ "$POINT_ENDED" != "$SWEEP_OLD" ]; then
 		problem old-release "exit $FAULT_RC, yet after recover the files are $POINT_ENDED"
 	fi
@@ -531,14 +611,18 @@ lane_init() {
 	printf 'HOST=%q\nPORTS=(%s)\n' "$2" "$(pick_ports 3 | tr '\n' ' ')" >"$1/lane.env"
 }
 
-# lane_load LANE: LANE, HOST, PORTS, DIGEST_A/B, SUM_A/B and the sanitizer
-# settings for work in that lane.
+# lane_load LANE: LANE, HOST, PORTS, DIGEST_A/B/C, SUM_A/B/C and the
+# sanitizer settings for work in that lane.
 lane_load() {
+	local name
 	LANE=$1
 	# shellcheck source=/dev/null
 	source "$LANE/lane.env"
-	SUM_A=$(cat "$FAULTS_WORK/sum-A")
-	SUM_B=$(cat "${SWEEP_SUM_B:-$FAULTS_WORK/sum-B}")
+	for name in $FAULT_RELEASES; do
+		printf -v "SUM_$name" '%s' "$(cat "$FAULTS_WORK/sum-$name")"
+	done
+	# shellcheck disable=SC2034 # read as ${!known} (observe)
+	[ -z "${SWEEP_SUM_B:-}" ] || SUM_B=$(cat "$SWEEP_SUM_B")
 	export ASAN_OPTIONS="$FAULTS_ASAN_BASE:log_path=$LANE/sanitizer"
 	export UBSAN_OPTIONS="$FAULTS_UBSAN_BASE:log_path=$LANE/sanitizer"
 	export LC_ALL=C TZ=UTC
@@ -548,9 +632,10 @@ lane_load() {
 # every point uses, and saved as
 #   before-deploy    release A live and good, services stopped
 #   before-rollback  release B (from DIST) deployed over A, live and good,
-#                    services stopped
+#                    services stopped; in the entries stack, C instead: B's
+#                    api-legacy.conf removed and recorded by a snapshot
 lane_prepare() {
-	local lane=$1 dist=${2:-$FAULTS_WORK/dist}
+	local lane=$1 dist=${2:-$FAULTS_WORK/dist} want
 	lane_load "$lane"
 	rm -rf "$HOST"
 	mkdir -p "$HOST"
@@ -562,10 +647,18 @@ lane_prepare() {
 	cp -a "$HOST" "$lane/before-deploy"
 	{ lg_t -q start && lg_t -q deploy --label B "$dist" >/dev/null && lg_t -q stop; } || return 1
 	echo "DIGEST_B=$(lg_t --json releases | jq -r '.[] | select(.live) | .digest')" >>"$lane/lane.env"
+	if [ "$ROLLBACK_FROM" = C ]; then
+		rm etc/api-legacy.conf
+		{ lg_t -q snapshot --label C >/dev/null && lg_t -q start && lg_t -q stop; } || return 1
+		echo "DIGEST_C=$(lg_t --json releases | jq -r '.[] | select(.live) | .digest')" \
+			>>"$lane/lane.env"
+	fi
 	rm -rf "$lane/before-rollback"
 	cp -a "$HOST" "$lane/before-rollback"
 	lane_load "$lane"
-	[ "$(tree_sum)" = "$SUM_B" ] || { echo "lane $lane: B is not the deployed files" >&2; return 1; }
+	want=SUM_$ROLLBACK_FROM
+	[ "$(tree_sum)" = "${!want}" ] ||
+		{ echo "lane $lane: $ROLLBACK_FROM is not the live files" >&2; return 1; }
 	[ -z "$(host_processes)" ] || { echo "lane $lane: services still run after stop" >&2; return 1; }
 	cd "$lane" && rm -rf "$HOST"
 }
@@ -638,12 +731,28 @@ faults_setup_file() {
 	# A short path: every folder above a live file is one more mkdir point
 	# (lastgood creates a file's parents like mkdir -p).
 	FAULTS_WORK=$(mktemp -d "$root/lgf.XXXXXX") || return 1
-	export FAULTS_WORK LG_FAULT_CAP LG_FAULT_JOBS
+	# the random-time kills' seed, printed by each timed sweep
+	: "${LG_FAULT_SEED:=$((RANDOM * 32768 + RANDOM))}"
+	export FAULTS_WORK LG_FAULT_CAP LG_FAULT_JOBS LG_FAULT_SEED
 	mkdir -p "$FAULTS_WORK/dist" "$FAULTS_WORK/ref" "$FAULTS_OUT"
 	write_release "$FAULTS_WORK/dist" 2
 	write_release "$FAULTS_WORK/ref" 1
 	tree_sum "$FAULTS_WORK/ref" >"$FAULTS_WORK/sum-A"
-	tree_sum "$FAULTS_WORK/dist" >"$FAULTS_WORK/sum-B"
+	if [ "$FAULTS_STACK" = entries ]; then
+		# B: the deploy kept A's entry its SOURCE lacks; C: B without it
+		tree_sum "$FAULTS_WORK/dist" >"$FAULTS_WORK/sum-C"
+		mkdir -p "$FAULTS_WORK/ref-B"
+		cp -a "$FAULTS_WORK/dist/." "$FAULTS_WORK/ref-B/"
+		cp -a "$FAULTS_WORK/ref/etc/api-legacy.conf" "$FAULTS_WORK/ref-B/etc/"
+		tree_sum "$FAULTS_WORK/ref-B" >"$FAULTS_WORK/sum-B"
+		# dist-bad: version 2 whose gateway exits at start (fails its
+		# verification), to be rolled back automatically
+		mkdir -p "$FAULTS_WORK/dist-bad"
+		cp -a "$FAULTS_WORK/dist/." "$FAULTS_WORK/dist-bad/"
+		sed -i 's/^MODE=.*/MODE=crash/' "$FAULTS_WORK/dist-bad/etc/gateway.conf"
+	else
+		tree_sum "$FAULTS_WORK/dist" >"$FAULTS_WORK/sum-B"
+	fi
 	for ((i = 1; i <= LG_FAULT_JOBS; i++)); do
 		lane_init "$FAULTS_WORK/lane$i" "$FAULTS_WORK/h$i"
 		FAULTS_LOG=$FAULTS_WORK/prepare$i.log in_lane lane_prepare "$FAULTS_WORK/lane$i" ||
@@ -672,7 +781,8 @@ faults_teardown_file() {
 # paths) of an uninterrupted run, the points to try, "CLASS CALL N [TAG]",
 # in the order the calls happened (of the classes in SWEEP_CLASSES, default
 # all); more than CAP points of a capped class are spread evenly over its
-# run. Writes "CLASS EXISTED TRIED" lines to LOG.counts.
+# run (the classes of SWEEP_CAPPED, default write and open). Writes
+# "CLASS EXISTED TRIED" lines to LOG.counts.
 #
 # Two TAGs mark syncs that SQLite makes and judges itself, so that their
 # failure never reaches lastgood and a command may rightly succeed:
@@ -687,8 +797,9 @@ fault_points() {
 	spec=$(for class in "${CLASSES[@]}"; do
 		for call in ${CLASS_CALLS[$class]:-}; do printf '%s %s\n' "$call" "$class"; done
 	done)
-	awk -v spec="$spec" -v cap="$cap" -v capped="$CAPPED_CLASSES" -v counts="$log.counts" \
-		-v classes="${SWEEP_CLASSES:-${CLASSES[*]}}" -v spawns=" $SPAWN_CALLS " '
+	awk -v spec="$spec" -v cap="$cap" -v counts="$log.counts" \
+		-v classes="${SWEEP_CLASSES:-${CLASSES[*]}}" -v spawns=" $SPAWN_CALLS " \
+		-v capped=" ${SWEEP_CAPPED:-$CAPPED_CLASSES} " '
 		BEGIN {
 			n = split(spec, lines, "\n")
 			for (i = 1; i <= n; i++) { split(lines[i], f, " "); class_of[f[1]] = f[2] }
@@ -747,35 +858,93 @@ sweep() {
 	local name=$1 start=$2 mode=$3
 	shift 4
 	calibrate "$name" "$start" "$@" || return 1
-	fault_points "$FAULTS_WORK/$name.strace" "$LG_FAULT_CAP" >"$FAULTS_WORK/$name.points"
+	fault_points "$FAULTS_WORK/$name.strace" "$(sweep_cap)" >"$FAULTS_WORK/$name.points"
 	points_run "$name" "$start" "$mode" "$@"
+}
+
+# sweep_cap: the points tried per capped class: SWEEP_CAP for a sweep that
+# sets it (it caps SWEEP_CAPPED, default the write and open classes), else
+# LG_FAULT_CAP; every point (0) under FULL=1.
+sweep_cap() {
+	if [ "$LG_FAULT_CAP" = 0 ]; then echo 0; else echo "${SWEEP_CAP:-$LG_FAULT_CAP}"; fi
 }
 
 # calibrate NAME START ARGS...: `lastgood ARGS` from START, in lane 1, once
 # without a fault, every call logged to $FAULTS_WORK/NAME.strace; it must
-# end cleanly on SWEEP_CALIBRATION_END (default SWEEP_TARGET).
-calibrate() {
-	local name=$1 start=$2 out=$FAULTS_WORK/$1 want=${SWEEP_CALIBRATION_END:-$SWEEP_TARGET}
-	shift 2
+# end as clean_run says.
+calibrate() { clean_run trace "$@"; }
+
+# clean_run MODE NAME START ARGS...: `lastgood ARGS` from START, in lane 1,
+# once without a fault (fault_run MODE: trace, or timed with no kill); it
+# must end on SWEEP_CALIBRATION_END (default SWEEP_TARGET) with exit status
+# SWEEP_CLEAN_RC (default 0; 3 for a deploy that fails verification).
+clean_run() {
+	local mode=$1 name=$2 start=$3 out=$FAULTS_WORK/$2 want=${SWEEP_CALIBRATION_END:-$SWEEP_TARGET}
+	shift 3
 	rm -rf "$out.d"
 	mkdir -p "$out.d"
 	echo "- - 0" >"$out.d/calibration-point"
 	FAULTS_LOG=$out.d/calibration.log in_lane lane_run "$FAULTS_WORK/lane1" \
-		"$out.d/calibration-point" "$start" trace "$@" ||
+		"$out.d/calibration-point" "$start" "$mode" "$@" ||
 		{ cat "$out.d/calibration.log" >&2; return 1; }
-	cp "$FAULTS_WORK/lane1/cmd.strace" "$out.strace"
+	[ "$mode" != trace ] || cp "$FAULTS_WORK/lane1/cmd.strace" "$out.strace"
 	if [ -s "$FAULTS_WORK/lane1/problems" ] ||
-		[ "$(cut -f5,6 "$FAULTS_WORK/lane1/results")" != "0	$want" ]; then
+		[ "$(cut -f5,6 "$FAULTS_WORK/lane1/results")" != "${SWEEP_CLEAN_RC:-0}	$want" ]; then
 		echo "lastgood $* did not end cleanly on $want without a fault:" >&2
 		cat "$FAULTS_WORK/lane1/results" "$FAULTS_WORK/lane1/problems" >&2
 		return 1
 	fi
 }
 
+# timed_sweep NAME START COUNT -- ARGS...: `lastgood ARGS` from START once
+# uninterrupted, timed (it must end as clean_run says), then
+# COUNT times killed with SIGKILL after a delay drawn uniformly from that
+# duration (1 ms to all of it) with the seed LG_FAULT_SEED, in every lane
+# at once; merged and summarized like a sweep. The same seed and duration
+# draw the same delays: each point names its iteration (NAME#I), so a
+# failure is replayed with LG_FAULT_SEED, LG_FAULT_ONLY=NAME#I (that
+# iteration alone) and LG_FAULT_MS (with LG_FAULT_ONLY, the duration to
+# draw from instead of the one measured). A replay kills after the same
+# delay, not at the same instruction: a machine that runs faster or slower
+# lands elsewhere.
+timed_sweep() {
+	local name=$1 start=$2 count=$3 out=$FAULTS_WORK/$1 ms only=
+	shift 4
+	[[ ${LG_FAULT_ONLY:-} == "$name#"* ]] && only=${LG_FAULT_ONLY#"$name#"}
+	clean_run timed "$name" "$start" "$@" || return 1
+	ms=$(cat "$FAULTS_WORK/lane1/cmd.ms")
+	[ -n "$only" ] && ms=${LG_FAULT_MS:-$ms}
+	echo "# $name: lastgood $* takes $ms ms uninterrupted; $count kills within it;" \
+		"replay the Ith with LG_FAULT_SEED=$LG_FAULT_SEED LG_FAULT_MS=$ms LG_FAULT_ONLY=$name#I" >&3
+	# the Ith delay depends on the seed and the duration alone
+	awk -v seed="$LG_FAULT_SEED" -v n="$count" -v ms="$ms" -v name="$name" -v only="$only" 'BEGIN {
+		srand(seed)
+		if (only != "") n = only
+		for (i = 1; i <= n; i++) {
+			ms_i = 1 + int(rand() * ms)
+			if (only == "" || i == only) printf "time kill %d %s#%d\n", ms_i, name, i
+		}
+	}' >"$out.points"
+	points_run "$name" "$start" timed "$@"
+}
+
 # nth_call LOG CALL REGEX: N such that the Nth CALL in the strace LOG is
 # the first one whose line matches REGEX (awk); empty when none does.
 nth_call() {
 	awk -v call="$2(" -v re="$3" 'index($0, call) == 1 { n++; if ($0 ~ re) { print n; exit } }' "$1"
+}
+
+# first_spawn_after_swaps LOG: "CALL N" for the first spawn (clone, clone3
+# or vfork) after the last renameat2 of the switch in the strace LOG (the
+# Nth CALL): the first service start of a deploy past its commit point.
+first_spawn_after_swaps() {
+	awk 'match($0, /^[a-z0-9_]+\(/) {
+		c = substr($0, 1, RLENGTH - 1); k[c]++
+		if (c == "renameat2") { found = "" ; armed = 1 }
+		else if (armed && (c == "clone" || c == "clone3" || c == "vfork")) {
+			found = c " " k[c]; armed = 0
+		}
+	} END { print found }' "$1"
 }
 
 # count_calls LOG CALL: how many times the strace LOG shows CALL.
@@ -821,21 +990,29 @@ points_run() {
 # ended; as TAP comments (fd 3) and as NAME's line in
 # build/faults-summary.txt.
 sweep_summary() {
-	local name=$1 mode=$2 command=$3 out=$FAULTS_WORK/$1 hit lines problems what
+	local name=$1 mode=$2 command=$3 out=$FAULTS_WORK/$1 hit lines problems what capped
 	case $mode in
 	kill) hit=killed; what="killed (SIGKILL)" ;;
+	timed) hit=killed; what="killed (SIGKILL) after a random time (LG_FAULT_SEED=$LG_FAULT_SEED)" ;;
 	fill) hit=failed; what="run on a small tmpfs filled but for N bytes" ;;
 	*+) hit=injected; what="${mode%+} injected from that call on" ;;
 	*) hit=injected; what="$mode injected" ;;
 	esac
 	[ -e "$out.strace.counts" ] ||
 		cut -f1 "$out.results" | sort | uniq -c | awk '{ print $2, $1, $1 }' >"$out.strace.counts"
-	# "A (old)" and "B (new)" when the sweep has an old and a target release
-	local a=A b=B
-	if [ -n "${SWEEP_OLD:-}" ]; then
-		if [ "$SWEEP_OLD" = A ]; then a="A (old)" b="B (new)"; else a="A (new)" b="B (old)"; fi
-	fi
-	lines=$(awk -v hit="$hit" -v a="$a" -v b="$b" '
+	# each release a host can end on, "A (old)", "B (new)" when the sweep
+	# has an old and a target release
+	local labels='' r
+	for r in $FAULT_RELEASES; do
+		if [ "$r" = "${SWEEP_OLD:-}" ]; then labels+="$r=$r (old)|"
+		elif [ -n "${SWEEP_OLD:-}" ] && [ "$r" = "$SWEEP_TARGET" ]; then labels+="$r=$r (new)|"
+		else labels+="$r=$r|"; fi
+	done
+	lines=$(awk -v hit="$hit" -v labels="${labels%|}" '
+		BEGIN {
+			nr = split(labels, l, "|")
+			for (i = 1; i <= nr; i++) { rel[i] = substr(l[i], 1, index(l[i], "=") - 1); label[i] = substr(l[i], index(l[i], "=") + 1) }
+		}
 		FNR == NR { existed[$1] = $2; tried[$1] = $3; order[++n] = $1; next }
 		{
 			if ($4 == hit) { landed[$1]++; all_landed++ }
@@ -846,20 +1023,28 @@ sweep_summary() {
 				c = order[i]
 				all_existed += existed[c]
 				if (!existed[c]) continue
-				printf "%s %d of %d points tried, %d %s, ended on %s %d, %s %d\n", c,
-					tried[c], existed[c], landed[c], hit, a, ended[c, "A"], b, ended[c, "B"]
+				printf "%s %d of %d points tried, %d %s, ended on", c, tried[c], existed[c], landed[c], hit
+				for (j = 1; j <= nr; j++) printf "%s %s %d", (j > 1 ? "," : ""), label[j], ended[c, rel[j]]
+				printf "\n"
 			}
 			sep = ""
 			for (e in exits) { ex = ex sep "exit " e ": " exits[e]; sep = ", " }
-			printf "total %d of %d points tried, %d %s (%s), ended on %s %d, %s %d, neither %d\n",
-				all_tried, all_existed, all_landed, hit, ex, a, all_ended["A"], b,
-				all_ended["B"], all_ended["neither"]
+			printf "total %d of %d points tried, %d %s (%s), ended on", all_tried, all_existed, all_landed, hit, ex
+			for (j = 1; j <= nr; j++) printf " %s %d,", label[j], all_ended[rel[j]]
+			printf " neither %d\n", all_ended["neither"]
 		}' FS='[ \t]' "$out.strace.counts" "$out.results")
 	problems=$(cut -f1,2 "$out.problems" | sort -u | cut -f1 | uniq -c |
 		awk '{ printf "%s%s %s", sep, $2, $1; sep = ", " }')
 	{
-		echo "# $name: lastgood $command, $what at each point" \
-			"(LG_FAULT_CAP=$LG_FAULT_CAP, $LG_FAULT_JOBS lanes)"
+		if [ "$mode" = timed ]; then
+			echo "# $name: lastgood $command, $what ($LG_FAULT_JOBS lanes)"
+		else
+			read -r -a capped <<<"${SWEEP_CAPPED:-$CAPPED_CLASSES}"
+			local sample="every point"
+			[ "$(sweep_cap)" = 0 ] ||
+				sample="at most $(sweep_cap) points of each of: ${capped[*]}"
+			echo "# $name: lastgood $command, $what at each point ($sample; $LG_FAULT_JOBS lanes)"
+		fi
 		sed 's/^/#   /' <<<"$lines"
 		echo "#   problems: ${problems:-none}"
 	} >&3
