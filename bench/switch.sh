@@ -24,9 +24,11 @@ out "## Switch" "" \
     "\`lastgood rollback N\` between two releases of one generated tree (a \`files\` entry that is" \
     "a folder; the second release has 1% of the files changed), against the runbook way of" \
     "putting a tree back: remove it and \`cp -a\` the backup. A switch stages the whole entry" \
-    "beside the live one from the store (\`.lastgood-OP-SEQ\`), then swaps the two folders with one" \
-    "\`renameat2(RENAME_EXCHANGE)\`, then commits, starts the services, and only then removes the" \
-    "old copy. Materialising each file is done by $how. The digest of what was written is" \
+    "beside the live one from the store (\`.lastgood-OP-SEQ-RANDOM\`), stops the services," \
+    "checks by the stat cache that the live tree is still what it recorded (an edit made" \
+    "meanwhile would be in no release), swaps the two folders with one" \
+    "\`renameat2(RENAME_EXCHANGE)\`, then commits, starts the services, and only once they are" \
+    "verified removes the old copy. Materialising each file is done by $how. The digest of what was written is" \
     "compared with the object's name before the file can go live. The staged tree is made" \
     "durable before the swap: by an fsync of each file and folder when it holds fewer than 16" \
     "files, else by one \`syncfs\` of its file system." \
