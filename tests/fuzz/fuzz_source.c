@@ -165,7 +165,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int temporary;
 
 	fuzz_source_write(fuzz_input, data, size);
-	if (source_open(&fuzz_state, fuzz_input, FUZZ_OPERATION, &root, &temporary, &err) == 0) {
+	if (source_open(&fuzz_state, fuzz_input, 0, FUZZ_OPERATION, &root, &temporary, &err) == 0) {
 		if (!temporary)
 			fuzz_source_broken("a tarball opened in place", root);
 		if (nftw(root, fuzz_source_visit, 16, FTW_PHYS) < 0)
