@@ -199,10 +199,13 @@ void command_print_json(json_t *value)
 /*
  * Everything a command printed must have reached stdout: its buffer is
  * flushed and the descriptor closed here, where a full disk or an I/O
- * error shows. A command that succeeded then fails; one that failed keeps
- * its exit code, whose meaning is more precise. The message says that the
- * output was lost and, for a command that changes anything, that what it
- * did is in the record (a snapshot's release number, a deploy's result).
+ * error shows. A command that failed keeps its exit code, whose meaning is
+ * more precise. One that succeeded then fails: with exit 1 when it changed
+ * nothing, else with exit 4, since 1 promises the old release is live and
+ * a deploy whose output was lost has put the new one live. The message
+ * says that the output was lost and, for a command that changed anything,
+ * that what it did is in the record (a snapshot's release number, a
+ * deploy's result).
  */
 int command_finish_output(int rc, int changes)
 {
@@ -218,5 +221,7 @@ int command_finish_output(int rc, int changes)
 	fprintf(stderr, "lastgood: cannot write the output: %s%s\n", e ? strerror(e) : "write error",
 		changes ? "; what the command did is recorded: see 'lastgood history' and "
 			  "'lastgood releases'" : "");
-	return rc ? rc : EXIT_FAILED;
+	if (rc)
+		return rc;
+	return changes ? EXIT_NEEDS_ATTENTION : EXIT_FAILED;
 }

@@ -9,13 +9,20 @@ load helpers
 # to_full ARGS...: lastgood ARGS with its stdout on a full disk.
 to_full() { "$LG" "$@" >/dev/full; }
 
-@test "a snapshot whose output cannot be written exits 1, says so, and its release is in the record" {
+@test "a snapshot or deploy whose output cannot be written exits 4, not 1, and what it did is in the record" {
 	make_stack
 	run --separate-stderr to_full snapshot --label v1
-	expect_equal "$status" 1
+	expect_equal "$status" 4
 	expect_match "$stderr" "^lastgood: cannot write the output: No space left on device; what the command did is recorded: see 'lastgood history'"
 	lg_ok --json releases
 	expect_equal "$(jq -r '.[0].label' <<<"$output")" v1
+	# exit 1 would say the old release is live: the new one is
+	make_source src
+	run --separate-stderr to_full deploy src --label v2
+	expect_equal "$status" 4
+	expect_equal "$(cat bin/api)" "$(cat src/bin/api)"
+	lg_ok --json status
+	expect_match "$output" '"v2"'
 }
 
 @test "every command whose output cannot be written exits 1" {
