@@ -454,6 +454,24 @@ static int proc_has_marker(long pid, const char *marker)
 	return found;
 }
 
+/* Whether pid is still an exec gate (SERVICE_EXEC_GATE): spawned, its pid
+ * recorded, but not yet told to exec `run`. */
+static int proc_is_gate(long pid)
+{
+	char path[64];
+	struct strbuf cmdline = STRBUF_INIT;
+	struct error ignored = ERROR_INIT;
+	int gate = 0;
+
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+	if (fs_read_file(path, &cmdline, &ignored) == 0) {
+		size_t first = strnlen(cmdline.buf, cmdline.len) + 1;
+		gate = first < cmdline.len && !strcmp(cmdline.buf + first, SERVICE_EXEC_GATE);
+	}
+	strbuf_release(&cmdline);
+	return gate;
+}
+
 /*
  * Every live process group leader of our uid whose environment holds svc's
  * marker, but our own group (a lastgood run from beneath a service). Asked
@@ -573,11 +591,15 @@ enum process_verdict {
 	PROCESS_GONE,                /* the recorded pid does not exist */
 	PROCESS_REUSED,              /* the pid now belongs to another process */
 	PROCESS_EXITED,              /* ours, but a zombie (reaped when our child) */
+	PROCESS_GATED,               /* ours, still its exec gate: `run` never ran */
 	PROCESS_RUNNING,
 };
 
 /* What became of the service's recorded process, filling info. Only
- * PROCESS_EXITED and PROCESS_RUNNING mean the pid is provably ours. */
+ * PROCESS_EXITED, PROCESS_GATED and PROCESS_RUNNING mean the pid is
+ * provably ours. A gate is not the service: the lastgood that spawned it
+ * died before the go-ahead (a probe under the lock), and the gate exits as
+ * soon as it is scheduled; or (a probe without it) `run` is a moment away. */
 static int process_probe(struct state *st, const struct service *svc, struct process_row *row,
 			 struct service_info *info, enum process_verdict *verdict,
 			 struct error *err)
@@ -604,6 +626,10 @@ static int process_probe(struct state *st, const struct service *svc, struct pro
 	} else if (ps.state == 'Z' || ps.state == 'X') {
 		*verdict = PROCESS_EXITED;
 		reap_child(row->pid, info->detail, sizeof(info->detail));
+	} else if (proc_is_gate(row->pid)) {
+		*verdict = PROCESS_GATED;
+		snprintf(info->detail, sizeof(info->detail), "pid %ld never ran '%s': its exec gate "
+			 "was not told to", row->pid, svc->run.n ? svc->run.v[0] : "run");
 	} else {
 		*verdict = PROCESS_RUNNING;
 		info->running = 1;
@@ -913,8 +939,8 @@ static int process_inspect(struct state *st, const struct service *svc,
 
 	if (process_probe(st, svc, &row, info, &verdict, err) < 0)
 		return -1;
-	if (verdict == PROCESS_RUNNING)
-		return 0;
+	if (verdict == PROCESS_RUNNING || verdict == PROCESS_GATED)
+		return 0;   /* (a gate carries the marker: it is no untracked process) */
 	size_t n = process_find_untracked(st, svc, &pids);
 	if (n) {
 		size_t len = strlen(info->detail);
@@ -937,7 +963,7 @@ static int process_stop(struct state *st, const struct service *svc, struct erro
 	/* A gone or reused pid is never signalled: nothing proves what now
 	 * answers to that number is ours. The row is left behind when a
 	 * group survives, so a retry still knows what to stop. */
-	if ((verdict == PROCESS_RUNNING || verdict == PROCESS_EXITED) &&
+	if ((verdict == PROCESS_RUNNING || verdict == PROCESS_EXITED || verdict == PROCESS_GATED) &&
 	    group_terminate(svc, row.pid, err) < 0)
 		return -1;
 	if (process_stop_untracked(st, svc, err) < 0)

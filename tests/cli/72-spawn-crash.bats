@@ -88,3 +88,28 @@ first_record_after_spawn() {
 	expect_equal "$(sqlite3 .lastgood/state.db 'SELECT count(*) FROM processes')" 0
 	expect_equal "$(service_pid ghost)" ""
 }
+
+@test "a gate still waiting for a go-ahead that will never come is not taken for the service" {
+	lonely_service
+	lg_ok start
+	lg_ok stop
+	# What a lastgood killed before the go-ahead leaves, caught before the
+	# gate has seen it die: a gate recorded as the service's process. This
+	# one holds its own pipe open, so it waits until it is stopped.
+	mkfifo "$BATS_TEST_TMPDIR/go"
+	LASTGOOD_SERVICE="$(realpath .lastgood)/lonely" setsid "$LG_REAL" --lastgood-exec-gate \
+		bin/lonely 3600 3<>"$BATS_TEST_TMPDIR/go" 4>/dev/null >/dev/null 2>&1 &
+	local gate=$! ticks
+	wait_until 50 grep -q -- --lastgood-exec-gate "/proc/$gate/cmdline"
+	ticks=$(awk '{ print $22 }' "/proc/$gate/stat")
+	sqlite3 .lastgood/state.db "INSERT INTO processes(service, pid, start_ticks, started_ms)
+		VALUES ('lonely', $gate, $ticks, 0)"
+	lg_status 1 verify
+	expect_match "$output$stderr" "never ran"
+	# start stops the gate and runs the service
+	lg_ok start
+	wait_until 50 sh -c "! grep -qs -- --lastgood-exec-gate /proc/$gate/cmdline"
+	expect_equal "$(lonely_pids)" "$(service_pid lonely)"
+	lg_ok stop
+	no_lonely
+}
