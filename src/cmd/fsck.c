@@ -18,9 +18,10 @@ static void fsck_print_json(const struct fsck_report *rep)
 		json_t *releases = json_array();
 		for (size_t j = 0; j < p->nreleases; j++)
 			json_array_append_new(releases, json_integer(p->releases[j]));
-		json_t *problem = command_json_pack("{s:s, s:s, s:b, s:o?, s:o, s:o?, s:o?, s:b}",
+		json_t *problem = command_json_pack("{s:s, s:s, s:b, s:o?, s:b, s:o, s:o?, s:o?, s:b}",
 			"problem", fsck_problem_name(p->kind), "object", p->digest,
 			"manifest", p->manifest, "detail", command_json_text(p->detail),
+			"config", p->config,
 			"releases", releases, "quarantined", command_json_text(p->quarantined),
 			"repair_error", command_json_text(p->repair_error),
 			"intact_again", p->intact_again);
@@ -76,6 +77,11 @@ static void fsck_print_repair(const struct fsck_report *rep, const struct fsck_p
 	} else if (p->manifest) {
 		strbuf_addstr(&line, "a manifest: written again only by a snapshot of exactly "
 			      "the files it lists");
+	} else if (p->config) {
+		strbuf_addstr(&line, "the config text of ");
+		fsck_add_releases(&line, p);
+		strbuf_addstr(&line, ": diff, rollback --config and the fallback when the config "
+			      "does not load cannot use it");
 	} else if (!p->nreleases) {
 		strbuf_addstr(&line, "no live file holds this content, and no release needs it");
 	} else {
@@ -93,7 +99,7 @@ static void fsck_print_problem(const struct fsck_report *rep, const struct fsck_
 {
 	struct strbuf line = STRBUF_INIT;
 	strbuf_addf(&line, "%s %s %s", fsck_problem_name(p->kind),
-		    p->manifest ? "manifest" : "object", p->digest);
+		    p->manifest ? "manifest" : p->config ? "config" : "object", p->digest);
 	if (p->path) {
 		strbuf_addstr(&line, " (");
 		command_quote_name(&line, p->path);
@@ -134,9 +140,18 @@ int cmd_fsck(struct command_context *ctx)
 		if (!fsck_error_is_damage(&err))
 			return command_fail(ctx, &err);
 		fsck_note_database_damage(&rep, err.msg);
-	} else if (ctx->have_state && fsck_run(&ctx->st, ctx->opt.lock_wait_ms, &rep, &err) < 0) {
-		fsck_report_clear(&rep);
-		return command_fail(ctx, &err);
+	} else if (ctx->have_state) {
+		/* Another config's state folder is not this one's to repair;
+		 * one too damaged to tell is what fsck reports. */
+		if (config_bind_state(&ctx->cfg, &ctx->st, 0, &err) < 0) {
+			if (!fsck_error_is_damage(&err))
+				return command_fail(ctx, &err);
+			error_clear(&err);
+		}
+		if (fsck_run(&ctx->st, ctx->opt.lock_wait_ms, &rep, &err) < 0) {
+			fsck_report_clear(&rep);
+			return command_fail(ctx, &err);
+		}
 	}
 	int damaged = rep.nproblems || fsck_database_damaged(&rep);
 	if (ctx->opt.json) {

@@ -232,6 +232,13 @@ static void fsck_check_release(struct fsck_walk *w, const struct release *r)
 	struct fsck_problem *p;
 
 	w->rep->releases++;
+	/* the config the release was recorded with (rollback --config, diff,
+	 * and every command when the config file does not load need it) */
+	if (*r->config_digest && (p = fsck_damage(w, r->config_digest))) {
+		p->config = 1;
+		fsck_problem_use(p, r->id, NULL);
+		p->manifest = 0;
+	}
 	if ((p = fsck_damage(w, r->digest))) {
 		fsck_problem_use(p, r->id, NULL);
 		return;

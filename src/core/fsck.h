@@ -58,6 +58,7 @@ struct fsck_problem {
 	enum fsck_problem_kind kind;
 	char digest[HASH_HEX_SIZE];
 	int manifest;               /* it is a release's manifest */
+	int config;                 /* it is the config text a release was recorded with */
 	char *path;                 /* else the first live path using it; NULL if unused */
 	char **paths;               /* every live path it is known at: where to look for it */
 	size_t npaths;

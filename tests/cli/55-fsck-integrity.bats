@@ -182,3 +182,19 @@ damage_page() {
 	expect_match "${lines[1]}" "stored again from live file"
 	lg_ok fsck
 }
+
+@test "a damaged config text of a release: fsck names it and the releases that need it" {
+	make_stack
+	lg_ok snapshot
+	local digest obj
+	digest=$(sqlite3 .lastgood/state.db 'SELECT config_digest FROM releases WHERE id = 1')
+	[ -n "$digest" ]
+	obj=$(object_path "$digest")
+	chmod u+w "$obj"
+	printf 'X' | dd of="$obj" bs=1 seek=2 conv=notrunc status=none
+	lg_status 1 fsck
+	expect_match "${lines[0]}" "^corrupt config $digest used by release 1$"
+	expect_match "$output" "the config text of release 1: diff, rollback --config"
+	lg_status 1 --json fsck
+	expect_equal "$(jq -r '.problems[0].config' <<<"$output")" true
+}
