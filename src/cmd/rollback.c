@@ -218,12 +218,15 @@ static int rollback_print_plan(struct command_context *ctx, long target_id,
 	return 0;
 }
 
-/* The live files are recorded with the config in use; the switch runs
- * with cfg (the target's own config, for --config). */
+/* The switch runs with the config in use, whatever --config asks: it
+ * records the live files, judges which paths it owns, and stops and starts
+ * the services as they run now. A config recorded with another release
+ * names other paths or defines the services otherwise, and mixing the two
+ * would move out files a running service uses. --config writes the
+ * release's config once the switch is done. */
 static int rollback_run(struct command_context *ctx, const struct rollback_args *args,
 			const unsigned char *selected, long op, long target_id,
-			const struct config *cfg, struct transition_report *report,
-			struct error *err)
+			struct transition_report *report, struct error *err)
 {
 	struct manifest live = MANIFEST_INIT, release = MANIFEST_INIT, target = MANIFEST_INIT;
 	long live_id;
@@ -231,13 +234,13 @@ static int rollback_run(struct command_context *ctx, const struct rollback_args 
 	char *reason = xstrfmt("%s%s(composite of release %ld for '%s' and live files)",
 			       args->reason ? args->reason : "", args->reason ? " " : "",
 			       target_id, args->services ? args->services : "all");
-	struct release_meta meta = { .reason = reason, .config = cfg };
+	struct release_meta meta = { .reason = reason, .config = &ctx->cfg };
 	struct strbuf left_alone = STRBUF_INIT;
 
 	if (transition_record_live(&ctx->st, &ctx->cfg, op, "rollback", &live, &live_id, err) < 0 ||
 	    release_manifest(&ctx->st, target_id, &release, err) < 0)
 		goto out;
-	transition_target_from_release(cfg, selected, &live, &release, &target, &left_alone);
+	transition_target_from_release(&ctx->cfg, selected, &live, &release, &target, &left_alone);
 	if (left_alone.len) {
 		command_progress(ctx, "left alone, not in the config: %s", left_alone.buf);
 		if (operation_step_note(&ctx->st, op, "left alone", NULL, STEP_SKIPPED,
@@ -248,7 +251,7 @@ static int rollback_run(struct command_context *ctx, const struct rollback_args 
 		.selected = selected, .live_id = live_id, .live = &live, .target = &target,
 		.preferred = target_id, .meta = &meta, .on_failure = ON_FAILURE_STOP,
 	};
-	rc = transition_run(&ctx->st, cfg, op, &req, report, err);
+	rc = transition_run(&ctx->st, &ctx->cfg, op, &req, report, err);
 out:
 	strbuf_release(&left_alone);
 	free(reason);
@@ -296,24 +299,28 @@ int cmd_rollback(struct command_context *ctx)
 		return command_fail(ctx, &err);
 	}
 	memset(&report, 0, sizeof(report));
-	rc = rollback_run(ctx, &args, selected, op, target_id, args.config ? &restored : &ctx->cfg,
-			  &report, &err);
+	rc = rollback_run(ctx, &args, selected, op, target_id, &report, &err);
 	free(selected);
 	/* The config file changes only once its release is live and verified:
 	 * a rollback that failed leaves it as it was. */
 	struct error config_err = ERROR_INIT;
-	int config_failed = rc == 0 && report.outcome == TRANSITION_OK && args.config &&
+	int write_config = rc == 0 && report.outcome == TRANSITION_OK && args.config;
+	int config_failed = write_config &&
 			    rollback_write_config(ctx, op, target_id, &restored, &config_err) < 0;
-	if (args.config) {
+	if (write_config && !config_failed) {
 		config_free(&ctx->cfg);
-		ctx->cfg = restored;   /* the services now run by it */
+		ctx->cfg = restored;   /* what the next command runs by */
+	} else if (args.config) {
+		config_free(&restored);
 	}
 	rc = command_finish_transition(ctx, op, "rollback", rc, &report, &err);
 	transition_report_clear(&report);
 	if (config_failed) {
+		/* Not 1, which says the old release is live: the target is,
+		 * with the config file of the old one. */
 		fprintf(stderr, "lastgood: release %ld is live, but its config could not be "
 			"written: %s\n", target_id, config_err.msg);
-		return rc ? rc : EXIT_FAILED;
+		return rc ? rc : EXIT_NEEDS_ATTENTION;
 	}
 	return rc;
 }

@@ -57,6 +57,9 @@ YML
 	lg_status 2 --state-dir "$HOST/.lastgood" rollback 1
 	expect_match "$stderr" "state folder '$HOST/.lastgood' belongs to config '$HOST/lastgood.yml', not to '$BATS_TEST_TMPDIR/other/lastgood.yml'"
 	lg_status 2 --state-dir "$HOST/.lastgood" releases
+	# fsck repairs a state folder: only its own config's
+	lg_status 2 --state-dir "$HOST/.lastgood" fsck
+	expect_match "$stderr" "belongs to config '$HOST/lastgood.yml'"
 }
 
 @test "a stack moved whole, or its state folder moved alone, keeps working; a renamed config is rebound" {
@@ -257,4 +260,25 @@ break_config() { printf 'helth: []\n' >>lastgood.yml; }
 	local digest
 	digest=$(sqlite3 .lastgood/state.db 'SELECT config_digest FROM releases WHERE id = 4')
 	expect_equal "$(cat "$(object_path "$digest")")" "$(cat lastgood.yml)"
+}
+
+@test "rollback --config switches by the config in use: a service only it defines is stopped before its file goes" {
+	make_stack
+	# release 1 is recorded by a config without the worker
+	sed -i '/^  worker:/,/^    after: \[api\]$/d' lastgood.yml
+	! grep -q worker lastgood.yml
+	local old
+	old=$(cat lastgood.yml)
+	lg_ok snapshot
+	# the worker joins, its file recorded in release 2
+	rm web/current.js
+	make_stack
+	lg_ok snapshot
+	lg_ok rollback 1 --config
+	op=$(jq -r '.[0].id' <<<"$(lg -q --json history)")
+	lg_ok --json show "$op"
+	expect_equal "$(jq -r '[.steps[] | select(.kind == "stop" and .target == "worker")] | length' \
+		<<<"$output")" 1
+	[ ! -e bin/worker ]
+	expect_equal "$(cat lastgood.yml)" "$old"
 }
