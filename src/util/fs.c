@@ -189,9 +189,20 @@ int fs_remove_at(int dir_fd, const char *name, const char *what, struct error *e
 	int fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return error_errno(err, EXIT_FAILED, errno, "cannot open folder '%s'", what);
-	struct stat sb;
-	if (fstat(fd, &sb) < 0 ||
-	    ((sb.st_mode & 0700) != 0700 && fchmod(fd, (sb.st_mode & 07777) | 0700) < 0)) {
+	struct stat sb, parent;
+	if (fstat(fd, &sb) < 0 || fstatat(dir_fd, "", &parent, AT_EMPTY_PATH) < 0) {
+		int e = errno;
+		close(fd);
+		return error_errno(err, EXIT_FAILED, e, "cannot inspect folder '%s'", what);
+	}
+	/* Another file system mounted below: its content is not ours to
+	 * remove (as nftw's FTW_MOUNT kept a removal on one file system). */
+	if (sb.st_dev != parent.st_dev) {
+		close(fd);
+		return error_set(err, EXIT_FAILED, "refusing to remove '%s': another file system "
+				 "is mounted there", what);
+	}
+	if ((sb.st_mode & 0700) != 0700 && fchmod(fd, (sb.st_mode & 07777) | 0700) < 0) {
 		int e = errno;
 		close(fd);
 		return error_errno(err, EXIT_FAILED, e, "cannot open up folder '%s'", what);
