@@ -492,8 +492,15 @@ static struct link_group *link_groups(const struct manifest_entry *entry, size_t
 		ALLOC_GROW(groups, *n + 1, alloc);
 		groups[(*n)++] = (struct link_group){ entry->nodes[i].link, NULL };
 	}
-	if (*n)
-		qsort(groups, *n, sizeof(*groups), link_group_order);
+	if (!*n)
+		return groups;
+	/* one group per key, however many names link to it */
+	qsort(groups, *n, sizeof(*groups), link_group_order);
+	size_t kept = 1;
+	for (size_t i = 1; i < *n; i++)
+		if (strcmp(groups[i].first, groups[kept - 1].first))
+			groups[kept++] = groups[i];
+	*n = kept;
 	return groups;
 }
 
