@@ -1349,14 +1349,25 @@ int manifest_capture_entry(struct state *st, const char *service, const char *pa
 		c.cache.check_store = 1;
 		c.cache.objects_fd = store_open_objects(st);
 	}
-	/* the top, as a folder's entry is taken (see capture_dir) */
-	capture_child_init(&top, source, xstrdup(""), 1);
-	capture_inspect(&c, AT_FDCWD, NULL, &top, 1);
-	if (capture_child(&c, AT_FDCWD, &top) == 0 && capture_run_queue(&c) == 0 &&
+	/* the top, as a folder's entry is taken (see capture_dir); a live one
+	 * below its folder's descriptor, reached without following a link
+	 * (fs_open_parent), so that nothing on the way is resolved by name
+	 * again. A source lastgood unpacked is its own. */
+	int top_at = AT_FDCWD, missing = 0;
+	if (!strcmp(source, path) && fs_open_parent(path, 0, &top_at, &missing, err) < 0)
+		goto done;
+	if (missing)
+		top_at = AT_FDCWD;   /* its folder is not there: the inspection says so */
+	capture_child_init(&top, top_at == AT_FDCWD ? source : path_basename(source), xstrdup(""), 1);
+	capture_inspect(&c, top_at, NULL, &top, 1);
+	if (capture_child(&c, top_at, &top) == 0 && capture_run_queue(&c) == 0 &&
 	    store_batch_commit(&c.batch, err) == 0)
 		rc = 0;
 	capture_drop_queue(&c);   /* what a failure left queued */
 	capture_child_free(&top);
+	if (top_at != AT_FDCWD)
+		close(top_at);
+done:
 	if (rc == 0) {
 		capture_sort_nodes(entry);
 		rc = capture_link_names(&c);
