@@ -219,8 +219,8 @@ int command_finish_output(int rc, int changes)
 	if (!failed)
 		return rc;
 	fprintf(stderr, "lastgood: cannot write the output: %s%s\n", e ? strerror(e) : "write error",
-		changes ? "; what the command did is recorded: see 'lastgood history' and "
-			  "'lastgood releases'" : "");
+		changes ? "; what the command did is recorded: 'lastgood status' says which "
+			  "release is live, 'lastgood history' what happened" : "");
 	if (rc)
 		return rc;
 	return changes ? EXIT_NEEDS_ATTENTION : EXIT_FAILED;

@@ -13,7 +13,7 @@ to_full() { "$LG" "$@" >/dev/full; }
 	make_stack
 	run --separate-stderr to_full snapshot --label v1
 	expect_equal "$status" 4
-	expect_match "$stderr" "^lastgood: cannot write the output: No space left on device; what the command did is recorded: see 'lastgood history'"
+	expect_match "$stderr" "^lastgood: cannot write the output: No space left on device; what the command did is recorded: 'lastgood status' says which release is live, 'lastgood history' what happened$"
 	lg_ok --json releases
 	expect_equal "$(jq -r '.[0].label' <<<"$output")" v1
 	# exit 1 would say the old release is live: the new one is
