@@ -319,7 +319,9 @@ int cmd_rollback(struct command_context *ctx)
 		/* Not 1, which says the old release is live: the target is,
 		 * with the config file of the old one. */
 		fprintf(stderr, "lastgood: release %ld is live, but its config could not be "
-			"written: %s\n", target_id, config_err.msg);
+			"written: %s; the config file is still the one it replaced: fix that, then "
+			"run 'lastgood rollback %ld --config' again\n", target_id, config_err.msg,
+			target_id);
 		return rc ? rc : EXIT_NEEDS_ATTENTION;
 	}
 	return rc;
