@@ -25,7 +25,8 @@ CFLAGS  ?= -O2 -g
 ALL_CFLAGS = -std=c17 -D_GNU_SOURCE -pthread $(WARN) -Isrc $(PKG_CFLAGS) $(CFLAGS)
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-SRC      := $(sort $(wildcard src/util/*.c src/core/*.c src/cmd/*.c))
+SRC      := $(sort $(wildcard src/util/*.c src/core/*.c src/core/*/*.c src/cmd/*.c))
+HDR      := $(wildcard src/*/*.h src/*/*/*.h)
 MAIN     := src/main.c
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 
@@ -58,11 +59,11 @@ deps:
 lastgood: $(OBJ)
 	$(CC) $(ALL_CFLAGS) -o $@ $(OBJ) $(PKG_LIBS)
 
-build/release/%.o: %.c $(wildcard src/*/*.h)
+build/release/%.o: %.c $(HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-build/san/%.o: %.c $(wildcard src/*/*.h)
+build/san/%.o: %.c $(HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(SAN) -O1 -c -o $@ $<
 
@@ -79,7 +80,7 @@ build/san/tests/%: tests/unit/%.c build/san/liblastgood.a
 
 # The fuzz targets are clang's libFuzzer whatever CC is. The library is
 # built for coverage and archived, so each target links only what it uses.
-build/fuzz/%.o: %.c $(wildcard src/*/*.h)
+build/fuzz/%.o: %.c $(HDR)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(ALL_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -O1 -c -o $@ $<
 
@@ -90,7 +91,7 @@ build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c build/fuzz/liblastgood.a
 	$(CLANG) $(ALL_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -O1 -o $@ $< build/fuzz/liblastgood.a \
 		$(PKG_LIBS)
 
-build/valgrind/%.o: %.c $(wildcard src/*/*.h)
+build/valgrind/%.o: %.c $(HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -O1 -g -c -o $@ $<
 
