@@ -6,6 +6,7 @@
 #include "core/config.h"
 #include "core/health.h"
 #include "core/operation.h"
+#include "core/plan.h"
 #include "core/service.h"
 #include "core/state.h"
 #include "util/alloc.h"
@@ -58,12 +59,12 @@ static int stack_start_wave(struct state *st, const struct config *cfg, const un
 			return -1;
 		if (info.running == 1) {
 			/* Starting what runs is a no-op; it is still verified. */
-			if (operation_step_note(st, op, "start", cfg->services[s].name, STEP_SKIPPED,
+			if (operation_step_note(st, op, step_kind_name(STEP_START), cfg->services[s].name, STEP_SKIPPED,
 						"already running", err) < 0)
 				return -1;
 			continue;
 		}
-		if (operation_step_begin(st, op, "start", cfg->services[s].name, &step, err) < 0)
+		if (operation_step_begin(st, op, step_kind_name(STEP_START), cfg->services[s].name, &step, err) < 0)
 			return -1;
 		if (service_start(st, &cfg->services[s], &start_err) < 0) {
 			if (start_err.code == EXIT_NEEDS_ATTENTION) {
@@ -124,7 +125,7 @@ static int stack_wait_wave(struct state *st, const struct config *cfg, const uns
 		} else {
 			detail = xstrdup("not judged: another service failed first");
 		}
-		if (operation_step_record(st, op, "healthy", cfg->services[s].name, result, detail,
+		if (operation_step_record(st, op, step_kind_name(STEP_HEALTHY), cfg->services[s].name, result, detail,
 					  wall_start, ended, err) < 0)
 			rc = -1;
 		free(detail);
@@ -138,21 +139,18 @@ static int stack_wait_wave(struct state *st, const struct config *cfg, const uns
 	return rc;
 }
 
-int stack_start(struct state *st, const struct config *cfg, const unsigned char *selected,
-		long op, struct stack_failure *failure, struct error *err)
+void stack_plan_start(const struct config *cfg, const unsigned char *selected,
+		      struct plan *plan)
 {
-	size_t *order = config_start_order(cfg);
-	unsigned char *up = xcalloc(cfg->nservices, 1);
-	unsigned char *wave = xcalloc(cfg->nservices, 1);
-	int rc = 0;
+	unsigned char *up = xcalloc(cfg->nservices ? cfg->nservices : 1, 1);
+	unsigned char *wave = xcalloc(cfg->nservices ? cfg->nservices : 1, 1);
 
 	for (size_t s = 0; s < cfg->nservices; s++)
 		up[s] = selected && !selected[s];
 	for (;;) {
 		size_t n = 0;
 		memset(wave, 0, cfg->nservices);
-		for (size_t i = 0; i < cfg->nservices; i++) {
-			size_t s = order[i];
+		for (size_t s = 0; s < cfg->nservices; s++) {
 			const struct service *svc = &cfg->services[s];
 			int ready = !up[s];
 			for (size_t a = 0; a < svc->nafter && ready; a++) {
@@ -166,43 +164,93 @@ int stack_start(struct state *st, const struct config *cfg, const unsigned char 
 		}
 		if (!n)
 			break;
-		rc = stack_start_wave(st, cfg, wave, op, failure, err);
-		if (rc == 0)
-			rc = stack_wait_wave(st, cfg, wave, op, failure, err);
-		if (rc != 0)
-			break;
+		for (size_t s = 0; s < cfg->nservices; s++)
+			if (wave[s])
+				plan_add(plan, STEP_START, PLAN_START, cfg->services[s].name, s);
+		for (size_t s = 0; s < cfg->nservices; s++)
+			if (wave[s])
+				plan_add(plan, STEP_HEALTHY, PLAN_START, cfg->services[s].name, s);
 		for (size_t s = 0; s < cfg->nservices; s++)
 			up[s] |= wave[s];
 	}
-	free(order);
 	free(up);
 	free(wave);
+}
+
+void stack_plan_stop(const struct config *cfg, const unsigned char *selected, struct plan *plan)
+{
+	size_t *order = config_start_order(cfg);
+	for (size_t i = cfg->nservices; i-- > 0;)
+		if (!selected || selected[order[i]])
+			plan_add(plan, STEP_STOP, PLAN_STOP, cfg->services[order[i]].name, order[i]);
+	free(order);
+}
+
+/* The services of the steps of one kind that come next from *i on: a
+ * wave's starts, then its health waits. */
+static size_t take_wave(const struct config *cfg, const struct plan_step *steps, size_t n,
+			size_t *i, enum step_kind kind, unsigned char *wave)
+{
+	size_t count = 0;
+	memset(wave, 0, cfg->nservices);
+	for (; *i < n && steps[*i].kind == kind; (*i)++, count++)
+		wave[steps[*i].index] = 1;
+	return count;
+}
+
+int stack_run_start(struct state *st, const struct config *cfg, const struct plan_step *steps,
+		    size_t n, long op, struct stack_failure *failure, struct error *err)
+{
+	unsigned char *wave = xcalloc(cfg->nservices ? cfg->nservices : 1, 1);
+	size_t i = 0;
+	int rc = 0;
+
+	while (rc == 0 && i < n) {
+		if (take_wave(cfg, steps, n, &i, STEP_START, wave))
+			rc = stack_start_wave(st, cfg, wave, op, failure, err);
+		if (rc == 0 && take_wave(cfg, steps, n, &i, STEP_HEALTHY, wave))
+			rc = stack_wait_wave(st, cfg, wave, op, failure, err);
+	}
+	free(wave);
+	return rc;
+}
+
+int stack_run_stop(struct state *st, const struct config *cfg, const struct plan_step *steps,
+		   size_t n, long op, struct error *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct service *svc = &cfg->services[steps[i].index];
+		long step;
+		if (operation_step_begin(st, op, step_kind_name(STEP_STOP), svc->name, &step,
+					 err) < 0)
+			return -1;
+		if (service_stop(st, svc, err) < 0) {
+			struct error ignored = ERROR_INIT;
+			operation_step_end(st, step, STEP_FAILED, err->msg, &ignored);
+			return -1;
+		}
+		if (operation_step_end(st, step, STEP_OK, NULL, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int stack_start(struct state *st, const struct config *cfg, const unsigned char *selected,
+		long op, struct stack_failure *failure, struct error *err)
+{
+	struct plan plan = PLAN_INIT;
+	stack_plan_start(cfg, selected, &plan);
+	int rc = stack_run_start(st, cfg, plan.steps, plan.n, op, failure, err);
+	plan_free(&plan);
 	return rc;
 }
 
 int stack_stop(struct state *st, const struct config *cfg, const unsigned char *selected,
 	       long op, struct error *err)
 {
-	size_t *order = config_start_order(cfg);
-	int rc = 0;
-
-	for (size_t i = cfg->nservices; i-- > 0 && rc == 0;) {
-		size_t s = order[i];
-		long step;
-		if (selected && !selected[s])
-			continue;
-		if (operation_step_begin(st, op, "stop", cfg->services[s].name, &step, err) < 0) {
-			rc = -1;
-			break;
-		}
-		rc = service_stop(st, &cfg->services[s], err);
-		if (rc == 0) {
-			rc = operation_step_end(st, step, STEP_OK, NULL, err);
-		} else {
-			struct error ignored = ERROR_INIT;
-			operation_step_end(st, step, STEP_FAILED, err->msg, &ignored);
-		}
-	}
-	free(order);
+	struct plan plan = PLAN_INIT;
+	stack_plan_stop(cfg, selected, &plan);
+	int rc = stack_run_stop(st, cfg, plan.steps, plan.n, op, err);
+	plan_free(&plan);
 	return rc;
 }
