@@ -1266,6 +1266,15 @@ int config_check_files(const struct config *cfg, struct error *err)
 	return 0;
 }
 
+size_t config_service_of_path(const struct config *cfg, const char *path)
+{
+	for (size_t s = 0; s < cfg->nservices; s++)
+		for (size_t f = 0; f < cfg->services[s].nfiles; f++)
+			if (!strcmp(cfg->services[s].files[f].path, path))
+				return s;
+	return cfg->nservices;
+}
+
 const struct service *config_find_service(const struct config *cfg, const char *name)
 {
 	size_t i = service_index(cfg, name);

@@ -207,6 +207,8 @@ int config_restore(const struct config *cfg, long op, char **kept, struct error 
  * not (written with YAML escapes), and the text must then not be shown. */
 int config_mask_secrets(const struct config *cfg, struct strbuf *text, int own);
 const struct service *config_find_service(const struct config *cfg, const char *name);
+/* The index of the service whose `files` list path, or cfg->nservices. */
+size_t config_service_of_path(const struct config *cfg, const char *path);
 /* Services in start order (each after everything in its `after`), as
  * indexes into cfg->services; caller frees *order. Never fails on a loaded
  * config (cycles are rejected by config_load). */

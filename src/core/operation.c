@@ -3,6 +3,7 @@
  * the record history, show and reports are drawn from.
  */
 #include "core/operation.h"
+#include "core/plan.h"
 #include "core/state.h"
 #include "util/alloc.h"
 #include "util/error.h"
@@ -53,6 +54,62 @@ int operation_begin(struct state *st, const char *command, const char *args,
 	st->operation = *op;
 	state_lock_describe(st, *op, command);
 	return 0;
+}
+
+static const char *const op_phase_names[OP_PHASE_COUNT] = {
+	[OP_PHASE_RUNNING] = "running",
+	[OP_PHASE_STAGING] = "staging",
+	[OP_PHASE_SWAPPING] = "swapping",
+	[OP_PHASE_COMMITTED] = "committed",
+	[OP_PHASE_REVERTING] = "reverting",
+	[OP_PHASE_REVERTED] = "reverted",
+	[OP_PHASE_SWITCHED] = "switched",
+	[OP_PHASE_UNDONE] = "undone",
+	[OP_PHASE_ENDED] = "ended",
+};
+
+const char *op_phase_name(enum op_phase phase)
+{
+	return phase < OP_PHASE_COUNT ? op_phase_names[phase] : "?";
+}
+
+int operation_phase(struct state *st, long op, enum op_phase *phase, long *revert_to,
+		    struct error *err)
+{
+	sqlite3_stmt *stmt;
+	const char *name = NULL;
+	int found = 0;
+
+	if (state_prepare(st, "SELECT phase, revert_to FROM operations WHERE id = ?", &stmt,
+			  err) < 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, op);
+	if (sqlite3_step(stmt) == SQLITE_ROW) {
+		name = (const char *)sqlite3_column_text(stmt, 0);
+		*revert_to = sqlite3_column_int64(stmt, 1);
+		for (size_t p = 0; name && p < OP_PHASE_COUNT && !found; p++)
+			if (!strcmp(name, op_phase_names[p])) {
+				*phase = (enum op_phase)p;
+				found = 1;
+			}
+	}
+	int rc = name && !found
+		 ? error_set(err, EXIT_FAILED, "operation %ld is in phase '%s', which this "
+			     "lastgood does not know; recover it with the lastgood that began it",
+			     op, name)
+		 : !name ? error_set(err, EXIT_FAILED, "no operation %ld in the journal", op) : 0;
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int operation_set_phase(struct state *st, long op, enum op_phase phase, struct error *err)
+{
+	sqlite3_stmt *stmt;
+	if (state_prepare(st, "UPDATE operations SET phase = ? WHERE id = ?", &stmt, err) < 0)
+		return -1;
+	sqlite3_bind_text(stmt, 1, op_phase_names[phase], -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, op);
+	return run_write(st, stmt, "record phase", err);
 }
 
 int operation_set_releases(struct state *st, long op, long from, long to, struct error *err)
@@ -137,6 +194,22 @@ int operation_step_record(struct state *st, long op, const char *kind,
 			  long long started_ms, long long ended_ms, struct error *err)
 {
 	return insert_step(st, op, kind, target, result, detail, started_ms, ended_ms, NULL, err);
+}
+
+int operation_commit(struct state *st, long op, long release, struct error *err)
+{
+	long long now = state_now_ms();
+	char *detail = xstrfmt("release %ld live", release);
+	int rc = state_begin(st, err);
+	if (rc == 0 && (operation_set_phase(st, op, OP_PHASE_COMMITTED, err) < 0 ||
+			state_set_live_release(st, release, err) < 0 ||
+			insert_step(st, op, step_kind_name(STEP_COMMIT), NULL, STEP_OK, detail, now,
+				    now, NULL, err) < 0)) {
+		state_rollback(st);
+		rc = -1;
+	}
+	free(detail);
+	return rc < 0 ? -1 : state_commit(st, err);
 }
 
 int operation_step_note(struct state *st, long op, const char *kind,

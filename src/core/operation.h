@@ -40,6 +40,38 @@ enum step_result {
 	STEP_UNDONE,
 };
 
+/*
+ * Where an operation's switch stands (operations.phase), the word recover
+ * reads first. The engine passes the commit point by writing
+ * OP_PHASE_COMMITTED together with the new live release, in one
+ * transaction; before it a crash is undone, after it finished. The names
+ * are what the journal stores: they never change.
+ */
+enum op_phase {
+	OP_PHASE_RUNNING,       /* begun; nothing live touched yet */
+	OP_PHASE_STAGING,       /* resources preparing: nothing live yet */
+	OP_PHASE_SWAPPING,      /* resources committing: some may be live */
+	OP_PHASE_COMMITTED,     /* the target is live (commit point passed) */
+	OP_PHASE_REVERTING,     /* going back after the target failed */
+	OP_PHASE_REVERTED,      /* back: the old release is live again */
+	OP_PHASE_SWITCHED,      /* settled on the target */
+	OP_PHASE_UNDONE,        /* settled on the old release */
+	OP_PHASE_ENDED,         /* the operation has its result */
+	OP_PHASE_COUNT
+};
+
+const char *op_phase_name(enum op_phase phase);
+/* op's phase and the release a revert goes back to (0 when none). */
+int operation_phase(struct state *st, long op, enum op_phase *phase, long *revert_to,
+		    struct error *err);
+/* Write op's phase; inside a transaction it is part of it. */
+int operation_set_phase(struct state *st, long op, enum op_phase phase, struct error *err);
+
+/* The commit point: from this transaction on `release` is live. It writes
+ * the phase OP_PHASE_COMMITTED, the live release and the operation's
+ * "commit" step together, so a crash finds all three or none. */
+int operation_commit(struct state *st, long op, long release, struct error *err);
+
 struct step_record {
 	long id;
 	int seq;

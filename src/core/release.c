@@ -224,6 +224,16 @@ static int adopt_config(struct state *st, long id, const char *config_digest,
 	return 0;
 }
 
+long release_reusable(struct state *st, const struct manifest *m,
+		      const struct release_meta *meta)
+{
+	char digest[HASH_HEX_SIZE];
+	if (meta && (meta->label || meta->commit))
+		return 0;
+	manifest_digest(m, digest);
+	return release_with_digest(st, digest);
+}
+
 int release_create(struct state *st, const struct manifest *m,
 		   const struct release_meta *meta, long *id, int *created,
 		   struct error *err)

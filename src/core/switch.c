@@ -5,7 +5,6 @@
 #include "core/switch.h"
 #include "core/manifest.h"
 #include "core/nodemeta.h"
-#include "core/nodemeta.h"
 #include "core/operation.h"
 #include "core/state.h"
 #include "core/store.h"
@@ -44,7 +43,7 @@ struct journal {
 	struct journal_entry *entries;
 	size_t n;
 	size_t alloc;
-	char *phase;
+	enum op_phase phase;
 	long revert_to;
 	struct strbuf left;      /* stages left in place, for the record */
 };
@@ -56,7 +55,6 @@ static void journal_free(struct journal *j)
 		free(j->entries[i].stage);
 	}
 	free(j->entries);
-	free(j->phase);
 	strbuf_release(&j->left);
 	memset(j, 0, sizeof(*j));
 }
@@ -101,35 +99,12 @@ const struct manifest_entry *switch_change_entry(const struct switch_change *cha
 
 /* ---- the journal ---- */
 
-static int set_phase(struct state *st, long op, const char *phase, struct error *err)
-{
-	sqlite3_stmt *stmt;
-	if (state_prepare(st, "UPDATE operations SET phase = ? WHERE id = ?", &stmt, err) < 0)
-		return -1;
-	sqlite3_bind_text(stmt, 1, phase, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 2, op);
-	int rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
-	if (rc != SQLITE_DONE)
-		return state_db_error(st, "record phase", err);
-	return 0;
-}
-
 static int journal_load(struct state *st, long op, struct journal *j, struct error *err)
 {
 	sqlite3_stmt *stmt;
 	memset(j, 0, sizeof(*j));
-	if (state_prepare(st, "SELECT phase, revert_to FROM operations WHERE id = ?", &stmt,
-			  err) < 0)
+	if (operation_phase(st, op, &j->phase, &j->revert_to, err) < 0)
 		return -1;
-	sqlite3_bind_int64(stmt, 1, op);
-	if (sqlite3_step(stmt) == SQLITE_ROW) {
-		j->phase = xstrdup((const char *)sqlite3_column_text(stmt, 0));
-		j->revert_to = sqlite3_column_int64(stmt, 1);
-	}
-	sqlite3_finalize(stmt);
-	if (!j->phase)
-		return error_set(err, EXIT_FAILED, "no operation %ld in the journal", op);
 
 	if (state_prepare(st, "SELECT seq, path, stage, created, absent, staged_dev, staged_ino, "
 			  "live_dev, live_ino FROM switch_entries WHERE operation = ? ORDER BY seq",
@@ -183,7 +158,7 @@ static int journal_write_plan(struct state *st, long op, const struct switch_pla
 			      struct journal *j, struct error *err)
 {
 	memset(j, 0, sizeof(*j));
-	j->phase = xstrdup("staging");
+	j->phase = OP_PHASE_STAGING;
 	for (size_t i = 0; i < plan->n; i++) {
 		const struct switch_change *c = &plan->changes[i];
 		ALLOC_GROW(j->entries, j->n + 1, j->alloc);
@@ -217,7 +192,7 @@ static int journal_write_plan(struct state *st, long op, const struct switch_pla
 		}
 	}
 	sqlite3_finalize(stmt);
-	if (set_phase(st, op, "staging", err) < 0)
+	if (operation_set_phase(st, op, OP_PHASE_STAGING, err) < 0)
 		goto fail;
 	return state_commit(st, err);
 fail:
@@ -263,12 +238,11 @@ static int journal_write_inodes(struct state *st, long op, const struct journal 
 	return 0;
 }
 
-static int journal_update(struct state *st, long op, const struct journal *j, const char *phase,
-			  struct error *err)
+static int journal_update(struct state *st, long op, const struct journal *j, struct error *err)
 {
 	if (state_begin(st, err) < 0)
 		return -1;
-	if (journal_write_inodes(st, op, j, err) < 0 || (phase && set_phase(st, op, phase, err) < 0)) {
+	if (journal_write_inodes(st, op, j, err) < 0) {
 		state_rollback(st);
 		return -1;
 	}
@@ -278,12 +252,13 @@ static int journal_update(struct state *st, long op, const struct journal *j, co
 /* The commit point, both ways: from this transaction on, `release` is
  * live (the target after a switch, the release gone back to after a
  * revert). */
-static int journal_write_live(struct state *st, long op, const char *phase, long release,
+static int journal_write_live(struct state *st, long op, enum op_phase phase, long release,
 			      struct error *err)
 {
 	if (state_begin(st, err) < 0)
 		return -1;
-	if (set_phase(st, op, phase, err) < 0 || state_set_live_release(st, release, err) < 0) {
+	if (operation_set_phase(st, op, phase, err) < 0 ||
+	    state_set_live_release(st, release, err) < 0) {
 		state_rollback(st);
 		return -1;
 	}
@@ -294,7 +269,7 @@ static int journal_write_live(struct state *st, long op, const char *phase, long
  * later switch in the same operation (recover putting the previous
  * release back from the store) journals afresh. The phase keeps how it
  * ended: "switched" or "undone". Stages left in place are noted. */
-static int journal_forget(struct state *st, long op, struct journal *j, const char *phase,
+static int journal_forget(struct state *st, long op, struct journal *j, enum op_phase phase,
 			  struct error *err)
 {
 	sqlite3_stmt *stmt;
@@ -312,7 +287,7 @@ static int journal_forget(struct state *st, long op, struct journal *j, const ch
 		state_db_error(st, "forget switch journal", err);
 		goto fail;
 	}
-	if (set_phase(st, op, phase, err) < 0)
+	if (operation_set_phase(st, op, phase, err) < 0)
 		goto fail;
 	return state_commit(st, err);
 fail:
@@ -849,7 +824,7 @@ static int stage_all(struct state *st, long op, const struct switch_plan *plan,
 	}
 	/* Every stage's inode is durable before anything is written in it:
 	 * from here on a crash removes exactly what lastgood made. */
-	if (journal_update(st, op, j, NULL, err) < 0)
+	if (journal_update(st, op, j, err) < 0)
 		goto partly;
 	for (size_t i = 0; i < j->n; i++) {
 		struct journal_entry *e = &j->entries[i];
@@ -865,17 +840,16 @@ static int stage_all(struct state *st, long op, const struct switch_plan *plan,
 		if (operation_step_end(st, step, STEP_OK, NULL, err) < 0)
 			return -1;
 	}
-	if (set_phase(st, op, "swapping", err) < 0)
+	if (operation_set_phase(st, op, OP_PHASE_SWAPPING, err) < 0)
 		return -1;
-	free(j->phase);
-	j->phase = xstrdup("swapping");
+	j->phase = OP_PHASE_SWAPPING;
 	return 0;
 partly:
 	/* The inodes learned so far go to the journal, so that the undo
 	 * removes the tops already made. */
 	{
 		struct error ignored = ERROR_INIT;
-		journal_update(st, op, j, NULL, &ignored);
+		journal_update(st, op, j, &ignored);
 	}
 	return -1;
 }
@@ -901,7 +875,7 @@ static int journal_live_inodes(struct state *st, long op, struct journal *j, str
 		e->live_dev = sb.st_dev;
 		e->live_ino = sb.st_ino;
 	}
-	return journal_update(st, op, j, NULL, err);
+	return journal_update(st, op, j, err);
 }
 
 static int swap_all(struct state *st, long op, struct journal *j, struct error *err)
@@ -938,16 +912,23 @@ static int swap_all(struct state *st, long op, struct journal *j, struct error *
 
 /* Put the old files back now rather than leave it to recover; if that
  * fails too, recover must finish it (the operation stays unfinished). */
+/* err held why the switch stopped; undoing it failed too (undo_err):
+ * recover must finish it, the operation stays unfinished. */
+static void undo_failed(struct error *err, const struct error *undo_err)
+{
+	/* err->msg is both the first failure and the destination. */
+	char first[sizeof(err->msg)];
+	memcpy(first, err->msg, sizeof(first));
+	error_set(err, EXIT_NEEDS_ATTENTION, "%s; and undoing it failed: %s; run 'lastgood recover'",
+		  first, undo_err->msg);
+}
+
 static void switch_undo_now(struct state *st, long op, struct journal *j, struct error *err)
 {
 	struct error undo_err = ERROR_INIT;
-	if (undo_journal(j, &undo_err) < 0 || journal_forget(st, op, j, "undone", &undo_err) < 0) {
-		/* err->msg is both the first failure and the destination. */
-		char first[sizeof(err->msg)];
-		memcpy(first, err->msg, sizeof(first));
-		error_set(err, EXIT_NEEDS_ATTENTION, "%s; and undoing it failed: %s; "
-			  "run 'lastgood recover'", first, undo_err.msg);
-	}
+	if (undo_journal(j, &undo_err) < 0 ||
+	    journal_forget(st, op, j, OP_PHASE_UNDONE, &undo_err) < 0)
+		undo_failed(err, &undo_err);
 }
 
 int switch_prepare(struct state *st, long op, const struct switch_plan *plan,
@@ -967,25 +948,30 @@ int switch_prepare(struct state *st, long op, const struct switch_plan *plan,
 	return rc;
 }
 
-int switch_commit(struct state *st, long op, long to_release, int *committed,
-		  struct error *err)
+int switch_swap(struct state *st, long op, struct error *err)
 {
 	struct journal j;
 	int rc = -1;
 
-	*committed = 0;
-	if (journal_load(st, op, &j, err) < 0)
-		goto out;
-	if (swap_all(st, op, &j, err) < 0 ||
-	    journal_write_live(st, op, "committed", to_release, err) < 0) {
-		switch_undo_now(st, op, &j, err);
-		goto out;
+	if (journal_load(st, op, &j, err) == 0) {
+		rc = swap_all(st, op, &j, err);
+		if (rc < 0)
+			switch_undo_now(st, op, &j, err);
 	}
-	*committed = 1;
-	rc = 0;
-out:
 	journal_free(&j);
 	return rc;
+}
+
+int switch_undo(struct state *st, long op, struct error *err)
+{
+	struct journal j;
+	struct error load_err = ERROR_INIT;
+	if (journal_load(st, op, &j, &load_err) < 0)
+		undo_failed(err, &load_err);
+	else
+		switch_undo_now(st, op, &j, err);
+	journal_free(&j);
+	return -1;
 }
 
 int switch_kept_copies(struct state *st, long op)
@@ -993,7 +979,7 @@ int switch_kept_copies(struct state *st, long op)
 	struct journal j;
 	struct error ignored = ERROR_INIT;
 	int kept = journal_load(st, op, &j, &ignored) == 0 && j.n &&
-		   (!strcmp(j.phase, "committed") || !strcmp(j.phase, "reverting"));
+		   (j.phase == OP_PHASE_COMMITTED || j.phase == OP_PHASE_REVERTING);
 	journal_free(&j);
 	return kept;
 }
@@ -1005,7 +991,7 @@ static int revert_journal(struct state *st, long op, struct journal *j, long bac
 			  struct error *err)
 {
 	sqlite3_stmt *stmt;
-	if (strcmp(j->phase, "reverting")) {
+	if (j->phase != OP_PHASE_REVERTING) {
 		if (state_begin(st, err) < 0)
 			return -1;
 		if (state_prepare(st, "UPDATE operations SET revert_to = ? WHERE id = ?", &stmt,
@@ -1022,7 +1008,8 @@ static int revert_journal(struct state *st, long op, struct journal *j, long bac
 			state_rollback(st);
 			return -1;
 		}
-		if (set_phase(st, op, "reverting", err) < 0 || state_commit(st, err) < 0) {
+		if (operation_set_phase(st, op, OP_PHASE_REVERTING, err) < 0 ||
+		    state_commit(st, err) < 0) {
 			state_rollback(st);
 			return -1;
 		}
@@ -1030,7 +1017,7 @@ static int revert_journal(struct state *st, long op, struct journal *j, long bac
 	}
 	if (unswap_all(j, err) < 0)
 		return -1;
-	return journal_write_live(st, op, "reverted", j->revert_to, err);
+	return journal_write_live(st, op, OP_PHASE_REVERTED, j->revert_to, err);
 }
 
 int switch_revert(struct state *st, long op, long back_to, struct error *err)
@@ -1041,9 +1028,9 @@ int switch_revert(struct state *st, long op, long back_to, struct error *err)
 
 	if (journal_load(st, op, &j, err) < 0)
 		goto out;
-	if (strcmp(j.phase, "committed") && strcmp(j.phase, "reverting")) {
+	if (j.phase != OP_PHASE_COMMITTED && j.phase != OP_PHASE_REVERTING) {
 		error_set(err, EXIT_FAILED, "internal error: operation %ld reverted in phase '%s'",
-			  op, j.phase);
+			  op, op_phase_name(j.phase));
 		goto out;
 	}
 	char *detail = xstrfmt("back to release %ld: the replaced files swapped back", back_to);
@@ -1063,10 +1050,10 @@ out:
  * swap); after a revert, the new content (the staged inode). */
 static int finish_journal(struct state *st, long op, struct journal *j, struct error *err)
 {
-	int reverted = !strcmp(j->phase, "reverted");
+	int reverted = j->phase == OP_PHASE_REVERTED;
 	if (remove_stages(j, reverted ? holds_staged : holds_live, err) < 0)
 		return -1;
-	return journal_forget(st, op, j, reverted ? "undone" : "switched", err);
+	return journal_forget(st, op, j, reverted ? OP_PHASE_UNDONE : OP_PHASE_SWITCHED, err);
 }
 
 void switch_remember_staged(struct state *st, long op, const struct switch_plan *plan,
@@ -1076,7 +1063,7 @@ void switch_remember_staged(struct state *st, long op, const struct switch_plan 
 	struct error ignored = ERROR_INIT;
 
 	if (journal_load(st, op, &j, &ignored) < 0 || j.n != plan->n ||
-	    strcmp(j.phase, "committed") || state_begin(st, &ignored) < 0) {
+	    j.phase != OP_PHASE_COMMITTED || state_begin(st, &ignored) < 0) {
 		journal_free(&j);
 		return;
 	}
@@ -1113,9 +1100,9 @@ int switch_finish(struct state *st, long op, struct error *err)
 		rc = 0;
 		goto out;
 	}
-	if (strcmp(j.phase, "committed") && strcmp(j.phase, "reverted")) {
+	if (j.phase != OP_PHASE_COMMITTED && j.phase != OP_PHASE_REVERTED) {
 		error_set(err, EXIT_FAILED, "internal error: operation %ld cleaned up in phase "
-			  "'%s'", op, j.phase);
+			  "'%s'", op, op_phase_name(j.phase));
 		goto out;
 	}
 	if (operation_step_begin(st, op, "clean up", NULL, &step, err) < 0)
@@ -1142,31 +1129,30 @@ int switch_recover(struct state *st, long op, enum switch_outcome *outcome,
 	}
 	if (!j.n) {
 		/* Settled before the operation ended: say how. */
-		if (!strcmp(j.phase, "switched"))
+		if (j.phase == OP_PHASE_SWITCHED)
 			*outcome = SWITCH_COMPLETE;
-		else if (!strcmp(j.phase, "undone"))
+		else if (j.phase == OP_PHASE_UNDONE)
 			*outcome = SWITCH_UNDONE;
 		journal_free(&j);
 		return 0;
 	}
-	if (!strcmp(j.phase, "committed")) {
+	if (j.phase == OP_PHASE_COMMITTED) {
 		rc = finish_journal(st, op, &j, err);
 		*outcome = SWITCH_FINISHED;
-	} else if (!strcmp(j.phase, "reverting")) {
+	} else if (j.phase == OP_PHASE_REVERTING) {
 		rc = revert_journal(st, op, &j, j.revert_to, err);
 		if (rc == 0) {
-			free(j.phase);
-			j.phase = xstrdup("reverted");
+			j.phase = OP_PHASE_REVERTED;
 			rc = finish_journal(st, op, &j, err);
 		}
 		*outcome = SWITCH_UNDONE;
-	} else if (!strcmp(j.phase, "reverted")) {
+	} else if (j.phase == OP_PHASE_REVERTED) {
 		rc = finish_journal(st, op, &j, err);
 		*outcome = SWITCH_UNDONE;
 	} else {
 		rc = undo_journal(&j, err);
 		if (rc == 0)
-			rc = journal_forget(st, op, &j, "undone", err);
+			rc = journal_forget(st, op, &j, OP_PHASE_UNDONE, err);
 		*outcome = SWITCH_UNDONE;
 	}
 	journal_free(&j);

@@ -35,7 +35,8 @@
  *   switch_plan_build(&live_manifest, &target_manifest, &plan);
  *   switch_prepare(&st, op, &plan, &err);      stage: nothing live changes
  *   ... stop the services concerned ...
- *   switch_commit(&st, op, target_id, &committed, &err);   swap, commit
+ *   switch_swap(&st, op, &err);                 swap
+ *   operation_commit(&st, op, target_id, &err);  the commit point
  *   ... start the services, judge them ...
  *   switch_finish(&st, op, &err);               verified: remove the old copies
  *      or switch_revert(&st, op, live_id, &err); failed: swap the old back
@@ -82,28 +83,29 @@ const struct manifest_entry *switch_change_entry(const struct switch_change *cha
  * the services are down for the swaps alone. */
 int switch_prepare(struct state *st, long op, const struct switch_plan *plan,
 		   struct error *err);
-/* Swap the prepared entries in and commit to_release. *committed says
- * whether the commit point was passed. On failure before it the old files
- * are put back before returning -1; if even that fails, err->code is
- * EXIT_NEEDS_ATTENTION and the operation must stay unfinished so that
- * `recover` completes the undo. On failure after it (*committed set) the
- * new release is live and only the journal's last word is missing: the
- * operation must stay unfinished for `recover`. */
-int switch_commit(struct state *st, long op, long to_release, int *committed,
-		  struct error *err);
-/* After switch_commit, once the new release's verdict is final (or after
+/* Swap the prepared entries in (the services concerned stopped). The
+ * engine then passes the commit point (operation_commit). On failure the
+ * old files are put back before returning -1; if even that fails,
+ * err->code is EXIT_NEEDS_ATTENTION and the operation must stay
+ * unfinished so that `recover` completes the undo. */
+int switch_swap(struct state *st, long op, struct error *err);
+/* After switch_swap, when the commit point could not be written: put the
+ * old files back. Returns -1 keeping err (the reason), made
+ * EXIT_NEEDS_ATTENTION when the undo failed too. */
+int switch_undo(struct state *st, long op, struct error *err);
+/* After the commit point, once the new release's verdict is final (or after
  * switch_revert, once the old release's is): remove what the stages hold
  * and settle the journal (a no-op when that was done already). A later
  * switch in the same operation journals afresh, so it must come first.
  * On failure the operation must stay unfinished for `recover`. */
 int switch_finish(struct state *st, long op, struct error *err);
-/* After switch_commit, before switch_finish: the stat cache learns the
+/* After the commit point, before switch_finish: the stat cache learns the
  * files now live from plan's targets, so that the next capture does not
  * read them again. staged_ns is manifest_cache_clock() taken after
  * switch_prepare. Only an optimisation: failures are ignored. */
 void switch_remember_staged(struct state *st, long op, const struct switch_plan *plan,
 			    long long staged_ns);
-/* After switch_commit, when the new release failed: swap the old content
+/* After the commit point, when the new release failed: swap the old content
  * back into every path and commit back_to (the release live before) as
  * live. Nothing is copied, so going back works even when the store lost
  * an object of back_to. The new content stays at the stage names for

@@ -5,6 +5,8 @@
 #include "core/transition.h"
 #include "core/config.h"
 #include "core/operation.h"
+#include "core/plan.h"
+#include "core/resource/resource.h"
 #include "core/source.h"
 #include "core/state.h"
 #include "core/stack.h"
@@ -129,16 +131,6 @@ int transition_target_from_source(struct state *st, const struct config *cfg,
 	return 0;
 }
 
-/* The index of the service whose `files` list path, or cfg->nservices. */
-static size_t service_of_path(const struct config *cfg, const char *path)
-{
-	for (size_t s = 0; s < cfg->nservices; s++)
-		for (size_t f = 0; f < cfg->services[s].nfiles; f++)
-			if (!strcmp(cfg->services[s].files[f].path, path))
-				return s;
-	return cfg->nservices;
-}
-
 void transition_target_from_release(const struct config *cfg, const unsigned char *selected,
 				    const struct manifest *live, const struct manifest *release,
 				    struct manifest *target, struct strbuf *left_alone)
@@ -159,7 +151,7 @@ void transition_target_from_release(const struct config *cfg, const unsigned cha
 	 * whatever is there now stays. */
 	for (size_t i = 0; left_alone && i < release->n; i++) {
 		const struct manifest_entry *e = &release->entries[i];
-		if (service_of_path(cfg, e->path) == cfg->nservices)
+		if (config_service_of_path(cfg, e->path) == cfg->nservices)
 			strbuf_addf(left_alone, "%s'%s'", left_alone->len ? ", " : "", e->path);
 	}
 	manifest_sort(target);
@@ -170,37 +162,230 @@ unsigned char *transition_changed_services(const struct config *cfg,
 {
 	unsigned char *changed = xcalloc(cfg->nservices ? cfg->nservices : 1, 1);
 	for (size_t i = 0; i < plan->n; i++) {
-		size_t s = service_of_path(cfg, switch_change_entry(&plan->changes[i])->path);
+		size_t s = config_service_of_path(cfg, switch_change_entry(&plan->changes[i])->path);
 		if (s < cfg->nservices)
 			changed[s] = 1;
 	}
 	return changed;
 }
 
+/* One switch: the steps the executor walks (the very list a dry run
+ * prints), each resource's own part of the plan, and the services whose
+ * part changes. */
+struct transition {
+	struct plan plan;
+	void **data;             /* per resource kind, resource_kinds[] order */
+	unsigned char *changed;
+	size_t n;                /* things that change, over every resource */
+};
+
+static void transition_free(struct transition *t)
+{
+	for (size_t k = 0; t->data && k < resource_kind_count; k++)
+		resource_kinds[k]->free_data(t->data[k]);
+	free(t->data);
+	free(t->changed);
+	plan_free(&t->plan);
+}
+
+/* The steps between live and target, in the order they run. */
+static void transition_plan_switch(const struct config *cfg, const struct manifest *live,
+				   const struct manifest *target, const unsigned char *selected,
+				   struct transition *t)
+{
+	struct resource_input in = { .cfg = cfg, .live = live, .target = target };
+
+	memset(t, 0, sizeof(*t));
+	t->data = xcalloc(resource_kind_count, sizeof(*t->data));
+	t->changed = xcalloc(cfg->nservices ? cfg->nservices : 1, 1);
+	for (size_t k = 0; k < resource_kind_count; k++)
+		t->n += resource_kinds[k]->plan(&in, &t->plan, t->changed, &t->data[k]);
+	if (t->n == 0) {
+		/* Nothing to switch: the selected services are still started
+		 * or judged, so the report says what is true. */
+		stack_plan_start(cfg, selected, &t->plan);
+	} else {
+		stack_plan_stop(cfg, t->changed, &t->plan);
+		plan_add(&t->plan, STEP_COMMIT, PLAN_COMMIT, NULL, 0);
+		stack_plan_start(cfg, t->changed, &t->plan);
+	}
+}
+
+/* The release the target is: req->preferred when it has that content,
+ * else one with the same content and no label of its own; 0 when the
+ * target is to be recorded as a new release. */
+static long target_release(struct state *st, const struct transition_request *req)
+{
+	char digest[HASH_HEX_SIZE];
+	struct release r;
+	struct error ignored = ERROR_INIT;
+	long id = 0;
+
+	if (req->preferred && release_get(st, req->preferred, &r, &ignored) == 0) {
+		manifest_digest(req->target, digest);
+		if (!strcmp(r.digest, digest))
+			id = req->preferred;
+		release_clear(&r);
+	}
+	return id ? id : release_reusable(st, req->target, req->meta);
+}
+
+static void transition_build(struct state *st, const struct config *cfg,
+			     const struct transition_request *req, struct transition *t)
+{
+	transition_plan_switch(cfg, req->live, req->target, req->selected, t);
+	if (!target_release(st, req))
+		plan_add(&t->plan, STEP_RECORD_TARGET, PLAN_RECORD, NULL, 0);
+	plan_sort(&t->plan);
+}
+
+int transition_plan(struct state *st, const struct config *cfg,
+		    const struct transition_request *req, struct plan *plan)
+{
+	struct transition t;
+	transition_build(st, cfg, req, &t);
+	*plan = t.plan;
+	memset(&t.plan, 0, sizeof(t.plan));
+	transition_free(&t);
+	return 0;
+}
+
+int transition_plan_rollback(struct state *st, const struct config *cfg, long target_id,
+			     const unsigned char *selected, int with_config, struct plan *plan,
+			     struct strbuf *left_alone, long *live_id, struct error *err)
+{
+	struct manifest live = MANIFEST_INIT, release = MANIFEST_INIT, target = MANIFEST_INIT;
+	struct plan switch_steps = PLAN_INIT;
+
+	*live_id = state_live_release(st);
+	if ((*live_id && release_manifest(st, *live_id, &live, err) < 0) ||
+	    release_manifest(st, target_id, &release, err) < 0) {
+		manifest_free(&live);
+		return -1;
+	}
+	size_t before = left_alone->len;
+	transition_target_from_release(cfg, selected, &live, &release, &target, left_alone);
+	plan_add(plan, STEP_RECORD_LIVE, PLAN_RECORD, NULL, 0);
+	if (left_alone->len > before)
+		plan_add(plan, STEP_LEFT_ALONE, PLAN_RECORD, NULL, 0);
+	struct transition_request req = {
+		.selected = selected, .live_id = *live_id, .live = &live, .target = &target,
+		.preferred = target_id,
+	};
+	transition_plan(st, cfg, &req, &switch_steps);
+	for (size_t i = 0; i < switch_steps.n; i++) {
+		const struct plan_step *step = &switch_steps.steps[i];
+		plan_add(plan, step->kind, step->phase, step->target, step->index);
+	}
+	if (with_config)
+		plan_add(plan, STEP_RESTORE_CONFIG, PLAN_FINISH, cfg->path, 0);
+	plan_free(&switch_steps);
+	manifest_free(&live);
+	manifest_free(&release);
+	manifest_free(&target);
+	return 0;
+}
+
+/* The steps of one phase of t's plan: *n gets how many. */
+static const struct plan_step *phase_steps(const struct transition *t, enum plan_phase phase,
+					   size_t *n)
+{
+	size_t first;
+	*n = plan_phase_steps(&t->plan, phase, &first);
+	return t->plan.steps + first;
+}
+
 static int record_target(struct state *st, long op, const struct transition_request *req,
 			 long *to_id, struct error *err)
 {
-	char digest[HASH_HEX_SIZE];
 	int created = 0;
 
-	*to_id = 0;
-	manifest_digest(req->target, digest);
-	if (req->preferred) {
-		struct release r;
-		if (release_get(st, req->preferred, &r, err) < 0)
-			return -1;
-		if (!strcmp(r.digest, digest))
-			*to_id = req->preferred;
-		release_clear(&r);
-	}
+	*to_id = target_release(st, req);
 	if (!*to_id && release_create(st, req->target, req->meta, to_id, &created, err) < 0)
 		return -1;
 	if (!req->keep_record && operation_set_releases(st, op, req->live_id, *to_id, err) < 0)
 		return -1;
 	if (created)
-		return operation_step_note(st, op, "record target", NULL, STEP_OK,
+		return operation_step_note(st, op, step_kind_name(STEP_RECORD_TARGET), NULL, STEP_OK,
 					   "recorded as a new release", err);
 	return 0;
+}
+
+/* ---- every resource, in table order (undone in reverse) ---- */
+
+static int resources_prepare(struct state *st, long op, struct transition *t,
+			     struct error *err)
+{
+	for (size_t k = 0; k < resource_kind_count; k++)
+		if (resource_kinds[k]->prepare(st, op, t->data[k], err) < 0) {
+			struct error ignored = ERROR_INIT;
+			while (k-- > 0)
+				resource_kinds[k]->undo(st, op, &ignored);
+			return -1;
+		}
+	return 0;
+}
+
+static int resources_check(struct state *st, long op, struct transition *t, long live_id,
+			   struct error *err)
+{
+	for (size_t k = 0; k < resource_kind_count; k++)
+		if (resource_kinds[k]->check(st, op, t->data[k], live_id, err) < 0)
+			return -1;
+	return 0;
+}
+
+/* Each resource's commit, then the commit point. A resource that fails
+ * puts its own part back; those before it are undone here. */
+static int resources_commit(struct state *st, long op, struct transition *t, long to_id,
+			    struct error *err)
+{
+	size_t k = 0;
+	for (; k < resource_kind_count; k++)
+		if (resource_kinds[k]->commit(st, op, t->data[k], err) < 0)
+			break;
+	if (k == resource_kind_count && operation_commit(st, op, to_id, err) == 0)
+		return 0;
+	while (k-- > 0)
+		resource_kinds[k]->undo(st, op, err);
+	return -1;
+}
+
+/* data: the transition's, or NULL when recover or a revert finishes. */
+static int resources_finish(struct state *st, long op, struct transition *t, int target_stays,
+			    struct error *err)
+{
+	for (size_t k = 0; k < resource_kind_count; k++)
+		if (resource_kinds[k]->finish(st, op, t ? t->data[k] : NULL, target_stays, err) < 0)
+			return -1;
+	return 0;
+}
+
+static int resources_kept(struct state *st, long op)
+{
+	int kept = 0;
+	for (size_t k = 0; k < resource_kind_count; k++)
+		kept |= resource_kinds[k]->kept(st, op);
+	return kept;
+}
+
+int transition_recover(struct state *st, long op, enum switch_outcome *outcome,
+		       struct error *err)
+{
+	*outcome = SWITCH_NOTHING;
+	for (size_t k = 0; k < resource_kind_count; k++) {
+		enum switch_outcome one;
+		if (resource_kinds[k]->recover(st, op, &one, err) < 0)
+			return -1;
+		if (one > *outcome)
+			*outcome = one;
+	}
+	return 0;
+}
+
+int transition_kept_copies(struct state *st, long op)
+{
+	return resources_kept(st, op);
 }
 
 /*
@@ -208,41 +393,24 @@ static int record_target(struct state *st, long op, const struct transition_requ
  * and their logs, both in the state folder. The old copies are normally
  * removed once the new release is verified, but on a nearly full disk the
  * space they hold may be what the start needs: then they go before it,
- * as long as the store holds every file they hold intact (re-hashed here:
- * they may be the only good copy, and the disk is nearly full only
- * rarely). Going back after that stages from the store. The margin covers
- * the WAL growing to SQLite's auto-checkpoint size (1000 pages, 4 MiB)
- * and the checkpoint copying pages into the database.
+ * as long as the store holds everything they hold intact. Going back
+ * after that stages from the store. The margin covers the WAL growing to
+ * SQLite's auto-checkpoint size (1000 pages, 4 MiB) and the checkpoint
+ * copying pages into the database.
  */
 #define START_ROOM_MIN (8LL << 20)
 
-static int store_holds_entries(struct state *st, const struct switch_plan *plan)
-{
-	struct error ignored = ERROR_INIT;
-	for (size_t i = 0; i < plan->n; i++) {
-		const struct manifest_entry *from = plan->changes[i].from;
-		for (size_t k = 0; from && k < from->nnodes; k++) {
-			char hex[HASH_HEX_SIZE];
-			if (from->nodes[k].type != NODE_FILE)
-				continue;
-			hash_to_hex(from->nodes[k].digest, hex);
-			if (store_verify(st, hex, &ignored) < 0)
-				return 0;
-		}
-	}
-	return 1;
-}
-
-static int clean_up_if_room_is_short(struct state *st, long op, const struct switch_plan *plan,
+static int clean_up_if_room_is_short(struct state *st, long op, struct transition *t,
 				     struct error *err)
 {
 	struct statvfs vfs;
 	if (statvfs(st->dir, &vfs) == 0 &&
 	    (long long)vfs.f_bavail * (long long)vfs.f_frsize >= START_ROOM_MIN)
 		return 0;
-	if (!store_holds_entries(st, plan))
-		return 0;
-	return switch_finish(st, op, err);
+	for (size_t k = 0; k < resource_kind_count; k++)
+		if (!resource_kinds[k]->recoverable_from_store(st, t->data[k]))
+			return 0;
+	return resources_finish(st, op, t, 0, err);
 }
 
 /*
@@ -301,10 +469,10 @@ static int transition_stuck(struct transition_report *report, enum transition_ho
 }
 
 /* The switch away from release `from` failed before its commit point
- * (stack_stop, the check of the live files, or switch_commit): its files
- * are back unless err says even that failed. Settle the journal and start
- * the stopped services again; the host is unchanged only when all of it
- * worked. */
+ * (stopping, the check of the live files, or a resource's commit): its
+ * files are back unless err says even that failed. Settle the journal and
+ * start the stopped services again; the host is unchanged only when all
+ * of it worked. */
 static void transition_undo(struct state *st, const struct config *cfg, long op, long from,
 			    const unsigned char *changed, struct transition_report *report,
 			    const struct error *err)
@@ -319,51 +487,10 @@ static void transition_undo(struct state *st, const struct config *cfg, long op,
 	}
 	/* The old files are live whatever the journal says, so the services
 	 * start even when settling it failed. */
-	int settled = switch_recover(st, op, &undone, &ignored) == 0;
+	int settled = transition_recover(st, op, &undone, &ignored) == 0;
 	int started = stack_start(st, cfg, changed, op, &ignored_failure, &ignored);
 	stack_failure_clear(&ignored_failure);
 	transition_stuck(report, settled && started == 0 ? HOST_UNCHANGED : HOST_LIVE, from);
-}
-
-/*
- * A live entry about to be swapped out must still be what was recorded:
- * someone may have edited it since, while the services took their
- * stop_timeout to stop, and that edit would be in no release once it is
- * swapped out. It is captured again (the stat cache makes that a stat per
- * unchanged file) and compared; a change stops the switch, which is then
- * undone, so the edit stays live and the next operation records it.
- */
-static int check_live_unchanged(struct state *st, long op, const struct switch_plan *plan,
-				long live_id, struct error *err)
-{
-	for (size_t i = 0; i < plan->n; i++) {
-		const struct manifest_entry *from = plan->changes[i].from;
-		const struct manifest_entry *e = switch_change_entry(&plan->changes[i]);
-		int present, same = 0;
-		if (manifest_entry_present(e->path, &present, err) < 0)
-			return -1;
-		if (present && from) {
-			struct manifest_entry now;
-			memset(&now, 0, sizeof(now));
-			if (manifest_capture_entry(st, from->service, from->path, from->path,
-						   CAPTURE_CACHE_READ_ONLY, &now, NULL, err) < 0)
-				return -1;
-			same = !strcmp(now.digest, from->digest);
-			manifest_entry_free(&now);
-		} else {
-			same = !present && !from;
-		}
-		if (same)
-			continue;
-		error_set(err, EXIT_FAILED, "'%s' changed after it was recorded%s%.0ld, while the "
-			  "services were stopping: nothing was switched and they are started again; "
-			  "run the command again to record the change first", e->path,
-			  live_id ? " as part of release " : "", live_id);
-		struct error ignored = ERROR_INIT;
-		operation_step_note(st, op, "check live", e->path, STEP_FAILED, err->msg, &ignored);
-		return -1;
-	}
-	return 0;
 }
 
 /* The old release's files are live again: start its services, judge
@@ -381,44 +508,47 @@ static int transition_back_started(struct state *st, const struct config *cfg, l
 		if (release_set_mark(st, back_to, MARK_GOOD, err) < 0)
 			return transition_stuck(report, HOST_VERIFIED, back_to);
 	}
-	if (switch_finish(st, op, err) < 0)
+	if (resources_finish(st, op, NULL, 0, err) < 0)
 		return transition_stuck(report, HOST_LIVE, back_to);
 	return 0;
 }
 
 /* Go back to req->live_id after the target failed: stop the changed
- * services, put the old files back (swapped back when the switch kept
- * them, else staged from the store), start, verify. Returns 0 with the
+ * services, put the old release back (from what the resources kept, else
+ * switched to again from the store), start, verify. Returns 0 with the
  * outcome set, -1 when lastgood could not act (the outcome is then "needs
  * attention" too, report->host says where it stopped). */
 static int transition_go_back(struct state *st, const struct config *cfg, long op,
 			      const struct transition_request *req, const unsigned char *changed,
 			      struct transition_report *report, struct error *err)
 {
-	struct switch_plan back;
-	int rc, committed;
+	struct transition back;
+	int rc;
 
 	report->outcome = TRANSITION_NEEDS_ATTENTION;
 	char *detail = xstrfmt("back to release %ld", req->live_id);
-	rc = operation_step_note(st, op, "roll back", NULL, STEP_OK, detail, err);
+	rc = operation_step_note(st, op, step_kind_name(STEP_ROLL_BACK), NULL, STEP_OK, detail,
+				 err);
 	free(detail);
 	if (rc < 0)
 		return transition_stuck(report, HOST_LIVE, report->to_id);
-	if (switch_kept_copies(st, op))
+	if (resources_kept(st, op))
 		return transition_revert(st, cfg, op, req->live_id, changed, report, err);
 
-	switch_plan_build(req->target, req->live, &back);
-	rc = switch_prepare(st, op, &back, err);
-	switch_plan_free(&back);
-	if (rc < 0 || stack_stop(st, cfg, changed, op, err) < 0)
+	transition_plan_switch(cfg, req->target, req->live, NULL, &back);
+	rc = resources_prepare(st, op, &back, err);
+	if (rc == 0)
+		rc = stack_stop(st, cfg, changed, op, err);
+	if (rc < 0) {
+		transition_free(&back);
 		return transition_stuck(report, HOST_LIVE, report->to_id);
-	if (switch_commit(st, op, req->live_id, &committed, err) < 0) {
-		if (committed)
-			return transition_stuck(report, HOST_LIVE, req->live_id);
+	}
+	rc = resources_commit(st, op, &back, req->live_id, err);
+	transition_free(&back);
+	if (rc < 0)
 		return transition_stuck(report, err->code == EXIT_NEEDS_ATTENTION ? HOST_SWITCHING
 										   : HOST_LIVE,
 					report->to_id);
-	}
 	return transition_back_started(st, cfg, op, req->live_id, changed, report, err);
 }
 
@@ -429,8 +559,10 @@ int transition_revert(struct state *st, const struct config *cfg, long op, long 
 	report->outcome = TRANSITION_NEEDS_ATTENTION;
 	if (stack_stop(st, cfg, changed, op, err) < 0)
 		return transition_stuck(report, HOST_LIVE, report->to_id);
-	if (switch_revert(st, op, back_to, err) < 0)
-		return transition_stuck(report, HOST_SWITCHING, report->to_id);
+	for (size_t k = 0; k < resource_kind_count; k++)
+		if (resource_kinds[k]->kept(st, op) &&
+		    resource_kinds[k]->revert(st, op, back_to, err) < 0)
+			return transition_stuck(report, HOST_SWITCHING, report->to_id);
 	return transition_back_started(st, cfg, op, back_to, changed, report, err);
 }
 
@@ -438,12 +570,15 @@ int transition_revert(struct state *st, const struct config *cfg, long op, long 
  * (services not running are started, running ones judged), so that the
  * report says what is true, not what was hoped. */
 static int transition_verify_only(struct state *st, const struct config *cfg, long op,
-				  const struct transition_request *req,
+				  const struct transition_request *req, const struct transition *t,
 				  struct transition_report *report, struct error *err)
 {
+	size_t n;
+	const struct plan_step *start = phase_steps(t, PLAN_START, &n);
+
 	if (state_set_live_release(st, report->to_id, err) < 0)
 		return -1;
-	int started = stack_start(st, cfg, req->selected, op, &report->failure, err);
+	int started = stack_run_start(st, cfg, start, n, op, &report->failure, err);
 	if (started < 0)
 		return transition_stuck(report, HOST_LIVE, report->to_id);
 	if (started > 0) {
@@ -463,54 +598,50 @@ int transition_run(struct state *st, const struct config *cfg, long op,
 		   const struct transition_request *req, struct transition_report *report,
 		   struct error *err)
 {
-	struct switch_plan plan;
-	unsigned char *changed = NULL;
-	int rc = -1, committed;
+	struct transition t;
+	const struct plan_step *steps;
+	size_t n;
+	int rc = -1;
 
 	memset(report, 0, sizeof(*report));
 	report->from_id = req->live_id;
 	report->host = HOST_UNCHANGED;
 	report->live_id = req->live_id;
+	transition_build(st, cfg, req, &t);
 	if (record_target(st, op, req, &report->to_id, err) < 0)
-		return -1;
-	switch_plan_build(req->live, req->target, &plan);
-	report->changed = plan.n;
-	if (plan.n == 0) {
-		rc = transition_verify_only(st, cfg, op, req, report, err);
+		goto out;
+	report->changed = t.n;
+	if (t.n == 0) {
+		rc = transition_verify_only(st, cfg, op, req, &t, report, err);
 		goto out;
 	}
-	changed = transition_changed_services(cfg, &plan);
 	if (room_set_aside(st, err) < 0)
 		goto out;
-	/* Stage first: a damaged or oversized target is refused while every
-	 * service still runs, and the services are down for the swaps only.
-	 * Stages that could not be removed are left for recover. */
-	if (switch_prepare(st, op, &plan, err) < 0) {
+	/* Prepare first: a damaged or oversized target is refused while
+	 * every service still runs, and the services are down for the
+	 * commit only. What could not be removed is left for recover. */
+	if (resources_prepare(st, op, &t, err) < 0) {
 		if (err->code == EXIT_NEEDS_ATTENTION)
 			transition_stuck(report, HOST_LIVE, req->live_id);
 		goto out;
 	}
-	long long staged_ns = manifest_cache_clock();
-	if (stack_stop(st, cfg, changed, op, err) < 0 ||
-	    check_live_unchanged(st, op, &plan, req->live_id, err) < 0) {
-		transition_undo(st, cfg, op, req->live_id, changed, report, err);
-		goto out;
-	}
-	if (switch_commit(st, op, report->to_id, &committed, err) < 0) {
-		/* Past the commit point the target is live: never undone
-		 * here, and never started unverified; recover decides. */
-		if (committed)
-			transition_stuck(report, HOST_LIVE, report->to_id);
-		else
-			transition_undo(st, cfg, op, req->live_id, changed, report, err);
+	steps = phase_steps(&t, PLAN_STOP, &n);
+	if (stack_run_stop(st, cfg, steps, n, op, err) < 0 ||
+	    resources_check(st, op, &t, req->live_id, err) < 0 ||
+	    resources_commit(st, op, &t, report->to_id, err) < 0) {
+		/* Before the commit point: the old release goes back. Past it
+		 * the target is live, never undone here and never started
+		 * unverified. */
+		transition_undo(st, cfg, op, req->live_id, t.changed, report, err);
 		goto out;
 	}
 	room_give_back(st);
-	if (clean_up_if_room_is_short(st, op, &plan, err) < 0) {
+	if (clean_up_if_room_is_short(st, op, &t, err) < 0) {
 		transition_stuck(report, HOST_LIVE, report->to_id);
 		goto out;
 	}
-	int started = stack_start(st, cfg, changed, op, &report->failure, err);
+	steps = phase_steps(&t, PLAN_START, &n);
+	int started = stack_run_start(st, cfg, steps, n, op, &report->failure, err);
 	if (started < 0) {
 		/* lastgood's own failure says nothing about the release: it is
 		 * not marked, and recover settles the operation. */
@@ -535,8 +666,7 @@ int transition_run(struct state *st, const struct config *cfg, long op,
 	}
 	if (started == 0 || req->on_failure != ON_FAILURE_ROLL_BACK) {
 		/* The verdict is final: the target stays. */
-		switch_remember_staged(st, op, &plan, staged_ns);
-		if (switch_finish(st, op, err) < 0) {
+		if (resources_finish(st, op, &t, 1, err) < 0) {
 			transition_stuck(report, HOST_LIVE, report->to_id);
 			goto out;
 		}
@@ -546,11 +676,10 @@ int transition_run(struct state *st, const struct config *cfg, long op,
 		rc = 0;
 		goto out;
 	}
-	rc = transition_go_back(st, cfg, op, req, changed, report, err);
+	rc = transition_go_back(st, cfg, op, req, t.changed, report, err);
 out:
 	room_give_back(st);   /* when a failure came before the commit */
-	free(changed);
-	switch_plan_free(&plan);
+	transition_free(&t);
 	return rc;
 }
 

@@ -22,6 +22,7 @@
 #include "core/manifest.h"
 #include "core/release.h"
 #include "core/stack.h"
+#include "core/switch.h"
 
 struct config;
 struct error;
@@ -129,6 +130,30 @@ void transition_report_clear(struct transition_report *report);
 int transition_revert(struct state *st, const struct config *cfg, long op, long back_to,
 		      const unsigned char *changed, struct transition_report *report,
 		      struct error *err);
+
+/* The steps transition_run would walk for req, in order (plan.h): what
+ * `rollback --dry-run` prints. Reads the state, changes nothing. */
+struct plan;
+int transition_plan(struct state *st, const struct config *cfg,
+		    const struct transition_request *req, struct plan *plan);
+
+/* Every step of a rollback to release target_id, in the order a real
+ * run takes them: recording the live files, the paths left alone (their
+ * quoted list appended to left_alone), the switch (transition_plan), and
+ * with_config, writing the release's config file. *live_id gets the
+ * release live now. The live files are taken as the live release records
+ * them: a real run records any unrecorded change first. */
+int transition_plan_rollback(struct state *st, const struct config *cfg, long target_id,
+			     const unsigned char *selected, int with_config, struct plan *plan,
+			     struct strbuf *left_alone, long *live_id, struct error *err);
+
+/* 1 when op's switch passed its commit point and every resource still
+ * keeps what going back needs (transition_revert). */
+int transition_kept_copies(struct state *st, long op);
+/* Finish or undo the switch of an interrupted operation, every resource
+ * (resource.h); *outcome is the furthest any got. Safe to run again. */
+int transition_recover(struct state *st, long op, enum switch_outcome *outcome,
+		       struct error *err);
 
 /* The services owning at least one entry of the plan, as a selection over
  * cfg->services (caller frees): those a switch stops and starts. */

@@ -197,12 +197,11 @@ static void switch_to(struct fixture *fx, const struct manifest *a, const struct
 {
 	struct switch_plan plan;
 	struct error err = ERROR_INIT;
-	int committed = 0;
 	switch_plan_build(a, b, &plan);
 	assert_int_equal(plan.n, changes);
 	assert_int_equal(switch_prepare(&fx->st, fx->op, &plan, &err), 0);
-	assert_int_equal(switch_commit(&fx->st, fx->op, 2, &committed, &err), 0);
-	assert_int_equal(committed, 1);
+	assert_int_equal(switch_swap(&fx->st, fx->op, &err), 0);
+	assert_int_equal(operation_commit(&fx->st, fx->op, 2, &err), 0);
 	switch_plan_free(&plan);
 }
 
@@ -520,10 +519,10 @@ static void test_tree_deeper_than_path_max(void **state)
 	assert_no_stage_left(fx);
 	/* And staged from the store, into a fresh folder. */
 	struct switch_plan plan;
-	int committed;
 	switch_plan_build(&a, &b, &plan);
 	assert_int_equal(switch_prepare(&fx->st, fx->op, &plan, &err), 0);
-	assert_int_equal(switch_commit(&fx->st, fx->op, 3, &committed, &err), 0);
+	assert_int_equal(switch_swap(&fx->st, fx->op, &err), 0);
+	assert_int_equal(operation_commit(&fx->st, fx->op, 3, &err), 0);
 	assert_int_equal(switch_finish(&fx->st, fx->op, &err), 0);
 	switch_plan_free(&plan);
 	struct manifest again = MANIFEST_INIT;
