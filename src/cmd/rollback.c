@@ -4,12 +4,14 @@
  */
 #include "cmd/command.h"
 #include "core/operation.h"
+#include "core/plan.h"
 #include "core/switch.h"
 #include "core/transition.h"
 #include "util/alloc.h"
 #include "util/strbuf.h"
 
 #include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,61 +162,95 @@ static int rollback_write_config(struct command_context *ctx, long op, long targ
 	return rc;
 }
 
-/* The plan, printed: what a real run would do, in order. The live files
- * are compared with the live release as recorded; a real run records any
- * unrecorded change first. */
+/* One step of the plan as the operator reads it. A service's health
+ * wait shares the line of its start. */
+static void print_step(struct command_context *ctx, const struct plan_step *step,
+		       size_t changes, long live_id, long target_id, int *n)
+{
+	const char *svc;
+
+	switch (step->kind) {
+	case STEP_RECORD_LIVE:
+		printf("%3d. record live files (a new release if they differ from release %ld)\n",
+		       (*n)++, live_id);
+		return;
+	case STEP_RECORD_TARGET:
+		printf("%3d. record the target as a new release\n", (*n)++);
+		return;
+	case STEP_STAGE:
+		svc = ctx->cfg.services[config_service_of_path(&ctx->cfg, step->target)].name;
+		printf("%3d. stage %s (service %s)\n", (*n)++, step->target, svc);
+		return;
+	case STEP_CHECK_LIVE:
+		printf("%3d. check the live files are still as recorded\n", (*n)++);
+		return;
+	case STEP_REMOVE:
+		printf("%3d. remove %s (release %ld has none)\n", (*n)++, step->target, target_id);
+		return;
+	case STEP_COMMIT:
+		printf("%3d. commit: release %ld live\n", (*n)++, target_id);
+		return;
+	case STEP_START:
+		printf("%3d. %s %s and wait until healthy\n", (*n)++, changes ? "start" : "verify",
+		       step->target);
+		return;
+	case STEP_HEALTHY:
+		return;
+	case STEP_CLEAN_UP:
+		printf("%3d. clean up %zu old %s\n", (*n)++, changes, changes == 1 ? "copy" : "copies");
+		return;
+	case STEP_RESTORE_CONFIG:
+		printf("%3d. write the config of release %ld to '%s', keeping the one there\n",
+		       (*n)++, target_id, step->target);
+		return;
+	default:
+		printf("%3d. %s%s%s\n", (*n)++, step_kind_name(step->kind), step->target ? " " : "",
+		       step->target ? step->target : "");
+		return;
+	}
+}
+
+/* The plan, printed: the very steps a real run walks, in order (--json:
+ * each step's kind and target as the journal will record them). */
 static int rollback_print_plan(struct command_context *ctx, long target_id,
 			       const unsigned char *selected, int config, struct error *err)
 {
-	struct manifest live = MANIFEST_INIT, release = MANIFEST_INIT, target = MANIFEST_INIT;
-	struct switch_plan plan;
-	long live_id = state_live_release(&ctx->st);
+	struct plan plan = PLAN_INIT;
+	struct strbuf left_alone = STRBUF_INIT;
+	long live_id;
 
-	if (live_id && release_manifest(&ctx->st, live_id, &live, err) < 0)
-		return -1;
-	if (release_manifest(&ctx->st, target_id, &release, err) < 0) {
-		manifest_free(&live);
+	if (transition_plan_rollback(&ctx->st, &ctx->cfg, target_id, selected, config, &plan,
+				     &left_alone, &live_id, err) < 0) {
+		strbuf_release(&left_alone);
 		return -1;
 	}
-	struct strbuf left_alone = STRBUF_INIT;
-	transition_target_from_release(&ctx->cfg, selected, &live, &release, &target, &left_alone);
-	switch_plan_build(&live, &target, &plan);
-	unsigned char *changed = transition_changed_services(&ctx->cfg, &plan);
-	size_t *order = config_start_order(&ctx->cfg);
-	int n = 1;
-	printf("plan: roll back from release %ld to release %ld\n", live_id, target_id);
-	printf("%3d. record live files (a new release if they differ from release %ld)\n", n++, live_id);
-	for (size_t i = 0; i < plan.n; i++)
-		if (plan.changes[i].to)
-			printf("%3d. stage %s (service %s)\n", n++, plan.changes[i].to->path,
-			       plan.changes[i].to->service);
-	for (size_t i = ctx->cfg.nservices; i-- > 0;)
-		if (changed[order[i]])
-			printf("%3d. stop %s\n", n++, ctx->cfg.services[order[i]].name);
-	printf("%3d. check the live files are still as recorded\n", n++);
-	for (size_t i = 0; i < plan.n; i++)
-		printf(plan.changes[i].to ? "%3d. swap %s\n" : "%3d. remove %s (release %ld has "
-		       "none)\n", n++, switch_change_entry(&plan.changes[i])->path, target_id);
-	printf("%3d. commit: release %ld live\n", n++, target_id);
-	for (size_t i = 0; i < ctx->cfg.nservices; i++)
-		if (changed[order[i]] || (!plan.n && (!selected || selected[order[i]])))
-			printf("%3d. %s %s and wait until healthy\n", n++, plan.n ? "start" :
-			       "verify", ctx->cfg.services[order[i]].name);
-	if (plan.n)
-		printf("%3d. clean up %zu old %s\n", n++, plan.n, plan.n == 1 ? "copy" : "copies");
-	if (config)
-		printf("%3d. write the config of release %ld to '%s', keeping the one there\n", n++,
-		       target_id, ctx->cfg.path);
-	if (left_alone.len)
-		printf("left alone (not in the config): %s\n", left_alone.buf);
+	if (ctx->opt.json) {
+		json_t *steps = json_array();
+		for (size_t i = 0; i < plan.n; i++) {
+			json_t *step = command_json_pack("{s:s}", "kind",
+							 step_kind_name(plan.steps[i].kind));
+			json_object_set_new(step, "target", command_json_text(plan.steps[i].target));
+			json_array_append_new(steps, step);
+		}
+		command_print_json(command_json_pack("{s:b, s:I, s:I, s:o}", "dry_run", 1,
+						     "from_release", (json_int_t)live_id,
+						     "to_release", (json_int_t)target_id,
+						     "steps", steps));
+	} else {
+		int n = 1;
+		size_t changes = 0;
+		for (size_t i = 0; i < plan.n; i++)
+			changes += plan.steps[i].kind == STEP_SWAP || plan.steps[i].kind == STEP_REMOVE;
+		printf("plan: roll back from release %ld to release %ld\n", live_id, target_id);
+		for (size_t i = 0; i < plan.n; i++)
+			if (plan.steps[i].kind != STEP_LEFT_ALONE)
+				print_step(ctx, &plan.steps[i], changes, live_id, target_id, &n);
+		if (left_alone.len)
+			printf("left alone (not in the config): %s\n", left_alone.buf);
+		printf("dry run: nothing changed\n");
+	}
 	strbuf_release(&left_alone);
-	free(order);
-	free(changed);
-	printf("dry run: nothing changed\n");
-	switch_plan_free(&plan);
-	manifest_free(&live);
-	manifest_free(&release);
-	manifest_free(&target);
+	plan_free(&plan);
 	return 0;
 }
 

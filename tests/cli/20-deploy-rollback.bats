@@ -282,6 +282,40 @@ mark_release() {
 	expect_equal "$(jq -r '.[0].result' <<<"$output")" ok
 }
 
+# The dry run's steps, and the steps the rollback then journals, as lines
+# of "kind target".
+steps_of() {
+	jq -r '.steps[] | "\(.kind) \(.target // "")"' <<<"$1"
+}
+
+@test "rollback --dry-run --json lists the very steps the rollback then takes" {
+	make_stack
+	lg_ok snapshot
+	change_stack
+	lg_ok snapshot
+	lg_ok --json rollback --dry-run 1
+	planned=$(steps_of "$output")
+	expect_match "$planned" "check live"
+	lg_ok rollback 1
+	op=$(jq -r '.[0].id' <<<"$(lg -q --json history)")
+	lg_ok --json show "$op"
+	expect_equal "$(steps_of "$output")" "$planned"
+}
+
+@test "a partial rollback's dry run lists recording its composite target too" {
+	make_stack
+	lg_ok snapshot
+	change_stack
+	lg_ok snapshot
+	lg_ok --json rollback --dry-run 1 --services api
+	planned=$(steps_of "$output")
+	expect_match "$planned" "record target"
+	lg_ok rollback 1 --services api
+	op=$(jq -r '.[0].id' <<<"$(lg -q --json history)")
+	lg_ok --json show "$op"
+	expect_equal "$(steps_of "$output")" "$planned"
+}
+
 @test "rollback --services switches only the named services' files" {
 	make_stack
 	lg_ok snapshot
