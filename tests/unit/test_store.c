@@ -1,5 +1,5 @@
 /*
- * Unit tests for the content store (core/store.c): dedupe, read-only
+ * Unit tests for the content store (core/store/objects.c): dedupe, read-only
  * objects, verified copies, damage detection and repair, tmp/ cleanup.
  */
 #include <stdarg.h>
