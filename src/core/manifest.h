@@ -75,8 +75,8 @@
  * ("racily clean") is read again by the next one. A row keeps the file's
  * extended attributes too (changing one moves the ctime). A capture that
  * checks the store also wants each such file's object there at its size.
- * manifest.c spells out the rule, and why a snapshot does not check the
- * store. Without a database (st->db NULL) every file is read.
+ * store/statcache.h spells out the rule, and why a snapshot does not
+ * check the store. Without a database (st->db NULL) every file is read.
  */
 #ifndef LG_MANIFEST_H
 #define LG_MANIFEST_H

@@ -5,9 +5,10 @@
  * the helpers that grow a manifest. The public interface is manifest.h.
  *
  *   manifest.c    the model in memory and the text form (serialize, digest),
- *                 live trees into the store with the stat cache, and
- *                 manifests kept in the store (load, store)
+ *                 live trees into the store, and manifests kept in the
+ *                 store (load, store)
  *   parse.c       the text back into a manifest, trusting nothing
+ *   statcache.c   the stat cache: which files a capture need not read
  */
 #ifndef LG_STORE_MANIFEST_INTERNAL_H
 #define LG_STORE_MANIFEST_INTERNAL_H
