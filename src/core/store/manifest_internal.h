@@ -4,10 +4,10 @@
  * parser checks each line it reads against them), the order of nodes, and
  * the helpers that grow a manifest. The public interface is manifest.h.
  *
- *   manifest.c    the model in memory and the text form (serialize, digest),
- *                 live trees into the store, and manifests kept in the
- *                 store (load, store)
+ *   manifest.c    the model in memory, the text form (serialize, digest),
+ *                 and manifests kept in the store (load, store)
  *   parse.c       the text back into a manifest, trusting nothing
+ *   capture.c     live trees into the store
  *   statcache.c   the stat cache: which files a capture need not read
  */
 #ifndef LG_STORE_MANIFEST_INTERNAL_H
