@@ -90,6 +90,7 @@ struct config;
 struct digest_set;
 struct error;
 struct state;
+struct store;
 struct strbuf;
 struct xattr_list;
 
@@ -204,9 +205,10 @@ void manifest_serialize(const struct manifest *m, struct strbuf *out);
 void manifest_digest(const struct manifest *m, char digest[HASH_HEX_SIZE]);
 int manifest_parse(const char *text, size_t len, struct manifest *m, struct error *err);
 /* Load a manifest from the store by its digest (verifying it). */
-int manifest_load(struct state *st, const char *digest, struct manifest *m, struct error *err);
+int manifest_load(struct store *store, const char *digest, struct manifest *m,
+		  struct error *err);
 /* Serialize, store, and give the digest. */
-int manifest_store(struct state *st, const struct manifest *m,
+int manifest_store(struct store *store, const struct manifest *m,
 		   char digest[HASH_HEX_SIZE], struct error *err);
 /* The digest of service's entries in m (each path and its entry digest,
  * in path order): two manifests hold exactly the same files for the

@@ -676,7 +676,7 @@ int manifest_capture_entry(struct state *st, const char *service, const char *pa
 	entry->service = xstrdup(service);
 	entry->path = xstrdup(path);
 	parallel_pool_init(&c.pool, parallel_threads());
-	store_batch_begin(st, &c.batch);
+	store_batch_begin(&st->store, &c.batch);
 	/* Only a live path is worth remembering: a deploy's source is
 	 * unpacked afresh each time. */
 	stat_cache_open(!strcmp(source, path) ? st : NULL, &c.cache);
@@ -684,7 +684,7 @@ int manifest_capture_entry(struct state *st, const char *service, const char *pa
 	 * every file is read) */
 	if (c.cache.st && (flags & CAPTURE_CHECK_STORE)) {
 		c.cache.check_store = 1;
-		c.cache.objects_fd = store_open_objects(st);
+		c.cache.objects_fd = store_open_objects(&st->store);
 	}
 	/* the top, as a folder's entry is taken (see capture_dir); a live one
 	 * below its folder's descriptor, reached without following a link

@@ -6,7 +6,6 @@
  */
 #include "core/manifest.h"
 #include "core/store/manifest_internal.h"
-#include "core/state.h"
 #include "core/store.h"
 #include "util/alloc.h"
 #include "util/error.h"
@@ -370,10 +369,11 @@ void manifest_totals(const struct manifest *m, long *files, long long *bytes)
 
 /* ---- the store ---- */
 
-int manifest_load(struct state *st, const char *digest, struct manifest *m, struct error *err)
+int manifest_load(struct store *store, const char *digest, struct manifest *m,
+		  struct error *err)
 {
 	struct strbuf text = STRBUF_INIT;
-	int rc = store_read(st, digest, &text, err);
+	int rc = store_read(store, digest, &text, err);
 	if (rc == 0)
 		rc = manifest_parse(text.buf, text.len, m, err);
 	strbuf_release(&text);
@@ -383,7 +383,7 @@ int manifest_load(struct state *st, const char *digest, struct manifest *m, stru
 /* The text goes to the store through a scratch file written a chunk at a
  * time, so that storing a manifest never holds all of its text: peak
  * memory stays that of the manifest itself. */
-int manifest_store(struct state *st, const struct manifest *m,
+int manifest_store(struct store *store, const struct manifest *m,
 		   char digest[HASH_HEX_SIZE], struct error *err)
 {
 	/* What manifest_parse would refuse is never stored: a release that
@@ -393,7 +393,7 @@ int manifest_store(struct state *st, const struct manifest *m,
 			return error_set(err, EXIT_FAILED, "release not recorded: entry '%s' is out "
 					 "of order or repeated (a bug in lastgood)",
 					 m->entries[i].path);
-	char *path = xstrfmt("%s/manifest.%ld", st->tmp_dir, (long)getpid());
+	char *path = xstrfmt("%s/manifest.%ld", store->tmp_dir, (long)getpid());
 	int added, rc = -1;
 
 	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -405,7 +405,7 @@ int manifest_store(struct state *st, const struct manifest *m,
 	if (manifest_for_each_chunk(m, chunk_write, &fd) < 0 || lseek(fd, 0, SEEK_SET) < 0)
 		error_errno(err, EXIT_FAILED, errno, "cannot write '%s'", path);
 	else
-		rc = store_put_fd(st, fd, path, digest, &added, NULL, err);
+		rc = store_put_fd(store, fd, path, digest, &added, NULL, err);
 	close(fd);
 	unlink(path);
 	free(path);
