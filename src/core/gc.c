@@ -149,7 +149,7 @@ static int gc_sweep_object(const char *digest, const char *path, void *ctx)
 
 /* The stat cache's rows of objects about to go are dropped before the
  * first one does: a snapshot trusts a row without asking the store
- * (manifest.c). A crash between the two leaves rows missing, which costs
+ * (store/statcache.h). A crash between the two leaves rows missing, which costs
  * a read. */
 static int gc_sweep(struct state *st, struct gc_report *report, struct error *err)
 {

@@ -1,5 +1,5 @@
 /*
- * Unit tests for manifests (core/manifest.c): capturing live trees, the
+ * Unit tests for manifests (core/store/): capturing live trees, the
  * canonical text form and its round trip, and a parser that trusts nothing.
  */
 #include <stdarg.h>
