@@ -226,7 +226,7 @@ static int store_holds_entries(struct state *st, const struct switch_plan *plan)
 			if (from->nodes[k].type != NODE_FILE)
 				continue;
 			hash_to_hex(from->nodes[k].digest, hex);
-			if (store_verify(st, hex, &ignored) < 0)
+			if (store_verify(&st->store, hex, &ignored) < 0)
 				return 0;
 		}
 	}
@@ -260,7 +260,7 @@ static int clean_up_if_room_is_short(struct state *st, long op, const struct swi
  * unlink left is taken again by the next switch. */
 static char *room_path(const struct state *st)
 {
-	return path_join(st->tmp_dir, "room-to-finish");
+	return path_join(st->store.tmp_dir, "room-to-finish");
 }
 
 static int room_set_aside(const struct state *st, struct error *err)
@@ -277,7 +277,8 @@ static int room_set_aside(const struct state *st, struct error *err)
 		if (e) {
 			unlink(path);
 			rc = error_errno(err, EXIT_FAILED, e, "cannot set aside the %lld KiB a switch "
-					 "needs to finish in '%s'", ROOM_TO_FINISH >> 10, st->tmp_dir);
+					 "needs to finish in '%s'", ROOM_TO_FINISH >> 10,
+					 st->store.tmp_dir);
 		}
 	}
 	free(path);
