@@ -157,8 +157,8 @@ static void diff_patch(struct diff_list *list, struct diff_change *c,
 
 	hash_to_hex(old->digest, hex_a);
 	hash_to_hex(new->digest, hex_b);
-	char *obj_a = store_object_path(list->st, hex_a);
-	char *obj_b = store_object_path(list->st, hex_b);
+	char *obj_a = store_object_path(&list->st->store, hex_a);
+	char *obj_b = store_object_path(&list->st->store, hex_b);
 	if (diff_is_text(obj_a) && diff_is_text(obj_b))
 		diff_files(list, &c->patch, diff_shown_path(list, c->path), obj_a, obj_b);
 	free(obj_a);
@@ -286,7 +286,7 @@ static const char *diff_config_load(struct command_context *ctx, const char *dig
 				    struct strbuf *text, struct config *cfg)
 {
 	struct error ignored = ERROR_INIT;
-	if (store_read(&ctx->st, digest, text, &ignored) < 0)
+	if (store_read(&ctx->st.store, digest, text, &ignored) < 0)
 		return "its recorded text cannot be read (run 'lastgood fsck')";
 	if (config_parse(ctx->cfg.path, text->buf, text->len, cfg, &ignored) < 0)
 		return "it does not load, so its secrets cannot be told";

@@ -234,7 +234,7 @@ int command_recover(struct command_context *ctx, int *count, struct error *err)
 	free(ops);
 	/* Only the lock holder uses the scratch folder, and we hold it:
 	 * anything there was left by a process that died. */
-	return store_clean_tmp(&ctx->st, err);
+	return store_clean_tmp(&ctx->st.store, err);
 }
 
 int cmd_recover(struct command_context *ctx)

@@ -201,7 +201,7 @@ static int fsck_object(const char *digest, const char *path, void *ctx)
 	(void)path;
 
 	w->rep->objects++;
-	switch (store_check(w->st, digest, &ignored)) {
+	switch (store_check(&w->st->store, digest, &ignored)) {
 	case STORE_INTACT:
 		digest_set_add(&w->intact, digest);
 		break;
@@ -243,7 +243,7 @@ static void fsck_check_release(struct fsck_walk *w, const struct release *r)
 		fsck_problem_use(p, r->id, NULL);
 		return;
 	}
-	if (manifest_load(w->st, r->digest, &m, &cause) < 0) {
+	if (manifest_load(&w->st->store, r->digest, &m, &cause) < 0) {
 		p = fsck_problem_for(w->rep, FSCK_MALFORMED, r->digest);
 		if (!p->detail)
 			p->detail = xstrdup(cause.msg);
@@ -314,7 +314,7 @@ static void fsck_restore(struct state *st, struct fsck_problem *p)
 		if (fd < 0)
 			continue;
 		int rc = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode)
-			 ? store_restore_fd(st, fd, p->paths[i], p->digest, &err) : 0;
+			 ? store_restore_fd(&st->store, fd, p->paths[i], p->digest, &err) : 0;
 		close(fd);
 		if (rc > 0)
 			p->restored_from = xstrdup(p->paths[i]);
@@ -345,13 +345,13 @@ static void fsck_repair(struct state *st, long wait_ms, struct fsck_report *rep)
 		struct error now = ERROR_INIT;
 		if (p->kind == FSCK_MALFORMED)
 			continue;   /* its bytes are the ones recorded: nothing to heal */
-		enum store_damage damage = store_check(st, p->digest, &now);
+		enum store_damage damage = store_check(&st->store, p->digest, &now);
 		if (damage == STORE_INTACT) {
 			p->intact_again = 1;
 			continue;
 		}
 		if (damage == STORE_CORRUPT &&
-		    store_quarantine(st, p->digest, &p->quarantined, &err) < 0) {
+		    store_quarantine(&st->store, p->digest, &p->quarantined, &err) < 0) {
 			p->repair_error = xstrdup(err.msg);
 			continue;
 		}
@@ -379,7 +379,7 @@ int fsck_run(struct state *st, long wait_ms, struct fsck_report *rep, struct err
 	fsck_report_clear(rep);
 	rc = fsck_check_database(st, rep, err);
 	if (rc == 0)
-		rc = store_for_each(st, fsck_object, &w, err);
+		rc = store_for_each(&st->store, fsck_object, &w, err);
 	digest_set_sort(&w.intact);
 	digest_set_sort(&w.corrupt);
 	if (rc == 0)

@@ -33,7 +33,7 @@
  * was done; rep.repair_note says why nothing was (another operation holds
  * the lock, the state database is damaged). Then the stat cache rows
  * naming damaged or missing content go, so that the next snapshot reads
- * those files again (manifest.c); when they cannot (a read-only state on
+ * those files again (store/statcache.h); when they cannot (a read-only state on
  * a full disk, a busy database), rep.cache_note says why and the check
  * stands. A damaged state database is never written to: fsck changes
  * nothing then.

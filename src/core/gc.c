@@ -104,7 +104,7 @@ static int gc_referenced_objects(struct state *st, struct digest_set *referenced
 		digest_set_add(referenced, list[i].digest);
 		if (*list[i].config_digest)
 			digest_set_add(referenced, list[i].config_digest);
-		if ((rc = manifest_load(st, list[i].digest, &m, err)) < 0) {
+		if ((rc = manifest_load(&st->store, list[i].digest, &m, err)) < 0) {
 			error_prefix(err, "release %ld cannot be read, so no content was removed "
 				     "(run 'lastgood fsck')", list[i].id);
 			break;
@@ -140,7 +140,7 @@ static int gc_sweep_object(const char *digest, const char *path, void *ctx)
 		return 0;
 	}
 	long long size = lstat(path, &sb) == 0 ? (long long)sb.st_size : 0;
-	if (store_remove(s->st, digest, s->err) < 0)
+	if (store_remove(&s->st->store, digest, s->err) < 0)
 		return -1;
 	s->report->objects_removed++;
 	s->report->bytes_freed += size;
@@ -149,20 +149,20 @@ static int gc_sweep_object(const char *digest, const char *path, void *ctx)
 
 /* The stat cache's rows of objects about to go are dropped before the
  * first one does: a snapshot trusts a row without asking the store
- * (manifest.c). A crash between the two leaves rows missing, which costs
+ * (store/statcache.h). A crash between the two leaves rows missing, which costs
  * a read. */
 static int gc_sweep(struct state *st, struct gc_report *report, struct error *err)
 {
 	struct digest_set referenced = DIGEST_SET_INIT;
 	struct gc_sweep s = { st, &referenced, report, err };
-	int rc = store_clean_tmp(st, err);
+	int rc = store_clean_tmp(&st->store, err);
 
 	if (rc == 0)
 		rc = gc_referenced_objects(st, &referenced, err);
 	if (rc == 0)
 		rc = manifest_cache_forget(st, &referenced, err);
 	if (rc == 0)
-		rc = store_for_each(st, gc_sweep_object, &s, err);
+		rc = store_for_each(&st->store, gc_sweep_object, &s, err);
 	if (rc == 0)
 		report->swept = 1;
 	digest_set_clear(&referenced);

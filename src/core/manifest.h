@@ -75,8 +75,8 @@
  * ("racily clean") is read again by the next one. A row keeps the file's
  * extended attributes too (changing one moves the ctime). A capture that
  * checks the store also wants each such file's object there at its size.
- * manifest.c spells out the rule, and why a snapshot does not check the
- * store. Without a database (st->db NULL) every file is read.
+ * store/statcache.h spells out the rule, and why a snapshot does not
+ * check the store. Without a database (st->db NULL) every file is read.
  */
 #ifndef LG_MANIFEST_H
 #define LG_MANIFEST_H
@@ -90,6 +90,7 @@ struct config;
 struct digest_set;
 struct error;
 struct state;
+struct store;
 struct strbuf;
 struct xattr_list;
 
@@ -204,9 +205,10 @@ void manifest_serialize(const struct manifest *m, struct strbuf *out);
 void manifest_digest(const struct manifest *m, char digest[HASH_HEX_SIZE]);
 int manifest_parse(const char *text, size_t len, struct manifest *m, struct error *err);
 /* Load a manifest from the store by its digest (verifying it). */
-int manifest_load(struct state *st, const char *digest, struct manifest *m, struct error *err);
+int manifest_load(struct store *store, const char *digest, struct manifest *m,
+		  struct error *err);
 /* Serialize, store, and give the digest. */
-int manifest_store(struct state *st, const struct manifest *m,
+int manifest_store(struct store *store, const struct manifest *m,
 		   char digest[HASH_HEX_SIZE], struct error *err);
 /* The digest of service's entries in m (each path and its entry digest,
  * in path order): two manifests hold exactly the same files for the

@@ -17,7 +17,7 @@
  * mode alone, and keeps what a fresh node gets for the rest.
  *
  *   fd = openat(dir_fd, "run.sh", O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
- *   store_materialize_fd(st, digest, fd, path, 0, &err);
+ *   store_materialize_fd(&st->store, digest, fd, path, 0, &err);
  *   node_meta_apply_fd(fd, node, path, &err);
  *   symlinkat(node->link, dir_fd, "current");
  *   node_meta_apply_link(dir_fd, "current", node, path, &err);

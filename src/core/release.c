@@ -200,8 +200,8 @@ static int store_config(struct state *st, const struct release_meta *meta,
 	config_digest[0] = '\0';
 	if (!meta->config || !meta->config->text)
 		return 0;
-	return store_put_buffer(st, meta->config->text, meta->config->text_len, config_digest,
-				&added, err);
+	return store_put_buffer(&st->store, meta->config->text, meta->config->text_len,
+				config_digest, &added, err);
 }
 
 /* A release recorded before configs were kept learns the one it is live
@@ -252,7 +252,8 @@ int release_create(struct state *st, const struct manifest *m,
 				 meta->label, existing);
 	/* The manifest and the config go into the store before the row that
 	 * names them, so a crash never leaves a release pointing at nothing. */
-	if (manifest_store(st, m, digest, err) < 0 || store_config(st, meta, config_digest, err) < 0)
+	if (manifest_store(&st->store, m, digest, err) < 0 ||
+	    store_config(st, meta, config_digest, err) < 0)
 		return -1;
 	if (!meta->label && !meta->commit && (*id = release_with_digest(st, digest)))
 		return adopt_config(st, *id, config_digest, err);
@@ -455,7 +456,7 @@ int release_config_text(struct state *st, long id, struct strbuf *text, struct e
 	struct release r;
 	if (release_get(st, id, &r, err) < 0)
 		return -1;
-	int rc = *r.config_digest ? store_read(st, r.config_digest, text, err)
+	int rc = *r.config_digest ? store_read(&st->store, r.config_digest, text, err)
 				  : error_set(err, EXIT_USAGE, "release %ld has no recorded config "
 					      "(it was recorded before lastgood kept configs)", id);
 	if (rc < 0 && *r.config_digest)
@@ -469,7 +470,7 @@ int release_manifest(struct state *st, long id, struct manifest *m, struct error
 	struct release r;
 	if (release_get(st, id, &r, err) < 0)
 		return -1;
-	int rc = manifest_load(st, r.digest, m, err);
+	int rc = manifest_load(&st->store, r.digest, m, err);
 	if (rc < 0)
 		error_prefix(err, "release %ld", id);
 	release_clear(&r);

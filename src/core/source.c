@@ -589,10 +589,10 @@ int source_open(struct state *st, const char *source, int strip, long op, char *
 
 	/* An absolute path without "..": libarchive refuses to unpack below a
 	 * ".." (--state-dir ../state), and says so only per entry. */
-	char *tmp_dir = realpath(st->tmp_dir, NULL);
+	char *tmp_dir = realpath(st->store.tmp_dir, NULL);
 	if (!tmp_dir)
 		return error_errno(err, EXIT_FAILED, errno, "cannot use scratch folder '%s'",
-				   st->tmp_dir);
+				   st->store.tmp_dir);
 	char *dest = xstrfmt("%s/source-%ld", tmp_dir, op);
 	free(tmp_dir);
 	if (fs_remove_tree(dest, err) < 0 || fs_mkdir_p(dest, 0700, err) < 0 ||
@@ -771,7 +771,7 @@ int source_git_export(struct state *st, const struct config *cfg, const char *co
 {
 	struct strbuf out = STRBUF_INIT;
 	struct process_options opts = { .merge_stderr = 1 };
-	char *tarball = xstrfmt("%s/git-%ld.tar", st->tmp_dir, op);
+	char *tarball = xstrfmt("%s/git-%ld.tar", st->store.tmp_dir, op);
 	int status, temporary, rc;
 
 	*root = NULL;

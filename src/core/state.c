@@ -529,8 +529,7 @@ int state_open(struct state *st, const char *dir, int flags, struct error *err)
 	memset(st, 0, sizeof(*st));
 	st->lock_fd = -1;
 	st->dir = xstrdup(dir);
-	st->objects_dir = path_join(dir, "objects");
-	st->tmp_dir = path_join(dir, "tmp");
+	store_init(&st->store, dir);
 
 	if (flags & STATE_CREATE) {
 		char *parent = path_dirname(dir);
@@ -561,8 +560,7 @@ void state_close(struct state *st)
 	if (st->lock_fd >= 0)
 		close(st->lock_fd);   /* releases the flock */
 	free(st->dir);
-	free(st->objects_dir);
-	free(st->tmp_dir);
+	store_release(&st->store);
 	memset(st, 0, sizeof(*st));
 	st->lock_fd = -1;
 }

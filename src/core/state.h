@@ -36,6 +36,8 @@
 
 #include <sqlite3.h>
 
+#include "core/store.h"
+
 struct error;
 
 enum state_open_flags {
@@ -45,8 +47,7 @@ enum state_open_flags {
 
 struct state {
 	char *dir;
-	char *objects_dir;
-	char *tmp_dir;
+	struct store store;  /* objects/, tmp/ and quarantine/ (store.h) */
 	sqlite3 *db;
 	int lock_fd;         /* -1 until state_lock */
 	long operation;      /* the operation this process runs, 0 if none */

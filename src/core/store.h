@@ -15,8 +15,8 @@
  *   char digest[HASH_HEX_SIZE];
  *   int added;
  *   long long size;
- *   store_put_fd(&st, fd, "bin/api", digest, &added, &size, &err);
- *   store_materialize_fd(&st, digest, stage_fd, "/srv/bin/.api.stage", 1, &err);
+ *   store_put_fd(&st->store, fd, "bin/api", digest, &added, &size, &err);
+ *   store_materialize_fd(&st->store, digest, stage_fd, "/srv/bin/.api.stage", 1, &err);
  *
  * Recording a tree puts many objects at once, and paying an fsync (and the
  * journal commit it forces, which the next file creation then waits for)
@@ -24,7 +24,7 @@
  * pays for durability once per many objects instead:
  *
  *   struct store_batch batch;
- *   store_batch_begin(&st, &batch);
+ *   store_batch_begin(&st->store, &batch);
  *   store_batch_put_fd(&batch, fd, "web/a.js", digest, &added, &size, &err);  ...
  *   store_batch_commit(&batch, &err);     every object whole and in place
  *   (or store_batch_abort(&batch) on failure: the temporaries go)
@@ -62,15 +62,31 @@
 #include "util/hash.h"
 
 struct error;
-struct state;
 struct strbuf;
+
+/*
+ * A store is three folders of the state folder (state.h), and nothing of
+ * the rest of it: the store never touches the database or the lock.
+ * struct state holds one (st->store); a unit test makes its own.
+ */
+struct store {
+	char *objects_dir;       /* objects/: the objects, below their fan-out folders */
+	char *tmp_dir;           /* tmp/: objects being written, and an operation's scratch */
+	char *quarantine_dir;    /* quarantine/: damaged objects fsck moved out */
+};
+
+/* Name the folders below state_dir; nothing is created or opened
+ * (state_open makes objects/ and tmp/, store_quarantine its folder).
+ * store_release frees the names. */
+void store_init(struct store *store, const char *state_dir);
+void store_release(struct store *store);
 
 /* Store the bytes readable from fd (read to EOF). *added is 1 when the
  * object was new; *size gets the length. what names the source in errors. */
-int store_put_fd(struct state *st, int fd, const char *what,
+int store_put_fd(struct store *store, int fd, const char *what,
 		 char digest[HASH_HEX_SIZE], int *added, long long *size,
 		 struct error *err);
-int store_put_buffer(struct state *st, const void *data, size_t len,
+int store_put_buffer(struct store *store, const void *data, size_t len,
 		     char digest[HASH_HEX_SIZE], int *added, struct error *err);
 
 #define STORE_BATCH_OBJECTS 1024
@@ -79,7 +95,7 @@ int store_put_buffer(struct state *st, const void *data, size_t len,
 struct store_pending;
 
 struct store_batch {
-	struct state *st;
+	struct store *store;
 	struct store_pending *pending;   /* written to tmp/, not yet named */
 	size_t n;
 	size_t alloc;
@@ -87,7 +103,7 @@ struct store_batch {
 	int tmp_fd;                      /* tmp/, for syncfs; -1 until needed */
 };
 
-void store_batch_begin(struct state *st, struct store_batch *batch);
+void store_batch_begin(struct store *store, struct store_batch *batch);
 /* store_put_fd, with the object's durability and name left to the commit.
  * *added is 1 when the object is new to the store (and to this batch). */
 int store_batch_put_fd(struct store_batch *batch, int fd, const char *what,
@@ -120,18 +136,18 @@ int store_batch_commit(struct store_batch *batch, struct error *err);
 void store_batch_abort(struct store_batch *batch);
 
 /* Path of an object (allocated). */
-char *store_object_path(const struct state *st, const char *digest);
-int store_has(const struct state *st, const char *digest);
+char *store_object_path(const struct store *store, const char *digest);
+int store_has(const struct store *store, const char *digest);
 /* 1 when the object is in place with this size (a cheap sign it is whole:
  * objects are only ever named once written and synced). */
-int store_has_size(const struct state *st, const char *digest, long long size);
+int store_has_size(const struct store *store, const char *digest, long long size);
 /* Many checks: a descriptor of the objects folder (-1 with errno when it
  * cannot be opened), and store_has_size against it, which walks two path
  * components instead of the state folder's whole path. */
-int store_open_objects(const struct state *st);
+int store_open_objects(const struct store *store);
 int store_has_size_at(int objects_fd, const char *digest, long long size);
 /* Read a whole object into sb, verifying its digest. */
-int store_read(struct state *st, const char *digest, struct strbuf *sb, struct error *err);
+int store_read(struct store *store, const char *digest, struct strbuf *sb, struct error *err);
 /* Copy an object into fd (an empty regular file open for reading and
  * writing, that only the caller writes), holes kept, verifying the copy
  * against the digest; fsynced when sync is set (else the caller makes it
@@ -139,10 +155,10 @@ int store_read(struct state *st, const char *digest, struct strbuf *sb, struct e
  * errors. Mode, owner and the rest are the caller's to set (afterwards:
  * a write drops set-ID bits and capabilities). On failure the file holds
  * a partial or wrong copy, which the caller removes. */
-int store_materialize_fd(struct state *st, const char *digest, int fd, const char *what,
+int store_materialize_fd(struct store *store, const char *digest, int fd, const char *what,
 			 int sync, struct error *err);
 /* Re-hash one object: 0 intact, -1 with err naming missing or corrupt. */
-int store_verify(struct state *st, const char *digest, struct error *err);
+int store_verify(struct store *store, const char *digest, struct error *err);
 
 enum store_damage {
 	STORE_INTACT = 0,
@@ -151,9 +167,9 @@ enum store_damage {
 };
 /* store_verify that also says how an object failed (fsck reports both
  * kinds apart); err is filled unless the object is intact. */
-enum store_damage store_check(struct state *st, const char *digest, struct error *err);
+enum store_damage store_check(struct store *store, const char *digest, struct error *err);
 /* Empty tmp/ (what is there was left by a crash); only under the lock. */
-int store_clean_tmp(struct state *st, struct error *err);
+int store_clean_tmp(struct store *store, struct error *err);
 
 /*
  * Repairing the store (fsck), both only under the lock:
@@ -170,15 +186,15 @@ int store_clean_tmp(struct state *st, struct error *err);
  * only if they hash to it: 1 when they did and the object is in place
  * again, 0 when fd holds other content (nothing is kept), -1 on error.
  */
-int store_quarantine(struct state *st, const char *digest, char **where, struct error *err);
-int store_restore_fd(struct state *st, int fd, const char *what, const char *digest,
+int store_quarantine(struct store *store, const char *digest, char **where, struct error *err);
+int store_restore_fd(struct store *store, int fd, const char *what, const char *digest,
 		     struct error *err);
 
 /* Walk every object: fn(digest, path, ctx); non-zero from fn stops. */
-int store_for_each(struct state *st,
+int store_for_each(struct store *store,
 		   int (*fn)(const char *digest, const char *path, void *ctx),
 		   void *ctx, struct error *err);
-int store_remove(struct state *st, const char *digest, struct error *err);
+int store_remove(struct store *store, const char *digest, struct error *err);
 
 /* A set of object names for walks over the whole store (gc, fsck): add
  * any number, digest_set_sort once (it also drops duplicates), then ask

@@ -416,7 +416,7 @@ static int fill_node(struct state *st, int dir_fd, const char *name, int fd,
 	switch (node->type) {
 	case NODE_FILE:
 		hash_to_hex(node->digest, hex);
-		if (store_materialize_fd(st, hex, fd, what, 0, err) < 0 ||
+		if (store_materialize_fd(&st->store, hex, fd, what, 0, err) < 0 ||
 		    node_meta_apply_fd(fd, node, what, err) < 0)
 			return -1;
 		return sync_each ? fs_fsync_fd(fd, what, err) : 0;
@@ -796,7 +796,7 @@ static int check_objects_present(struct state *st, const struct switch_plan *pla
 			if (to->nodes[k].type != NODE_FILE)
 				continue;
 			hash_to_hex(to->nodes[k].digest, hex);
-			if (!store_has(st, hex))
+			if (!store_has(&st->store, hex))
 				return error_set(err, EXIT_FAILED, "object '%.12s' of '%s%s%s' is "
 						 "missing from the store; run 'lastgood fsck'",
 						 hex, to->path,

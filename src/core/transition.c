@@ -428,7 +428,7 @@ static int clean_up_if_room_is_short(struct state *st, long op, struct transitio
  * unlink left is taken again by the next switch. */
 static char *room_path(const struct state *st)
 {
-	return path_join(st->tmp_dir, "room-to-finish");
+	return path_join(st->store.tmp_dir, "room-to-finish");
 }
 
 static int room_set_aside(const struct state *st, struct error *err)
@@ -445,7 +445,8 @@ static int room_set_aside(const struct state *st, struct error *err)
 		if (e) {
 			unlink(path);
 			rc = error_errno(err, EXIT_FAILED, e, "cannot set aside the %lld KiB a switch "
-					 "needs to finish in '%s'", ROOM_TO_FINISH >> 10, st->tmp_dir);
+					 "needs to finish in '%s'", ROOM_TO_FINISH >> 10,
+					 st->store.tmp_dir);
 		}
 	}
 	free(path);

@@ -2,7 +2,7 @@
 # The stat cache: a snapshot does not read a file again when its size,
 # mtime, ctime, inode and device are those recorded and were older than the
 # snapshot that read it; and it never lets a changed file go unrecorded
-# (src/core/manifest.c, "the stat cache").
+# (src/core/store/statcache.h).
 
 load helpers
 

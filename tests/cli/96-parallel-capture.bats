@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # Files are read and stored on several threads when a folder holds enough
-# bytes (src/core/manifest.c, capture_run_queue; src/util/parallel.c):
+# bytes (src/core/store/capture.c, capture_run_queue; src/util/parallel.c):
 # the release must be the one a single thread records, and a failure on
 # any thread must fail the snapshot as one would on the main thread.
 

@@ -80,12 +80,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	fuzz_base = pattern;
 	atexit(fuzz_source_cleanup);
 	fuzz_state.dir = path_join(fuzz_base, "state");
-	fuzz_state.tmp_dir = path_join(fuzz_state.dir, "tmp");
+	fuzz_state.store.tmp_dir = path_join(fuzz_state.dir, "tmp");
 	fuzz_state.lock_fd = -1;
 	fuzz_input = path_join(fuzz_base, "input.tar");
 	fuzz_outside = path_join(fuzz_base, "outside");
 	fuzz_canary = path_join(fuzz_outside, "canary");
-	if (fs_mkdir_p(fuzz_state.tmp_dir, 0700, &err) < 0 || fs_mkdir_p(fuzz_outside, 0700, &err) < 0)
+	if (fs_mkdir_p(fuzz_state.store.tmp_dir, 0700, &err) < 0 ||
+	    fs_mkdir_p(fuzz_outside, 0700, &err) < 0)
 		fuzz_source_broken("cannot set up", err.msg);
 	fuzz_source_write(fuzz_canary, FUZZ_CANARY_TEXT, strlen(FUZZ_CANARY_TEXT));
 
@@ -174,7 +175,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else if (!err.msg[0]) {
 		fuzz_source_broken("a failed open without a message", fuzz_input);
 	}
-	fuzz_source_expect_names(fuzz_state.tmp_dir, "");
+	fuzz_source_expect_names(fuzz_state.store.tmp_dir, "");
 	fuzz_source_expect_names(fuzz_state.dir, " tmp");
 	fuzz_source_expect_names(fuzz_base, " input.tar outside state");
 	fuzz_source_check_canary();

@@ -1,5 +1,5 @@
 /*
- * Unit tests for manifests (core/manifest.c): capturing live trees, the
+ * Unit tests for manifests (core/store/): capturing live trees, the
  * canonical text form and its round trip, and a parser that trusts nothing.
  */
 #include <stdarg.h>
@@ -41,12 +41,11 @@ static int setup(void **state)
 	assert_non_null(mkdtemp(template));
 	f->work = xstrdup(template);
 	f->st.dir = path_join(f->work, "state");
-	f->st.objects_dir = path_join(f->st.dir, "objects");
-	f->st.tmp_dir = path_join(f->st.dir, "tmp");
+	store_init(&f->st.store, f->st.dir);
 	f->st.lock_fd = -1;
 	assert_int_equal(mkdir(f->st.dir, 0700), 0);
-	assert_int_equal(mkdir(f->st.objects_dir, 0700), 0);
-	assert_int_equal(mkdir(f->st.tmp_dir, 0700), 0);
+	assert_int_equal(mkdir(f->st.store.objects_dir, 0700), 0);
+	assert_int_equal(mkdir(f->st.store.tmp_dir, 0700), 0);
 	*state = f;
 	return 0;
 }
@@ -58,8 +57,7 @@ static int teardown(void **state)
 	assert_int_equal(fs_remove_tree(f->work, &err), 0);
 	free(f->work);
 	free(f->st.dir);
-	free(f->st.objects_dir);
-	free(f->st.tmp_dir);
+	store_release(&f->st.store);
 	free(f);
 	return 0;
 }
@@ -150,7 +148,7 @@ static void test_capture_tree(void **state)
 	assert_int_equal(n->uid, geteuid());
 	char hex[HASH_HEX_SIZE];
 	hash_to_hex(n->digest, hex);
-	assert_true(store_has(&f->st, hex));
+	assert_true(store_has(&f->st.store, hex));
 
 	n = find_node(&e, "etc/api.env");
 	assert_int_equal(n->mode, 0640);
@@ -398,13 +396,13 @@ static void test_stat_cache_store_check(void **state)
 		if (e.nodes[i].type == NODE_FILE && strcmp(e.nodes[i].rel, "etc/api.env"))
 			hash_to_hex(e.nodes[i].digest, other);
 	manifest_entry_free(&e);
-	assert_int_equal(store_remove(&c.db, env, &err), 0);
+	assert_int_equal(store_remove(&c.db.store, env, &err), 0);
 
 	assert_int_equal(cache_case_reads(&c, 0), 0);
-	assert_false(store_has(&c.db, env));
+	assert_false(store_has(&c.db.store, env));
 
 	assert_int_equal(cache_case_reads(&c, 1), 1);
-	assert_true(store_has(&c.db, env));
+	assert_true(store_has(&c.db.store, env));
 
 	/* env's row kept, the other file's dropped: that one alone is read */
 	struct digest_set kept = DIGEST_SET_INIT;
@@ -412,9 +410,9 @@ static void test_stat_cache_store_check(void **state)
 	digest_set_sort(&kept);
 	assert_int_equal(manifest_cache_forget(&c.db, &kept, &err), 0);
 	digest_set_clear(&kept);
-	assert_int_equal(store_remove(&c.db, other, &err), 0);
+	assert_int_equal(store_remove(&c.db.store, other, &err), 0);
 	assert_int_equal(cache_case_reads(&c, 0), 1);
-	assert_true(store_has(&c.db, other));
+	assert_true(store_has(&c.db.store, other));
 	cache_case_close(&c);
 }
 
@@ -589,10 +587,10 @@ static void test_round_trip_byte_identical(void **state)
 	char digest[HASH_HEX_SIZE], want[HASH_HEX_SIZE];
 	struct error err = ERROR_INIT;
 	struct manifest loaded = MANIFEST_INIT;
-	assert_int_equal(manifest_store(&f->st, &m, digest, &err), 0);
+	assert_int_equal(manifest_store(&f->st.store, &m, digest, &err), 0);
 	hash_buffer(text.buf, text.len, want);
 	assert_string_equal(digest, want);
-	assert_int_equal(manifest_load(&f->st, digest, &loaded, &err), 0);
+	assert_int_equal(manifest_load(&f->st.store, digest, &loaded, &err), 0);
 	assert_int_equal(loaded.n, 2);
 	assert_string_equal(loaded.entries[1].digest, m.entries[1].digest);
 	manifest_free(&loaded);
@@ -861,15 +859,15 @@ static void test_store_refuses_unordered_entries(void **state)
 
 	add_bare_entry(&m, "web", "/srv/web", D64);
 	add_bare_entry(&m, "api", "/srv/api", D64);
-	assert_int_equal(manifest_store(&f->st, &m, digest, &err), -1);
+	assert_int_equal(manifest_store(&f->st.store, &m, digest, &err), -1);
 	assert_non_null(strstr(err.msg, "'/srv/api' is out of order or repeated"));
 	manifest_free(&m);
 	add_bare_entry(&m, "api", "/srv/api", D64);
 	add_bare_entry(&m, "web", "/srv/api", E64);
-	assert_int_equal(manifest_store(&f->st, &m, digest, &err), -1);
+	assert_int_equal(manifest_store(&f->st.store, &m, digest, &err), -1);
 	manifest_free(&m);
 	/* nothing reached the store */
-	assert_int_equal(rmdir(f->st.objects_dir), 0);
+	assert_int_equal(rmdir(f->st.store.objects_dir), 0);
 }
 
 /* A manifest of this version with one entry /srv/app holding the node

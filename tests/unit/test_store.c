@@ -1,5 +1,5 @@
 /*
- * Unit tests for the content store (core/store.c): dedupe, read-only
+ * Unit tests for the content store (core/store/objects.c): dedupe, read-only
  * objects, verified copies, damage detection and repair, tmp/ cleanup.
  */
 #include <stdarg.h>
@@ -35,11 +35,10 @@ static int setup(void **state)
 	char template[] = "/tmp/lastgood-store-XXXXXX";
 	assert_non_null(mkdtemp(template));
 	st->dir = xstrdup(template);
-	st->objects_dir = path_join(st->dir, "objects");
-	st->tmp_dir = path_join(st->dir, "tmp");
+	store_init(&st->store, st->dir);
 	st->lock_fd = -1;
-	assert_int_equal(mkdir(st->objects_dir, 0700), 0);
-	assert_int_equal(mkdir(st->tmp_dir, 0700), 0);
+	assert_int_equal(mkdir(st->store.objects_dir, 0700), 0);
+	assert_int_equal(mkdir(st->store.tmp_dir, 0700), 0);
 	*state = st;
 	return 0;
 }
@@ -51,8 +50,7 @@ static int teardown(void **state)
 	/* Objects are 0444 in 0700 folders; removal only needs the folders. */
 	assert_int_equal(fs_remove_tree(st->dir, &err), 0);
 	free(st->dir);
-	free(st->objects_dir);
-	free(st->tmp_dir);
+	store_release(&st->store);
 	free(st);
 	return 0;
 }
@@ -60,7 +58,7 @@ static int teardown(void **state)
 static void put_hello(struct state *st, char digest[HASH_HEX_SIZE], int *added)
 {
 	struct error err = ERROR_INIT;
-	assert_int_equal(store_put_buffer(st, "hello\n", 6, digest, added, &err), 0);
+	assert_int_equal(store_put_buffer(&st->store, "hello\n", 6, digest, added, &err), 0);
 }
 
 static int count_entries(const char *dir)
@@ -78,7 +76,7 @@ static int count_entries(const char *dir)
 /* Overwrite an object's bytes in place, as disk damage would. */
 static void damage(struct state *st, const char *digest, const char *bytes)
 {
-	char *path = store_object_path(st, digest);
+	char *path = store_object_path(&st->store, digest);
 	assert_int_equal(chmod(path, 0644), 0);
 	int fd = open(path, O_WRONLY | O_TRUNC);
 	assert_true(fd >= 0);
@@ -106,20 +104,20 @@ static void test_put_dedupes(void **state)
 	assert_int_equal(fs_write_atomic(src, "hello\n", 6, 0600, &err), 0);
 	int fd = open(src, O_RDONLY);
 	assert_true(fd >= 0);
-	assert_int_equal(store_put_fd(st, fd, src, d3, &added, &size, &err), 0);
+	assert_int_equal(store_put_fd(&st->store, fd, src, d3, &added, &size, &err), 0);
 	close(fd);
 	free(src);
 	assert_string_equal(d3, HELLO_DIGEST);
 	assert_int_equal(added, 0);
 	assert_int_equal(size, 6);
-	assert_true(store_has(st, HELLO_DIGEST));
+	assert_true(store_has(&st->store, HELLO_DIGEST));
 
 	/* Nothing is left behind in tmp/. */
 	struct strbuf sb = STRBUF_INIT;
-	assert_int_equal(store_read(st, HELLO_DIGEST, &sb, &err), 0);
+	assert_int_equal(store_read(&st->store, HELLO_DIGEST, &sb, &err), 0);
 	assert_string_equal(sb.buf, "hello\n");
 	strbuf_release(&sb);
-	assert_int_equal(count_entries(st->tmp_dir), 0);
+	assert_int_equal(count_entries(st->store.tmp_dir), 0);
 }
 
 /* put `text` from a file through the batch. */
@@ -149,30 +147,30 @@ static void test_batch_commits_many(void **state)
 	char digests[40][HASH_HEX_SIZE], again[HASH_HEX_SIZE];
 	int added;
 
-	store_batch_begin(st, &batch);
+	store_batch_begin(&st->store, &batch);
 	for (int i = 0; i < 40; i++) {
 		char text[32];
 		snprintf(text, sizeof(text), "object %d\n", i);
 		batch_put_text(st, &batch, text, digests[i], &added);
 		assert_int_equal(added, 1);
-		assert_false(store_has(st, digests[i]));
+		assert_false(store_has(&st->store, digests[i]));
 	}
 	batch_put_text(st, &batch, "object 7\n", again, &added);
 	assert_int_equal(added, 0);
 	assert_string_equal(again, digests[7]);
-	assert_int_equal(count_entries(st->tmp_dir), 40);
+	assert_int_equal(count_entries(st->store.tmp_dir), 40);
 
 	assert_int_equal(store_batch_commit(&batch, &err), 0);
 	for (int i = 0; i < 40; i++)
-		assert_int_equal(store_verify(st, digests[i], &err), 0);
-	assert_int_equal(count_entries(st->tmp_dir), 0);
+		assert_int_equal(store_verify(&st->store, digests[i], &err), 0);
+	assert_int_equal(count_entries(st->store.tmp_dir), 0);
 
 	/* Content already in the store is not added again. */
-	store_batch_begin(st, &batch);
+	store_batch_begin(&st->store, &batch);
 	batch_put_text(st, &batch, "object 3\n", again, &added);
 	assert_int_equal(added, 0);
 	assert_int_equal(store_batch_commit(&batch, &err), 0);
-	assert_int_equal(count_entries(st->tmp_dir), 0);
+	assert_int_equal(count_entries(st->store.tmp_dir), 0);
 }
 
 static void test_batch_abort_leaves_nothing(void **state)
@@ -182,13 +180,13 @@ static void test_batch_abort_leaves_nothing(void **state)
 	char d1[HASH_HEX_SIZE], d2[HASH_HEX_SIZE];
 	int added;
 
-	store_batch_begin(st, &batch);
+	store_batch_begin(&st->store, &batch);
 	batch_put_text(st, &batch, "one\n", d1, &added);
 	batch_put_text(st, &batch, "two\n", d2, &added);
 	store_batch_abort(&batch);
-	assert_false(store_has(st, d1));
-	assert_false(store_has(st, d2));
-	assert_int_equal(count_entries(st->tmp_dir), 0);
+	assert_false(store_has(&st->store, d1));
+	assert_false(store_has(&st->store, d2));
+	assert_int_equal(count_entries(st->store.tmp_dir), 0);
 }
 
 static void test_objects_are_read_only(void **state)
@@ -199,7 +197,7 @@ static void test_objects_are_read_only(void **state)
 	struct stat sb;
 
 	put_hello(st, digest, &added);
-	char *path = store_object_path(st, digest);
+	char *path = store_object_path(&st->store, digest);
 	assert_int_equal(lstat(path, &sb), 0);
 	assert_true(S_ISREG(sb.st_mode));
 	assert_int_equal(sb.st_mode & 07777, 0444);
@@ -218,7 +216,7 @@ static int materialize(struct state *st, const char *digest, const char *dest,
 {
 	int fd = open(dest, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	assert_true(fd >= 0);
-	int rc = store_materialize_fd(st, digest, fd, dest, 1, err);
+	int rc = store_materialize_fd(&st->store, digest, fd, dest, 1, err);
 	assert_int_equal(close(fd), 0);
 	if (rc < 0)
 		assert_int_equal(unlink(dest), 0);
@@ -278,7 +276,7 @@ static void test_sparse_files_stay_sparse(void **state)
 		free(src);
 		skip();   /* a file system without holes */
 	}
-	assert_int_equal(store_put_fd(st, fd, src, digest, &added, &size, &err), 0);
+	assert_int_equal(store_put_fd(&st->store, fd, src, digest, &added, &size, &err), 0);
 	close(fd);
 	assert_int_equal(size, logical);
 
@@ -298,7 +296,7 @@ static void test_sparse_files_stay_sparse(void **state)
 	free(zeros);
 	assert_string_equal(digest, want);
 
-	char *object = store_object_path(st, digest);
+	char *object = store_object_path(&st->store, digest);
 	assert_true(disk_bytes(object) < (1 << 20));
 	char *dest = path_join(st->dir, "copy");
 	assert_int_equal(materialize(st, digest, dest, &err), 0);
@@ -306,7 +304,7 @@ static void test_sparse_files_stay_sparse(void **state)
 	struct stat sb;
 	assert_int_equal(stat(dest, &sb), 0);
 	assert_int_equal(sb.st_size, logical);
-	assert_int_equal(store_verify(st, digest, &err), 0);
+	assert_int_equal(store_verify(&st->store, digest, &err), 0);
 	free(dest);
 	free(object);
 	free(src);
@@ -322,11 +320,11 @@ static void test_corrupt_object_detected(void **state)
 	put_hello(st, digest, &added);
 	damage(st, digest, "HELLO\n");
 
-	assert_int_equal(store_verify(st, digest, &err), -1);
+	assert_int_equal(store_verify(&st->store, digest, &err), -1);
 	assert_int_equal(err.code, EXIT_FAILED);
 	assert_non_null(strstr(err.msg, "object '5891b5b522d5' is corrupt (expected 5891b5b522d5, got "));
 	error_clear(&err);
-	assert_int_equal(store_check(st, digest, &err), STORE_CORRUPT);
+	assert_int_equal(store_check(&st->store, digest, &err), STORE_CORRUPT);
 
 	char *dest = path_join(st->dir, "copy");
 	error_clear(&err);
@@ -336,7 +334,7 @@ static void test_corrupt_object_detected(void **state)
 
 	struct strbuf sb = STRBUF_INIT;
 	strbuf_addstr(&sb, "kept");
-	assert_int_equal(store_read(st, digest, &sb, &err), -1);
+	assert_int_equal(store_read(&st->store, digest, &sb, &err), -1);
 	assert_string_equal(sb.buf, "kept");
 	strbuf_release(&sb);
 }
@@ -350,10 +348,10 @@ static void test_truncated_object_repaired_by_put(void **state)
 
 	put_hello(st, digest, &added);
 	damage(st, digest, "hel");
-	assert_int_equal(store_verify(st, digest, &err), -1);
+	assert_int_equal(store_verify(&st->store, digest, &err), -1);
 	put_hello(st, digest, &added);
 	assert_int_equal(added, 1);
-	assert_int_equal(store_verify(st, digest, &err), 0);
+	assert_int_equal(store_verify(&st->store, digest, &err), 0);
 }
 
 static void test_missing_object(void **state)
@@ -362,10 +360,10 @@ static void test_missing_object(void **state)
 	struct error err = ERROR_INIT;
 	const char *digest = HELLO_DIGEST;
 
-	assert_false(store_has(st, digest));
-	assert_int_equal(store_verify(st, digest, &err), -1);
+	assert_false(store_has(&st->store, digest));
+	assert_int_equal(store_verify(&st->store, digest, &err), -1);
 	assert_string_equal(err.msg, "object '5891b5b522d5' is missing from the store");
-	assert_int_equal(store_check(st, digest, &err), STORE_MISSING);
+	assert_int_equal(store_check(&st->store, digest, &err), STORE_MISSING);
 
 	char *dest = path_join(st->dir, "copy");
 	assert_int_equal(materialize(st, digest, dest, &err), -1);
@@ -378,18 +376,18 @@ static void test_bad_object_name(void **state)
 	struct state *st = *state;
 	struct error err = ERROR_INIT;
 
-	assert_false(store_has(st, "../../etc/passwd"));
-	assert_int_equal(store_verify(st, "../../etc/passwd", &err), -1);
+	assert_false(store_has(&st->store, "../../etc/passwd"));
+	assert_int_equal(store_verify(&st->store, "../../etc/passwd", &err), -1);
 	assert_string_equal(err.msg, "'../../etc/passwd' is not an object name");
-	assert_int_equal(store_remove(st, "ab", &err), -1);
+	assert_int_equal(store_remove(&st->store, "ab", &err), -1);
 }
 
 static void test_clean_tmp(void **state)
 {
 	struct state *st = *state;
 	struct error err = ERROR_INIT;
-	char *stray = path_join(st->tmp_dir, "obj.4242.7");
-	char *source = path_join(st->tmp_dir, "source-12");
+	char *stray = path_join(st->store.tmp_dir, "obj.4242.7");
+	char *source = path_join(st->store.tmp_dir, "source-12");
 	char *inside = path_join(source, "bin");
 
 	/* Whatever a dead process left: a half-written object, an unpacked
@@ -397,10 +395,10 @@ static void test_clean_tmp(void **state)
 	assert_int_equal(fs_write_atomic(stray, "x", 1, 0600, &err), 0);
 	assert_int_equal(fs_mkdir_p(inside, 0700, &err), 0);
 	assert_int_equal(chmod(inside, 0500), 0);
-	assert_int_equal(store_clean_tmp(st, &err), 0);
+	assert_int_equal(store_clean_tmp(&st->store, &err), 0);
 	assert_false(path_exists(stray));
 	assert_false(path_exists(source));
-	assert_true(path_exists(st->tmp_dir));
+	assert_true(path_exists(st->store.tmp_dir));
 	free(stray);
 	free(source);
 	free(inside);
@@ -423,24 +421,49 @@ static void test_for_each_and_remove(void **state)
 	int added;
 	struct strbuf seen = STRBUF_INIT;
 
-	assert_int_equal(store_put_buffer(st, "a", 1, a, &added, &err), 0);
-	assert_int_equal(store_put_buffer(st, "b", 1, b, &added, &err), 0);
+	assert_int_equal(store_put_buffer(&st->store, "a", 1, a, &added, &err), 0);
+	assert_int_equal(store_put_buffer(&st->store, "b", 1, b, &added, &err), 0);
 	/* Anything else in objects/ is not an object. */
-	char *junk = path_join(st->objects_dir, "README");
+	char *junk = path_join(st->store.objects_dir, "README");
 	assert_int_equal(fs_write_atomic(junk, "x", 1, 0600, &err), 0);
 	free(junk);
 
-	assert_int_equal(store_for_each(st, count_object, &seen, &err), 0);
+	assert_int_equal(store_for_each(&st->store, count_object, &seen, &err), 0);
 	/* sha256("a") = ca97…, sha256("b") = 3e23…, in name order */
 	assert_string_equal(seen.buf, "3e23 ca97 ");
 
-	assert_int_equal(store_remove(st, a, &err), 0);
-	assert_false(store_has(st, a));
-	assert_int_equal(store_remove(st, a, &err), 0);   /* already gone is fine */
+	assert_int_equal(store_remove(&st->store, a, &err), 0);
+	assert_false(store_has(&st->store, a));
+	assert_int_equal(store_remove(&st->store, a, &err), 0);   /* already gone is fine */
 	strbuf_reset(&seen);
-	assert_int_equal(store_for_each(st, count_object, &seen, &err), 0);
+	assert_int_equal(store_for_each(&st->store, count_object, &seen, &err), 0);
 	assert_string_equal(seen.buf, "3e23 ");
 	strbuf_release(&seen);
+}
+
+/* A damaged object leaves objects/ for the state folder's quarantine/,
+ * whose name the store holds; a second one of that digest is kept beside
+ * the first. */
+static void test_quarantine(void **state)
+{
+	struct state *st = *state;
+	struct error err = ERROR_INIT;
+	char digest[HASH_HEX_SIZE], *where;
+	int added;
+
+	for (int round = 0; round < 2; round++) {
+		put_hello(st, digest, &added);
+		assert_true(added);
+		damage(st, digest, "HELLO\n");
+		assert_int_equal(store_quarantine(&st->store, digest, &where, &err), 0);
+		char *expected = round ? xstrfmt("%s/quarantine/%s.1", st->dir, digest)
+				       : xstrfmt("%s/quarantine/%s", st->dir, digest);
+		assert_string_equal(where, expected);
+		assert_true(path_exists(where));
+		assert_false(store_has(&st->store, digest));
+		free(expected);
+		free(where);
+	}
 }
 
 static int stop_at_first(const char *digest, const char *path, void *ctx)
@@ -458,9 +481,9 @@ static void test_for_each_stops(void **state)
 	char d[HASH_HEX_SIZE];
 	int added, calls = 0;
 
-	assert_int_equal(store_put_buffer(st, "a", 1, d, &added, &err), 0);
-	assert_int_equal(store_put_buffer(st, "b", 1, d, &added, &err), 0);
-	assert_int_equal(store_for_each(st, stop_at_first, &calls, &err), 7);
+	assert_int_equal(store_put_buffer(&st->store, "a", 1, d, &added, &err), 0);
+	assert_int_equal(store_put_buffer(&st->store, "b", 1, d, &added, &err), 0);
+	assert_int_equal(store_for_each(&st->store, stop_at_first, &calls, &err), 7);
 	assert_int_equal(calls, 1);
 }
 
@@ -501,6 +524,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_clean_tmp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_for_each_and_remove, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_for_each_stops, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_quarantine, setup, teardown),
 		cmocka_unit_test(test_digest_set),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

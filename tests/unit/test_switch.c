@@ -253,7 +253,7 @@ static void test_damaged_object_refused_before_live_changes(void **state)
 		if (!strcmp(web->nodes[i].rel, "new.css"))
 			hash_to_hex(web->nodes[i].digest, digest);
 	assert_true(digest[0]);
-	char *obj = store_object_path(&fx->st, digest);
+	char *obj = store_object_path(&fx->st.store, digest);
 	assert_int_equal(chmod(obj, 0644), 0);
 	write_file(obj, "tampered\n");
 	free(obj);
@@ -393,7 +393,7 @@ static void damage_objects(struct fixture *fx, const struct manifest *m)
 			if (m->entries[i].nodes[k].type != NODE_FILE)
 				continue;
 			hash_to_hex(m->entries[i].nodes[k].digest, hex);
-			char *obj = store_object_path(&fx->st, hex);
+			char *obj = store_object_path(&fx->st.store, hex);
 			assert_int_equal(chmod(obj, 0644), 0);
 			write_file(obj, "damaged\n");
 			free(obj);

@@ -132,7 +132,7 @@ static int files_recoverable_from_store(struct state *st, void *data)
 			if (from->nodes[k].type != NODE_FILE)
 				continue;
 			hash_to_hex(from->nodes[k].digest, hex);
-			if (store_verify(st, hex, &ignored) < 0)
+			if (store_verify(&st->store, hex, &ignored) < 0)
 				return 0;
 		}
 	}

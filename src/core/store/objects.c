@@ -4,7 +4,6 @@
  * no object or a whole one. See store.h.
  */
 #include "core/store.h"
-#include "core/state.h"
 #include "util/alloc.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -36,6 +35,21 @@ struct store_temp {
 	unsigned long counter;   /* the path's last part */
 };
 
+void store_init(struct store *store, const char *state_dir)
+{
+	store->objects_dir = path_join(state_dir, "objects");
+	store->tmp_dir = path_join(state_dir, "tmp");
+	store->quarantine_dir = path_join(state_dir, "quarantine");
+}
+
+void store_release(struct store *store)
+{
+	free(store->objects_dir);
+	free(store->tmp_dir);
+	free(store->quarantine_dir);
+	memset(store, 0, sizeof(*store));
+}
+
 /* Object names come from manifests and the database; refuse anything
  * that is not a digest before it becomes part of a path. */
 static int store_check_name(const char *digest, struct error *err)
@@ -45,9 +59,9 @@ static int store_check_name(const char *digest, struct error *err)
 	return 0;
 }
 
-char *store_object_path(const struct state *st, const char *digest)
+char *store_object_path(const struct store *store, const char *digest)
 {
-	return xstrfmt("%s/%.2s/%s", st->objects_dir, digest, digest + 2);
+	return xstrfmt("%s/%.2s/%s", store->objects_dir, digest, digest + 2);
 }
 
 /* Whether the object at path (below at_fd) is a file of size bytes, or
@@ -59,11 +73,11 @@ static int store_object_is(int at_fd, const char *path, long long size)
 	       (size < 0 || sb.st_size == size);
 }
 
-static int store_has_any(const struct state *st, const char *digest, long long size)
+static int store_has_any(const struct store *store, const char *digest, long long size)
 {
 	if (!hash_is_valid_hex(digest))
 		return 0;
-	char *path = store_object_path(st, digest);
+	char *path = store_object_path(store, digest);
 	int found = store_object_is(AT_FDCWD, path, size);
 	free(path);
 	return found;
@@ -71,19 +85,19 @@ static int store_has_any(const struct state *st, const char *digest, long long s
 
 /* A size mismatch can only be damage, and putting the content again
  * repairs it (the put does not find the object present). */
-int store_has_size(const struct state *st, const char *digest, long long size)
+int store_has_size(const struct store *store, const char *digest, long long size)
 {
-	return store_has_any(st, digest, size);
+	return store_has_any(store, digest, size);
 }
 
-int store_has(const struct state *st, const char *digest)
+int store_has(const struct store *store, const char *digest)
 {
-	return store_has_any(st, digest, -1);
+	return store_has_any(store, digest, -1);
 }
 
-int store_open_objects(const struct state *st)
+int store_open_objects(const struct store *store)
 {
-	return open(st->objects_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	return open(store->objects_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 }
 
 int store_has_size_at(int objects_fd, const char *digest, long long size)
@@ -161,14 +175,14 @@ static int store_corrupt_error(const char *digest, const char *got, struct error
 
 /* Open an object for reading; a missing one gets the message fsck and
  * switch rely on, and *missing (when given) says so. */
-static int store_open_object(const struct state *st, const char *digest, char **path,
+static int store_open_object(const struct store *store, const char *digest, char **path,
 			     int *missing, struct error *err)
 {
 	if (missing)
 		*missing = 0;
 	if (store_check_name(digest, err) < 0)
 		return -1;
-	*path = store_object_path(st, digest);
+	*path = store_object_path(store, digest);
 	int fd = open(*path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd >= 0)
 		return fd;
@@ -183,16 +197,16 @@ static int store_open_object(const struct state *st, const char *digest, char **
 	return -1;
 }
 
-static char *store_temp_path(const struct state *st, unsigned long counter)
+static char *store_temp_path(const struct store *store, unsigned long counter)
 {
-	return xstrfmt("%s/obj.%ld.%lu", st->tmp_dir, (long)getpid(), counter);
+	return xstrfmt("%s/obj.%ld.%lu", store->tmp_dir, (long)getpid(), counter);
 }
 
-static int store_temp_open(const struct state *st, struct store_temp *t, struct error *err)
+static int store_temp_open(const struct store *store, struct store_temp *t, struct error *err)
 {
 	for (;;) {
 		t->counter = atomic_fetch_add(&store_temp_counter, 1);
-		t->path = store_temp_path(st, t->counter);
+		t->path = store_temp_path(store, t->counter);
 		t->fd = open(t->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (t->fd >= 0)
 			return 0;
@@ -224,7 +238,7 @@ static void store_temp_discard(struct store_temp *t)
  * (dedupe); one of the wrong size is damaged and is replaced. Takes
  * ownership of t either way.
  */
-static int store_install(struct state *st, struct store_temp *t, const char *digest,
+static int store_install(struct store *store, struct store_temp *t, const char *digest,
 			 long long size, int *added, struct error *err)
 {
 	char *object = NULL, *dir = NULL;
@@ -242,12 +256,12 @@ static int store_install(struct state *st, struct store_temp *t, const char *dig
 	}
 	t->fd = -1;
 
-	if (store_has_size(st, digest, size)) {
+	if (store_has_size(store, digest, size)) {
 		store_temp_discard(t);
 		*added = 0;
 		return 0;
 	}
-	object = store_object_path(st, digest);
+	object = store_object_path(store, digest);
 	dir = path_dirname(object);
 	int new_dir = mkdir(dir, 0700) == 0;
 	if (!new_dir && errno != EEXIST) {
@@ -262,7 +276,7 @@ static int store_install(struct state *st, struct store_temp *t, const char *dig
 	t->path = NULL;
 	if (fs_fsync_dir(dir, err) < 0)
 		goto fail;
-	if (new_dir && fs_fsync_dir(st->objects_dir, err) < 0)
+	if (new_dir && fs_fsync_dir(store->objects_dir, err) < 0)
 		goto fail;
 	free(object);
 	free(dir);
@@ -282,15 +296,15 @@ struct store_pending {
 	int named;               /* renamed to its object name */
 };
 
-static char *store_pending_temp(const struct state *st, const struct store_pending *p)
+static char *store_pending_temp(const struct store *store, const struct store_pending *p)
 {
-	return store_temp_path(st, p->temp);
+	return store_temp_path(store, p->temp);
 }
 
-void store_batch_begin(struct state *st, struct store_batch *batch)
+void store_batch_begin(struct store *store, struct store_batch *batch)
 {
 	memset(batch, 0, sizeof(*batch));
-	batch->st = st;
+	batch->store = store;
 	batch->tmp_fd = -1;
 }
 
@@ -299,14 +313,14 @@ void store_batch_abort(struct store_batch *batch)
 	for (size_t i = 0; i < batch->n; i++) {
 		if (batch->pending[i].named)
 			continue;
-		char *temp = store_pending_temp(batch->st, &batch->pending[i]);
+		char *temp = store_pending_temp(batch->store, &batch->pending[i]);
 		unlink(temp);
 		free(temp);
 	}
 	free(batch->pending);
 	if (batch->tmp_fd >= 0)
 		close(batch->tmp_fd);
-	store_batch_begin(batch->st, batch);
+	store_batch_begin(batch->store, batch);
 }
 
 static int store_batch_has(const struct store_batch *batch, const char *digest)
@@ -334,8 +348,8 @@ static int store_fsync_path(const char *path, struct error *err)
 static int store_name_pending(struct store_batch *batch, struct store_pending *p,
 			      int *created, struct error *err)
 {
-	char *temp = store_pending_temp(batch->st, p);
-	char *object = store_object_path(batch->st, p->digest);
+	char *temp = store_pending_temp(batch->store, p);
+	char *object = store_object_path(batch->store, p->digest);
 	char *dir = NULL;
 	int rc = 0;
 
@@ -379,9 +393,9 @@ static int store_batch_sync(struct store_batch *batch, int names,
 			    const unsigned char *fanouts, int objects_dir, struct error *err)
 {
 	if (batch->n >= FS_SYNCFS_MIN)
-		return fs_syncfs(batch->tmp_fd, batch->st->tmp_dir, err);
+		return fs_syncfs(batch->tmp_fd, batch->store->tmp_dir, err);
 	for (size_t i = 0; !names && i < batch->n; i++) {
-		char *temp = store_pending_temp(batch->st, &batch->pending[i]);
+		char *temp = store_pending_temp(batch->store, &batch->pending[i]);
 		int rc = store_fsync_path(temp, err);
 		free(temp);
 		if (rc < 0)
@@ -390,14 +404,14 @@ static int store_batch_sync(struct store_batch *batch, int names,
 	for (unsigned f = 0; names && f < 256; f++) {
 		if (!fanouts[f])
 			continue;
-		char *dir = xstrfmt("%s/%02x", batch->st->objects_dir, f);
+		char *dir = xstrfmt("%s/%02x", batch->store->objects_dir, f);
 		int rc = fs_fsync_dir(dir, err);
 		free(dir);
 		if (rc < 0)
 			return -1;
 	}
 	if (names && objects_dir)
-		return fs_fsync_dir(batch->st->objects_dir, err);
+		return fs_fsync_dir(batch->store->objects_dir, err);
 	return 0;
 }
 
@@ -427,10 +441,10 @@ int store_batch_prepare(struct store_batch *batch, struct error *err)
 {
 	if (batch->tmp_fd >= 0)
 		return 0;
-	batch->tmp_fd = open(batch->st->tmp_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	batch->tmp_fd = open(batch->store->tmp_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (batch->tmp_fd < 0)
 		return error_errno(err, EXIT_FAILED, errno, "cannot open folder '%s'",
-				   batch->st->tmp_dir);
+				   batch->store->tmp_dir);
 	return 0;
 }
 
@@ -439,13 +453,13 @@ int store_batch_write(const struct store_batch *batch, int fd, const char *what,
 {
 	struct store_temp t;
 
-	if (store_temp_open(batch->st, &t, err) < 0)
+	if (store_temp_open(batch->store, &t, err) < 0)
 		return -1;
 	if (store_copy_hashed(fd, what, t.fd, t.path, w->digest, &w->size, err) < 0) {
 		store_temp_discard(&t);
 		return -1;
 	}
-	w->present = store_has_size(batch->st, w->digest, w->size);
+	w->present = store_has_size(batch->store, w->digest, w->size);
 	if (w->present) {
 		store_temp_discard(&t);
 		return 0;
@@ -474,7 +488,7 @@ void store_written_drop(const struct store_batch *batch, const struct store_writ
 {
 	if (w->present)
 		return;
-	char *temp = store_temp_path(batch->st, w->temp);
+	char *temp = store_temp_path(batch->store, w->temp);
 	unlink(temp);
 	free(temp);
 }
@@ -512,12 +526,12 @@ int store_batch_put_fd(struct store_batch *batch, int fd, const char *what,
 	return store_batch_add(batch, &w, added, err);
 }
 
-int store_put_fd(struct state *st, int fd, const char *what,
+int store_put_fd(struct store *store, int fd, const char *what,
 		 char digest[HASH_HEX_SIZE], int *added, long long *size,
 		 struct error *err)
 {
 	struct store_batch batch;
-	store_batch_begin(st, &batch);
+	store_batch_begin(store, &batch);
 	if (store_batch_put_fd(&batch, fd, what, digest, added, size, err) < 0) {
 		store_batch_abort(&batch);
 		return -1;
@@ -525,7 +539,7 @@ int store_put_fd(struct state *st, int fd, const char *what,
 	return store_batch_commit(&batch, err);
 }
 
-int store_put_buffer(struct state *st, const void *data, size_t len,
+int store_put_buffer(struct store *store, const void *data, size_t len,
 		     char digest[HASH_HEX_SIZE], int *added, struct error *err)
 {
 	struct store_temp t;
@@ -533,26 +547,26 @@ int store_put_buffer(struct state *st, const void *data, size_t len,
 	/* The bytes are at hand, so hashing first spares the write when the
 	 * object exists (manifests of unchanged releases). */
 	hash_buffer(data, len, digest);
-	if (store_has_size(st, digest, (long long)len)) {
+	if (store_has_size(store, digest, (long long)len)) {
 		*added = 0;
 		return 0;
 	}
-	if (store_temp_open(st, &t, err) < 0)
+	if (store_temp_open(store, &t, err) < 0)
 		return -1;
 	if (fs_write_all(t.fd, data, len) < 0) {
 		error_errno(err, EXIT_FAILED, errno, "cannot write '%s'", t.path);
 		store_temp_discard(&t);
 		return -1;
 	}
-	return store_install(st, &t, digest, (long long)len, added, err);
+	return store_install(store, &t, digest, (long long)len, added, err);
 }
 
-int store_read(struct state *st, const char *digest, struct strbuf *sb, struct error *err)
+int store_read(struct store *store, const char *digest, struct strbuf *sb, struct error *err)
 {
 	char got[HASH_HEX_SIZE], *path;
 	size_t old_len = sb->len;
 
-	int fd = store_open_object(st, digest, &path, NULL, err);
+	int fd = store_open_object(store, digest, &path, NULL, err);
 	if (fd < 0)
 		return -1;
 	int rc = store_stream(fd, path, sb, got, NULL, err);
@@ -565,13 +579,13 @@ int store_read(struct state *st, const char *digest, struct strbuf *sb, struct e
 	return rc;
 }
 
-int store_materialize_fd(struct state *st, const char *digest, int fd, const char *what,
+int store_materialize_fd(struct store *store, const char *digest, int fd, const char *what,
 			 int sync, struct error *err)
 {
 	char got[HASH_HEX_SIZE], *object;
 	long long size;
 
-	int in = store_open_object(st, digest, &object, NULL, err);
+	int in = store_open_object(store, digest, &object, NULL, err);
 	if (in < 0)
 		return -1;
 	/* What is verified is the copy, the very bytes that will go live. */
@@ -585,13 +599,13 @@ int store_materialize_fd(struct state *st, const char *digest, int fd, const cha
 	return rc;
 }
 
-enum store_damage store_check(struct state *st, const char *digest, struct error *err)
+enum store_damage store_check(struct store *store, const char *digest, struct error *err)
 {
 	char got[HASH_HEX_SIZE], *path;
 	struct stat sb;
 
 	int missing;
-	int fd = store_open_object(st, digest, &path, &missing, err);
+	int fd = store_open_object(store, digest, &path, &missing, err);
 	if (fd < 0)
 		return missing ? STORE_MISSING : STORE_CORRUPT;
 	int rc;
@@ -608,18 +622,19 @@ enum store_damage store_check(struct state *st, const char *digest, struct error
 	return rc < 0 ? STORE_CORRUPT : STORE_INTACT;
 }
 
-int store_verify(struct state *st, const char *digest, struct error *err)
+int store_verify(struct store *store, const char *digest, struct error *err)
 {
-	return store_check(st, digest, err) == STORE_INTACT ? 0 : -1;
+	return store_check(store, digest, err) == STORE_INTACT ? 0 : -1;
 }
 
-int store_clean_tmp(struct state *st, struct error *err)
+int store_clean_tmp(struct store *store, struct error *err)
 {
-	DIR *d = opendir(st->tmp_dir);
+	DIR *d = opendir(store->tmp_dir);
 	if (!d) {
 		if (errno == ENOENT)
 			return 0;
-		return error_errno(err, EXIT_FAILED, errno, "cannot open folder '%s'", st->tmp_dir);
+		return error_errno(err, EXIT_FAILED, errno, "cannot open folder '%s'",
+				   store->tmp_dir);
 	}
 	int rc = 0;
 	struct dirent *de;
@@ -629,7 +644,7 @@ int store_clean_tmp(struct state *st, struct error *err)
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		char *p = path_join(st->tmp_dir, de->d_name);
+		char *p = path_join(store->tmp_dir, de->d_name);
 		rc = fs_remove_tree(p, err);
 		free(p);
 		if (rc < 0)
@@ -672,20 +687,21 @@ static void store_free_names(struct dirent **names, int n)
 
 /* Names are listed (sorted, so reports are stable) before fn runs, which
  * lets fn remove the object it is given. */
-int store_for_each(struct state *st,
+int store_for_each(struct store *store,
 		   int (*fn)(const char *digest, const char *path, void *ctx),
 		   void *ctx, struct error *err)
 {
 	struct dirent **fanout;
-	int nfanout = scandir(st->objects_dir, &fanout, store_fanout_filter, store_name_order);
+	int nfanout = scandir(store->objects_dir, &fanout, store_fanout_filter, store_name_order);
 	if (nfanout < 0) {
 		if (errno == ENOENT)
 			return 0;
-		return error_errno(err, EXIT_FAILED, errno, "cannot list folder '%s'", st->objects_dir);
+		return error_errno(err, EXIT_FAILED, errno, "cannot list folder '%s'",
+				   store->objects_dir);
 	}
 	int rc = 0;
 	for (int i = 0; i < nfanout && !rc; i++) {
-		char *dir = path_join(st->objects_dir, fanout[i]->d_name);
+		char *dir = path_join(store->objects_dir, fanout[i]->d_name);
 		struct dirent **names;
 		int n = scandir(dir, &names, store_object_filter, store_name_order);
 		if (n < 0) {
@@ -727,9 +743,9 @@ static int store_quarantine_move(int dir_fd, const char *object, const char *dig
 	}
 }
 
-int store_quarantine(struct state *st, const char *digest, char **where, struct error *err)
+int store_quarantine(struct store *store, const char *digest, char **where, struct error *err)
 {
-	char *dir = path_join(st->dir, "quarantine");
+	const char *dir = store->quarantine_dir;
 	char *object = NULL, *name = NULL;
 	int dir_fd = -1, rc = -1;
 
@@ -745,7 +761,7 @@ int store_quarantine(struct state *st, const char *digest, char **where, struct 
 		error_errno(err, EXIT_FAILED, errno, "cannot open folder '%s'", dir);
 		goto out;
 	}
-	object = store_object_path(st, digest);
+	object = store_object_path(store, digest);
 	if (store_quarantine_move(dir_fd, object, digest, &name) < 0) {
 		error_errno(err, EXIT_FAILED, errno, "cannot move object '%s' to '%s'", object, dir);
 		goto out;
@@ -758,13 +774,12 @@ int store_quarantine(struct state *st, const char *digest, char **where, struct 
 out:
 	if (dir_fd >= 0)
 		close(dir_fd);
-	free(dir);
 	free(object);
 	free(name);
 	return rc;
 }
 
-int store_restore_fd(struct state *st, int fd, const char *what, const char *digest,
+int store_restore_fd(struct store *store, int fd, const char *what, const char *digest,
 		     struct error *err)
 {
 	char got[HASH_HEX_SIZE];
@@ -772,7 +787,7 @@ int store_restore_fd(struct state *st, int fd, const char *what, const char *dig
 	long long size;
 	int added;
 
-	if (store_check_name(digest, err) < 0 || store_temp_open(st, &t, err) < 0)
+	if (store_check_name(digest, err) < 0 || store_temp_open(store, &t, err) < 0)
 		return -1;
 	if (store_copy_hashed(fd, what, t.fd, t.path, got, &size, err) < 0) {
 		store_temp_discard(&t);
@@ -782,14 +797,14 @@ int store_restore_fd(struct state *st, int fd, const char *what, const char *dig
 		store_temp_discard(&t);
 		return 0;
 	}
-	return store_install(st, &t, digest, size, &added, err) < 0 ? -1 : 1;
+	return store_install(store, &t, digest, size, &added, err) < 0 ? -1 : 1;
 }
 
-int store_remove(struct state *st, const char *digest, struct error *err)
+int store_remove(struct store *store, const char *digest, struct error *err)
 {
 	if (store_check_name(digest, err) < 0)
 		return -1;
-	char *path = store_object_path(st, digest);
+	char *path = store_object_path(store, digest);
 	int rc = 0;
 	if (unlink(path) < 0 && errno != ENOENT)
 		rc = error_errno(err, EXIT_FAILED, errno, "cannot remove object '%s'", path);
