@@ -25,7 +25,7 @@ static int cmd_init_write(const char *path, struct error *err)
 			return error_set(err, EXIT_USAGE, "'%s' already exists; not overwriting", path);
 		return error_errno(err, EXIT_FAILED, errno, "cannot create '%s'", path);
 	}
-	if (fs_write_all(fd, config_starter_text, strlen(config_starter_text)) < 0) {
+	if (fs_write_all(fd, init_starter_text, strlen(init_starter_text)) < 0) {
 		error_errno(err, EXIT_FAILED, errno, "cannot write '%s'", path);
 		goto fail;
 	}

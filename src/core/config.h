@@ -220,7 +220,5 @@ const char *config_manager_name(enum manager_kind kind);
 /* Parse a duration ("250ms", "5s", "2m", or a bare number of seconds);
  * -1 for anything else, negatives, or more than INT_MAX milliseconds. */
 int config_parse_duration(const char *text, long *ms);
-/* The commented starter file `lastgood init` writes. */
-extern const char config_starter_text[];
 
 #endif
