@@ -1,6 +1,9 @@
 /*
  * lastgood.yml: the stack's description, parsed with libyaml into typed
- * structures.
+ * structures. The code is in src/core/config/: load.c (YAML into the
+ * model), order.c (`after`, start order, selections), paths.c (the rules
+ * for `files` entries) and record.c (the state folder's binding, masking,
+ * writing a recorded config back).
  *
  *   struct config cfg;
  *   struct error err = ERROR_INIT;
