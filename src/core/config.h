@@ -199,8 +199,7 @@ int config_rebind_state(const struct config *cfg, struct state *st, char **previ
 			struct error *err);
 /* Write cfg->text (a recorded config) over the config file cfg->file, for
  * operation op: through its folder's descriptor (fs_open_parent's rule),
- * to a new file renamed over the old one and made durable, keeping the
- * old one's mode and owner. The file replaced is kept beside it under a
+ * with fs_replace_at, keeping the old one's mode and owner. The file replaced is kept beside it under a
  * second name, *kept ("lastgood.yml.before-OP"; caller frees; NULL when
  * there was none). A config file that is a symbolic link is refused. */
 int config_restore(const struct config *cfg, long op, char **kept, struct error *err);

@@ -187,30 +187,34 @@ int config_mask_secrets(const struct config *cfg, struct strbuf *text, int own)
 	return rc;
 }
 
+/* 1 when name below dir_fd is still the file sb describes: a failed
+ * fs_replace_at that did not get as far as its rename. */
+static int config_still_there(int dir_fd, const char *name, const struct stat *sb)
+{
+	struct stat now;
+	return fstatat(dir_fd, name, &now, AT_SYMLINK_NOFOLLOW) == 0 && now.st_dev == sb->st_dev &&
+	       now.st_ino == sb->st_ino;
+}
+
 int config_restore(const struct config *cfg, long op, char **kept, struct error *err)
 {
 	const char *name = path_basename(cfg->file);
-	char *tmp = xstrfmt(".%s.lastgood-%ld", name, op);
+	struct fs_replace how = { .mode = 0644, .uid = (uid_t)-1, .gid = (gid_t)-1 };
 	struct stat sb;
-	uid_t uid = (uid_t)-1;
-	gid_t gid = (gid_t)-1;
-	mode_t mode = 0644;
-	int dir_fd, fd = -1, rc = -1, renamed = 0;
+	int dir_fd, rc = -1;
 
 	*kept = NULL;
-	if (fs_open_parent(cfg->file, 0, &dir_fd, NULL, err) < 0) {
-		free(tmp);
+	if (fs_open_parent(cfg->file, 0, &dir_fd, NULL, err) < 0)
 		return -1;
-	}
 	if (fstatat(dir_fd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0) {
 		if (!S_ISREG(sb.st_mode)) {
 			error_set(err, EXIT_USAGE, "cannot write config '%s': not a plain file "
 				  "(a link is left for you to point)", cfg->file);
 			goto out;
 		}
-		mode = sb.st_mode & 07777;
-		uid = sb.st_uid;
-		gid = sb.st_gid;
+		how.mode = sb.st_mode & 07777;
+		how.uid = sb.st_uid;
+		how.gid = sb.st_gid;
 		/* The file replaced keeps a name: it may be an edit no release
 		 * holds. A second name costs no copy and cannot be torn. */
 		*kept = xstrfmt("%s.before-%ld", name, op);
@@ -225,31 +229,15 @@ int config_restore(const struct config *cfg, long op, char **kept, struct error 
 		error_errno(err, EXIT_FAILED, errno, "cannot inspect config '%s'", cfg->file);
 		goto out;
 	}
-	fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0 || fs_write_all(fd, cfg->text, cfg->text_len) < 0 ||
-	    fchown(fd, uid, gid) < 0 || fchmod(fd, mode) < 0) {
-		error_errno(err, EXIT_FAILED, errno, "cannot write config '%s'", cfg->file);
-		goto out;
-	}
-	if (fs_fsync_fd(fd, cfg->file, err) < 0)
-		goto out;
-	if (renameat(dir_fd, tmp, dir_fd, name) < 0) {
-		error_errno(err, EXIT_FAILED, errno, "cannot put config '%s' in place", cfg->file);
-		goto out;
-	}
-	renamed = 1;
-	rc = fs_fsync_fd(dir_fd, cfg->dir, err);
-out:
-	if (fd >= 0)
-		close(fd);
-	if (!renamed && fd >= 0)
-		unlinkat(dir_fd, tmp, 0);
-	if (!renamed && *kept) {
+	rc = fs_replace_at(dir_fd, name, cfg->file, cfg->text, cfg->text_len, &how, err);
+	/* Once the new text is in place, the kept name is the only one the
+	 * old file has left, whatever failed after. */
+	if (rc < 0 && *kept && config_still_there(dir_fd, name, &sb)) {
 		unlinkat(dir_fd, *kept, 0);   /* a second name of the file still there */
 		free(*kept);
 		*kept = NULL;
 	}
+out:
 	close(dir_fd);
-	free(tmp);
 	return rc;
 }
