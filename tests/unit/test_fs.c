@@ -36,7 +36,7 @@ static char *make_file(const char *dir, const char *name)
 	return path;
 }
 
-/* A fresh folder, open at *dir_fd; caller removes it with fs_remove_tree. */
+/* A fresh folder, open at *dir_fd; finish_folder ends it. */
 static char *make_folder(int *dir_fd)
 {
 	char tmpl[] = "/tmp/lg-test-fs.XXXXXX";
@@ -46,20 +46,26 @@ static char *make_folder(int *dir_fd)
 	return xstrdup(tmpl);
 }
 
-/* The names in the folder, sorted, one per line ("." and ".." left out). */
-static char *folder_names(const char *dir)
+/* The folder holds exactly names (sorted, one per line, "." and ".."
+ * left out): no temporary is left behind. Then close and remove it. */
+static void finish_folder(char *dir, int dir_fd, const char *names)
 {
-	struct dirent **names;
-	int n = scandir(dir, &names, NULL, alphasort);
+	struct dirent **entries;
+	int n = scandir(dir, &entries, NULL, alphasort);
 	assert_true(n >= 0);
 	struct strbuf sb = STRBUF_INIT;
 	for (int i = 0; i < n; i++) {
-		if (strcmp(names[i]->d_name, ".") && strcmp(names[i]->d_name, ".."))
-			strbuf_addf(&sb, "%s\n", names[i]->d_name);
-		free(names[i]);
+		if (strcmp(entries[i]->d_name, ".") && strcmp(entries[i]->d_name, ".."))
+			strbuf_addf(&sb, "%s\n", entries[i]->d_name);
+		free(entries[i]);
 	}
-	free(names);
-	return strbuf_detach(&sb);
+	free(entries);
+	assert_string_equal(sb.buf, names);
+	strbuf_release(&sb);
+	close(dir_fd);
+	struct error err = ERROR_INIT;
+	assert_int_equal(fs_remove_tree(dir, &err), 0);
+	free(dir);
 }
 
 static void assert_file(const char *path, const char *content, mode_t mode)
@@ -101,9 +107,7 @@ static void test_replace_at_replaces_whole(void **state)
 	close(fd);
 	assert_int_equal(fs_replace_at(dir_fd, "app.yml", path, "three\n", 6, &how, &err), 0);
 	assert_file(path, "three\n", 04755);
-	char *names = folder_names(dir);
 	char *expected = xstrfmt("%s\napp.yml\n", stray);
-	assert_string_equal(names, expected);
 	/* as root, the owner asked for (nobody's uid, say) */
 	if (geteuid() == 0) {
 		how.uid = 65534;
@@ -115,13 +119,10 @@ static void test_replace_at_replaces_whole(void **state)
 		/* set after the owner, which would clear the set-user-ID bit */
 		assert_int_equal(second.st_mode & 07777, 04755);
 	}
+	finish_folder(dir, dir_fd, expected);
 	free(expected);
-	free(names);
 	free(stray);
-	close(dir_fd);
-	assert_int_equal(fs_remove_tree(dir, &err), 0);
 	free(path);
-	free(dir);
 }
 
 static void test_replace_at_failure_leaves_no_trace(void **state)
@@ -143,15 +144,10 @@ static void test_replace_at_failure_leaves_no_trace(void **state)
 	char *msg = xstrfmt("cannot put '%s' in place: Is a directory", path);
 	assert_string_equal(err.msg, msg);
 	assert_file(inside, "x", 0644);
-	char *names = folder_names(dir);
-	assert_string_equal(names, "conf\n");
-	free(names);
+	finish_folder(dir, dir_fd, "conf\n");
 	free(msg);
-	close(dir_fd);
-	assert_int_equal(fs_remove_tree(dir, &err), 0);
 	free(inside);
 	free(path);
-	free(dir);
 }
 
 static void test_replace_at_exclusive_replaces_nothing(void **state)
@@ -184,15 +180,10 @@ static void test_replace_at_exclusive_replaces_nothing(void **state)
 	char target[16] = "";
 	assert_int_equal(readlink(link, target, sizeof(target) - 1), 7);
 	assert_string_equal(target, "nowhere");
-	char *names = folder_names(dir);
-	assert_string_equal(names, "dangling\nlastgood.yml\n");
-	free(names);
+	finish_folder(dir, dir_fd, "dangling\nlastgood.yml\n");
 	free(msg);
-	close(dir_fd);
-	assert_int_equal(fs_remove_tree(dir, &err), 0);
 	free(link);
 	free(path);
-	free(dir);
 }
 
 static void test_remove_tree_read_only(void **state)
