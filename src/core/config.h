@@ -199,9 +199,11 @@ int config_rebind_state(const struct config *cfg, struct state *st, char **previ
 			struct error *err);
 /* Write cfg->text (a recorded config) over the config file cfg->file, for
  * operation op: through its folder's descriptor (fs_open_parent's rule),
- * with fs_replace_at, keeping the old one's mode and owner. The file replaced is kept beside it under a
- * second name, *kept ("lastgood.yml.before-OP"; caller frees; NULL when
- * there was none). A config file that is a symbolic link is refused. */
+ * with fs_replace_at, keeping the old one's mode and owner. The file
+ * replaced is kept beside it under a second name, *kept
+ * ("lastgood.yml.before-OP"; caller frees; NULL when there was none, or
+ * when the write failed before the old file lost its name). A config file
+ * that is a symbolic link is refused. */
 int config_restore(const struct config *cfg, long op, char **kept, struct error *err);
 /* Mask, in text (a config's YAML), every secret value of cfg (secret.h):
  * URLs as secret_redact_url shows them, other values as SECRET_MASK. own:

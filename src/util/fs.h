@@ -26,8 +26,8 @@ struct strbuf;
  *
  *   1. a temporary ".NAME.lastgood-PID-N" is created beside it with O_EXCL
  *      and O_NOFOLLOW (mode 0600 while it is written, so a secret in data
- *      is never readable by others), written, given its owner and mode,
- *      and fsynced;
+ *      is never readable by others, unless FS_REPLACE_UMASK), written,
+ *      given its owner and mode, and fsynced;
  *   2. it is renamed over name (renameat; with FS_REPLACE_EXCLUSIVE,
  *      renameat2 RENAME_NOREPLACE, so nothing already there, not even a
  *      link, is replaced);
