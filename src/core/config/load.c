@@ -22,7 +22,6 @@
 #include <unistd.h>
 #include <yaml.h>
 
-
 static const struct policy default_policy = {
 	.start_timeout_ms = 30000,
 	.interval_ms = 200,
