@@ -156,6 +156,9 @@ int command_finish_output(int rc, int changes);
  * failure itself (fsck). */
 int command_open_state(struct command_context *ctx, struct error *err);
 
+/* The commented starter lastgood.yml `lastgood init` writes. */
+extern const char init_starter_text[];
+
 #define COMMAND(name) int cmd_##name(struct command_context *ctx)
 COMMAND(init);
 COMMAND(check);

@@ -15,34 +15,25 @@
 #include <string.h>
 #include <unistd.h>
 
-/* O_EXCL rather than a check then a rename: nothing that appears between
- * the two, not even a dangling symlink, is ever replaced. */
+/* Exclusive, so that nothing already there, not even a dangling symlink,
+ * is ever replaced; and through a temporary, so that a crash never leaves
+ * half a starter file for the next init to refuse. The mode goes through
+ * the umask, as any new file's does. */
 static int cmd_init_write(const char *path, struct error *err)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		if (errno == EEXIST)
-			return error_set(err, EXIT_USAGE, "'%s' already exists; not overwriting", path);
-		return error_errno(err, EXIT_FAILED, errno, "cannot create '%s'", path);
-	}
-	if (fs_write_all(fd, config_starter_text, strlen(config_starter_text)) < 0) {
-		error_errno(err, EXIT_FAILED, errno, "cannot write '%s'", path);
-		goto fail;
-	}
-	if (fs_fsync_fd(fd, path, err) < 0)
-		goto fail;
-	if (close(fd) < 0) {
-		fd = -1;
-		error_errno(err, EXIT_FAILED, errno, "cannot close '%s'", path);
-		goto fail;
-	}
-	return fs_fsync_parent(path, err);
-fail:
-	/* We created it, so a half-written file is ours to remove. */
-	if (fd >= 0)
-		close(fd);
-	unlink(path);
-	return -1;
+	const struct fs_replace how = {
+		.mode = 0644, .uid = (uid_t)-1, .gid = (gid_t)-1,
+		.flags = FS_REPLACE_EXCLUSIVE | FS_REPLACE_UMASK,
+	};
+	char *dir = path_dirname(path);
+	int dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = dir_fd < 0 ? error_errno(err, EXIT_FAILED, errno, "cannot create '%s'", path)
+			    : fs_replace_at(dir_fd, path_basename(path), path, init_starter_text,
+					    strlen(init_starter_text), &how, err);
+	if (dir_fd >= 0)
+		close(dir_fd);
+	free(dir);
+	return rc;
 }
 
 COMMAND(init)

@@ -1,6 +1,9 @@
 /*
  * lastgood.yml: the stack's description, parsed with libyaml into typed
- * structures.
+ * structures. The code is in src/core/config/: load.c (YAML into the
+ * model), order.c (`after`, start order, selections), paths.c (the rules
+ * for `files` entries) and record.c (the state folder's binding, masking,
+ * writing a recorded config back).
  *
  *   struct config cfg;
  *   struct error err = ERROR_INIT;
@@ -196,10 +199,11 @@ int config_rebind_state(const struct config *cfg, struct state *st, char **previ
 			struct error *err);
 /* Write cfg->text (a recorded config) over the config file cfg->file, for
  * operation op: through its folder's descriptor (fs_open_parent's rule),
- * to a new file renamed over the old one and made durable, keeping the
- * old one's mode and owner. The file replaced is kept beside it under a
- * second name, *kept ("lastgood.yml.before-OP"; caller frees; NULL when
- * there was none). A config file that is a symbolic link is refused. */
+ * with fs_replace_at, keeping the old one's mode and owner. The file
+ * replaced is kept beside it under a second name, *kept
+ * ("lastgood.yml.before-OP"; caller frees; NULL when there was none, or
+ * when the write failed before the old file lost its name). A config file
+ * that is a symbolic link is refused. */
 int config_restore(const struct config *cfg, long op, char **kept, struct error *err);
 /* Mask, in text (a config's YAML), every secret value of cfg (secret.h):
  * URLs as secret_redact_url shows them, other values as SECRET_MASK. own:
@@ -222,7 +226,5 @@ const char *config_manager_name(enum manager_kind kind);
 /* Parse a duration ("250ms", "5s", "2m", or a bare number of seconds);
  * -1 for anything else, negatives, or more than INT_MAX milliseconds. */
 int config_parse_duration(const char *text, long *ms);
-/* The commented starter file `lastgood init` writes. */
-extern const char config_starter_text[];
 
 #endif

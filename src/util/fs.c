@@ -64,48 +64,96 @@ int fs_fsync_parent(const char *path, struct error *err)
 	return rc;
 }
 
+/* Create the temporary fs_replace_at writes: the first free name of
+ * ".NAME.lastgood-PID-N" below dir_fd (one a crashed process with our pid
+ * left is not ours to remove, so the next N is taken). *temp gets it. */
+static int replace_temp_open(int dir_fd, const char *name, mode_t mode, char **temp)
+{
+	for (unsigned long n = 0;; n++) {
+		*temp = xstrfmt(".%s.lastgood-%ld-%lu", name, (long)getpid(), n);
+		int fd = openat(dir_fd, *temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+				mode);
+		if (fd >= 0 || errno != EEXIST)
+			return fd;
+		free(*temp);
+	}
+}
+
+/* Write, own, mode and fsync the temporary open at fd (steps of
+ * fs_replace_at, which names the file path in messages). */
+static int replace_temp_fill(int fd, const char *path, const void *data, size_t len,
+			     const struct fs_replace *how, struct error *err)
+{
+	if (fs_write_all(fd, data, len) < 0)
+		return error_errno(err, EXIT_FAILED, errno, "cannot write '%s'", path);
+	if ((how->uid != (uid_t)-1 || how->gid != (gid_t)-1) && fchown(fd, how->uid, how->gid) < 0)
+		return error_errno(err, EXIT_FAILED, errno, "cannot set the owner of '%s'", path);
+	/* after fchown, which may clear the set-user-ID and set-group-ID bits */
+	if (!(how->flags & FS_REPLACE_UMASK) && fchmod(fd, how->mode) < 0)
+		return error_errno(err, EXIT_FAILED, errno, "cannot set mode %04o of '%s'",
+				   (unsigned)how->mode, path);
+	return fs_fsync_fd(fd, path, err);
+}
+
+static int replace_exists_error(const char *path, struct error *err)
+{
+	return error_set(err, EXIT_USAGE, "'%s' already exists; not overwriting", path);
+}
+
+int fs_replace_at(int dir_fd, const char *name, const char *path, const void *data, size_t len,
+		  const struct fs_replace *how, struct error *err)
+{
+	int exclusive = how->flags & FS_REPLACE_EXCLUSIVE;
+	struct stat sb;
+	char *temp;
+
+	/* An empty name is what a path ending in '/' leaves: a folder's, as
+	 * open(2) would say. */
+	if (!*name)
+		return error_errno(err, EXIT_FAILED, EISDIR, "cannot create '%s'", path);
+	/* Refused before anything is written; the rename below still
+	 * refuses a name that appears meanwhile. */
+	if (exclusive && fstatat(dir_fd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0)
+		return replace_exists_error(path, err);
+	int fd = replace_temp_open(dir_fd, name, how->flags & FS_REPLACE_UMASK ? how->mode : 0600,
+				   &temp);
+	if (fd < 0) {
+		error_errno(err, EXIT_FAILED, errno, "cannot create '%s'", path);
+		free(temp);
+		return -1;
+	}
+	int rc = replace_temp_fill(fd, path, data, len, how, err);
+	if (close(fd) < 0 && rc == 0)
+		rc = error_errno(err, EXIT_FAILED, errno, "cannot close '%s'", path);
+	if (rc == 0 && (exclusive ? renameat2(dir_fd, temp, dir_fd, name, RENAME_NOREPLACE)
+				  : renameat(dir_fd, temp, dir_fd, name)) < 0)
+		rc = exclusive && errno == EEXIST
+			     ? replace_exists_error(path, err)
+			     : error_errno(err, EXIT_FAILED, errno, "cannot put '%s' in place", path);
+	if (rc < 0) {
+		unlinkat(dir_fd, temp, 0);
+		free(temp);
+		return -1;
+	}
+	free(temp);
+	char *dir = path_dirname(path);
+	rc = fs_fsync_fd(dir_fd, dir, err);
+	free(dir);
+	return rc;
+}
+
 int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 		    struct error *err)
 {
-	char *tmp = xstrfmt("%s.lastgood-tmp.%ld", path, (long)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-	if (fd < 0 && errno == EEXIST) {
-		unlink(tmp);   /* left by a crashed process with our pid */
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-	}
-	if (fd < 0) {
-		error_errno(err, EXIT_FAILED, errno, "cannot create '%s'", tmp);
-		free(tmp);
-		return -1;
-	}
-	if (fs_write_all(fd, data, len) < 0) {
-		error_errno(err, EXIT_FAILED, errno, "cannot write '%s'", tmp);
-		goto fail;
-	}
-	if (fchmod(fd, mode) < 0) {
-		error_errno(err, EXIT_FAILED, errno, "cannot set mode of '%s'", tmp);
-		goto fail;
-	}
-	if (fs_fsync_fd(fd, tmp, err) < 0)
-		goto fail;
-	if (close(fd) < 0) {
-		fd = -1;
-		error_errno(err, EXIT_FAILED, errno, "cannot close '%s'", tmp);
-		goto fail;
-	}
-	fd = -1;
-	if (rename(tmp, path) < 0) {
-		error_errno(err, EXIT_FAILED, errno, "cannot rename '%s' to '%s'", tmp, path);
-		goto fail;
-	}
-	free(tmp);
-	return fs_fsync_parent(path, err);
-fail:
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
-	free(tmp);
-	return -1;
+	const struct fs_replace how = { .mode = mode, .uid = (uid_t)-1, .gid = (gid_t)-1 };
+	char *dir = path_dirname(path);
+	int dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = dir_fd < 0 ? error_errno(err, EXIT_FAILED, errno, "cannot open folder '%s'", dir)
+			    : fs_replace_at(dir_fd, path_basename(path), path, data, len, &how, err);
+	if (dir_fd >= 0)
+		close(dir_fd);
+	free(dir);
+	return rc;
 }
 
 int fs_read_file(const char *path, struct strbuf *sb, struct error *err)

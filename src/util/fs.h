@@ -2,7 +2,7 @@
  * File-system helpers with durable, atomic semantics.
  *
  * The rule everywhere in lastgood: a file that matters is never written in
- * place. fs_write_atomic creates a sibling with O_EXCL, writes, fsyncs,
+ * place. fs_replace_at creates a sibling with O_EXCL, writes, fsyncs,
  * renames over the target and fsyncs the folder, so after a crash the
  * target holds either its old or its new content. Every failure names the
  * step and the path in err.
@@ -18,7 +18,44 @@
 struct error;
 struct strbuf;
 
-/* Replace path with data[0..len) atomically and durably, with mode. */
+/*
+ * Atomic file replace, the one way lastgood writes a whole file that
+ * matters. fs_replace_at puts data[0..len) at name below the folder open
+ * at dir_fd (reached through that descriptor only, so a caller that opened
+ * it with fs_open_parent knows where the file lands):
+ *
+ *   1. a temporary ".NAME.lastgood-PID-N" is created beside it with O_EXCL
+ *      and O_NOFOLLOW (mode 0600 while it is written, so a secret in data
+ *      is never readable by others, unless FS_REPLACE_UMASK), written,
+ *      given its owner and mode, and fsynced;
+ *   2. it is renamed over name (renameat; with FS_REPLACE_EXCLUSIVE,
+ *      renameat2 RENAME_NOREPLACE, so nothing already there, not even a
+ *      link, is replaced);
+ *   3. the folder is fsynced.
+ *
+ * After a crash name holds its old content or the new one, never a mix.
+ * A failure before the rename leaves name as it was and removes the
+ * temporary; a failure to fsync the folder (the last step) leaves the new
+ * content at name, perhaps not yet durable. path names the file in every
+ * message ("cannot write 'PATH': ..."), EXIT_FAILED; an existing name with
+ * FS_REPLACE_EXCLUSIVE is an EXIT_USAGE error, "'PATH' already exists; not
+ * overwriting", found before anything is written.
+ */
+enum fs_replace_flags {
+	FS_REPLACE_EXCLUSIVE = 1,   /* create only: a name already there is an error */
+	FS_REPLACE_UMASK = 2,       /* the mode goes through the umask, as open(2)'s does */
+};
+struct fs_replace {
+	mode_t mode;                /* the new file's mode, exactly unless FS_REPLACE_UMASK */
+	uid_t uid;                  /* its owner and group; (uid_t)-1 and (gid_t)-1 */
+	gid_t gid;                  /*   leave the writer's */
+	int flags;                  /* enum fs_replace_flags */
+};
+int fs_replace_at(int dir_fd, const char *name, const char *path, const void *data, size_t len,
+		  const struct fs_replace *how, struct error *err);
+/* fs_replace_at for a file named by path, its folder opened by name: for
+ * files of lastgood's own and the unit tests' trees, never live paths.
+ * The file gets mode exactly and the writer's owner. */
 int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 		    struct error *err);
 /* Read a whole file into sb (appending). */

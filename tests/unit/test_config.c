@@ -3,6 +3,7 @@
  * and column, defaults, durations, policy merging, start order, --services
  * selection, and the starter file `lastgood init` writes.
  */
+#include "cmd/command.h"
 #include "core/config.h"
 #include "core/secret.h"
 #include "util/error.h"
@@ -386,7 +387,7 @@ static void test_starter_text_parses(void **state)
 {
 	(void)state;
 	struct config cfg;
-	parse_ok("/srv/app/lastgood.yml", config_starter_text, &cfg);
+	parse_ok("/srv/app/lastgood.yml", init_starter_text, &cfg);
 	assert_int_equal(cfg.keep_releases, 10);
 	assert_int_equal(cfg.nservices, 1);
 	assert_string_equal(cfg.services[0].name, "api");

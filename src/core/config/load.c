@@ -1,11 +1,11 @@
 /*
- * lastgood.yml with libyaml: the document is loaded whole, walked into
- * struct config, then cross-checked (after, cycles, overlapping paths) while
- * the nodes and their marks are still at hand for FILE:LINE:COL messages.
+ * lastgood.yml with libyaml: the document is loaded whole and walked into
+ * struct config, then cross-checked (after, cycles, overlapping paths:
+ * order.c, paths.c) while the nodes and their marks are still at hand for
+ * FILE:LINE:COL messages.
  */
-#include "core/config.h"
+#include "core/config/internal.h"
 #include "core/secret.h"
-#include "core/state.h"
 #include "util/alloc.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -13,19 +13,14 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
-
-#define NO_SERVICE SIZE_MAX
 
 static const struct policy default_policy = {
 	.start_timeout_ms = 30000,
@@ -41,16 +36,6 @@ static const char *const manager_names[] = {
 	[MANAGER_SYSTEMD] = "systemd",
 	[MANAGER_COMPOSE] = "compose",
 	[MANAGER_COMMAND] = "command",
-};
-
-struct config_parser {
-	const char *path;
-	const char *text;
-	size_t len;
-	yaml_document_t doc;
-	struct config *cfg;
-	struct error *err;
-	yaml_node_t **after;     /* per service: its `after` list, for marks */
 };
 
 /* One known key of a mapping; read_mapping fills key and value. */
@@ -90,10 +75,7 @@ static int mark_errorv(struct error *err, const char *path, struct config_mark m
 	return -1;
 }
 
-static int mark_error(struct error *err, const char *path, struct config_mark mark,
-		      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int mark_error(struct error *err, const char *path, struct config_mark mark,
-		      const char *fmt, ...)
+int mark_error(struct error *err, const char *path, struct config_mark mark, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -111,10 +93,7 @@ static struct config_mark node_mark(const yaml_node_t *node)
 	return mark;
 }
 
-static int node_error(struct config_parser *p, const yaml_node_t *node,
-		      const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int node_error(struct config_parser *p, const yaml_node_t *node,
-		      const char *fmt, ...)
+int node_error(struct config_parser *p, const yaml_node_t *node, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -133,13 +112,12 @@ static const char *scalar_value(const yaml_node_t *node)
 	return (const char *)node->data.scalar.value;
 }
 
-
 static size_t sequence_length(const yaml_node_t *node)
 {
 	return (size_t)(node->data.sequence.items.top - node->data.sequence.items.start);
 }
 
-static yaml_node_t *sequence_item(struct config_parser *p, const yaml_node_t *node, size_t i)
+yaml_node_t *sequence_item(struct config_parser *p, const yaml_node_t *node, size_t i)
 {
 	return node_at(p, node->data.sequence.items.start[i]);
 }
@@ -801,180 +779,6 @@ static int parse_services(struct config_parser *p, yaml_node_t *node)
 	return 0;
 }
 
-static size_t service_index(const struct config *cfg, const char *name)
-{
-	for (size_t i = 0; i < cfg->nservices; i++)
-		if (!strcmp(cfg->services[i].name, name))
-			return i;
-	return NO_SERVICE;
-}
-
-/* Depth-first over `after`; meeting a service still on the stack closes a
- * cycle, reported at the entry that closes it. */
-static int visit_after(struct config_parser *p, size_t i, unsigned char *state, size_t *stack,
-		       size_t depth)
-{
-	const struct service *svc = &p->cfg->services[i];
-	state[i] = 1;
-	stack[depth] = i;
-	for (size_t k = 0; k < svc->nafter; k++) {
-		size_t j = service_index(p->cfg, svc->after[k]);
-		if (state[j] == 1) {
-			struct strbuf cycle = STRBUF_INIT;
-			size_t from = 0;
-			while (stack[from] != j)
-				from++;
-			for (size_t s = from; s <= depth; s++)
-				strbuf_addf(&cycle, "%s -> ", p->cfg->services[stack[s]].name);
-			strbuf_addstr(&cycle, p->cfg->services[j].name);
-			node_error(p, sequence_item(p, p->after[i], k), "cycle in 'after': %s",
-				   cycle.buf);
-			strbuf_release(&cycle);
-			return -1;
-		}
-		if (!state[j] && visit_after(p, j, state, stack, depth + 1) < 0)
-			return -1;
-	}
-	state[i] = 2;
-	return 0;
-}
-
-static int check_after(struct config_parser *p)
-{
-	const struct config *cfg = p->cfg;
-	for (size_t i = 0; i < cfg->nservices; i++)
-		for (size_t k = 0; k < cfg->services[i].nafter; k++)
-			if (service_index(cfg, cfg->services[i].after[k]) == NO_SERVICE)
-				return node_error(p, sequence_item(p, p->after[i], k),
-						  "unknown service '%s' in 'after' of service '%s'",
-						  cfg->services[i].after[k], cfg->services[i].name);
-
-	unsigned char *state = xcalloc(cfg->nservices, 1);
-	size_t *stack = xcalloc(cfg->nservices, sizeof(*stack));
-	int rc = 0;
-	for (size_t i = 0; i < cfg->nservices && !rc; i++)
-		if (!state[i])
-			rc = visit_after(p, i, state, stack, 0);
-	free(state);
-	free(stack);
-	return rc;
-}
-
-/* 1 when inner is outer or lies below it (both absolute, normalized). */
-static int path_within(const char *inner, const char *outer)
-{
-	size_t n = strlen(outer);
-	if (!strcmp(outer, "/"))
-		return 1;
-	return !strncmp(inner, outer, n) && (inner[n] == '/' || !inner[n]);
-}
-
-/* 1 when one of a and b is the other or lies below it. */
-static int paths_overlap(const char *a, const char *b)
-{
-	return path_within(a, b) || path_within(b, a);
-}
-
-/* Every `files` entry in config order, flattened: the unit the path rules
- * below compare (caller frees *entries). */
-struct entry_ref {
-	const struct service *svc;
-	const struct service_file *file;
-};
-
-static size_t config_entries(const struct config *cfg, struct entry_ref **entries)
-{
-	size_t n = 0, alloc = 0;
-	*entries = NULL;
-	for (size_t s = 0; s < cfg->nservices; s++)
-		for (size_t f = 0; f < cfg->services[s].nfiles; f++) {
-			ALLOC_GROW(*entries, n + 1, alloc);
-			(*entries)[n].svc = &cfg->services[s];
-			(*entries)[n].file = &cfg->services[s].files[f];
-			n++;
-		}
-	return n;
-}
-
-/*
- * A release replaces each entry whole, so no two entries may overlap: one
- * path would be switched twice, and a release would claim two contents for
- * one file. paths[i] is entry i's path as the caller judges it (as written
- * for config_load, resolved for config_check_live_paths): one rule for both.
- * The error is reported at the later entry.
- */
-static int check_entries_apart(const char *config_path, const struct entry_ref *entries,
-			       char *const *paths, size_t n, struct error *err)
-{
-	for (size_t i = 0; i < n; i++)
-		for (size_t j = 0; j < i; j++) {
-			const char *how;
-			if (!strcmp(paths[i], paths[j]))
-				how = "is also";
-			else if (path_within(paths[i], paths[j]))
-				how = "is inside";
-			else if (path_within(paths[j], paths[i]))
-				how = "holds";
-			else
-				continue;
-			return mark_error(err, config_path, entries[i].file->mark,
-					  "file '%s' of service '%s' %s '%s' of service '%s' (line %d)",
-					  entries[i].file->written, entries[i].svc->name, how,
-					  entries[j].file->written, entries[j].svc->name,
-					  entries[j].file->mark.line);
-		}
-	return 0;
-}
-
-/* An entry that is or holds the config file: lastgood records the config
- * with every release itself, and a switch must never replace the file it
- * was started with. */
-static int check_not_config_file(const struct config *cfg, const struct entry_ref *e,
-				 const char *entry_path, const char *config_file,
-				 struct error *err)
-{
-	if (!path_within(config_file, entry_path))
-		return 0;
-	return mark_error(err, cfg->path, e->file->mark,
-			  "file '%s' of service '%s' %s the config file '%s' (lastgood records "
-			  "the config with each release itself)", e->file->written, e->svc->name,
-			  strcmp(config_file, entry_path) ? "holds" : "is", cfg->path);
-}
-
-/*
- * Checks on the paths as written: none may hold the config's folder or
- * touch the state folder (a rollback would replace its own store), none
- * may be the config file, and no two may overlap.
- */
-static int check_paths(struct config_parser *p)
-{
-	const struct config *cfg = p->cfg;
-	struct entry_ref *entries;
-	size_t n = config_entries(cfg, &entries);
-	char **paths = xcalloc(n ? n : 1, sizeof(*paths));
-	int rc = 0;
-
-	for (size_t i = 0; i < n && !rc; i++) {
-		const struct service_file *file = entries[i].file;
-		paths[i] = file->path;
-		if (path_within(cfg->dir, file->path))
-			rc = mark_error(p->err, p->path, file->mark,
-					"file '%s' of service '%s' %s the config folder",
-					file->written, entries[i].svc->name,
-					strcmp(cfg->dir, file->path) ? "holds" : "is");
-		else if (paths_overlap(file->path, cfg->state_dir))
-			rc = mark_error(p->err, p->path, file->mark,
-					"file '%s' of service '%s' overlaps the state folder '%s'",
-					file->written, entries[i].svc->name, cfg->state_dir);
-		else
-			rc = check_not_config_file(cfg, &entries[i], file->path, cfg->file, p->err);
-	}
-	if (!rc)
-		rc = check_entries_apart(p->path, entries, paths, n, p->err);
-	free(paths);
-	free(entries);
-	return rc;
-}
 
 enum { T_KEEP, T_STATE_DIR, T_POLICY, T_SERVICES, T_SOURCE, T_NFIELDS };
 
@@ -1246,451 +1050,6 @@ void config_free(struct config *cfg)
 	argv_list_free(&cfg->source_build);
 	memset(cfg, 0, sizeof(*cfg));
 }
-
-int config_check_files(const struct config *cfg, struct error *err)
-{
-	for (size_t s = 0; s < cfg->nservices; s++) {
-		const struct service *svc = &cfg->services[s];
-		for (size_t f = 0; f < svc->nfiles; f++) {
-			const struct service_file *file = &svc->files[f];
-			struct stat st;
-			/* Not there yet is fine: a release that introduces it
-			 * brings it, and until then it is recorded as absent. */
-			if (!lstat(file->path, &st) || errno == ENOENT || errno == ENOTDIR)
-				continue;
-			return mark_error(err, cfg->path, file->mark,
-					  "cannot inspect file '%s' of service '%s': %s",
-					  file->written, svc->name, strerror(errno));
-		}
-	}
-	return 0;
-}
-
-size_t config_service_of_path(const struct config *cfg, const char *path)
-{
-	for (size_t s = 0; s < cfg->nservices; s++)
-		for (size_t f = 0; f < cfg->services[s].nfiles; f++)
-			if (!strcmp(cfg->services[s].files[f].path, path))
-				return s;
-	return cfg->nservices;
-}
-
-const struct service *config_find_service(const struct config *cfg, const char *name)
-{
-	size_t i = service_index(cfg, name);
-	return i == NO_SERVICE ? NULL : &cfg->services[i];
-}
-
-static int after_placed(const struct config *cfg, size_t i, const unsigned char *placed)
-{
-	const struct service *svc = &cfg->services[i];
-	for (size_t k = 0; k < svc->nafter; k++) {
-		size_t j = service_index(cfg, svc->after[k]);
-		if (j != NO_SERVICE && !placed[j])
-			return 0;
-	}
-	return 1;
-}
-
-/* Repeatedly take the first service, in file order, whose `after` is all
- * placed: a topological order that keeps independent services as written. */
-size_t *config_start_order(const struct config *cfg)
-{
-	size_t n = cfg->nservices;
-	size_t *order = xcalloc(n, sizeof(*order));
-	unsigned char *placed = xcalloc(n, 1);
-	size_t count = 0;
-
-	while (count < n) {
-		size_t i = 0;
-		while (i < n && (placed[i] || !after_placed(cfg, i, placed)))
-			i++;
-		if (i == n)
-			break;
-		placed[i] = 1;
-		order[count++] = i;
-	}
-	/* Only an unchecked config can hold a cycle; keep the result a full
-	 * permutation anyway. */
-	for (size_t i = 0; i < n && count < n; i++)
-		if (!placed[i])
-			order[count++] = i;
-	free(placed);
-	return order;
-}
-
-/*
- * path (absolute, normalized) resolved as far as it exists: symbolic links
- * followed, ".." applied. A last name that is a link is kept as written,
- * since lastgood replaces that name itself (a link listed under `files` is
- * switched as a link, not where it leads).
- */
-static char *path_physical(const char *path)
-{
-	struct strbuf head = STRBUF_INIT;
-	struct stat sb;
-	char *real = NULL;
-
-	if (lstat(path, &sb) == 0 && !S_ISLNK(sb.st_mode) && (real = realpath(path, NULL)))
-		return real;
-	strbuf_addstr(&head, path);
-	while (!real) {
-		char *slash = strrchr(head.buf, '/');
-		strbuf_setlen(&head, slash ? (size_t)(slash - head.buf) : 0);
-		real = realpath(head.len ? head.buf : "/", NULL);
-	}
-	char *joined = xstrfmt("%s/%s", real, path + head.len);
-	char *physical = path_absolute("/", joined);
-	free(joined);
-	free(real);
-	strbuf_release(&head);
-	return physical;
-}
-
-int config_check_live_paths(const struct config *cfg, const char *state_dir,
-			    const char *origin, struct error *err)
-{
-	char *cwd = get_current_dir_name();
-	if (!cwd)
-		return error_errno(err, EXIT_FAILED, errno, "cannot find the current folder");
-	char *lexical = path_absolute(cwd, state_dir);
-	char *physical = path_physical(lexical);
-	char *config_file = path_physical(cfg->file);
-	char *config_real = realpath(cfg->file, NULL);   /* NULL when it is gone */
-	struct entry_ref *entries;
-	size_t n = config_entries(cfg, &entries);
-	char **paths = xcalloc(n ? n : 1, sizeof(*paths));
-	int rc = 0;
-
-	free(cwd);
-	for (size_t i = 0; i < n; i++)
-		paths[i] = path_physical(entries[i].file->path);
-	for (size_t i = 0; i < n && !rc; i++) {
-		const struct service_file *file = entries[i].file;
-		if (paths_overlap(file->path, lexical) || paths_overlap(paths[i], physical))
-			rc = mark_error(err, cfg->path, file->mark,
-					"file '%s' of service '%s' overlaps the state folder "
-					"'%s'%s", file->written, entries[i].svc->name, state_dir,
-					origin);
-		else if (check_not_config_file(cfg, &entries[i], paths[i], config_file, err) < 0 ||
-			 (config_real &&
-			  check_not_config_file(cfg, &entries[i], paths[i], config_real, err) < 0))
-			rc = -1;
-	}
-	if (!rc)
-		rc = check_entries_apart(cfg->path, entries, paths, n, err);
-	for (size_t i = 0; i < n; i++)
-		free(paths[i]);
-	free(paths);
-	free(entries);
-	free(config_file);
-	free(config_real);
-	free(lexical);
-	free(physical);
-	return rc;
-}
-
-int config_check_parents(const struct config *cfg, struct error *err)
-{
-	for (size_t s = 0; s < cfg->nservices; s++) {
-		const struct service *svc = &cfg->services[s];
-		for (size_t f = 0; f < svc->nfiles; f++) {
-			const struct service_file *file = &svc->files[f];
-			int fd, missing;
-			if (fs_open_parent(file->path, 0, &fd, &missing, err) < 0) {
-				error_prefix(err, "%s:%d:%d: file '%s' of service '%s'", cfg->path,
-					     file->mark.line, file->mark.column, file->written,
-					     svc->name);
-				return -1;
-			}
-			if (fd >= 0)
-				close(fd);
-		}
-	}
-	return 0;
-}
-
-/*
- * Which config a state folder belongs to, as two facts in its meta table:
- * the config file's absolute path, and its path relative to the state
- * folder, both with the folders on the way resolved (the file's own name
- * kept, so a config that is a link to the version in use may be flipped).
- * Either one matching is enough: a whole stack folder moved elsewhere keeps
- * the relative path, a state folder moved alone (named by --state-dir)
- * keeps the absolute one.
- */
-#define BINDING_ABSOLUTE "config_path"
-#define BINDING_RELATIVE "config_path_from_state"
-
-/* to (absolute, normalized) as seen from the folder from (likewise). */
-static char *path_relative(const char *from, const char *to)
-{
-	struct strbuf rel = STRBUF_INIT;
-	const char *f = from, *t = to;
-	for (;;) {   /* past the folders both lie in */
-		f += strspn(f, "/");
-		t += strspn(t, "/");
-		size_t len = strcspn(f, "/");
-		if (!len || len != strcspn(t, "/") || strncmp(f, t, len))
-			break;
-		f += len;
-		t += len;
-	}
-	for (f += strspn(f, "/"); *f; f += strspn(f, "/")) {
-		strbuf_addstr(&rel, "../");
-		f += strcspn(f, "/");
-	}
-	strbuf_addstr(&rel, t);
-	return strbuf_detach(&rel);
-}
-
-struct binding {
-	char *absolute;
-	char *relative;
-};
-
-static void binding_of(const struct config *cfg, const struct state *st, struct binding *b)
-{
-	char *cwd = get_current_dir_name();
-	char *dir = path_absolute(cwd ? cwd : "/", st->dir);
-	char *state_physical = path_physical(dir);
-	b->absolute = path_physical(cfg->file);
-	b->relative = path_relative(state_physical, b->absolute);
-	free(cwd);
-	free(dir);
-	free(state_physical);
-}
-
-static void binding_clear(struct binding *b)
-{
-	free(b->absolute);
-	free(b->relative);
-}
-
-static int binding_record(struct state *st, const struct binding *b, struct error *err)
-{
-	if (state_set_meta(st, BINDING_ABSOLUTE, b->absolute, err) < 0 ||
-	    state_set_meta(st, BINDING_RELATIVE, b->relative, err) < 0)
-		return -1;
-	return 0;
-}
-
-int config_bind_state(const struct config *cfg, struct state *st, int record,
-		      struct error *err)
-{
-	struct binding now;
-	char *absolute = state_get_meta(st, BINDING_ABSOLUTE);
-	char *relative = state_get_meta(st, BINDING_RELATIVE);
-	int rc = 0;
-
-	binding_of(cfg, st, &now);
-	int same_absolute = absolute && !strcmp(absolute, now.absolute);
-	int same_relative = relative && !strcmp(relative, now.relative);
-	if (!absolute && !relative) {
-		/* a new state folder, or one from before bindings: ours now */
-		if (record)
-			rc = binding_record(st, &now, err);
-	} else if (same_absolute || same_relative) {
-		/* moved with its stack, or alone: remember where it is now */
-		if (record && !(same_absolute && same_relative))
-			rc = binding_record(st, &now, err);
-	} else {
-		rc = error_set(err, EXIT_USAGE, "state folder '%s' belongs to config '%s', not to "
-			       "'%s': give this config a state folder of its own (state_dir or "
-			       "--state-dir), or run 'lastgood rebind' if it replaces that one",
-			       st->dir, absolute ? absolute : relative, now.absolute);
-	}
-	binding_clear(&now);
-	free(absolute);
-	free(relative);
-	return rc;
-}
-
-int config_rebind_state(const struct config *cfg, struct state *st, char **previous,
-			struct error *err)
-{
-	struct binding now;
-	binding_of(cfg, st, &now);
-	*previous = state_get_meta(st, BINDING_ABSOLUTE);
-	int rc = binding_record(st, &now, err);
-	binding_clear(&now);
-	return rc;
-}
-
-/* Replace every occurrence of needle in text by with; how many there were. */
-static size_t replace_all(struct strbuf *text, const char *needle, const char *with)
-{
-	size_t len = strlen(needle), count = 0;
-	struct strbuf out = STRBUF_INIT;
-	const char *from = text->buf, *end = text->buf + text->len, *hit;
-
-	if (!len)
-		return 0;
-	while ((hit = memmem(from, (size_t)(end - from), needle, len))) {
-		strbuf_add(&out, from, (size_t)(hit - from));
-		strbuf_addstr(&out, with);
-		from = hit + len;
-		count++;
-	}
-	if (!count) {
-		strbuf_release(&out);
-		return 0;
-	}
-	strbuf_add(&out, from, (size_t)(end - from));
-	explicit_bzero(text->buf, text->len);
-	strbuf_release(text);
-	*text = out;
-	return count;
-}
-
-/* Mask one secret value wherever it appears in text. -1 when it appears
- * nowhere although text is its own config's (own): then it is written
- * there in another form (YAML escapes), which may still show it. */
-static int mask_value(struct strbuf *text, const char *value, const char *with, int own)
-{
-	if (!value || !*value)
-		return 0;
-	return replace_all(text, value, with) || !own ? 0 : -1;
-}
-
-int config_mask_secrets(const struct config *cfg, struct strbuf *text, int own)
-{
-	int rc = 0;
-	/* URLs whole first: a password may also be part of one. */
-	for (size_t s = 0; s < cfg->nservices; s++)
-		for (size_t i = 0; i < cfg->services[s].nhealth; i++) {
-			const char *url = cfg->services[s].health[i].url;
-			char *shown = url ? secret_redact_url(url) : NULL;
-			if (shown && strcmp(shown, url) && mask_value(text, url, shown, own) < 0)
-				rc = -1;
-			secret_scrub_url(text, url);   /* its parts, wherever else they are */
-			free(shown);
-		}
-	for (size_t s = 0; s < cfg->nservices; s++) {
-		const struct service *svc = &cfg->services[s];
-		for (size_t i = 0; i < svc->nenv; i++)
-			if (svc->env[i].secret &&
-			    mask_value(text, svc->env[i].value, SECRET_MASK, own) < 0)
-				rc = -1;
-		for (size_t i = 0; i < svc->nhealth; i++)
-			if (mask_value(text, svc->health[i].password, SECRET_MASK, own) < 0)
-				rc = -1;
-	}
-	return rc;
-}
-
-int config_restore(const struct config *cfg, long op, char **kept, struct error *err)
-{
-	const char *name = path_basename(cfg->file);
-	char *tmp = xstrfmt(".%s.lastgood-%ld", name, op);
-	struct stat sb;
-	uid_t uid = (uid_t)-1;
-	gid_t gid = (gid_t)-1;
-	mode_t mode = 0644;
-	int dir_fd, fd = -1, rc = -1, renamed = 0;
-
-	*kept = NULL;
-	if (fs_open_parent(cfg->file, 0, &dir_fd, NULL, err) < 0) {
-		free(tmp);
-		return -1;
-	}
-	if (fstatat(dir_fd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0) {
-		if (!S_ISREG(sb.st_mode)) {
-			error_set(err, EXIT_USAGE, "cannot write config '%s': not a plain file "
-				  "(a link is left for you to point)", cfg->file);
-			goto out;
-		}
-		mode = sb.st_mode & 07777;
-		uid = sb.st_uid;
-		gid = sb.st_gid;
-		/* The file replaced keeps a name: it may be an edit no release
-		 * holds. A second name costs no copy and cannot be torn. */
-		*kept = xstrfmt("%s.before-%ld", name, op);
-		if (linkat(dir_fd, name, dir_fd, *kept, 0) < 0) {
-			error_errno(err, EXIT_FAILED, errno, "cannot keep config '%s' as '%s'",
-				    cfg->file, *kept);
-			free(*kept);
-			*kept = NULL;
-			goto out;
-		}
-	} else if (errno != ENOENT) {
-		error_errno(err, EXIT_FAILED, errno, "cannot inspect config '%s'", cfg->file);
-		goto out;
-	}
-	fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0 || fs_write_all(fd, cfg->text, cfg->text_len) < 0 ||
-	    fchown(fd, uid, gid) < 0 || fchmod(fd, mode) < 0) {
-		error_errno(err, EXIT_FAILED, errno, "cannot write config '%s'", cfg->file);
-		goto out;
-	}
-	if (fs_fsync_fd(fd, cfg->file, err) < 0)
-		goto out;
-	if (renameat(dir_fd, tmp, dir_fd, name) < 0) {
-		error_errno(err, EXIT_FAILED, errno, "cannot put config '%s' in place", cfg->file);
-		goto out;
-	}
-	renamed = 1;
-	rc = fs_fsync_fd(dir_fd, cfg->dir, err);
-out:
-	if (fd >= 0)
-		close(fd);
-	if (!renamed && fd >= 0)
-		unlinkat(dir_fd, tmp, 0);
-	if (!renamed && *kept) {
-		unlinkat(dir_fd, *kept, 0);   /* a second name of the file still there */
-		free(*kept);
-		*kept = NULL;
-	}
-	close(dir_fd);
-	free(tmp);
-	return rc;
-}
-
-int config_select_services(const struct config *cfg, const char *names,
-			   unsigned char **selected, struct error *err)
-{
-	unsigned char *mask = xcalloc(cfg->nservices, 1);
-	*selected = NULL;
-	if (!names) {
-		memset(mask, 1, cfg->nservices);
-		*selected = mask;
-		return 0;
-	}
-	for (const char *s = names; ; ) {
-		const char *end = strchrnul(s, ',');
-		const char *a = s, *b = end;
-		while (a < b && isspace((unsigned char)*a))
-			a++;
-		while (b > a && isspace((unsigned char)b[-1]))
-			b--;
-		size_t len = (size_t)(b - a), i;
-
-		if (!len) {
-			free(mask);
-			return error_set(err, EXIT_USAGE, "empty service name in '%s'", names);
-		}
-		for (i = 0; i < cfg->nservices; i++)
-			if (!strncmp(cfg->services[i].name, a, len) && !cfg->services[i].name[len])
-				break;
-		if (i == cfg->nservices) {
-			struct strbuf known = STRBUF_INIT;
-			for (size_t k = 0; k < cfg->nservices; k++)
-				strbuf_addf(&known, "%s%s", k ? ", " : "", cfg->services[k].name);
-			error_set(err, EXIT_USAGE, "unknown service '%.*s' (known: %s)", (int)len, a,
-				  known.buf);
-			strbuf_release(&known);
-			free(mask);
-			return -1;
-		}
-		mask[i] = 1;
-		if (!*end)
-			break;
-		s = end + 1;
-	}
-	*selected = mask;
-	return 0;
-}
-
 /* Whole non-negative numbers only; the cap keeps every duration usable as
  * an int number of milliseconds (poll, timers). */
 int config_parse_duration(const char *text, long *ms)
@@ -1718,77 +1077,3 @@ int config_parse_duration(const char *text, long *ms)
 	*ms = value * unit;
 	return 0;
 }
-
-const char config_starter_text[] =
-	"# lastgood.yml: the services on this host, the live files that make up\n"
-	"# their release, and how to tell that they are healthy. Run 'lastgood check'\n"
-	"# after editing. Relative paths are relative to this file's folder;\n"
-	"# durations take ms, s or m (a bare number means seconds); unknown keys are\n"
-	"# errors.\n"
-	"\n"
-	"# How many releases 'lastgood gc' keeps (at least 1).\n"
-	"keep_releases: 10\n"
-	"\n"
-	"# Where the release store, the state database and the lock live\n"
-	"# (default: .lastgood beside this file, mode 0700).\n"
-	"# state_dir: .lastgood\n"
-	"\n"
-	"services:\n"
-	"  # Each service: a name, a manager (how it is started and stopped), its\n"
-	"  # files, its health checks and the services it starts after.\n"
-	"  api:\n"
-	"    # process: started and watched by lastgood (needs 'run')\n"
-	"    # systemd: a unit (needs 'unit: NAME.service')\n"
-	"    # compose: a Docker Compose service (optional 'service: NAME')\n"
-	"    # command: your own 'start' and 'stop' (and optional 'status') argv\n"
-	"    manager: process\n"
-	"    # The program and its arguments as a list; no shell is involved.\n"
-	"    run: [bin/api, --port, \"8000\"]\n"
-	"    # workdir: .                 # where 'run' starts (default: this folder)\n"
-	"    # Environment for its commands; a secret value is never shown or recorded.\n"
-	"    # env: {API_ENV: production, API_KEY: {value: \"...\", secret: true}}\n"
-	"    # The files and folders that make up a release of this service; a\n"
-	"    # deploy or rollback replaces each entry whole. List yours, e.g.\n"
-	"    # files: [bin/api, etc/api.env]\n"
-	"    files: []\n"
-	"    # Checks that must pass after a start; each is one of http, tcp, exec.\n"
-	"    health:\n"
-	"      - http: http://127.0.0.1:8000/health\n"
-	"        json: {status: healthy}  # fields the JSON reply must hold\n"
-	"        # status: 200            # exact status (default: any 2xx)\n"
-	"        # contains: healthy      # text the body must contain\n"
-	"        # headers: {Host: api.internal}\n"
-	"        # username: ops          # basic auth; the password is never shown\n"
-	"        # password: \"...\"\n"
-	"        # timeout: 2s            # this check's own timeout\n"
-	"      # - tcp: 127.0.0.1:8000     # connect (optional 'send' and 'expect')\n"
-	"      # - exec: [bin/api, --self-test]   # exit status 0 passes\n"
-	"    # Services started (and healthy) before this one.\n"
-	"    after: []\n"
-	"    # Any policy key below may be overridden for this service alone:\n"
-	"    # policy: {start_timeout: 60s}\n"
-	"\n"
-	"  # A systemd service, as on a fleet node:\n"
-	"  # operator:\n"
-	"  #   manager: systemd\n"
-	"  #   unit: zeitwork-operator.service\n"
-	"  #   files: [/usr/local/bin/zeitwork-operator, /etc/zeitwork/operator.env]\n"
-	"  #   health:\n"
-	"  #     - http: http://127.0.0.1:8080/health\n"
-	"  #       contains: healthy\n"
-	"  #   after: [api]\n"
-	"\n"
-	"# Timing for every service: how long to wait, how often to check.\n"
-	"policy:\n"
-	"  start_timeout: 30s    # time to become healthy after a start\n"
-	"  interval: 200ms       # pause between checks once a service answers\n"
-	"  timeout: 5s           # how long one check may take\n"
-	"  retries: 2            # failed checks before a service counts as failed\n"
-	"  stabilize: 0s         # how long it must then stay healthy\n"
-	"  stop_timeout: 10s     # SIGTERM, then SIGKILL after this long\n"
-	"\n"
-	"# Deploying from git ('lastgood deploy git:REV'): the repository, and a\n"
-	"# build command run in the checkout.\n"
-	"# source:\n"
-	"#   git: .\n"
-	"#   build: [make]\n";
