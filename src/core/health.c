@@ -6,6 +6,7 @@
 #include "core/config.h"
 #include "core/secret.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 #include "util/dynlib.h"
 #include "util/error.h"
 #include "util/interrupt.h"
@@ -93,13 +94,6 @@ struct probe {
 	int poll_fd;
 };
 
-long long health_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* strerror text with its first letter lowered, to fit the message style. */
 static void add_errno_text(struct strbuf *sb, int errno_value)
 {
@@ -178,7 +172,7 @@ static void probe_finish(struct probe *p, int ok, const char *outcome, struct st
 	struct health_result *r = p->result;
 	probe_scrub(p, response);
 	r->ok = ok;
-	r->elapsed_ms = health_now_ms() - p->started_ms;
+	r->elapsed_ms = clock_monotonic_ms() - p->started_ms;
 	r->summary = xstrfmt("%s -> %s", p->label, outcome);
 	if (ok)
 		strbuf_release(response);
@@ -761,7 +755,7 @@ static int round_drive(CURLM *multi, struct probe *probes, size_t n, struct erro
 		}
 		http_collect(multi);
 
-		long long now = health_now_ms(), wake = LLONG_MAX;
+		long long now = clock_monotonic_ms(), wake = LLONG_MAX;
 		unsigned nfds = 0;
 		int pending = 0;
 		for (size_t i = 0; i < n; i++) {
@@ -891,7 +885,7 @@ int health_round_run(const struct config *cfg, const unsigned char *selected,
 			struct probe *p = &probes[i];
 			if (p->check->kind != start_order[o])
 				continue;
-			p->started_ms = health_now_ms();
+			p->started_ms = clock_monotonic_ms();
 			p->deadline_ms = p->started_ms + p->timeout_ms;
 			if (p->check->kind == HEALTH_EXEC)
 				exec_start(p);
@@ -944,14 +938,6 @@ struct wait_service {
 	int failures;                /* consecutive failing rounds that count */
 	long long next_ms;           /* when its next check is due */
 };
-
-/* A signal cuts the pause short, so an operator's Ctrl-C is seen at once
- * (interrupt.h); the wait loop simply runs its next round early. */
-static void sleep_ms(long long ms)
-{
-	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000 };
-	nanosleep(&ts, NULL);
-}
 
 /*
  * The pause before a service's next check. One that does not answer yet
@@ -1100,7 +1086,7 @@ int health_wait(const struct config *cfg, const unsigned char *selected,
 		}
 		/* Only the services whose check or deadline is due: a slow
 		 * cadence is not dragged along by a fast one. */
-		long long now = health_now_ms();
+		long long now = clock_monotonic_ms();
 		for (size_t s = 0; s < cfg->nservices; s++)
 			due[s] = pending[s] &&
 				(ws[s].next_ms <= now ||
@@ -1113,7 +1099,7 @@ int health_wait(const struct config *cfg, const unsigned char *selected,
 		/* A process that died during the round explains its failing
 		 * checks better than "connection refused" would. */
 		dead = wait_find_dead(cfg, pending, alive, alive_ctx);
-		now = health_now_ms();
+		now = clock_monotonic_ms();
 		int failed = dead != SIZE_MAX;
 		if (failed)
 			wait_fail(cfg, outcome, dead, NULL);
@@ -1139,7 +1125,9 @@ int health_wait(const struct config *cfg, const unsigned char *selected,
 				wake = next;
 		}
 		if (npending && wake > now)
-			sleep_ms(wake - now);
+			/* A signal cuts it short: the next round runs early and
+			 * sees the interrupt. */
+			clock_sleep_until_signal_ms(wake - now);
 	}
 	if (!npending)
 		outcome->healthy = 1;

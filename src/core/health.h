@@ -76,12 +76,10 @@ struct health_outcome {
 };
 
 /* Wait as described above; `started_ms` is when the services were
- * started (monotonic clock, health_now_ms). alive may be NULL. */
+ * started (clock_monotonic_ms, util/clock.h). alive may be NULL. */
 int health_wait(const struct config *cfg, const unsigned char *selected,
 		long long started_ms, health_alive_fn alive, void *alive_ctx,
 		struct health_outcome *outcome, struct error *err);
 void health_outcome_free(struct health_outcome *outcome);
-/* Monotonic milliseconds, for measuring. */
-long long health_now_ms(void);
 
 #endif

@@ -8,6 +8,7 @@
 #include "core/secret.h"
 #include "core/state.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/process.h"
@@ -40,20 +41,6 @@ extern char **environ;
 /* After SIGKILL only the kernel's teardown is left; a process still there
  * after this is stuck (uninterruptible I/O) and needs a human. */
 #define KILL_WAIT_MS 5000
-
-static long long monotonic_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void pause_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
 
 /* ---- the environment and programs a service runs with ---- */
 
@@ -363,7 +350,7 @@ static int group_alive(long pgid)
  */
 static int group_wait_gone(long pgid, long timeout_ms)
 {
-	long long deadline = monotonic_ms() + timeout_ms;
+	long long deadline = clock_monotonic_ms() + timeout_ms;
 	long delay = POLL_FIRST_MS;
 	int leader = pidfd_open((pid_t)pgid, 0);
 	int gone = 0;
@@ -372,7 +359,7 @@ static int group_wait_gone(long pgid, long timeout_ms)
 			gone = 1;
 			break;
 		}
-		long long left = deadline - monotonic_ms();
+		long long left = deadline - clock_monotonic_ms();
 		if (left <= 0)
 			break;
 		long pause = delay < left ? delay : (long)left;
@@ -384,7 +371,7 @@ static int group_wait_gone(long pgid, long timeout_ms)
 				leader = -1;
 			}
 		} else {
-			pause_ms(pause);
+			clock_sleep_ms(pause);
 		}
 		if (delay < POLL_MAX_MS)
 			delay = delay * 2 < POLL_MAX_MS ? delay * 2 : POLL_MAX_MS;
