@@ -10,6 +10,7 @@
 #include "util/dynlib.h"
 #include "util/error.h"
 #include "util/interrupt.h"
+#include "util/process.h"
 #include "util/strbuf.h"
 
 #include <ctype.h>
@@ -23,7 +24,6 @@
 #include <limits.h>
 #include <netdb.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,8 +34,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-extern char **environ;
 
 /* libcurl, loaded by curl_ready (util/dynlib.h): the functions used. */
 #define CURL_FUNCTIONS(X)                                                        \
@@ -587,37 +585,28 @@ static void exec_start(struct probe *p)
 {
 	char *const *argv = p->check->argv.v;
 	int pipefd[2];
-	posix_spawn_file_actions_t actions;
-	posix_spawnattr_t attr;
-	sigset_t signals;
 
 	if (pipe2(pipefd, O_CLOEXEC) < 0) {
 		int e = errno;
 		probe_fail(p, "failed", "cannot create pipe: %s", strerror(e));
 		return;
 	}
-	posix_spawn_file_actions_init(&actions);
-	posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&actions, pipefd[1], STDOUT_FILENO);
-	posix_spawn_file_actions_adddup2(&actions, pipefd[1], STDERR_FILENO);
-	/* Relative programs ("bin/api --self-test") mean the service's folder. */
-	if (p->svc->workdir)
-		posix_spawn_file_actions_addchdir_np(&actions, p->svc->workdir);
+	struct process_redirect to_pipe[] = {
+		{ STDOUT_FILENO, pipefd[1] },
+		{ STDERR_FILENO, pipefd[1] },
+	};
 	/* Its own process group, so a timeout kills whatever it started too;
 	 * default signals, so an ignored SIGPIPE or a blocked mask of ours does
-	 * not leak into it. */
-	posix_spawnattr_init(&attr);
-	posix_spawnattr_setpgroup(&attr, 0);
-	sigemptyset(&signals);
-	posix_spawnattr_setsigmask(&attr, &signals);
-	sigfillset(&signals);
-	posix_spawnattr_setsigdefault(&attr, &signals);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-				 POSIX_SPAWN_SETSIGDEF);
-
-	int rc = posix_spawnp(&p->pid, argv[0], &actions, &attr, argv, environ);
-	posix_spawn_file_actions_destroy(&actions);
-	posix_spawnattr_destroy(&attr);
+	 * not leak into it. Relative programs ("bin/api --self-test") mean the
+	 * service's folder. */
+	struct process_spawn_options opts = {
+		.flags = PROCESS_SEARCH_PATH | PROCESS_STDIN_NULL | PROCESS_NEW_GROUP |
+			 PROCESS_DEFAULT_SIGNALS,
+		.cwd = p->svc->workdir,
+		.redirects = to_pipe,
+		.nredirects = 2,
+	};
+	int rc = process_spawn(argv, &opts, &p->pid);
 	close(pipefd[1]);
 	if (rc) {
 		close(pipefd[0]);

@@ -22,7 +22,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,7 +168,7 @@ enum run_flags {
 static int run_program(const struct service *svc, char *const *args, int flags,
 		       struct strbuf *out, int *status, struct error *err)
 {
-	struct process_options opts = { NULL, NULL, !!(flags & RUN_MERGE_STDERR) };
+	struct process_options opts = { .merge_stderr = !!(flags & RUN_MERGE_STDERR) };
 	char **envp = NULL;
 
 	if (flags & RUN_IN_WORKDIR) {
@@ -464,7 +463,7 @@ static int proc_is_gate(long pid)
  * marker, but our own group (a lastgood run from beneath a service). Asked
  * when the recorded process is not running (or was just stopped), these
  * are the groups lastgood lost track of. *pids is allocated (free it);
- * returns how many. A group leader is what process_spawn starts, and while
+ * returns how many. A group leader is what process_gate_spawn starts, and while
  * any member lives the kernel keeps its id, so signalling the group
  * reaches only what the service started.
  */
@@ -731,12 +730,9 @@ static char *gate_program(void)
  * make every stop wait for SIGKILL. The program is looked up as execvp
  * does, on the PATH of the service's environment.
  */
-static int process_spawn(struct state *st, const struct service *svc, struct process_gate *gate,
-			 struct error *err)
+static int process_gate_spawn(struct state *st, const struct service *svc,
+			      struct process_gate *gate, struct error *err)
 {
-	posix_spawn_file_actions_t actions;
-	posix_spawnattr_t attr;
-	sigset_t all, none;
 	int go[2], status[2];
 
 	if (check_workdir(svc, err) < 0)
@@ -767,24 +763,20 @@ static int process_spawn(struct state *st, const struct service *svc, struct pro
 	char *marker = process_marker(st, svc);
 	char **envp = service_environment(svc, marker);
 
-	posix_spawn_file_actions_init(&actions);
-	posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&actions, log_fd, STDOUT_FILENO);
-	posix_spawn_file_actions_adddup2(&actions, log_fd, STDERR_FILENO);
-	posix_spawn_file_actions_adddup2(&actions, go[0], GATE_FD);
-	posix_spawn_file_actions_adddup2(&actions, status[1], GATE_STATUS_FD);
-	posix_spawn_file_actions_addchdir_np(&actions, svc->workdir);
-	posix_spawnattr_init(&attr);
-	sigfillset(&all);
-	sigemptyset(&none);
-	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF |
-				 POSIX_SPAWN_SETSIGMASK);
-
-	int rc = posix_spawn(&gate->pid, argv[0], &actions, &attr, argv, envp);
-	posix_spawnattr_destroy(&attr);
-	posix_spawn_file_actions_destroy(&actions);
+	struct process_redirect fds[] = {
+		{ STDOUT_FILENO, log_fd },
+		{ STDERR_FILENO, log_fd },
+		{ GATE_FD, go[0] },
+		{ GATE_STATUS_FD, status[1] },
+	};
+	struct process_spawn_options opts = {
+		.flags = PROCESS_STDIN_NULL | PROCESS_NEW_SESSION | PROCESS_DEFAULT_SIGNALS,
+		.cwd = svc->workdir,
+		.envp = envp,
+		.redirects = fds,
+		.nredirects = sizeof(fds) / sizeof(fds[0]),
+	};
+	int rc = process_spawn(argv, &opts, &gate->pid);
 	close(log_fd);
 	close(go[0]);
 	close(status[1]);
@@ -883,7 +875,7 @@ static int process_start(struct state *st, const struct service *svc, struct err
 	/* One an older lastgood lost track of (killed before it recorded the
 	 * pid) is stopped rather than adopted: it may run files since
 	 * replaced, and would hold the port the new one needs. */
-	if (process_stop_untracked(st, svc, err) < 0 || process_spawn(st, svc, &gate, err) < 0) {
+	if (process_stop_untracked(st, svc, err) < 0 || process_gate_spawn(st, svc, &gate, err) < 0) {
 		error_prefix(err, "cannot start service '%s'", svc->name);
 		return -1;
 	}
