@@ -30,6 +30,9 @@
  * one that answered, or is stabilizing, every `interval`. Never a fixed
  * sleep: a service counts as healthy within 10ms of coming up, and each
  * round checks only the services whose turn (or deadline) has come.
+ *
+ * The code is in core/health/: round.c and wait.c, one file per kind of
+ * check, and probe.h for what a round shares with them.
  */
 #ifndef LG_HEALTH_H
 #define LG_HEALTH_H
