@@ -30,7 +30,8 @@ int http_ready(struct error *err)
 	if (!lib)
 		return -1;
 #define CURL_LOAD(name)                                                                  \
-	if (!(health_curl.name = (__typeof__(health_curl.name))dynlib_symbol(lib, soname, "curl_" #name, err))) \
+	if (!(health_curl.name = (__typeof__(health_curl.name))dynlib_symbol(lib, soname,  \
+									     "curl_" #name, err))) \
 		return -1;
 	CURL_FUNCTIONS(CURL_LOAD)
 #undef CURL_LOAD

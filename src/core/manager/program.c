@@ -138,7 +138,7 @@ static void add_command_line(struct strbuf *sb, char *const *argv)
  * and recorded, so the service's secret `env` values are masked in out.
  * -1 only when it could not run at all. */
 int manager_run_program(const struct service *svc, char *const *args, int flags,
-		       struct strbuf *out, int *status, struct error *err)
+			struct strbuf *out, int *status, struct error *err)
 {
 	struct process_options opts = { .merge_stderr = !!(flags & MANAGER_RUN_MERGE_STDERR) };
 	char **envp = NULL;
@@ -162,8 +162,8 @@ int manager_run_program(const struct service *svc, char *const *args, int flags,
 
 /* Start or stop through a program: a nonzero exit is an EXIT_FAILED error
  * naming the command line, its status and its last line of output. */
-int manager_run_action(const struct service *svc, const char *verb, char *const *args, int flags,
-		      struct error *err)
+int manager_run_action(const struct service *svc, const char *verb, char *const *args,
+		       int flags, struct error *err)
 {
 	struct strbuf out = STRBUF_INIT;
 	int status;
@@ -196,7 +196,7 @@ void manager_info_unknown(struct service_info *info, const char *reason)
  * reason as detail rather than failing, since `status` should still show
  * every other service. The detail is the program's last line of output. */
 void manager_run_status(const struct service *svc, char *const *args, int flags,
-		       struct service_info *info)
+			struct service_info *info)
 {
 	struct strbuf out = STRBUF_INIT;
 	struct error err = ERROR_INIT;
