@@ -137,8 +137,9 @@ static void diff_files(struct diff_list *list, struct strbuf *patch, const char 
 	free(name_b);
 	char *argv[] = { "diff", "-u", "--label", label_a, "--label", label_b, (char *)a,
 			 (char *)b, NULL };
+	struct process_options whole = { .output_max = PROCESS_OUTPUT_ALL };
 
-	if (process_run(argv, patch, &status, &err) < 0 || status > 1) {
+	if (process_run_with(argv, &whole, patch, &status, &err) < 0 || status > 1) {
 		strbuf_reset(patch);
 		if (!list->patch_failed)
 			fprintf(stderr, "lastgood: cannot show changed lines: %s\n",

@@ -20,7 +20,7 @@ static int verify_processes(struct command_context *ctx, const unsigned char *se
 	for (size_t s = 0; s < ctx->cfg.nservices; s++) {
 		const struct service *svc = &ctx->cfg.services[s];
 		struct service_info info;
-		if ((selected && !selected[s]) || svc->manager != MANAGER_PROCESS)
+		if ((selected && !selected[s]) || !service_tracks_process(svc))
 			continue;
 		if (!ctx->have_state) {
 			info.running = 0;

@@ -30,6 +30,9 @@
  * one that answered, or is stabilizing, every `interval`. Never a fixed
  * sleep: a service counts as healthy within 10ms of coming up, and each
  * round checks only the services whose turn (or deadline) has come.
+ *
+ * The code is in core/health/: round.c and wait.c, one file per kind of
+ * check, and probe.h for what a round shares with them.
  */
 #ifndef LG_HEALTH_H
 #define LG_HEALTH_H
@@ -76,12 +79,10 @@ struct health_outcome {
 };
 
 /* Wait as described above; `started_ms` is when the services were
- * started (monotonic clock, health_now_ms). alive may be NULL. */
+ * started (clock_monotonic_ms, util/clock.h). alive may be NULL. */
 int health_wait(const struct config *cfg, const unsigned char *selected,
 		long long started_ms, health_alive_fn alive, void *alive_ctx,
 		struct health_outcome *outcome, struct error *err);
 void health_outcome_free(struct health_outcome *outcome);
-/* Monotonic milliseconds, for measuring. */
-long long health_now_ms(void);
 
 #endif

@@ -1,6 +1,7 @@
 /*
  * Service managers: starting, stopping and inspecting a service however it
- * is run.
+ * is run. Each call goes to the service's manager (core/manager/manager.h,
+ * one file each in core/manager/).
  *
  *   process  lastgood starts `run` itself: detached in its own session,
  *            stdin from /dev/null, stdout and stderr appended to
@@ -55,11 +56,15 @@ int service_inspect(struct state *st, const struct service *svc, struct service_
 /* For health_wait's alive callback: 0 when a process-managed service's
  * process is gone (reaping it if it is our child), 1 otherwise. */
 int service_alive(struct state *st, const struct service *svc);
+/* 1 when the service's manager runs it as a process of its own, which
+ * service_alive watches (the process manager): such a service with its
+ * process gone fails whatever its checks say. */
+int service_tracks_process(const struct service *svc);
 
 /*
- * The exec gate a process service starts through (service.c): lastgood
- * runs itself as `lastgood SERVICE_EXEC_GATE PROGRAM ARGS...`, and its
- * main, before anything else, hands argv from PROGRAM on to
+ * The exec gate a process service starts through (manager/process.c):
+ * lastgood runs itself as `lastgood SERVICE_EXEC_GATE PROGRAM ARGS...`,
+ * and its main, before anything else, hands argv from PROGRAM on to
  * service_exec_gate. It waits until the lastgood that started it has
  * recorded its pid, then execs PROGRAM (execvp); if that lastgood died
  * first, it exits 1 without running anything. Returns only when it does

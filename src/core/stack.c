@@ -10,6 +10,7 @@
 #include "core/service.h"
 #include "core/state.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 #include "util/error.h"
 #include "util/format.h"
 #include "util/strbuf.h"
@@ -92,7 +93,7 @@ static int stack_wait_wave(struct state *st, const struct config *cfg, const uns
 {
 	struct alive_context actx = { st, cfg };
 	struct health_outcome outcome;
-	long long wall_start = state_now_ms(), mono_start = health_now_ms();
+	long long wall_start = state_now_ms(), mono_start = clock_monotonic_ms();
 	char took[FORMAT_SIZE];
 
 	if (health_wait(cfg, wave, mono_start, stack_alive, &actx, &outcome, err) < 0)

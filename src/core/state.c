@@ -4,6 +4,7 @@
  */
 #include "core/state.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 #include "util/error.h"
 #include "util/format.h"
 #include "util/fs.h"
@@ -606,20 +607,6 @@ void state_lock_describe(struct state *st, long operation, const char *command)
 		(void)!pwrite(st->lock_fd, buf, (size_t)n, 0);
 }
 
-static long long monotonic_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long long ms)
-{
-	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000 };
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 enum lock_outcome {
 	LOCK_FAILED = -1,    /* errno says why */
 	LOCK_TAKEN = 0,
@@ -635,7 +622,7 @@ enum lock_outcome {
  * never starts); *waited_ms gets how long it waited. */
 static enum lock_outcome lock_within(int fd, long wait_ms, long long *waited_ms)
 {
-	long long start = monotonic_ms();
+	long long start = clock_monotonic_ms();
 	long long pause = 10;
 
 	for (;;) {
@@ -643,13 +630,13 @@ static enum lock_outcome lock_within(int fd, long wait_ms, long long *waited_ms)
 			return LOCK_TAKEN;
 		if (errno != EWOULDBLOCK)
 			return LOCK_FAILED;
-		*waited_ms = monotonic_ms() - start;
+		*waited_ms = clock_monotonic_ms() - start;
 		if (wait_ms > 0 && interrupt_take())
 			return LOCK_INTERRUPTED;
 		long long left = wait_ms - *waited_ms;
 		if (left <= 0)
 			return LOCK_BUSY;
-		sleep_ms(pause < left ? pause : left);
+		clock_sleep_ms(pause < left ? pause : left);
 		if (pause < 200)
 			pause = pause * 2 < 200 ? pause * 2 : 200;
 	}
@@ -742,9 +729,7 @@ int state_set_live_release(struct state *st, long id, struct error *err)
 
 long long state_now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return clock_wall_ms();
 }
 
 char *state_actor(void)

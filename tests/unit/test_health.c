@@ -6,6 +6,7 @@
 #include "core/config.h"
 #include "core/health.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 #include "util/error.h"
 
 #include <arpa/inet.h>
@@ -466,7 +467,7 @@ static void test_http_redacts_credentials(void **state)
 	}
 	health_round_free(&round);
 
-	assert_int_equal(health_wait(&cfg, NULL, health_now_ms(), NULL, NULL, &outcome, &err), 0);
+	assert_int_equal(health_wait(&cfg, NULL, clock_monotonic_ms(), NULL, NULL, &outcome, &err), 0);
 	assert_false(outcome.healthy);
 	assert_null(strstr(outcome.failure, "s3cret"));
 	assert_null(strstr(outcome.failure, "abc123"));
@@ -650,7 +651,7 @@ static int wait_api(const struct server *s, const char *policy, health_alive_fn 
 		    "services:\n  api:\n    run: [bin/api]\n    health:\n"
 		    "      - http: http://127.0.0.1:%d/health\n        json: {status: healthy}\n"
 		    "policy: %s\n", s->port, policy);
-	int rc = health_wait(cfg, NULL, health_now_ms(), alive, NULL, outcome, &err);
+	int rc = health_wait(cfg, NULL, clock_monotonic_ms(), alive, NULL, outcome, &err);
 	if (rc < 0)
 		fail_msg("wait: %s", err.msg);
 	return rc;
@@ -669,7 +670,7 @@ static void test_wait_becomes_healthy(void **state)
 	SERVE(&s, 0, replies);
 
 	/* Warming up with three 503s is tolerated when retries allow it. */
-	long long start = health_now_ms();
+	long long start = clock_monotonic_ms();
 	wait_api(&s, "{start_timeout: 5s, interval: 10ms, retries: 5}", NULL, &outcome, &cfg);
 	if (!outcome.healthy)
 		fail_msg("not healthy: %s", outcome.failure);
@@ -741,12 +742,12 @@ static void test_wait_retry_forgiven(void **state)
 	struct health_outcome outcome;
 	SERVE(&s, 0, replies);
 
-	long long start = health_now_ms();
+	long long start = clock_monotonic_ms();
 	wait_api(&s, "{interval: 20ms, stabilize: 400ms, retries: 2}", NULL, &outcome, &cfg);
 	if (!outcome.healthy)
 		fail_msg("not healthy: %s", outcome.failure);
 	assert_true(atomic_load(&s.requests) >= 4);
-	assert_true(health_now_ms() - start >= 400);
+	assert_true(clock_monotonic_ms() - start >= 400);
 
 	health_outcome_free(&outcome);
 	config_free(&cfg);
@@ -795,7 +796,7 @@ static void test_wait_starting_checked_often(void **state)
 	assert_int_equal(pipe(s->stop), 0);
 	assert_int_equal(pthread_create(&s->thread, NULL, server_late_main, &late), 0);
 
-	long long start = health_now_ms();
+	long long start = clock_monotonic_ms();
 	wait_api(s, "{start_timeout: 60s, interval: 10s}", NULL, &outcome, &cfg);
 	if (!outcome.healthy)
 		fail_msg("not healthy: %s", outcome.failure);
@@ -830,11 +831,11 @@ static void test_wait_process_exited(void **state)
 	struct health_outcome outcome;
 	SERVE(&s, 0, replies);
 
-	long long start = health_now_ms();
+	long long start = clock_monotonic_ms();
 	wait_api(&s, "{start_timeout: 10s}", alive_never, &outcome, &cfg);
 	assert_false(outcome.healthy);
 	assert_string_equal(outcome.failure, "api: process exited");
-	assert_true(health_now_ms() - start < 2000);
+	assert_true(clock_monotonic_ms() - start < 2000);
 
 	health_outcome_free(&outcome);
 	config_free(&cfg);
@@ -853,12 +854,12 @@ static void test_wait_no_checks(void **state)
 		    "policy: {stabilize: 100ms, interval: 20ms}\n");
 	unsigned char selected[2] = { 1, 0 };
 
-	long long start = health_now_ms();
+	long long start = clock_monotonic_ms();
 	assert_int_equal(health_wait(&cfg, selected, start, alive_always, NULL, &outcome, &err), 0);
 	assert_true(outcome.healthy);
 	assert_true(outcome.healthy_at_ms[0] >= start);
 	assert_int_equal(outcome.healthy_at_ms[1], 0);
-	assert_true(health_now_ms() - start >= 100);
+	assert_true(clock_monotonic_ms() - start >= 100);
 	health_outcome_free(&outcome);
 
 	assert_int_equal(health_wait(&cfg, NULL, start, alive_never, NULL, &outcome, &err), 0);

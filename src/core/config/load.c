@@ -5,6 +5,7 @@
  * FILE:LINE:COL messages.
  */
 #include "core/config/internal.h"
+#include "core/manager/manager.h"
 #include "core/secret.h"
 #include "util/alloc.h"
 #include "util/error.h"
@@ -31,13 +32,6 @@ static const struct policy default_policy = {
 	.retries = 2,
 };
 
-static const char *const manager_names[] = {
-	[MANAGER_PROCESS] = "process",
-	[MANAGER_SYSTEMD] = "systemd",
-	[MANAGER_COMPOSE] = "compose",
-	[MANAGER_COMMAND] = "command",
-};
-
 /* One known key of a mapping; read_mapping fills key and value. */
 struct field {
 	const char *name;
@@ -48,7 +42,7 @@ struct field {
 
 const char *config_manager_name(enum manager_kind kind)
 {
-	return manager_names[kind];
+	return service_manager_of(kind)->name;
 }
 
 static int mark_errorv(struct error *err, const char *path, struct config_mark mark,
@@ -613,34 +607,45 @@ enum {
 	S_FILES, S_HEALTH, S_AFTER, S_POLICY, S_NFIELDS
 };
 
-/* Keys that belong to one manager, and whether that manager needs them. */
-static const struct {
-	int field;
-	enum manager_kind manager;
-	int required;
-} manager_keys[] = {
-	{ S_RUN, MANAGER_PROCESS, 1 },
-	{ S_UNIT, MANAGER_SYSTEMD, 1 },
-	{ S_SERVICE, MANAGER_COMPOSE, 0 },
-	{ S_START, MANAGER_COMMAND, 1 },
-	{ S_STOP, MANAGER_COMMAND, 1 },
-	{ S_STATUS, MANAGER_COMMAND, 0 },
-};
-
 static int parse_manager(struct config_parser *p, struct service *svc, const struct field *f,
 			 const char *where)
 {
 	const char *text;
 	if (scalar_text(p, f->value, "manager", where, "a string", &text) < 0)
 		return -1;
-	for (size_t i = 0; i < sizeof(manager_names) / sizeof(manager_names[0]); i++)
-		if (!strcmp(text, manager_names[i])) {
-			svc->manager = (enum manager_kind)i;
-			return 0;
+	if (service_manager_named(text, &svc->manager))
+		return 0;
+	char *names = service_manager_names();
+	int rc = node_error(p, f->value, "unknown manager '%s'%s (use %s)", text, where, names);
+	free(names);
+	return rc;
+}
+
+/* The manager table (core/manager/manager.h) says which keys belong to a
+ * manager alone, and which it requires. */
+static int check_manager_keys(struct config_parser *p, const struct service *svc,
+			      const struct field *fields, const char *where)
+{
+	const char *own = config_manager_name(svc->manager);
+	for (size_t m = 0; m < service_manager_count(); m++) {
+		const struct manager_key *key = service_manager_of((enum manager_kind)m)->keys;
+		for (; key->name; key++) {
+			size_t i = 0;
+			while (i < S_NFIELDS && strcmp(fields[i].name, key->name))
+				i++;
+			/* A key the parser does not read is never there: its
+			 * manager's author learns it at the first service. */
+			const struct field *f = i < S_NFIELDS ? &fields[i] : NULL;
+			if (f && f->key && m != svc->manager)
+				return node_error(p, f->key, "'%s' does not apply to manager '%s'%s",
+						  f->name, own, where);
+			if ((!f || !f->key) && key->required && m == svc->manager)
+				return mark_error(p->err, p->path, svc->mark,
+						  "service '%s' needs '%s' (manager '%s')", svc->name,
+						  key->name, own);
 		}
-	return node_error(p, f->value,
-			  "unknown manager '%s'%s (use process, systemd, compose or command)",
-			  text, where);
+	}
+	return 0;
 }
 
 static int parse_service_fields(struct config_parser *p, struct service *svc, size_t index,
@@ -648,16 +653,8 @@ static int parse_service_fields(struct config_parser *p, struct service *svc, si
 {
 	if (fields[S_MANAGER].key && parse_manager(p, svc, &fields[S_MANAGER], where) < 0)
 		return -1;
-	for (size_t i = 0; i < sizeof(manager_keys) / sizeof(manager_keys[0]); i++) {
-		const struct field *f = &fields[manager_keys[i].field];
-		if (f->key && manager_keys[i].manager != svc->manager)
-			return node_error(p, f->key, "'%s' does not apply to manager '%s'%s", f->name,
-					  manager_names[svc->manager], where);
-		if (!f->key && manager_keys[i].required && manager_keys[i].manager == svc->manager)
-			return mark_error(p->err, p->path, svc->mark,
-					  "service '%s' needs '%s' (manager '%s')", svc->name, f->name,
-					  manager_names[svc->manager]);
-	}
+	if (check_manager_keys(p, svc, fields, where) < 0)
+		return -1;
 
 	if (fields[S_RUN].key && get_string_list(p, &fields[S_RUN], where, 0, &svc->run) < 0)
 		return -1;
@@ -670,14 +667,11 @@ static int parse_service_fields(struct config_parser *p, struct service *svc, si
 	if (fields[S_STATUS].key &&
 	    get_string_list(p, &fields[S_STATUS], where, 0, &svc->status) < 0)
 		return -1;
-	if (svc->manager == MANAGER_COMPOSE) {
-		if (fields[S_SERVICE].key) {
-			if (get_string(p, &fields[S_SERVICE], where, &svc->compose_service) < 0)
-				return -1;
-		} else {
-			svc->compose_service = xstrdup(svc->name);
-		}
-	}
+	if (fields[S_SERVICE].key &&
+	    get_string(p, &fields[S_SERVICE], where, &svc->compose_service) < 0)
+		return -1;
+	if (service_manager_of(svc->manager)->configure)
+		service_manager_of(svc->manager)->configure(svc);
 	if (fields[S_WORKDIR].key) {
 		if (get_path(p, &fields[S_WORKDIR], where, &svc->workdir) < 0)
 			return -1;
