@@ -23,6 +23,13 @@ long long clock_wall_ms(void)
 	return clock_ms(CLOCK_REALTIME);
 }
 
+long long clock_wall_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+	return (long long)ts.tv_sec;
+}
+
 /* nanosleep leaves the time still to sleep in its second argument when a
  * signal interrupts it; resume says whether to sleep that too. */
 static void sleep_ms(long long ms, int resume)

@@ -17,6 +17,10 @@
 long long clock_monotonic_ms(void);
 /* Milliseconds since the epoch (CLOCK_REALTIME). */
 long long clock_wall_ms(void);
+/* Whole seconds since the epoch, from the coarse wall clock (a few ms
+ * behind, and no system call): for comparing with file times, which
+ * file systems stamp from that clock. */
+long long clock_wall_seconds(void);
 /* Sleep ms milliseconds, the whole of it: a signal that interrupts the
  * sleep does not shorten it. */
 void clock_sleep_ms(long long ms);

@@ -7,6 +7,7 @@
 #include "core/store/statcache.h"
 #include "core/state.h"
 #include "core/store.h"
+#include "util/clock.h"
 #include "util/error.h"
 #include "util/strbuf.h"
 #include "util/xattr.h"
@@ -20,9 +21,7 @@
 
 static long long stat_cache_clock_ns(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-	return (long long)ts.tv_sec * 1000000000LL;
+	return clock_wall_seconds() * 1000000000LL;
 }
 
 /* The cache is an optimisation: without a state (st NULL), a database
