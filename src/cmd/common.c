@@ -131,8 +131,8 @@ int command_print_transition(struct command_context *ctx, const struct usecase_r
 
 void command_print_recovered(struct command_context *ctx, const struct usecase_report *rep)
 {
-	for (size_t i = 0; i < rep->nrecovered; i++) {
-		const struct usecase_recovered *r = &rep->recovered[i];
+	for (size_t i = 0; i < recovery->nrecovered; i++) {
+		const struct usecase_recovered *r = &recovery->recovered[i];
 		if (r->down)
 			fprintf(stderr, "lastgood: recovered operation %ld (%s): %s; down: %s; fix "
 				"what failed, then run 'lastgood start' (or 'lastgood rollback'); see "
@@ -207,8 +207,9 @@ static json_t *failure_json(const struct usecase_failure *failure)
 }
 
 /* The fields every report has; a failure with no report is an empty one
- * that holds its error. */
-static json_t *report_json(const struct usecase_report *rep, int rc)
+ * that holds its error. recovery is what recover did first. */
+static json_t *report_json(const struct usecase_report *rep,
+			   const struct usecase_report *recovery, int rc)
 {
 	json_t *services = json_array(), *recovered = json_array();
 
@@ -220,8 +221,8 @@ static json_t *report_json(const struct usecase_report *rep, int rc)
 			"health", svc->healthy < 0 ? json_null()
 						   : json_string(svc->healthy ? "healthy" : "failing")));
 	}
-	for (size_t i = 0; i < rep->nrecovered; i++) {
-		const struct usecase_recovered *r = &rep->recovered[i];
+	for (size_t i = 0; i < recovery->nrecovered; i++) {
+		const struct usecase_recovered *r = &recovery->recovered[i];
 		json_array_append_new(recovered, command_json_pack(
 			"{s:I, s:o, s:s, s:o, s:o?, s:o}", "operation", (json_int_t)r->op,
 			"command", command_json_text(r->command), "result", op_result_name(r->result),
@@ -248,7 +249,7 @@ int command_finish_report(struct command_context *ctx, struct usecase_report *re
 			  void (*add)(json_t *out, const struct usecase_report *rep))
 {
 	if (ctx->opt.json) {
-		json_t *out = report_json(rep, rc);
+		json_t *out = report_json(rep, &ctx->recovery, rc);
 		if (add)
 			add(out, rep);
 		command_print_json(out);
@@ -265,7 +266,7 @@ void command_print_failure_json(struct command_context *ctx, const char *command
 	rep.error = ctx->failure;
 	if (!rep.error.code)
 		error_set(&rep.error, rc, "%s failed", command);
-	command_print_json(report_json(&rep, rc));
+	command_print_json(report_json(&rep, &ctx->recovery, rc));
 	usecase_report_clear(&rep);
 }
 

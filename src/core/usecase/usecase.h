@@ -188,6 +188,10 @@ void usecase_snapshot(struct state *st, const struct config *cfg, const struct r
 
 /* Drop releases beyond keep and the content only they used (rep->gc). */
 void usecase_gc(struct state *st, const struct config *cfg, int keep, struct usecase_report *rep);
+/* Bind the state folder to cfg (config_rebind_state) as an operation;
+ * *detail gets what was done, for the operator (caller frees). */
+int usecase_rebind(struct state *st, const struct config *cfg, char **detail, struct error *err);
+
 /* "releases 1, 2 and 14 objects (3.1 MiB)": what gc's step and its
  * lines say it removed. */
 struct strbuf;
