@@ -131,8 +131,8 @@ int command_print_transition(struct command_context *ctx, const struct usecase_r
 
 void command_print_recovered(struct command_context *ctx, const struct usecase_report *rep)
 {
-	for (size_t i = 0; i < recovery->nrecovered; i++) {
-		const struct usecase_recovered *r = &recovery->recovered[i];
+	for (size_t i = 0; i < rep->nrecovered; i++) {
+		const struct usecase_recovered *r = &rep->recovered[i];
 		if (r->down)
 			fprintf(stderr, "lastgood: recovered operation %ld (%s): %s; down: %s; fix "
 				"what failed, then run 'lastgood start' (or 'lastgood rollback'); see "
