@@ -29,7 +29,8 @@ static const struct command commands[] = {
 	{ "deploy",   cmd_deploy,   CMD_CONFIG | CMD_MUTATES | CMD_LIVE_FILES,
 	  "deploy SOURCE [--label L] [--commit SHA] [--services a,b] [--strip-components N] "
 	  "[--no-auto-rollback] [--reason R]" },
-	{ "rollback", cmd_rollback, CMD_CONFIG | CMD_STATE | CMD_LIVE_FILES | CMD_FALLBACK,
+	{ "rollback", cmd_rollback,
+	  CMD_CONFIG | CMD_STATE | CMD_LOCKS_ITSELF | CMD_LIVE_FILES | CMD_FALLBACK,
 	  "rollback [REF] [--services a,b] [--dry-run] [--force] [--config] [--reason R]" },
 	{ "start",    cmd_start,    CMD_CONFIG | CMD_MUTATES, "start [--services a,b]" },
 	{ "stop",     cmd_stop,     CMD_CONFIG | CMD_MUTATES, "stop [--services a,b]" },
@@ -42,7 +43,8 @@ static const struct command commands[] = {
 	  "history [--limit N] [--all]" },
 	{ "show",     cmd_show,     CMD_CONFIG | CMD_STATE | CMD_FALLBACK, "show OP" },
 	{ "diff",     cmd_diff,     CMD_CONFIG | CMD_STATE, "diff REF [REF]" },
-	{ "recover",  cmd_recover,  CMD_CONFIG | CMD_LIVE_FILES | CMD_FALLBACK, "recover" },
+	{ "recover",  cmd_recover,  CMD_CONFIG | CMD_LOCKS_ITSELF | CMD_LIVE_FILES | CMD_FALLBACK,
+	  "recover" },
 	{ "gc",       cmd_gc,       CMD_CONFIG | CMD_MUTATES, "gc [--keep N]" },
 	{ "fsck",     cmd_fsck,     CMD_CONFIG, "fsck" },
 	{ "rebind",   cmd_rebind,   CMD_CONFIG, "rebind" },
@@ -73,7 +75,7 @@ int command_fail(struct command_context *ctx, const struct error *err)
 	 * go out as \xNN so it stays one line that cannot drive the
 	 * terminal (messages that escape their own names are left as is). */
 	struct strbuf line = STRBUF_INIT;
-	(void)ctx;
+	ctx->failure = *err;
 	strbuf_addstr(&line, "lastgood: ");
 	for (const unsigned char *p = (const unsigned char *)err->msg; *p; p++) {
 		if (*p < 0x20 || *p == 0x7f)
@@ -87,6 +89,7 @@ int command_fail(struct command_context *ctx, const struct error *err)
 
 int command_usage(struct command_context *ctx, const char *message)
 {
+	error_set(&ctx->failure, EXIT_USAGE, "%s", message ? message : "usage");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(commands[i].name, ctx->argv[0])) {
 			if (message)
@@ -190,13 +193,16 @@ int command_lock_state(struct command_context *ctx, const char *name, struct err
 
 int command_begin_mutation(struct command_context *ctx, const char *name, struct error *err)
 {
-	int count;
 	/* Bound before recover: another config's interrupted operation is
 	 * not this one's to finish. */
 	if (command_lock_state(ctx, name, err) < 0 ||
 	    config_bind_state(&ctx->cfg, &ctx->st, 1, err) < 0)
 		return -1;
-	return command_recover(ctx, &count, err);
+	usecase_report_init(&ctx->recovery, "recover", ctx->opt.json);
+	int rc = usecase_recover(&ctx->st, &ctx->cfg, &ctx->recovery, err);
+	/* the operations settled before one that could not be, too */
+	command_print_recovered(ctx, &ctx->recovery);
+	return rc;
 }
 
 int command_open_state(struct command_context *ctx, struct error *err)
@@ -342,6 +348,8 @@ int main(int argc, char **argv)
 		rc = command_fail(&ctx, &err);
 	else
 		rc = cmd->fn(&ctx);
+	if (rc && ctx.opt.json && (cmd->flags & CMD_CHANGES) && !command_json_printed())
+		command_print_failure_json(&ctx, cmd->name, rc);
 
 	/* a command that took the lock has changed something, and recorded it */
 	int changed = ctx.have_state && ctx.st.lock_fd >= 0;
@@ -349,5 +357,6 @@ int main(int argc, char **argv)
 		state_close(&ctx.st);
 	if (ctx.have_config)
 		config_free(&ctx.cfg);
+	usecase_report_clear(&ctx.recovery);
 	return command_finish_output(rc, changed);
 }

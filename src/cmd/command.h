@@ -9,6 +9,10 @@
  *   CMD_STATE     open the state folder read-only (missing: empty state)
  *   CMD_MUTATES   create the state folder, take the lock (exit 75 when
  *                 busy) and run `recover` first
+ *   CMD_LOCKS_ITSELF  the command changes things too, but takes the lock
+ *                 and runs recover itself (command_begin_mutation) once its
+ *                 arguments say it will: `rollback` (not with --dry-run)
+ *                 and `recover` (not on a usage error)
  *   CMD_LIVE_FILES  the command reads or writes live files: refuse a
  *                 symbolic link or an untrusted folder on the way to one
  *                 before it starts (config_check_parents)
@@ -28,6 +32,7 @@
 
 #include "core/config.h"
 #include "core/state.h"
+#include "core/usecase/usecase.h"
 #include "util/error.h"
 
 struct strbuf;
@@ -38,7 +43,11 @@ enum command_flags {
 	CMD_MUTATES = 4,
 	CMD_LIVE_FILES = 8,
 	CMD_FALLBACK = 16,
+	CMD_LOCKS_ITSELF = 32,
 };
+/* The commands that change anything: with --json, one report on stdout,
+ * a failure's too. */
+#define CMD_CHANGES (CMD_MUTATES | CMD_LOCKS_ITSELF)
 
 struct global_options {
 	const char *dir;          /* -C */
@@ -58,6 +67,9 @@ struct command_context {
 	struct state st;
 	int have_state;           /* 0 for CMD_STATE when no state exists yet */
 	int recover_attention;    /* operations recover left with services down */
+	struct usecase_report recovery;  /* what recover did (command_begin_mutation) */
+	struct error failure;     /* the last error command_fail or command_usage
+	                             told, for a --json failure report */
 	int argc;
 	char **argv;
 };
@@ -82,27 +94,32 @@ int command_begin_mutation(struct command_context *ctx, const char *name, struct
 /* Only open the state for writing and take the lock (honouring --wait):
  * for `rebind`, which must not judge the binding it is there to change. */
 int command_lock_state(struct command_context *ctx, const char *name, struct error *err);
-/* Finish or undo interrupted operations (the core of `lastgood recover`);
- * prints what it did; *count gets how many there were, and
- * ctx->recover_attention how many of them it could not bring every
- * service back for (each named in its message). */
-int command_recover(struct command_context *ctx, int *count, struct error *err);
+/* Print what recover did (ctx->recovery): a line per operation it
+ * settled, and set ctx->recover_attention to how many of them it could not
+ * bring every service back for (each line names them). */
+void command_print_recovered(struct command_context *ctx, const struct usecase_report *rep);
 
+/* The lines that tell how a deploy or rollback ended (stderr; the release
+ * number on stdout without --json), from its report; returns the exit
+ * code (0, 1, 3 or 4, or the error's). */
+int command_print_transition(struct command_context *ctx, const struct usecase_report *rep);
 
-struct transition_report;
-/* End a deploy's or rollback's operation by its outcome: record the
- * result, tell the operator what happened and what to do, and return the
- * exit code (0, 1, 3 or 4). rc and err are transition_run's. */
-int command_finish_transition(struct command_context *ctx, long op, const char *what, int rc,
-			      const struct transition_report *report, struct error *err);
-
-enum services_steps {
-	SERVICES_STOP = 1,
-	SERVICES_START = 2,
-};
-/* start, stop and restart: parse [--services a,b] [--reason R], then stop
- * (reverse order) and/or start (in order, verified) as one operation. */
+/* start, stop and restart: parse [--services a,b] [--reason R], then run
+ * the services use case with steps and print its report. */
 int command_run_services(struct command_context *ctx, unsigned steps);
+
+struct json_t;
+/* The end of every command that changes anything: with --json, rep as one
+ * object on stdout (add, when not NULL, adds the command's own keys);
+ * clears rep and returns rc, the exit code the text lines chose. */
+int command_finish_report(struct command_context *ctx, struct usecase_report *rep, int rc,
+			  void (*add)(struct json_t *out, const struct usecase_report *rep));
+/* A command that changes anything failed before it had a report (the lock
+ * is busy, its arguments are wrong): with --json, the report of that
+ * failure, from ctx->failure, so that stdout still holds one object. */
+void command_print_failure_json(struct command_context *ctx, const char *command, int rc);
+/* Whether a JSON value was printed (command_print_json). */
+int command_json_printed(void);
 
 /* `[--limit N] [--all]` of the commands that list the record (releases,
  * history): *limit gets N, 0 for --all, else COMMAND_LIST_DEFAULT. Returns
@@ -112,7 +129,6 @@ int command_parse_limit(struct command_context *ctx, int *limit);
 /* Tell the operator (stderr, unless -q) that a list stopped at its limit. */
 void command_note_limit(struct command_context *ctx, int limit, const char *what);
 
-struct json_t;
 struct operation_record;
 /* One operation (without steps) as JSON, shared by history and show. */
 struct json_t *history_operation_json(const struct operation_record *rec);

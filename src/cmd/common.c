@@ -1,37 +1,28 @@
 /*
- * What several commands share: ending a deploy or rollback by its outcome
- * (record, messages, exit code), the start/stop/restart sequence, and the
- * limit of the listing commands.
+ * What several commands share: the lines that tell how a deploy or
+ * rollback ended and what recover did, composed from their reports; the
+ * start/stop/restart command; and the limit of the listing commands.
  */
 #include "cmd/command.h"
-#include "core/gc.h"
-#include "core/operation.h"
-#include "core/release.h"
-#include "core/service.h"
-#include "core/stack.h"
-#include "core/transition.h"
 #include "util/alloc.h"
 #include "util/format.h"
 #include "util/strbuf.h"
 
 #include <getopt.h>
+#include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 /* Which services run: "every service is running", or those that do not
  * (or whose state is unknown). */
-static void describe_services(struct command_context *ctx, struct strbuf *out)
+static void describe_services(const struct usecase_report *rep, struct strbuf *out)
 {
 	struct strbuf down = STRBUF_INIT, unknown = STRBUF_INIT;
 
-	for (size_t s = 0; s < ctx->cfg.nservices; s++) {
-		const struct service *svc = &ctx->cfg.services[s];
-		struct service_info info;
-		struct error ignored = ERROR_INIT;
-		if (service_inspect(&ctx->st, svc, &info, &ignored) < 0)
-			info.running = -1;
-		struct strbuf *list = info.running == 0 ? &down : info.running < 0 ? &unknown : NULL;
+	for (size_t s = 0; s < rep->nservices; s++) {
+		const struct usecase_service *svc = &rep->services[s];
+		struct strbuf *list = svc->running == 0 ? &down : svc->running < 0 ? &unknown : NULL;
 		if (list)
 			strbuf_addf(list, "%s%s", list->len ? ", " : "", svc->name);
 	}
@@ -46,135 +37,112 @@ static void describe_services(struct command_context *ctx, struct strbuf *out)
 }
 
 /* The line every exit 4 ends with: which release is live (`state`),
- * whether its services run, and what to do next. */
-static int report_attention(struct command_context *ctx, const char *state, const char *next)
+ * whether its services run, and what to do next. Takes both strings. */
+static int report_attention(const struct usecase_report *rep, char *state, char *next)
 {
 	struct strbuf services = STRBUF_INIT;
-	describe_services(ctx, &services);
+	describe_services(rep, &services);
 	fprintf(stderr, "lastgood: %s; %s; %s\n", state, services.buf, next);
 	strbuf_release(&services);
+	free(state);
+	free(next);
 	return EXIT_NEEDS_ATTENTION;
 }
 
-static int finish_needing_attention(struct command_context *ctx, long op, const char *what,
-				    const struct transition_report *report, const char *why)
-{
-	struct error ignored = ERROR_INIT;
-	long live = state_live_release(&ctx->st);
-	operation_end(&ctx->st, op, OP_NEEDS_ATTENTION, why, &ignored);
-	fprintf(stderr, "lastgood: %s of release %ld failed and the host needs attention: %s\n",
-		what, report->to_id, why);
-	char *state = xstrfmt("release %ld is live", live);
-	char *next = xstrfmt("see 'lastgood status' and 'lastgood show %ld', fix the failing "
-			     "service, then 'lastgood restart' or 'lastgood rollback REF --force'", op);
-	int rc = report_attention(ctx, state, next);
-	free(state);
-	free(next);
-	return rc;
-}
-
 /* lastgood itself could not go on, and the host is not back where it
- * was. The operation is left unfinished, whatever state the database is
- * in: recover finishes or undoes it from what the journal durably holds. */
-static int finish_unsettled(struct command_context *ctx, long op, const char *what,
-			    const struct transition_report *report, struct error *err)
+ * was: the operation is left for recover to finish or undo. */
+static int print_unsettled(struct command_context *ctx, const struct usecase_report *rep)
 {
 	char *state;
-	switch (report->host) {
+	switch (rep->host) {
 	case HOST_LIVE:
-		state = xstrfmt("release %ld is live", report->live_id);
+		state = xstrfmt("release %ld is live", rep->host_live);
 		break;
 	case HOST_VERIFIED:
 		state = xstrfmt("release %ld is live and verified, but that is not recorded",
-				report->live_id);
+				rep->host_live);
 		break;
 	default:
 		state = xstrfmt("the live files may be part release %ld, part release %ld",
-				report->from_id, report->to_id);
+				rep->live_before, rep->target);
 		break;
 	}
-	error_prefix(err, "%s of release %ld did not finish", what, report->to_id);
-	err->code = EXIT_NEEDS_ATTENTION;
-	command_fail(ctx, err);
-	char *next = xstrfmt("run 'lastgood recover' to finish or undo operation %ld", op);
-	int rc = report_attention(ctx, state, next);
-	free(state);
-	free(next);
-	return rc;
+	command_fail(ctx, &rep->error);
+	return report_attention(rep, state, xstrfmt("run 'lastgood recover' to finish or undo "
+						    "operation %ld", rep->op));
 }
 
-/* The target is live and verified, but what follows failed: the
- * operation's end (then it stays for recover) or the gc after it. */
-static int finish_verified_unrecorded(struct command_context *ctx, long op, const char *what,
-				      const struct transition_report *report, int ended,
-				      struct error *err)
+int command_print_transition(struct command_context *ctx, const struct usecase_report *rep)
 {
-	error_prefix(err, "%s of release %ld succeeded, but %s failed", what, report->to_id,
-		     ended ? "removing old releases" : "recording that");
-	command_fail(ctx, err);
-	char *state = xstrfmt("release %ld is live and verified", report->to_id);
-	char *next = ended ? xstrdup("see 'lastgood status'; 'lastgood gc' removes old releases")
-			   : xstrfmt("run 'lastgood recover' to close operation %ld", op);
-	int rc = report_attention(ctx, state, next);
-	free(state);
-	free(next);
-	return rc;
-}
-
-int command_finish_transition(struct command_context *ctx, long op, const char *what, int rc,
-			      const struct transition_report *report, struct error *err)
-{
-	struct error ignored = ERROR_INIT;
 	char took[FORMAT_SIZE];
+	const char *what = rep->command;
 
-	if (report->failure.text)
-		fprintf(stderr, "lastgood: release %ld %s: %s\n", report->to_id,
-			report->failure.interrupted ? "was not verified" : "failed verification",
-			report->failure.text);
-	if (rc < 0) {
-		/* Exit 1 only when the old release is live, running and
-		 * verified; anything else is recover's to settle. */
-		if (report->host != HOST_UNCHANGED)
-			return finish_unsettled(ctx, op, what, report, err);
-		operation_end(&ctx->st, op, OP_FAILED, err->msg, &ignored);
-		return command_fail(ctx, err);
-	}
-	switch (report->outcome) {
-	case TRANSITION_OK:
-		if (operation_end(&ctx->st, op, OP_OK, NULL, err) < 0)
-			return finish_verified_unrecorded(ctx, op, what, report, 0, err);
-		if (gc_after_record(&ctx->st, ctx->cfg.keep_releases, err) < 0)
-			return finish_verified_unrecorded(ctx, op, what, report, 1, err);
+	if (rep->failure.text)
+		fprintf(stderr, "lastgood: release %ld %s: %s\n", rep->target,
+			rep->failure.interrupted ? "was not verified" : "failed verification",
+			rep->failure.text);
+	switch (rep->ending) {
+	case USECASE_DONE:
 		command_progress(ctx, "%s: release %ld is live and healthy (%zu %s switched, "
-				 "operation %ld)", what, report->to_id, report->changed,
-				 report->changed == 1 ? "entry" : "entries", op);
-		printf("%ld\n", report->to_id);
+				 "operation %ld)", what, rep->target, rep->changed,
+				 rep->changed == 1 ? "entry" : "entries", rep->op);
+		if (!ctx->opt.json)
+			printf("%ld\n", rep->target);
 		return EXIT_OK;
-	case TRANSITION_FAILED:
-		operation_end(&ctx->st, op, OP_FAILED, report->failure.text, &ignored);
-		if (report->changed)
+	case USECASE_FAILED:
+		return command_fail(ctx, &rep->error);
+	case USECASE_LEFT_FAILING:
+		if (rep->changed)
 			fprintf(stderr, "lastgood: release %ld left live as asked (--no-auto-rollback); "
-				"'lastgood rollback' goes back\n", report->to_id);
+				"'lastgood rollback' goes back\n", rep->target);
 		else
 			fprintf(stderr, "lastgood: release %ld was live already and is failing "
 				"verification: nothing was switched; 'lastgood rollback' goes back to "
-				"an older release\n", report->to_id);
+				"an older release\n", rep->target);
 		return EXIT_FAILED;
-	case TRANSITION_ROLLED_BACK: {
-		long live = state_live_release(&ctx->st);
-		operation_end(&ctx->st, op, OP_ROLLED_BACK, report->failure.text, &ignored);
+	case USECASE_ROLLED_BACK:
 		fprintf(stderr, "lastgood: rolled back to release %ld: every service healthy %s "
-			"after the failure was detected (operation %ld)\n", live,
-			format_duration(report->recovered_ms - report->failure.detected_ms, took), op);
-		printf("%ld\n", live);
+			"after the failure was detected (operation %ld)\n", rep->live_after,
+			format_duration(rep->recovered_ms - rep->failure.at_ms, took), rep->op);
+		if (!ctx->opt.json)
+			printf("%ld\n", rep->live_after);
 		return EXIT_ROLLED_BACK;
-	}
-	case TRANSITION_NEEDS_ATTENTION:
-		return finish_needing_attention(ctx, op, what, report,
-						report->second.text ? report->second.text
-								    : report->failure.text);
+	case USECASE_ATTENTION:
+		fprintf(stderr, "lastgood: %s of release %ld failed and the host needs attention: %s\n",
+			what, rep->target, rep->second.text ? rep->second.text : rep->failure.text);
+		return report_attention(rep, xstrfmt("release %ld is live", rep->live_after),
+					xstrfmt("see 'lastgood status' and 'lastgood show %ld', fix "
+						"the failing service, then 'lastgood restart' or "
+						"'lastgood rollback REF --force'", rep->op));
+	case USECASE_UNSETTLED:
+		return print_unsettled(ctx, rep);
+	case USECASE_UNRECORDED:
+	case USECASE_UNCOLLECTED:
+		command_fail(ctx, &rep->error);
+		return report_attention(rep, xstrfmt("release %ld is live and verified", rep->target),
+					rep->ending == USECASE_UNCOLLECTED
+					? xstrdup("see 'lastgood status'; 'lastgood gc' removes old "
+						  "releases")
+					: xstrfmt("run 'lastgood recover' to close operation %ld",
+						  rep->op));
 	}
 	return EXIT_FAILED;
+}
+
+void command_print_recovered(struct command_context *ctx, const struct usecase_report *rep)
+{
+	for (size_t i = 0; i < rep->nrecovered; i++) {
+		const struct usecase_recovered *r = &rep->recovered[i];
+		if (r->down)
+			fprintf(stderr, "lastgood: recovered operation %ld (%s): %s; down: %s; fix "
+				"what failed, then run 'lastgood start' (or 'lastgood rollback'); see "
+				"'lastgood status'\n", r->op, r->command, r->text,
+				*r->down ? r->down : "none");
+		else
+			command_progress(ctx, "recovered operation %ld (%s, pid %ld): %s; live "
+					 "release %ld", r->op, r->command, r->pid, r->text, r->live);
+	}
+	ctx->recover_attention = (int)rep->recovered_down;
 }
 
 int command_run_services(struct command_context *ctx, unsigned steps)
@@ -184,54 +152,122 @@ int command_run_services(struct command_context *ctx, unsigned steps)
 		{ "reason", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *name = ctx->argv[0], *services = NULL, *reason = NULL;
-	struct stack_failure failure = { 0 };
-	struct error err = ERROR_INIT;
-	unsigned char *selected = NULL;
-	int c, rc = 0;
-	long op;
+	struct services_request req = { .steps = steps };
+	struct usecase_report rep;
+	int c, rc;
 
 	while ((c = getopt_long(ctx->argc, ctx->argv, "", longopts, NULL)) != -1) {
 		switch (c) {
-		case 's': services = optarg; break;
-		case 'r': reason = optarg; break;
+		case 's': req.services = optarg; break;
+		case 'r': req.reason = optarg; break;
 		default: return command_usage(ctx, NULL);
 		}
 	}
 	if (optind < ctx->argc)
 		return command_usage(ctx, "unexpected argument");
-	if (services && config_select_services(&ctx->cfg, services, &selected, &err) < 0)
-		return command_fail(ctx, &err);
-	if (operation_begin(&ctx->st, name, services, reason, &op, &err) < 0) {
-		free(selected);
-		return command_fail(ctx, &err);
+	usecase_report_init(&rep, ctx->argv[0], ctx->opt.json);
+	usecase_services(&ctx->st, &ctx->cfg, &req, &rep);
+	if (rep.ending == USECASE_LEFT_FAILING) {
+		fprintf(stderr, "lastgood: %s failed: %s\n", rep.command, rep.failure.text);
+		rc = EXIT_FAILED;
+	} else if (rep.ending != USECASE_DONE) {
+		rc = command_fail(ctx, &rep.error);
+	} else {
+		command_progress(ctx, "%s: done (operation %ld)", rep.command, rep.op);
+		rc = EXIT_OK;
 	}
-	if (steps & SERVICES_STOP)
-		rc = stack_stop(&ctx->st, &ctx->cfg, selected, op, &err);
-	if (rc == 0 && (steps & SERVICES_START))
-		rc = stack_start(&ctx->st, &ctx->cfg, selected, op, &failure, &err);
-	free(selected);
+	return command_finish_report(ctx, &rep, rc, NULL);
+}
 
-	struct error ignored = ERROR_INIT;
-	if (rc < 0) {
-		operation_end(&ctx->st, op, OP_FAILED, err.msg, &ignored);
-		return command_fail(ctx, &err);
+/* What an exit code says happened, as --json names it. */
+static const char *error_kind_name(int code)
+{
+	switch (code) {
+	case EXIT_USAGE: return "usage";
+	case EXIT_ROLLED_BACK: return "rolled-back";
+	case EXIT_NEEDS_ATTENTION: return "needs-attention";
+	case EXIT_LOCKED: return "busy";
+	default: return "failed";
 	}
-	if (rc > 0) {
-		operation_end(&ctx->st, op, OP_FAILED, failure.text, &ignored);
-		fprintf(stderr, "lastgood: %s failed: %s\n", name, failure.text);
-		stack_failure_clear(&failure);
-		return EXIT_FAILED;
+}
+
+/* A release number, null for none. */
+static json_t *release_json(long id)
+{
+	return id ? json_integer(id) : json_null();
+}
+
+static json_t *failure_json(const struct usecase_failure *failure)
+{
+	if (!failure->text)
+		return json_null();
+	return command_json_pack("{s:o, s:I, s:b}", "text", command_json_text(failure->text),
+				 "at_ms", (json_int_t)failure->at_ms,
+				 "interrupted", failure->interrupted != 0);
+}
+
+/* The fields every report has; a failure with no report is an empty one
+ * that holds its error. recovery is what recover did first. */
+static json_t *report_json(const struct usecase_report *rep,
+			   const struct usecase_report *recovery, int rc)
+{
+	json_t *services = json_array(), *recovered = json_array();
+
+	for (size_t s = 0; s < rep->nservices; s++) {
+		const struct usecase_service *svc = &rep->services[s];
+		json_array_append_new(services, command_json_pack(
+			"{s:o, s:o, s:o}", "name", command_json_text(svc->name),
+			"running", svc->running < 0 ? json_null() : json_boolean(svc->running),
+			"health", svc->healthy < 0 ? json_null()
+						   : json_string(svc->healthy ? "healthy" : "failing")));
 	}
-	/* Every service up and verified: the live release has passed. */
-	long live = state_live_release(&ctx->st);
-	if ((steps & SERVICES_START) && !services && live &&
-	    release_set_mark(&ctx->st, live, MARK_GOOD, &err) < 0)
-		return command_fail(ctx, &err);
-	if (operation_end(&ctx->st, op, OP_OK, NULL, &err) < 0)
-		return command_fail(ctx, &err);
-	command_progress(ctx, "%s: done (operation %ld)", name, op);
-	return EXIT_OK;
+	for (size_t i = 0; i < recovery->nrecovered; i++) {
+		const struct usecase_recovered *r = &recovery->recovered[i];
+		json_array_append_new(recovered, command_json_pack(
+			"{s:I, s:o, s:s, s:o, s:o?, s:o}", "operation", (json_int_t)r->op,
+			"command", command_json_text(r->command), "result", op_result_name(r->result),
+			"text", command_json_text(r->text), "down", command_json_text(r->down),
+			"live", release_json(r->live)));
+	}
+	json_t *error = json_null();
+	if (rc && rep->error.code)
+		error = command_json_pack("{s:o, s:s}", "message", command_json_text(rep->error.msg),
+					  "kind", error_kind_name(rc));
+	return command_json_pack(
+		"{s:s, s:o, s:s, s:i, s:{s:o, s:o, s:o}, s:I, s:o, s:o, s:o, s:o, s:o}",
+		"command", rep->command,
+		"operation", rep->op ? json_integer(rep->op) : json_null(),
+		"result", op_result_name(rep->result), "exit_code", rc,
+		"releases", "before", release_json(rep->live_before),
+		"after", release_json(rep->live_after), "target", release_json(rep->target),
+		"changed", (json_int_t)rep->changed, "services", services,
+		"failure", failure_json(&rep->failure), "second", failure_json(&rep->second),
+		"error", error, "recovered", recovered);
+}
+
+int command_finish_report(struct command_context *ctx, struct usecase_report *rep, int rc,
+			  void (*add)(json_t *out, const struct usecase_report *rep))
+{
+	if (ctx->opt.json) {
+		json_t *out = report_json(rep, &ctx->recovery, rc);
+		if (add)
+			add(out, rep);
+		command_print_json(out);
+	}
+	usecase_report_clear(rep);
+	return rc;
+}
+
+void command_print_failure_json(struct command_context *ctx, const char *command, int rc)
+{
+	struct usecase_report rep;
+	usecase_report_init(&rep, command, 0);
+	rep.result = OP_FAILED;
+	rep.error = ctx->failure;
+	if (!rep.error.code)
+		error_set(&rep.error, rc, "%s failed", command);
+	command_print_json(report_json(&rep, &ctx->recovery, rc));
+	usecase_report_clear(&rep);
 }
 
 /* The record grows by every operation; a listing that printed all of it

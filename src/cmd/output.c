@@ -189,8 +189,17 @@ json_t *command_json_pack(const char *fmt, ...)
 	return value;
 }
 
+/* Set once a JSON value went out: a failure then needs no report of its own. */
+static int json_printed;
+
+int command_json_printed(void)
+{
+	return json_printed;
+}
+
 void command_print_json(json_t *value)
 {
+	json_printed = 1;
 	json_dumpf(value, stdout, JSON_INDENT(2));
 	putchar('\n');
 	json_decref(value);

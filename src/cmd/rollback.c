@@ -1,12 +1,10 @@
 /*
  * `lastgood rollback [REF]`: put a recorded release back live, whole or for
- * some services only; --dry-run prints the plan and changes nothing.
+ * some services only (the rollback use case); --dry-run prints the plan and
+ * changes nothing.
  */
 #include "cmd/command.h"
-#include "core/operation.h"
 #include "core/plan.h"
-#include "core/switch.h"
-#include "core/transition.h"
 #include "util/alloc.h"
 #include "util/strbuf.h"
 
@@ -76,92 +74,6 @@ static int rollback_parse(struct command_context *ctx, struct rollback_args *arg
 	return rc;
 }
 
-static int rollback_target(struct command_context *ctx, const struct rollback_args *args,
-			   long *id, struct error *err)
-{
-	struct release r;
-	if (args->ref ? release_resolve(&ctx->st, args->ref, id, err) < 0
-		      : release_default_target(&ctx->st, id, err) < 0)
-		return -1;
-	if (release_get(&ctx->st, *id, &r, err) < 0)
-		return -1;
-	int bad = r.mark == MARK_BAD;
-	release_clear(&r);
-	if (bad && !args->force)
-		return error_set(err, EXIT_USAGE, "release %ld is marked bad; add --force to "
-				 "roll back to it anyway", *id);
-	return 0;
-}
-
-/*
- * --config: the config release id was recorded with, parsed as the config
- * file it is to become (*restored), and held to the checks any config
- * gets here. It must keep its state where this one does: the record of
- * the rollback lives there.
- */
-static int rollback_load_config(struct command_context *ctx, long id, struct config *restored,
-				struct error *err)
-{
-	struct strbuf text = STRBUF_INIT;
-	int rc = release_config_text(&ctx->st, id, &text, err);
-	if (rc == 0 && config_parse(ctx->opt.config_path, text.buf, text.len, restored, err) < 0) {
-		error_prefix(err, "the config recorded with release %ld does not load", id);
-		rc = -1;
-	}
-	explicit_bzero(text.buf, text.len);
-	strbuf_release(&text);
-	if (rc < 0)
-		return -1;
-	if (!ctx->opt.state_dir && strcmp(restored->state_dir, ctx->cfg.state_dir))
-		rc = error_set(err, EXIT_USAGE, "the config recorded with release %ld keeps its "
-			       "state in '%s', not in '%s' where this record is; restore it by hand",
-			       id, restored->state_dir, ctx->cfg.state_dir);
-	else if (config_check_live_paths(restored, ctx->st.dir, "", err) < 0 ||
-		 config_check_parents(restored, err) < 0)
-		rc = -1;
-	if (rc < 0) {
-		error_prefix(err, "cannot restore the config of release %ld", id);
-		config_free(restored);
-	}
-	return rc;
-}
-
-/* Once the target is live and verified: its config over the config file,
- * as a step of the operation. */
-static int rollback_write_config(struct command_context *ctx, long op, long target_id,
-				 const struct config *restored, struct error *err)
-{
-	struct error ignored = ERROR_INIT;
-	char *kept = NULL, *detail;
-	long step;
-
-	/* ctx->cfg is the file's text, unless the file did not load */
-	if (!ctx->recorded_config && ctx->cfg.text_len == restored->text_len &&
-	    !memcmp(ctx->cfg.text, restored->text, restored->text_len)) {
-		detail = xstrfmt("the config file already is release %ld's", target_id);
-		int rc = operation_step_note(&ctx->st, op, "restore config", ctx->cfg.path, STEP_OK,
-					     detail, err);
-		free(detail);
-		return rc;
-	}
-	if (operation_step_begin(&ctx->st, op, "restore config", ctx->cfg.path, &step, err) < 0)
-		return -1;
-	if (config_restore(restored, op, &kept, err) < 0) {
-		operation_step_end(&ctx->st, step, STEP_FAILED, err->msg, &ignored);
-		free(kept);
-		return -1;
-	}
-	detail = kept ? xstrfmt("config of release %ld written; the one it replaced is '%s'",
-				target_id, kept)
-		      : xstrfmt("config of release %ld written", target_id);
-	int rc = operation_step_end(&ctx->st, step, STEP_OK, detail, err);
-	if (rc == 0)
-		command_progress(ctx, "%s", detail);
-	free(detail);
-	free(kept);
-	return rc;
-}
-
 /* One step of the plan as the operator reads it. A service's health
  * wait shares the line of its start. */
 static void print_step(struct command_context *ctx, const struct plan_step *step,
@@ -219,8 +131,8 @@ static int rollback_print_plan(struct command_context *ctx, long target_id,
 	struct strbuf left_alone = STRBUF_INIT;
 	long live_id;
 
-	if (transition_plan_rollback(&ctx->st, &ctx->cfg, target_id, selected, config, &plan,
-				     &left_alone, &live_id, err) < 0) {
+	if (usecase_rollback_plan(&ctx->st, &ctx->cfg, target_id, selected, config, &plan,
+				  &left_alone, &live_id, err) < 0) {
 		strbuf_release(&left_alone);
 		return -1;
 	}
@@ -254,57 +166,24 @@ static int rollback_print_plan(struct command_context *ctx, long target_id,
 	return 0;
 }
 
-/* The switch runs with the config in use, whatever --config asks: it
- * records the live files, judges which paths it owns, and stops and starts
- * the services as they run now. A config recorded with another release
- * names other paths or defines the services otherwise, and mixing the two
- * would move out files a running service uses. --config writes the
- * release's config once the switch is done. */
-static int rollback_run(struct command_context *ctx, const struct rollback_args *args,
-			const unsigned char *selected, long op, long target_id,
-			struct transition_report *report, struct error *err)
+/* With --json, what a rollback reports besides what every command does. */
+static void rollback_json(json_t *out, const struct usecase_report *rep)
 {
-	struct manifest live = MANIFEST_INIT, release = MANIFEST_INIT, target = MANIFEST_INIT;
-	long live_id;
-	int rc = -1;
-	char *reason = xstrfmt("%s%s(composite of release %ld for '%s' and live files)",
-			       args->reason ? args->reason : "", args->reason ? " " : "",
-			       target_id, args->services ? args->services : "all");
-	struct release_meta meta = { .reason = reason, .config = &ctx->cfg };
-	struct strbuf left_alone = STRBUF_INIT;
-
-	if (transition_record_live(&ctx->st, &ctx->cfg, op, "rollback", &live, &live_id, err) < 0 ||
-	    release_manifest(&ctx->st, target_id, &release, err) < 0)
-		goto out;
-	transition_target_from_release(&ctx->cfg, selected, &live, &release, &target, &left_alone);
-	if (left_alone.len) {
-		command_progress(ctx, "left alone, not in the config: %s", left_alone.buf);
-		if (operation_step_note(&ctx->st, op, "left alone", NULL, STEP_SKIPPED,
-					left_alone.buf, err) < 0)
-			goto out;
-	}
-	struct transition_request req = {
-		.selected = selected, .live_id = live_id, .live = &live, .target = &target,
-		.preferred = target_id, .meta = &meta, .on_failure = ON_FAILURE_STOP,
-	};
-	rc = transition_run(&ctx->st, &ctx->cfg, op, &req, report, err);
-out:
-	strbuf_release(&left_alone);
-	free(reason);
-	manifest_free(&live);
-	manifest_free(&release);
-	manifest_free(&target);
-	return rc;
+	json_object_set_new(out, "left_alone", command_json_text(rep->left_alone));
+	json_object_set_new(out, "config", rep->config_error.code
+		? command_json_pack("{s:o}", "error", command_json_text(rep->config_error.msg))
+		: rep->config_written
+		? command_json_pack("{s:o}", "written", command_json_text(rep->config_written))
+		: json_null());
 }
 
 int cmd_rollback(struct command_context *ctx)
 {
 	struct rollback_args args;
 	struct error err = ERROR_INIT;
-	struct transition_report report;
-	struct config restored;
+	struct usecase_report rep;
 	unsigned char *selected = NULL;
-	long target_id, op;
+	long target_id;
 	int rc;
 
 	if (rollback_parse(ctx, &args) < 0)
@@ -317,48 +196,38 @@ int cmd_rollback(struct command_context *ctx)
 	if (args.dry_run) {
 		if (!ctx->have_state)
 			rc = error_set(&err, EXIT_FAILED, "nothing to roll back: no release recorded");
-		else if ((rc = rollback_target(ctx, &args, &target_id, &err)) == 0)
+		else if ((rc = usecase_rollback_target(&ctx->st, args.ref, args.force, &target_id,
+						       &err)) == 0)
 			rc = rollback_print_plan(ctx, target_id, selected, args.config, &err);
 		free(selected);
 		return rc < 0 ? command_fail(ctx, &err) : EXIT_OK;
 	}
-	if (command_begin_mutation(ctx, "rollback", &err) < 0 ||
-	    rollback_target(ctx, &args, &target_id, &err) < 0 ||
-	    (args.config && rollback_load_config(ctx, target_id, &restored, &err) < 0)) {
+	if (command_begin_mutation(ctx, "rollback", &err) < 0) {
 		free(selected);
 		return command_fail(ctx, &err);
 	}
-	if (operation_begin(&ctx->st, "rollback", args.ref, args.reason, &op, &err) < 0) {
-		free(selected);
-		if (args.config)
-			config_free(&restored);
-		return command_fail(ctx, &err);
-	}
-	memset(&report, 0, sizeof(report));
-	rc = rollback_run(ctx, &args, selected, op, target_id, &report, &err);
+	struct rollback_request req = {
+		.ref = args.ref, .services = args.services, .selected = selected,
+		.reason = args.reason, .force = args.force, .config = args.config,
+		.config_path = ctx->opt.config_path, .state_dir = ctx->opt.state_dir,
+		.config_unloaded = ctx->recorded_config != 0,
+	};
+	usecase_report_init(&rep, "rollback", ctx->opt.json);
+	usecase_rollback(&ctx->st, &ctx->cfg, &req, &rep);
 	free(selected);
-	/* The config file changes only once its release is live and verified:
-	 * a rollback that failed leaves it as it was. */
-	struct error config_err = ERROR_INIT;
-	int write_config = rc == 0 && report.outcome == TRANSITION_OK && args.config;
-	int config_failed = write_config &&
-			    rollback_write_config(ctx, op, target_id, &restored, &config_err) < 0;
-	if (write_config && !config_failed) {
-		config_free(&ctx->cfg);
-		ctx->cfg = restored;   /* what the next command runs by */
-	} else if (args.config) {
-		config_free(&restored);
-	}
-	rc = command_finish_transition(ctx, op, "rollback", rc, &report, &err);
-	transition_report_clear(&report);
-	if (config_failed) {
+	if (rep.left_alone)
+		command_progress(ctx, "left alone, not in the config: %s", rep.left_alone);
+	if (rep.config_written)
+		command_progress(ctx, "%s", rep.config_written);
+	rc = command_print_transition(ctx, &rep);
+	if (rep.config_error.code) {
 		/* Not 1, which says the old release is live: the target is,
 		 * with the config file of the old one. */
 		fprintf(stderr, "lastgood: release %ld is live, but its config could not be "
 			"written: %s; the config file is still the one it replaced: fix that, then "
-			"run 'lastgood rollback %ld --config' again\n", target_id, config_err.msg,
-			target_id);
-		return rc ? rc : EXIT_NEEDS_ATTENTION;
+			"run 'lastgood rollback %ld --config' again\n", rep.target,
+			rep.config_error.msg, rep.target);
+		rc = rc ? rc : EXIT_NEEDS_ATTENTION;
 	}
-	return rc;
+	return command_finish_report(ctx, &rep, rc, rollback_json);
 }

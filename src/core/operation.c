@@ -189,6 +189,12 @@ int operation_step_end(struct state *st, long step, enum step_result result,
 	return run_write(st, stmt, "end step", err);
 }
 
+void operation_step_fail(struct state *st, long step, const struct error *err)
+{
+	struct error ignored = ERROR_INIT;
+	(void)operation_step_end(st, step, STEP_FAILED, err->msg, &ignored);
+}
+
 int operation_step_record(struct state *st, long op, const char *kind,
 			  const char *target, enum step_result result, const char *detail,
 			  long long started_ms, long long ended_ms, struct error *err)

@@ -109,6 +109,10 @@ int operation_step_begin(struct state *st, long op, const char *kind,
 			 const char *target, long *step, struct error *err);
 int operation_step_end(struct state *st, long step, enum step_result result,
 		       const char *detail, struct error *err);
+/* Mark the step failed with err's message. The step failed already, and
+ * err says why: a failure to record that is ignored, as it would only
+ * hide the first one (recover closes the step with its operation). */
+void operation_step_fail(struct state *st, long step, const struct error *err);
 /* A step that is already over, with the times it spanned (wall clock). */
 int operation_step_record(struct state *st, long op, const char *kind,
 			  const char *target, enum step_result result, const char *detail,

@@ -157,18 +157,6 @@ void transition_target_from_release(const struct config *cfg, const unsigned cha
 	manifest_sort(target);
 }
 
-unsigned char *transition_changed_services(const struct config *cfg,
-					   const struct switch_plan *plan)
-{
-	unsigned char *changed = xcalloc(cfg->nservices ? cfg->nservices : 1, 1);
-	for (size_t i = 0; i < plan->n; i++) {
-		size_t s = config_service_of_path(cfg, switch_change_entry(&plan->changes[i])->path);
-		if (s < cfg->nservices)
-			changed[s] = 1;
-	}
-	return changed;
-}
-
 /* One switch: the steps the executor walks (the very list a dry run
  * prints), each resource's own part of the plan, and the services whose
  * part changes. */
@@ -247,42 +235,6 @@ int transition_plan(struct state *st, const struct config *cfg,
 	*plan = t.plan;
 	memset(&t.plan, 0, sizeof(t.plan));
 	transition_free(&t);
-	return 0;
-}
-
-int transition_plan_rollback(struct state *st, const struct config *cfg, long target_id,
-			     const unsigned char *selected, int with_config, struct plan *plan,
-			     struct strbuf *left_alone, long *live_id, struct error *err)
-{
-	struct manifest live = MANIFEST_INIT, release = MANIFEST_INIT, target = MANIFEST_INIT;
-	struct plan switch_steps = PLAN_INIT;
-
-	*live_id = state_live_release(st);
-	if ((*live_id && release_manifest(st, *live_id, &live, err) < 0) ||
-	    release_manifest(st, target_id, &release, err) < 0) {
-		manifest_free(&live);
-		return -1;
-	}
-	size_t before = left_alone->len;
-	transition_target_from_release(cfg, selected, &live, &release, &target, left_alone);
-	plan_add(plan, STEP_RECORD_LIVE, PLAN_RECORD, NULL, 0);
-	if (left_alone->len > before)
-		plan_add(plan, STEP_LEFT_ALONE, PLAN_RECORD, NULL, 0);
-	struct transition_request req = {
-		.selected = selected, .live_id = *live_id, .live = &live, .target = &target,
-		.preferred = target_id,
-	};
-	transition_plan(st, cfg, &req, &switch_steps);
-	for (size_t i = 0; i < switch_steps.n; i++) {
-		const struct plan_step *step = &switch_steps.steps[i];
-		plan_add(plan, step->kind, step->phase, step->target, step->index);
-	}
-	if (with_config)
-		plan_add(plan, STEP_RESTORE_CONFIG, PLAN_FINISH, cfg->path, 0);
-	plan_free(&switch_steps);
-	manifest_free(&live);
-	manifest_free(&release);
-	manifest_free(&target);
 	return 0;
 }
 
@@ -565,6 +517,27 @@ int transition_revert(struct state *st, const struct config *cfg, long op, long 
 		    resource_kinds[k]->revert(st, op, back_to, err) < 0)
 			return transition_stuck(report, HOST_SWITCHING, report->to_id);
 	return transition_back_started(st, cfg, op, back_to, changed, report, err);
+}
+
+int transition_revert_releases(struct state *st, const struct config *cfg, long op,
+				long from_id, long back_to, struct transition_report *report,
+				struct error *err)
+{
+	struct manifest from = MANIFEST_INIT, back = MANIFEST_INIT;
+	struct transition t;
+	int rc = -1;
+
+	memset(report, 0, sizeof(*report));
+	report->to_id = from_id;
+	if (release_manifest(st, from_id, &from, err) == 0 &&
+	    release_manifest(st, back_to, &back, err) == 0) {
+		transition_plan_switch(cfg, &from, &back, NULL, &t);
+		rc = transition_revert(st, cfg, op, back_to, t.changed, report, err);
+		transition_free(&t);
+	}
+	manifest_free(&from);
+	manifest_free(&back);
+	return rc;
 }
 
 /* Nothing to switch: the target is live already. It is still verified

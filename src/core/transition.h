@@ -123,6 +123,13 @@ int transition_run(struct state *st, const struct config *cfg, long op,
 		   struct error *err);
 void transition_report_clear(struct transition_report *report);
 
+/* transition_revert for an operation that switched from release back_to
+ * to from_id (the services to stop and start are those whose part of the
+ * two releases differs); report is cleared first. */
+int transition_revert_releases(struct state *st, const struct config *cfg, long op,
+			       long from_id, long back_to, struct transition_report *report,
+			       struct error *err);
+
 /* Go back to back_to after the target of op's switch failed, the old
  * files still kept beside the live ones (switch_kept_copies): stop the
  * changed services, swap the old files back, start and verify them, then
@@ -137,16 +144,6 @@ struct plan;
 int transition_plan(struct state *st, const struct config *cfg,
 		    const struct transition_request *req, struct plan *plan);
 
-/* Every step of a rollback to release target_id, in the order a real
- * run takes them: recording the live files, the paths left alone (their
- * quoted list appended to left_alone), the switch (transition_plan), and
- * with_config, writing the release's config file. *live_id gets the
- * release live now. The live files are taken as the live release records
- * them: a real run records any unrecorded change first. */
-int transition_plan_rollback(struct state *st, const struct config *cfg, long target_id,
-			     const unsigned char *selected, int with_config, struct plan *plan,
-			     struct strbuf *left_alone, long *live_id, struct error *err);
-
 /* 1 when op's switch passed its commit point and every resource still
  * keeps what going back needs (transition_revert). */
 int transition_kept_copies(struct state *st, long op);
@@ -154,10 +151,5 @@ int transition_kept_copies(struct state *st, long op);
  * (resource.h); *outcome is the furthest any got. Safe to run again. */
 int transition_recover(struct state *st, long op, enum switch_outcome *outcome,
 		       struct error *err);
-
-/* The services owning at least one entry of the plan, as a selection over
- * cfg->services (caller frees): those a switch stops and starts. */
-unsigned char *transition_changed_services(const struct config *cfg,
-					   const struct switch_plan *plan);
 
 #endif
