@@ -17,7 +17,7 @@ static void show_print_json(const struct operation_record *rec)
 	for (size_t i = 0; i < rec->nsteps; i++) {
 		const struct step_record *s = &rec->steps[i];
 		json_array_append_new(steps, command_json_pack("{s:i, s:o, s:o?, s:o?, s:s, s:I, s:I}",
-			"seq", s->seq, "kind", command_json_text(s->kind),
+			"seq", s->seq, "kind", command_json_text(s->kind_name),
 			"target", command_json_text(s->target), "detail", command_json_text(s->detail),
 			"result", step_result_name(s->result), "started_ms", (json_int_t)s->started_ms,
 			"ended_ms", (json_int_t)s->ended_ms));
@@ -49,7 +49,7 @@ static void show_print_timeline(const struct operation_record *rec)
 		printf("  %8s  %8s  %-8s  %-13s  %s%s%s\n",
 		       format_duration(s->started_ms - rec->started_ms, at),
 		       s->ended_ms ? format_duration(s->ended_ms - s->started_ms, took) : "-",
-		       step_result_name(s->result), s->kind, s->target ? s->target : "",
+		       step_result_name(s->result), s->kind_name, s->target ? s->target : "",
 		       s->target && s->detail ? ": " : "", s->detail ? s->detail : "");
 	}
 }

@@ -145,7 +145,7 @@ int operation_end(struct state *st, long op, enum op_result result,
 }
 
 /* Insert a step; ended_ms 0 leaves it running. *step gets its id. */
-static int insert_step(struct state *st, long op, const char *kind, const char *target,
+static int insert_step(struct state *st, long op, enum step_kind kind, const char *target,
 		       enum step_result result, const char *detail, long long started_ms,
 		       long long ended_ms, long *step, struct error *err)
 {
@@ -155,7 +155,7 @@ static int insert_step(struct state *st, long op, const char *kind, const char *
 			  "steps WHERE operation = ?1), ?2, ?3, ?4, ?5, ?6, ?7)", &stmt, err) < 0)
 		return -1;
 	sqlite3_bind_int64(stmt, 1, op);
-	sqlite3_bind_text(stmt, 2, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, step_kind_name(kind), -1, SQLITE_STATIC);
 	bind_text_or_null(stmt, 3, target);
 	bind_text_or_null(stmt, 4, detail);
 	sqlite3_bind_int(stmt, 5, result);
@@ -169,7 +169,7 @@ static int insert_step(struct state *st, long op, const char *kind, const char *
 	return 0;
 }
 
-int operation_step_begin(struct state *st, long op, const char *kind,
+int operation_step_begin(struct state *st, long op, enum step_kind kind,
 			 const char *target, long *step, struct error *err)
 {
 	return insert_step(st, op, kind, target, STEP_RUNNING, NULL, state_now_ms(), 0, step, err);
@@ -195,7 +195,7 @@ void operation_step_fail(struct state *st, long step, const struct error *err)
 	(void)operation_step_end(st, step, STEP_FAILED, err->msg, &ignored);
 }
 
-int operation_step_record(struct state *st, long op, const char *kind,
+int operation_step_record(struct state *st, long op, enum step_kind kind,
 			  const char *target, enum step_result result, const char *detail,
 			  long long started_ms, long long ended_ms, struct error *err)
 {
@@ -209,7 +209,7 @@ int operation_commit(struct state *st, long op, long release, struct error *err)
 	int rc = state_begin(st, err);
 	if (rc == 0 && (operation_set_phase(st, op, OP_PHASE_COMMITTED, err) < 0 ||
 			state_set_live_release(st, release, err) < 0 ||
-			insert_step(st, op, step_kind_name(STEP_COMMIT), NULL, STEP_OK, detail, now,
+			insert_step(st, op, STEP_COMMIT, NULL, STEP_OK, detail, now,
 				    now, NULL, err) < 0)) {
 		state_rollback(st);
 		rc = -1;
@@ -218,7 +218,7 @@ int operation_commit(struct state *st, long op, long release, struct error *err)
 	return rc < 0 ? -1 : state_commit(st, err);
 }
 
-int operation_step_note(struct state *st, long op, const char *kind,
+int operation_step_note(struct state *st, long op, enum step_kind kind,
 			const char *target, enum step_result result,
 			const char *detail, struct error *err)
 {
@@ -260,7 +260,9 @@ static int read_steps(struct state *st, struct operation_record *rec, struct err
 		struct step_record *s = &rec->steps[rec->nsteps++];
 		s->id = (long)sqlite3_column_int64(stmt, 0);
 		s->seq = sqlite3_column_int(stmt, 1);
-		s->kind = state_column_text(stmt, 2);
+		s->kind_name = state_column_text(stmt, 2);
+		if (!s->kind_name || step_kind_parse(s->kind_name, &s->kind) < 0)
+			s->kind = STEP_KIND_COUNT;
 		s->target = state_column_text(stmt, 3);
 		s->detail = state_column_text(stmt, 4);
 		s->result = (enum step_result)sqlite3_column_int(stmt, 5);
@@ -329,7 +331,7 @@ void operation_record_clear(struct operation_record *rec)
 	free(rec->actor);
 	free(rec->error);
 	for (size_t i = 0; i < rec->nsteps; i++) {
-		free(rec->steps[i].kind);
+		free(rec->steps[i].kind_name);
 		free(rec->steps[i].target);
 		free(rec->steps[i].detail);
 	}

@@ -9,7 +9,7 @@
  *
  *   long op, step;
  *   operation_begin(&st, "deploy", "dist.tar.gz", reason, &op, &err);
- *   operation_step_begin(&st, op, "switch", "bin/api", &step, &err);
+ *   operation_step_begin(&st, op, STEP_SWAP, "bin/api", &step, &err);
  *   ... act ...
  *   operation_step_end(&st, step, STEP_OK, "3 files", &err);
  *   operation_end(&st, op, OP_OK, NULL, &err);
@@ -18,6 +18,8 @@
 #define LG_OPERATION_H
 
 #include <stddef.h>
+
+#include "core/plan.h"
 
 struct error;
 struct state;
@@ -75,7 +77,9 @@ int operation_commit(struct state *st, long op, long release, struct error *err)
 struct step_record {
 	long id;
 	int seq;
-	char *kind;
+	enum step_kind kind;      /* STEP_KIND_COUNT: a kind this lastgood does
+	                             not know (a newer one wrote it) */
+	char *kind_name;          /* as the journal holds it */
 	char *target;
 	char *detail;
 	enum step_result result;
@@ -105,7 +109,7 @@ int operation_begin(struct state *st, const char *command, const char *args,
 int operation_set_releases(struct state *st, long op, long from, long to, struct error *err);
 int operation_end(struct state *st, long op, enum op_result result,
 		  const char *error_text, struct error *err);
-int operation_step_begin(struct state *st, long op, const char *kind,
+int operation_step_begin(struct state *st, long op, enum step_kind kind,
 			 const char *target, long *step, struct error *err);
 int operation_step_end(struct state *st, long step, enum step_result result,
 		       const char *detail, struct error *err);
@@ -114,11 +118,11 @@ int operation_step_end(struct state *st, long step, enum step_result result,
  * hide the first one (recover closes the step with its operation). */
 void operation_step_fail(struct state *st, long step, const struct error *err);
 /* A step that is already over, with the times it spanned (wall clock). */
-int operation_step_record(struct state *st, long op, const char *kind,
+int operation_step_record(struct state *st, long op, enum step_kind kind,
 			  const char *target, enum step_result result, const char *detail,
 			  long long started_ms, long long ended_ms, struct error *err);
 /* A step that is already over and took no time. */
-int operation_step_note(struct state *st, long op, const char *kind,
+int operation_step_note(struct state *st, long op, enum step_kind kind,
 			const char *target, enum step_result result,
 			const char *detail, struct error *err);
 

@@ -172,7 +172,7 @@ static int release_move_label(struct state *st, long id, const char *label, stru
 	if (!st->operation)
 		return 0;
 	char *detail = xstrfmt("from release %ld, which failed", id);
-	rc = operation_step_note(st, st->operation, "move label", label, STEP_OK, detail, err);
+	rc = operation_step_note(st, st->operation, STEP_MOVE_LABEL, label, STEP_OK, detail, err);
 	free(detail);
 	return rc;
 }

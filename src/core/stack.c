@@ -60,19 +60,18 @@ static int stack_start_wave(struct state *st, const struct config *cfg, const un
 			return -1;
 		if (info.running == 1) {
 			/* Starting what runs is a no-op; it is still verified. */
-			if (operation_step_note(st, op, step_kind_name(STEP_START), cfg->services[s].name, STEP_SKIPPED,
+			if (operation_step_note(st, op, STEP_START, cfg->services[s].name, STEP_SKIPPED,
 						"already running", err) < 0)
 				return -1;
 			continue;
 		}
-		if (operation_step_begin(st, op, step_kind_name(STEP_START), cfg->services[s].name, &step, err) < 0)
+		if (operation_step_begin(st, op, STEP_START, cfg->services[s].name, &step, err) < 0)
 			return -1;
 		if (service_start(st, &cfg->services[s], &start_err) < 0) {
 			if (start_err.code == EXIT_NEEDS_ATTENTION) {
-				struct error ignored = ERROR_INIT;
 				*err = start_err;
 				err->code = EXIT_FAILED;
-				operation_step_end(st, step, STEP_FAILED, start_err.msg, &ignored);
+				operation_step_fail(st, step, &start_err);
 				return -1;
 			}
 			char *text = xstrfmt("%s: %s", cfg->services[s].name, start_err.msg);
@@ -126,7 +125,7 @@ static int stack_wait_wave(struct state *st, const struct config *cfg, const uns
 		} else {
 			detail = xstrdup("not judged: another service failed first");
 		}
-		if (operation_step_record(st, op, step_kind_name(STEP_HEALTHY), cfg->services[s].name, result, detail,
+		if (operation_step_record(st, op, STEP_HEALTHY, cfg->services[s].name, result, detail,
 					  wall_start, ended, err) < 0)
 			rc = -1;
 		free(detail);
@@ -222,12 +221,10 @@ int stack_run_stop(struct state *st, const struct config *cfg, const struct plan
 	for (size_t i = 0; i < n; i++) {
 		const struct service *svc = &cfg->services[steps[i].index];
 		long step;
-		if (operation_step_begin(st, op, step_kind_name(STEP_STOP), svc->name, &step,
-					 err) < 0)
+		if (operation_step_begin(st, op, STEP_STOP, svc->name, &step, err) < 0)
 			return -1;
 		if (service_stop(st, svc, err) < 0) {
-			struct error ignored = ERROR_INIT;
-			operation_step_end(st, step, STEP_FAILED, err->msg, &ignored);
+			operation_step_fail(st, step, err);
 			return -1;
 		}
 		if (operation_step_end(st, step, STEP_OK, NULL, err) < 0)

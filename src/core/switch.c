@@ -274,7 +274,7 @@ static int journal_forget(struct state *st, long op, struct journal *j, enum op_
 {
 	sqlite3_stmt *stmt;
 	if (j->left.len &&
-	    operation_step_note(st, op, "clean up", NULL, STEP_SKIPPED, j->left.buf, err) < 0)
+	    operation_step_note(st, op, STEP_CLEAN_UP, NULL, STEP_SKIPPED, j->left.buf, err) < 0)
 		return -1;
 	if (state_begin(st, err) < 0)
 		return -1;
@@ -809,8 +809,7 @@ static int check_objects_present(struct state *st, const struct switch_plan *pla
 /* End a step that failed, keeping err as the error to report. */
 static int step_failed(struct state *st, long step, struct error *err)
 {
-	struct error ignored = ERROR_INIT;
-	operation_step_end(st, step, STEP_FAILED, err->msg, &ignored);
+	operation_step_fail(st, step, err);
 	return -1;
 }
 
@@ -831,7 +830,7 @@ static int stage_all(struct state *st, long op, const struct switch_plan *plan,
 		const struct manifest_entry *to = plan->changes[i].to;
 		if (e->absent)
 			continue;
-		if (operation_step_begin(st, op, "stage", e->path, &step, err) < 0)
+		if (operation_step_begin(st, op, STEP_STAGE, e->path, &step, err) < 0)
 			return -1;
 		if (stage_fill(st, e, to, err) < 0) {
 			error_prefix(err, "cannot stage '%s'", e->path);
@@ -886,7 +885,7 @@ static int swap_all(struct state *st, long op, struct journal *j, struct error *
 		struct journal_entry *e = &j->entries[i];
 		long step;
 		int dir_fd;
-		if (operation_step_begin(st, op, e->absent ? "remove" : "swap", e->path, &step,
+		if (operation_step_begin(st, op, e->absent ? STEP_REMOVE : STEP_SWAP, e->path, &step,
 					 err) < 0)
 			return -1;
 		if (entry_parent(e, 0, &dir_fd, NULL, err) < 0)
@@ -1034,7 +1033,7 @@ int switch_revert(struct state *st, long op, long back_to, struct error *err)
 		goto out;
 	}
 	char *detail = xstrfmt("back to release %ld: the replaced files swapped back", back_to);
-	rc = operation_step_begin(st, op, "swap back", NULL, &step, err);
+	rc = operation_step_begin(st, op, STEP_SWAP_BACK, NULL, &step, err);
 	if (rc == 0 && revert_journal(st, op, &j, back_to, err) < 0)
 		rc = step_failed(st, step, err);
 	else if (rc == 0)
@@ -1105,7 +1104,7 @@ int switch_finish(struct state *st, long op, struct error *err)
 			  "'%s'", op, op_phase_name(j.phase));
 		goto out;
 	}
-	if (operation_step_begin(st, op, "clean up", NULL, &step, err) < 0)
+	if (operation_step_begin(st, op, STEP_CLEAN_UP, NULL, &step, err) < 0)
 		goto out;
 	if (finish_journal(st, op, &j, err) < 0)
 		step_failed(st, step, err);

@@ -34,7 +34,7 @@ int transition_record_live(struct state *st, const struct config *cfg, long op,
 	long step;
 
 	*live_id = 0;
-	if (operation_step_begin(st, op, "record live", NULL, &step, err) < 0)
+	if (operation_step_begin(st, op, STEP_RECORD_LIVE, NULL, &step, err) < 0)
 		return -1;
 	/* checking the store: this release is the one to go back to */
 	if (manifest_capture(st, cfg, CAPTURE_CHECK_STORE, live, &stats, err) < 0)
@@ -63,9 +63,8 @@ int transition_record_live(struct state *st, const struct config *cfg, long op,
 	int rc = operation_step_end(st, step, STEP_OK, detail.buf, err);
 	strbuf_release(&detail);
 	return rc;
-fail:;
-	struct error ignored = ERROR_INIT;
-	operation_step_end(st, step, STEP_FAILED, err->msg, &ignored);
+fail:
+	operation_step_fail(st, step, err);
 	return -1;
 }
 
@@ -258,7 +257,7 @@ static int record_target(struct state *st, long op, const struct transition_requ
 	if (!req->keep_record && operation_set_releases(st, op, req->live_id, *to_id, err) < 0)
 		return -1;
 	if (created)
-		return operation_step_note(st, op, step_kind_name(STEP_RECORD_TARGET), NULL, STEP_OK,
+		return operation_step_note(st, op, STEP_RECORD_TARGET, NULL, STEP_OK,
 					   "recorded as a new release", err);
 	return 0;
 }
@@ -480,7 +479,7 @@ static int transition_go_back(struct state *st, const struct config *cfg, long o
 
 	report->outcome = TRANSITION_NEEDS_ATTENTION;
 	char *detail = xstrfmt("back to release %ld", req->live_id);
-	rc = operation_step_note(st, op, step_kind_name(STEP_ROLL_BACK), NULL, STEP_OK, detail,
+	rc = operation_step_note(st, op, STEP_ROLL_BACK, NULL, STEP_OK, detail,
 				 err);
 	free(detail);
 	if (rc < 0)

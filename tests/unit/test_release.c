@@ -203,9 +203,9 @@ static void test_journal_records_steps(void **state)
 	size_t n;
 
 	assert_int_equal(operation_begin(&fx->st, "deploy", "dist", "because", &op, &err), 0);
-	assert_int_equal(operation_step_begin(&fx->st, op, "stage", "/srv/a", &step, &err), 0);
+	assert_int_equal(operation_step_begin(&fx->st, op, STEP_STAGE, "/srv/a", &step, &err), 0);
 	assert_int_equal(operation_step_end(&fx->st, step, STEP_OK, "done", &err), 0);
-	assert_int_equal(operation_step_note(&fx->st, op, "swap", "/srv/a", STEP_FAILED, "no", &err), 0);
+	assert_int_equal(operation_step_note(&fx->st, op, STEP_SWAP, "/srv/a", STEP_FAILED, "no", &err), 0);
 
 	/* Still running: recover would find it. */
 	assert_int_equal(operation_unfinished(&fx->st, &ops, &n, &err), 0);
@@ -225,7 +225,8 @@ static void test_journal_records_steps(void **state)
 	assert_string_equal(rec.error, "boom");
 	assert_int_equal(rec.nsteps, 2);
 	assert_int_equal(rec.steps[0].seq, 1);
-	assert_string_equal(rec.steps[0].kind, "stage");
+	assert_string_equal(rec.steps[0].kind_name, "stage");
+	assert_int_equal(rec.steps[0].kind, STEP_STAGE);
 	assert_int_equal(rec.steps[0].result, STEP_OK);
 	assert_int_equal(rec.steps[1].seq, 2);
 	assert_int_equal(rec.steps[1].result, STEP_FAILED);

@@ -96,11 +96,11 @@ static int files_check(struct state *st, long op, void *data, long live_id, stru
 			  "run the command again to record the change first", e->path,
 			  live_id ? " as part of release " : "", live_id);
 		struct error ignored = ERROR_INIT;
-		operation_step_note(st, op, step_kind_name(STEP_CHECK_LIVE), e->path, STEP_FAILED,
+		operation_step_note(st, op, STEP_CHECK_LIVE, e->path, STEP_FAILED,
 				    err->msg, &ignored);
 		return -1;
 	}
-	return operation_step_record(st, op, step_kind_name(STEP_CHECK_LIVE), NULL, STEP_OK,
+	return operation_step_record(st, op, STEP_CHECK_LIVE, NULL, STEP_OK,
 				     NULL, started, state_now_ms(), err);
 }
 

@@ -34,7 +34,7 @@ static int deploy_run(struct state *st, const struct config *cfg,
 
 	if (transition_record_live(st, cfg, op, "deploy", &live, &live_id, err) < 0)
 		goto out;
-	if (operation_step_begin(st, op, "read source", req->source, &step, err) < 0)
+	if (operation_step_begin(st, op, STEP_READ_SOURCE, req->source, &step, err) < 0)
 		goto out;
 	if (src->built) {
 		/* Deployed before: the release is in the store, never rebuilt. */

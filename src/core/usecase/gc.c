@@ -35,7 +35,7 @@ void usecase_gc(struct state *st, const struct config *cfg, int keep, struct use
 	char *args = xstrfmt("--keep %d", keep);
 	int rc = operation_begin(st, "gc", args, NULL, &rep->op, &err);
 	free(args);
-	if (rc < 0 || operation_step_begin(st, rep->op, "gc", NULL, &step, &err) < 0) {
+	if (rc < 0 || operation_step_begin(st, rep->op, STEP_GC, NULL, &step, &err) < 0) {
 		usecase_fail(st, cfg, rep, &err);
 		return;
 	}

@@ -27,7 +27,7 @@ static unsigned char *services_left_down(struct state *st, const struct config *
 		const struct step_record *step = &rec->steps[i];
 		const struct service *svc;
 		struct service_info info;
-		if ((strcmp(step->kind, "stop") && strcmp(step->kind, "start")) || !step->target ||
+		if ((step->kind != STEP_STOP && step->kind != STEP_START) || !step->target ||
 		    !(svc = config_find_service(cfg, step->target)))
 			continue;
 		if (service_inspect(st, svc, &info, err) < 0) {

@@ -50,7 +50,7 @@ static void read_health(struct state *st, struct usecase_report *rep)
 		return;
 	for (size_t i = 0; i < rec.nsteps; i++) {
 		const struct step_record *step = &rec.steps[i];
-		if (strcmp(step->kind, "healthy") || !step->target)
+		if (step->kind != STEP_HEALTHY || !step->target)
 			continue;
 		for (size_t s = 0; s < rep->nservices; s++)
 			if (!strcmp(rep->services[s].name, step->target))

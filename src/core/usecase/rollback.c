@@ -33,7 +33,7 @@ int usecase_switch_back(struct state *st, const struct config *cfg, long op,
 		transition_target_from_release(cfg, req->selected, &live, &release, &target,
 					       left_alone);
 		to = &target;
-		if (left_alone->len && operation_step_note(st, op, step_kind_name(STEP_LEFT_ALONE), NULL, STEP_SKIPPED,
+		if (left_alone->len && operation_step_note(st, op, STEP_LEFT_ALONE, NULL, STEP_SKIPPED,
 							   left_alone->buf, err) < 0)
 			goto out;
 	}
@@ -150,12 +150,12 @@ static int rollback_write_config(struct state *st, const struct config *cfg,
 	if (!req->config_unloaded && cfg->text_len == restored->text_len &&
 	    !memcmp(cfg->text, restored->text, restored->text_len)) {
 		char *detail = xstrfmt("the config file already is release %ld's", target_id);
-		int rc = operation_step_note(st, rep->op, "restore config", cfg->path, STEP_OK,
+		int rc = operation_step_note(st, rep->op, STEP_RESTORE_CONFIG, cfg->path, STEP_OK,
 					     detail, err);
 		free(detail);
 		return rc;
 	}
-	if (operation_step_begin(st, rep->op, "restore config", cfg->path, &step, err) < 0)
+	if (operation_step_begin(st, rep->op, STEP_RESTORE_CONFIG, cfg->path, &step, err) < 0)
 		return -1;
 	if (config_restore(restored, rep->op, &kept, err) < 0) {
 		operation_step_fail(st, step, err);

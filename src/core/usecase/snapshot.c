@@ -22,7 +22,7 @@ static int snapshot_record(struct state *st, const struct config *cfg,
 	char size[FORMAT_SIZE], added[FORMAT_SIZE];
 	long step;
 
-	if (operation_step_begin(st, op, "capture", NULL, &step, err) < 0)
+	if (operation_step_begin(st, op, STEP_CAPTURE, NULL, &step, err) < 0)
 		return -1;
 	int rc = manifest_capture(st, cfg, 0, &m, &stats, err);
 	if (rc == 0) {
