@@ -69,6 +69,17 @@ static void write_line(struct strbuf *line)
 	strbuf_release(line);
 }
 
+int command_exit_code(enum error_kind kind)
+{
+	switch (kind) {
+	case ERROR_USAGE: return EXIT_USAGE;
+	case ERROR_ROLLED_BACK: return EXIT_ROLLED_BACK;
+	case ERROR_ATTENTION: return EXIT_NEEDS_ATTENTION;
+	case ERROR_BUSY: return EXIT_LOCKED;
+	default: return EXIT_FAILED;
+	}
+}
+
 int command_fail(struct command_context *ctx, const struct error *err)
 {
 	/* A message may quote what the user typed; its control characters
@@ -84,12 +95,12 @@ int command_fail(struct command_context *ctx, const struct error *err)
 			strbuf_addch(&line, (char)*p);
 	}
 	write_line(&line);
-	return err->code ? err->code : EXIT_FAILED;
+	return command_exit_code(err->kind);
 }
 
 int command_usage(struct command_context *ctx, const char *message)
 {
-	error_set(&ctx->failure, EXIT_USAGE, "%s", message ? message : "usage");
+	error_set(&ctx->failure, ERROR_USAGE, "%s", message ? message : "usage");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(commands[i].name, ctx->argv[0])) {
 			if (message)
@@ -179,7 +190,7 @@ int command_lock_state(struct command_context *ctx, const char *name, struct err
 	ctx->have_state = 1;
 	if (state_lock(&ctx->st, name, err) < 0) {
 		char limit[FORMAT_SIZE];
-		if (err->code != EXIT_LOCKED || !ctx->opt.lock_wait_ms)
+		if (err->kind != ERROR_BUSY || !ctx->opt.lock_wait_ms)
 			return -1;
 		/* Say why nothing seems to happen before waiting. */
 		command_progress(ctx, "%s; waiting up to %s", err->msg,
@@ -241,7 +252,7 @@ static int read_recorded_config(struct command_context *ctx, const char *dir, lo
 		return -1;
 	*live = state_live_release(&st);
 	rc = *live ? release_config_text(&st, *live, &text, err)
-		   : error_set(err, EXIT_USAGE, "no live release is recorded");
+		   : error_set(err, ERROR_USAGE, "no live release is recorded");
 	if (rc == 0 && (rc = config_parse(ctx->opt.config_path, text.buf, text.len, &ctx->cfg,
 					  err)) < 0)
 		error_prefix(err, "the config recorded with release %ld does not load either", *live);
@@ -276,7 +287,7 @@ static int load_recorded_config(struct command_context *ctx, struct error *err)
 	}
 	if (read_recorded_config(ctx, dir, &live, &why) < 0) {
 		char *load = xstrdup(err->msg);
-		error_set(err, err->code, "%s (and no recorded config can stand in for it: %s)",
+		error_set(err, err->kind, "%s (and no recorded config can stand in for it: %s)",
 			  load, why.msg);
 		free(load);
 		free(dir);
@@ -324,7 +335,7 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (ctx.opt.dir && chdir(ctx.opt.dir) < 0) {
-		error_errno(&err, EXIT_USAGE, errno, "cannot change to folder '%s'", ctx.opt.dir);
+		error_errno(&err, ERROR_USAGE, errno, "cannot change to folder '%s'", ctx.opt.dir);
 		return command_fail(&ctx, &err);
 	}
 	ctx.argc = argc - first;

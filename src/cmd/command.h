@@ -37,6 +37,21 @@
 
 struct strbuf;
 
+/* Exit codes, the command-line contract (README "Exit codes"). Only this
+ * layer picks them: core says what kind of failure it was (util/error.h)
+ * and command_exit_code turns that into the code. */
+enum exit_code {
+	EXIT_OK = 0,
+	EXIT_FAILED = 1,        /* checks failing, or failed and nothing changed */
+	EXIT_USAGE = 2,         /* usage or configuration error */
+	EXIT_ROLLED_BACK = 3,   /* deploy failed and was rolled back */
+	EXIT_NEEDS_ATTENTION = 4, /* rollback failed: host needs attention */
+	EXIT_LOCKED = 75,       /* another operation holds the lock */
+};
+
+/* The exit code for a failure of this kind (EXIT_FAILED for none). */
+int command_exit_code(enum error_kind kind);
+
 enum command_flags {
 	CMD_CONFIG = 1,
 	CMD_STATE = 2,

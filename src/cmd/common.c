@@ -179,18 +179,6 @@ int command_run_services(struct command_context *ctx, unsigned steps)
 	return command_finish_report(ctx, &rep, rc, NULL);
 }
 
-/* What an exit code says happened, as --json names it. */
-static const char *error_kind_name(int code)
-{
-	switch (code) {
-	case EXIT_USAGE: return "usage";
-	case EXIT_ROLLED_BACK: return "rolled-back";
-	case EXIT_NEEDS_ATTENTION: return "needs-attention";
-	case EXIT_LOCKED: return "busy";
-	default: return "failed";
-	}
-}
-
 /* A release number, null for none. */
 static json_t *release_json(long id)
 {
@@ -230,9 +218,9 @@ static json_t *report_json(const struct usecase_report *rep,
 			"live", release_json(r->live)));
 	}
 	json_t *error = json_null();
-	if (rc && rep->error.code)
+	if (rc && rep->error.kind)
 		error = command_json_pack("{s:o, s:s}", "message", command_json_text(rep->error.msg),
-					  "kind", error_kind_name(rc));
+					  "kind", error_kind_name(rep->error.kind));
 	return command_json_pack(
 		"{s:s, s:o, s:s, s:i, s:{s:o, s:o, s:o}, s:I, s:o, s:o, s:o, s:o, s:o}",
 		"command", rep->command,
@@ -264,8 +252,8 @@ void command_print_failure_json(struct command_context *ctx, const char *command
 	usecase_report_init(&rep, command, 0);
 	rep.result = OP_FAILED;
 	rep.error = ctx->failure;
-	if (!rep.error.code)
-		error_set(&rep.error, rc, "%s failed", command);
+	if (!rep.error.kind)
+		error_set(&rep.error, ERROR_FAILED, "%s failed", command);
 	command_print_json(report_json(&rep, &ctx->recovery, rc));
 	usecase_report_clear(&rep);
 }

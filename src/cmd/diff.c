@@ -143,7 +143,7 @@ static void diff_files(struct diff_list *list, struct strbuf *patch, const char 
 		strbuf_reset(patch);
 		if (!list->patch_failed)
 			fprintf(stderr, "lastgood: cannot show changed lines: %s\n",
-				err.code ? err.msg : "'diff' failed");
+				err.kind ? err.msg : "'diff' failed");
 		list->patch_failed = 1;
 	}
 	free(label_a);
@@ -428,7 +428,7 @@ static int diff_resolve(struct command_context *ctx, long *from, long *to, struc
 		return release_resolve(&ctx->st, ctx->argv[2], to, err);
 	*to = state_live_release(&ctx->st);
 	if (!*to)
-		return error_set(err, EXIT_USAGE, "no live release to compare with; give two releases");
+		return error_set(err, ERROR_USAGE, "no live release to compare with; give two releases");
 	return 0;
 }
 
@@ -443,7 +443,7 @@ int cmd_diff(struct command_context *ctx)
 	if (ctx->argc < 2 || ctx->argc > 3)
 		return command_usage(ctx, ctx->argc < 2 ? "which release?" : "unexpected argument");
 	if (!ctx->have_state) {
-		error_set(&err, EXIT_USAGE, "no releases recorded yet");
+		error_set(&err, ERROR_USAGE, "no releases recorded yet");
 		return command_fail(ctx, &err);
 	}
 	if (diff_resolve(ctx, &from, &to, &err) < 0 ||

@@ -27,7 +27,7 @@ static int cmd_init_write(const char *path, struct error *err)
 	};
 	char *dir = path_dirname(path);
 	int dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc = dir_fd < 0 ? error_errno(err, EXIT_FAILED, errno, "cannot create '%s'", path)
+	int rc = dir_fd < 0 ? error_errno(err, ERROR_FAILED, errno, "cannot create '%s'", path)
 			    : fs_replace_at(dir_fd, path_basename(path), path, init_starter_text,
 					    strlen(init_starter_text), &how, err);
 	if (dir_fd >= 0)

@@ -18,7 +18,7 @@ COMMAND(rebind)
 	if (ctx->argc > 1)
 		return command_usage(ctx, "unexpected argument");
 	if (!path_exists(dir)) {
-		error_set(&err, EXIT_USAGE, "no state folder '%s' to bind", dir);
+		error_set(&err, ERROR_USAGE, "no state folder '%s' to bind", dir);
 		return command_fail(ctx, &err);
 	}
 	if (command_lock_state(ctx, "rebind", &err) < 0 ||

@@ -24,7 +24,7 @@ int cmd_recover(struct command_context *ctx)
 	/* Each such operation's line said which services and what next. */
 	if (ctx->recover_attention) {
 		rep->result = OP_NEEDS_ATTENTION;
-		error_set(&rep->error, EXIT_NEEDS_ATTENTION, "%d recovered operation%s left services "
+		error_set(&rep->error, ERROR_ATTENTION, "%d recovered operation%s left services "
 			  "down", ctx->recover_attention, ctx->recover_attention == 1 ? "" : "s");
 		rc = EXIT_NEEDS_ATTENTION;
 	}

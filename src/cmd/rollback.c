@@ -170,7 +170,7 @@ static int rollback_print_plan(struct command_context *ctx, long target_id,
 static void rollback_json(json_t *out, const struct usecase_report *rep)
 {
 	json_object_set_new(out, "left_alone", command_json_text(rep->left_alone));
-	json_object_set_new(out, "config", rep->config_error.code
+	json_object_set_new(out, "config", rep->config_error.kind
 		? command_json_pack("{s:o}", "error", command_json_text(rep->config_error.msg))
 		: rep->config_written
 		? command_json_pack("{s:o}", "written", command_json_text(rep->config_written))
@@ -195,7 +195,7 @@ int cmd_rollback(struct command_context *ctx)
 		return command_fail(ctx, &err);
 	if (args.dry_run) {
 		if (!ctx->have_state)
-			rc = error_set(&err, EXIT_FAILED, "nothing to roll back: no release recorded");
+			rc = error_set(&err, ERROR_FAILED, "nothing to roll back: no release recorded");
 		else if ((rc = usecase_rollback_target(&ctx->st, args.ref, args.force, &target_id,
 						       &err)) == 0)
 			rc = rollback_print_plan(ctx, target_id, selected, args.config, &err);
@@ -220,7 +220,7 @@ int cmd_rollback(struct command_context *ctx)
 	if (rep.config_written)
 		command_progress(ctx, "%s", rep.config_written);
 	rc = command_print_transition(ctx, &rep);
-	if (rep.config_error.code) {
+	if (rep.config_error.kind) {
 		/* Not 1, which says the old release is live: the target is,
 		 * with the config file of the old one. */
 		fprintf(stderr, "lastgood: release %ld is live, but its config could not be "

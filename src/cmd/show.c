@@ -66,7 +66,7 @@ int cmd_show(struct command_context *ctx)
 	if (*end || op < 1)
 		return command_usage(ctx, "want one operation number");
 	if (!ctx->have_state) {
-		error_set(&err, EXIT_USAGE, "no operation %ld: nothing recorded yet", op);
+		error_set(&err, ERROR_USAGE, "no operation %ld: nothing recorded yet", op);
 		return command_fail(ctx, &err);
 	}
 	if (operation_get(&ctx->st, op, &rec, &err) < 0)

@@ -8,7 +8,7 @@
  *   struct config cfg;
  *   struct error err = ERROR_INIT;
  *   if (config_load("lastgood.yml", &cfg, &err) < 0)
- *           ... err.msg is "FILE:LINE:COL: message", err.code EXIT_USAGE
+ *           ... err.msg is "FILE:LINE:COL: message", err.kind ERROR_USAGE
  *   ... use cfg ...
  *   config_free(&cfg);
  *
@@ -167,7 +167,7 @@ int config_check_files(const struct config *cfg, struct error *err);
  *     (relative to the current folder; origin, such as " (--state-dir)",
  *     ends the message);
  *   - no entry may be or hold the config file, reached through links or not.
- * Errors are EXIT_USAGE, FILE:LINE:COL at the entry.
+ * Errors are ERROR_USAGE, FILE:LINE:COL at the entry.
  */
 int config_check_live_paths(const struct config *cfg, const char *dir, const char *origin,
 			    struct error *err);
@@ -175,7 +175,7 @@ int config_check_live_paths(const struct config *cfg, const char *dir, const cha
  * symbolic link) and, when running as root, one no other user owns or may
  * write (fs_open_parent's rule): what commands that read or write live
  * files ask before they start. A folder not there yet is fine. The error
- * names the entry and the folder (EXIT_USAGE). */
+ * names the entry and the folder (ERROR_USAGE). */
 int config_check_parents(const struct config *cfg, struct error *err);
 
 struct state;
@@ -188,7 +188,7 @@ struct strbuf;
  * --state-dir, still works. An unbound state folder (new, or from before
  * bindings) is bound when record is set; with record set a moved one's
  * binding is brought up to date. Another config's state folder is an
- * EXIT_USAGE error naming both configs.
+ * ERROR_USAGE error naming both configs.
  */
 int config_bind_state(const struct config *cfg, struct state *st, int record,
 		      struct error *err);
@@ -218,7 +218,7 @@ size_t config_service_of_path(const struct config *cfg, const char *path);
  * config (cycles are rejected by config_load). */
 size_t *config_start_order(const struct config *cfg);
 /* Parse "a,b,c" into a selection mask over cfg->services (caller frees);
- * an unknown name is an EXIT_USAGE error. NULL names selects all. */
+ * an unknown name is an ERROR_USAGE error. NULL names selects all. */
 int config_select_services(const struct config *cfg, const char *names,
 			   unsigned char **selected, struct error *err);
 /* "process", "systemd", "compose" or "command", as written in the config. */

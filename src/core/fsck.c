@@ -125,7 +125,7 @@ static int fsck_database_pragma(struct state *st, struct fsck_report *rep, const
 		fsck_database_line(rep, message, strlen(message));
 		code = SQLITE_OK;
 	} else if (code != SQLITE_OK) {
-		error_set(err, EXIT_FAILED, "state database: check: %s", message);
+		error_set(err, ERROR_FAILED, "state database: check: %s", message);
 	}
 	free(message);
 	return code == SQLITE_OK ? 0 : -1;

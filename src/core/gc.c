@@ -174,7 +174,7 @@ static int gc_collect(struct state *st, int keep, int always_sweep,
 {
 	gc_report_clear(report);
 	if (keep < 0)
-		return error_set(err, EXIT_USAGE, "cannot keep %d releases: want 0 or more", keep);
+		return error_set(err, ERROR_USAGE, "cannot keep %d releases: want 0 or more", keep);
 	if (gc_drop_releases(st, keep, report, err) < 0)
 		return -1;
 	if (!always_sweep && !report->nremoved)

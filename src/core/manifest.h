@@ -160,7 +160,7 @@ enum capture_flags {
 /* Record one entry: walk source (a file, folder or symlink; for a live
  * snapshot source == the live path), store every file's content, and fill
  * *entry for live path `path` of `service`. A special file (device, fifo,
- * socket) is refused, and so is a mount point (EXIT_USAGE); a file that
+ * socket) is refused, and so is a mount point (ERROR_USAGE); a file that
  * kept changing while it was read fails the capture. flags: enum
  * capture_flags. Adds to *stats when stats is non-NULL. */
 int manifest_capture_entry(struct state *st, const char *service, const char *path,
@@ -189,12 +189,12 @@ int manifest_entry_present(const char *path, int *present, struct error *err);
 /* Capture every `files` entry of every service that exists on the live
  * system (one that does not is absent: the manifest has no entry for it),
  * each reached through fs_open_parent (a symbolic link or an untrusted
- * folder on the way is an EXIT_USAGE error); flags as for
+ * folder on the way is an ERROR_USAGE error); flags as for
  * manifest_capture_entry. *stats (optional) is reset first. One path in
  * two entries is an error. */
 int manifest_capture(struct state *st, const struct config *cfg, int flags,
 		     struct manifest *m, struct capture_stats *stats, struct error *err);
-/* Refuse (EXIT_USAGE, naming both and the config's line) a `files` entry
+/* Refuse (ERROR_USAGE, naming both and the config's line) a `files` entry
  * that is a mount point or holds one, as the mounts of this process's
  * namespace (/proc/self/mountinfo) say: what `lastgood check` adds to the
  * capture's own refusal, without walking the trees. */

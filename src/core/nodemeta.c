@@ -26,7 +26,7 @@ static int node_known(const struct manifest_node *node)
 
 static int node_mtime_error(const char *what, struct error *err)
 {
-	return error_errno(err, EXIT_FAILED, errno, "cannot set mtime of '%s'", what);
+	return error_errno(err, ERROR_FAILED, errno, "cannot set mtime of '%s'", what);
 }
 
 /* The mtime as utimensat wants it; the atime is left alone. */
@@ -42,10 +42,10 @@ int node_meta_apply_fd(int fd, const struct manifest_node *node, const char *wha
 		       struct error *err)
 {
 	if (fchown(fd, node->uid, node->gid) < 0 && node_owner_refused(node, errno))
-		return error_errno(err, EXIT_FAILED, errno, "cannot set owner %ld:%ld of '%s'",
+		return error_errno(err, ERROR_FAILED, errno, "cannot set owner %ld:%ld of '%s'",
 				   (long)node->uid, (long)node->gid, what);
 	if (fchmod(fd, node->mode) < 0)
-		return error_errno(err, EXIT_FAILED, errno, "cannot set mode %04o of '%s'",
+		return error_errno(err, ERROR_FAILED, errno, "cannot set mode %04o of '%s'",
 				   (unsigned)node->mode, what);
 	if (!node_known(node))
 		return 0;
@@ -63,7 +63,7 @@ int node_meta_apply_link(int dir_fd, const char *name, const struct manifest_nod
 {
 	if (fchownat(dir_fd, name, node->uid, node->gid, AT_SYMLINK_NOFOLLOW) < 0 &&
 	    node_owner_refused(node, errno))
-		return error_errno(err, EXIT_FAILED, errno, "cannot set owner %ld:%ld of '%s'",
+		return error_errno(err, ERROR_FAILED, errno, "cannot set owner %ld:%ld of '%s'",
 				   (long)node->uid, (long)node->gid, what);
 	if (!node_known(node))
 		return 0;

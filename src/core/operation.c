@@ -94,10 +94,10 @@ int operation_phase(struct state *st, long op, enum op_phase *phase, long *rever
 			}
 	}
 	int rc = name && !found
-		 ? error_set(err, EXIT_FAILED, "operation %ld is in phase '%s', which this "
+		 ? error_set(err, ERROR_FAILED, "operation %ld is in phase '%s', which this "
 			     "lastgood does not know; recover it with the lastgood that began it",
 			     op, name)
-		 : !name ? error_set(err, EXIT_FAILED, "no operation %ld in the journal", op) : 0;
+		 : !name ? error_set(err, ERROR_FAILED, "no operation %ld in the journal", op) : 0;
 	sqlite3_finalize(stmt);
 	return rc;
 }
@@ -285,7 +285,7 @@ int operation_get(struct state *st, long op, struct operation_record *rec, struc
 	if (rc != SQLITE_ROW) {
 		sqlite3_finalize(stmt);
 		if (rc == SQLITE_DONE)
-			return error_set(err, EXIT_USAGE, "no operation %ld", op);
+			return error_set(err, ERROR_USAGE, "no operation %ld", op);
 		return state_db_error(st, "read operation", err);
 	}
 	read_operation_row(stmt, rec);

@@ -66,21 +66,21 @@ static int is_hex_prefix(const char *s, size_t min)
 static int check_label(const char *label, struct error *err)
 {
 	if (!*label || all_digits(label) || label[0] == '-')
-		return error_set(err, EXIT_USAGE, "invalid label '%s': must not be empty, "
+		return error_set(err, ERROR_USAGE, "invalid label '%s': must not be empty, "
 				 "all digits or start with '-'", label);
 	for (const unsigned char *p = (const unsigned char *)label; *p; p++)
 		if (*p <= ' ' || *p == 0x7f)
-			return error_set(err, EXIT_USAGE, "invalid label: it holds a space or "
+			return error_set(err, ERROR_USAGE, "invalid label: it holds a space or "
 					 "control character");
 	if (strlen(label) > 128)
-		return error_set(err, EXIT_USAGE, "invalid label: longer than 128 characters");
+		return error_set(err, ERROR_USAGE, "invalid label: longer than 128 characters");
 	return 0;
 }
 
 static int check_commit(const char *commit, struct error *err)
 {
 	if (!is_hex_prefix(commit, 4))
-		return error_set(err, EXIT_USAGE, "invalid commit '%s': want 4 to 64 hex digits",
+		return error_set(err, ERROR_USAGE, "invalid commit '%s': want 4 to 64 hex digits",
 				 commit);
 	return 0;
 }
@@ -248,7 +248,7 @@ int release_create(struct state *st, const struct manifest *m,
 		return -1;
 	if (meta->label && find_by_label(st, meta->label, &existing) == 0 && existing &&
 	    !release_label_movable(st, existing))
-		return error_set(err, EXIT_USAGE, "label '%s' is already release %ld",
+		return error_set(err, ERROR_USAGE, "label '%s' is already release %ld",
 				 meta->label, existing);
 	/* The manifest and the config go into the store before the row that
 	 * names them, so a crash never leaves a release pointing at nothing. */
@@ -372,7 +372,7 @@ int release_get(struct state *st, long id, struct release *r, struct error *err)
 		read_release_row(stmt, r);
 	sqlite3_finalize(stmt);
 	if (rc == SQLITE_DONE)
-		return error_set(err, EXIT_USAGE, "no release %ld", id);
+		return error_set(err, ERROR_USAGE, "no release %ld", id);
 	if (rc != SQLITE_ROW)
 		return state_db_error(st, "read release", err);
 	return 0;
@@ -457,7 +457,7 @@ int release_config_text(struct state *st, long id, struct strbuf *text, struct e
 	if (release_get(st, id, &r, err) < 0)
 		return -1;
 	int rc = *r.config_digest ? store_read(&st->store, r.config_digest, text, err)
-				  : error_set(err, EXIT_USAGE, "release %ld has no recorded config "
+				  : error_set(err, ERROR_USAGE, "release %ld has no recorded config "
 					      "(it was recorded before lastgood kept configs)", id);
 	if (rc < 0 && *r.config_digest)
 		error_prefix(err, "config of release %ld", id);
@@ -499,10 +499,10 @@ static int resolve_back(struct state *st, const char *ref, long *id, struct erro
 	errno = 0;
 	long n = strtol(ref + 1, &end, 10);
 	if (errno || *end || n < 1)
-		return error_set(err, EXIT_USAGE, "invalid release '%s': want -N with N >= 1", ref);
+		return error_set(err, ERROR_USAGE, "invalid release '%s': want -N with N >= 1", ref);
 	long live = state_live_release(st);
 	if (!live)
-		return error_set(err, EXIT_USAGE, "no live release to count back from");
+		return error_set(err, ERROR_USAGE, "no live release to count back from");
 	sqlite3_stmt *stmt;
 	if (state_prepare(st, "SELECT id FROM releases WHERE id < ? ORDER BY id DESC LIMIT 1 OFFSET ?",
 			  &stmt, err) < 0)
@@ -513,7 +513,7 @@ static int resolve_back(struct state *st, const char *ref, long *id, struct erro
 	if (query_ids(st, stmt, id, &count, err) < 0)
 		return -1;
 	if (!count)
-		return error_set(err, EXIT_USAGE, "no release %ld back from live release %ld", n, live);
+		return error_set(err, ERROR_USAGE, "no release %ld back from live release %ld", n, live);
 	return 0;
 }
 
@@ -534,7 +534,7 @@ int release_resolve(struct state *st, const char *ref, long *id, struct error *e
 			*id = n;
 			return 0;
 		}
-		if (err->code != EXIT_USAGE)
+		if (err->kind != ERROR_USAGE)
 			return -1;
 	}
 	if (find_by_label(st, ref, id) == 0 && *id)
@@ -556,12 +556,12 @@ int release_resolve(struct state *st, const char *ref, long *id, struct error *e
 		if (count == 1)
 			return 0;
 		if (count > 1)
-			return error_set(err, EXIT_USAGE, "ambiguous commit prefix '%s': "
+			return error_set(err, ERROR_USAGE, "ambiguous commit prefix '%s': "
 					 "several releases match; give more digits", ref);
 	}
 	if (all_digits(ref))
-		return error_set(err, EXIT_USAGE, "no release %s", ref);
-	return error_set(err, EXIT_USAGE, "unknown release '%s' (want a number, label, "
+		return error_set(err, ERROR_USAGE, "no release %s", ref);
+	return error_set(err, ERROR_USAGE, "unknown release '%s' (want a number, label, "
 			 "commit prefix or -N)", ref);
 }
 
@@ -573,7 +573,7 @@ int release_default_target(struct state *st, long *id, struct error *err)
 	};
 	long live = state_live_release(st);
 	if (!live)
-		return error_set(err, EXIT_FAILED, "nothing to roll back: no live release recorded");
+		return error_set(err, ERROR_FAILED, "nothing to roll back: no live release recorded");
 	for (size_t i = 0; i < 2; i++) {
 		sqlite3_stmt *stmt;
 		int count;
@@ -585,7 +585,7 @@ int release_default_target(struct state *st, long *id, struct error *err)
 		if (count)
 			return 0;
 	}
-	return error_set(err, EXIT_FAILED, "nothing to roll back to: no good or unmarked "
+	return error_set(err, ERROR_FAILED, "nothing to roll back to: no good or unmarked "
 			 "release older than live release %ld", live);
 }
 

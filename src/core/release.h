@@ -60,7 +60,7 @@ struct release_meta {
  * newest), that release is returned instead (*created = 0): content known
  * to be bad keeps its mark, and the config it was first recorded with
  * (one recorded before configs were kept gets meta->config's). A label
- * another release holds is refused (EXIT_USAGE), unless that release
+ * another release holds is refused (ERROR_USAGE), unless that release
  * failed (marked bad, or recorded by an operation that did not succeed,
  * and not live): then the new release takes the label over, and the old
  * one keeps it as its former label (release_former_label), so that a
@@ -86,14 +86,14 @@ void release_clear(struct release *r);
 int release_set_mark(struct state *st, long id, enum release_mark mark, struct error *err);
 const char *release_mark_name(enum release_mark mark);
 /* The text of the config release id was recorded with, appended to text
- * (verified against its digest); an EXIT_USAGE error when it has none. */
+ * (verified against its digest); an ERROR_USAGE error when it has none. */
 int release_config_text(struct state *st, long id, struct strbuf *text, struct error *err);
 /* Load a release's manifest (verifying it). */
 int release_manifest(struct state *st, long id, struct manifest *m, struct error *err);
 
 /* REF: a release number, a label, a commit prefix (4+ hex digits), or -N
  * (N releases before the live one). An unknown or ambiguous ref is an
- * EXIT_USAGE error that says which. */
+ * ERROR_USAGE error that says which. */
 int release_resolve(struct state *st, const char *ref, long *id, struct error *err);
 /* The newest good release older than the live one, skipping bad ones;
  * falls back to the newest unmarked older one when none is marked good. */

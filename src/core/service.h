@@ -46,8 +46,8 @@ struct service_info {
 	char detail[256];            /* e.g. "active", "exited", "pid 12 gone" */
 };
 
-/* -1 with err->code EXIT_FAILED when the service could not be started (its
- * program, its folder), EXIT_NEEDS_ATTENTION when lastgood could not run
+/* -1 with err->kind ERROR_FAILED when the service could not be started (its
+ * program, its folder), ERROR_ATTENTION when lastgood could not run
  * or record it (its state database, its log): no verdict on the service. */
 int service_start(struct state *st, const struct service *svc, struct error *err);
 int service_stop(struct state *st, const struct service *svc, struct error *err);

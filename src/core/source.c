@@ -198,26 +198,26 @@ static int check_archive_entry(const char *source, struct archive_entry *ae, str
 	mode_t type = la.entry_filetype(ae);
 
 	if (!name || !*name)
-		return error_set(err, EXIT_USAGE, "'%s': entry without a name", source);
+		return error_set(err, ERROR_USAGE, "'%s': entry without a name", source);
 	if (unsafe_name(name))
-		return entry_error(err, EXIT_USAGE, source, "refusing entry", name, NULL,
+		return entry_error(err, ERROR_USAGE, source, "refusing entry", name, NULL,
 				   "absolute or '..' path");
 	/* A hard link is a second name for a file unpacked before it (whose
 	 * type was checked then); only where its name leads matters. */
 	if (hardlink)
 		return unsafe_name(hardlink) ?
-		       entry_error(err, EXIT_USAGE, source, "refusing hard link", name, hardlink,
+		       entry_error(err, ERROR_USAGE, source, "refusing hard link", name, hardlink,
 				   "it leads out of the archive") : 0;
 	if (type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK)
-		return entry_error(err, EXIT_USAGE, source, "refusing special file", name, NULL,
+		return entry_error(err, ERROR_USAGE, source, "refusing special file", name, NULL,
 				   "only files, folders and symbolic links are deployed");
 	if (type != AE_IFDIR && !name_depth(name))
-		return entry_error(err, EXIT_USAGE, source, "refusing entry", name, NULL,
+		return entry_error(err, ERROR_USAGE, source, "refusing entry", name, NULL,
 				   "it names the archive's top folder");
 	if (type == AE_IFLNK) {
 		const char *target = la.entry_symlink(ae);
 		if (!target || link_leaves_tree(name, target))
-			return entry_error(err, EXIT_USAGE, source, "refusing symbolic link", name,
+			return entry_error(err, ERROR_USAGE, source, "refusing symbolic link", name,
 					   target ? target : "", "it leads out of the archive");
 	}
 	return 0;
@@ -241,7 +241,7 @@ static int strip_archive_entry(const char *source, struct archive_entry *ae, int
 	if (!rest)
 		return 1;
 	if (hardlink && !strip_names(hardlink, strip))
-		return entry_error(err, EXIT_USAGE, source, "refusing hard link", name, hardlink,
+		return entry_error(err, ERROR_USAGE, source, "refusing hard link", name, hardlink,
 				   "--strip-components removes the name it links to");
 	char *stripped = xstrdup(rest);
 	char *stripped_link = hardlink ? xstrdup(strip_names(hardlink, strip)) : NULL;
@@ -300,7 +300,7 @@ static int unpack_budget_init(struct unpack_budget *b, const struct state *st,
 {
 	struct statvfs vfs;
 	if (statvfs(dest, &vfs) < 0)
-		return error_errno(err, EXIT_FAILED, errno, "cannot find the free space in '%s'",
+		return error_errno(err, ERROR_FAILED, errno, "cannot find the free space in '%s'",
 				   st->dir);
 	memset(b, 0, sizeof(*b));
 	b->state_dir = st->dir;
@@ -334,7 +334,7 @@ static int unpack_budget_refuse_bytes(const struct unpack_budget *b, const char 
 	char limit[FORMAT_SIZE];
 	char *why = xstrfmt("the tarball would take more than %s, half the free space in '%s'",
 			    format_bytes(b->max_bytes, limit), b->state_dir);
-	entry_error(err, EXIT_USAGE, source, "refusing to unpack", name, NULL, why);
+	entry_error(err, ERROR_USAGE, source, "refusing to unpack", name, NULL, why);
 	free(why);
 	return -1;
 }
@@ -349,7 +349,7 @@ static int unpack_budget_entry(struct unpack_budget *b, const char *source, cons
 				    "in '%s'", b->max_entries, b->state_dir) :
 			    xstrfmt("the tarball holds more than %ld entries, the most one may hold",
 				    b->max_entries);
-		entry_error(err, EXIT_USAGE, source, "refusing to unpack", name, NULL, why);
+		entry_error(err, ERROR_USAGE, source, "refusing to unpack", name, NULL, why);
 		free(why);
 		return -1;
 	}
@@ -404,7 +404,7 @@ static int extract_tarball(struct state *st, const char *source, int strip, cons
 	la.write_disk_set_options(out, flags);
 	la.write_disk_set_standard_lookup(out);
 	if (la.read_open_filename(in, source, 65536) != ARCHIVE_OK) {
-		error_set(err, EXIT_USAGE, "cannot read '%s': %s", source, la.error_string(in));
+		error_set(err, ERROR_USAGE, "cannot read '%s': %s", source, la.error_string(in));
 		goto out;
 	}
 	for (;;) {
@@ -412,7 +412,7 @@ static int extract_tarball(struct state *st, const char *source, int strip, cons
 		if (r == ARCHIVE_EOF)
 			break;
 		if (r != ARCHIVE_OK) {
-			error_set(err, EXIT_USAGE, "cannot read '%s': %s", source,
+			error_set(err, ERROR_USAGE, "cannot read '%s': %s", source,
 				  la.error_string(in));
 			goto out;
 		}
@@ -444,7 +444,7 @@ static int extract_tarball(struct state *st, const char *source, int strip, cons
 		/* libarchive still refuses what the checks cannot see from one
 		 * entry: a name below a link an earlier entry made. */
 		if (la.write_header(out, ae) != ARCHIVE_OK) {
-			entry_error(err, EXIT_USAGE, source, "cannot unpack", name, NULL,
+			entry_error(err, ERROR_USAGE, source, "cannot unpack", name, NULL,
 				    la.error_string(out));
 			goto out;
 		}
@@ -459,25 +459,25 @@ static int extract_tarball(struct state *st, const char *source, int strip, cons
 			if (unpack_budget_data(&budget, source, name, end, err) < 0)
 				goto out;
 			if (la.write_data_block(out, buf, size, offset) != ARCHIVE_OK) {
-				entry_error(err, EXIT_FAILED, source, "cannot unpack", name, NULL,
+				entry_error(err, ERROR_FAILED, source, "cannot unpack", name, NULL,
 					    la.error_string(out));
 				goto out;
 			}
 		}
 		if (r != ARCHIVE_EOF) {
-			error_set(err, EXIT_USAGE, "cannot read '%s': %s", source,
+			error_set(err, ERROR_USAGE, "cannot read '%s': %s", source,
 				  la.error_string(in));
 			goto out;
 		}
 		if (la.write_finish_entry(out) != ARCHIVE_OK) {
-			entry_error(err, EXIT_FAILED, source, "cannot unpack", name, NULL,
+			entry_error(err, ERROR_FAILED, source, "cannot unpack", name, NULL,
 				    la.error_string(out));
 			goto out;
 		}
 		unpack_budget_entry_done(&budget, declared, end);
 	}
 	if (la.write_close(out) != ARCHIVE_OK) {
-		error_set(err, EXIT_FAILED, "cannot unpack '%s': %s", source, la.error_string(out));
+		error_set(err, ERROR_FAILED, "cannot unpack '%s': %s", source, la.error_string(out));
 		goto out;
 	}
 	rc = 0;
@@ -510,7 +510,7 @@ static int describe_folder(const char *dir, struct strbuf *out, char **single,
 	if (single)
 		*single = NULL;
 	if (n < 0)
-		return error_errno(err, EXIT_FAILED, errno, "cannot list folder '%s'", dir);
+		return error_errno(err, ERROR_FAILED, errno, "cannot list folder '%s'", dir);
 	if (!n)
 		strbuf_addstr(out, "nothing");
 	for (int i = 0; i < n; i++) {
@@ -545,7 +545,7 @@ static int strip_folder(const char *source, int strip, char **root, struct error
 		char *single;
 		rc = describe_folder(*root, &holds, &single, err);
 		if (!rc && !single)
-			rc = error_set(err, EXIT_USAGE, "'%s': cannot take %d leading folder%s off: "
+			rc = error_set(err, ERROR_USAGE, "'%s': cannot take %d leading folder%s off: "
 				       "'%s' holds %s, not a single folder", source, strip,
 				       strip == 1 ? "" : "s", shown, holds.buf);
 		strbuf_release(&holds);
@@ -570,7 +570,7 @@ int source_open(struct state *st, const char *source, int strip, long op, char *
 	*root = NULL;
 	*temporary = 0;
 	if (stat(source, &sb) < 0)
-		return error_errno(err, EXIT_USAGE, errno, "cannot use source '%s'", source);
+		return error_errno(err, ERROR_USAGE, errno, "cannot use source '%s'", source);
 	if (S_ISDIR(sb.st_mode)) {
 		char *cwd = getcwd(NULL, 0);
 		*root = path_absolute(cwd ? cwd : "/", source);
@@ -583,7 +583,7 @@ int source_open(struct state *st, const char *source, int strip, long op, char *
 		return 0;
 	}
 	if (!S_ISREG(sb.st_mode))
-		return error_set(err, EXIT_USAGE, "source '%s' is neither a folder nor a tarball", source);
+		return error_set(err, ERROR_USAGE, "source '%s' is neither a folder nor a tarball", source);
 	if (archive_ready(err) < 0)
 		return -1;
 
@@ -591,7 +591,7 @@ int source_open(struct state *st, const char *source, int strip, long op, char *
 	 * ".." (--state-dir ../state), and says so only per entry. */
 	char *tmp_dir = realpath(st->store.tmp_dir, NULL);
 	if (!tmp_dir)
-		return error_errno(err, EXIT_FAILED, errno, "cannot use scratch folder '%s'",
+		return error_errno(err, ERROR_FAILED, errno, "cannot use scratch folder '%s'",
 				   st->store.tmp_dir);
 	char *dest = xstrfmt("%s/source-%ld", tmp_dir, op);
 	free(tmp_dir);
@@ -637,7 +637,7 @@ int source_check_holds_entries(const char *source, const char *root, int strip,
 	if (single)
 		strbuf_addf(&hint, "; to deploy the files inside its single folder, add "
 			    "--strip-components %d", strip + 1);
-	error_set(err, EXIT_USAGE, "'%s' holds none of the files the config lists%s "
+	error_set(err, ERROR_USAGE, "'%s' holds none of the files the config lists%s "
 		  "(it holds %s)%s", source, selected ? " for the services deployed" : "",
 		  holds.buf, hint.buf);
 	free(single);
@@ -705,7 +705,7 @@ int source_check_links(const char *source, const struct config *cfg,
 						: xstrdup(written);
 			char *why = xstrfmt("it leads out of file '%s' of service '%s'", written,
 					    e->service);
-			entry_error(err, EXIT_USAGE, source, "refusing symbolic link", name,
+			entry_error(err, ERROR_USAGE, source, "refusing symbolic link", name,
 				    node->link, why);
 			free(name);
 			free(why);
@@ -741,10 +741,10 @@ int source_git_resolve(const struct config *cfg, const char *rev, char **commit,
 
 	*commit = NULL;
 	if (!cfg->source_git)
-		return error_set(err, EXIT_USAGE, "%s: deploying 'git:%s' needs 'source: {git: PATH}' "
+		return error_set(err, ERROR_USAGE, "%s: deploying 'git:%s' needs 'source: {git: PATH}' "
 				 "in the config", cfg->path, rev);
 	if (!*rev || rev[0] == '-')
-		return error_set(err, EXIT_USAGE, "invalid git revision '%s'", rev);
+		return error_set(err, ERROR_USAGE, "invalid git revision '%s'", rev);
 	char *spec = xstrfmt("%s^{commit}", rev);
 	char *argv[] = { "git", "-C", cfg->source_git, "rev-parse", "--verify", "--quiet",
 			 "--end-of-options", spec, NULL };
@@ -752,12 +752,12 @@ int source_git_resolve(const struct config *cfg, const char *rev, char **commit,
 	int rc = process_run_with(argv, &opts, &out, &status, err);
 	free(spec);
 	if (rc == 0 && status != 0)
-		rc = error_set(err, EXIT_USAGE, "no commit '%s' in '%s'", rev, cfg->source_git);
+		rc = error_set(err, ERROR_USAGE, "no commit '%s' in '%s'", rev, cfg->source_git);
 	if (rc == 0) {
 		*commit = xstrdup(last_line(&out));
 		size_t len = strlen(*commit);
 		if (strspn(*commit, "0123456789abcdef") != len || (len != 40 && len != 64)) {
-			rc = error_set(err, EXIT_FAILED, "git answered '%s' for '%s'", *commit, rev);
+			rc = error_set(err, ERROR_FAILED, "git answered '%s' for '%s'", *commit, rev);
 			free(*commit);
 			*commit = NULL;
 		}
@@ -779,7 +779,7 @@ int source_git_export(struct state *st, const struct config *cfg, const char *co
 			    (char *)commit, NULL };
 	rc = process_run_with(archive, &opts, &out, &status, err);
 	if (rc == 0 && status != 0)
-		rc = error_set(err, EXIT_FAILED, "cannot export commit '%.12s': %s", commit,
+		rc = error_set(err, ERROR_FAILED, "cannot export commit '%.12s': %s", commit,
 			       last_line(&out));
 	if (rc == 0)
 		rc = source_open(st, tarball, 0, op, root, &temporary, err);
@@ -790,7 +790,7 @@ int source_git_export(struct state *st, const struct config *cfg, const char *co
 		opts.cwd = *root;
 		rc = process_run_with(cfg->source_build.v, &opts, &out, &status, err);
 		if (rc == 0 && status != 0)
-			rc = error_set(err, EXIT_FAILED, "build of commit '%.12s' failed (exit %d): %s",
+			rc = error_set(err, ERROR_FAILED, "build of commit '%.12s' failed (exit %d): %s",
 				       commit, status, last_line(&out));
 	}
 	strbuf_release(&out);

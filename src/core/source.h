@@ -64,14 +64,14 @@ int source_open(struct state *st, const char *source, int strip, long op, char *
 		int *temporary, struct error *err);
 /* A SOURCE must hold at least one `files` entry of the selected services
  * (selected NULL: all), or a deploy would record the live files under the
- * new label: EXIT_USAGE naming what it holds instead, suggesting
+ * new label: ERROR_USAGE naming what it holds instead, suggesting
  * --strip-components when that is a single folder. */
 int source_check_holds_entries(const char *source, const char *root, int strip,
 			       const struct config *cfg, const unsigned char *selected,
 			       struct error *err);
 /* Every entry of target that the SOURCE brings (it differs from the live
  * one) may hold only symbolic links that stay inside that entry, judged
- * from its live path; EXIT_USAGE naming the link, its target and the
+ * from its live path; ERROR_USAGE naming the link, its target and the
  * entry otherwise. */
 int source_check_links(const char *source, const struct config *cfg,
 		       const struct manifest *live, const struct manifest *target,

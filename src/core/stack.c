@@ -68,9 +68,9 @@ static int stack_start_wave(struct state *st, const struct config *cfg, const un
 		if (operation_step_begin(st, op, STEP_START, cfg->services[s].name, &step, err) < 0)
 			return -1;
 		if (service_start(st, &cfg->services[s], &start_err) < 0) {
-			if (start_err.code == EXIT_NEEDS_ATTENTION) {
+			if (start_err.kind == ERROR_ATTENTION) {
 				*err = start_err;
-				err->code = EXIT_FAILED;
+				err->kind = ERROR_FAILED;
 				operation_step_fail(st, step, &start_err);
 				return -1;
 			}

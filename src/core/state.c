@@ -125,16 +125,16 @@ static int check_folder_safe(const char *dir, const char *what, struct error *er
 {
 	struct stat st;
 	if (lstat(dir, &st) < 0)
-		return error_errno(err, EXIT_USAGE, errno, "cannot use %s '%s'", what, dir);
+		return error_errno(err, ERROR_USAGE, errno, "cannot use %s '%s'", what, dir);
 	if (S_ISLNK(st.st_mode))
-		return error_set(err, EXIT_USAGE, "refusing %s '%s': it is a symbolic link", what, dir);
+		return error_set(err, ERROR_USAGE, "refusing %s '%s': it is a symbolic link", what, dir);
 	if (!S_ISDIR(st.st_mode))
-		return error_set(err, EXIT_USAGE, "refusing %s '%s': not a folder", what, dir);
+		return error_set(err, ERROR_USAGE, "refusing %s '%s': not a folder", what, dir);
 	if (st.st_uid != geteuid())
-		return error_set(err, EXIT_USAGE, "refusing %s '%s': owned by uid %ld, not by uid %ld",
+		return error_set(err, ERROR_USAGE, "refusing %s '%s': owned by uid %ld, not by uid %ld",
 				 what, dir, (long)st.st_uid, (long)geteuid());
 	if (st.st_mode & (S_IWGRP | S_IWOTH))
-		return error_set(err, EXIT_USAGE, "refusing %s '%s': writable by others (mode %04o)",
+		return error_set(err, ERROR_USAGE, "refusing %s '%s': writable by others (mode %04o)",
 				 what, dir, (unsigned)(st.st_mode & 07777));
 	return 0;
 }
@@ -142,7 +142,7 @@ static int check_folder_safe(const char *dir, const char *what, struct error *er
 static int make_private_folder(const char *dir, const char *what, struct error *err)
 {
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return error_errno(err, EXIT_FAILED, errno, "cannot create %s '%s'", what, dir);
+		return error_errno(err, ERROR_FAILED, errno, "cannot create %s '%s'", what, dir);
 	return check_folder_safe(dir, what, err);
 }
 
@@ -178,14 +178,14 @@ static int check_state_entry(const char *dir, const struct state_entry *e, int c
 		rc = make_private_folder(path, e->what, err);
 	else if (lstat(path, &sb) < 0)
 		rc = errno == ENOENT ? 0 :
-		     error_errno(err, EXIT_FAILED, errno, "cannot use %s '%s'", e->what, path);
+		     error_errno(err, ERROR_FAILED, errno, "cannot use %s '%s'", e->what, path);
 	else if (S_ISLNK(sb.st_mode))
-		rc = error_set(err, EXIT_USAGE, "refusing %s '%s': it is a symbolic link",
+		rc = error_set(err, ERROR_USAGE, "refusing %s '%s': it is a symbolic link",
 			       e->what, path);
 	else if (e->kind != ENTRY_FILE)
 		rc = check_folder_safe(path, e->what, err);
 	else if (!S_ISREG(sb.st_mode))
-		rc = error_set(err, EXIT_USAGE, "refusing %s '%s': not a regular file",
+		rc = error_set(err, ERROR_USAGE, "refusing %s '%s': not a regular file",
 			       e->what, path);
 	free(path);
 	return rc;
@@ -292,9 +292,9 @@ static char *db_error_text(sqlite3 *db)
 int state_db_error(struct state *st, const char *what, struct error *err)
 {
 	if (!st->db)
-		return error_set(err, EXIT_FAILED, "state database: %s: not open", what);
+		return error_set(err, ERROR_FAILED, "state database: %s: not open", what);
 	char *text = db_error_text(st->db);
-	error_set(err, EXIT_FAILED, "state database: %s: %s", what, text);
+	error_set(err, ERROR_FAILED, "state database: %s: %s", what, text);
 	free(text);
 	return -1;
 }
@@ -349,7 +349,7 @@ static int connect_database(struct state *st, const char *path, const char *name
 	int rc = sqlite3_open_v2(name, &st->db, flags | SQLITE_OPEN_NOFOLLOW, NULL);
 	if (rc != SQLITE_OK) {
 		char *text = st->db ? db_error_text(st->db) : xstrdup(sqlite3_errstr(rc));
-		error_set(err, EXIT_FAILED, "cannot open state database '%s': %s", path, text);
+		error_set(err, ERROR_FAILED, "cannot open state database '%s': %s", path, text);
 		free(text);
 		sqlite3_close(st->db);
 		st->db = NULL;
@@ -374,7 +374,7 @@ static int schema_version(struct state *st, int *version, struct error *err)
 
 static int schema_version_newer(const char *path, int version, struct error *err)
 {
-	return error_set(err, EXIT_USAGE, "refusing state database '%s': its schema is version %d, "
+	return error_set(err, ERROR_USAGE, "refusing state database '%s': its schema is version %d, "
 			 "newer than the %d this lastgood knows; use the lastgood that wrote it",
 			 path, version, SCHEMA_VERSION);
 }
@@ -424,7 +424,7 @@ static int open_for_writing(struct state *st, const char *path, struct error *er
 	/* SQLite opens read-only what it cannot open for writing, and says so
 	 * only at the first write, mid-operation. */
 	if (sqlite3_db_readonly(st->db, "main") == 1)
-		return error_set(err, EXIT_FAILED, "cannot open state database '%s' for writing%s%s",
+		return error_set(err, ERROR_FAILED, "cannot open state database '%s' for writing%s%s",
 				 path, failed_open_errno ? ": " : "",
 				 failed_open_errno ? strerror(failed_open_errno) : "");
 	/* WAL so readers never wait on the writer; FULL so a committed
@@ -505,7 +505,7 @@ static int open_for_reading(struct state *st, const char *path, struct error *er
 	if (rc == 0 && version > SCHEMA_VERSION)
 		return schema_version_newer(path, version, err);
 	if (rc == 0 && version < SCHEMA_VERSION)
-		return error_set(err, EXIT_FAILED, "cannot bring state database '%s' from schema "
+		return error_set(err, ERROR_FAILED, "cannot bring state database '%s' from schema "
 				 "version %d to %d while it cannot be written", path, version,
 				 SCHEMA_VERSION);
 	if (rc == 0)
@@ -648,14 +648,14 @@ int state_lock_wait(struct state *st, const char *command, long wait_ms, struct 
 	long long waited_ms = 0;
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
-		error_errno(err, EXIT_FAILED, errno, "cannot open lock '%s'", path);
+		error_errno(err, ERROR_FAILED, errno, "cannot open lock '%s'", path);
 		free(path);
 		return -1;
 	}
 	free(path);
 	enum lock_outcome outcome = lock_within(fd, wait_ms, &waited_ms);
 	if (outcome == LOCK_FAILED) {
-		error_errno(err, EXIT_FAILED, errno, "cannot lock state folder '%s'", st->dir);
+		error_errno(err, ERROR_FAILED, errno, "cannot lock state folder '%s'", st->dir);
 		close(fd);
 		return -1;
 	}
@@ -669,7 +669,7 @@ int state_lock_wait(struct state *st, const char *command, long wait_ms, struct 
 		else if (wait_ms > 0)
 			strbuf_addf(&sb, " (gave up after waiting %s)",
 				    format_duration(wait_ms, waited));
-		error_set(err, EXIT_LOCKED, "%s", sb.buf);
+		error_set(err, ERROR_BUSY, "%s", sb.buf);
 		strbuf_release(&sb);
 		close(fd);
 		return -1;

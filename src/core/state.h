@@ -57,18 +57,18 @@ int state_open(struct state *st, const char *dir, int flags, struct error *err);
 void state_close(struct state *st);
 
 /* Take the lock without waiting. When another process holds it: an
- * EXIT_LOCKED error naming its operation, command, pid and age. */
+ * ERROR_BUSY error naming its operation, command, pid and age. */
 int state_lock(struct state *st, const char *command, struct error *err);
 /* Take the lock, trying again with short back-off (10ms doubling to 200ms)
  * while another process holds it, for at most wait_ms milliseconds; then
- * the same EXIT_LOCKED error as state_lock. wait_ms 0 is state_lock. */
+ * the same ERROR_BUSY error as state_lock. wait_ms 0 is state_lock. */
 int state_lock_wait(struct state *st, const char *command, long wait_ms, struct error *err);
 /* Write what state_lock reports to a waiting process (op id, command). */
 void state_lock_describe(struct state *st, long operation, const char *command);
 
-/* Run sql (no result rows) ; on failure an EXIT_FAILED error naming what. */
+/* Run sql (no result rows) ; on failure an ERROR_FAILED error naming what. */
 int state_exec(struct state *st, const char *sql, const char *what, struct error *err);
-/* Prepare sql; on failure an EXIT_FAILED error. */
+/* Prepare sql; on failure an ERROR_FAILED error. */
 int state_prepare(struct state *st, const char *sql, sqlite3_stmt **stmt, struct error *err);
 /* A column's text, freshly allocated, or NULL for SQL NULL. */
 char *state_column_text(sqlite3_stmt *stmt, int col);

@@ -388,21 +388,21 @@ static int create_node(int dir_fd, const char *name, const struct manifest_node 
 	case NODE_FILE:
 		*fd = openat(dir_fd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (*fd < 0)
-			return error_errno(err, EXIT_FAILED, errno, "cannot create '%s'", what);
+			return error_errno(err, ERROR_FAILED, errno, "cannot create '%s'", what);
 		return 0;
 	case NODE_DIR:
 		if (mkdirat(dir_fd, name, 0700) < 0)
-			return error_errno(err, EXIT_FAILED, errno, "cannot create folder '%s'", what);
+			return error_errno(err, ERROR_FAILED, errno, "cannot create folder '%s'", what);
 		*fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (*fd < 0)
-			return error_errno(err, EXIT_FAILED, errno, "cannot open folder '%s'", what);
+			return error_errno(err, ERROR_FAILED, errno, "cannot open folder '%s'", what);
 		return 0;
 	case NODE_SYMLINK:
 		if (symlinkat(node->link, dir_fd, name) < 0)
-			return error_errno(err, EXIT_FAILED, errno, "cannot create link '%s'", what);
+			return error_errno(err, ERROR_FAILED, errno, "cannot create link '%s'", what);
 		return 0;
 	}
-	return error_set(err, EXIT_FAILED, "internal error: node type %d", (int)node->type);
+	return error_set(err, ERROR_FAILED, "internal error: node type %d", (int)node->type);
 }
 
 /* Fill a file or link just created and give it its recorded metadata
@@ -559,7 +559,7 @@ static int fill_tree(struct state *st, int root_fd, const struct manifest_entry 
 		if (group && group->made) {
 			/* below root_fd, through folders this stage made */
 			if (linkat(root_fd, group->made, stack[depth - 1].fd, name, 0) < 0)
-				rc = error_errno(err, EXIT_FAILED, errno, "cannot link '%s' to '%s/%s'",
+				rc = error_errno(err, ERROR_FAILED, errno, "cannot link '%s' to '%s/%s'",
 						 what, stage, group->made);
 			free(what);
 			continue;
@@ -600,7 +600,7 @@ static int stage_create_top(const struct manifest_entry *to, struct journal_entr
 		const char *name = path_basename(e->stage);
 		rc = create_node(dir_fd, name, &to->nodes[0], e->stage, &fd, err);
 		if (rc == 0 && fstatat(dir_fd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
-			rc = error_errno(err, EXIT_FAILED, errno, "cannot inspect '%s'", e->stage);
+			rc = error_errno(err, ERROR_FAILED, errno, "cannot inspect '%s'", e->stage);
 		if (rc == 0) {
 			e->staged_known = 1;
 			e->staged_dev = sb.st_dev;
@@ -623,18 +623,18 @@ static int stage_reopen(int dir_fd, const struct journal_entry *e, const struct 
 	*fd = -1;
 	if (top->type == NODE_SYMLINK)
 		return holds_staged(dir_fd, name, e) ? 0 :
-		       error_set(err, EXIT_FAILED, "'%s' is not the link lastgood created; not "
+		       error_set(err, ERROR_FAILED, "'%s' is not the link lastgood created; not "
 				 "touching it", e->stage);
 	*fd = openat(dir_fd, name, (top->type == NODE_DIR ? O_RDONLY | O_DIRECTORY : O_RDWR) |
 		     O_NOFOLLOW | O_CLOEXEC);
 	if (*fd < 0 && errno != ENOENT && errno != ELOOP && errno != ENOTDIR)
-		return error_errno(err, EXIT_FAILED, errno, "cannot open '%s'", e->stage);
+		return error_errno(err, ERROR_FAILED, errno, "cannot open '%s'", e->stage);
 	if (*fd < 0 || fstat(*fd, &sb) < 0 || sb.st_dev != e->staged_dev ||
 	    sb.st_ino != e->staged_ino) {
 		if (*fd >= 0)
 			close(*fd);
 		*fd = -1;
-		return error_set(err, EXIT_FAILED, "'%s' is not the %s lastgood created; not "
+		return error_set(err, ERROR_FAILED, "'%s' is not the %s lastgood created; not "
 				 "touching it", e->stage, top->type == NODE_DIR ? "folder" : "file");
 	}
 	return 0;
@@ -738,7 +738,7 @@ static int unswap_all(struct journal *j, struct error *err)
 		int rc = 0;
 		if (swapped_in(dir_fd, e)) {
 			if (swap_entry(dir_fd, e, 1) < 0)
-				rc = error_errno(err, EXIT_NEEDS_ATTENTION, errno,
+				rc = error_errno(err, ERROR_ATTENTION, errno,
 						 "cannot put '%s' back from '%s'", e->path, e->stage);
 			else
 				rc = fsync_folder(dir_fd, e->path, err);
@@ -746,7 +746,7 @@ static int unswap_all(struct journal *j, struct error *err)
 			   holds_live(dir_fd, path_basename(e->stage), e)) {
 			/* The old content is at the stage but the path holds
 			 * neither: someone else put something there. */
-			rc = error_set(err, EXIT_NEEDS_ATTENTION, "'%s' holds content lastgood did "
+			rc = error_set(err, ERROR_ATTENTION, "'%s' holds content lastgood did "
 				       "not put there; the content it replaced is in '%s'",
 				       e->path, e->stage);
 		}
@@ -797,7 +797,7 @@ static int check_objects_present(struct state *st, const struct switch_plan *pla
 				continue;
 			hash_to_hex(to->nodes[k].digest, hex);
 			if (!store_has(&st->store, hex))
-				return error_set(err, EXIT_FAILED, "object '%.12s' of '%s%s%s' is "
+				return error_set(err, ERROR_FAILED, "object '%.12s' of '%s%s%s' is "
 						 "missing from the store; run 'lastgood fsck'",
 						 hex, to->path,
 						 *to->nodes[k].rel ? "/" : "", to->nodes[k].rel);
@@ -869,7 +869,7 @@ static int journal_live_inodes(struct state *st, long op, struct journal *j, str
 		int rc = fstatat(dir_fd, path_basename(e->path), &sb, AT_SYMLINK_NOFOLLOW);
 		close(dir_fd);
 		if (rc < 0)
-			return error_errno(err, EXIT_FAILED, errno, "cannot inspect '%s'", e->path);
+			return error_errno(err, ERROR_FAILED, errno, "cannot inspect '%s'", e->path);
 		e->live_known = 1;
 		e->live_dev = sb.st_dev;
 		e->live_ino = sb.st_ino;
@@ -892,10 +892,10 @@ static int swap_all(struct state *st, long op, struct journal *j, struct error *
 			return step_failed(st, step, err);
 		int rc = 0;
 		if (!e->absent && !holds_staged(dir_fd, path_basename(e->stage), e))
-			rc = error_set(err, EXIT_FAILED, "'%s' is not the stage lastgood made; not "
+			rc = error_set(err, ERROR_FAILED, "'%s' is not the stage lastgood made; not "
 				       "swapping it into '%s'", e->stage, e->path);
 		else if (swap_entry(dir_fd, e, 0) < 0)
-			rc = error_errno(err, EXIT_FAILED, errno, e->absent ? "cannot move '%s' "
+			rc = error_errno(err, ERROR_FAILED, errno, e->absent ? "cannot move '%s' "
 					 "out to '%s'" : "cannot swap '%s' into '%s'",
 					 e->absent ? e->path : e->stage, e->absent ? e->stage : e->path);
 		else
@@ -918,7 +918,7 @@ static void undo_failed(struct error *err, const struct error *undo_err)
 	/* err->msg is both the first failure and the destination. */
 	char first[sizeof(err->msg)];
 	memcpy(first, err->msg, sizeof(first));
-	error_set(err, EXIT_NEEDS_ATTENTION, "%s; and undoing it failed: %s; run 'lastgood recover'",
+	error_set(err, ERROR_ATTENTION, "%s; and undoing it failed: %s; run 'lastgood recover'",
 		  first, undo_err->msg);
 }
 
@@ -1028,7 +1028,7 @@ int switch_revert(struct state *st, long op, long back_to, struct error *err)
 	if (journal_load(st, op, &j, err) < 0)
 		goto out;
 	if (j.phase != OP_PHASE_COMMITTED && j.phase != OP_PHASE_REVERTING) {
-		error_set(err, EXIT_FAILED, "internal error: operation %ld reverted in phase '%s'",
+		error_set(err, ERROR_FAILED, "internal error: operation %ld reverted in phase '%s'",
 			  op, op_phase_name(j.phase));
 		goto out;
 	}
@@ -1100,7 +1100,7 @@ int switch_finish(struct state *st, long op, struct error *err)
 		goto out;
 	}
 	if (j.phase != OP_PHASE_COMMITTED && j.phase != OP_PHASE_REVERTED) {
-		error_set(err, EXIT_FAILED, "internal error: operation %ld cleaned up in phase "
+		error_set(err, ERROR_FAILED, "internal error: operation %ld cleaned up in phase "
 			  "'%s'", op, op_phase_name(j.phase));
 		goto out;
 	}

@@ -86,12 +86,12 @@ int switch_prepare(struct state *st, long op, const struct switch_plan *plan,
 /* Swap the prepared entries in (the services concerned stopped). The
  * engine then passes the commit point (operation_commit). On failure the
  * old files are put back before returning -1; if even that fails,
- * err->code is EXIT_NEEDS_ATTENTION and the operation must stay
+ * err->kind is ERROR_ATTENTION and the operation must stay
  * unfinished so that `recover` completes the undo. */
 int switch_swap(struct state *st, long op, struct error *err);
 /* After switch_swap, when the commit point could not be written: put the
  * old files back. Returns -1 keeping err (the reason), made
- * EXIT_NEEDS_ATTENTION when the undo failed too. */
+ * ERROR_ATTENTION when the undo failed too. */
 int switch_undo(struct state *st, long op, struct error *err);
 /* After the commit point, once the new release's verdict is final (or after
  * switch_revert, once the old release's is): remove what the stages hold

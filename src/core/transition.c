@@ -388,14 +388,14 @@ static int room_set_aside(const struct state *st, struct error *err)
 	int rc = 0, e;
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		rc = error_errno(err, EXIT_FAILED, errno, "cannot set aside room to finish in '%s'",
+		rc = error_errno(err, ERROR_FAILED, errno, "cannot set aside room to finish in '%s'",
 				 path);
 	} else {
 		e = posix_fallocate(fd, 0, ROOM_TO_FINISH);
 		close(fd);
 		if (e) {
 			unlink(path);
-			rc = error_errno(err, EXIT_FAILED, e, "cannot set aside the %lld KiB a switch "
+			rc = error_errno(err, ERROR_FAILED, e, "cannot set aside the %lld KiB a switch "
 					 "needs to finish in '%s'", ROOM_TO_FINISH >> 10,
 					 st->store.tmp_dir);
 		}
@@ -433,7 +433,7 @@ static void transition_undo(struct state *st, const struct config *cfg, long op,
 	struct error ignored = ERROR_INIT;
 	enum switch_outcome undone;
 
-	if (err->code == EXIT_NEEDS_ATTENTION) {
+	if (err->kind == ERROR_ATTENTION) {
 		transition_stuck(report, HOST_SWITCHING, 0);
 		return;
 	}
@@ -498,7 +498,7 @@ static int transition_go_back(struct state *st, const struct config *cfg, long o
 	rc = resources_commit(st, op, &back, req->live_id, err);
 	transition_free(&back);
 	if (rc < 0)
-		return transition_stuck(report, err->code == EXIT_NEEDS_ATTENTION ? HOST_SWITCHING
+		return transition_stuck(report, err->kind == ERROR_ATTENTION ? HOST_SWITCHING
 										   : HOST_LIVE,
 					report->to_id);
 	return transition_back_started(st, cfg, op, req->live_id, changed, report, err);
@@ -594,7 +594,7 @@ int transition_run(struct state *st, const struct config *cfg, long op,
 	 * every service still runs, and the services are down for the
 	 * commit only. What could not be removed is left for recover. */
 	if (resources_prepare(st, op, &t, err) < 0) {
-		if (err->code == EXIT_NEEDS_ATTENTION)
+		if (err->kind == ERROR_ATTENTION)
 			transition_stuck(report, HOST_LIVE, req->live_id);
 		goto out;
 	}

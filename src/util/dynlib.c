@@ -11,7 +11,7 @@ void *dynlib_open(const char *soname, const char *package, struct error *err)
 {
 	void *lib = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
 	if (!lib)
-		error_set(err, EXIT_FAILED, "cannot load %s (Debian package %s): %s", soname,
+		error_set(err, ERROR_FAILED, "cannot load %s (Debian package %s): %s", soname,
 			  package, dlerror());
 	return lib;
 }
@@ -21,7 +21,7 @@ dynlib_fn dynlib_symbol(void *lib, const char *soname, const char *name, struct 
 	void *sym = dlsym(lib, name);
 	dynlib_fn fn = NULL;
 	if (!sym) {
-		error_set(err, EXIT_FAILED, "%s has no '%s'", soname, name);
+		error_set(err, ERROR_FAILED, "%s has no '%s'", soname, name);
 		return NULL;
 	}
 	/* POSIX guarantees a symbol's address converts to a function pointer. */

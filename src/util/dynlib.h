@@ -9,7 +9,7 @@
  *   fn = (__typeof__(fn))dynlib_symbol(lib, "libcurl.so.4", "curl_easy_init", err);
  *
  * A library stays loaded for the life of the process. Failures are
- * EXIT_FAILED errors naming the library and the Debian package that has it.
+ * ERROR_FAILED errors naming the library and the Debian package that has it.
  */
 #ifndef LG_DYNLIB_H
 #define LG_DYNLIB_H

@@ -7,17 +7,17 @@
 #include <stdio.h>
 #include <string.h>
 
-int error_set(struct error *err, int code, const char *fmt, ...)
+int error_set(struct error *err, enum error_kind kind, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
-	err->code = code;
+	err->kind = kind;
 	return -1;
 }
 
-int error_errno(struct error *err, int code, int errno_value, const char *fmt, ...)
+int error_errno(struct error *err, enum error_kind kind, int errno_value, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -25,8 +25,19 @@ int error_errno(struct error *err, int code, int errno_value, const char *fmt, .
 	va_end(ap);
 	size_t len = strlen(err->msg);
 	snprintf(err->msg + len, sizeof(err->msg) - len, ": %s", strerror(errno_value));
-	err->code = code;
+	err->kind = kind;
 	return -1;
+}
+
+const char *error_kind_name(enum error_kind kind)
+{
+	switch (kind) {
+	case ERROR_USAGE: return "usage";
+	case ERROR_ROLLED_BACK: return "rolled-back";
+	case ERROR_ATTENTION: return "needs-attention";
+	case ERROR_BUSY: return "busy";
+	default: return "failed";
+	}
 }
 
 void error_prefix(struct error *err, const char *fmt, ...)
@@ -50,6 +61,6 @@ void error_prefix(struct error *err, const char *fmt, ...)
 
 void error_clear(struct error *err)
 {
-	err->code = 0;
+	err->kind = ERROR_NONE;
 	err->msg[0] = '\0';
 }

@@ -2,8 +2,9 @@
  * Error reporting from library code.
  *
  * Core and util functions never print or exit. On failure they fill a
- * struct error with a one-line message and the exit code the command should
- * use, and return -1:
+ * struct error with a one-line message and the kind of failure (what the
+ * caller must know to act on it), and return -1; only the command layer
+ * turns a kind into an exit code (cmd/command.h):
  *
  *   struct error err = ERROR_INIT;
  *   if (store_put(..., &err) < 0)
@@ -16,27 +17,32 @@
 #ifndef LG_ERROR_H
 #define LG_ERROR_H
 
-/* Exit codes, the command-line contract (README "Exit codes"). */
-enum exit_code {
-	EXIT_OK = 0,
-	EXIT_FAILED = 1,        /* checks failing, or failed and nothing changed */
-	EXIT_USAGE = 2,         /* usage or configuration error */
-	EXIT_ROLLED_BACK = 3,   /* deploy failed and was rolled back */
-	EXIT_NEEDS_ATTENTION = 4, /* rollback failed: host needs attention */
-	EXIT_LOCKED = 75,       /* another operation holds the lock */
+/* Kinds of failure. Each says what state the failure left things in,
+ * which is what a caller branches on (and what the exit code tells the
+ * operator: README "Exit codes"). */
+enum error_kind {
+	ERROR_NONE = 0,
+	ERROR_FAILED,           /* failed (or checks failing); nothing changed */
+	ERROR_USAGE,            /* bad input: usage or configuration; nothing changed */
+	ERROR_ROLLED_BACK,      /* the change failed and the old release is back */
+	ERROR_ATTENTION,        /* failed, and the host needs attention */
+	ERROR_BUSY,             /* another operation holds the lock */
 };
 
 struct error {
-	int code;        /* an enum exit_code; 0 while no error was set */
+	enum error_kind kind;   /* ERROR_NONE while no error was set */
 	char msg[2048];
 };
 
 #define ERROR_INIT { 0, "" }
 
-int error_set(struct error *err, int code, const char *fmt, ...)
+int error_set(struct error *err, enum error_kind kind, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* The name of a kind, for --json ("failed", "usage", "rolled-back",
+ * "needs-attention", "busy"). */
+const char *error_kind_name(enum error_kind kind);
 /* Like error_set, with ": strerror(errno_value)" appended. */
-int error_errno(struct error *err, int code, int errno_value, const char *fmt, ...)
+int error_errno(struct error *err, enum error_kind kind, int errno_value, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 /* Put "prefix: " in front of the message already set. */
 void error_prefix(struct error *err, const char *fmt, ...)

@@ -35,14 +35,14 @@ int fs_write_all(int fd, const void *buf, size_t len)
 int fs_fsync_fd(int fd, const char *what, struct error *err)
 {
 	if (fsync(fd) < 0)
-		return error_errno(err, EXIT_FAILED, errno, "cannot fsync '%s'", what);
+		return error_errno(err, ERROR_FAILED, errno, "cannot fsync '%s'", what);
 	return 0;
 }
 
 int fs_syncfs(int fd, const char *what, struct error *err)
 {
 	if (syncfs(fd) < 0)
-		return error_errno(err, EXIT_FAILED, errno, "cannot sync the file system of '%s'", what);
+		return error_errno(err, ERROR_FAILED, errno, "cannot sync the file system of '%s'", what);
 	return 0;
 }
 
@@ -50,7 +50,7 @@ int fs_fsync_dir(const char *dir, struct error *err)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
-		return error_errno(err, EXIT_FAILED, errno, "cannot open folder '%s'", dir);
+		return error_errno(err, ERROR_FAILED, errno, "cannot open folder '%s'", dir);
 	int rc = fs_fsync_fd(fd, dir, err);
 	close(fd);
 	return rc;
@@ -85,19 +85,19 @@ static int replace_temp_fill(int fd, const char *path, const void *data, size_t 
 			     const struct fs_replace *how, struct error *err)
 {
 	if (fs_write_all(fd, data, len) < 0)
-		return error_errno(err, EXIT_FAILED, errno, "cannot write '%s'", path);
+		return error_errno(err, ERROR_FAILED, errno, "cannot write '%s'", path);
 	if ((how->uid != (uid_t)-1 || how->gid != (gid_t)-1) && fchown(fd, how->uid, how->gid) < 0)
-		return error_errno(err, EXIT_FAILED, errno, "cannot set the owner of '%s'", path);
+		return error_errno(err, ERROR_FAILED, errno, "cannot set the owner of '%s'", path);
 	/* after fchown, which may clear the set-user-ID and set-group-ID bits */
 	if (!(how->flags & FS_REPLACE_UMASK) && fchmod(fd, how->mode) < 0)
-		return error_errno(err, EXIT_FAILED, errno, "cannot set mode %04o of '%s'",
+		return error_errno(err, ERROR_FAILED, errno, "cannot set mode %04o of '%s'",
 				   (unsigned)how->mode, path);
 	return fs_fsync_fd(fd, path, err);
 }
 
 static int replace_exists_error(const char *path, struct error *err)
 {
-	return error_set(err, EXIT_USAGE, "'%s' already exists; not overwriting", path);
+	return error_set(err, ERROR_USAGE, "'%s' already exists; not overwriting", path);
 }
 
 int fs_replace_at(int dir_fd, const char *name, const char *path, const void *data, size_t len,
@@ -110,7 +110,7 @@ int fs_replace_at(int dir_fd, const char *name, const char *path, const void *da
 	/* An empty name is what a path ending in '/' leaves: a folder's, as
 	 * open(2) would say. */
 	if (!*name)
-		return error_errno(err, EXIT_FAILED, EISDIR, "cannot create '%s'", path);
+		return error_errno(err, ERROR_FAILED, EISDIR, "cannot create '%s'", path);
 	/* Refused before anything is written; the rename below still
 	 * refuses a name that appears meanwhile. */
 	if (exclusive && fstatat(dir_fd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0)
@@ -118,18 +118,18 @@ int fs_replace_at(int dir_fd, const char *name, const char *path, const void *da
 	int fd = replace_temp_open(dir_fd, name, how->flags & FS_REPLACE_UMASK ? how->mode : 0600,
 				   &temp);
 	if (fd < 0) {
-		error_errno(err, EXIT_FAILED, errno, "cannot create '%s'", path);
+		error_errno(err, ERROR_FAILED, errno, "cannot create '%s'", path);
 		free(temp);
 		return -1;
 	}
 	int rc = replace_temp_fill(fd, path, data, len, how, err);
 	if (close(fd) < 0 && rc == 0)
-		rc = error_errno(err, EXIT_FAILED, errno, "cannot close '%s'", path);
+		rc = error_errno(err, ERROR_FAILED, errno, "cannot close '%s'", path);
 	if (rc == 0 && (exclusive ? renameat2(dir_fd, temp, dir_fd, name, RENAME_NOREPLACE)
 				  : renameat(dir_fd, temp, dir_fd, name)) < 0)
 		rc = exclusive && errno == EEXIST
 			     ? replace_exists_error(path, err)
-			     : error_errno(err, EXIT_FAILED, errno, "cannot put '%s' in place", path);
+			     : error_errno(err, ERROR_FAILED, errno, "cannot put '%s' in place", path);
 	if (rc < 0) {
 		unlinkat(dir_fd, temp, 0);
 		free(temp);
@@ -148,7 +148,7 @@ int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 	const struct fs_replace how = { .mode = mode, .uid = (uid_t)-1, .gid = (gid_t)-1 };
 	char *dir = path_dirname(path);
 	int dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc = dir_fd < 0 ? error_errno(err, EXIT_FAILED, errno, "cannot open folder '%s'", dir)
+	int rc = dir_fd < 0 ? error_errno(err, ERROR_FAILED, errno, "cannot open folder '%s'", dir)
 			    : fs_replace_at(dir_fd, path_basename(path), path, data, len, &how, err);
 	if (dir_fd >= 0)
 		close(dir_fd);
@@ -160,7 +160,7 @@ int fs_read_file(const char *path, struct strbuf *sb, struct error *err)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return error_errno(err, EXIT_FAILED, errno, "cannot open '%s'", path);
+		return error_errno(err, ERROR_FAILED, errno, "cannot open '%s'", path);
 	for (;;) {
 		strbuf_grow(sb, 65536);
 		ssize_t n = read(fd, sb->buf + sb->len, sb->alloc - sb->len - 1);
@@ -169,7 +169,7 @@ int fs_read_file(const char *path, struct strbuf *sb, struct error *err)
 				continue;
 			int e = errno;
 			close(fd);
-			return error_errno(err, EXIT_FAILED, e, "cannot read '%s'", path);
+			return error_errno(err, ERROR_FAILED, e, "cannot read '%s'", path);
 		}
 		if (n == 0)
 			break;
@@ -189,7 +189,7 @@ int fs_mkdir_p(const char *path, mode_t mode, struct error *err)
 		char saved = sb.buf[i];
 		sb.buf[i] = '\0';
 		if (mkdir(sb.buf, mode) < 0 && errno != EEXIST) {
-			error_errno(err, EXIT_FAILED, errno, "cannot create folder '%s'", sb.buf);
+			error_errno(err, ERROR_FAILED, errno, "cannot create folder '%s'", sb.buf);
 			strbuf_release(&sb);
 			return -1;
 		}
@@ -209,7 +209,7 @@ static int remove_contents(int fd, const char *what, struct error *err)
 	if (!d) {
 		int e = errno;
 		close(fd);
-		return error_errno(err, EXIT_FAILED, e, "cannot read folder '%s'", what);
+		return error_errno(err, ERROR_FAILED, e, "cannot read folder '%s'", what);
 	}
 	int rc = 0;
 	struct dirent *de;
@@ -223,7 +223,7 @@ static int remove_contents(int fd, const char *what, struct error *err)
 		errno = 0;
 	}
 	if (rc == 0 && errno)
-		rc = error_errno(err, EXIT_FAILED, errno, "cannot read folder '%s'", what);
+		rc = error_errno(err, ERROR_FAILED, errno, "cannot read folder '%s'", what);
 	closedir(d);
 	return rc;
 }
@@ -233,32 +233,32 @@ int fs_remove_at(int dir_fd, const char *name, const char *what, struct error *e
 	if (unlinkat(dir_fd, name, 0) == 0 || errno == ENOENT)
 		return 0;
 	if (errno != EISDIR && errno != EPERM)
-		return error_errno(err, EXIT_FAILED, errno, "cannot remove '%s'", what);
+		return error_errno(err, ERROR_FAILED, errno, "cannot remove '%s'", what);
 	int fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		return error_errno(err, EXIT_FAILED, errno, "cannot open folder '%s'", what);
+		return error_errno(err, ERROR_FAILED, errno, "cannot open folder '%s'", what);
 	struct stat sb, parent;
 	if (fstat(fd, &sb) < 0 || fstatat(dir_fd, "", &parent, AT_EMPTY_PATH) < 0) {
 		int e = errno;
 		close(fd);
-		return error_errno(err, EXIT_FAILED, e, "cannot inspect folder '%s'", what);
+		return error_errno(err, ERROR_FAILED, e, "cannot inspect folder '%s'", what);
 	}
 	/* Another file system mounted below: its content is not ours to
 	 * remove (as nftw's FTW_MOUNT kept a removal on one file system). */
 	if (sb.st_dev != parent.st_dev) {
 		close(fd);
-		return error_set(err, EXIT_FAILED, "refusing to remove '%s': another file system "
+		return error_set(err, ERROR_FAILED, "refusing to remove '%s': another file system "
 				 "is mounted there", what);
 	}
 	if ((sb.st_mode & 0700) != 0700 && fchmod(fd, (sb.st_mode & 07777) | 0700) < 0) {
 		int e = errno;
 		close(fd);
-		return error_errno(err, EXIT_FAILED, e, "cannot open up folder '%s'", what);
+		return error_errno(err, ERROR_FAILED, e, "cannot open up folder '%s'", what);
 	}
 	if (remove_contents(fd, what, err) < 0)
 		return -1;
 	if (unlinkat(dir_fd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-		return error_errno(err, EXIT_FAILED, errno, "cannot remove folder '%s'", what);
+		return error_errno(err, ERROR_FAILED, errno, "cannot remove folder '%s'", what);
 	return 0;
 }
 
@@ -268,7 +268,7 @@ int fs_remove_tree(const char *path, struct error *err)
 	int dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int rc;
 	if (dir_fd < 0)
-		rc = errno == ENOENT ? 0 : error_errno(err, EXIT_FAILED, errno,
+		rc = errno == ENOENT ? 0 : error_errno(err, ERROR_FAILED, errno,
 						      "cannot open folder '%s'", dir);
 	else
 		rc = fs_remove_at(dir_fd, path_basename(path), path, err);
@@ -282,16 +282,16 @@ int fs_dir_trusted(int fd, const char *path, struct error *err)
 {
 	struct stat sb;
 	if (fstat(fd, &sb) < 0)
-		return error_errno(err, EXIT_FAILED, errno, "cannot inspect folder '%s'", path);
+		return error_errno(err, ERROR_FAILED, errno, "cannot inspect folder '%s'", path);
 	if (geteuid() != 0)
 		return 0;
 	if (sb.st_uid != 0)
-		return error_set(err, EXIT_USAGE, "refusing folder '%s' on the way to live files: "
+		return error_set(err, ERROR_USAGE, "refusing folder '%s' on the way to live files: "
 				 "owned by uid %ld, who could replace what lastgood writes there "
 				 "as root", path, (long)sb.st_uid);
 	if ((sb.st_mode & S_IWOTH || (sb.st_mode & S_IWGRP && sb.st_gid != 0)) &&
 	    !(sb.st_mode & S_ISVTX))
-		return error_set(err, EXIT_USAGE, "refusing folder '%s' on the way to live files: "
+		return error_set(err, ERROR_USAGE, "refusing folder '%s' on the way to live files: "
 				 "writable by %s (mode %04o), who could replace what lastgood "
 				 "writes there as root", path,
 				 sb.st_mode & S_IWOTH ? "every user" : "its group",
@@ -313,14 +313,14 @@ static int open_component(int dir_fd, const char *name, const char *path, int cr
 		struct stat sb;
 		if ((e == ELOOP || e == ENOTDIR) &&
 		    fstatat(dir_fd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(sb.st_mode))
-			return error_set(err, EXIT_USAGE, "refusing '%s' on the way to live files: "
+			return error_set(err, ERROR_USAGE, "refusing '%s' on the way to live files: "
 					 "it is a symbolic link", path);
 		if (e == ENOENT && !create)
 			return 1;
 		if (e != ENOENT || tries > 0)
-			return error_errno(err, EXIT_FAILED, e, "cannot open folder '%s'", path);
+			return error_errno(err, ERROR_FAILED, e, "cannot open folder '%s'", path);
 		if (mkdirat(dir_fd, name, 0755) < 0 && errno != EEXIST)
-			return error_errno(err, EXIT_FAILED, errno, "cannot create folder '%s'", path);
+			return error_errno(err, ERROR_FAILED, errno, "cannot create folder '%s'", path);
 	}
 }
 
@@ -334,10 +334,10 @@ int fs_open_parent(const char *path, int flags, int *dir_fd, int *missing, struc
 	if (missing)
 		*missing = 0;
 	if (fd < 0)
-		return error_errno(err, EXIT_FAILED, errno, "cannot open folder '/'");
+		return error_errno(err, ERROR_FAILED, errno, "cannot open folder '/'");
 	if (path[0] != '/') {
 		close(fd);
-		return error_set(err, EXIT_FAILED, "internal error: '%s' is not an absolute path",
+		return error_set(err, ERROR_FAILED, "internal error: '%s' is not an absolute path",
 				 path);
 	}
 	if (fs_dir_trusted(fd, "/", err) < 0)
@@ -361,7 +361,7 @@ int fs_open_parent(const char *path, int flags, int *dir_fd, int *missing, struc
 			return 0;
 		}
 		if (rc > 0)
-			error_errno(err, EXIT_FAILED, ENOENT, "cannot open folder '%s'", walked.buf);
+			error_errno(err, ERROR_FAILED, ENOENT, "cannot open folder '%s'", walked.buf);
 		if (rc != 0)
 			goto fail;
 		close(fd);

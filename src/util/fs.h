@@ -37,8 +37,8 @@ struct strbuf;
  * A failure before the rename leaves name as it was and removes the
  * temporary; a failure to fsync the folder (the last step) leaves the new
  * content at name, perhaps not yet durable. path names the file in every
- * message ("cannot write 'PATH': ..."), EXIT_FAILED; an existing name with
- * FS_REPLACE_EXCLUSIVE is an EXIT_USAGE error, "'PATH' already exists; not
+ * message ("cannot write 'PATH': ..."), ERROR_FAILED; an existing name with
+ * FS_REPLACE_EXCLUSIVE is an ERROR_USAGE error, "'PATH' already exists; not
  * overwriting", found before anything is written.
  */
 enum fs_replace_flags {
@@ -95,7 +95,7 @@ int fs_write_all(int fd, const void *buf, size_t len);
  * can write (a sticky folder owned by root, such as /tmp, is fine: others
  * cannot rename or remove what is not theirs there) is refused, since that
  * user could swap what lastgood is about to write as root. Such a refusal
- * and a symbolic link on the way are EXIT_USAGE errors naming the folder.
+ * and a symbolic link on the way are ERROR_USAGE errors naming the folder.
  */
 enum fs_open_flags {
 	FS_OPEN_CREATE = 1,      /* create missing folders (mode 0755) */

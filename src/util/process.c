@@ -127,7 +127,7 @@ int process_run_with(char *const argv[], const struct process_options *opts,
 
 	if (out) {
 		if (pipe2(pipefd, O_CLOEXEC) < 0)
-			return error_errno(err, EXIT_FAILED, errno, "cannot create pipe for '%s'", argv[0]);
+			return error_errno(err, ERROR_FAILED, errno, "cannot create pipe for '%s'", argv[0]);
 		to_pipe[0] = (struct process_redirect){ STDOUT_FILENO, pipefd[1] };
 		to_pipe[1] = (struct process_redirect){ STDERR_FILENO, pipefd[1] };
 		spawn.redirects = to_pipe;
@@ -143,7 +143,7 @@ int process_run_with(char *const argv[], const struct process_options *opts,
 	if (rc != 0) {
 		if (out)
 			close(pipefd[0]);
-		return error_errno(err, EXIT_FAILED, rc, "cannot run '%s'", argv[0]);
+		return error_errno(err, ERROR_FAILED, rc, "cannot run '%s'", argv[0]);
 	}
 	if (out) {
 		read_output(pipefd[0], out, opts && opts->output_max ? opts->output_max
@@ -153,7 +153,7 @@ int process_run_with(char *const argv[], const struct process_options *opts,
 	int wstatus;
 	while (waitpid(pid, &wstatus, 0) < 0) {
 		if (errno != EINTR)
-			return error_errno(err, EXIT_FAILED, errno, "cannot wait for '%s'", argv[0]);
+			return error_errno(err, ERROR_FAILED, errno, "cannot wait for '%s'", argv[0]);
 	}
 	*status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
 	return 0;

@@ -23,7 +23,7 @@ static int sparse_copy_buffered(int in_fd, int out_fd, off_t at, off_t len, cons
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return error_errno(err, EXIT_FAILED, errno, "cannot read '%s'", what);
+			return error_errno(err, ERROR_FAILED, errno, "cannot read '%s'", what);
 		if (n == 0)
 			return 0;   /* it shrank: the caller's stat check tells */
 		for (ssize_t done = 0; done < n;) {
@@ -31,7 +31,7 @@ static int sparse_copy_buffered(int in_fd, int out_fd, off_t at, off_t len, cons
 			if (w < 0 && errno == EINTR)
 				continue;
 			if (w < 0)
-				return error_errno(err, EXIT_FAILED, errno, "cannot write copy of '%s'",
+				return error_errno(err, ERROR_FAILED, errno, "cannot write copy of '%s'",
 						   what);
 			done += w;
 		}
@@ -58,7 +58,7 @@ static int sparse_copy_range(int in_fd, int out_fd, off_t at, off_t len, const c
 			continue;
 		if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP &&
 		    errno != EBADF)
-			return error_errno(err, EXIT_FAILED, errno, "cannot copy '%s'", what);
+			return error_errno(err, ERROR_FAILED, errno, "cannot copy '%s'", what);
 		return sparse_copy_buffered(in_fd, out_fd, in_at, len, what, err);
 	}
 	return 0;
@@ -68,19 +68,19 @@ int sparse_copy(int in_fd, int out_fd, const char *what, struct error *err)
 {
 	struct stat sb;
 	if (fstat(in_fd, &sb) < 0)
-		return error_errno(err, EXIT_FAILED, errno, "cannot inspect '%s'", what);
+		return error_errno(err, ERROR_FAILED, errno, "cannot inspect '%s'", what);
 	off_t end = sb.st_size;
 	for (off_t at = 0; at < end;) {
 		off_t data = lseek(in_fd, at, SEEK_DATA), hole;
 		if (data < 0 && errno == ENXIO)
 			break;   /* a hole to the end */
 		if (data < 0 && errno != EINVAL && errno != EOPNOTSUPP)
-			return error_errno(err, EXIT_FAILED, errno, "cannot read '%s'", what);
+			return error_errno(err, ERROR_FAILED, errno, "cannot read '%s'", what);
 		if (data < 0) {
 			data = at;   /* holes not reported: all of it is data */
 			hole = end;
 		} else if ((hole = lseek(in_fd, data, SEEK_HOLE)) < 0) {
-			return error_errno(err, EXIT_FAILED, errno, "cannot read '%s'", what);
+			return error_errno(err, ERROR_FAILED, errno, "cannot read '%s'", what);
 		}
 		if (data >= end)
 			break;
@@ -91,6 +91,6 @@ int sparse_copy(int in_fd, int out_fd, const char *what, struct error *err)
 		at = hole;
 	}
 	if (end > 0 && ftruncate(out_fd, end) < 0)
-		return error_errno(err, EXIT_FAILED, errno, "cannot write copy of '%s'", what);
+		return error_errno(err, ERROR_FAILED, errno, "cannot write copy of '%s'", what);
 	return 0;
 }

@@ -72,7 +72,7 @@ static int target_names(const struct xattr_target *t, char **names, size_t *len,
 	int e = errno;
 	free(*names);
 	*names = NULL;
-	return error_errno(err, EXIT_FAILED, e, "cannot list the attributes of '%s'", t->what);
+	return error_errno(err, ERROR_FAILED, e, "cannot list the attributes of '%s'", t->what);
 }
 
 static int xattr_order(const void *a, const void *b)
@@ -117,7 +117,7 @@ static int target_value(const struct xattr_target *t, const char *name, unsigned
 		*value = NULL;
 		if (e == ENODATA)
 			return 1;
-		return error_errno(err, EXIT_FAILED, e, "cannot read attribute '%s' of '%s'", name,
+		return error_errno(err, ERROR_FAILED, e, "cannot read attribute '%s' of '%s'", name,
 				   t->what);
 	}
 }
@@ -171,12 +171,12 @@ static int target_apply(const struct xattr_target *t, const struct xattr_list *w
 	for (size_t at = 0; rc == 0 && at < len; at += strlen(names + at) + 1)
 		if (!xattr_find(want, names + at) && target_remove(t, names + at) < 0 &&
 		    errno != ENODATA)
-			rc = error_errno(err, EXIT_FAILED, errno, "cannot remove attribute '%s' of '%s'",
+			rc = error_errno(err, ERROR_FAILED, errno, "cannot remove attribute '%s' of '%s'",
 					 names + at, t->what);
 	free(names);
 	for (size_t i = 0; rc == 0 && want && i < want->n; i++)
 		if (target_set(t, &want->v[i]) < 0)
-			rc = error_errno(err, EXIT_FAILED, errno, "cannot set attribute '%s' of '%s'",
+			rc = error_errno(err, ERROR_FAILED, errno, "cannot set attribute '%s' of '%s'",
 					 want->v[i].name, t->what);
 	return rc;
 }
@@ -200,10 +200,10 @@ static int target_open_link(int dir_fd, const char *name, struct xattr_target *t
 	struct stat sb;
 	t->fd = openat(dir_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (t->fd < 0)
-		return error_errno(err, EXIT_FAILED, errno, "cannot open link '%s'", t->what);
+		return error_errno(err, ERROR_FAILED, errno, "cannot open link '%s'", t->what);
 	if (fstat(t->fd, &sb) < 0 || !S_ISLNK(sb.st_mode)) {
 		close(t->fd);
-		return error_set(err, EXIT_FAILED, "'%s' is no longer a symbolic link", t->what);
+		return error_set(err, ERROR_FAILED, "'%s' is no longer a symbolic link", t->what);
 	}
 	snprintf(t->proc, sizeof(t->proc), "/proc/self/fd/%d", t->fd);
 	return 0;

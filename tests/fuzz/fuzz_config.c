@@ -36,7 +36,7 @@ static void fuzz_config_check_error(const struct config *cfg, const struct error
 	for (const unsigned char *c = (const unsigned char *)err->msg; *c; c++)
 		if (*c < 0x20 || *c == 0x7f)
 			fuzz_config_broken("an error message that is not one line", err);
-	if (err->code == EXIT_USAGE &&
+	if (err->kind == ERROR_USAGE &&
 	    strncmp(err->msg, FUZZ_CONFIG_PATH ":", strlen(FUZZ_CONFIG_PATH ":")))
 		fuzz_config_broken("an error message that does not name the file", err);
 }

@@ -45,7 +45,7 @@ static void expect_errors(const struct error_case *cases, size_t n)
 			config_free(&cfg);
 			fail_msg("no error for case %zu, expected: %s", i, cases[i].msg);
 		}
-		assert_int_equal(err.code, EXIT_USAGE);
+		assert_int_equal(err.kind, ERROR_USAGE);
 		assert_string_equal(err.msg, cases[i].msg);
 		assert_null(cfg.path);
 		assert_null(cfg.services);
@@ -377,7 +377,7 @@ static void test_select_services(void **state)
 		error_clear(&err);
 		assert_int_equal(config_select_services(&cfg, bad[i].names, &mask, &err), -1);
 		assert_null(mask);
-		assert_int_equal(err.code, EXIT_USAGE);
+		assert_int_equal(err.kind, ERROR_USAGE);
 		assert_string_equal(err.msg, bad[i].msg);
 	}
 	config_free(&cfg);
@@ -866,7 +866,7 @@ static void test_errors_paths(void **state)
 			continue;
 		}
 		assert_int_equal(rc, -1);
-		assert_int_equal(err.code, EXIT_USAGE);
+		assert_int_equal(err.kind, ERROR_USAGE);
 		char *want = xstrfmt("/srv/app/%s", cases[i].msg);
 		assert_string_equal(err.msg, want);
 		free(want);
@@ -957,7 +957,7 @@ static void test_live_paths(void **state)
 	assert_int_equal(fs_mkdir_p(real, 0755, &err), 0);
 	assert_int_equal(symlink("real", realsym), 0);
 	assert_int_equal(config_check_live_paths(&cfg, state_dir, "", &err), -1);
-	assert_int_equal(err.code, EXIT_USAGE);
+	assert_int_equal(err.kind, ERROR_USAGE);
 	char *want = xstrfmt("%s:7:13: file 'realsym/b' of service 'web' is also 'real/b' of "
 			     "service 'api' (line 4)", path);
 	assert_string_equal(err.msg, want);
@@ -965,7 +965,7 @@ static void test_live_paths(void **state)
 
 	error_clear(&err);
 	assert_int_equal(config_check_parents(&cfg, &err), -1);
-	assert_int_equal(err.code, EXIT_USAGE);
+	assert_int_equal(err.kind, ERROR_USAGE);
 	want = xstrfmt("%s:7:13: file 'realsym/b' of service 'web': refusing '%s' on the way "
 		       "to live files: it is a symbolic link", path, realsym);
 	assert_string_equal(err.msg, want);
@@ -1036,7 +1036,7 @@ static void test_load_errors(void **state)
 	struct error err = ERROR_INIT;
 
 	assert_int_equal(config_load("/nonexistent/lastgood.yml", &cfg, &err), -1);
-	assert_int_equal(err.code, EXIT_USAGE);
+	assert_int_equal(err.kind, ERROR_USAGE);
 	assert_string_equal(err.msg, "/nonexistent/lastgood.yml: no such file "
 			    "(create one with 'lastgood init')");
 	assert_null(cfg.path);

@@ -140,7 +140,7 @@ static void test_replace_at_failure_leaves_no_trace(void **state)
 	assert_int_equal(fs_mkdir_p(path, 0755, &err), 0);
 	free(make_file(path, "kept"));
 	assert_int_equal(fs_replace_at(dir_fd, "conf", path, "new\n", 4, &how, &err), -1);
-	assert_int_equal(err.code, EXIT_FAILED);
+	assert_int_equal(err.kind, ERROR_FAILED);
 	char *msg = xstrfmt("cannot put '%s' in place: Is a directory", path);
 	assert_string_equal(err.msg, msg);
 	assert_file(inside, "x", 0644);
@@ -168,7 +168,7 @@ static void test_replace_at_exclusive_replaces_nothing(void **state)
 	umask(old_umask);
 	assert_file(path, "a\n", 0640);
 	assert_int_equal(fs_replace_at(dir_fd, "lastgood.yml", path, "b\n", 2, &how, &err), -1);
-	assert_int_equal(err.code, EXIT_USAGE);
+	assert_int_equal(err.kind, ERROR_USAGE);
 	char *msg = xstrfmt("'%s' already exists; not overwriting", path);
 	assert_string_equal(err.msg, msg);
 	assert_file(path, "a\n", 0640);
@@ -176,7 +176,7 @@ static void test_replace_at_exclusive_replaces_nothing(void **state)
 	assert_int_equal(symlink("nowhere", link), 0);
 	error_clear(&err);
 	assert_int_equal(fs_replace_at(dir_fd, "dangling", link, "b\n", 2, &how, &err), -1);
-	assert_int_equal(err.code, EXIT_USAGE);
+	assert_int_equal(err.kind, ERROR_USAGE);
 	char target[16] = "";
 	assert_int_equal(readlink(link, target, sizeof(target) - 1), 7);
 	assert_string_equal(target, "nowhere");

@@ -277,7 +277,7 @@ static void test_stat_cache_commit_failure(void **state)
 	syncs_fail = 1;
 	assert_int_equal(manifest_capture_entry(&c.db, "api", c.top, c.top, 0, &e, &stats, &err), -1);
 	syncs_fail = 0;
-	assert_int_equal(err.code, EXIT_FAILED);
+	assert_int_equal(err.kind, ERROR_FAILED);
 	assert_non_null(strstr(err.msg, "cannot record the files read (stat cache)"));
 	assert_non_null(strstr(err.msg, "disk I/O error"));
 	assert_int_equal(e.nnodes, 0);
@@ -450,7 +450,7 @@ static void test_special_file_refused(void **state)
 	assert_int_equal(mkfifo(fifo, 0600), 0);
 
 	assert_int_equal(manifest_capture_entry(&f->st, "api", top, top, 0, &e, NULL, &err), -1);
-	assert_int_equal(err.code, EXIT_FAILED);
+	assert_int_equal(err.kind, ERROR_FAILED);
 	struct strbuf want = STRBUF_INIT;
 	strbuf_addf(&want, "'%s': special file (fifo) cannot be recorded", fifo);
 	assert_string_equal(err.msg, want.buf);

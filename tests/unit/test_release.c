@@ -124,7 +124,7 @@ static void test_refs_errors(void **state)
 	set_live(&fx->st, 2);
 
 	assert_int_equal(release_resolve(&fx->st, "abc1", &id, &err), -1);
-	assert_int_equal(err.code, EXIT_USAGE);
+	assert_int_equal(err.kind, ERROR_USAGE);
 	assert_non_null(strstr(err.msg, "ambiguous"));
 	assert_int_equal(release_resolve(&fx->st, "9", &id, &err), -1);
 	assert_non_null(strstr(err.msg, "no release 9"));
@@ -133,7 +133,7 @@ static void test_refs_errors(void **state)
 	assert_int_equal(release_resolve(&fx->st, "-5", &id, &err), -1);
 	assert_int_equal(release_resolve(&fx->st, "-0", &id, &err), -1);
 	assert_int_equal(release_resolve(&fx->st, "$(rm -rf /)", &id, &err), -1);
-	assert_int_equal(err.code, EXIT_USAGE);
+	assert_int_equal(err.kind, ERROR_USAGE);
 }
 
 static void test_labels_checked(void **state)
@@ -149,7 +149,7 @@ static void test_labels_checked(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct release_meta meta = { .label = bad[i] };
 		assert_int_equal(release_create(&fx->st, &m, &meta, &id, &created, &err), -1);
-		assert_int_equal(err.code, EXIT_USAGE);
+		assert_int_equal(err.kind, ERROR_USAGE);
 	}
 	struct release_meta dup = { .label = "v1" };
 	assert_int_equal(release_create(&fx->st, &m, &dup, &id, &created, &err), -1);
@@ -234,7 +234,7 @@ static void test_journal_records_steps(void **state)
 	operation_record_clear(&rec);
 
 	assert_int_equal(operation_get(&fx->st, op + 7, &rec, &err), -1);
-	assert_int_equal(err.code, EXIT_USAGE);
+	assert_int_equal(err.kind, ERROR_USAGE);
 }
 
 static void test_state_folder_refused_when_unsafe(void **state)
@@ -266,7 +266,7 @@ static void test_lock_is_exclusive(void **state)
 	assert_int_equal(state_lock(&fx->st, "deploy", &err), 0);
 	assert_int_equal(state_open(&second, fx->st.dir, STATE_READ, &err), 0);
 	assert_int_equal(state_lock(&second, "rollback", &err), -1);
-	assert_int_equal(err.code, EXIT_LOCKED);
+	assert_int_equal(err.kind, ERROR_BUSY);
 	assert_non_null(strstr(err.msg, "'deploy'"));
 	state_close(&second);
 }

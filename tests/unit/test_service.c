@@ -271,7 +271,7 @@ static void test_process_start_inspect_stop(void **state)
 	free(log);
 
 	assert_int_equal(service_start(&f->st, svc, &err), -1);
-	assert_int_equal(err.code, EXIT_FAILED);
+	assert_int_equal(err.kind, ERROR_FAILED);
 	char *expected = xstrfmt("service 'sleeper' is already running (pid %ld)", info.pid);
 	assert_string_equal(err.msg, expected);
 	free(expected);
@@ -390,7 +390,7 @@ static void test_process_cannot_start(void **state)
 	struct error err = ERROR_INIT;
 
 	assert_int_equal(service_start(&f->st, service(f, "nope"), &err), -1);
-	assert_int_equal(err.code, EXIT_FAILED);
+	assert_int_equal(err.kind, ERROR_FAILED);
 	char *expected = xstrfmt("cannot start service 'nope': cannot run '%s/bin/nope': "
 				 "No such file or directory", f->dir);
 	assert_string_equal(err.msg, expected);
@@ -541,7 +541,7 @@ static void test_command_manager(void **state)
 	start_ok(f, "nostatus");
 
 	assert_int_equal(service_start(&f->st, service(f, "failing"), &err), -1);
-	assert_int_equal(err.code, EXIT_FAILED);
+	assert_int_equal(err.kind, ERROR_FAILED);
 	assert_string_equal(err.msg, "cannot start service 'failing': "
 			    "'sh -c echo starting; echo \"$WHY\" >&2; exit 4' exited with status 4: boom");
 	info = inspect(f, "failing");
@@ -591,7 +591,7 @@ static void test_systemd_manager(void **state)
 	assert_string_equal(info.detail, "inactive");
 
 	assert_int_equal(service_stop(&f->st, service(f, "broken"), &err), -1);
-	assert_int_equal(err.code, EXIT_FAILED);
+	assert_int_equal(err.kind, ERROR_FAILED);
 	assert_string_equal(err.msg, "cannot stop service 'broken': 'systemctl stop broken.service' "
 			    "exited with status 5: Failed to start broken.service: "
 			    "Unit broken.service not found.");
@@ -624,7 +624,7 @@ static void test_compose_without_docker(void **state)
 	assert_int_equal(info.running, -1);
 	assert_string_equal(info.detail, "cannot run 'docker': No such file or directory");
 	assert_int_equal(service_start(&f->st, service(f, "web"), &err), -1);
-	assert_int_equal(err.code, EXIT_FAILED);
+	assert_int_equal(err.kind, ERROR_FAILED);
 	assert_string_equal(err.msg, "cannot start service 'web': cannot run 'docker': "
 			    "No such file or directory");
 }

@@ -321,7 +321,7 @@ static void test_corrupt_object_detected(void **state)
 	damage(st, digest, "HELLO\n");
 
 	assert_int_equal(store_verify(&st->store, digest, &err), -1);
-	assert_int_equal(err.code, EXIT_FAILED);
+	assert_int_equal(err.kind, ERROR_FAILED);
 	assert_non_null(strstr(err.msg, "object '5891b5b522d5' is corrupt (expected 5891b5b522d5, got "));
 	error_clear(&err);
 	assert_int_equal(store_check(&st->store, digest, &err), STORE_CORRUPT);

@@ -37,7 +37,7 @@ struct config_parser {
 	yaml_node_t **after;     /* per service: its `after` list, for marks */
 };
 
-/* load.c: an EXIT_USAGE error "PATH:LINE:COLUMN: message" in err, with
+/* load.c: an ERROR_USAGE error "PATH:LINE:COLUMN: message" in err, with
  * control bytes escaped so that it stays one line; returns -1. */
 int mark_error(struct error *err, const char *path, struct config_mark mark, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));

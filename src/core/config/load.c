@@ -63,7 +63,7 @@ static int mark_errorv(struct error *err, const char *path, struct config_mark m
 		else
 			strbuf_addch(&escaped, (char)*c);
 	}
-	error_set(err, EXIT_USAGE, "%s", escaped.buf);
+	error_set(err, ERROR_USAGE, "%s", escaped.buf);
 	strbuf_release(&line);
 	strbuf_release(&escaped);
 	return -1;
@@ -858,7 +858,7 @@ static int syntax_error(struct config_parser *p, const yaml_parser_t *parser)
 	const char *problem = parser->problem ? parser->problem : "cannot parse";
 
 	if (parser->error == YAML_MEMORY_ERROR)
-		return error_set(p->err, EXIT_FAILED, "%s: out of memory parsing YAML", p->path);
+		return error_set(p->err, ERROR_FAILED, "%s: out of memory parsing YAML", p->path);
 	/* The reader reports bad encoding by byte offset, not line. */
 	if (parser->error == YAML_READER_ERROR)
 		return mark_error(p->err, p->path, offset_mark(p, parser->problem_offset),
@@ -878,7 +878,7 @@ static int load_document(struct config_parser *p)
 	int rc = -1;
 
 	if (!yaml_parser_initialize(&parser))
-		return error_set(p->err, EXIT_FAILED, "%s: cannot initialize the YAML parser", p->path);
+		return error_set(p->err, ERROR_FAILED, "%s: cannot initialize the YAML parser", p->path);
 	yaml_parser_set_input_string(&parser, (const unsigned char *)p->text, p->len);
 	if (!yaml_parser_load(&parser, &p->doc)) {
 		syntax_error(p, &parser);
@@ -915,7 +915,7 @@ static int set_config_dir(struct config *cfg, struct error *err)
 		char *cwd = get_current_dir_name();
 		if (!cwd) {
 			free(dir);
-			return error_errno(err, EXIT_FAILED, errno, "cannot find the current folder");
+			return error_errno(err, ERROR_FAILED, errno, "cannot find the current folder");
 		}
 		cfg->dir = path_absolute(cwd, dir);
 		free(cwd);
@@ -960,9 +960,9 @@ int config_load(const char *path, struct config *cfg, struct error *err)
 	memset(cfg, 0, sizeof(*cfg));
 	if (fs_read_file(path, &text, err) < 0) {
 		if (!path_exists(path))
-			error_set(err, EXIT_USAGE, "%s: no such file (create one with 'lastgood init')",
+			error_set(err, ERROR_USAGE, "%s: no such file (create one with 'lastgood init')",
 				  path);
-		err->code = EXIT_USAGE;
+		err->kind = ERROR_USAGE;
 		strbuf_release(&text);
 		return -1;
 	}

@@ -146,7 +146,7 @@ int config_select_services(const struct config *cfg, const char *names,
 
 		if (!len) {
 			free(mask);
-			return error_set(err, EXIT_USAGE, "empty service name in '%s'", names);
+			return error_set(err, ERROR_USAGE, "empty service name in '%s'", names);
 		}
 		for (i = 0; i < cfg->nservices; i++)
 			if (!strncmp(cfg->services[i].name, a, len) && !cfg->services[i].name[len])
@@ -155,7 +155,7 @@ int config_select_services(const struct config *cfg, const char *names,
 			struct strbuf known = STRBUF_INIT;
 			for (size_t k = 0; k < cfg->nservices; k++)
 				strbuf_addf(&known, "%s%s", k ? ", " : "", cfg->services[k].name);
-			error_set(err, EXIT_USAGE, "unknown service '%.*s' (known: %s)", (int)len, a,
+			error_set(err, ERROR_USAGE, "unknown service '%.*s' (known: %s)", (int)len, a,
 				  known.buf);
 			strbuf_release(&known);
 			free(mask);

@@ -184,7 +184,7 @@ int config_check_live_paths(const struct config *cfg, const char *state_dir,
 {
 	char *cwd = get_current_dir_name();
 	if (!cwd)
-		return error_errno(err, EXIT_FAILED, errno, "cannot find the current folder");
+		return error_errno(err, ERROR_FAILED, errno, "cannot find the current folder");
 	char *lexical = path_absolute(cwd, state_dir);
 	char *physical = path_physical(lexical);
 	char *config_file = path_physical(cfg->file);

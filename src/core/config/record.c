@@ -103,7 +103,7 @@ int config_bind_state(const struct config *cfg, struct state *st, int record,
 		if (record && !(same_absolute && same_relative))
 			rc = binding_record(st, &now, err);
 	} else {
-		rc = error_set(err, EXIT_USAGE, "state folder '%s' belongs to config '%s', not to "
+		rc = error_set(err, ERROR_USAGE, "state folder '%s' belongs to config '%s', not to "
 			       "'%s': give this config a state folder of its own (state_dir or "
 			       "--state-dir), or run 'lastgood rebind' if it replaces that one",
 			       st->dir, absolute ? absolute : relative, now.absolute);
@@ -208,7 +208,7 @@ int config_restore(const struct config *cfg, long op, char **kept, struct error 
 		return -1;
 	if (fstatat(dir_fd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0) {
 		if (!S_ISREG(sb.st_mode)) {
-			error_set(err, EXIT_USAGE, "cannot write config '%s': not a plain file "
+			error_set(err, ERROR_USAGE, "cannot write config '%s': not a plain file "
 				  "(a link is left for you to point)", cfg->file);
 			goto out;
 		}
@@ -219,14 +219,14 @@ int config_restore(const struct config *cfg, long op, char **kept, struct error 
 		 * holds. A second name costs no copy and cannot be torn. */
 		*kept = xstrfmt("%s.before-%ld", name, op);
 		if (linkat(dir_fd, name, dir_fd, *kept, 0) < 0) {
-			error_errno(err, EXIT_FAILED, errno, "cannot keep config '%s' as '%s'",
+			error_errno(err, ERROR_FAILED, errno, "cannot keep config '%s' as '%s'",
 				    cfg->file, *kept);
 			free(*kept);
 			*kept = NULL;
 			goto out;
 		}
 	} else if (errno != ENOENT) {
-		error_errno(err, EXIT_FAILED, errno, "cannot inspect config '%s'", cfg->file);
+		error_errno(err, ERROR_FAILED, errno, "cannot inspect config '%s'", cfg->file);
 		goto out;
 	}
 	rc = fs_replace_at(dir_fd, name, cfg->file, cfg->text, cfg->text_len, &how, err);

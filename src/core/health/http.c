@@ -36,7 +36,7 @@ int http_ready(struct error *err)
 	CURL_FUNCTIONS(CURL_LOAD)
 #undef CURL_LOAD
 	if (health_curl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		return error_set(err, EXIT_FAILED, "cannot initialize libcurl");
+		return error_set(err, ERROR_FAILED, "cannot initialize libcurl");
 	initialized = 1;
 	return 0;
 }
@@ -76,13 +76,13 @@ int http_start(struct probe *p, CURLM *multi, const char *no_proxy, struct error
 
 	p->easy = health_curl.easy_init();
 	if (!p->easy)
-		return error_set(err, EXIT_FAILED, "cannot initialize libcurl");
+		return error_set(err, ERROR_FAILED, "cannot initialize libcurl");
 	for (size_t i = 0; i < check->nheaders; i++) {
 		char *line = xstrfmt("%s: %s", check->headers[i].key, check->headers[i].value);
 		struct curl_slist *list = health_curl.slist_append(p->headers, line);
 		free(line);
 		if (!list)
-			return error_set(err, EXIT_FAILED, "cannot add http header '%s'",
+			return error_set(err, ERROR_FAILED, "cannot add http header '%s'",
 					 check->headers[i].key);
 		p->headers = list;
 	}
@@ -105,7 +105,7 @@ int http_start(struct probe *p, CURLM *multi, const char *no_proxy, struct error
 	health_curl.easy_setopt(p->easy, CURLOPT_ERRORBUFFER, p->curl_error);
 	health_curl.easy_setopt(p->easy, CURLOPT_PRIVATE, p);
 	if (health_curl.multi_add_handle(multi, p->easy) != CURLM_OK)
-		return error_set(err, EXIT_FAILED, "cannot start http check of '%s'", p->label);
+		return error_set(err, ERROR_FAILED, "cannot start http check of '%s'", p->label);
 	return 0;
 }
 

@@ -69,7 +69,7 @@ static int round_drive(CURLM *multi, struct probe *probes, size_t n, struct erro
 	for (;;) {
 		int running;
 		if (health_curl.multi_perform(multi, &running) != CURLM_OK) {
-			rc = error_set(err, EXIT_FAILED, "http checks failed inside libcurl");
+			rc = error_set(err, ERROR_FAILED, "http checks failed inside libcurl");
 			break;
 		}
 		http_collect(multi);
@@ -114,7 +114,7 @@ static int round_drive(CURLM *multi, struct probe *probes, size_t n, struct erro
 			wait = 0;
 		if (health_curl.multi_poll(multi, fds, nfds, (int)(wait > INT_MAX ? INT_MAX : wait), NULL)
 		    != CURLM_OK) {
-			rc = error_set(err, EXIT_FAILED, "cannot wait for health checks");
+			rc = error_set(err, ERROR_FAILED, "cannot wait for health checks");
 			break;
 		}
 
@@ -174,7 +174,7 @@ int health_round_run(const struct config *cfg, const unsigned char *selected,
 	char *no_proxy = http_no_proxy();
 	int rc = 0;
 	if (!multi)
-		rc = error_set(err, EXIT_FAILED, "cannot initialize libcurl");
+		rc = error_set(err, ERROR_FAILED, "cannot initialize libcurl");
 	/* Children first, so they cannot inherit the sockets libcurl opens
 	 * for this round. */
 	static const enum health_kind start_order[] = { HEALTH_EXEC, HEALTH_TCP, HEALTH_HTTP };

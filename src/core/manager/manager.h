@@ -26,8 +26,8 @@
  * Every function gets the state (its database, its folder) and the service
  * as the config describes it, and may block (it runs the manager's own
  * programs, or waits for a process to stop). Errors follow service.h: a
- * failure to start or stop the service is EXIT_FAILED; one of lastgood's
- * own (its state database, its log) is EXIT_NEEDS_ATTENTION. No manager
+ * failure to start or stop the service is ERROR_FAILED; one of lastgood's
+ * own (its state database, its log) is ERROR_ATTENTION. No manager
  * prints, and every program runs from an argv, never through a shell.
  */
 #ifndef LG_MANAGER_H
@@ -54,7 +54,7 @@ struct service_manager {
 	 * (compose: the Compose service is the service's name). NULL: none. */
 	void (*configure)(struct service *svc);
 	/* Start the service; return once started (not once healthy). Starting
-	 * one that runs already is EXIT_FAILED. */
+	 * one that runs already is ERROR_FAILED. */
 	int (*start)(struct state *st, const struct service *svc, struct error *err);
 	/* Stop it and return once it has stopped; stopping a stopped service
 	 * succeeds. */

@@ -191,16 +191,16 @@ static int group_terminate(const struct service *svc, long pgid, struct error *e
 	if (!group_alive(pgid))
 		return 0;
 	if (kill(-(pid_t)pgid, SIGTERM) < 0 && errno != ESRCH)
-		return error_errno(err, EXIT_FAILED, errno, "cannot stop service '%s': signal pid %ld",
+		return error_errno(err, ERROR_FAILED, errno, "cannot stop service '%s': signal pid %ld",
 				   svc->name, pgid);
 	if (group_wait_gone(pgid, svc->policy.stop_timeout_ms))
 		return 0;
 	if (kill(-(pid_t)pgid, SIGKILL) < 0 && errno != ESRCH)
-		return error_errno(err, EXIT_FAILED, errno, "cannot stop service '%s': kill pid %ld",
+		return error_errno(err, ERROR_FAILED, errno, "cannot stop service '%s': kill pid %ld",
 				   svc->name, pgid);
 	if (group_wait_gone(pgid, KILL_WAIT_MS))
 		return 0;
-	return error_set(err, EXIT_FAILED,
+	return error_set(err, ERROR_FAILED,
 			 "cannot stop service '%s': process group %ld still alive %ds after SIGKILL",
 			 svc->name, pgid, KILL_WAIT_MS / 1000);
 }
@@ -375,10 +375,10 @@ static int process_open_log(struct state *st, const struct service *svc, struct 
 	int fd = -1;
 
 	if (mkdir(logs, 0700) < 0 && errno != EEXIST)
-		error_errno(err, EXIT_NEEDS_ATTENTION, errno, "cannot create log folder '%s'", logs);
+		error_errno(err, ERROR_ATTENTION, errno, "cannot create log folder '%s'", logs);
 	else if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
 			    0600)) < 0)
-		error_errno(err, EXIT_NEEDS_ATTENTION, errno, "cannot open log '%s'", path);
+		error_errno(err, ERROR_ATTENTION, errno, "cannot open log '%s'", path);
 	free(logs);
 	free(name);
 	free(path);
@@ -481,12 +481,12 @@ static int process_gate_spawn(struct state *st, const struct service *svc,
 	if (log_fd < 0)
 		return -1;
 	if (gate_pipe(go) < 0) {
-		error_errno(err, EXIT_NEEDS_ATTENTION, errno, "cannot make the exec gate's pipe");
+		error_errno(err, ERROR_ATTENTION, errno, "cannot make the exec gate's pipe");
 		close(log_fd);
 		return -1;
 	}
 	if (gate_pipe(status) < 0) {
-		error_errno(err, EXIT_NEEDS_ATTENTION, errno, "cannot make the exec gate's pipe");
+		error_errno(err, ERROR_ATTENTION, errno, "cannot make the exec gate's pipe");
 		close(go[0]);
 		close(go[1]);
 		close(log_fd);
@@ -521,7 +521,7 @@ static int process_gate_spawn(struct state *st, const struct service *svc,
 	close(go[0]);
 	close(status[1]);
 	if (rc != 0) {
-		error_errno(err, EXIT_NEEDS_ATTENTION, rc, "cannot run the exec gate '%s'", argv[0]);
+		error_errno(err, ERROR_ATTENTION, rc, "cannot run the exec gate '%s'", argv[0]);
 		close(go[1]);
 		close(status[0]);
 	} else {
@@ -570,7 +570,7 @@ static int process_gate_go(int fd)
 }
 
 /* Its pid recorded: let the gate exec `run`, and learn whether it could.
- * An exec that failed is the service's failure to start (EXIT_FAILED),
+ * An exec that failed is the service's failure to start (ERROR_FAILED),
  * named as a failed spawn is; the gate is then reaped. */
 static int process_gate_open(const struct service *svc, struct process_gate *gate,
 			     struct error *err)
@@ -578,7 +578,7 @@ static int process_gate_open(const struct service *svc, struct process_gate *gat
 	int e = 0;
 	ssize_t n;
 	if (process_gate_go(gate->go_fd) < 0) {
-		error_errno(err, EXIT_NEEDS_ATTENTION, errno, "cannot start service '%s': "
+		error_errno(err, ERROR_ATTENTION, errno, "cannot start service '%s': "
 			    "its exec gate is gone", svc->name);
 		process_gate_close(gate, 1);
 		return -1;
@@ -588,7 +588,7 @@ static int process_gate_open(const struct service *svc, struct process_gate *gat
 	while ((n = read(gate->status_fd, &e, sizeof(e))) < 0 && errno == EINTR)
 		;
 	if (n == (ssize_t)sizeof(e))
-		error_errno(err, EXIT_FAILED, e, "cannot start service '%s': cannot run '%s'",
+		error_errno(err, ERROR_FAILED, e, "cannot start service '%s': cannot run '%s'",
 			    svc->name, gate->program);
 	/* EOF: the exec went through (or the gate died, which a probe sees) */
 	process_gate_close(gate, n == (ssize_t)sizeof(e));
@@ -603,14 +603,14 @@ static int process_start(struct state *st, const struct service *svc, struct err
 	struct process_gate gate;
 	struct proc_stat ps;
 
-	/* lastgood's own failures (its record, its log) are EXIT_NEEDS_ATTENTION:
+	/* lastgood's own failures (its record, its log) are ERROR_ATTENTION:
 	 * they prove nothing about the service (service.h). */
 	if (process_probe(st, svc, &row, &info, &verdict, err) < 0) {
-		err->code = EXIT_NEEDS_ATTENTION;
+		err->kind = ERROR_ATTENTION;
 		return -1;
 	}
 	if (verdict == PROCESS_RUNNING)
-		return error_set(err, EXIT_FAILED, "service '%s' is already running (pid %ld)",
+		return error_set(err, ERROR_FAILED, "service '%s' is already running (pid %ld)",
 				 svc->name, row.pid);
 	/* One an older lastgood lost track of (killed before it recorded the
 	 * pid) is stopped rather than adopted: it may run files since
@@ -623,7 +623,7 @@ static int process_start(struct state *st, const struct service *svc, struct err
 	 * exec keeps it. */
 	if (proc_stat_read(gate.pid, &ps) < 0) {
 		process_gate_close(&gate, 1);
-		return error_set(err, EXIT_NEEDS_ATTENTION,
+		return error_set(err, ERROR_ATTENTION,
 				 "cannot start service '%s': cannot read '/proc/%ld/stat'",
 				 svc->name, (long)gate.pid);
 	}
@@ -633,7 +633,7 @@ static int process_start(struct state *st, const struct service *svc, struct err
 	if (process_row_put(st, svc->name, &row, err) < 0) {
 		process_gate_close(&gate, 1);
 		error_prefix(err, "cannot start service '%s'", svc->name);
-		err->code = EXIT_NEEDS_ATTENTION;
+		err->kind = ERROR_ATTENTION;
 		return -1;
 	}
 	if (process_gate_open(svc, &gate, err) < 0) {

@@ -100,9 +100,9 @@ int manager_check_workdir(const struct service *svc, struct error *err)
 {
 	struct stat sb;
 	if (stat(svc->workdir, &sb) < 0)
-		return error_errno(err, EXIT_FAILED, errno, "workdir '%s'", svc->workdir);
+		return error_errno(err, ERROR_FAILED, errno, "workdir '%s'", svc->workdir);
 	if (!S_ISDIR(sb.st_mode))
-		return error_set(err, EXIT_FAILED, "workdir '%s' is not a folder", svc->workdir);
+		return error_set(err, ERROR_FAILED, "workdir '%s' is not a folder", svc->workdir);
 	return 0;
 }
 
@@ -160,7 +160,7 @@ int manager_run_program(const struct service *svc, char *const *args, int flags,
 	return rc;
 }
 
-/* Start or stop through a program: a nonzero exit is an EXIT_FAILED error
+/* Start or stop through a program: a nonzero exit is an ERROR_FAILED error
  * naming the command line, its status and its last line of output. */
 int manager_run_action(const struct service *svc, const char *verb, char *const *args,
 		       int flags, struct error *err)
@@ -178,7 +178,7 @@ int manager_run_action(const struct service *svc, const char *verb, char *const 
 		strbuf_addf(&msg, "cannot %s service '%s': '", verb, svc->name);
 		add_command_line(&msg, args);
 		strbuf_addf(&msg, "' exited with status %d%s%s", status, *line ? ": " : "", line);
-		rc = error_set(err, EXIT_FAILED, "%s", msg.buf);
+		rc = error_set(err, ERROR_FAILED, "%s", msg.buf);
 		strbuf_release(&msg);
 	}
 	strbuf_release(&out);

@@ -30,7 +30,7 @@ char **manager_environment(const struct service *svc, const char *marker);
  * workdir; free with manager_free_strings. */
 char **manager_argv(const struct service *svc, char *const *args);
 void manager_free_strings(char **v);
-/* EXIT_FAILED naming the workdir when it is missing or not a folder. */
+/* ERROR_FAILED naming the workdir when it is missing or not a folder. */
 int manager_check_workdir(const struct service *svc, struct error *err);
 /* The last non-empty line of out, trimmed and bounded to size. */
 void manager_last_line(const struct strbuf *out, char *line, size_t size);
@@ -44,7 +44,7 @@ enum manager_run_flags {
  * when it could not run at all. */
 int manager_run_program(const struct service *svc, char *const *args, int flags,
 			struct strbuf *out, int *status, struct error *err);
-/* Start or stop (verb) through a program: a nonzero exit is EXIT_FAILED
+/* Start or stop (verb) through a program: a nonzero exit is ERROR_FAILED
  * naming the command line, its status and its last line of output. */
 int manager_run_action(const struct service *svc, const char *verb, char *const *args,
 		       int flags, struct error *err);

@@ -91,7 +91,7 @@ static int files_check(struct state *st, long op, void *data, long live_id, stru
 		}
 		if (same)
 			continue;
-		error_set(err, EXIT_FAILED, "'%s' changed after it was recorded%s%.0ld, while the "
+		error_set(err, ERROR_FAILED, "'%s' changed after it was recorded%s%.0ld, while the "
 			  "services were stopping: nothing was switched and they are started again; "
 			  "run the command again to record the change first", e->path,
 			  live_id ? " as part of release " : "", live_id);

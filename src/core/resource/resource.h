@@ -39,7 +39,7 @@
  *
  * Adding a kind is a file here and an entry in resource_kinds[] (files.c
  * holds the table): the engine loops over the table. Each call returns
- * 0, or -1 with err; err->code EXIT_NEEDS_ATTENTION means the resource
+ * 0, or -1 with err; err->kind ERROR_ATTENTION means the resource
  * could not put itself back and `recover` must finish.
  */
 #ifndef LG_RESOURCE_H

@@ -152,9 +152,9 @@ static int capture_read_once(struct capture *c, struct capture_job *job, int fd,
 {
 	struct stat after;
 	if (fstat(fd, &job->sb) < 0)
-		return error_errno(&job->err, EXIT_FAILED, errno, "cannot inspect '%s'", path);
+		return error_errno(&job->err, ERROR_FAILED, errno, "cannot inspect '%s'", path);
 	if (!S_ISREG(job->sb.st_mode))
-		return error_set(&job->err, EXIT_FAILED, "'%s' changed while it was being recorded",
+		return error_set(&job->err, ERROR_FAILED, "'%s' changed while it was being recorded",
 				 path);
 	if (store_batch_write(&c->batch, fd, path, &job->written, &job->err) < 0)
 		return -1;
@@ -183,14 +183,14 @@ static void capture_read_job(void *ctx, size_t i)
 	job->rc = -1;
 	int fd = openat(job->at_fd, job->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
-		error_errno(&job->err, EXIT_FAILED, errno, "cannot open '%s'", path);
+		error_errno(&job->err, ERROR_FAILED, errno, "cannot open '%s'", path);
 		goto out;
 	}
 	for (int tries = 0; tries < CAPTURE_READ_TRIES && !held; tries++)
 		if ((held = capture_read_once(c, job, fd, path)) < 0)
 			goto out;
 	if (!held) {
-		error_set(&job->err, EXIT_FAILED, "'%s' changed each of the %d times it was read; "
+		error_set(&job->err, ERROR_FAILED, "'%s' changed each of the %d times it was read; "
 			  "nothing was recorded", path, CAPTURE_READ_TRIES);
 		goto out;
 	}
@@ -268,7 +268,7 @@ static int capture_file(struct capture *c, int at_fd, const char *name, const ch
 		int fd = fcntl(at_fd, F_DUPFD_CLOEXEC, 0);
 		if (fd < 0) {
 			char *path = capture_path(c, rel);
-			error_errno(c->err, EXIT_FAILED, errno, "cannot open folder of '%s'", path);
+			error_errno(c->err, ERROR_FAILED, errno, "cannot open folder of '%s'", path);
 			free(path);
 			return -1;
 		}
@@ -301,7 +301,7 @@ static int capture_link(struct capture *c, int at_fd, const char *name, const ch
 		target = xrealloc(target, size);
 		ssize_t n = readlinkat(at_fd, name, target, size);
 		if (n < 0) {
-			error_errno(c->err, EXIT_FAILED, errno, "cannot read link '%s'", path);
+			error_errno(c->err, ERROR_FAILED, errno, "cannot read link '%s'", path);
 			free(path);
 			free(target);
 			return -1;
@@ -424,11 +424,11 @@ static int capture_mount_error(const struct capture *c, const char *rel)
 {
 	char *path = capture_path(c, rel);
 	if (*rel)
-		error_set(c->err, EXIT_USAGE, "'%s' is a mount point inside '%s' (a 'files' entry of "
+		error_set(c->err, ERROR_USAGE, "'%s' is a mount point inside '%s' (a 'files' entry of "
 			  "service '%s'): a switch would move it with the old tree; refusing", path,
 			  c->source, c->entry->service);
 	else
-		error_set(c->err, EXIT_USAGE, "'%s' (a 'files' entry of service '%s') is a mount "
+		error_set(c->err, ERROR_USAGE, "'%s' (a 'files' entry of service '%s') is a mount "
 			  "point, which a switch cannot rename; refusing", path, c->entry->service);
 	free(path);
 	return -1;
@@ -438,7 +438,7 @@ static int capture_child(struct capture *c, int at_fd, struct capture_child *ch)
 {
 	if (ch->stat_errno) {
 		char *path = capture_path(c, ch->rel);
-		error_errno(c->err, EXIT_FAILED, ch->stat_errno, "cannot inspect '%s'", path);
+		error_errno(c->err, ERROR_FAILED, ch->stat_errno, "cannot inspect '%s'", path);
 		free(path);
 		return -1;
 	}
@@ -464,7 +464,7 @@ static int capture_list(struct capture *c, DIR *d, const char *path, const char 
 		struct dirent *de = readdir(d);
 		if (!de) {
 			if (errno)
-				return error_errno(c->err, EXIT_FAILED, errno,
+				return error_errno(c->err, ERROR_FAILED, errno,
 						   "cannot list folder '%s'", path);
 			return 0;
 		}
@@ -487,11 +487,11 @@ static int capture_dir(struct capture *c, int at_fd, const char *name, const cha
 
 	int fd = openat(at_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
-		error_errno(c->err, EXIT_FAILED, errno, "cannot open folder '%s'", path);
+		error_errno(c->err, ERROR_FAILED, errno, "cannot open folder '%s'", path);
 		goto out;
 	}
 	if (fstat(fd, &sb) < 0) {
-		error_errno(c->err, EXIT_FAILED, errno, "cannot inspect '%s'", path);
+		error_errno(c->err, ERROR_FAILED, errno, "cannot inspect '%s'", path);
 		close(fd);
 		goto out;
 	}
@@ -505,7 +505,7 @@ static int capture_dir(struct capture *c, int at_fd, const char *name, const cha
 
 	d = fdopendir(fd);
 	if (!d) {
-		error_errno(c->err, EXIT_FAILED, errno, "cannot open folder '%s'", path);
+		error_errno(c->err, ERROR_FAILED, errno, "cannot open folder '%s'", path);
 		close(fd);
 		goto out;
 	}
@@ -558,7 +558,7 @@ static int capture_node(struct capture *c, int at_fd, const char *name, const ch
 	if (S_ISDIR(sb->st_mode))
 		return capture_dir(c, at_fd, name, rel);
 	char *path = capture_path(c, rel);
-	error_set(c->err, EXIT_FAILED, "'%s': special file (%s) cannot be recorded",
+	error_set(c->err, ERROR_FAILED, "'%s': special file (%s) cannot be recorded",
 		  path, capture_special_kind(sb->st_mode));
 	free(path);
 	return -1;
@@ -652,7 +652,7 @@ static int capture_link_names(struct capture *c)
 			struct manifest_node *other = capture_find_node(c->entry, c->inodes[j].rel);
 			if (!capture_same_file(first, other)) {
 				char *path = capture_path(c, other->rel);
-				error_set(c->err, EXIT_FAILED, "'%s' changed while it was being "
+				error_set(c->err, ERROR_FAILED, "'%s' changed while it was being "
 					  "recorded", path);
 				free(path);
 				return -1;
@@ -768,7 +768,7 @@ int manifest_capture(struct state *st, const struct config *cfg, int flags,
 	/* One path in two entries would make a release ambiguous. */
 	for (size_t i = 1; i < m->n; i++)
 		if (!strcmp(m->entries[i - 1].path, m->entries[i].path)) {
-			error_set(err, EXIT_USAGE, "'%s' is listed twice (services '%s' and '%s')",
+			error_set(err, ERROR_USAGE, "'%s' is listed twice (services '%s' and '%s')",
 				  m->entries[i].path, m->entries[i - 1].service,
 				  m->entries[i].service);
 			manifest_free(m);
@@ -801,13 +801,13 @@ int manifest_check_mounts(const struct config *cfg, struct error *err)
 			char *real = realpath(file->path, NULL);
 			for (size_t k = 0; real && rc == 0 && k < mounts.n; k++) {
 				if (!strcmp(mounts.paths[k], real))
-					rc = error_set(err, EXIT_USAGE, "%s:%d:%d: '%s' (a 'files' entry "
+					rc = error_set(err, ERROR_USAGE, "%s:%d:%d: '%s' (a 'files' entry "
 						       "of service '%s') is a mount point, which a "
 						       "switch cannot rename", cfg->path,
 						       file->mark.line, file->mark.column, file->path,
 						       svc->name);
 				else if (path_is_inside(mounts.paths[k], real, 0))
-					rc = error_set(err, EXIT_USAGE, "%s:%d:%d: '%s' is a mount point "
+					rc = error_set(err, ERROR_USAGE, "%s:%d:%d: '%s' is a mount point "
 						       "inside '%s' (a 'files' entry of service '%s'): "
 						       "a switch would move it with the old tree",
 						       cfg->path, file->mark.line, file->mark.column,

@@ -390,7 +390,7 @@ int manifest_store(struct store *store, const struct manifest *m,
 	 * cannot be read back is one that cannot be gone back to. */
 	for (size_t i = 1; i < m->n; i++)
 		if (strcmp(m->entries[i - 1].path, m->entries[i].path) >= 0)
-			return error_set(err, EXIT_FAILED, "release not recorded: entry '%s' is out "
+			return error_set(err, ERROR_FAILED, "release not recorded: entry '%s' is out "
 					 "of order or repeated (a bug in lastgood)",
 					 m->entries[i].path);
 	char *path = xstrfmt("%s/manifest.%ld", store->tmp_dir, (long)getpid());
@@ -398,12 +398,12 @@ int manifest_store(struct store *store, const struct manifest *m,
 
 	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		error_errno(err, EXIT_FAILED, errno, "cannot create '%s'", path);
+		error_errno(err, ERROR_FAILED, errno, "cannot create '%s'", path);
 		free(path);
 		return -1;
 	}
 	if (manifest_for_each_chunk(m, chunk_write, &fd) < 0 || lseek(fd, 0, SEEK_SET) < 0)
-		error_errno(err, EXIT_FAILED, errno, "cannot write '%s'", path);
+		error_errno(err, ERROR_FAILED, errno, "cannot write '%s'", path);
 	else
 		rc = store_put_fd(store, fd, path, digest, &added, NULL, err);
 	close(fd);

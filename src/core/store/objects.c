@@ -55,7 +55,7 @@ void store_release(struct store *store)
 static int store_check_name(const char *digest, struct error *err)
 {
 	if (!hash_is_valid_hex(digest))
-		return error_set(err, EXIT_FAILED, "'%s' is not an object name", digest);
+		return error_set(err, ERROR_FAILED, "'%s' is not an object name", digest);
 	return 0;
 }
 
@@ -132,7 +132,7 @@ static int store_stream(int fd, const char *name, struct strbuf *sb,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			rc = error_errno(err, EXIT_FAILED, errno, "cannot read '%s'", name);
+			rc = error_errno(err, ERROR_FAILED, errno, "cannot read '%s'", name);
 			break;
 		}
 		if (n == 0)
@@ -163,13 +163,13 @@ static int store_copy_hashed(int in_fd, const char *in_name, int out_fd, const c
 	if (ioctl(out_fd, FICLONE, in_fd) < 0 && sparse_copy(in_fd, out_fd, in_name, err) < 0)
 		return -1;
 	if (lseek(out_fd, 0, SEEK_SET) < 0)
-		return error_errno(err, EXIT_FAILED, errno, "cannot read '%s'", out_name);
+		return error_errno(err, ERROR_FAILED, errno, "cannot read '%s'", out_name);
 	return store_stream(out_fd, out_name, NULL, digest, size, err);
 }
 
 static int store_corrupt_error(const char *digest, const char *got, struct error *err)
 {
-	return error_set(err, EXIT_FAILED, "object '%.12s' is corrupt (expected %.12s, got %.12s)",
+	return error_set(err, ERROR_FAILED, "object '%.12s' is corrupt (expected %.12s, got %.12s)",
 			 digest, digest, got);
 }
 
@@ -189,9 +189,9 @@ static int store_open_object(const struct store *store, const char *digest, char
 	if (errno == ENOENT) {
 		if (missing)
 			*missing = 1;
-		error_set(err, EXIT_FAILED, "object '%.12s' is missing from the store", digest);
+		error_set(err, ERROR_FAILED, "object '%.12s' is missing from the store", digest);
 	} else
-		error_errno(err, EXIT_FAILED, errno, "cannot open object '%s'", *path);
+		error_errno(err, ERROR_FAILED, errno, "cannot open object '%s'", *path);
 	free(*path);
 	*path = NULL;
 	return -1;
@@ -212,7 +212,7 @@ static int store_temp_open(const struct store *store, struct store_temp *t, stru
 			return 0;
 		int e = errno;
 		if (e != EEXIST) {
-			error_errno(err, EXIT_FAILED, e, "cannot create temporary object '%s'", t->path);
+			error_errno(err, ERROR_FAILED, e, "cannot create temporary object '%s'", t->path);
 			free(t->path);
 			t->path = NULL;
 			return -1;
@@ -244,14 +244,14 @@ static int store_install(struct store *store, struct store_temp *t, const char *
 	char *object = NULL, *dir = NULL;
 
 	if (fchmod(t->fd, 0444) < 0) {
-		error_errno(err, EXIT_FAILED, errno, "cannot make '%s' read-only", t->path);
+		error_errno(err, ERROR_FAILED, errno, "cannot make '%s' read-only", t->path);
 		goto fail;
 	}
 	if (fs_fsync_fd(t->fd, t->path, err) < 0)
 		goto fail;
 	if (close(t->fd) < 0) {
 		t->fd = -1;
-		error_errno(err, EXIT_FAILED, errno, "cannot close '%s'", t->path);
+		error_errno(err, ERROR_FAILED, errno, "cannot close '%s'", t->path);
 		goto fail;
 	}
 	t->fd = -1;
@@ -265,11 +265,11 @@ static int store_install(struct store *store, struct store_temp *t, const char *
 	dir = path_dirname(object);
 	int new_dir = mkdir(dir, 0700) == 0;
 	if (!new_dir && errno != EEXIST) {
-		error_errno(err, EXIT_FAILED, errno, "cannot create store folder '%s'", dir);
+		error_errno(err, ERROR_FAILED, errno, "cannot create store folder '%s'", dir);
 		goto fail;
 	}
 	if (rename(t->path, object) < 0) {
-		error_errno(err, EXIT_FAILED, errno, "cannot rename '%s' to '%s'", t->path, object);
+		error_errno(err, ERROR_FAILED, errno, "cannot rename '%s' to '%s'", t->path, object);
 		goto fail;
 	}
 	free(t->path);
@@ -335,7 +335,7 @@ static int store_fsync_path(const char *path, struct error *err)
 {
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		return error_errno(err, EXIT_FAILED, errno, "cannot open '%s'", path);
+		return error_errno(err, ERROR_FAILED, errno, "cannot open '%s'", path);
 	int rc = fs_fsync_fd(fd, path, err);
 	close(fd);
 	return rc;
@@ -356,16 +356,16 @@ static int store_name_pending(struct store_batch *batch, struct store_pending *p
 	*created = 0;
 	if (rename(temp, object) < 0) {
 		if (errno != ENOENT) {
-			rc = error_errno(err, EXIT_FAILED, errno, "cannot rename '%s' to '%s'",
+			rc = error_errno(err, ERROR_FAILED, errno, "cannot rename '%s' to '%s'",
 					 temp, object);
 		} else {
 			dir = path_dirname(object);
 			*created = mkdir(dir, 0700) == 0;
 			if (!*created && errno != EEXIST)
-				rc = error_errno(err, EXIT_FAILED, errno,
+				rc = error_errno(err, ERROR_FAILED, errno,
 						 "cannot create store folder '%s'", dir);
 			else if (rename(temp, object) < 0)
-				rc = error_errno(err, EXIT_FAILED, errno,
+				rc = error_errno(err, ERROR_FAILED, errno,
 						 "cannot rename '%s' to '%s'", temp, object);
 		}
 	}
@@ -443,7 +443,7 @@ int store_batch_prepare(struct store_batch *batch, struct error *err)
 		return 0;
 	batch->tmp_fd = open(batch->store->tmp_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (batch->tmp_fd < 0)
-		return error_errno(err, EXIT_FAILED, errno, "cannot open folder '%s'",
+		return error_errno(err, ERROR_FAILED, errno, "cannot open folder '%s'",
 				   batch->store->tmp_dir);
 	return 0;
 }
@@ -465,7 +465,7 @@ int store_batch_write(const struct store_batch *batch, int fd, const char *what,
 		return 0;
 	}
 	if (fchmod(t.fd, 0444) < 0) {
-		error_errno(err, EXIT_FAILED, errno, "cannot make '%s' read-only", t.path);
+		error_errno(err, ERROR_FAILED, errno, "cannot make '%s' read-only", t.path);
 		store_temp_discard(&t);
 		return -1;
 	}
@@ -475,7 +475,7 @@ int store_batch_write(const struct store_batch *batch, int fd, const char *what,
 	int rc = close(t.fd);
 	t.fd = -1;
 	if (rc < 0) {
-		error_errno(err, EXIT_FAILED, errno, "cannot close '%s'", t.path);
+		error_errno(err, ERROR_FAILED, errno, "cannot close '%s'", t.path);
 		store_temp_discard(&t);
 		return -1;
 	}
@@ -554,7 +554,7 @@ int store_put_buffer(struct store *store, const void *data, size_t len,
 	if (store_temp_open(store, &t, err) < 0)
 		return -1;
 	if (fs_write_all(t.fd, data, len) < 0) {
-		error_errno(err, EXIT_FAILED, errno, "cannot write '%s'", t.path);
+		error_errno(err, ERROR_FAILED, errno, "cannot write '%s'", t.path);
 		store_temp_discard(&t);
 		return -1;
 	}
@@ -610,9 +610,9 @@ enum store_damage store_check(struct store *store, const char *digest, struct er
 		return missing ? STORE_MISSING : STORE_CORRUPT;
 	int rc;
 	if (fstat(fd, &sb) < 0)
-		rc = error_errno(err, EXIT_FAILED, errno, "cannot inspect object '%s'", path);
+		rc = error_errno(err, ERROR_FAILED, errno, "cannot inspect object '%s'", path);
 	else if (!S_ISREG(sb.st_mode))
-		rc = error_set(err, EXIT_FAILED, "object '%.12s' is corrupt (not a regular file)", digest);
+		rc = error_set(err, ERROR_FAILED, "object '%.12s' is corrupt (not a regular file)", digest);
 	else
 		rc = store_stream(fd, path, NULL, got, NULL, err);
 	close(fd);
@@ -633,7 +633,7 @@ int store_clean_tmp(struct store *store, struct error *err)
 	if (!d) {
 		if (errno == ENOENT)
 			return 0;
-		return error_errno(err, EXIT_FAILED, errno, "cannot open folder '%s'",
+		return error_errno(err, ERROR_FAILED, errno, "cannot open folder '%s'",
 				   store->tmp_dir);
 	}
 	int rc = 0;
@@ -696,7 +696,7 @@ int store_for_each(struct store *store,
 	if (nfanout < 0) {
 		if (errno == ENOENT)
 			return 0;
-		return error_errno(err, EXIT_FAILED, errno, "cannot list folder '%s'",
+		return error_errno(err, ERROR_FAILED, errno, "cannot list folder '%s'",
 				   store->objects_dir);
 	}
 	int rc = 0;
@@ -705,7 +705,7 @@ int store_for_each(struct store *store,
 		struct dirent **names;
 		int n = scandir(dir, &names, store_object_filter, store_name_order);
 		if (n < 0) {
-			rc = error_errno(err, EXIT_FAILED, errno, "cannot list folder '%s'", dir);
+			rc = error_errno(err, ERROR_FAILED, errno, "cannot list folder '%s'", dir);
 			free(dir);
 			break;
 		}
@@ -753,17 +753,17 @@ int store_quarantine(struct store *store, const char *digest, char **where, stru
 	if (store_check_name(digest, err) < 0)
 		goto out;
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-		error_errno(err, EXIT_FAILED, errno, "cannot create folder '%s'", dir);
+		error_errno(err, ERROR_FAILED, errno, "cannot create folder '%s'", dir);
 		goto out;
 	}
 	dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dir_fd < 0) {
-		error_errno(err, EXIT_FAILED, errno, "cannot open folder '%s'", dir);
+		error_errno(err, ERROR_FAILED, errno, "cannot open folder '%s'", dir);
 		goto out;
 	}
 	object = store_object_path(store, digest);
 	if (store_quarantine_move(dir_fd, object, digest, &name) < 0) {
-		error_errno(err, EXIT_FAILED, errno, "cannot move object '%s' to '%s'", object, dir);
+		error_errno(err, ERROR_FAILED, errno, "cannot move object '%s' to '%s'", object, dir);
 		goto out;
 	}
 	*where = path_join(dir, name);
@@ -807,7 +807,7 @@ int store_remove(struct store *store, const char *digest, struct error *err)
 	char *path = store_object_path(store, digest);
 	int rc = 0;
 	if (unlink(path) < 0 && errno != ENOENT)
-		rc = error_errno(err, EXIT_FAILED, errno, "cannot remove object '%s'", path);
+		rc = error_errno(err, ERROR_FAILED, errno, "cannot remove object '%s'", path);
 	free(path);
 	return rc;
 }

@@ -42,7 +42,7 @@ static int parse_error(struct manifest_parser *p, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	error_set(p->err, EXIT_FAILED, "manifest line %d: %s", p->line, msg);
+	error_set(p->err, ERROR_FAILED, "manifest line %d: %s", p->line, msg);
 	return -1;
 }
 

@@ -93,13 +93,13 @@ static int deploy_check_source(struct state *st, const struct config *cfg,
 {
 	if (strncmp(req->source, "git:", 4)) {
 		if (!path_exists(req->source))
-			return error_set(err, EXIT_USAGE, "source '%s' does not exist", req->source);
+			return error_set(err, ERROR_USAGE, "source '%s' does not exist", req->source);
 		return 0;
 	}
 	if (req->meta.commit)
-		return error_set(err, EXIT_USAGE, "--commit cannot be given with a git source");
+		return error_set(err, ERROR_USAGE, "--commit cannot be given with a git source");
 	if (req->strip)
-		return error_set(err, EXIT_USAGE, "--strip-components does not apply to a git "
+		return error_set(err, ERROR_USAGE, "--strip-components does not apply to a git "
 				 "source (the build runs in the commit's own tree)");
 	if (source_git_resolve(cfg, req->source + 4, &src->commit, err) < 0)
 		return -1;

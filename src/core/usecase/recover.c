@@ -161,7 +161,7 @@ static int recover_one(struct state *st, const struct config *cfg, long op,
 		rc = recover_unverified_deploy(st, cfg, op, &rec, &went_back, &problem, &report, err);
 	if (rc < 0 || (!went_back && transition_recover(st, op, &outcome, err) < 0)) {
 		error_prefix(err, "recovering operation %ld (%s)", op, rec.command);
-		err->code = EXIT_NEEDS_ATTENTION;
+		err->kind = ERROR_ATTENTION;
 		transition_report_clear(&report);
 		operation_record_clear(&rec);
 		return -1;

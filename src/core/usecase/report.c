@@ -116,12 +116,12 @@ static void end_verified(struct state *st, const struct config *cfg,
 	if (operation_end(st, rep->op, OP_OK, NULL, err) < 0) {
 		error_prefix(err, "%s of release %ld succeeded, but recording that failed",
 			     rep->command, tr->to_id);
-		err->code = EXIT_NEEDS_ATTENTION;
+		err->kind = ERROR_ATTENTION;
 		usecase_end(st, cfg, rep, USECASE_UNRECORDED, OP_RUNNING, err);
 	} else if (gc_after_record(st, cfg->keep_releases, err) < 0) {
 		error_prefix(err, "%s of release %ld succeeded, but removing old releases failed",
 			     rep->command, tr->to_id);
-		err->code = EXIT_NEEDS_ATTENTION;
+		err->kind = ERROR_ATTENTION;
 		usecase_end(st, cfg, rep, USECASE_UNCOLLECTED, OP_OK, err);
 	} else {
 		usecase_end(st, cfg, rep, USECASE_DONE, OP_OK, NULL);
@@ -151,7 +151,7 @@ void usecase_end_transition(struct state *st, const struct config *cfg, int rc,
 		rep->host = tr->host;
 		rep->host_live = tr->live_id;
 		error_prefix(err, "%s of release %ld did not finish", rep->command, tr->to_id);
-		err->code = EXIT_NEEDS_ATTENTION;
+		err->kind = ERROR_ATTENTION;
 		usecase_end(st, cfg, rep, USECASE_UNSETTLED, OP_RUNNING, err);
 		return;
 	}
@@ -162,19 +162,19 @@ void usecase_end_transition(struct state *st, const struct config *cfg, int rc,
 		return;
 	case TRANSITION_FAILED:
 		operation_end(st, rep->op, OP_FAILED, why, &ignored);
-		error_set(&failed, EXIT_FAILED, "%s", why ? why : "failed verification");
+		error_set(&failed, ERROR_FAILED, "%s", why ? why : "failed verification");
 		usecase_end(st, cfg, rep, USECASE_LEFT_FAILING, OP_FAILED, &failed);
 		return;
 	case TRANSITION_ROLLED_BACK:
 		operation_end(st, rep->op, OP_ROLLED_BACK, why, &ignored);
-		error_set(&failed, EXIT_ROLLED_BACK, "%s", why ? why : "failed verification");
+		error_set(&failed, ERROR_ROLLED_BACK, "%s", why ? why : "failed verification");
 		usecase_end(st, cfg, rep, USECASE_ROLLED_BACK, OP_ROLLED_BACK, &failed);
 		return;
 	case TRANSITION_NEEDS_ATTENTION:
 		if (tr->second.text)
 			why = tr->second.text;
 		operation_end(st, rep->op, OP_NEEDS_ATTENTION, why, &ignored);
-		error_set(&failed, EXIT_NEEDS_ATTENTION, "%s", why ? why : "the way back failed");
+		error_set(&failed, ERROR_ATTENTION, "%s", why ? why : "the way back failed");
 		usecase_end(st, cfg, rep, USECASE_ATTENTION, OP_NEEDS_ATTENTION, &failed);
 		return;
 	}

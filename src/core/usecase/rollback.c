@@ -97,7 +97,7 @@ int usecase_rollback_target(struct state *st, const char *ref, int force, long *
 	int bad = r.mark == MARK_BAD;
 	release_clear(&r);
 	if (bad && !force)
-		return error_set(err, EXIT_USAGE, "release %ld is marked bad; add --force to "
+		return error_set(err, ERROR_USAGE, "release %ld is marked bad; add --force to "
 				 "roll back to it anyway", *id);
 	return 0;
 }
@@ -123,7 +123,7 @@ static int rollback_load_config(struct state *st, const struct config *cfg,
 	if (rc < 0)
 		return -1;
 	if (!req->state_dir && strcmp(restored->state_dir, cfg->state_dir))
-		rc = error_set(err, EXIT_USAGE, "the config recorded with release %ld keeps its "
+		rc = error_set(err, ERROR_USAGE, "the config recorded with release %ld keeps its "
 			       "state in '%s', not in '%s' where this record is; restore it by hand",
 			       id, restored->state_dir, cfg->state_dir);
 	else if (config_check_live_paths(restored, st->dir, "", err) < 0 ||
@@ -221,8 +221,8 @@ void usecase_rollback(struct state *st, struct config *cfg, const struct rollbac
 	int write_config = rc == 0 && tr.outcome == TRANSITION_OK && req->config;
 	if (write_config &&
 	    rollback_write_config(st, cfg, req, target_id, &restored, rep, &rep->config_error) < 0) {
-		if (!rep->config_error.code)
-			rep->config_error.code = EXIT_NEEDS_ATTENTION;
+		if (!rep->config_error.kind)
+			rep->config_error.kind = ERROR_ATTENTION;
 		write_config = 0;
 	}
 	if (write_config) {

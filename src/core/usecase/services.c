@@ -37,7 +37,7 @@ void usecase_services(struct state *st, const struct config *cfg,
 		rep->failure.text = failure.text;
 		rep->failure.at_ms = failure.detected_ms;
 		rep->failure.interrupted = failure.interrupted;
-		error_set(&err, EXIT_FAILED, "%s failed: %s", rep->command, failure.text);
+		error_set(&err, ERROR_FAILED, "%s failed: %s", rep->command, failure.text);
 		usecase_end(st, cfg, rep, USECASE_LEFT_FAILING, OP_FAILED, &err);
 	} else if ((req->steps & SERVICES_START) && !req->services && rep->live_before &&
 		   release_set_mark(st, rep->live_before, MARK_GOOD, &err) < 0) {

@@ -5,7 +5,7 @@
  *   struct usecase_report rep;
  *   usecase_report_init(&rep, "deploy", want_services);
  *   usecase_deploy(&st, &cfg, &request, &rep);
- *   ... rep.ending says how it ended, rep.error why (code: the exit code),
+ *   ... rep.ending says how it ended, rep.error why (with its kind),
  *       rep.services the services' state when asked for or when the host
  *       needs attention ...
  *   usecase_report_clear(&rep);
@@ -79,7 +79,7 @@ struct usecase_report {
 	long op;                 /* 0: no operation was begun */
 	enum op_result result;   /* as recorded; OP_RUNNING when left for recover */
 	enum usecase_ending ending;
-	struct error error;      /* code 0: none; else the message and exit code */
+	struct error error;      /* kind ERROR_NONE: none; else the message and kind */
 	long live_before;        /* the live release before (deploy and rollback:
 	                            after recording unrecorded live files) */
 	long live_after;
@@ -125,7 +125,7 @@ void usecase_inspect_services(struct state *st, const struct config *cfg,
  * scratch folder (only the lock holder uses it). Each operation settled is
  * appended to rep->recovered; one whose services did not all come back
  * counts in rep->recovered_down. Returns -1 with err when one could not be
- * settled (err->code EXIT_NEEDS_ATTENTION); the ones before it are in rep.
+ * settled (err->kind ERROR_ATTENTION); the ones before it are in rep.
  */
 int usecase_recover(struct state *st, const struct config *cfg, struct usecase_report *rep,
 		    struct error *err);
