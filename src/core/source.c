@@ -63,9 +63,7 @@ static int archive_ready(struct error *err)
 	void *lib = dynlib_open(soname, "libarchive13", err);
 	if (!lib)
 		return -1;
-#define ARCHIVE_LOAD(name)                                                                   \
-	if (!(la.name = (__typeof__(la.name))dynlib_symbol(lib, soname, "archive_" #name, err))) \
-		return -1;
+#define ARCHIVE_LOAD(name) DYNLIB_LOAD(la, lib, soname, "archive_", name, err)
 	ARCHIVE_FUNCTIONS(ARCHIVE_LOAD)
 #undef ARCHIVE_LOAD
 	loaded = 1;

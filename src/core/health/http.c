@@ -29,10 +29,7 @@ int http_ready(struct error *err)
 	void *lib = dynlib_open(soname, "libcurl4", err);
 	if (!lib)
 		return -1;
-#define CURL_LOAD(name)                                                                  \
-	if (!(health_curl.name = (__typeof__(health_curl.name))dynlib_symbol(lib, soname,  \
-									     "curl_" #name, err))) \
-		return -1;
+#define CURL_LOAD(name) DYNLIB_LOAD(health_curl, lib, soname, "curl_", name, err)
 	CURL_FUNCTIONS(CURL_LOAD)
 #undef CURL_LOAD
 	if (health_curl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
