@@ -9,6 +9,7 @@
 #include "core/release.h"
 #include "core/service.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 #include "util/format.h"
 
 #include <jansson.h>
@@ -103,7 +104,7 @@ static const char *health_name(int healthy)
 
 static void status_print_json(struct command_context *ctx, const struct status_facts *facts)
 {
-	long long now = state_now_ms();
+	long long now = clock_wall_ms();
 	json_t *services = json_array();
 	for (size_t s = 0; s < ctx->cfg.nservices; s++) {
 		const struct service_status *ss = &facts->services[s];
@@ -130,7 +131,7 @@ static void status_print_json(struct command_context *ctx, const struct status_f
 static void status_print_text(struct command_context *ctx, const struct status_facts *facts)
 {
 	char when[FORMAT_SIZE], uptime[FORMAT_SIZE];
-	long long now = state_now_ms();
+	long long now = clock_wall_ms();
 
 	if (facts->live.id) {
 		printf("live release %ld", facts->live.id);

@@ -6,6 +6,7 @@
 #include "core/plan.h"
 #include "core/state.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 #include "util/error.h"
 
 #include <stdlib.h>
@@ -46,7 +47,7 @@ int operation_begin(struct state *st, const char *command, const char *args,
 	bind_text_or_null(stmt, 3, reason);
 	sqlite3_bind_text(stmt, 4, actor, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(stmt, 5, getpid());
-	sqlite3_bind_int64(stmt, 6, state_now_ms());
+	sqlite3_bind_int64(stmt, 6, clock_wall_ms());
 	free(actor);
 	if (run_write(st, stmt, "record operation", err) < 0)
 		return -1;
@@ -135,7 +136,7 @@ int operation_end(struct state *st, long op, enum op_result result,
 		return -1;
 	sqlite3_bind_int(stmt, 1, result);
 	bind_text_or_null(stmt, 2, error_text);
-	sqlite3_bind_int64(stmt, 3, state_now_ms());
+	sqlite3_bind_int64(stmt, 3, clock_wall_ms());
 	sqlite3_bind_int64(stmt, 4, op);
 	if (run_write(st, stmt, "end operation", err) < 0)
 		return -1;
@@ -172,7 +173,7 @@ static int insert_step(struct state *st, long op, enum step_kind kind, const cha
 int operation_step_begin(struct state *st, long op, enum step_kind kind,
 			 const char *target, long *step, struct error *err)
 {
-	return insert_step(st, op, kind, target, STEP_RUNNING, NULL, state_now_ms(), 0, step, err);
+	return insert_step(st, op, kind, target, STEP_RUNNING, NULL, clock_wall_ms(), 0, step, err);
 }
 
 int operation_step_end(struct state *st, long step, enum step_result result,
@@ -184,7 +185,7 @@ int operation_step_end(struct state *st, long step, enum step_result result,
 		return -1;
 	sqlite3_bind_int(stmt, 1, result);
 	bind_text_or_null(stmt, 2, detail);
-	sqlite3_bind_int64(stmt, 3, state_now_ms());
+	sqlite3_bind_int64(stmt, 3, clock_wall_ms());
 	sqlite3_bind_int64(stmt, 4, step);
 	return run_write(st, stmt, "end step", err);
 }
@@ -204,7 +205,7 @@ int operation_step_record(struct state *st, long op, enum step_kind kind,
 
 int operation_commit(struct state *st, long op, long release, struct error *err)
 {
-	long long now = state_now_ms();
+	long long now = clock_wall_ms();
 	char *detail = xstrfmt("release %ld live", release);
 	int rc = state_begin(st, err);
 	if (rc == 0 && (operation_set_phase(st, op, OP_PHASE_COMMITTED, err) < 0 ||
@@ -222,7 +223,7 @@ int operation_step_note(struct state *st, long op, enum step_kind kind,
 			const char *target, enum step_result result,
 			const char *detail, struct error *err)
 {
-	long long now = state_now_ms();
+	long long now = clock_wall_ms();
 	return operation_step_record(st, op, kind, target, result, detail, now, now, err);
 }
 

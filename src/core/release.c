@@ -9,6 +9,7 @@
 #include "core/state.h"
 #include "core/store.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 #include "util/error.h"
 #include "util/strbuf.h"
 
@@ -293,7 +294,7 @@ static int insert_release(struct state *st, const struct manifest *m,
 		return -1;
 	}
 	sqlite3_bind_text(stmt, 1, digest, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(stmt, 2, state_now_ms());
+	sqlite3_bind_int64(stmt, 2, clock_wall_ms());
 	sqlite3_bind_text(stmt, 3, meta->label, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 4, meta->commit, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 5, meta->reason, -1, SQLITE_STATIC);

@@ -40,7 +40,7 @@ static void stack_fail(struct stack_failure *failure, size_t service, const char
 	free(failure->text);
 	failure->text = xstrdup(text);
 	failure->service = service;
-	failure->detected_ms = state_now_ms();
+	failure->detected_ms = clock_wall_ms();
 }
 
 /* Start one wave's services, each a step; a service that cannot even be
@@ -92,7 +92,7 @@ static int stack_wait_wave(struct state *st, const struct config *cfg, const uns
 {
 	struct alive_context actx = { st, cfg };
 	struct health_outcome outcome;
-	long long wall_start = state_now_ms(), mono_start = clock_monotonic_ms();
+	long long wall_start = clock_wall_ms(), mono_start = clock_monotonic_ms();
 	char took[FORMAT_SIZE];
 
 	if (health_wait(cfg, wave, mono_start, stack_alive, &actx, &outcome, err) < 0)
@@ -103,7 +103,7 @@ static int stack_wait_wave(struct state *st, const struct config *cfg, const uns
 			continue;
 		long long at = outcome.healthy_at_ms[s];
 		enum step_result result = STEP_SKIPPED;
-		long long ended = state_now_ms();
+		long long ended = clock_wall_ms();
 		char *detail;
 		if (at > 0 && (outcome.healthy || outcome.failed_service != s)) {
 			/* The step spans start to stable; when it first passed

@@ -583,7 +583,7 @@ static void describe_holder(int fd, struct strbuf *out)
 		strbuf_addstr(out, "another operation holds the lock");
 		return;
 	}
-	long long age = (state_now_ms() - started) / 1000;
+	long long age = (clock_wall_ms() - started) / 1000;
 	strbuf_addstr(out, "another operation holds the lock: ");
 	if (op)
 		strbuf_addf(out, "operation %ld ", op);
@@ -598,7 +598,7 @@ void state_lock_describe(struct state *st, long operation, const char *command)
 	if (st->lock_fd < 0)
 		return;
 	if (!started)
-		started = state_now_ms();
+		started = clock_wall_ms();
 	int n = snprintf(buf, sizeof(buf), "%ld %lld %ld %s\n", (long)getpid(), started,
 			 operation, command);
 	/* Advisory text for whoever finds the lock busy; losing it to a crash
@@ -725,11 +725,6 @@ int state_set_live_release(struct state *st, long id, struct error *err)
 	char number[32];
 	snprintf(number, sizeof(number), "%ld", id);
 	return state_set_meta(st, "live_release", number, err);
-}
-
-long long state_now_ms(void)
-{
-	return clock_wall_ms();
 }
 
 char *state_actor(void)

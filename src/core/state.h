@@ -86,8 +86,6 @@ int state_set_meta(struct state *st, const char *key, const char *value, struct 
 long state_live_release(struct state *st);
 int state_set_live_release(struct state *st, long id, struct error *err);
 
-/* Milliseconds since the epoch, wall clock (for the record). */
-long long state_now_ms(void);
 /* "user@host" for the record. */
 char *state_actor(void);
 

@@ -13,6 +13,7 @@
 #include "core/store.h"
 #include "core/switch.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/strbuf.h"
@@ -456,7 +457,7 @@ static int transition_back_started(struct state *st, const struct config *cfg, l
 		return transition_stuck(report, HOST_LIVE, back_to);
 	if (rc == 0) {
 		report->outcome = TRANSITION_ROLLED_BACK;
-		report->recovered_ms = state_now_ms();
+		report->recovered_ms = clock_wall_ms();
 		if (release_set_mark(st, back_to, MARK_GOOD, err) < 0)
 			return transition_stuck(report, HOST_VERIFIED, back_to);
 	}

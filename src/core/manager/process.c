@@ -629,7 +629,7 @@ static int process_start(struct state *st, const struct service *svc, struct err
 	}
 	row.pid = gate.pid;
 	row.start_ticks = ps.start_ticks;
-	row.started_ms = state_now_ms();
+	row.started_ms = clock_wall_ms();
 	if (process_row_put(st, svc->name, &row, err) < 0) {
 		process_gate_close(&gate, 1);
 		error_prefix(err, "cannot start service '%s'", svc->name);

@@ -13,6 +13,7 @@
 #include "core/store.h"
 #include "core/switch.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 #include "util/error.h"
 #include "util/hash.h"
 
@@ -71,7 +72,7 @@ static int files_prepare(struct state *st, long op, void *data, struct error *er
 static int files_check(struct state *st, long op, void *data, long live_id, struct error *err)
 {
 	const struct switch_plan *plan = &((struct files_plan *)data)->changes;
-	long long started = state_now_ms();
+	long long started = clock_wall_ms();
 	for (size_t i = 0; i < plan->n; i++) {
 		const struct manifest_entry *from = plan->changes[i].from;
 		const struct manifest_entry *e = switch_change_entry(&plan->changes[i]);
@@ -101,7 +102,7 @@ static int files_check(struct state *st, long op, void *data, long live_id, stru
 		return -1;
 	}
 	return operation_step_record(st, op, STEP_CHECK_LIVE, NULL, STEP_OK,
-				     NULL, started, state_now_ms(), err);
+				     NULL, started, clock_wall_ms(), err);
 }
 
 static int files_commit(struct state *st, long op, void *data, struct error *err)
