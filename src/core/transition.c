@@ -227,15 +227,14 @@ static void transition_build(struct state *st, const struct config *cfg,
 	plan_sort(&t->plan);
 }
 
-int transition_plan(struct state *st, const struct config *cfg,
-		    const struct transition_request *req, struct plan *plan)
+void transition_plan(struct state *st, const struct config *cfg,
+		     const struct transition_request *req, struct plan *plan)
 {
 	struct transition t;
 	transition_build(st, cfg, req, &t);
 	*plan = t.plan;
 	memset(&t.plan, 0, sizeof(t.plan));
 	transition_free(&t);
-	return 0;
 }
 
 /* The steps of one phase of t's plan: *n gets how many. */

@@ -11,10 +11,15 @@
  *
  * transition_record_live makes sure the state before every change is a
  * release: live files that no release records yet are recorded first.
- * transition_run records the target as a release when no existing one has
- * exactly its content, stops the services whose files change, switches
- * atomically (switch.h), starts them in order and verifies (stack.h), and
- * marks the release good or bad; a failed deploy goes back on its own.
+ * transition_run is the engine: it builds the plan of the switch (plan.h:
+ * each resource kind's steps, resource.h, then the stack's stops and
+ * starts) and walks it: records the target as a release when no existing
+ * one has exactly its content, prepares every resource while the services
+ * run, stops the services whose part changes, checks and commits every
+ * resource, passes the commit point (operation_commit), starts them in
+ * order and verifies (stack.h), and marks the release good or bad; a
+ * failed deploy goes back on its own. transition_plan gives the same
+ * list without acting (the dry run).
  */
 #ifndef LG_TRANSITION_H
 #define LG_TRANSITION_H
@@ -141,11 +146,11 @@ int transition_revert(struct state *st, const struct config *cfg, long op, long 
 /* The steps transition_run would walk for req, in order (plan.h): what
  * `rollback --dry-run` prints. Reads the state, changes nothing. */
 struct plan;
-int transition_plan(struct state *st, const struct config *cfg,
-		    const struct transition_request *req, struct plan *plan);
+void transition_plan(struct state *st, const struct config *cfg,
+		     const struct transition_request *req, struct plan *plan);
 
-/* 1 when op's switch passed its commit point and every resource still
- * keeps what going back needs (transition_revert). */
+/* 1 when op's switch passed its commit point and its resources kept what
+ * going back needs (transition_revert). */
 int transition_kept_copies(struct state *st, long op);
 /* Finish or undo the switch of an interrupted operation, every resource
  * (resource.h); *outcome is the furthest any got. Safe to run again. */
