@@ -52,9 +52,13 @@ static size_t files_plan(const struct resource_input *in, struct plan *plan,
 	return fp->changes.n;
 }
 
+/* A switch where other kinds change and no file does leaves the files
+ * out of every step. */
 static int files_prepare(struct state *st, long op, void *data, struct error *err)
 {
 	struct files_plan *fp = data;
+	if (!fp->changes.n)
+		return 0;
 	if (switch_prepare(st, op, &fp->changes, err) < 0)
 		return -1;
 	fp->staged_ns = manifest_cache_clock();
@@ -73,6 +77,8 @@ static int files_check(struct state *st, long op, void *data, long live_id, stru
 {
 	const struct switch_plan *plan = &((struct files_plan *)data)->changes;
 	long long started = clock_wall_ms();
+	if (!plan->n)
+		return 0;
 	for (size_t i = 0; i < plan->n; i++) {
 		const struct manifest_entry *from = plan->changes[i].from;
 		const struct manifest_entry *e = switch_change_entry(&plan->changes[i]);
@@ -107,8 +113,8 @@ static int files_check(struct state *st, long op, void *data, long live_id, stru
 
 static int files_commit(struct state *st, long op, void *data, struct error *err)
 {
-	(void)data;
-	return switch_swap(st, op, err);
+	const struct files_plan *fp = data;
+	return fp->changes.n ? switch_swap(st, op, err) : 0;
 }
 
 static int files_finish(struct state *st, long op, void *data, int target_stays,
