@@ -85,6 +85,15 @@ static char *quote_plain(const char *name)
 	return xstrdup(name);
 }
 
+/* A config in /srv that recorded nothing: only its names are read. */
+static void srv_config(struct config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->dir = "/srv";
+	cfg->file = "/srv/lastgood.yml";
+	cfg->path = "lastgood.yml";
+}
+
 static void test_diff_lists_changes_in_manifest_order(void **state)
 {
 	struct fixture *fx = *state;
@@ -100,10 +109,7 @@ static void test_diff_lists_changes_in_manifest_order(void **state)
 	add_entry(&m, "/srv/etc/new", 0644, 'c');
 	long to = add_release(&fx->st, &m);
 
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.dir = "/srv";
-	cfg.file = "/srv/lastgood.yml";
-	cfg.path = "lastgood.yml";
+	srv_config(&cfg);
 	assert_int_equal(diff_releases(&fx->st, &cfg, from, to, quote_plain, &list, &err), 0);
 	assert_int_equal(list.n, 3);
 	assert_int_equal(list.v[0].kind, DIFF_MODIFIED);
@@ -130,8 +136,7 @@ static void test_diff_of_unknown_release_fails(void **state)
 
 	add_entry(&m, "/srv/bin/api", 0755, 'a');
 	long from = add_release(&fx->st, &m);
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.dir = "/srv";
+	srv_config(&cfg);
 	assert_int_equal(diff_releases(&fx->st, &cfg, from, from + 1, quote_plain, &list, &err), -1);
 	assert_int_not_equal(err.kind, 0);
 	diff_list_free(&list);
