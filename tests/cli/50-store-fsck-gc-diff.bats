@@ -174,3 +174,15 @@ two_releases() {
 	expect_equal "$output" ""
 	lg_status 2 diff 1 99
 }
+
+@test "diff whose system diff fails lists the changes and says once why lines are missing" {
+	two_releases
+	mkdir "$BATS_TEST_TMPDIR/bin"
+	printf '#!/bin/sh\nexit 2\n' >"$BATS_TEST_TMPDIR/bin/diff"
+	chmod +x "$BATS_TEST_TMPDIR/bin/diff"
+	PATH=$BATS_TEST_TMPDIR/bin:$PATH lg_ok diff 1 2
+	expect_match "$output" 'bin/api'
+	expect_match "$output" 'etc/api\.env'
+	expect_no_match "$output" 'PORT=8001'
+	expect_equal "$stderr" "lastgood: cannot show changed lines: 'diff' failed"
+}
