@@ -1,8 +1,7 @@
 /*
  * The files resource: a release's `files` entries, switched by switch.h
  * (stage beside, swap by rename, keep the old copies until the verdict).
- * This file adapts it to the resource protocol (resource.h) and holds the
- * table of resource kinds.
+ * This file adapts it to the resource protocol (resource.h).
  */
 #include "core/resource/resource.h"
 #include "core/config.h"
@@ -155,7 +154,7 @@ static void files_free(void *data)
 	free(fp);
 }
 
-static const struct resource_kind files_kind = {
+const struct resource_kind resource_files = {
 	.name = "files",
 	.plan = files_plan,
 	.prepare = files_prepare,
@@ -169,6 +168,3 @@ static const struct resource_kind files_kind = {
 	.recoverable_from_store = files_recoverable_from_store,
 	.free_data = files_free,
 };
-
-const struct resource_kind *const resource_kinds[] = { &files_kind };
-const size_t resource_kind_count = sizeof(resource_kinds) / sizeof(resource_kinds[0]);

@@ -37,8 +37,8 @@
  *   recover   an operation was interrupted: from the journal, undo what
  *             began before the commit point, finish what passed it.
  *
- * Adding a kind is a file here and an entry in resource_kinds[] (files.c
- * holds the table): the engine loops over the table. Each call returns
+ * Adding a kind is a file here and an entry in resource_kinds[] (kinds.c):
+ * the engine loops over the table. Each call returns
  * 0, or -1 with err; err->kind ERROR_ATTENTION means the resource
  * could not put itself back and `recover` must finish.
  */
@@ -87,6 +87,8 @@ struct resource_kind {
 	int (*recoverable_from_store)(struct state *st, void *data);
 	void (*free_data)(void *data);
 };
+
+extern const struct resource_kind resource_files;      /* files.c */
 
 extern const struct resource_kind *const resource_kinds[];
 extern const size_t resource_kind_count;

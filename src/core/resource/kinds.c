@@ -1,0 +1,11 @@
+/*
+ * The resource kinds a release holds, in the order the engine prepares
+ * and commits them (and undoes them in reverse): a new kind is a file in
+ * this folder and a line here.
+ */
+#include "core/resource/resource.h"
+
+const struct resource_kind *const resource_kinds[] = {
+	&resource_files,
+};
+const size_t resource_kind_count = sizeof(resource_kinds) / sizeof(resource_kinds[0]);
