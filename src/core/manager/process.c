@@ -44,8 +44,13 @@
 
 /* ---- /proc ---- */
 
+/* A task's flag (include/linux/sched.h, field 9 of /proc/PID/stat): set
+ * as it begins to exit, before it releases its memory. */
+#define PF_EXITING 0x00000004UL
+
 struct proc_stat {
 	char state;                  /* R, S, D, Z, ... */
+	unsigned long flags;         /* the kernel's PF_* flags */
 	long pgrp;
 	long long start_ticks;       /* since boot, in clock ticks */
 };
@@ -78,6 +83,8 @@ static int proc_stat_read(long pid, struct proc_stat *ps)
 			return -1;
 		if (field == 5)
 			ps->pgrp = (long)value;
+		else if (field == 9)
+			ps->flags = (unsigned long)value;
 		else if (field == 22)
 			ps->start_ticks = value;
 		p = end;
@@ -349,7 +356,11 @@ static int process_probe(struct state *st, const struct service *svc, struct pro
 		*verdict = PROCESS_REUSED;
 		snprintf(info->detail, sizeof(info->detail), "pid %ld reused by another process",
 			 row->pid);
-	} else if (ps.state == 'Z' || ps.state == 'X') {
+	} else if (ps.state == 'Z' || ps.state == 'X' || (ps.flags & PF_EXITING)) {
+		/* An exiting process is not a zombie yet, but its memory,
+		 * command line included, may already be gone: an exec gate
+		 * leaving because its lastgood died would pass for the
+		 * service. */
 		*verdict = PROCESS_EXITED;
 		reap_child(row->pid, info->detail, sizeof(info->detail));
 	} else if (proc_is_gate(row->pid)) {
