@@ -309,6 +309,20 @@ static int load_recorded_config(struct command_context *ctx, struct error *err)
 	return 0;
 }
 
+/* The config the command asks for (CMD_CONFIG), or for CMD_FALLBACK the
+ * one recorded with the live release when it does not load. */
+static int load_config(struct command_context *ctx, const struct command *cmd,
+		       struct error *err)
+{
+	if (!(cmd->flags & CMD_CONFIG))
+		return 0;
+	if (config_load(ctx->opt.config_path, &ctx->cfg, err) < 0 &&
+	    (!(cmd->flags & CMD_FALLBACK) || load_recorded_config(ctx, err) < 0))
+		return -1;
+	ctx->have_config = 1;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct command_context ctx;
@@ -334,26 +348,23 @@ int main(int argc, char **argv)
 		fprintf(stderr, "lastgood: unknown command '%s' (see 'lastgood --help')\n", argv[first]);
 		return EXIT_USAGE;
 	}
-	if (ctx.opt.dir && chdir(ctx.opt.dir) < 0) {
-		error_errno(&err, ERROR_USAGE, errno, "cannot change to folder '%s'", ctx.opt.dir);
-		return command_fail(&ctx, &err);
-	}
 	ctx.argc = argc - first;
 	ctx.argv = argv + first;
 	optind = 0;   /* commands parse their own options; 0 fully resets glibc getopt */
 
-	if (cmd->flags & CMD_CONFIG) {
-		if (config_load(ctx.opt.config_path, &ctx.cfg, &err) < 0 &&
-		    (!(cmd->flags & CMD_FALLBACK) || load_recorded_config(&ctx, &err) < 0))
-			return command_fail(&ctx, &err);
-		ctx.have_config = 1;
-	}
-	/* A state folder inside a live path would be replaced by a rollback;
-	 * --state-dir gets the check the config's state_dir had. */
-	if (ctx.have_config &&
-	    (config_check_live_paths(&ctx.cfg, state_dir_of(&ctx),
-				     ctx.opt.state_dir ? " (--state-dir)" : "", &err) < 0 ||
-	     ((cmd->flags & CMD_LIVE_FILES) && config_check_parents(&ctx.cfg, &err) < 0)))
+	/* Every failure from here on goes through command_fail, so that
+	 * --json still prints its one object. A state folder inside a live
+	 * path would be replaced by a rollback; --state-dir gets the check
+	 * the config's state_dir had. */
+	if ((ctx.opt.dir && chdir(ctx.opt.dir) < 0 &&
+	     error_errno(&err, ERROR_USAGE, errno, "cannot change to folder '%s'",
+			 ctx.opt.dir) < 0) ||
+	    load_config(&ctx, cmd, &err) < 0)
+		rc = command_fail(&ctx, &err);
+	else if (ctx.have_config &&
+		 (config_check_live_paths(&ctx.cfg, state_dir_of(&ctx),
+					  ctx.opt.state_dir ? " (--state-dir)" : "", &err) < 0 ||
+		  ((cmd->flags & CMD_LIVE_FILES) && config_check_parents(&ctx.cfg, &err) < 0)))
 		rc = command_fail(&ctx, &err);
 	else if ((cmd->flags & (CMD_STATE | CMD_MUTATES)) && set_up_state(&ctx, cmd, &err) < 0)
 		rc = command_fail(&ctx, &err);

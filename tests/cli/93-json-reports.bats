@@ -128,3 +128,15 @@ jq_is() {
 	expect_match "$(jq -r .error.message <<<"$output")" 'start'
 	expect_match "$stderr" 'start'
 }
+
+@test "a config that does not load, with --json: exit 2 and one object naming the error" {
+	json_stack
+	lg_ok snapshot
+	echo 'services: [' >lastgood.yml
+	run --separate-stderr lg --json deploy ../nowhere
+	expect_equal "$status" 2
+	jq_is '[.command, .operation, .result, .exit_code, .error.kind]' \
+		'["deploy",null,"failed",2,"usage"]'
+	expect_match "$(jq -r .error.message <<<"$output")" 'lastgood.yml'
+	expect_match "$stderr" 'lastgood.yml'
+}
