@@ -68,13 +68,13 @@ struct release_meta {
 int release_create(struct state *st, const struct manifest *m,
 		   const struct release_meta *meta, long *id, int *created,
 		   struct error *err);
-/* The label release id gave up to a later release, or NULL (caller
- * frees). */
 /* The release release_create would give m with meta instead of making a
  * new one (same content, neither label nor commit asked for); 0 when it
  * would make one. */
 long release_reusable(struct state *st, const struct manifest *m,
 		      const struct release_meta *meta);
+/* The label release id gave up to a later release, or NULL (caller
+ * frees). */
 char *release_former_label(struct state *st, long id);
 int release_get(struct state *st, long id, struct release *r, struct error *err);
 /* The newest `limit` releases (limit <= 0: all), newest first; caller

@@ -206,10 +206,14 @@ int stack_run_start(struct state *st, const struct config *cfg, const struct pla
 	int rc = 0;
 
 	while (rc == 0 && i < n) {
+		size_t from = i;
 		if (take_wave(cfg, steps, n, &i, STEP_START, wave))
 			rc = stack_start_wave(st, cfg, wave, op, failure, err);
 		if (rc == 0 && take_wave(cfg, steps, n, &i, STEP_HEALTHY, wave))
 			rc = stack_wait_wave(st, cfg, wave, op, failure, err);
+		if (rc == 0 && i == from)
+			rc = error_set(err, ERROR_FAILED, "internal error: a '%s' step among the "
+				       "starts", step_kind_name(steps[i].kind));
 	}
 	free(wave);
 	return rc;

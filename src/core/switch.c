@@ -909,8 +909,6 @@ static int swap_all(struct state *st, long op, struct journal *j, struct error *
 	return 0;
 }
 
-/* Put the old files back now rather than leave it to recover; if that
- * fails too, recover must finish it (the operation stays unfinished). */
 /* err held why the switch stopped; undoing it failed too (undo_err):
  * recover must finish it, the operation stays unfinished. */
 static void undo_failed(struct error *err, const struct error *undo_err)
@@ -922,6 +920,8 @@ static void undo_failed(struct error *err, const struct error *undo_err)
 		  first, undo_err->msg);
 }
 
+/* Put the old files back now rather than leave it to recover; if that
+ * fails too, recover must finish it (the operation stays unfinished). */
 static void switch_undo_now(struct state *st, long op, struct journal *j, struct error *err)
 {
 	struct error undo_err = ERROR_INIT;
@@ -967,18 +967,18 @@ int switch_undo(struct state *st, long op, struct error *err)
 	struct error load_err = ERROR_INIT;
 	if (journal_load(st, op, &j, &load_err) < 0)
 		undo_failed(err, &load_err);
-	else
+	else if (j.n)   /* a switch that changed no file has nothing to put back */
 		switch_undo_now(st, op, &j, err);
 	journal_free(&j);
 	return -1;
 }
 
-int switch_kept_copies(struct state *st, long op)
+int switch_kept_copies(struct state *st, long op, struct error *err)
 {
 	struct journal j;
-	struct error ignored = ERROR_INIT;
-	int kept = journal_load(st, op, &j, &ignored) == 0 && j.n &&
-		   (j.phase == OP_PHASE_COMMITTED || j.phase == OP_PHASE_REVERTING);
+	int kept = -1;
+	if (journal_load(st, op, &j, err) == 0)
+		kept = j.n && (j.phase == OP_PHASE_COMMITTED || j.phase == OP_PHASE_REVERTING);
 	journal_free(&j);
 	return kept;
 }

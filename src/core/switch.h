@@ -112,8 +112,9 @@ void switch_remember_staged(struct state *st, long op, const struct switch_plan 
  * switch_finish. On failure the operation must stay unfinished. */
 int switch_revert(struct state *st, long op, long back_to, struct error *err);
 /* 1 when op's switch passed its commit point and still keeps the old
- * content beside each path, so switch_revert can go back. */
-int switch_kept_copies(struct state *st, long op);
+ * content beside each path, so switch_revert can go back; 0 when not; -1
+ * when the journal could not be read (err). */
+int switch_kept_copies(struct state *st, long op, struct error *err);
 
 enum switch_outcome {
 	SWITCH_NOTHING,      /* the operation never reached the live files */

@@ -199,10 +199,8 @@ static void transition_plan_switch(const struct config *cfg, const struct manife
 	}
 }
 
-/* The release the target is: req->preferred when it has that content,
- * else one with the same content and no label of its own; 0 when the
- * target is to be recorded as a new release. */
-static long target_release(struct state *st, const struct transition_request *req)
+/* req->preferred when it has exactly the target's content, else 0. */
+static long preferred_release(struct state *st, const struct transition_request *req)
 {
 	char digest[HASH_HEX_SIZE];
 	struct release r;
@@ -215,6 +213,15 @@ static long target_release(struct state *st, const struct transition_request *re
 			id = req->preferred;
 		release_clear(&r);
 	}
+	return id;
+}
+
+/* The release the target is: the preferred one, else one with the same
+ * content and no label of its own; 0 when the target is to be recorded
+ * as a new release. */
+static long target_release(struct state *st, const struct transition_request *req)
+{
+	long id = preferred_release(st, req);
 	return id ? id : release_reusable(st, req->target, req->meta);
 }
 
@@ -251,7 +258,10 @@ static int record_target(struct state *st, long op, const struct transition_requ
 {
 	int created = 0;
 
-	*to_id = target_release(st, req);
+	/* release_create, not target_release: a release with this content
+	 * it finds still gets its manifest stored again if the store lost it,
+	 * and the config in use if it was recorded without one. */
+	*to_id = preferred_release(st, req);
 	if (!*to_id && release_create(st, req->target, req->meta, to_id, &created, err) < 0)
 		return -1;
 	if (!req->keep_record && operation_set_releases(st, op, req->live_id, *to_id, err) < 0)
@@ -312,11 +322,15 @@ static int resources_finish(struct state *st, long op, struct transition *t, int
 	return 0;
 }
 
-static int resources_kept(struct state *st, long op)
+static int resources_kept(struct state *st, long op, struct error *err)
 {
 	int kept = 0;
-	for (size_t k = 0; k < resource_kind_count; k++)
-		kept |= resource_kinds[k]->kept(st, op);
+	for (size_t k = 0; k < resource_kind_count; k++) {
+		int one = resource_kinds[k]->kept(st, op, err);
+		if (one < 0)
+			return -1;
+		kept |= one;
+	}
 	return kept;
 }
 
@@ -334,9 +348,9 @@ int transition_recover(struct state *st, long op, enum switch_outcome *outcome,
 	return 0;
 }
 
-int transition_kept_copies(struct state *st, long op)
+int transition_kept_copies(struct state *st, long op, struct error *err)
 {
-	return resources_kept(st, op);
+	return resources_kept(st, op, err);
 }
 
 /*
@@ -484,7 +498,10 @@ static int transition_go_back(struct state *st, const struct config *cfg, long o
 	free(detail);
 	if (rc < 0)
 		return transition_stuck(report, HOST_LIVE, report->to_id);
-	if (resources_kept(st, op))
+	int kept = resources_kept(st, op, err);
+	if (kept < 0)
+		return transition_stuck(report, HOST_LIVE, report->to_id);
+	if (kept)
 		return transition_revert(st, cfg, op, req->live_id, changed, report, err);
 
 	transition_plan_switch(cfg, req->target, req->live, NULL, &back);
@@ -511,10 +528,11 @@ int transition_revert(struct state *st, const struct config *cfg, long op, long 
 	report->outcome = TRANSITION_NEEDS_ATTENTION;
 	if (stack_stop(st, cfg, changed, op, err) < 0)
 		return transition_stuck(report, HOST_LIVE, report->to_id);
-	for (size_t k = 0; k < resource_kind_count; k++)
-		if (resource_kinds[k]->kept(st, op) &&
-		    resource_kinds[k]->revert(st, op, back_to, err) < 0)
+	for (size_t k = 0; k < resource_kind_count; k++) {
+		int kept = resource_kinds[k]->kept(st, op, err);
+		if (kept < 0 || (kept && resource_kinds[k]->revert(st, op, back_to, err) < 0))
 			return transition_stuck(report, HOST_SWITCHING, report->to_id);
+	}
 	return transition_back_started(st, cfg, op, back_to, changed, report, err);
 }
 

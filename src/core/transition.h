@@ -150,8 +150,9 @@ void transition_plan(struct state *st, const struct config *cfg,
 		     const struct transition_request *req, struct plan *plan);
 
 /* 1 when op's switch passed its commit point and its resources kept what
- * going back needs (transition_revert). */
-int transition_kept_copies(struct state *st, long op);
+ * going back needs (transition_revert), 0 when not, -1 when the journal
+ * could not be read (err). */
+int transition_kept_copies(struct state *st, long op, struct error *err);
 /* Finish or undo the switch of an interrupted operation, every resource
  * (resource.h); *outcome is the furthest any got. Safe to run again. */
 int transition_recover(struct state *st, long op, enum switch_outcome *outcome,

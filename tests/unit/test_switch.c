@@ -408,13 +408,13 @@ static void test_revert_swaps_back_without_the_store(void **state)
 
 	make_two_releases(fx, &a, &b);
 	switch_to(fx, &a, &b, 2);
-	assert_int_equal(switch_kept_copies(&fx->st, fx->op), 1);
+	assert_int_equal(switch_kept_copies(&fx->st, fx->op, &err), 1);
 	/* The store lost A: going back must not need it. */
 	damage_objects(fx, &a);
 	assert_int_equal(switch_revert(&fx->st, fx->op, 1, &err), 0);
 	assert_live_is_a(fx);
 	assert_int_equal(state_live_release(&fx->st), 1);
-	assert_int_equal(switch_kept_copies(&fx->st, fx->op), 0);
+	assert_int_equal(switch_kept_copies(&fx->st, fx->op, &err), 0);
 	/* The stages hold B until the verdict on A is final. */
 	char *new_api = journal_stage(fx, 1);
 	assert_file_text(new_api, "api v2\n");

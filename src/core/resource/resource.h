@@ -74,8 +74,9 @@ struct resource_kind {
 	int (*check)(struct state *st, long op, void *data, long live_id, struct error *err);
 	int (*commit)(struct state *st, long op, void *data, struct error *err);
 	int (*undo)(struct state *st, long op, struct error *err);
-	/* 1 when op's switch keeps what revert needs. */
-	int (*kept)(struct state *st, long op);
+	/* 1 when op's switch keeps what revert needs, 0 when not, -1 when
+	 * the journal could not be read (err). */
+	int (*kept)(struct state *st, long op, struct error *err);
 	int (*revert)(struct state *st, long op, long back_to, struct error *err);
 	/* target_stays: the target's verdict is final and it stays live
 	 * (data may then be used to remember it); 0 after a revert or when

@@ -99,8 +99,10 @@ static int recover_unverified_deploy(struct state *st, const struct config *cfg,
 	release_clear(&to);
 	if (verified)
 		return 0;
-	int rc;
-	if (transition_kept_copies(st, op)) {
+	int rc, kept = transition_kept_copies(st, op, err);
+	if (kept < 0)
+		return -1;
+	if (kept) {
 		/* The files it replaced are still beside the live ones:
 		 * swapped back, nothing read from the store. */
 		rc = transition_revert_releases(st, cfg, op, live_id, rec->from_release, report,
@@ -157,7 +159,10 @@ static int recover_one(struct state *st, const struct config *cfg, long op,
 	int went_back = 0, rc = 0;
 	memset(&report, 0, sizeof(report));
 	outcome = SWITCH_UNDONE;
-	if (transition_kept_copies(st, op))
+	int kept = transition_kept_copies(st, op, err);
+	if (kept < 0)
+		rc = -1;
+	else if (kept)
 		rc = recover_unverified_deploy(st, cfg, op, &rec, &went_back, &problem, &report, err);
 	if (rc < 0 || (!went_back && transition_recover(st, op, &outcome, err) < 0)) {
 		error_prefix(err, "recovering operation %ld (%s)", op, rec.command);
