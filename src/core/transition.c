@@ -165,6 +165,7 @@ struct transition {
 	void **data;             /* per resource kind, resource_kinds[] order */
 	unsigned char *changed;
 	size_t n;                /* things that change, over every resource */
+	long preferred;          /* req->preferred when it is the target's content */
 };
 
 static void transition_free(struct transition *t)
@@ -216,20 +217,14 @@ static long preferred_release(struct state *st, const struct transition_request 
 	return id;
 }
 
-/* The release the target is: the preferred one, else one with the same
- * content and no label of its own; 0 when the target is to be recorded
- * as a new release. */
-static long target_release(struct state *st, const struct transition_request *req)
-{
-	long id = preferred_release(st, req);
-	return id ? id : release_reusable(st, req->target, req->meta);
-}
-
+/* The target is recorded as a new release unless it is the preferred
+ * one, or one with the same content and no label of its own. */
 static void transition_build(struct state *st, const struct config *cfg,
 			     const struct transition_request *req, struct transition *t)
 {
 	transition_plan_switch(cfg, req->live, req->target, req->selected, t);
-	if (!target_release(st, req))
+	t->preferred = preferred_release(st, req);
+	if (!t->preferred && !release_reusable(st, req->target, req->meta))
 		plan_add(&t->plan, STEP_RECORD_TARGET, PLAN_RECORD, NULL, 0);
 	plan_sort(&t->plan);
 }
@@ -254,14 +249,14 @@ static const struct plan_step *phase_steps(const struct transition *t, enum plan
 }
 
 static int record_target(struct state *st, long op, const struct transition_request *req,
-			 long *to_id, struct error *err)
+			 const struct transition *t, long *to_id, struct error *err)
 {
 	int created = 0;
 
-	/* release_create, not target_release: a release with this content
+	/* release_create, not release_reusable: a release with this content
 	 * it finds still gets its manifest stored again if the store lost it,
 	 * and the config in use if it was recorded without one. */
-	*to_id = preferred_release(st, req);
+	*to_id = t->preferred;
 	if (!*to_id && release_create(st, req->target, req->meta, to_id, &created, err) < 0)
 		return -1;
 	if (!req->keep_record && operation_set_releases(st, op, req->live_id, *to_id, err) < 0)
@@ -322,7 +317,7 @@ static int resources_finish(struct state *st, long op, struct transition *t, int
 	return 0;
 }
 
-static int resources_kept(struct state *st, long op, struct error *err)
+int transition_kept_copies(struct state *st, long op, struct error *err)
 {
 	int kept = 0;
 	for (size_t k = 0; k < resource_kind_count; k++) {
@@ -346,11 +341,6 @@ int transition_recover(struct state *st, long op, enum switch_outcome *outcome,
 			*outcome = one;
 	}
 	return 0;
-}
-
-int transition_kept_copies(struct state *st, long op, struct error *err)
-{
-	return resources_kept(st, op, err);
 }
 
 /*
@@ -498,7 +488,7 @@ static int transition_go_back(struct state *st, const struct config *cfg, long o
 	free(detail);
 	if (rc < 0)
 		return transition_stuck(report, HOST_LIVE, report->to_id);
-	int kept = resources_kept(st, op, err);
+	int kept = transition_kept_copies(st, op, err);
 	if (kept < 0)
 		return transition_stuck(report, HOST_LIVE, report->to_id);
 	if (kept)
@@ -599,7 +589,7 @@ int transition_run(struct state *st, const struct config *cfg, long op,
 	report->host = HOST_UNCHANGED;
 	report->live_id = req->live_id;
 	transition_build(st, cfg, req, &t);
-	if (record_target(st, op, req, &report->to_id, err) < 0)
+	if (record_target(st, op, req, &t, &report->to_id, err) < 0)
 		goto out;
 	report->changed = t.n;
 	if (t.n == 0) {
