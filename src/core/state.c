@@ -356,6 +356,13 @@ static int connect_database(struct state *st, const char *path, const char *name
 		return -1;
 	}
 	sqlite3_busy_timeout(st->db, 10000);
+	/* SQLite writes the log back into the database file on its own, at a
+	 * commit past 1000 pages and at close, and ignores a failed fsync
+	 * there. lastgood does it itself instead, at one place where a
+	 * failure can still be reported before anything changed:
+	 * state_checkpoint, once the lock is taken. */
+	sqlite3_wal_autocheckpoint(st->db, 0);
+	sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
 	return 0;
 }
 
@@ -642,6 +649,19 @@ static enum lock_outcome lock_within(int fd, long wait_ms, long long *waited_ms)
 	}
 }
 
+/* Write what the log holds back into the database file, checking every
+ * write and fsync. PASSIVE: a reader in the middle of the log is not
+ * waited for; what it still needs stays in the log for the next time.
+ * A failure loses nothing (the log stays the record and is written back
+ * again next time) but means the disk failed: it is reported. */
+static int state_checkpoint(struct state *st, struct error *err)
+{
+	int rc = sqlite3_wal_checkpoint_v2(st->db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+		return state_db_error(st, "write the log back", err);
+	return 0;
+}
+
 int state_lock_wait(struct state *st, const char *command, long wait_ms, struct error *err)
 {
 	char *path = path_join(st->dir, "lock");
@@ -676,6 +696,11 @@ int state_lock_wait(struct state *st, const char *command, long wait_ms, struct 
 	}
 	st->lock_fd = fd;
 	state_lock_describe(st, 0, command);
+	if (state_checkpoint(st, err) < 0) {
+		close(st->lock_fd);
+		st->lock_fd = -1;
+		return -1;
+	}
 	return 0;
 }
 

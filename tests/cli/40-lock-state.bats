@@ -29,14 +29,18 @@ load helpers
 	[ ! -e .lastgood ]
 }
 
-@test "on a disk with no byte free, read-only commands still read; a mutation says why it cannot" {
-	unshare -m --propagation private true 2>/dev/null ||
-		skip "cannot unshare a mount namespace here (needs root)"
-	mkdir stack disk
-	(cd stack && make_stack && "$LG" -q snapshot --label A >/dev/null)
-	# In a mount namespace of the test's own: the stack on a 1 MB tmpfs
-	# filled to the last byte (SQLite can then set up neither its -wal
-	# nor its -shm index).
+# close_log: the state database as another SQLite program leaves it when
+# it closes it last: its log written back and removed, with its -shm index.
+# (lastgood keeps both, and writes the log back itself.)
+close_log() {
+	sqlite3 .lastgood/state.db 'PRAGMA user_version' >/dev/null
+	[ ! -e .lastgood/state.db-wal ] && [ ! -e .lastgood/state.db-shm ]
+}
+
+# on_full_disk: each read-only command, then a snapshot, run on a copy of
+# ./stack on a 1 MB tmpfs filled to the last byte, in a mount namespace of
+# the test's own; one line each in $lines: "ARGS: STATUS LINES STDERR".
+on_full_disk() {
 	run --separate-stderr unshare -m --propagation private bash -c '
 		mount -t tmpfs -o size=1m tmpfs disk && cp -a stack/. disk/ && cd disk || exit 99
 		fallocate -l "$(df -B1 --output=avail . | tail -n 1)" filler || exit 99
@@ -51,6 +55,19 @@ load helpers
 		expect_match "${lines[$i]}" '^[a-z]+: 0 [1-9][0-9]* $'
 	done
 	expect_match "${lines[3]}" '^--json releases: 0 '
+}
+
+@test "on a disk with no byte free, read-only commands still read; a mutation says why it cannot" {
+	unshare -m --propagation private true 2>/dev/null ||
+		skip "cannot unshare a mount namespace here (needs root)"
+	mkdir stack disk
+	(cd stack && make_stack && "$LG" -q snapshot --label A >/dev/null)
+	# with the log and index lastgood leaves: it writes through them
+	on_full_disk
+	expect_equal "${lines[4]}" "snapshot --label B: 1 0 lastgood: cannot copy '$HOST/disk/bin/api': No space left on device"
+	# with neither: SQLite can set up neither its -wal nor its -shm index
+	(cd stack && close_log)
+	on_full_disk
 	expect_equal "${lines[4]}" "snapshot --label B: 1 0 lastgood: state database: set journal mode: disk I/O error (No space left on device)"
 }
 
@@ -58,7 +75,8 @@ load helpers
 	unshare -m --propagation private true 2>/dev/null ||
 		skip "cannot unshare a mount namespace here (needs root)"
 	mkdir stack disk
-	(cd stack && make_stack && "$LG" -q snapshot >/dev/null && lose_object web/index.html)
+	# without the log, which SQLite then cannot set up: read-only
+	(cd stack && make_stack && "$LG" -q snapshot >/dev/null && lose_object web/index.html && close_log)
 	run --separate-stderr unshare -m --propagation private bash -c '
 		mount -t tmpfs -o size=1m tmpfs disk && cp -a stack/. disk/ && cd disk || exit 99
 		fallocate -l "$(df -B1 --output=avail . | tail -n 1)" filler || exit 99
@@ -85,7 +103,8 @@ load helpers
 	sqlite3 .lastgood/state.db <hold >holder.out 2>&1 &
 	local holder=$!
 	exec 9>hold
-	echo "BEGIN IMMEDIATE;" >&9
+	# waiting, should a probe below hold the database for a moment
+	printf '.timeout 10000\nBEGIN IMMEDIATE;\n' >&9
 	local tries=0
 	until ! sqlite3 .lastgood/state.db "BEGIN IMMEDIATE; ROLLBACK;" 2>/dev/null; do
 		tries=$((tries + 1))
@@ -133,10 +152,11 @@ nth_call() {
 	lg_ok snapshot
 	# each time a snapshot with something to record
 	printf 'LOG_LEVEL=debug\n' >>etc/api.env
-	# the state database's first sync: its log, as the operation is recorded
+	# the state database's first sync: its log, written back once the lock
+	# is taken
 	inject fdatasync ENOSPC 1 snapshot
 	expect_equal "$status" 1
-	expect_equal "$stderr" "lastgood: state database: record operation: disk I/O error (No space left on device)"
+	expect_equal "$stderr" "lastgood: state database: write the log back: disk I/O error (No space left on device)"
 	# its first write there
 	n=$(nth_call pwrite64 'state[.]db-wal>' snapshot)
 	[ -n "$n" ]
@@ -151,7 +171,9 @@ nth_call() {
 	inject openat EIO "$n" snapshot
 	expect_equal "$status" 1
 	expect_equal "$stderr" "lastgood: cannot open state database '$HOST/.lastgood/state.db' for writing: Input/output error"
-	# and its log, which it retries read-only too (no such file then)
+	# and its log, which it retries read-only too (no such file then, as
+	# another program closing the database last leaves it)
+	close_log
 	inject openat EIO "$((n + 1))" snapshot
 	expect_equal "$status" 1
 	expect_equal "$stderr" "lastgood: state database: set journal mode: unable to open database file (Input/output error)"

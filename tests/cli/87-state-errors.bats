@@ -112,3 +112,26 @@ operation_result() {
 	expect_service_process "$(service_pid api)" "$API_PORT"
 	expect_equal "$(version_at "$API_PORT")" 1
 }
+
+@test "a failed write-back of the state database's log stops a deploy before anything changes" {
+	running_v1
+	save
+	# lastgood writes the log back itself once it holds the lock: the first
+	# sync of the database file
+	traced fdatasync deploy ../v2 --label v2
+	n=$(awk '/^fdatasync\(/ { n++; if (/state\.db>/) { print n; exit } }' ../trace)
+	[ -n "$n" ] || { echo "no sync of the database file in the trace" >&2; return 1; }
+
+	injected "fdatasync:error=EIO:when=$n" deploy ../v2 --label v2
+	expect_equal "$status" 1
+	expect_match "$stderr" "^lastgood: state database: write the log back: disk I/O error"
+	expect_equal "$(grep '^VERSION=' etc/api.conf)" VERSION=1
+	expect_equal "$(live_release)" 1
+	# the newest operation is the start that brought the host up again
+	expect_equal "$(lg --json history | jq -r '.[0].command')" start
+
+	# nothing was lost: the log is written back the next time
+	lg_ok deploy ../v2 --label v2
+	expect_equal "$(live_release)" 2
+	expect_equal "$(lg --json releases | jq -r '[.[].label] | sort | join(",")')" v1,v2
+}

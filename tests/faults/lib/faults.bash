@@ -237,8 +237,8 @@ fault_run() {
 	case $mode in
 	kill) trace=$call; opts=(-e "inject=$call:signal=SIGKILL:when=$n") ;;
 	trace) trace=$TRACE_CALLS; opts=(-y) ;;
-	*+) trace=$call; opts=(-e "inject=$call:error=${mode%+}:when=$n+") ;;
-	*) trace=$call; opts=(-e "inject=$call:error=$mode:when=$n") ;;
+	*+) trace=$call; opts=(-y -e "inject=$call:error=${mode%+}:when=$n+") ;;
+	*) trace=$call; opts=(-y -e "inject=$call:error=$mode:when=$n") ;;
 	esac
 	# a subshell, so that bash's "Killed" notice goes nowhere
 	(
@@ -480,6 +480,16 @@ error_pattern() {
 	esac
 }
 
+# sqlite_dirsync_failed: whether the sync the fault failed (the run's own
+# strace log, -y: descriptors with their paths) is SQLite's fdatasync of
+# the state folder once it created its log, whose result SQLite ignores
+# (unix VFS); lastgood never sees it fail. Every other sync is lastgood's
+# or one SQLite reports to it (lastgood writes the log back itself, with
+# SQLite's automatic write-back off).
+sqlite_dirsync_failed() {
+	grep -Eq '^fdatasync\([0-9]+</[^>]*/\.lastgood>\).*\(INJECTED\)' "$LANE/cmd.strace"
+}
+
 # error_checks MODE CALL: after a command that met an error (FAULT_RC,
 # FAULT_LANDED): a documented exit status; exit 0 only for a true success;
 # an fsync that failed is never turned into a success; a failure says what
@@ -499,7 +509,7 @@ error_checks() {
 		observe
 		msg=$(expect_on "$SWEEP_TARGET") || problem false-success "exit 0 but $msg"
 		if [ "$FAULT_LANDED" = 1 ] && [[ $call == fsync || $call == fdatasync || $call == syncfs ]] &&
-			[ -z "${POINT_TAG:-}" ]; then
+			! sqlite_dirsync_failed; then
 			problem fsync-final "$call failed with $mode and the command still exited 0"
 		fi
 		return
@@ -788,15 +798,6 @@ faults_teardown_file() {
 # all); more than CAP points of a capped class are spread evenly over its
 # run (the classes of SWEEP_CAPPED, default write and open). Writes
 # "CLASS EXISTED TRIED" lines to LOG.counts.
-#
-# Two TAGs mark syncs that SQLite makes and judges itself, so that their
-# failure never reaches lastgood and a command may rightly succeed:
-#   checkpoint      a sync of SQLite's checkpoint: of the database file, or
-#                   of the WAL right before the database file is written. It
-#                   copies what the WAL already holds durably; when its sync
-#                   fails the WAL stays the record (SQLite does not reset it).
-#   sqlite-dirsync  SQLite's fdatasync of the state folder once it created
-#                   the WAL, whose result SQLite ignores (unix VFS).
 fault_points() {
 	local log=$1 cap=$2 spec class call
 	spec=$(for class in "${CLASSES[@]}"; do
@@ -817,24 +818,14 @@ fault_points() {
 			if (!(call in class_of)) next
 			seen[call]++
 			c = class_of[call]
-			db = $0 ~ /^[a-z0-9]*\([0-9]+<[^>]*\/state\.db>/
-			wal = $0 ~ /^[a-z0-9]*\([0-9]+<[^>]*\/state\.db-wal>/
 			if (c == "write") {
 				if (spawned) pt["spawn", ++count["spawn"]] = "spawn " call " " seen[call]
 				spawned = 0
-				if (db && last_sync != "" && !written) tag[last_sync] = " checkpoint"
-				written = 1
 			}
 			if ((call == "openat" || call == "open") && $0 !~ /O_CREAT|O_TRUNC|O_WRONLY|O_RDWR/)
 				next
 			k = ++count[c]
 			pt[c, k] = c " " call " " seen[call]
-			if (c == "fsync") {
-				last_sync = wal ? c SUBSEP k : ""
-				written = 0
-				if (db) tag[c, k] = " checkpoint"
-				if ($0 ~ /^fdatasync\([0-9]+<[^>]*\/\.lastgood>\)/) tag[c, k] = " sqlite-dirsync"
-			}
 		}
 		END {
 			n = split(classes, order, " ")
@@ -846,7 +837,7 @@ fault_points() {
 					want = cap
 				for (i = 0; i < want; i++) {
 					k = want == total ? i + 1 : 1 + int(i * (total - 1) / (want - 1))
-					print pt[c, k] tag[c, k]
+					print pt[c, k]
 				}
 				printf "%s %d %d\n", c, total, want > counts
 			}
