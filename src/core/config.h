@@ -134,6 +134,46 @@ struct service {
 	struct policy policy;        /* global policy with this service's overrides */
 };
 
+enum db_engine_kind {
+	DB_ENGINE_POSTGRES,          /* libpq */
+	DB_ENGINE_SQLITE,            /* the SQLite library */
+	DB_ENGINE_COMMAND,           /* an existing tool, driven by argv */
+};
+
+/* When a switch that changes a database's schema backs it up first. */
+enum db_backup_policy {
+	DB_BACKUP_ALWAYS,            /* the default */
+	DB_BACKUP_DESTRUCTIVE,       /* only when a migration to run is destructive */
+	DB_BACKUP_NEVER,
+};
+
+/* One entry of `databases:` (DESIGN.md, "Databases"). */
+struct database {
+	char *name;
+	struct config_mark mark;
+	enum db_engine_kind engine;
+	/* postgres */
+	char *url;                   /* may hold a password: show it redacted */
+	char *password;              /* secret, or NULL (PGPASSFILE, the environment) */
+	/* sqlite */
+	char *path;                  /* absolute */
+	/* built-in engines: the folder of NNNN_name.{up,down,verify}.sql, lying
+	 * in some service's `files` (so every release holds its migrations) */
+	char *migrations;            /* absolute, or NULL (command engine) */
+	char *migrations_written;    /* as in the config */
+	struct config_mark migrations_mark;
+	enum db_backup_policy backup;
+	char **services;             /* stopped while this database is restored */
+	size_t nservices;
+	/* command: argv with "{version}" (downgrade) and "{file}" (backup,
+	 * restore) replaced when run; backup and restore are optional */
+	struct argv_list current;
+	struct argv_list upgrade;
+	struct argv_list downgrade;
+	struct argv_list backup_cmd;
+	struct argv_list restore_cmd;
+};
+
 struct config {
 	char *path;                  /* the config file as given */
 	char *dir;                   /* absolute folder holding it */
@@ -147,6 +187,8 @@ struct config {
 	size_t nservices;
 	char *source_git;            /* absolute path of a git repository, or NULL */
 	struct argv_list source_build;
+	struct database *databases;  /* in file order */
+	size_t ndatabases;
 };
 
 int config_load(const char *path, struct config *cfg, struct error *err);
