@@ -269,14 +269,14 @@ static int record_target(struct state *st, long op, const struct transition_requ
 
 /* ---- every resource, in table order (undone in reverse) ---- */
 
-static int resources_prepare(struct state *st, long op, struct transition *t,
-			     struct error *err)
+static int resources_prepare(struct state *st, const struct config *cfg, long op,
+			     struct transition *t, struct error *err)
 {
 	for (size_t k = 0; k < resource_kind_count; k++)
 		if (resource_kinds[k]->prepare(st, op, t->data[k], err) < 0) {
 			struct error ignored = ERROR_INIT;
 			while (k-- > 0)
-				resource_kinds[k]->undo(st, op, &ignored);
+				resource_kinds[k]->undo(st, cfg, op, &ignored);
 			return -1;
 		}
 	return 0;
@@ -293,8 +293,8 @@ static int resources_check(struct state *st, long op, struct transition *t, long
 
 /* Each resource's commit, then the commit point. A resource that fails
  * puts its own part back; those before it are undone here. */
-static int resources_commit(struct state *st, long op, struct transition *t, long to_id,
-			    struct error *err)
+static int resources_commit(struct state *st, const struct config *cfg, long op,
+			    struct transition *t, long to_id, struct error *err)
 {
 	size_t k = 0;
 	for (; k < resource_kind_count; k++)
@@ -303,25 +303,27 @@ static int resources_commit(struct state *st, long op, struct transition *t, lon
 	if (k == resource_kind_count && operation_commit(st, op, to_id, err) == 0)
 		return 0;
 	while (k-- > 0)
-		resource_kinds[k]->undo(st, op, err);
+		resource_kinds[k]->undo(st, cfg, op, err);
 	return -1;
 }
 
 /* data: the transition's, or NULL when recover or a revert finishes. */
-static int resources_finish(struct state *st, long op, struct transition *t, int target_stays,
-			    struct error *err)
+static int resources_finish(struct state *st, const struct config *cfg, long op,
+			    struct transition *t, int target_stays, struct error *err)
 {
 	for (size_t k = 0; k < resource_kind_count; k++)
-		if (resource_kinds[k]->finish(st, op, t ? t->data[k] : NULL, target_stays, err) < 0)
+		if (resource_kinds[k]->finish(st, cfg, op, t ? t->data[k] : NULL, target_stays,
+					      err) < 0)
 			return -1;
 	return 0;
 }
 
-int transition_kept_copies(struct state *st, long op, struct error *err)
+int transition_kept_copies(struct state *st, const struct config *cfg, long op,
+			   struct error *err)
 {
 	int kept = 0;
 	for (size_t k = 0; k < resource_kind_count; k++) {
-		int one = resource_kinds[k]->kept(st, op, err);
+		int one = resource_kinds[k]->kept(st, cfg, op, err);
 		if (one < 0)
 			return -1;
 		kept |= one;
@@ -329,13 +331,13 @@ int transition_kept_copies(struct state *st, long op, struct error *err)
 	return kept;
 }
 
-int transition_recover(struct state *st, long op, enum switch_outcome *outcome,
-		       struct error *err)
+int transition_recover(struct state *st, const struct config *cfg, long op,
+		       enum switch_outcome *outcome, struct error *err)
 {
 	*outcome = SWITCH_NOTHING;
 	for (size_t k = 0; k < resource_kind_count; k++) {
 		enum switch_outcome one;
-		if (resource_kinds[k]->recover(st, op, &one, err) < 0)
+		if (resource_kinds[k]->recover(st, cfg, op, &one, err) < 0)
 			return -1;
 		if (one > *outcome)
 			*outcome = one;
@@ -355,8 +357,8 @@ int transition_recover(struct state *st, long op, enum switch_outcome *outcome,
  */
 #define START_ROOM_MIN (8LL << 20)
 
-static int clean_up_if_room_is_short(struct state *st, long op, struct transition *t,
-				     struct error *err)
+static int clean_up_if_room_is_short(struct state *st, const struct config *cfg, long op,
+				     struct transition *t, struct error *err)
 {
 	struct statvfs vfs;
 	if (statvfs(st->dir, &vfs) == 0 &&
@@ -365,7 +367,7 @@ static int clean_up_if_room_is_short(struct state *st, long op, struct transitio
 	for (size_t k = 0; k < resource_kind_count; k++)
 		if (!resource_kinds[k]->recoverable_from_store(st, t->data[k]))
 			return 0;
-	return resources_finish(st, op, t, 0, err);
+	return resources_finish(st, cfg, op, t, 0, err);
 }
 
 /*
@@ -443,7 +445,7 @@ static void transition_undo(struct state *st, const struct config *cfg, long op,
 	}
 	/* The old files are live whatever the journal says, so the services
 	 * start even when settling it failed. */
-	int settled = transition_recover(st, op, &undone, &ignored) == 0;
+	int settled = transition_recover(st, cfg, op, &undone, &ignored) == 0;
 	int started = stack_start(st, cfg, changed, op, &ignored_failure, &ignored);
 	stack_failure_clear(&ignored_failure);
 	transition_stuck(report, settled && started == 0 ? HOST_UNCHANGED : HOST_LIVE, from);
@@ -464,7 +466,7 @@ static int transition_back_started(struct state *st, const struct config *cfg, l
 		if (release_set_mark(st, back_to, MARK_GOOD, err) < 0)
 			return transition_stuck(report, HOST_VERIFIED, back_to);
 	}
-	if (resources_finish(st, op, NULL, 0, err) < 0)
+	if (resources_finish(st, cfg, op, NULL, 0, err) < 0)
 		return transition_stuck(report, HOST_LIVE, back_to);
 	return 0;
 }
@@ -488,21 +490,21 @@ static int transition_go_back(struct state *st, const struct config *cfg, long o
 	free(detail);
 	if (rc < 0)
 		return transition_stuck(report, HOST_LIVE, report->to_id);
-	int kept = transition_kept_copies(st, op, err);
+	int kept = transition_kept_copies(st, cfg, op, err);
 	if (kept < 0)
 		return transition_stuck(report, HOST_LIVE, report->to_id);
 	if (kept)
 		return transition_revert(st, cfg, op, req->live_id, changed, report, err);
 
 	transition_plan_switch(cfg, req->target, req->live, NULL, &back);
-	rc = resources_prepare(st, op, &back, err);
+	rc = resources_prepare(st, cfg, op, &back, err);
 	if (rc == 0)
 		rc = stack_stop(st, cfg, changed, op, err);
 	if (rc < 0) {
 		transition_free(&back);
 		return transition_stuck(report, HOST_LIVE, report->to_id);
 	}
-	rc = resources_commit(st, op, &back, req->live_id, err);
+	rc = resources_commit(st, cfg, op, &back, req->live_id, err);
 	transition_free(&back);
 	if (rc < 0)
 		return transition_stuck(report, err->kind == ERROR_ATTENTION ? HOST_SWITCHING
@@ -519,8 +521,8 @@ int transition_revert(struct state *st, const struct config *cfg, long op, long 
 	if (stack_stop(st, cfg, changed, op, err) < 0)
 		return transition_stuck(report, HOST_LIVE, report->to_id);
 	for (size_t k = 0; k < resource_kind_count; k++) {
-		int kept = resource_kinds[k]->kept(st, op, err);
-		if (kept < 0 || (kept && resource_kinds[k]->revert(st, op, back_to, err) < 0))
+		int kept = resource_kinds[k]->kept(st, cfg, op, err);
+		if (kept < 0 || (kept && resource_kinds[k]->revert(st, cfg, op, back_to, err) < 0))
 			return transition_stuck(report, HOST_SWITCHING, report->to_id);
 	}
 	return transition_back_started(st, cfg, op, back_to, changed, report, err);
@@ -601,7 +603,7 @@ int transition_run(struct state *st, const struct config *cfg, long op,
 	/* Prepare first: a damaged or oversized target is refused while
 	 * every service still runs, and the services are down for the
 	 * commit only. What could not be removed is left for recover. */
-	if (resources_prepare(st, op, &t, err) < 0) {
+	if (resources_prepare(st, cfg, op, &t, err) < 0) {
 		if (err->kind == ERROR_ATTENTION)
 			transition_stuck(report, HOST_LIVE, req->live_id);
 		goto out;
@@ -609,7 +611,7 @@ int transition_run(struct state *st, const struct config *cfg, long op,
 	steps = phase_steps(&t, PLAN_STOP, &n);
 	if (stack_run_stop(st, cfg, steps, n, op, err) < 0 ||
 	    resources_check(st, op, &t, req->live_id, err) < 0 ||
-	    resources_commit(st, op, &t, report->to_id, err) < 0) {
+	    resources_commit(st, cfg, op, &t, report->to_id, err) < 0) {
 		/* Before the commit point: the old release goes back. Past it
 		 * the target is live, never undone here and never started
 		 * unverified. */
@@ -617,7 +619,7 @@ int transition_run(struct state *st, const struct config *cfg, long op,
 		goto out;
 	}
 	room_give_back(st);
-	if (clean_up_if_room_is_short(st, op, &t, err) < 0) {
+	if (clean_up_if_room_is_short(st, cfg, op, &t, err) < 0) {
 		transition_stuck(report, HOST_LIVE, report->to_id);
 		goto out;
 	}
@@ -647,7 +649,7 @@ int transition_run(struct state *st, const struct config *cfg, long op,
 	}
 	if (started == 0 || req->on_failure != ON_FAILURE_ROLL_BACK) {
 		/* The verdict is final: the target stays. */
-		if (resources_finish(st, op, &t, 1, err) < 0) {
+		if (resources_finish(st, cfg, op, &t, 1, err) < 0) {
 			transition_stuck(report, HOST_LIVE, report->to_id);
 			goto out;
 		}

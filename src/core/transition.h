@@ -152,10 +152,11 @@ void transition_plan(struct state *st, const struct config *cfg,
 /* 1 when op's switch passed its commit point and its resources kept what
  * going back needs (transition_revert), 0 when not, -1 when the journal
  * could not be read (err). */
-int transition_kept_copies(struct state *st, long op, struct error *err);
+int transition_kept_copies(struct state *st, const struct config *cfg, long op,
+			   struct error *err);
 /* Finish or undo the switch of an interrupted operation, every resource
  * (resource.h); *outcome is the furthest any got. Safe to run again. */
-int transition_recover(struct state *st, long op, enum switch_outcome *outcome,
-		       struct error *err);
+int transition_recover(struct state *st, const struct config *cfg, long op,
+		       enum switch_outcome *outcome, struct error *err);
 
 #endif

@@ -116,10 +116,11 @@ static int files_commit(struct state *st, long op, void *data, struct error *err
 	return fp->changes.n ? switch_swap(st, op, err) : 0;
 }
 
-static int files_finish(struct state *st, long op, void *data, int target_stays,
-			struct error *err)
+static int files_finish(struct state *st, const struct config *cfg, long op, void *data,
+			int target_stays, struct error *err)
 {
 	struct files_plan *fp = data;
+	(void)cfg;
 	if (fp && target_stays)
 		switch_remember_staged(st, op, &fp->changes, fp->staged_ns);
 	return switch_finish(st, op, err);
@@ -145,6 +146,33 @@ static int files_recoverable_from_store(struct state *st, void *data)
 	return 1;
 }
 
+/* The journal says all the switch of files needs (switch.h). */
+static int files_undo(struct state *st, const struct config *cfg, long op, struct error *err)
+{
+	(void)cfg;
+	return switch_undo(st, op, err);
+}
+
+static int files_kept(struct state *st, const struct config *cfg, long op, struct error *err)
+{
+	(void)cfg;
+	return switch_kept_copies(st, op, err);
+}
+
+static int files_revert(struct state *st, const struct config *cfg, long op, long back_to,
+			struct error *err)
+{
+	(void)cfg;
+	return switch_revert(st, op, back_to, err);
+}
+
+static int files_recover(struct state *st, const struct config *cfg, long op,
+			 enum switch_outcome *outcome, struct error *err)
+{
+	(void)cfg;
+	return switch_recover(st, op, outcome, err);
+}
+
 static void files_free(void *data)
 {
 	struct files_plan *fp = data;
@@ -160,11 +188,11 @@ const struct resource_kind resource_files = {
 	.prepare = files_prepare,
 	.check = files_check,
 	.commit = files_commit,
-	.undo = switch_undo,
-	.kept = switch_kept_copies,
-	.revert = switch_revert,
+	.undo = files_undo,
+	.kept = files_kept,
+	.revert = files_revert,
 	.finish = files_finish,
-	.recover = switch_recover,
+	.recover = files_recover,
 	.recoverable_from_store = files_recoverable_from_store,
 	.free_data = files_free,
 };

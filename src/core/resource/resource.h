@@ -38,7 +38,10 @@
  *             began before the commit point, finish what passed it.
  *
  * Adding a kind is a file here and an entry in resource_kinds[] (kinds.c):
- * the engine loops over the table. Each call returns
+ * the engine loops over the table. The calls that work from the journal
+ * alone (undo, kept, revert, finish, recover) get the config in use too:
+ * a database's connection settings live there, not in the journal (its
+ * password must not be stored). Each call returns
  * 0, or -1 with err; err->kind ERROR_ATTENTION means the resource
  * could not put itself back and `recover` must finish.
  */
@@ -73,16 +76,19 @@ struct resource_kind {
 	int (*prepare)(struct state *st, long op, void *data, struct error *err);
 	int (*check)(struct state *st, long op, void *data, long live_id, struct error *err);
 	int (*commit)(struct state *st, long op, void *data, struct error *err);
-	int (*undo)(struct state *st, long op, struct error *err);
+	int (*undo)(struct state *st, const struct config *cfg, long op, struct error *err);
 	/* 1 when op's switch keeps what revert needs, 0 when not, -1 when
 	 * the journal could not be read (err). */
-	int (*kept)(struct state *st, long op, struct error *err);
-	int (*revert)(struct state *st, long op, long back_to, struct error *err);
+	int (*kept)(struct state *st, const struct config *cfg, long op, struct error *err);
+	int (*revert)(struct state *st, const struct config *cfg, long op, long back_to,
+		      struct error *err);
 	/* target_stays: the target's verdict is final and it stays live
 	 * (data may then be used to remember it); 0 after a revert or when
 	 * finishing early. data may be NULL (recover). */
-	int (*finish)(struct state *st, long op, void *data, int target_stays, struct error *err);
-	int (*recover)(struct state *st, long op, enum switch_outcome *outcome, struct error *err);
+	int (*finish)(struct state *st, const struct config *cfg, long op, void *data,
+		      int target_stays, struct error *err);
+	int (*recover)(struct state *st, const struct config *cfg, long op,
+		       enum switch_outcome *outcome, struct error *err);
 	/* Room: 1 when everything finish would drop can also be had from the
 	 * store, so finishing early to free space loses nothing. */
 	int (*recoverable_from_store)(struct state *st, void *data);

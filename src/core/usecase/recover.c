@@ -99,7 +99,7 @@ static int recover_unverified_deploy(struct state *st, const struct config *cfg,
 	release_clear(&to);
 	if (verified)
 		return 0;
-	int rc, kept = transition_kept_copies(st, op, err);
+	int rc, kept = transition_kept_copies(st, cfg, op, err);
 	if (kept < 0)
 		return -1;
 	if (kept) {
@@ -159,12 +159,12 @@ static int recover_one(struct state *st, const struct config *cfg, long op,
 	int went_back = 0, rc = 0;
 	memset(&report, 0, sizeof(report));
 	outcome = SWITCH_UNDONE;
-	int kept = transition_kept_copies(st, op, err);
+	int kept = transition_kept_copies(st, cfg, op, err);
 	if (kept < 0)
 		rc = -1;
 	else if (kept)
 		rc = recover_unverified_deploy(st, cfg, op, &rec, &went_back, &problem, &report, err);
-	if (rc < 0 || (!went_back && transition_recover(st, op, &outcome, err) < 0)) {
+	if (rc < 0 || (!went_back && transition_recover(st, cfg, op, &outcome, err) < 0)) {
 		error_prefix(err, "recovering operation %ld (%s)", op, rec.command);
 		err->kind = ERROR_ATTENTION;
 		transition_report_clear(&report);
