@@ -405,6 +405,38 @@ static void test_starter_text_parses(void **state)
 	config_free(&cfg);
 }
 
+/* The starter's commented databases, uncommented (with the api listing
+ * the migrations' folder under files), are a valid config. */
+static void test_starter_databases_parse(void **state)
+{
+	(void)state;
+	struct strbuf text = STRBUF_INIT;
+	struct config cfg;
+	int in_databases = 0;
+
+	for (const char *line = init_starter_text; *line; ) {
+		const char *end = strchrnul(line, '\n');
+		if (!strncmp(line, "# databases:", 12))
+			in_databases = 1;
+		else if (end == line)
+			in_databases = 0;
+		if (in_databases)
+			line += 2;
+		if (!strncmp(line, "    files: []", 13))
+			strbuf_addstr(&text, "    files: [db]");
+		else
+			strbuf_add(&text, line, (size_t)(end - line));
+		strbuf_addch(&text, '\n');
+		line = *end ? end + 1 : end;
+	}
+	parse_ok("/srv/app/lastgood.yml", text.buf, &cfg);
+	assert_int_equal(cfg.ndatabases, 2);
+	assert_int_equal(cfg.databases[0].engine, DB_ENGINE_POSTGRES);
+	assert_int_equal(cfg.databases[1].engine, DB_ENGINE_COMMAND);
+	config_free(&cfg);
+	strbuf_release(&text);
+}
+
 static void test_errors_syntax(void **state)
 {
 	(void)state;
@@ -1440,6 +1472,7 @@ int main(void)
 		cmocka_unit_test(test_start_order),
 		cmocka_unit_test(test_select_services),
 		cmocka_unit_test(test_starter_text_parses),
+		cmocka_unit_test(test_starter_databases_parse),
 		cmocka_unit_test(test_errors_syntax),
 		cmocka_unit_test(test_errors_structure),
 		cmocka_unit_test(test_errors_unknown_keys),
