@@ -399,21 +399,12 @@ int parse_databases(struct config_parser *p, yaml_node_t *node)
 	cfg->ndatabases = n;
 	for (size_t i = 0; i < n; i++) {
 		yaml_node_pair_t *pair = &node->data.mapping.pairs.start[i];
-		yaml_node_t *key = yaml_document_get_node(&p->doc, pair->key);
 		const char *name;
 
-		if (scalar_text(p, key, "databases", "", "a mapping of names", &name) < 0)
+		if (read_entry_name(p, node, i, "databases", "database", &name) < 0)
 			return -1;
-		if (!valid_name(name))
-			return node_error(p, key,
-					  "invalid database name '%s' (use letters, digits, '.', '_' and '-')",
-					  name);
-		for (size_t j = 0; j < i; j++)
-			if (!strcmp(cfg->databases[j].name, name))
-				return node_error(p, key, "duplicate database '%s' (first at line %d)",
-						  name, cfg->databases[j].mark.line);
 		cfg->databases[i].name = xstrdup(name);
-		cfg->databases[i].mark = node_mark(key);
+		cfg->databases[i].mark = node_mark(yaml_document_get_node(&p->doc, pair->key));
 		if (parse_database(p, i, yaml_document_get_node(&p->doc, pair->value)) < 0)
 			return -1;
 	}

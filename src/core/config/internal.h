@@ -87,9 +87,12 @@ void argv_list_free(struct argv_list *list);
  * the key (name), never the value. */
 int get_value_entry(struct config_parser *p, yaml_node_t *node, const char *name,
 		    const char *where, const char **value, int *secret);
-/* Names of services and databases end up in --services lists, log file
- * names and messages, so they stay plain: letters, digits, '.', '_', '-'. */
-int valid_name(const char *name);
+/* The name of entry i of a section (section "services", kind "service"):
+ * the key of pair i of mapping, plain (letters, digits, '.', '_', '-') and
+ * not the name of an entry before it. *name is valid while the document
+ * is. */
+int read_entry_name(struct config_parser *p, const yaml_node_t *mapping, size_t i,
+		    const char *section, const char *kind, const char **name);
 
 /* order.c: the index of the service called name, or NO_SERVICE. */
 size_t service_index(const struct config *cfg, const char *name);

@@ -701,7 +701,9 @@ static int parse_service(struct config_parser *p, size_t index, yaml_node_t *nod
 	return rc;
 }
 
-int valid_name(const char *name)
+/* Names end up in --services lists, log file names and messages, so they
+ * stay plain. */
+static int valid_name(const char *name)
 {
 	if (!isalnum((unsigned char)name[0]))
 		return 0;
@@ -709,6 +711,27 @@ int valid_name(const char *name)
 		if (!isalnum((unsigned char)*s) && !strchr("._-", *s))
 			return 0;
 	return 1;
+}
+
+int read_entry_name(struct config_parser *p, const yaml_node_t *mapping, size_t i,
+		    const char *section, const char *kind, const char **name)
+{
+	yaml_node_pair_t *pairs = mapping->data.mapping.pairs.start;
+	yaml_node_t *key = node_at(p, pairs[i].key);
+
+	if (scalar_text(p, key, section, "", "a mapping of names", name) < 0)
+		return -1;
+	if (!valid_name(*name))
+		return node_error(p, key, "invalid %s name '%s' (use letters, digits, '.', '_' and '-')",
+				  kind, *name);
+	/* The keys before it were read the same way: they are text. */
+	for (size_t j = 0; j < i; j++) {
+		const yaml_node_t *earlier = node_at(p, pairs[j].key);
+		if (!strcmp(scalar_value(earlier), *name))
+			return node_error(p, key, "duplicate %s '%s' (first at line %d)", kind, *name,
+					  node_mark(earlier).line);
+	}
+	return 0;
 }
 
 static int parse_services(struct config_parser *p, yaml_node_t *node)
@@ -725,21 +748,12 @@ static int parse_services(struct config_parser *p, yaml_node_t *node)
 	p->after = xcalloc(n, sizeof(*p->after));
 	for (size_t i = 0; i < n; i++) {
 		yaml_node_pair_t *pair = &node->data.mapping.pairs.start[i];
-		yaml_node_t *key = node_at(p, pair->key);
 		const char *name;
 
-		if (scalar_text(p, key, "services", "", "a mapping of names", &name) < 0)
+		if (read_entry_name(p, node, i, "services", "service", &name) < 0)
 			return -1;
-		if (!valid_name(name))
-			return node_error(p, key,
-					  "invalid service name '%s' (use letters, digits, '.', '_' and '-')",
-					  name);
-		for (size_t j = 0; j < i; j++)
-			if (!strcmp(cfg->services[j].name, name))
-				return node_error(p, key, "duplicate service '%s' (first at line %d)",
-						  name, cfg->services[j].mark.line);
 		cfg->services[i].name = xstrdup(name);
-		cfg->services[i].mark = node_mark(key);
+		cfg->services[i].mark = node_mark(node_at(p, pair->key));
 		if (parse_service(p, i, node_at(p, pair->value)) < 0)
 			return -1;
 	}
