@@ -1038,6 +1038,11 @@ static void test_errors_database_secrets(void **state)
 		  "    url: s3cret-pw\n",
 		  "lastgood.yml:9:10: 'url' in database 'main' is not a connection string libpq "
 		  "accepts: use a postgresql:// URL or key=value settings (host=... dbname=...)" },
+		/* "://" inside a value does not make a URL */
+		{ DB_PREFIX "  main:\n    engine: postgres\n    migrations: db\n"
+		  "    url: \"password='a://s3cret-pw' hots=x\"\n",
+		  "lastgood.yml:9:10: 'url' in database 'main' is not a connection string libpq "
+		  "accepts: use a postgresql:// URL or key=value settings (host=... dbname=...)" },
 		{ DB_PREFIX "  main:\n    engine: postgres\n    migrations: db\n"
 		  "    url: mysql://ops:s3cret-pw@db/app?token=s3cret-pw\n",
 		  "lastgood.yml:9:10: 'url' in database 'main' must be a postgresql:// URL libpq "
@@ -1127,6 +1132,10 @@ static void test_errors_database_commands(void **state)
 		  "    backup: [cp, a.db, \"{file}\"]\n",
 		  "lastgood.yml:10:13: 'backup' in database 'main' must be always, destructive or "
 		  "never, not a list" },
+		{ DB_PREFIX "  main:\n    engine: sqlite\n    path: a.db\n    migrations: db\n"
+		  "    backup:\n",
+		  "lastgood.yml:10:12: 'backup' in database 'main' must be always, destructive or "
+		  "never, not empty" },
 		{ DB_COMMAND,
 		  "lastgood.yml:6:3: database 'main' needs 'backup' and 'restore' commands, or "
 		  "'backup: never' (engine command)" },

@@ -121,9 +121,12 @@ static void conninfo_free(PQconninfoOption *options)
 	PQconninfoFree(options);
 }
 
+/* A URL starts with its scheme; "://" further on (in a quoted value of
+ * key=value settings) does not make one. */
 static int is_url(const char *url)
 {
-	return strstr(url, "://") != NULL;
+	size_t scheme = strspn(url, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-");
+	return scheme && !strncmp(url + scheme, "://", 3);
 }
 
 char *conninfo_password(const char *url)
@@ -235,7 +238,7 @@ static int parse_backup(struct config_parser *p, struct database *db, const stru
 		if (command && i != DB_BACKUP_NEVER)
 			return node_error(p, backup->value, "'backup'%s must be the backup command "
 					  "(a list with {file}) or never for engine command", where);
-		if (i == NBACKUP_POLICIES && backup->value->type != YAML_SCALAR_NODE)
+		if (i == NBACKUP_POLICIES && (!text || !*text))
 			return node_error(p, backup->value, "'backup'%s must be always, "
 					  "destructive or never, not %s", where,
 					  node_kind(backup->value));
