@@ -1,9 +1,9 @@
 /*
  * lastgood.yml: the stack's description, parsed with libyaml into typed
  * structures. The code is in src/core/config/: load.c (YAML into the
- * model), order.c (`after`, start order, selections), paths.c (the rules
- * for `files` entries) and record.c (the state folder's binding, masking,
- * writing a recorded config back).
+ * model), databases.c (the `databases:` section), order.c (`after`, start
+ * order, selections), paths.c (the rules for `files` entries) and record.c
+ * (the state folder's binding, masking, writing a recorded config back).
  *
  *   struct config cfg;
  *   struct error err = ERROR_INIT;
@@ -15,7 +15,9 @@
  * config_load checks everything that can be checked without touching the
  * live system: YAML syntax, unknown keys, types, durations, duplicate
  * service names, unknown or cyclic `after`, two entries claiming one path
- * as written, an entry that is the config file. config_check_live_paths
+ * as written, an entry that is the config file; and for each database, the
+ * keys of its engine, its services, its migrations folder lying in some
+ * service's `files` and its SQLite file in none. config_check_live_paths
  * judges the paths again as the file system resolves them, and
  * config_check_parents refuses links and untrusted folders on the way to
  * the entries; config_check_files additionally inspects every listed file
@@ -31,7 +33,9 @@
  *
  * Some values carry credentials (secret.h): an `env` entry written
  * {value: TEXT, secret: true} (key_value.secret), an http check's
- * `password`, and the secret parts of an http check's URL. They are kept as
+ * `password`, the secret parts of an http check's URL, a database's
+ * `password` (only ever written that long way) and the password its `url`
+ * may hold. They are kept as
  * written, for the programs and libraries that need them, and no error
  * message quotes them: an error names the key, and a URL is quoted
  * redacted. config_free zeroes them before freeing.

@@ -49,6 +49,7 @@ static void expect_errors(const struct error_case *cases, size_t n)
 		assert_string_equal(err.msg, cases[i].msg);
 		assert_null(cfg.path);
 		assert_null(cfg.services);
+		assert_null(cfg.databases);
 	}
 }
 
@@ -402,6 +403,38 @@ static void test_starter_text_parses(void **state)
 	assert_int_equal(cfg.policy.stop_timeout_ms, 10000);
 	assert_int_equal(cfg.policy.retries, 2);
 	config_free(&cfg);
+}
+
+/* The starter's commented databases, uncommented (with the api listing
+ * the migrations' folder under files), are a valid config. */
+static void test_starter_databases_parse(void **state)
+{
+	(void)state;
+	struct strbuf text = STRBUF_INIT;
+	struct config cfg;
+	int in_databases = 0;
+
+	for (const char *line = init_starter_text; *line; ) {
+		const char *end = strchrnul(line, '\n');
+		if (!strncmp(line, "# databases:", 12))
+			in_databases = 1;
+		else if (end == line)
+			in_databases = 0;
+		if (in_databases)
+			line += 2;
+		if (!strncmp(line, "    files: []", 13))
+			strbuf_addstr(&text, "    files: [db]");
+		else
+			strbuf_add(&text, line, (size_t)(end - line));
+		strbuf_addch(&text, '\n');
+		line = *end ? end + 1 : end;
+	}
+	parse_ok("/srv/app/lastgood.yml", text.buf, &cfg);
+	assert_int_equal(cfg.ndatabases, 2);
+	assert_int_equal(cfg.databases[0].engine, DB_ENGINE_POSTGRES);
+	assert_int_equal(cfg.databases[1].engine, DB_ENGINE_COMMAND);
+	config_free(&cfg);
+	strbuf_release(&text);
 }
 
 static void test_errors_syntax(void **state)
@@ -794,6 +827,354 @@ static void test_secret_helpers(void **state)
 	secret_free(NULL);
 }
 
+static const char databases_config[] =
+	"services:\n"
+	"  api:\n"
+	"    run: [bin/api]\n"
+	"    files: [bin/api, db]\n"
+	"databases:\n"
+	"  main:\n"
+	"    engine: postgres\n"
+	"    url: postgresql://ziggie@127.0.0.1:5432/ziggie\n"
+	"    password: {value: \"pw-s3cret\", secret: true}\n"
+	"    migrations: db/migrations\n"
+	"    backup: destructive\n"
+	"    services: [api]\n"
+	"  cache:\n"
+	"    engine: sqlite\n"
+	"    path: data/app.db\n"
+	"    migrations: ./db//cache/\n"
+	"  legacy:\n"
+	"    engine: command\n"
+	"    current: [alembic, current]\n"
+	"    upgrade: [alembic, upgrade, head]\n"
+	"    downgrade: [alembic, downgrade, \"{version}\"]\n"
+	"    backup: [pg_dump, -Fc, -f, \"{file}\", ziggie]\n"
+	"    restore: [pg_restore, --clean, -d, ziggie, \"{file}\"]\n"
+	"  tool:\n"
+	"    engine: command\n"
+	"    current: [tool, version]\n"
+	"    upgrade: [tool, up]\n"
+	"    downgrade: [tool, \"--to={version}\"]\n"
+	"    backup: never\n"
+	"  settings:\n"
+	"    engine: postgres\n"
+	"    url: host=127.0.0.1 dbname=settings\n"
+	"    migrations: db\n"
+	"    backup: never\n";
+
+static void assert_argv(const struct argv_list *list, size_t n, const char *last)
+{
+	assert_int_equal(list->n, n);
+	assert_string_equal(list->v[n - 1], last);
+	assert_null(list->v[n]);
+}
+
+/* What config_parse made of databases_config (the same whether parsed from
+ * the file or from the text recorded with a release). */
+static void assert_databases(const struct config *cfg)
+{
+	assert_int_equal(cfg->ndatabases, 5);
+	const struct database *main_db = &cfg->databases[0];
+	assert_string_equal(main_db->name, "main");
+	assert_int_equal(main_db->mark.line, 6);
+	assert_int_equal(main_db->mark.column, 3);
+	assert_int_equal(main_db->engine, DB_ENGINE_POSTGRES);
+	assert_string_equal(main_db->url, "postgresql://ziggie@127.0.0.1:5432/ziggie");
+	assert_string_equal(main_db->password, "pw-s3cret");
+	assert_null(main_db->path);
+	assert_string_equal(main_db->migrations, "/srv/app/db/migrations");
+	assert_string_equal(main_db->migrations_written, "db/migrations");
+	assert_int_equal(main_db->migrations_mark.line, 10);
+	assert_int_equal(main_db->migrations_mark.column, 17);
+	assert_int_equal(main_db->backup, DB_BACKUP_DESTRUCTIVE);
+	assert_int_equal(main_db->nservices, 1);
+	assert_string_equal(main_db->services[0], "api");
+	assert_int_equal(main_db->current.n, 0);
+	assert_int_equal(main_db->backup_cmd.n, 0);
+
+	const struct database *cache = &cfg->databases[1];
+	assert_int_equal(cache->engine, DB_ENGINE_SQLITE);
+	assert_null(cache->url);
+	assert_null(cache->password);
+	assert_string_equal(cache->path, "/srv/app/data/app.db");
+	assert_string_equal(cache->migrations, "/srv/app/db/cache");
+	assert_string_equal(cache->migrations_written, "./db//cache/");
+	assert_int_equal(cache->backup, DB_BACKUP_ALWAYS);
+	assert_int_equal(cache->nservices, 0);
+
+	const struct database *legacy = &cfg->databases[2];
+	assert_int_equal(legacy->engine, DB_ENGINE_COMMAND);
+	assert_null(legacy->migrations);
+	assert_null(legacy->migrations_written);
+	assert_argv(&legacy->current, 2, "current");
+	assert_argv(&legacy->upgrade, 3, "head");
+	assert_argv(&legacy->downgrade, 3, "{version}");
+	assert_argv(&legacy->backup_cmd, 5, "ziggie");
+	assert_argv(&legacy->restore_cmd, 5, "{file}");
+	assert_int_equal(legacy->backup, DB_BACKUP_ALWAYS);
+
+	const struct database *tool = &cfg->databases[3];
+	assert_int_equal(tool->backup, DB_BACKUP_NEVER);
+	assert_argv(&tool->downgrade, 2, "--to={version}");
+	assert_int_equal(tool->backup_cmd.n, 0);
+	assert_int_equal(tool->restore_cmd.n, 0);
+
+	const struct database *settings = &cfg->databases[4];
+	assert_string_equal(settings->url, "host=127.0.0.1 dbname=settings");
+	assert_null(settings->password);
+	assert_string_equal(settings->migrations, "/srv/app/db");
+	assert_int_equal(settings->backup, DB_BACKUP_NEVER);
+}
+
+static void test_databases(void **state)
+{
+	(void)state;
+	struct config cfg, again;
+	struct error err = ERROR_INIT;
+
+	parse_ok("/srv/app/lastgood.yml", databases_config, &cfg);
+	assert_databases(&cfg);
+	/* A recorded config is parsed again from its text. */
+	assert_int_equal(config_parse("/srv/app/lastgood.yml", cfg.text, cfg.text_len, &again,
+				      &err), 0);
+	assert_databases(&again);
+	config_free(&again);
+	config_free(&cfg);
+	assert_null(cfg.databases);
+	assert_int_equal(cfg.ndatabases, 0);
+
+	/* None is the default, and an empty section is none. */
+	parse_ok("/srv/app/lastgood.yml", "services: {api: {run: [x]}}\ndatabases: {}\n", &cfg);
+	assert_int_equal(cfg.ndatabases, 0);
+	config_free(&cfg);
+	parse_ok("/srv/app/lastgood.yml", "services: {api: {run: [x]}}\n", &cfg);
+	assert_null(cfg.databases);
+	assert_int_equal(cfg.ndatabases, 0);
+	config_free(&cfg);
+}
+
+/* Lines 1-5; the first database is on line 6. */
+#define DB_PREFIX "services:\n  api:\n    run: [x]\n    files: [db]\ndatabases:\n"
+/* A command database lacking only its backup choice, lines 6-10. */
+#define DB_COMMAND DB_PREFIX "  main:\n    engine: command\n    current: [c]\n" \
+	"    upgrade: [u]\n    downgrade: [d, \"{version}\"]\n"
+
+static void test_errors_databases(void **state)
+{
+	(void)state;
+	static const struct error_case cases[] = {
+		{ DB_PREFIX, "lastgood.yml:5:11: 'databases' must be a mapping of database names "
+		  "to databases" },
+		{ DB_PREFIX "  - main\n", "lastgood.yml:6:3: 'databases' must be a mapping of "
+		  "database names to databases" },
+		{ DB_PREFIX "  main: 1\n", "lastgood.yml:6:9: database 'main' must be a mapping" },
+		{ DB_PREFIX "  \"a b\": {engine: sqlite}\n",
+		  "lastgood.yml:6:3: invalid database name 'a b' (use letters, digits, '.', '_' and "
+		  "'-')" },
+		{ DB_PREFIX "  ? [a]\n  : {engine: sqlite}\n",
+		  "lastgood.yml:6:5: 'databases' must be a mapping of names, not a list" },
+		{ DB_PREFIX "  main: {engine: sqlite, path: a.db, migrations: db/a}\n"
+		  "  main: {engine: sqlite, path: b.db, migrations: db/b}\n",
+		  "lastgood.yml:7:3: duplicate database 'main' (first at line 6)" },
+		{ DB_PREFIX "  main: {engine: sqlite, engine: sqlite}\n",
+		  "lastgood.yml:6:26: duplicate key 'engine' in database 'main'" },
+		{ DB_PREFIX "  main: {path: a.db}\n",
+		  "lastgood.yml:6:3: database 'main' needs 'engine' (postgres, sqlite or command)" },
+		{ DB_PREFIX "  main: {engine: mysql}\n",
+		  "lastgood.yml:6:18: unknown engine 'mysql' in database 'main' (use postgres, "
+		  "sqlite or command)" },
+		{ DB_PREFIX "  main: {engine: [sqlite]}\n",
+		  "lastgood.yml:6:18: 'engine' in database 'main' must be a string, not a list" },
+		{ DB_PREFIX "  main: {engine: sqlite, pth: a.db}\n",
+		  "lastgood.yml:6:26: unknown key 'pth' in database 'main'" },
+		/* keys of another engine, where they are written */
+		{ DB_PREFIX "  main:\n    engine: sqlite\n    path: a.db\n    migrations: db\n"
+		  "    url: x\n", "lastgood.yml:10:5: key 'url' is not for engine sqlite" },
+		{ DB_PREFIX "  main:\n    engine: postgres\n    path: a.db\n",
+		  "lastgood.yml:8:5: key 'path' is not for engine postgres" },
+		{ DB_PREFIX "  main:\n    engine: sqlite\n    current: [x]\n",
+		  "lastgood.yml:8:5: key 'current' is not for engine sqlite" },
+		{ DB_PREFIX "  main:\n    engine: sqlite\n    password: {value: x, secret: true}\n",
+		  "lastgood.yml:8:5: key 'password' is not for engine sqlite" },
+		{ DB_COMMAND "    migrations: db\n",
+		  "lastgood.yml:11:5: key 'migrations' is not for engine command" },
+		{ DB_PREFIX "  main:\n    engine: postgres\n    restore: [x]\n",
+		  "lastgood.yml:8:5: key 'restore' is not for engine postgres" },
+		/* keys an engine requires */
+		{ DB_PREFIX "  main:\n    engine: postgres\n    migrations: db\n",
+		  "lastgood.yml:6:3: database 'main' needs 'url' (engine postgres)" },
+		{ DB_PREFIX "  main:\n    engine: postgres\n    url: dbname=x\n",
+		  "lastgood.yml:6:3: database 'main' needs 'migrations' (engine postgres)" },
+		{ DB_PREFIX "  main:\n    engine: sqlite\n    migrations: db\n",
+		  "lastgood.yml:6:3: database 'main' needs 'path' (engine sqlite)" },
+		{ DB_PREFIX "  main:\n    engine: sqlite\n    path: a.db\n",
+		  "lastgood.yml:6:3: database 'main' needs 'migrations' (engine sqlite)" },
+		{ DB_PREFIX "  main:\n    engine: command\n    current: [c]\n    upgrade: [u]\n",
+		  "lastgood.yml:6:3: database 'main' needs 'downgrade' (engine command)" },
+		{ DB_PREFIX "  main:\n    engine: sqlite\n    path: ''\n    migrations: db\n",
+		  "lastgood.yml:8:5: 'path' in database 'main' must not be empty" },
+		{ DB_PREFIX "  main:\n    engine: sqlite\n    path: a.db\n    migrations: db\n"
+		  "    services: [api, web]\n",
+		  "lastgood.yml:10:21: unknown service 'web' in 'services' of database 'main'" },
+		{ DB_PREFIX "  main:\n    engine: sqlite\n    path: a.db\n    migrations: db\n"
+		  "    services: api\n",
+		  "lastgood.yml:10:15: 'services' in database 'main' must be a list of strings, "
+		  "not a string" },
+	};
+	EXPECT_ERRORS(cases);
+}
+
+/* Connection strings and passwords: never quoted, a URL redacted. */
+static void test_errors_database_secrets(void **state)
+{
+	(void)state;
+	static const struct error_case cases[] = {
+		{ DB_PREFIX "  main:\n    engine: postgres\n    migrations: db\n"
+		  "    url: \"host=db password=s3cret-pw hots=x\"\n",
+		  "lastgood.yml:9:10: 'url' in database 'main' is not a connection string libpq "
+		  "accepts: use a postgresql:// URL or key=value settings (host=... dbname=...)" },
+		{ DB_PREFIX "  main:\n    engine: postgres\n    migrations: db\n"
+		  "    url: s3cret-pw\n",
+		  "lastgood.yml:9:10: 'url' in database 'main' is not a connection string libpq "
+		  "accepts: use a postgresql:// URL or key=value settings (host=... dbname=...)" },
+		/* "://" inside a value does not make a URL */
+		{ DB_PREFIX "  main:\n    engine: postgres\n    migrations: db\n"
+		  "    url: \"password='a://s3cret-pw' hots=x\"\n",
+		  "lastgood.yml:9:10: 'url' in database 'main' is not a connection string libpq "
+		  "accepts: use a postgresql:// URL or key=value settings (host=... dbname=...)" },
+		{ DB_PREFIX "  main:\n    engine: postgres\n    migrations: db\n"
+		  "    url: mysql://ops:s3cret-pw@db/app?token=s3cret-pw\n",
+		  "lastgood.yml:9:10: 'url' in database 'main' must be a postgresql:// URL libpq "
+		  "accepts, not 'mysql://ops:***@db/app?token=***'" },
+		{ DB_PREFIX "  main:\n    engine: postgres\n    migrations: db\n"
+		  "    url: postgresql://ops:s3cret-pw@db/app?pasword=s3cret-pw\n",
+		  "lastgood.yml:9:10: 'url' in database 'main' must be a postgresql:// URL libpq "
+		  "accepts, not 'postgresql://ops:***@db/app?pasword=***'" },
+		{ DB_PREFIX "  main:\n    engine: postgres\n    migrations: db\n    url: \"\"\n",
+		  "lastgood.yml:9:5: 'url' in database 'main' must not be empty" },
+		{ DB_PREFIX "  main:\n    engine: postgres\n    url: dbname=app\n    migrations: db\n"
+		  "    password: s3cret-pw\n",
+		  "lastgood.yml:10:15: 'password' in database 'main' must be a secret: write it "
+		  "{value: \"...\", secret: true}, or leave it out and use PGPASSFILE or the "
+		  "environment" },
+		{ DB_PREFIX "  main:\n    engine: postgres\n    url: dbname=app\n    migrations: db\n"
+		  "    password: {value: s3cret-pw}\n",
+		  "lastgood.yml:10:15: 'password' in database 'main' must be a secret: write it "
+		  "{value: \"...\", secret: true}, or leave it out and use PGPASSFILE or the "
+		  "environment" },
+		{ DB_PREFIX "  main:\n    engine: postgres\n    url: dbname=app\n    migrations: db\n"
+		  "    password: {value: s3cret-pw, secret: false}\n",
+		  "lastgood.yml:10:15: 'password' in database 'main' must be a secret: write it "
+		  "{value: \"...\", secret: true}, or leave it out and use PGPASSFILE or the "
+		  "environment" },
+		{ DB_PREFIX "  main:\n    engine: postgres\n    url: dbname=app\n    migrations: db\n"
+		  "    password: {value: \"\", secret: true}\n",
+		  "lastgood.yml:10:15: 'password' in database 'main' must not be empty" },
+		{ DB_PREFIX "  main:\n    engine: postgres\n    url: dbname=app\n    migrations: db\n"
+		  "    password: {secret: true}\n",
+		  "lastgood.yml:10:15: 'password' in database 'main' needs 'value'" },
+		{ DB_PREFIX "  main:\n    engine: postgres\n    url: dbname=app\n    migrations: db\n"
+		  "    password: {value: s3cret-pw, secret: yes}\n",
+		  "lastgood.yml:10:42: 'secret' in 'password' in database 'main' must be true or "
+		  "false" },
+	};
+	EXPECT_ERRORS(cases);
+}
+
+/* Migrations travel with the release, a SQLite file never does. */
+static void test_errors_database_paths(void **state)
+{
+	(void)state;
+	static const struct error_case cases[] = {
+		{ DB_PREFIX "  main:\n    engine: sqlite\n    path: a.db\n"
+		  "    migrations: db2/migrations\n",
+		  "lastgood.yml:9:17: migrations folder 'db2/migrations' is in no service's files: "
+		  "list it (or a folder holding it) under a service's files, so that every release "
+		  "holds its migrations" },
+		/* by components: "dbx" is not inside "db" */
+		{ DB_PREFIX "  main:\n    engine: postgres\n    url: dbname=x\n    migrations: dbx\n",
+		  "lastgood.yml:9:17: migrations folder 'dbx' is in no service's files: list it (or "
+		  "a folder holding it) under a service's files, so that every release holds its "
+		  "migrations" },
+		{ DB_PREFIX "  main:\n    engine: postgres\n    url: dbname=x\n    migrations: .\n",
+		  "lastgood.yml:9:17: migrations folder '.' is in no service's files: list it (or "
+		  "a folder holding it) under a service's files, so that every release holds its "
+		  "migrations" },
+		{ DB_PREFIX "  main:\n    engine: sqlite\n    path: db/app.db\n    migrations: db\n",
+		  "lastgood.yml:8:11: sqlite file 'db/app.db' of database 'main' lies in file 'db' "
+		  "of service 'api' (line 4): a switch would swap the data with the release's "
+		  "files; keep it out of every service's files" },
+		{ DB_PREFIX "  main:\n    engine: sqlite\n    path: ./db\n    migrations: db\n",
+		  "lastgood.yml:8:11: sqlite file './db' of database 'main' lies in file 'db' "
+		  "of service 'api' (line 4): a switch would swap the data with the release's "
+		  "files; keep it out of every service's files" },
+		{ DB_PREFIX "  a: {engine: sqlite, path: app.db, migrations: db/a}\n"
+		  "  b: {engine: sqlite, path: ./app.db, migrations: db/b}\n",
+		  "lastgood.yml:7:29: database 'b' has the sqlite file of database 'a' (line 6)" },
+		{ DB_PREFIX "  a: {engine: sqlite, path: a.db, migrations: db/m}\n"
+		  "  b: {engine: postgres, url: dbname=b, migrations: db/m/}\n",
+		  "lastgood.yml:7:52: database 'b' has the migrations folder of database 'a' "
+		  "(line 6)" },
+	};
+	EXPECT_ERRORS(cases);
+}
+
+static void test_errors_database_commands(void **state)
+{
+	(void)state;
+	static const struct error_case cases[] = {
+		{ DB_PREFIX "  main:\n    engine: sqlite\n    path: a.db\n    migrations: db\n"
+		  "    backup: sometimes\n",
+		  "lastgood.yml:10:13: 'backup' in database 'main' must be always, destructive or "
+		  "never, not 'sometimes'" },
+		{ DB_PREFIX "  main:\n    engine: sqlite\n    path: a.db\n    migrations: db\n"
+		  "    backup: [cp, a.db, \"{file}\"]\n",
+		  "lastgood.yml:10:13: 'backup' in database 'main' must be always, destructive or "
+		  "never, not a list" },
+		{ DB_PREFIX "  main:\n    engine: sqlite\n    path: a.db\n    migrations: db\n"
+		  "    backup:\n",
+		  "lastgood.yml:10:12: 'backup' in database 'main' must be always, destructive or "
+		  "never, not empty" },
+		{ DB_COMMAND,
+		  "lastgood.yml:6:3: database 'main' needs 'backup' and 'restore' commands, or "
+		  "'backup: never' (engine command)" },
+		{ DB_COMMAND "    backup: always\n",
+		  "lastgood.yml:11:13: 'backup' in database 'main' must be the backup command (a "
+		  "list with {file}) or never for engine command" },
+		{ DB_COMMAND "    backup: destructive\n",
+		  "lastgood.yml:11:13: 'backup' in database 'main' must be the backup command (a "
+		  "list with {file}) or never for engine command" },
+		{ DB_COMMAND "    backup: [dump, out.sql]\n    restore: [load, \"{file}\"]\n",
+		  "lastgood.yml:11:13: 'backup' in database 'main' must have {file} in an argument "
+		  "(the backup file to write)" },
+		{ DB_COMMAND "    backup: [dump, \"{file}\"]\n",
+		  "lastgood.yml:11:5: 'backup' in database 'main' needs 'restore', the command that "
+		  "reads {file} back" },
+		{ DB_COMMAND "    backup: never\n    restore: [load, \"{file}\"]\n",
+		  "lastgood.yml:12:5: 'restore' in database 'main' needs 'backup', the command that "
+		  "writes {file}" },
+		{ DB_COMMAND "    restore: [load, \"{file}\"]\n",
+		  "lastgood.yml:11:5: 'restore' in database 'main' needs 'backup', the command that "
+		  "writes {file}" },
+		{ DB_COMMAND "    backup: [dump, \"-o{file}\"]\n    restore: [load, in.sql]\n",
+		  "lastgood.yml:12:14: 'restore' in database 'main' must have {file} in an argument "
+		  "(the backup file to read)" },
+		{ DB_PREFIX "  main:\n    engine: command\n    current: [c]\n    upgrade: [u]\n"
+		  "    downgrade: [d, version]\n    backup: never\n",
+		  "lastgood.yml:10:16: 'downgrade' in database 'main' must have {version} in an "
+		  "argument (the version to go down to)" },
+		{ DB_PREFIX "  main:\n    engine: command\n    current: []\n    upgrade: [u]\n"
+		  "    downgrade: [d, \"{version}\"]\n",
+		  "lastgood.yml:8:14: 'current' in database 'main' must not be empty" },
+		{ DB_PREFIX "  main:\n    engine: command\n    current: [c]\n    upgrade: u\n"
+		  "    downgrade: [d, \"{version}\"]\n",
+		  "lastgood.yml:9:14: 'upgrade' in database 'main' must be a list of strings, not a "
+		  "string" },
+	};
+	EXPECT_ERRORS(cases);
+}
+
 static void test_errors_after(void **state)
 {
 	(void)state;
@@ -1029,6 +1410,45 @@ static void test_mask_secrets(void **state)
 	strbuf_release(&masked);
 }
 
+/* A database's password and the secrets of its connection string are
+ * masked like any other (diff shows config lines). */
+static void test_mask_database_secrets(void **state)
+{
+	(void)state;
+	static const char text[] =
+		DB_PREFIX
+		"  main:\n"
+		"    engine: postgres\n"
+		"    url: postgresql://ops:url-pa55@db/app?sslmode=require\n"
+		"    password: {value: hunter22, secret: true}\n"
+		"    migrations: db/main\n"
+		"  other:\n"
+		"    engine: postgres\n"
+		"    url: host=db password='kv pa55' dbname=other\n"
+		"    migrations: db/other\n";
+	struct config cfg;
+	struct strbuf masked = STRBUF_INIT;
+
+	parse_ok("/srv/app/lastgood.yml", text, &cfg);
+	strbuf_addstr(&masked, text);
+	assert_int_equal(config_mask_secrets(&cfg, &masked, 1), 0);
+	assert_non_null(strstr(masked.buf, "url: postgresql://ops:***@db/app?sslmode=***\n"));
+	assert_non_null(strstr(masked.buf, "password: {value: ***, secret: true}"));
+	assert_non_null(strstr(masked.buf, "url: host=db password='***' dbname=other\n"));
+	assert_null(strstr(masked.buf, "pa55"));
+	assert_null(strstr(masked.buf, "hunter22"));
+	config_free(&cfg);
+
+	/* written so that the text does not hold it as parsed: not shown */
+	strbuf_reset(&masked);
+	strbuf_addstr(&masked, DB_PREFIX "  main:\n    engine: postgres\n"
+		      "    url: host=db password='kv\\ pa55'\n    migrations: db\n");
+	parse_ok("/srv/app/lastgood.yml", masked.buf, &cfg);
+	assert_int_equal(config_mask_secrets(&cfg, &masked, 1), -1);
+	config_free(&cfg);
+	strbuf_release(&masked);
+}
+
 static void test_load_errors(void **state)
 {
 	(void)state;
@@ -1061,6 +1481,7 @@ int main(void)
 		cmocka_unit_test(test_start_order),
 		cmocka_unit_test(test_select_services),
 		cmocka_unit_test(test_starter_text_parses),
+		cmocka_unit_test(test_starter_databases_parse),
 		cmocka_unit_test(test_errors_syntax),
 		cmocka_unit_test(test_errors_structure),
 		cmocka_unit_test(test_errors_unknown_keys),
@@ -1072,11 +1493,17 @@ int main(void)
 		cmocka_unit_test(test_secrets),
 		cmocka_unit_test(test_errors_secrets),
 		cmocka_unit_test(test_secret_helpers),
+		cmocka_unit_test(test_databases),
+		cmocka_unit_test(test_errors_databases),
+		cmocka_unit_test(test_errors_database_secrets),
+		cmocka_unit_test(test_errors_database_paths),
+		cmocka_unit_test(test_errors_database_commands),
 		cmocka_unit_test(test_errors_after),
 		cmocka_unit_test(test_errors_paths),
 		cmocka_unit_test(test_check_files),
 		cmocka_unit_test(test_live_paths),
 		cmocka_unit_test(test_mask_secrets),
+		cmocka_unit_test(test_mask_database_secrets),
 		cmocka_unit_test(test_load_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

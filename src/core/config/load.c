@@ -32,14 +32,6 @@ static const struct policy default_policy = {
 	.retries = 2,
 };
 
-/* One known key of a mapping; read_mapping fills key and value. */
-struct field {
-	const char *name;
-	yaml_node_t *key;
-	yaml_node_t *value;
-};
-#define FIELD(index, key_name) [index] = { .name = key_name }
-
 const char *config_manager_name(enum manager_kind kind)
 {
 	return service_manager_of(kind)->name;
@@ -78,7 +70,7 @@ int mark_error(struct error *err, const char *path, struct config_mark mark, con
 	return -1;
 }
 
-static struct config_mark node_mark(const yaml_node_t *node)
+struct config_mark node_mark(const yaml_node_t *node)
 {
 	struct config_mark mark = {
 		(int)node->start_mark.line + 1,
@@ -126,8 +118,7 @@ static int is_null(const yaml_node_t *node)
 	       !strcmp(v, "NULL");
 }
 
-/* What was found where something else belongs, for messages. */
-static const char *node_kind(const yaml_node_t *node)
+const char *node_kind(const yaml_node_t *node)
 {
 	if (node->type == YAML_MAPPING_NODE)
 		return "a mapping";
@@ -136,10 +127,8 @@ static const char *node_kind(const yaml_node_t *node)
 	return is_null(node) ? "empty" : "a string";
 }
 
-/* The text of a scalar; a list or mapping where text belongs is an error
- * naming the key. A NUL byte would silently cut the text, so it is refused. */
-static int scalar_text(struct config_parser *p, const yaml_node_t *node, const char *key,
-		       const char *where, const char *expected, const char **text)
+int scalar_text(struct config_parser *p, const yaml_node_t *node, const char *key,
+		const char *where, const char *expected, const char **text)
 {
 	if (node->type != YAML_SCALAR_NODE)
 		return node_error(p, node, "'%s'%s must be %s, not %s", key, where, expected,
@@ -150,13 +139,8 @@ static int scalar_text(struct config_parser *p, const yaml_node_t *node, const c
 	return 0;
 }
 
-/*
- * Check that node is a mapping whose keys are all among fields, each once,
- * and point every field present at its key and value. `what` names the
- * mapping in a type error, `where` (" in service 'api'") ends the others.
- */
-static int read_mapping(struct config_parser *p, yaml_node_t *node, const char *what,
-			const char *where, struct field *fields, size_t nfields)
+int read_mapping(struct config_parser *p, yaml_node_t *node, const char *what,
+		 const char *where, struct field *fields, size_t nfields)
 {
 	if (node->type != YAML_MAPPING_NODE)
 		return node_error(p, node, "%s must be a mapping", what);
@@ -181,8 +165,7 @@ static int read_mapping(struct config_parser *p, yaml_node_t *node, const char *
 	return 0;
 }
 
-static int get_string(struct config_parser *p, const struct field *f, const char *where,
-		      char **out)
+int get_string(struct config_parser *p, const struct field *f, const char *where, char **out)
 {
 	const char *text;
 	if (scalar_text(p, f->value, f->name, where, "a string", &text) < 0)
@@ -193,9 +176,7 @@ static int get_string(struct config_parser *p, const struct field *f, const char
 	return 0;
 }
 
-/* A folder or file named relative to the config's folder. */
-static int get_path(struct config_parser *p, const struct field *f, const char *where,
-		    char **out)
+int get_path(struct config_parser *p, const struct field *f, const char *where, char **out)
 {
 	char *text;
 	if (get_string(p, f, where, &text) < 0)
@@ -251,10 +232,8 @@ static int get_duration(struct config_parser *p, const struct field *f, const ch
 	return 0;
 }
 
-/* A YAML list of scalars as a NULL-terminated vector; out->n is set first
- * so config_free releases a half-read list. */
-static int get_string_list(struct config_parser *p, const struct field *f, const char *where,
-			   int allow_empty, struct argv_list *out)
+int get_string_list(struct config_parser *p, const struct field *f, const char *where,
+		    int allow_empty, struct argv_list *out)
 {
 	if (f->value->type != YAML_SEQUENCE_NODE)
 		return node_error(p, f->value, "'%s'%s must be a list of strings, not %s", f->name,
@@ -294,12 +273,8 @@ static int get_boolean(struct config_parser *p, const struct field *f, const cha
 	return node_error(p, node, "'%s'%s must be true or false", f->name, where);
 }
 
-/*
- * The long form of an env entry, {value: TEXT, secret: BOOL}, for values
- * that must never be shown. Messages name the variable, never the value.
- */
-static int get_env_entry(struct config_parser *p, yaml_node_t *node, const char *name,
-			 const char *where, const char **value, int *secret)
+int get_value_entry(struct config_parser *p, yaml_node_t *node, const char *name,
+		    const char *where, const char **value, int *secret)
 {
 	struct field fields[] = { { .name = "value" }, { .name = "secret" } };
 	char *what = xstrfmt("'%s'%s", name, where);
@@ -321,7 +296,7 @@ static int get_env_entry(struct config_parser *p, yaml_node_t *node, const char 
 enum key_value_kind { KV_ENV, KV_JSON, KV_HEADERS };
 
 /* A mapping of scalar to scalar (env, json, headers), duplicates refused;
- * an env value may also be written in the long form (get_env_entry). */
+ * an env value may also be written in the long form (get_value_entry). */
 static int get_key_values(struct config_parser *p, const struct field *f, const char *where,
 			  enum key_value_kind kind, struct key_value **out, size_t *nout)
 {
@@ -344,7 +319,7 @@ static int get_key_values(struct config_parser *p, const struct field *f, const 
 		if (scalar_text(p, key, f->name, where, "a mapping of strings", &k) < 0)
 			goto out;
 		if (kind == KV_ENV && value->type == YAML_MAPPING_NODE) {
-			if (get_env_entry(p, value, k, inner, &v, &secret) < 0)
+			if (get_value_entry(p, value, k, inner, &v, &secret) < 0)
 				goto out;
 		} else if (scalar_text(p, value, k, inner, "a string", &v) < 0) {
 			goto out;
@@ -728,7 +703,7 @@ static int parse_service(struct config_parser *p, size_t index, yaml_node_t *nod
 
 /* Names end up in --services lists, log file names and messages, so they
  * stay plain. */
-static int valid_service_name(const char *name)
+static int valid_name(const char *name)
 {
 	if (!isalnum((unsigned char)name[0]))
 		return 0;
@@ -736,6 +711,27 @@ static int valid_service_name(const char *name)
 		if (!isalnum((unsigned char)*s) && !strchr("._-", *s))
 			return 0;
 	return 1;
+}
+
+int read_entry_name(struct config_parser *p, const yaml_node_t *mapping, size_t i,
+		    const char *section, const char *kind, const char **name)
+{
+	yaml_node_pair_t *pairs = mapping->data.mapping.pairs.start;
+	yaml_node_t *key = node_at(p, pairs[i].key);
+
+	if (scalar_text(p, key, section, "", "a mapping of names", name) < 0)
+		return -1;
+	if (!valid_name(*name))
+		return node_error(p, key, "invalid %s name '%s' (use letters, digits, '.', '_' and '-')",
+				  kind, *name);
+	/* The keys before it were read the same way: they are text. */
+	for (size_t j = 0; j < i; j++) {
+		const yaml_node_t *earlier = node_at(p, pairs[j].key);
+		if (!strcmp(scalar_value(earlier), *name))
+			return node_error(p, key, "duplicate %s '%s' (first at line %d)", kind, *name,
+					  node_mark(earlier).line);
+	}
+	return 0;
 }
 
 static int parse_services(struct config_parser *p, yaml_node_t *node)
@@ -752,21 +748,12 @@ static int parse_services(struct config_parser *p, yaml_node_t *node)
 	p->after = xcalloc(n, sizeof(*p->after));
 	for (size_t i = 0; i < n; i++) {
 		yaml_node_pair_t *pair = &node->data.mapping.pairs.start[i];
-		yaml_node_t *key = node_at(p, pair->key);
 		const char *name;
 
-		if (scalar_text(p, key, "services", "", "a mapping of names", &name) < 0)
+		if (read_entry_name(p, node, i, "services", "service", &name) < 0)
 			return -1;
-		if (!valid_service_name(name))
-			return node_error(p, key,
-					  "invalid service name '%s' (use letters, digits, '.', '_' and '-')",
-					  name);
-		for (size_t j = 0; j < i; j++)
-			if (!strcmp(cfg->services[j].name, name))
-				return node_error(p, key, "duplicate service '%s' (first at line %d)",
-						  name, cfg->services[j].mark.line);
 		cfg->services[i].name = xstrdup(name);
-		cfg->services[i].mark = node_mark(key);
+		cfg->services[i].mark = node_mark(node_at(p, pair->key));
 		if (parse_service(p, i, node_at(p, pair->value)) < 0)
 			return -1;
 	}
@@ -774,7 +761,7 @@ static int parse_services(struct config_parser *p, yaml_node_t *node)
 }
 
 
-enum { T_KEEP, T_STATE_DIR, T_POLICY, T_SERVICES, T_SOURCE, T_NFIELDS };
+enum { T_KEEP, T_STATE_DIR, T_POLICY, T_SERVICES, T_SOURCE, T_DATABASES, T_NFIELDS };
 
 static int parse_source(struct config_parser *p, yaml_node_t *node)
 {
@@ -799,7 +786,7 @@ static int parse_document(struct config_parser *p)
 	struct field fields[T_NFIELDS] = {
 		FIELD(T_KEEP, "keep_releases"), FIELD(T_STATE_DIR, "state_dir"),
 		FIELD(T_POLICY, "policy"), FIELD(T_SERVICES, "services"),
-		FIELD(T_SOURCE, "source"),
+		FIELD(T_SOURCE, "source"), FIELD(T_DATABASES, "databases"),
 	};
 	yaml_node_t *root = yaml_document_get_root_node(&p->doc);
 	struct config_mark start = { 1, 1 };
@@ -831,6 +818,10 @@ static int parse_document(struct config_parser *p)
 	if (parse_services(p, fields[T_SERVICES].value) < 0)
 		return -1;
 	if (check_after(p) < 0 || check_paths(p) < 0)
+		return -1;
+	/* After the services: a database names them, and its paths are
+	 * judged against their files. */
+	if (fields[T_DATABASES].key && parse_databases(p, fields[T_DATABASES].value) < 0)
 		return -1;
 	return 0;
 }
@@ -971,7 +962,7 @@ int config_load(const char *path, struct config *cfg, struct error *err)
 	return rc;
 }
 
-static void argv_list_free(struct argv_list *list)
+void argv_list_free(struct argv_list *list)
 {
 	for (size_t i = 0; i < list->n; i++)
 		free(list->v[i]);
@@ -1042,6 +1033,9 @@ void config_free(struct config *cfg)
 	free(cfg->state_dir);
 	free(cfg->source_git);
 	argv_list_free(&cfg->source_build);
+	for (size_t i = 0; i < cfg->ndatabases; i++)
+		database_free(&cfg->databases[i]);
+	free(cfg->databases);
 	memset(cfg, 0, sizeof(*cfg));
 }
 /* Whole non-negative numbers only; the cap keeps every duration usable as

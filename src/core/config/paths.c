@@ -16,8 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* 1 when inner is outer or lies below it (both absolute, normalized). */
-static int path_within(const char *inner, const char *outer)
+int path_within(const char *inner, const char *outer)
 {
 	size_t n = strlen(outer);
 	if (!strcmp(outer, "/"))

@@ -161,19 +161,43 @@ static int mask_value(struct strbuf *text, const char *value, const char *with, 
 	return replace_all(text, value, with) || !own ? 0 : -1;
 }
 
+/* A URL whole, as secret_redact_url shows it, then its secret parts
+ * wherever else they are. */
+static int mask_url(struct strbuf *text, const char *url, int own)
+{
+	int rc = 0;
+	char *shown = url ? secret_redact_url(url) : NULL;
+	if (shown && strcmp(shown, url) && mask_value(text, url, shown, own) < 0)
+		rc = -1;
+	secret_scrub_url(text, url);
+	free(shown);
+	return rc;
+}
+
+/* A database's connection string and password: the password of key=value
+ * settings as a value of its own, a URL as any URL. */
+static int mask_database(struct strbuf *text, const struct database *db, int own)
+{
+	char *password = db->url ? conninfo_password(db->url) : NULL;
+	int rc = password ? mask_value(text, password, SECRET_MASK, own)
+			  : mask_url(text, db->url, own);
+	secret_free(password);
+	if (mask_value(text, db->password, SECRET_MASK, own) < 0)
+		rc = -1;
+	return rc;
+}
+
 int config_mask_secrets(const struct config *cfg, struct strbuf *text, int own)
 {
 	int rc = 0;
 	/* URLs whole first: a password may also be part of one. */
 	for (size_t s = 0; s < cfg->nservices; s++)
-		for (size_t i = 0; i < cfg->services[s].nhealth; i++) {
-			const char *url = cfg->services[s].health[i].url;
-			char *shown = url ? secret_redact_url(url) : NULL;
-			if (shown && strcmp(shown, url) && mask_value(text, url, shown, own) < 0)
+		for (size_t i = 0; i < cfg->services[s].nhealth; i++)
+			if (mask_url(text, cfg->services[s].health[i].url, own) < 0)
 				rc = -1;
-			secret_scrub_url(text, url);   /* its parts, wherever else they are */
-			free(shown);
-		}
+	for (size_t i = 0; i < cfg->ndatabases; i++)
+		if (mask_database(text, &cfg->databases[i], own) < 0)
+			rc = -1;
 	for (size_t s = 0; s < cfg->nservices; s++) {
 		const struct service *svc = &cfg->services[s];
 		for (size_t i = 0; i < svc->nenv; i++)
