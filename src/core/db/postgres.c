@@ -26,10 +26,9 @@
 extern char **environ;
 
 /* The advisory lock's key: the bytes of "lastgood" read as a big-endian
- * bigint, so that any tool can see whose lock it is. pg_locks shows it as
- * classid (its high half) and objid (its low half). */
-#define LOCK_KEY 0x6c617374676f6f64LL
-#define LOCK_KEY_TEXT "7809644627379310436"
+ * bigint (0x6c617374676f6f64), a number no other tool is likely to pick.
+ * pg_locks shows it as classid (its high half) and objid (its low half). */
+#define LOCK_KEY_TEXT "7809650172625907556"
 
 /* How lastgood names its connections (application_name), so that a
  * second migrator can tell which process holds the lock. */
