@@ -10,6 +10,8 @@
 #include <fcntl.h>
 #include <glob.h>
 #include <libpq-fe.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
