@@ -1,0 +1,640 @@
+/*
+ * The postgres engine (db.h) over libpq: migrations run on one connection,
+ * each with its row of lastgood_migrations in one transaction; one
+ * migrator at a time through a session advisory lock; backups are pg_dump
+ * custom-format files, restored with pg_restore.
+ */
+#include "core/db/db.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <libpq-fe.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/config.h"
+#include "core/secret.h"
+#include "util/alloc.h"
+#include "util/clock.h"
+#include "util/error.h"
+#include "util/fs.h"
+#include "util/process.h"
+#include "util/strbuf.h"
+
+extern char **environ;
+
+/* The advisory lock's key: the bytes of "lastgood" read as a big-endian
+ * bigint (0x6c617374676f6f64), a number no other tool is likely to pick.
+ * pg_locks shows it as classid (its high half) and objid (its low half). */
+#define LOCK_KEY_TEXT "7809650172625907556"
+
+/* How lastgood names its connections (application_name), so that a
+ * second migrator can tell which process holds the lock. */
+#define APPLICATION_NAME_FORMAT "lastgood (pid %ld)"
+
+struct db_conn {
+	PGconn *pg;
+	char *name;                  /* the database's name in the config */
+	char *password;              /* db->password, or NULL */
+	char *url_password;          /* the password the url holds, or NULL */
+};
+
+static const char create_table_sql[] =
+	"CREATE TABLE IF NOT EXISTS lastgood_migrations ("
+	"version bigint PRIMARY KEY, name text NOT NULL, checksum text NOT NULL, "
+	"applied_at bigint NOT NULL, duration_ms bigint NOT NULL, release bigint, "
+	"operator text)";
+
+/* The first line of text, with the secrets conn knows masked; text may be
+ * NULL. Caller frees. */
+static char *shown_line(const struct db_conn *conn, const char *text)
+{
+	struct strbuf sb = STRBUF_INIT;
+	if (text)
+		strbuf_add(&sb, text, strcspn(text, "\n"));
+	while (sb.len && (sb.buf[sb.len - 1] == ' ' || sb.buf[sb.len - 1] == '\r'))
+		strbuf_setlen(&sb, sb.len - 1);
+	secret_scrub(&sb, conn->password);
+	secret_scrub(&sb, conn->url_password);
+	if (!sb.len)
+		strbuf_addstr(&sb, "unknown error");
+	return strbuf_detach(&sb);
+}
+
+/* The server's message for a failed result (the primary message, without
+ * "ERROR:  "), else the connection's: one line, secrets masked. Caller
+ * frees. */
+static char *server_message(const struct db_conn *conn, const PGresult *res)
+{
+	const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	return shown_line(conn, primary ? primary : PQerrorMessage(conn->pg));
+}
+
+/* Whether res is a success. A script's last result is what PQexec
+ * returns; COPY ... FROM STDIN or TO STDOUT in a script is ended here,
+ * since a migration has no data to send or read. */
+static int result_ok(struct db_conn *conn, PGresult *res)
+{
+	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT) {
+		if (st == PGRES_COPY_IN)
+			PQputCopyEnd(conn->pg, "lastgood: COPY FROM STDIN is not supported in a migration");
+		else {
+			char *row;
+			while (PQgetCopyData(conn->pg, &row, 0) > 0)
+				PQfreemem(row);
+		}
+		PGresult *rest;
+		while ((rest = PQgetResult(conn->pg)))
+			PQclear(rest);
+		return 0;
+	}
+	return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY;
+}
+
+/* Run sql (one statement or many, no parameters); on failure the error is
+ * "database 'NAME': WHAT: message", WHAT a printf format. */
+static int run_sql(struct db_conn *conn, const char *sql, struct error *err, const char *what, ...)
+	__attribute__((format(printf, 4, 5)));
+static int run_sql(struct db_conn *conn, const char *sql, struct error *err, const char *what, ...)
+{
+	PGresult *res = PQexec(conn->pg, sql);
+	if (result_ok(conn, res)) {
+		PQclear(res);
+		return 0;
+	}
+	char *msg = server_message(conn, res);
+	PQclear(res);
+	struct strbuf sb = STRBUF_INIT;
+	va_list ap;
+	va_start(ap, what);
+	strbuf_vaddf(&sb, what, ap);
+	va_end(ap);
+	error_set(err, ERROR_FAILED, "database '%s': %s: %s", conn->name, sb.buf, msg);
+	strbuf_release(&sb);
+	free(msg);
+	return -1;
+}
+
+/* Leave a transaction this file began; a failure to is ignored (the
+ * connection is then broken, and the server rolls back when it closes). */
+static void rollback(struct db_conn *conn)
+{
+	if (PQtransactionStatus(conn->pg) != PQTRANS_IDLE)
+		PQclear(PQexec(conn->pg, "ROLLBACK"));
+}
+
+/* The password a connection string (a URL or key=value words) holds,
+ * or NULL. Caller frees with secret_free. */
+static char *conninfo_password(const char *url)
+{
+	char *password = NULL;
+	PQconninfoOption *opts = PQconninfoParse(url, NULL);
+	for (PQconninfoOption *o = opts; o && o->keyword; o++)
+		if (!strcmp(o->keyword, "password") && o->val && *o->val)
+			password = xstrdup(o->val);
+	PQconninfoFree(opts);
+	return password;
+}
+
+static void conn_free(struct db_conn *conn)
+{
+	PQfinish(conn->pg);
+	free(conn->name);
+	secret_free(conn->password);
+	secret_free(conn->url_password);
+	free(conn);
+}
+
+/* Notices (a migration's "table does not exist, skipping") are not errors,
+ * and libpq would print them on our stderr, which core code never writes. */
+static void ignore_notice(void *unused, const char *message)
+{
+	(void)unused;
+	(void)message;
+}
+
+/* The url is libpq's (postgresql://user@host:port/db?...); db->password,
+ * when set, goes in as its own parameter and wins over the url's. */
+static int pg_connect(const struct database *db, struct db_conn **out, struct error *err)
+{
+	struct db_conn *conn = xcalloc(1, sizeof(*conn));
+	conn->name = xstrdup(db->name);
+	conn->password = db->password ? xstrdup(db->password) : NULL;
+	conn->url_password = db->url ? conninfo_password(db->url) : NULL;
+	char *application_name = xstrfmt(APPLICATION_NAME_FORMAT, (long)getpid());
+	/* Later words win over earlier ones, and the url's over those before
+	 * it: a connect_timeout in the url is kept, our name is not. */
+	const char *keys[] = { "connect_timeout", "dbname", "application_name", "password", NULL };
+	const char *values[] = { "10", db->url ? db->url : "", application_name, db->password, NULL };
+	if (!db->password)
+		keys[3] = NULL;
+	conn->pg = PQconnectdbParams(keys, values, 1);
+	free(application_name);
+	if (!conn->pg || PQstatus(conn->pg) != CONNECTION_OK) {
+		char *msg = shown_line(conn, conn->pg ? PQerrorMessage(conn->pg) : "out of memory");
+		error_set(err, ERROR_FAILED, "database '%s': cannot connect: %s", db->name, msg);
+		free(msg);
+		conn_free(conn);
+		return -1;
+	}
+	PQsetNoticeProcessor(conn->pg, ignore_notice, NULL);
+	*out = conn;
+	return 0;
+}
+
+static void pg_close(struct db_conn *conn)
+{
+	if (conn)
+		conn_free(conn);
+}
+
+/* Run a query that returns one row of one column; *value gets it (caller
+ * frees), NULL when the query returns no row or a NULL. */
+static int query_value(struct db_conn *conn, const char *sql, char **value, struct error *err,
+		       const char *what)
+{
+	PGresult *res = PQexec(conn->pg, sql);
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		char *msg = server_message(conn, res);
+		PQclear(res);
+		error_set(err, ERROR_FAILED, "database '%s': %s: %s", conn->name, what, msg);
+		free(msg);
+		return -1;
+	}
+	*value = PQntuples(res) && !PQgetisnull(res, 0, 0) ? xstrdup(PQgetvalue(res, 0, 0)) : NULL;
+	PQclear(res);
+	return 0;
+}
+
+/* Who holds the lock, for the error: "pid N" of the lastgood that holds
+ * it, else the server process's pid, else nothing. Caller frees. */
+static char *lock_holder(struct db_conn *conn)
+{
+	static const char sql[] =
+		"SELECT coalesce(a.application_name, '') || ' ' || l.pid FROM pg_locks l "
+		"LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
+		"WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+		"AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+		"AND ((l.classid::bigint << 32) | l.objid::bigint) = " LOCK_KEY_TEXT " LIMIT 1";
+	struct error ignored = ERROR_INIT;
+	char *row = NULL;
+	if (query_value(conn, sql, &row, &ignored, "lock holder") < 0 || !row)
+		return xstrdup("");
+	long pid;
+	char *shown;
+	const char *server_pid = strrchr(row, ' ') + 1;
+	if (sscanf(row, APPLICATION_NAME_FORMAT, &pid) == 1)
+		shown = xstrfmt(" (pid %ld)", pid);
+	else
+		shown = xstrfmt(" (server process %s)", server_pid);
+	free(row);
+	return shown;
+}
+
+/* Polls pg_try_advisory_lock, backing off from 10 ms to 500 ms, rather
+ * than blocking in pg_advisory_lock: a blocked call could only end with a
+ * statement timeout, which would then stay set on the session. */
+static int pg_lock(struct db_conn *conn, long wait_ms, struct error *err)
+{
+	long long deadline = clock_monotonic_ms() + (wait_ms > 0 ? wait_ms : 0);
+	long long pause = 10;
+	for (;;) {
+		char *got = NULL;
+		if (query_value(conn, "SELECT pg_try_advisory_lock(" LOCK_KEY_TEXT ")", &got, err,
+				"cannot take the migration lock") < 0)
+			return -1;
+		int taken = got && !strcmp(got, "t");
+		free(got);
+		if (taken)
+			return 0;
+		long long left = deadline - clock_monotonic_ms();
+		if (left <= 0)
+			break;
+		clock_sleep_ms(pause < left ? pause : left);
+		pause = pause * 2 < 500 ? pause * 2 : 500;
+	}
+	char *holder = lock_holder(conn);
+	error_set(err, ERROR_BUSY, "database '%s' is being migrated by another process%s",
+		  conn->name, holder);
+	free(holder);
+	return -1;
+}
+
+static void pg_unlock(struct db_conn *conn)
+{
+	PQclear(PQexec(conn->pg, "SELECT pg_advisory_unlock(" LOCK_KEY_TEXT ")"));
+}
+
+static int table_exists(struct db_conn *conn, int *exists, struct error *err)
+{
+	char *oid = NULL;
+	if (query_value(conn, "SELECT to_regclass('lastgood_migrations')::oid", &oid, err,
+			"cannot read lastgood_migrations") < 0)
+		return -1;
+	*exists = oid != NULL;
+	free(oid);
+	return 0;
+}
+
+static int pg_applied(struct db_conn *conn, struct db_applied **rows, size_t *n, struct error *err)
+{
+	int exists;
+	*rows = NULL;
+	*n = 0;
+	if (table_exists(conn, &exists, err) < 0)
+		return -1;
+	if (!exists)
+		return 0;
+	PGresult *res = PQexec(conn->pg,
+			       "SELECT version, name, checksum, applied_at, duration_ms, "
+			       "coalesce(release, 0), operator FROM lastgood_migrations ORDER BY version");
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		char *msg = server_message(conn, res);
+		PQclear(res);
+		error_set(err, ERROR_FAILED, "database '%s': cannot read lastgood_migrations: %s",
+			  conn->name, msg);
+		free(msg);
+		return -1;
+	}
+	size_t count = (size_t)PQntuples(res);
+	struct db_applied *v = xcalloc(count ? count : 1, sizeof(*v));
+	for (size_t i = 0; i < count; i++) {
+		int r = (int)i;
+		v[i].version = strtol(PQgetvalue(res, r, 0), NULL, 10);
+		v[i].name = xstrdup(PQgetvalue(res, r, 1));
+		snprintf(v[i].checksum, sizeof(v[i].checksum), "%s", PQgetvalue(res, r, 2));
+		v[i].applied_at_ms = strtoll(PQgetvalue(res, r, 3), NULL, 10);
+		v[i].duration_ms = strtoll(PQgetvalue(res, r, 4), NULL, 10);
+		v[i].release = strtol(PQgetvalue(res, r, 5), NULL, 10);
+		v[i].operator = PQgetisnull(res, r, 6) ? NULL : xstrdup(PQgetvalue(res, r, 6));
+	}
+	PQclear(res);
+	*rows = v;
+	*n = count;
+	return 0;
+}
+
+/* Run a statement with text parameters (NULL: SQL NULL). */
+static int run_params(struct db_conn *conn, const char *sql, int nparams,
+		      const char *const *params, struct error *err, const char *what)
+{
+	PGresult *res = PQexecParams(conn->pg, sql, nparams, NULL, params, NULL, NULL, 0);
+	if (res && PQresultStatus(res) == PGRES_COMMAND_OK) {
+		PQclear(res);
+		return 0;
+	}
+	char *msg = server_message(conn, res);
+	PQclear(res);
+	error_set(err, ERROR_FAILED, "database '%s': %s: %s", conn->name, what, msg);
+	free(msg);
+	return -1;
+}
+
+/* Whether version has its row in lastgood_migrations (the table may be
+ * missing: then it has none). */
+static int row_present(struct db_conn *conn, long version, int *present, struct error *err)
+{
+	if (table_exists(conn, present, err) < 0)
+		return -1;
+	if (!*present)
+		return 0;
+	char *sql = xstrfmt("SELECT 1 FROM lastgood_migrations WHERE version = %ld", version);
+	char *one = NULL;
+	int rc = query_value(conn, sql, &one, err, "cannot read lastgood_migrations");
+	free(sql);
+	*present = one != NULL;
+	free(one);
+	return rc;
+}
+
+/* Record row: the table made when missing, then the row; within the
+ * caller's transaction. */
+static int record_row(struct db_conn *conn, const struct db_applied *row, struct error *err)
+{
+	char version[32], applied_at[32], duration[32], release[32];
+	snprintf(version, sizeof(version), "%ld", row->version);
+	snprintf(applied_at, sizeof(applied_at), "%lld", row->applied_at_ms);
+	snprintf(duration, sizeof(duration), "%lld", row->duration_ms);
+	snprintf(release, sizeof(release), "%ld", row->release);
+	const char *params[] = { version, row->name, row->checksum, applied_at, duration,
+				 row->release ? release : NULL, row->operator };
+	if (run_sql(conn, create_table_sql, err, "cannot create lastgood_migrations") < 0)
+		return -1;
+	return run_params(conn,
+			  "INSERT INTO lastgood_migrations (version, name, checksum, applied_at, "
+			  "duration_ms, release, operator) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+			  7, params, err, "cannot record the migration in lastgood_migrations");
+}
+
+/*
+ * The script goes to the server as one simple query: several statements
+ * are fine, and they run inside the transaction begun here. Without
+ * transaction the server still runs a string of several statements as one
+ * implicit transaction, which CREATE INDEX CONCURRENTLY refuses: such a
+ * script must hold that one statement.
+ *
+ * A script that ends the transaction itself (its own COMMIT) has committed
+ * its changes by the time it returns: its row is then recorded in a
+ * transaction of its own, as for a script run without one, so that the
+ * table still says what was applied.
+ */
+static int pg_up(struct db_conn *conn, const struct db_applied *row, const char *sql,
+		 int transaction, struct error *err)
+{
+	int present;
+	if (transaction && run_sql(conn, "BEGIN", err, "cannot begin a transaction") < 0)
+		return -1;
+	if (row_present(conn, row->version, &present, err) < 0)
+		goto fail;
+	if (present) {
+		error_set(err, ERROR_FAILED,
+			  "database '%s': migration %ld (%s) is already applied (another migrator?)",
+			  conn->name, row->version, row->name);
+		goto fail;
+	}
+	if (run_sql(conn, sql, err, "migration %ld (%s) failed", row->version, row->name) < 0)
+		goto fail;
+	if (PQtransactionStatus(conn->pg) == PQTRANS_IDLE &&
+	    run_sql(conn, "BEGIN", err, "cannot begin a transaction") < 0)
+		goto fail;
+	if (record_row(conn, row, err) < 0)
+		goto fail;
+	if (run_sql(conn, "COMMIT", err, "migration %ld (%s) failed to commit", row->version,
+		    row->name) < 0)
+		goto fail;
+	return 0;
+fail:
+	rollback(conn);
+	return -1;
+}
+
+static int pg_down(struct db_conn *conn, long version, const char *sql, int transaction,
+		   struct error *err)
+{
+	int present;
+	if (transaction && run_sql(conn, "BEGIN", err, "cannot begin a transaction") < 0)
+		return -1;
+	if (row_present(conn, version, &present, err) < 0)
+		goto fail;
+	if (!present) {
+		error_set(err, ERROR_FAILED, "database '%s': migration %ld is not applied",
+			  conn->name, version);
+		goto fail;
+	}
+	if (run_sql(conn, sql, err, "migration %ld down failed", version) < 0)
+		goto fail;
+	char number[32];
+	snprintf(number, sizeof(number), "%ld", version);
+	const char *params[] = { number };
+	if (run_params(conn, "DELETE FROM lastgood_migrations WHERE version = $1", 1, params, err,
+		       "cannot delete the migration's row of lastgood_migrations") < 0)
+		goto fail;
+	if (PQtransactionStatus(conn->pg) != PQTRANS_IDLE &&
+	    run_sql(conn, "COMMIT", err, "migration %ld down failed to commit", version) < 0)
+		goto fail;
+	return 0;
+fail:
+	rollback(conn);
+	return -1;
+}
+
+static int pg_verify(struct db_conn *conn, long version, const char *sql, struct error *err)
+{
+	if (run_sql(conn, "BEGIN", err, "cannot begin a transaction") < 0)
+		return -1;
+	int rc = run_sql(conn, sql, err, "migration %ld verify failed", version);
+	rollback(conn);
+	return rc;
+}
+
+/* The newest version's copy of a PostgreSQL client program: PATH first,
+ * then Debian's /usr/lib/postgresql/N/bin. Caller frees. */
+static char *find_program(const char *name)
+{
+	const char *path = getenv("PATH");
+	struct strbuf dir = STRBUF_INIT;
+	for (const char *p = path ? path : ""; *p;) {
+		size_t len = strcspn(p, ":");
+		strbuf_reset(&dir);
+		strbuf_add(&dir, p, len);
+		char *candidate = path_join(len ? dir.buf : ".", name);
+		if (!access(candidate, X_OK)) {
+			strbuf_release(&dir);
+			return candidate;
+		}
+		free(candidate);
+		p += len + (p[len] == ':');
+	}
+	strbuf_release(&dir);
+	char *pattern = xstrfmt("/usr/lib/postgresql/*/bin/%s", name);
+	char *found = NULL;
+	long newest = -1;
+	glob_t g;
+	if (!glob(pattern, 0, NULL, &g)) {
+		for (size_t i = 0; i < g.gl_pathc; i++) {
+			long version = strtol(g.gl_pathv[i] + strlen("/usr/lib/postgresql/"), NULL, 10);
+			if (version > newest && !access(g.gl_pathv[i], X_OK)) {
+				newest = version;
+				free(found);
+				found = xstrdup(g.gl_pathv[i]);
+			}
+		}
+		globfree(&g);
+	}
+	free(pattern);
+	return found ? found : xstrdup(name);
+}
+
+/* The live connection's settings as a conninfo string for --dbname (no
+ * password: a command line is visible to every user), and *env the
+ * environment for the child: ours, with PGPASSWORD set to the password the
+ * connection used, if any. A passfile would do as well, but one left behind
+ * by a kill -9 would keep the secret on disk; a child's environment is
+ * readable only by its own user. Caller frees both (free_env). */
+static char *child_conninfo(struct db_conn *conn, char ***env)
+{
+	struct strbuf info = STRBUF_INIT;
+	char *password = NULL;
+	PQconninfoOption *opts = PQconninfo(conn->pg);
+	for (PQconninfoOption *o = opts; o && o->keyword; o++) {
+		if (!o->val || !*o->val)
+			continue;
+		if (!strcmp(o->keyword, "password")) {
+			password = xstrdup(o->val);
+			continue;
+		}
+		if (o->dispchar[0] == '*')
+			continue;
+		strbuf_addf(&info, "%s%s='", info.len ? " " : "", o->keyword);
+		for (const char *c = o->val; *c; c++) {
+			if (*c == '\'' || *c == '\\')
+				strbuf_addch(&info, '\\');
+			strbuf_addch(&info, *c);
+		}
+		strbuf_addch(&info, '\'');
+	}
+	PQconninfoFree(opts);
+
+	size_t n = 0, count = 0;
+	while (environ[count])
+		count++;
+	char **v = xcalloc(count + 2, sizeof(*v));
+	for (size_t i = 0; i < count; i++)
+		if (!password || strncmp(environ[i], "PGPASSWORD=", strlen("PGPASSWORD=")))
+			v[n++] = xstrdup(environ[i]);
+	if (password)
+		v[n++] = xstrfmt("PGPASSWORD=%s", password);
+	secret_free(password);
+	*env = v;
+	return strbuf_detach(&info);
+}
+
+static void free_env(char **env)
+{
+	for (char **e = env; *e; e++)
+		secret_free(*e);
+	free(env);
+}
+
+/* Run a pg_dump or pg_restore argv (argv[0] a bare name, found here;
+ * the connection goes in as --dbname, then file, when not NULL). On failure the error is
+ * "database 'NAME': WHAT: the program's first line of output". */
+static int run_client(struct db_conn *conn, const char **args, const char *file,
+		      const char *what, struct error *err)
+{
+	char **env;
+	char *conninfo = child_conninfo(conn, &env);
+	char *dbname = xstrfmt("--dbname=%s", conninfo);
+	char *program = find_program(args[0]);
+	size_t n = 0;
+	while (args[n])
+		n++;
+	char **argv = xcalloc(n + 3, sizeof(*argv));
+	argv[0] = program;
+	for (size_t i = 1; i < n; i++)
+		argv[i] = (char *)args[i];
+	argv[n] = dbname;
+	argv[n + 1] = (char *)file;
+	struct process_options opts = { .envp = env, .merge_stderr = 1 };
+	struct strbuf out = STRBUF_INIT;
+	int status = 0;
+	int rc = process_run_with(argv, &opts, &out, &status, err);
+	if (rc < 0)
+		error_prefix(err, "database '%s': %s", conn->name, what);
+	else if (status) {
+		char *msg = shown_line(conn, out.buf);
+		error_set(err, ERROR_FAILED, "database '%s': %s: %s (exit status %d)", conn->name,
+			  what, msg, status);
+		free(msg);
+		rc = -1;
+	}
+	strbuf_release(&out);
+	free(argv);
+	free(program);
+	free(dbname);
+	free(conninfo);
+	free_env(env);
+	return rc;
+}
+
+/* The file is made here (O_EXCL, so an existing one is never written
+ * over), then pg_dump writes it, and it is synced with its folder. */
+static int pg_backup(struct db_conn *conn, const char *file, int schema_only, struct error *err)
+{
+	int fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return error_errno(err, errno == EEXIST ? ERROR_USAGE : ERROR_FAILED, errno,
+				   "database '%s': cannot create backup '%s'", conn->name, file);
+	close(fd);
+	const char *args[] = { "pg_dump", "--no-password", "--format=custom", "--file", file,
+			       schema_only ? "--schema-only" : NULL, NULL };
+	if (run_client(conn, args, NULL, "backup failed", err) < 0)
+		goto fail;
+	fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		error_errno(err, ERROR_FAILED, errno, "database '%s': cannot open backup '%s'",
+			    conn->name, file);
+		goto fail;
+	}
+	int synced = fs_fsync_fd(fd, file, err);
+	close(fd);
+	if (synced < 0 || fs_fsync_parent(file, err) < 0)
+		goto fail;
+	return 0;
+fail:
+	unlink(file);
+	return -1;
+}
+
+/*
+ * pg_restore in one transaction (--single-transaction): it replaces the
+ * dumped objects (--clean --if-exists) or changes nothing. Objects the
+ * backup does not hold (a table made after it was taken) are left as they
+ * are. A parallel restore (-j) cannot be combined with one transaction;
+ * choosing it for speed on large databases is a later decision.
+ */
+static int pg_restore(struct db_conn *conn, const char *file, int schema_only, struct error *err)
+{
+	const char *args[] = { "pg_restore", "--clean", "--if-exists", "--single-transaction",
+			       "--no-password", schema_only ? "--schema-only" : NULL, NULL };
+	return run_client(conn, args, file, "restore failed", err);
+}
+
+const struct db_engine db_engine_postgres = {
+	.name = "postgres",
+	.connect = pg_connect,
+	.close = pg_close,
+	.lock = pg_lock,
+	.unlock = pg_unlock,
+	.applied = pg_applied,
+	.up = pg_up,
+	.down = pg_down,
+	.verify = pg_verify,
+	.backup = pg_backup,
+	.restore = pg_restore,
+};
