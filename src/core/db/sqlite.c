@@ -10,7 +10,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sqlite3.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -109,27 +108,29 @@ static int has_migrations_table(sqlite3 *db)
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
-static int table_exists(struct db_conn *c, int *exists, struct error *err)
+/* Prepare sql, a statement on lastgood_migrations: 1 with *stmt, 0 when
+ * the table does not exist yet (nothing prepared), -1 on error. */
+static int prepare_recorded(struct db_conn *c, const char *sql, sqlite3_stmt **stmt,
+			    struct error *err)
 {
-	*exists = has_migrations_table(c->db);
-	if (*exists < 0)
+	int exists = has_migrations_table(c->db);
+	if (exists < 0)
 		return sqlite_fail(c, "cannot read the schema", err);
-	return 0;
+	if (!exists)
+		return 0;
+	return prepare(c, sql, stmt, err) < 0 ? -1 : 1;
 }
 
 /* The name recorded for version (allocated), or NULL when no row holds it
  * (or the table does not exist yet). */
 static int recorded_name(struct db_conn *c, long version, char **name, struct error *err)
 {
-	int exists;
-	*name = NULL;
-	if (table_exists(c, &exists, err) < 0)
-		return -1;
-	if (!exists)
-		return 0;
 	sqlite3_stmt *stmt;
-	if (prepare(c, "SELECT name FROM lastgood_migrations WHERE version = ?", &stmt, err) < 0)
-		return -1;
+	*name = NULL;
+	int prepared = prepare_recorded(c, "SELECT name FROM lastgood_migrations WHERE version = ?",
+					&stmt, err);
+	if (prepared <= 0)
+		return prepared;
 	sqlite3_bind_int64(stmt, 1, version);
 	int rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW)
@@ -149,9 +150,8 @@ static int refuse_recorded(struct db_conn *c, const struct db_applied *row, stru
 	if (!name)
 		return 0;
 	error_set(err, ERROR_FAILED,
-		  "database '%s': migration %ld (%s) is already applied (as '%s'), "
-		  "by another migrator",
-		  c->name, row->version, row->name, name);
+		  "database '%s': migration %ld (%s) is already applied, as '%s'", c->name,
+		  row->version, row->name, name);
 	free(name);
 	return -1;
 }
@@ -318,19 +318,14 @@ static void sqlite_unlock(struct db_conn *c)
 static int sqlite_applied(struct db_conn *c, struct db_applied **rows, size_t *n,
 			  struct error *err)
 {
-	int exists;
+	sqlite3_stmt *stmt;
 	*rows = NULL;
 	*n = 0;
-	if (table_exists(c, &exists, err) < 0)
-		return -1;
-	if (!exists)
-		return 0;
-	sqlite3_stmt *stmt;
 	char *sql = xstrfmt("SELECT %s FROM lastgood_migrations ORDER BY version", columns_sql);
-	int rc = prepare(c, sql, &stmt, err);
+	int rc = prepare_recorded(c, sql, &stmt, err);
 	free(sql);
-	if (rc < 0)
-		return -1;
+	if (rc <= 0)
+		return rc;
 	size_t alloc = 0;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		const char *checksum = (const char *)sqlite3_column_text(stmt, 2);
@@ -374,25 +369,17 @@ static int sqlite_up(struct db_conn *c, const struct db_applied *row, const char
 	long long applied_at = clock_wall_ms();
 	long long start = clock_monotonic_ms();
 	int rc = -1;
-	if (transaction) {
-		if (begin_immediate(c, err) < 0)
-			goto out;
-		if (sqlite_exec(c, create_table_sql, "cannot create lastgood_migrations", err) < 0 ||
-		    refuse_recorded(c, row, err) < 0 || run_script(c, sql, 1, what, err) < 0 ||
-		    insert_row(c, row, applied_at, clock_monotonic_ms() - start, err) < 0 ||
-		    commit(c, err) < 0)
-			goto out;
-	} else {
-		if (refuse_recorded(c, row, err) < 0 || run_script(c, sql, 0, what, err) < 0)
-			goto out;
-		long long duration = clock_monotonic_ms() - start;
-		if (begin_immediate(c, err) < 0)
-			goto out;
-		if (sqlite_exec(c, create_table_sql, "cannot create lastgood_migrations", err) < 0 ||
-		    refuse_recorded(c, row, err) < 0 ||
-		    insert_row(c, row, applied_at, duration, err) < 0 || commit(c, err) < 0)
-			goto out;
-	}
+	if (transaction && begin_immediate(c, err) < 0)
+		goto out;
+	if (refuse_recorded(c, row, err) < 0 || run_script(c, sql, transaction, what, err) < 0)
+		goto out;
+	long long duration = clock_monotonic_ms() - start;
+	/* a script run on its own let another migrator in: check again */
+	if (!transaction && (begin_immediate(c, err) < 0 || refuse_recorded(c, row, err) < 0))
+		goto out;
+	if (sqlite_exec(c, create_table_sql, "cannot create lastgood_migrations", err) < 0 ||
+	    insert_row(c, row, applied_at, duration, err) < 0 || commit(c, err) < 0)
+		goto out;
 	rc = 0;
 out:
 	if (rc < 0)
