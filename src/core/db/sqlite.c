@@ -22,7 +22,7 @@
 
 /* How long a statement waits for the application's own writes to end:
  * they are short, and a migration that gives up on them fails a deploy. */
-#define SQLITE_WAIT_MS 10000
+#define STATEMENT_WAIT_MS 10000
 
 struct db_conn {
 	sqlite3 *db;
@@ -265,7 +265,7 @@ static int sqlite_connect(const struct database *database, struct db_conn **conn
 				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW,
 				 NULL);
 	if (rc == SQLITE_OK) {
-		sqlite3_busy_timeout(c->db, SQLITE_WAIT_MS);
+		sqlite3_busy_timeout(c->db, STATEMENT_WAIT_MS);
 		/* opening is lazy: read the schema now so that a file that is no
 		 * database fails here */
 		rc = sqlite3_exec(c->db, "SELECT count(*) FROM sqlite_schema", NULL, NULL, NULL);
@@ -303,7 +303,7 @@ static int sqlite_lock(struct db_conn *c, long wait_ms, struct error *err)
 {
 	sqlite3_busy_timeout(c->db, wait_ms > INT_MAX ? INT_MAX : (int)wait_ms);
 	int rc = begin_immediate(c, err);
-	sqlite3_busy_timeout(c->db, SQLITE_WAIT_MS);
+	sqlite3_busy_timeout(c->db, STATEMENT_WAIT_MS);
 	if (rc < 0)
 		return -1;
 	sqlite_rollback(c);
