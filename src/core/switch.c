@@ -911,15 +911,6 @@ static int swap_all(struct state *st, long op, struct journal *j, struct error *
 
 /* err held why the switch stopped; undoing it failed too (undo_err):
  * recover must finish it, the operation stays unfinished. */
-static void undo_failed(struct error *err, const struct error *undo_err)
-{
-	/* err->msg is both the first failure and the destination. */
-	char first[sizeof(err->msg)];
-	memcpy(first, err->msg, sizeof(first));
-	error_set(err, ERROR_ATTENTION, "%s; and undoing it failed: %s; run 'lastgood recover'",
-		  first, undo_err->msg);
-}
-
 /* Put the old files back now rather than leave it to recover; if that
  * fails too, recover must finish it (the operation stays unfinished). */
 static void switch_undo_now(struct state *st, long op, struct journal *j, struct error *err)
@@ -927,7 +918,7 @@ static void switch_undo_now(struct state *st, long op, struct journal *j, struct
 	struct error undo_err = ERROR_INIT;
 	if (undo_journal(j, &undo_err) < 0 ||
 	    journal_forget(st, op, j, OP_PHASE_UNDONE, &undo_err) < 0)
-		undo_failed(err, &undo_err);
+		error_undo_failed(err, &undo_err);
 }
 
 int switch_prepare(struct state *st, long op, const struct switch_plan *plan,
@@ -966,7 +957,7 @@ int switch_undo(struct state *st, long op, struct error *err)
 	struct journal j;
 	struct error load_err = ERROR_INIT;
 	if (journal_load(st, op, &j, &load_err) < 0)
-		undo_failed(err, &load_err);
+		error_undo_failed(err, &load_err);
 	else if (j.n)   /* a switch that changed no file has nothing to put back */
 		switch_undo_now(st, op, &j, err);
 	journal_free(&j);

@@ -64,3 +64,12 @@ void error_clear(struct error *err)
 	err->kind = ERROR_NONE;
 	err->msg[0] = '\0';
 }
+
+void error_undo_failed(struct error *err, const struct error *undo_err)
+{
+	/* err->msg is both the first failure and the destination. */
+	char first[sizeof(err->msg)];
+	memcpy(first, err->msg, sizeof(first));
+	error_set(err, ERROR_ATTENTION, "%s; and undoing it failed: %s; run 'lastgood recover'",
+		  first, undo_err->msg);
+}

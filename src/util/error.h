@@ -48,5 +48,8 @@ int error_errno(struct error *err, enum error_kind kind, int errno_value, const 
 void error_prefix(struct error *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void error_clear(struct error *err);
+/* err failed and putting back what it had changed failed too (undo_err):
+ * one ERROR_ATTENTION message naming both, for `lastgood recover`. */
+void error_undo_failed(struct error *err, const struct error *undo_err);
 
 #endif
