@@ -257,6 +257,11 @@ int config_restore(const struct config *cfg, long op, char **kept, struct error 
  * not (written with YAML escapes), and the text must then not be shown. */
 int config_mask_secrets(const struct config *cfg, struct strbuf *text, int own);
 const struct service *config_find_service(const struct config *cfg, const char *name);
+const struct database *config_find_database(const struct config *cfg, const char *name);
+/* The `files` entry of some service that path is, or lies inside (whole
+ * path components); NULL when none. *owner gets its service. */
+const struct service_file *config_files_entry_holding(const struct config *cfg, const char *path,
+						      const struct service **owner);
 /* The index of the service whose `files` list path, or cfg->nservices. */
 size_t config_service_of_path(const struct config *cfg, const char *path);
 /* Services in start order (each after everything in its `after`), as

@@ -278,20 +278,6 @@ static int parse_services_of(struct config_parser *p, struct database *db,
 	return rc;
 }
 
-/* The `files` entry of some service that path is, or lies inside; NULL
- * when none. *owner gets its service. */
-static const struct service_file *files_entry_holding(const struct config *cfg, const char *path,
-						       const struct service **owner)
-{
-	for (size_t s = 0; s < cfg->nservices; s++)
-		for (size_t f = 0; f < cfg->services[s].nfiles; f++)
-			if (path_within(path, cfg->services[s].files[f].path)) {
-				*owner = &cfg->services[s];
-				return &cfg->services[s].files[f];
-			}
-	return NULL;
-}
-
 /*
  * The paths of database index against the services' files and the
  * databases before it: its migrations must travel with every release, its
@@ -305,12 +291,12 @@ static int check_database_paths(struct config_parser *p, size_t index, const str
 	const struct service *svc;
 	const struct service_file *entry;
 
-	if (db->migrations && !files_entry_holding(cfg, db->migrations, &svc))
+	if (db->migrations && !config_files_entry_holding(cfg, db->migrations, &svc))
 		return mark_error(p->err, p->path, db->migrations_mark,
 				  "migrations folder '%s' is in no service's files: list it (or a "
 				  "folder holding it) under a service's files, so that every release "
 				  "holds its migrations", db->migrations_written);
-	if (db->path && (entry = files_entry_holding(cfg, db->path, &svc)))
+	if (db->path && (entry = config_files_entry_holding(cfg, db->path, &svc)))
 		return node_error(p, fields[D_PATH].value,
 				  "sqlite file '%s' of database '%s' lies in file '%s' of service "
 				  "'%s' (line %d): a switch would swap the data with the release's "

@@ -87,6 +87,14 @@ const struct service *config_find_service(const struct config *cfg, const char *
 	return i == NO_SERVICE ? NULL : &cfg->services[i];
 }
 
+const struct database *config_find_database(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->ndatabases; i++)
+		if (!strcmp(cfg->databases[i].name, name))
+			return &cfg->databases[i];
+	return NULL;
+}
+
 static int after_placed(const struct config *cfg, size_t i, const unsigned char *placed)
 {
 	const struct service *svc = &cfg->services[i];

@@ -240,3 +240,15 @@ int config_check_parents(const struct config *cfg, struct error *err)
 	}
 	return 0;
 }
+
+const struct service_file *config_files_entry_holding(const struct config *cfg, const char *path,
+						      const struct service **owner)
+{
+	for (size_t s = 0; s < cfg->nservices; s++)
+		for (size_t f = 0; f < cfg->services[s].nfiles; f++)
+			if (path_within(path, cfg->services[s].files[f].path)) {
+				*owner = &cfg->services[s];
+				return &cfg->services[s].files[f];
+			}
+	return NULL;
+}
