@@ -22,17 +22,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* TO REMOVE at merge: db.c (another part of issue 17) defines
- * db_applied_free; this copy only lets this branch link. */
-void db_applied_free(struct db_applied *rows, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		free(rows[i].name);
-		free(rows[i].operator);
-	}
-	free(rows);
-}
-
 static const struct db_engine *pg = &db_engine_postgres;
 
 struct pg_test {

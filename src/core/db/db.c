@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "core/config.h"
 #include "util/alloc.h"
 
 void db_applied_free(struct db_applied *rows, size_t n)
@@ -29,4 +30,14 @@ char *db_operator(void)
 	if (pw && pw->pw_name && *pw->pw_name)
 		return xstrdup(pw->pw_name);
 	return xstrfmt("uid %ld", (long)getuid());
+}
+
+const struct db_engine *db_engine_of(const struct database *db)
+{
+	switch (db->engine) {
+	case DB_ENGINE_POSTGRES: return &db_engine_postgres;
+	case DB_ENGINE_SQLITE: return &db_engine_sqlite;
+	case DB_ENGINE_COMMAND: break;
+	}
+	return NULL;
 }

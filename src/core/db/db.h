@@ -117,7 +117,9 @@ struct db_engine {
 	int (*applied)(struct db_conn *conn, struct db_applied **rows, size_t *n,
 		       struct error *err);
 	/* Run an up script and insert row, in one transaction (the table
-	 * created first when missing); a row of that version already there
+	 * created first when missing; the engine records when the script
+	 * started and how long it took: row's applied_at_ms and duration_ms
+	 * are not used); a row of that version already there
 	 * (another migrator) is an error and changes nothing. Without
 	 * transaction, the script runs on its own and the row is inserted
 	 * after it succeeded. On failure the error names the database, the
