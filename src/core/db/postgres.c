@@ -352,14 +352,16 @@ static int row_present(struct db_conn *conn, long version, int *present, struct 
 	return rc;
 }
 
-/* Record row: the table made when missing, then the row; within the
- * caller's transaction. */
-static int record_row(struct db_conn *conn, const struct db_applied *row, struct error *err)
+/* Record row, run from the wall clock's started_ms for duration_ms (the
+ * engine's, not the row's: db.h): the table made when missing, then the
+ * row; within the caller's transaction. */
+static int record_row(struct db_conn *conn, const struct db_applied *row, long long started_ms,
+		      long long duration_ms, struct error *err)
 {
 	char version[32], applied_at[32], duration[32], release[32];
 	snprintf(version, sizeof(version), "%ld", row->version);
-	snprintf(applied_at, sizeof(applied_at), "%lld", row->applied_at_ms);
-	snprintf(duration, sizeof(duration), "%lld", row->duration_ms);
+	snprintf(applied_at, sizeof(applied_at), "%lld", started_ms);
+	snprintf(duration, sizeof(duration), "%lld", duration_ms);
 	snprintf(release, sizeof(release), "%ld", row->release);
 	const char *params[] = { version, row->name, row->checksum, applied_at, duration,
 				 row->release ? release : NULL, row->operator };
@@ -387,6 +389,7 @@ static int pg_up(struct db_conn *conn, const struct db_applied *row, const char 
 		 int transaction, struct error *err)
 {
 	int present;
+	long long started_ms = clock_wall_ms(), started = clock_monotonic_ms();
 	if (transaction && run_sql(conn, "BEGIN", err, "cannot begin a transaction") < 0)
 		return -1;
 	if (row_present(conn, row->version, &present, err) < 0)
@@ -402,7 +405,7 @@ static int pg_up(struct db_conn *conn, const struct db_applied *row, const char 
 	if (PQtransactionStatus(conn->pg) == PQTRANS_IDLE &&
 	    run_sql(conn, "BEGIN", err, "cannot begin a transaction") < 0)
 		goto fail;
-	if (record_row(conn, row, err) < 0)
+	if (record_row(conn, row, started_ms, clock_monotonic_ms() - started, err) < 0)
 		goto fail;
 	if (run_sql(conn, "COMMIT", err, "migration %ld (%s) failed to commit", row->version,
 		    row->name) < 0)
