@@ -28,6 +28,10 @@ static const char *const step_kind_names[STEP_KIND_COUNT] = {
 	[STEP_MOVE_LABEL] = "move label",
 	[STEP_CAPTURE] = "capture",
 	[STEP_GC] = "gc",
+	[STEP_BACKUP] = "back up",
+	[STEP_MIGRATE] = "migrate",
+	[STEP_MIGRATE_DOWN] = "migrate down",
+	[STEP_RESTORE] = "restore",
 };
 
 const char *step_kind_name(enum step_kind kind)

@@ -40,6 +40,10 @@ enum step_kind {
 	STEP_MOVE_LABEL,       /* a label given from a failed release to a retry */
 	STEP_CAPTURE,          /* snapshot: capture and record */
 	STEP_GC,               /* gc: old releases and objects removed */
+	STEP_BACKUP,           /* schema: a database backed up before it changes */
+	STEP_MIGRATE,          /* schema: one migration's up script */
+	STEP_MIGRATE_DOWN,     /* schema: one migration's down script */
+	STEP_RESTORE,          /* schema: a database restored from its backup */
 	STEP_KIND_COUNT
 };
 

@@ -109,12 +109,34 @@ static const char schema_v4[] =
 static const char schema_v5[] =
 	"ALTER TABLE releases ADD COLUMN config_digest TEXT;";
 
+/* Databases (core/resource/schema.c): the schema version each release
+ * ran with; the switch of a database an operation made, durable before
+ * its first migration runs (what undo, revert and recover go back to:
+ * the database itself says how far it got, in lastgood_migrations); and
+ * the backups taken, each a file of the state folder's backups/. */
+static const char schema_v6[] =
+	"CREATE TABLE release_schemas("
+	"  release INTEGER NOT NULL, database TEXT NOT NULL, version INTEGER NOT NULL,"
+	"  PRIMARY KEY(release, database)) WITHOUT ROWID;"
+	"CREATE TABLE schema_switches("
+	"  operation INTEGER NOT NULL, database TEXT NOT NULL,"
+	"  from_version INTEGER NOT NULL, to_version INTEGER NOT NULL,"
+	"  backup INTEGER, migrating INTEGER NOT NULL DEFAULT 0,"
+	"  settled INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY(operation, database)) WITHOUT ROWID;"
+	"CREATE TABLE db_backups("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT, database TEXT NOT NULL,"
+	"  operation INTEGER, release INTEGER, version INTEGER NOT NULL,"
+	"  file TEXT NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL,"
+	"  schema_only INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL);";
+
 static const char *const schema_versions[] = {
 	schema_v1,
 	schema_v2,
 	schema_v3,
 	schema_v4,
 	schema_v5,
+	schema_v6,
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(schema_versions) / sizeof(schema_versions[0])))
@@ -158,6 +180,7 @@ static const struct state_entry {
 	{ "objects", "store folder", ENTRY_FOLDER_MADE },
 	{ "tmp", "scratch folder", ENTRY_FOLDER_MADE },
 	{ "logs", "log folder", ENTRY_FOLDER },        /* made by the first process service */
+	{ "backups", "backup folder", ENTRY_FOLDER },  /* made by the first database backup */
 	{ "state.db", "state database", ENTRY_FILE },
 	{ "state.db-wal", "state database log", ENTRY_FILE },
 	{ "state.db-shm", "state database index", ENTRY_FILE },

@@ -7,5 +7,6 @@
 
 const struct resource_kind *const resource_kinds[] = {
 	&resource_files,
+	&resource_schema,
 };
 const size_t resource_kind_count = sizeof(resource_kinds) / sizeof(resource_kinds[0]);

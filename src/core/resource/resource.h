@@ -96,6 +96,7 @@ struct resource_kind {
 };
 
 extern const struct resource_kind resource_files;      /* files.c */
+extern const struct resource_kind resource_schema;     /* schema.c */
 
 extern const struct resource_kind *const resource_kinds[];
 extern const size_t resource_kind_count;

@@ -1,0 +1,868 @@
+/*
+ * The schema resource: each database of `databases:` whose migrations a
+ * release holds is at the version of the newest migration of that
+ * release, and a switch migrates it there (core/db/db.h: the migrations
+ * and the engines).
+ *
+ *   plan      from the two releases' migrations alone: "back up" the
+ *             database (prepare, unless `backup: never`) and one
+ *             "migrate" or "migrate down" step per migration (commit)
+ *   prepare   connect and take the migrator lock; read what is applied
+ *             (lastgood_migrations) and refuse, before anything changes,
+ *             a migration changed since it was applied or a step down
+ *             without a down script; journal the switch (schema_switches:
+ *             from and to version); take the backup the policy asks for
+ *   commit    run each migration, journaled before and after, each in its
+ *             own transaction with its lastgood_migrations row; on failure
+ *             go back to the version it started from (down scripts, else
+ *             the backup)
+ *   undo, revert, recover
+ *             go back to the journaled from-version: the database itself
+ *             says how far the switch got (its lastgood_migrations rows),
+ *             so going back is safe to repeat after a crash at any point
+ *   finish    record the version each release ran with (release_schemas)
+ *             and settle the switch
+ *
+ * The down scripts come from the store: every release holds its
+ * migrations, so the newer release of a switch holds the down script of
+ * each version above the older one's.
+ *
+ * A database of the `command` engine has no migrations lastgood can read:
+ * it is not part of a switch yet.
+ */
+#include "core/resource/resource.h"
+#include "core/config.h"
+#include "core/db/db.h"
+#include "core/manifest.h"
+#include "core/operation.h"
+#include "core/plan.h"
+#include "core/release.h"
+#include "core/state.h"
+#include "core/store.h"
+#include "util/alloc.h"
+#include "util/clock.h"
+#include "util/error.h"
+#include "util/fs.h"
+#include "util/hash.h"
+#include "util/strbuf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* One database whose schema a switch changes. */
+struct schema_db {
+	const struct database *db;
+	struct migration_set live, target;
+	struct error parse_err;      /* a release's migrations did not parse */
+	struct db_conn *conn;        /* from prepare to the end of commit */
+	long from, to;               /* applied when prepared; the target's newest */
+};
+
+struct schema_plan {
+	struct schema_db *dbs;
+	size_t n;
+};
+
+/* The migrations of db in release m; an error is kept for prepare to
+ * report, so that the plan (a dry run) still lists the database. */
+static void read_set(const struct manifest *m, const struct database *db,
+		     struct migration_set *set, struct error *err)
+{
+	struct error one = ERROR_INIT;
+	if (migration_set_from_manifest(m, db->migrations, set, &one) < 0 && !err->msg[0])
+		*err = one;
+}
+
+static int sets_differ(const struct migration_set *a, const struct migration_set *b)
+{
+	if (a->n != b->n)
+		return 1;
+	for (size_t i = 0; i < a->n; i++)
+		if (a->v[i].version != b->v[i].version || strcmp(a->v[i].up, b->v[i].up))
+			return 1;
+	return 0;
+}
+
+/* "main 3 add_users": a migration step's target, in plan and journal. */
+static char *migration_target(const struct database *db, const struct migration *m)
+{
+	return xstrfmt("%s %ld %s", db->name, m->version, m->name);
+}
+
+static size_t schema_plan(const struct resource_input *in, struct plan *plan,
+			  unsigned char *changed, void **data)
+{
+	const struct config *cfg = in->cfg;
+	struct schema_plan *sp = xcalloc(1, sizeof(*sp));
+
+	sp->dbs = xcalloc(cfg->ndatabases ? cfg->ndatabases : 1, sizeof(*sp->dbs));
+	for (size_t i = 0; i < cfg->ndatabases; i++) {
+		const struct database *db = &cfg->databases[i];
+		if (db->engine == DB_ENGINE_COMMAND || !db->migrations)
+			continue;
+		struct schema_db *sdb = &sp->dbs[sp->n];
+		memset(sdb, 0, sizeof(*sdb));
+		sdb->db = db;
+		read_set(in->live, db, &sdb->live, &sdb->parse_err);
+		read_set(in->target, db, &sdb->target, &sdb->parse_err);
+		if (!sdb->parse_err.msg[0] && !sets_differ(&sdb->live, &sdb->target)) {
+			migration_set_free(&sdb->live);
+			migration_set_free(&sdb->target);
+			continue;
+		}
+		sp->n++;
+		for (size_t s = 0; s < db->nservices; s++) {
+			const struct service *svc = config_find_service(cfg, db->services[s]);
+			if (svc)
+				changed[svc - cfg->services] = 1;
+		}
+		const struct service *owner;
+		if (config_files_entry_holding(cfg, db->migrations, &owner))
+			changed[owner - cfg->services] = 1;
+		if (db->backup != DB_BACKUP_NEVER)
+			plan_add(plan, STEP_BACKUP, PLAN_PREPARE, db->name, i);
+		long live_v = migration_set_latest(&sdb->live);
+		long target_v = migration_set_latest(&sdb->target);
+		for (size_t k = 0; k < sdb->target.n; k++) {
+			const struct migration *m = &sdb->target.v[k];
+			if (m->version <= live_v)
+				continue;
+			char *target = migration_target(db, m);
+			plan_add(plan, STEP_MIGRATE, PLAN_COMMIT, target, i);
+			free(target);
+		}
+		for (size_t k = sdb->live.n; k-- > 0;) {
+			const struct migration *m = &sdb->live.v[k];
+			if (m->version <= target_v)
+				break;
+			char *target = migration_target(db, m);
+			plan_add(plan, STEP_MIGRATE_DOWN, PLAN_COMMIT, target, i);
+			free(target);
+		}
+	}
+	*data = sp;
+	return sp->n;
+}
+
+/* ---- the journal: schema_switches ---- */
+
+struct schema_switch {
+	char *database;
+	long from_version, to_version;
+	long backup;                 /* db_backups.id, 0 when none */
+	int migrating;               /* a migration may have run */
+};
+
+static void switches_free(struct schema_switch *sw, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(sw[i].database);
+	free(sw);
+}
+
+/* op's switches of databases not settled yet. */
+static int switches_load(struct state *st, long op, struct schema_switch **out, size_t *n,
+			 struct error *err)
+{
+	sqlite3_stmt *stmt;
+	size_t alloc = 0;
+	*out = NULL;
+	*n = 0;
+	if (state_prepare(st, "SELECT database, from_version, to_version, coalesce(backup, 0), "
+			  "migrating FROM schema_switches WHERE operation = ? AND settled = 0 "
+			  "ORDER BY database", &stmt, err) < 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, op);
+	int rc;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		ALLOC_GROW(*out, *n + 1, alloc);
+		struct schema_switch *sw = &(*out)[(*n)++];
+		sw->database = xstrdup((const char *)sqlite3_column_text(stmt, 0));
+		sw->from_version = sqlite3_column_int64(stmt, 1);
+		sw->to_version = sqlite3_column_int64(stmt, 2);
+		sw->backup = sqlite3_column_int64(stmt, 3);
+		sw->migrating = sqlite3_column_int(stmt, 4);
+	}
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE) {
+		switches_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+		return state_db_error(st, "read schema switches", err);
+	}
+	return 0;
+}
+
+/* Run one statement of the journal binding op, database and up to two
+ * numbers (?3, ?4). */
+static int journal_write(struct state *st, const char *sql, long op, const char *database,
+			 long a, long b, const char *what, struct error *err)
+{
+	sqlite3_stmt *stmt;
+	if (state_prepare(st, sql, &stmt, err) < 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, op);
+	sqlite3_bind_text(stmt, 2, database, -1, SQLITE_STATIC);
+	if (sqlite3_bind_parameter_count(stmt) >= 3)
+		sqlite3_bind_int64(stmt, 3, a);
+	if (sqlite3_bind_parameter_count(stmt) >= 4)
+		sqlite3_bind_int64(stmt, 4, b);
+	int rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_DONE ? 0 : state_db_error(st, what, err);
+}
+
+static int switch_settle(struct state *st, long op, const char *database, struct error *err)
+{
+	return journal_write(st, "UPDATE schema_switches SET settled = 1 "
+			     "WHERE operation = ?1 AND database = ?2", op, database, 0, 0,
+			     "settle schema switch", err);
+}
+
+/* ---- running migrations ---- */
+
+static long newest_applied(const struct db_applied *rows, size_t n)
+{
+	return n ? rows[n - 1].version : 0;
+}
+
+/* The migration of version v in the first of sets that has it (with a
+ * down script when down is set), or NULL. */
+static const struct migration *find_in(const struct migration_set *const *sets, size_t nsets,
+				       long v, int down)
+{
+	for (size_t i = 0; i < nsets; i++) {
+		const struct migration *m = sets[i] ? migration_set_find(sets[i], v) : NULL;
+		if (m && (!down || m->down[0]))
+			return m;
+	}
+	return NULL;
+}
+
+static int read_script(struct state *st, const char *digest, struct strbuf *sql,
+		       struct error *err)
+{
+	strbuf_reset(sql);
+	return store_read(&st->store, digest, sql, err);
+}
+
+/* One migration up (and its verify script), journaled. A verify that
+ * fails takes the migration down again when it can, and fails. */
+static int migrate_one_up(struct state *st, long op, const struct database *db,
+			  const struct db_engine *e, struct db_conn *conn,
+			  const struct migration *m, long release, struct error *err)
+{
+	struct strbuf sql = STRBUF_INIT;
+	char *target = migration_target(db, m);
+	long step;
+	int rc = -1;
+
+	if (operation_step_begin(st, op, STEP_MIGRATE, target, &step, err) < 0)
+		goto out;
+	if (read_script(st, m->up, &sql, err) < 0)
+		goto fail;
+	struct db_applied row = {
+		.version = m->version, .name = m->name, .applied_at_ms = clock_wall_ms(),
+		.release = release, .operator = db_operator(),
+	};
+	memcpy(row.checksum, m->up, sizeof(row.checksum));
+	long long started = clock_monotonic_ms();
+	int transaction = !(migration_flags(sql.buf) & MIGRATION_NO_TRANSACTION);
+	rc = e->up(conn, &row, sql.buf, transaction, err);
+	free(row.operator);
+	if (rc == 0 && m->verify[0]) {
+		rc = read_script(st, m->verify, &sql, err);
+		if (rc == 0)
+			rc = e->verify(conn, m->version, sql.buf, err);
+	}
+	if (rc < 0)
+		goto fail;
+	char *detail = xstrfmt("%lld ms", clock_monotonic_ms() - started);
+	rc = operation_step_end(st, step, STEP_OK, detail, err);
+	free(detail);
+	goto out;
+fail:
+	operation_step_fail(st, step, err);
+	rc = -1;
+out:
+	free(target);
+	strbuf_release(&sql);
+	return rc;
+}
+
+static int migrate_one_down(struct state *st, long op, const struct database *db,
+			    const struct db_engine *e, struct db_conn *conn,
+			    const struct migration *m, struct error *err)
+{
+	struct strbuf sql = STRBUF_INIT;
+	char *target = migration_target(db, m);
+	long step;
+	int rc = -1;
+
+	if (operation_step_begin(st, op, STEP_MIGRATE_DOWN, target, &step, err) < 0)
+		goto out;
+	int transaction = 1;
+	rc = read_script(st, m->down, &sql, err);
+	if (rc == 0) {
+		transaction = !(migration_flags(sql.buf) & MIGRATION_NO_TRANSACTION);
+		rc = e->down(conn, m->version, sql.buf, transaction, err);
+	}
+	if (rc < 0)
+		operation_step_fail(st, step, err);
+	else
+		rc = operation_step_end(st, step, STEP_OK, NULL, err);
+out:
+	free(target);
+	strbuf_release(&sql);
+	return rc;
+}
+
+/* Bring db from what is applied to version `to`, each step journaled:
+ * up scripts and down scripts from the first of sets that has them.
+ * Stops at the first failure (the migration that failed changed nothing:
+ * it ran in its own transaction). */
+static int migrate_to(struct state *st, long op, const struct database *db,
+		      struct db_conn *conn, const struct migration_set *const *sets, size_t nsets,
+		      long to, long release, struct error *err)
+{
+	const struct db_engine *e = db_engine_of(db);
+	struct db_applied *rows;
+	size_t n;
+
+	if (e->applied(conn, &rows, &n, err) < 0)
+		return -1;
+	long at = newest_applied(rows, n);
+	db_applied_free(rows, n);
+	for (; at < to; at++) {
+		const struct migration *m = find_in(sets, nsets, at + 1, 0);
+		if (!m)
+			return error_set(err, ERROR_FAILED, "database '%s': no release at hand holds "
+					 "migration %ld", db->name, at + 1);
+		if (migrate_one_up(st, op, db, e, conn, m, release, err) < 0)
+			return -1;
+	}
+	for (; at > to; at--) {
+		const struct migration *m = find_in(sets, nsets, at, 1);
+		if (!m)
+			return error_set(err, ERROR_FAILED, "database '%s': migration %ld has no down "
+					 "script", db->name, at);
+		if (migrate_one_down(st, op, db, e, conn, m, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- backups ---- */
+
+static int backup_file_digest(const char *path, char hex[HASH_HEX_SIZE], long long *size,
+			      struct error *err)
+{
+	struct strbuf sb = STRBUF_INIT;
+	if (fs_read_file(path, &sb, err) < 0)
+		return -1;
+	hash_buffer(sb.buf, sb.len, hex);
+	*size = (long long)sb.len;
+	strbuf_release(&sb);
+	return 0;
+}
+
+/* Back db up into the state folder's backups/, recorded in db_backups and
+ * as op's switch's backup. */
+static int take_backup(struct state *st, long op, const struct database *db,
+		       struct db_conn *conn, long version, long release, struct error *err)
+{
+	char *folder = path_join(st->dir, "backups");
+	char *name = xstrfmt("%s-op%ld.backup", db->name, op);
+	char *path = path_join(folder, name);
+	char hex[HASH_HEX_SIZE];
+	long long size = 0;
+	long step;
+	int rc = -1;
+
+	if (operation_step_begin(st, op, STEP_BACKUP, db->name, &step, err) < 0)
+		goto out;
+	if (mkdir(folder, 0700) < 0 && errno != EEXIST) {
+		error_errno(err, ERROR_FAILED, errno, "cannot create backup folder '%s'", folder);
+		goto fail;
+	}
+	/* a backup a crash left half written is no backup of anything */
+	if (unlink(path) < 0 && errno != ENOENT) {
+		error_errno(err, ERROR_FAILED, errno, "cannot remove '%s'", path);
+		goto fail;
+	}
+	if (db_engine_of(db)->backup(conn, path, 0, err) < 0 ||
+	    backup_file_digest(path, hex, &size, err) < 0)
+		goto fail;
+
+	sqlite3_stmt *stmt;
+	if (state_begin(st, err) < 0)
+		goto fail;
+	if (state_prepare(st, "INSERT INTO db_backups(database, operation, release, version, "
+			  "file, size, sha256, created_ms) VALUES(?, ?, ?, ?, ?, ?, ?, ?)", &stmt,
+			  err) < 0) {
+		state_rollback(st);
+		goto fail;
+	}
+	sqlite3_bind_text(stmt, 1, db->name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, op);
+	sqlite3_bind_int64(stmt, 3, release);
+	sqlite3_bind_int64(stmt, 4, version);
+	sqlite3_bind_text(stmt, 5, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 6, size);
+	sqlite3_bind_text(stmt, 7, hex, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 8, clock_wall_ms());
+	int step_rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (step_rc != SQLITE_DONE) {
+		state_db_error(st, "record backup", err);
+		state_rollback(st);
+		goto fail;
+	}
+	if (journal_write(st, "UPDATE schema_switches SET backup = ?3 "
+			  "WHERE operation = ?1 AND database = ?2", op, db->name,
+			  (long)sqlite3_last_insert_rowid(st->db), 0, "record backup", err) < 0 ||
+	    state_commit(st, err) < 0) {
+		state_rollback(st);
+		goto fail;
+	}
+	char *detail = xstrfmt("%s, %lld bytes at version %ld", name, size, version);
+	rc = operation_step_end(st, step, STEP_OK, detail, err);
+	free(detail);
+	goto out;
+fail:
+	operation_step_fail(st, step, err);
+out:
+	free(folder);
+	free(name);
+	free(path);
+	return rc;
+}
+
+/* Whether a step between from and to runs a destructive script. */
+static int needs_backup(struct state *st, const struct schema_db *sdb, struct error *err)
+{
+	const struct migration_set *sets[] = { &sdb->target, &sdb->live };
+	struct strbuf sql = STRBUF_INIT;
+	int destructive = 0;
+
+	if (sdb->db->backup != DB_BACKUP_DESTRUCTIVE)
+		return sdb->db->backup == DB_BACKUP_ALWAYS;
+	for (long v = sdb->from + 1; v <= sdb->to && !destructive; v++) {
+		const struct migration *m = find_in(sets, 2, v, 0);
+		if (m && read_script(st, m->up, &sql, err) == 0)
+			destructive = migration_destructive(sql.buf);
+	}
+	for (long v = sdb->from; v > sdb->to && !destructive; v--) {
+		const struct migration *m = find_in(sets + 1, 1, v, 1);
+		if (m && read_script(st, m->down, &sql, err) == 0)
+			destructive = migration_destructive(sql.buf);
+	}
+	strbuf_release(&sql);
+	/* a script that cannot be read: back up, the step will fail anyway */
+	return destructive || err->msg[0];
+}
+
+/* Restore op's backup of db. */
+static int restore_backup(struct state *st, long op, const struct database *db,
+			  struct db_conn *conn, long backup, struct error *err)
+{
+	sqlite3_stmt *stmt;
+	char *file = NULL;
+	long step;
+	int rc = -1;
+
+	if (operation_step_begin(st, op, STEP_RESTORE, db->name, &step, err) < 0)
+		return -1;
+	if (state_prepare(st, "SELECT file FROM db_backups WHERE id = ?", &stmt, err) == 0) {
+		sqlite3_bind_int64(stmt, 1, backup);
+		if (sqlite3_step(stmt) == SQLITE_ROW)
+			file = xstrdup((const char *)sqlite3_column_text(stmt, 0));
+		sqlite3_finalize(stmt);
+		if (!file)
+			error_set(err, ERROR_FAILED, "database '%s': backup %ld is not recorded",
+				  db->name, backup);
+	}
+	if (file) {
+		char *folder = path_join(st->dir, "backups");
+		char *path = path_join(folder, file);
+		rc = db_engine_of(db)->restore(conn, path, 0, err);
+		free(folder);
+		free(path);
+	}
+	if (rc < 0)
+		operation_step_fail(st, step, err);
+	else
+		rc = operation_step_end(st, step, STEP_OK, file, err);
+	free(file);
+	return rc;
+}
+
+/* Bring db back to the version sw started from: down (or up) scripts
+ * from sets, else the backup. ERROR_ATTENTION when neither works. */
+static int go_back(struct state *st, long op, const struct database *db, struct db_conn *conn,
+		   const struct schema_switch *sw, const struct migration_set *const *sets,
+		   size_t nsets, struct error *err)
+{
+	struct error first = ERROR_INIT;
+	if (migrate_to(st, op, db, conn, sets, nsets, sw->from_version, 0, &first) == 0)
+		return 0;
+	if (sw->backup && restore_backup(st, op, db, conn, sw->backup, err) == 0)
+		return 0;
+	if (!sw->backup)
+		*err = first;
+	error_prefix(err, "database '%s' could not be brought back to version %ld", db->name,
+		     sw->from_version);
+	err->kind = ERROR_ATTENTION;
+	return -1;
+}
+
+/* ---- the protocol ---- */
+
+static int connect_locked(const struct database *db, struct db_conn **conn, struct error *err)
+{
+	const struct db_engine *e = db_engine_of(db);
+	if (e->connect(db, conn, err) < 0)
+		return -1;
+	if (e->lock(*conn, 0, err) < 0) {
+		e->close(*conn);
+		*conn = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static void disconnect(const struct database *db, struct db_conn **conn)
+{
+	if (!*conn)
+		return;
+	db_engine_of(db)->unlock(*conn);
+	db_engine_of(db)->close(*conn);
+	*conn = NULL;
+}
+
+/* Refuse, before anything changes, what the switch of sdb could not
+ * finish: an applied migration whose script changed, a version the
+ * target's migrations cannot reach. */
+static int check_reachable(const struct schema_db *sdb, const struct db_applied *rows, size_t n,
+			   struct error *err)
+{
+	const struct database *db = sdb->db;
+	const struct migration_set *sets[] = { &sdb->target, &sdb->live };
+	for (size_t i = 0; i < n; i++) {
+		const struct migration *m = find_in(sets, 2, rows[i].version, 0);
+		if (m && strcmp(m->up, rows[i].checksum))
+			return error_set(err, ERROR_USAGE, "database '%s': migration %ld (%s) in '%s' "
+					 "changed since it was applied (sha256 %.12s applied, %.12s "
+					 "now): restore the applied script, or add a new migration",
+					 db->name, m->version, m->name, db->migrations_written,
+					 rows[i].checksum, m->up);
+	}
+	for (long v = sdb->from + 1; v <= sdb->to; v++)
+		if (!migration_set_find(&sdb->target, v))
+			return error_set(err, ERROR_FAILED, "database '%s' is at version %ld, but the "
+					 "release's migrations start at %ld", db->name, sdb->from,
+					 sdb->target.n ? sdb->target.v[0].version : 0);
+	for (long v = sdb->from; v > sdb->to; v--)
+		if (!find_in(sets + 1, 1, v, 1))
+			return error_set(err, ERROR_FAILED, "database '%s' cannot go down from version "
+					 "%ld to %ld: migration %ld has no down script", db->name,
+					 sdb->from, sdb->to, v);
+	return 0;
+}
+
+static int prepare_one(struct state *st, long op, struct schema_db *sdb, long release,
+		       struct error *err)
+{
+	const struct db_engine *e = db_engine_of(sdb->db);
+	struct db_applied *rows;
+	size_t n;
+
+	if (sdb->parse_err.msg[0]) {
+		*err = sdb->parse_err;
+		return -1;
+	}
+	if (connect_locked(sdb->db, &sdb->conn, err) < 0)
+		return -1;
+	if (e->applied(sdb->conn, &rows, &n, err) < 0)
+		return -1;
+	sdb->from = newest_applied(rows, n);
+	sdb->to = migration_set_latest(&sdb->target);
+	int rc = check_reachable(sdb, rows, n, err);
+	db_applied_free(rows, n);
+	if (rc < 0)
+		return -1;
+	if (sdb->from == sdb->to)
+		return 0;
+	if (journal_write(st, "INSERT INTO schema_switches(operation, database, from_version, "
+			  "to_version) VALUES(?1, ?2, ?3, ?4)", op, sdb->db->name, sdb->from,
+			  sdb->to, "record schema switch", err) < 0)
+		return -1;
+	int backup = needs_backup(st, sdb, err);
+	if (err->msg[0])
+		error_clear(err);
+	return backup ? take_backup(st, op, sdb->db, sdb->conn, sdb->from, release, err) : 0;
+}
+
+/* The release op switches to (its journal says). */
+static long op_release(struct state *st, long op, int to)
+{
+	struct operation_record rec;
+	struct error ignored = ERROR_INIT;
+	long id = 0;
+	if (operation_get(st, op, &rec, &ignored) == 0) {
+		id = to ? rec.to_release : rec.from_release;
+		operation_record_clear(&rec);
+	}
+	return id;
+}
+
+static void close_all(struct schema_plan *sp)
+{
+	for (size_t i = 0; i < sp->n; i++)
+		disconnect(sp->dbs[i].db, &sp->dbs[i].conn);
+}
+
+static int schema_prepare(struct state *st, long op, void *data, struct error *err)
+{
+	struct schema_plan *sp = data;
+	long release = op_release(st, op, 0);
+	for (size_t i = 0; i < sp->n; i++)
+		if (prepare_one(st, op, &sp->dbs[i], release, err) < 0) {
+			/* nothing ran: the switches are settled as they are */
+			struct error ignored = ERROR_INIT;
+			journal_write(st, "UPDATE schema_switches SET settled = 1 WHERE operation = ?1 "
+				      "AND ?2 = ?2", op, "", 0, 0, "settle schema switches", &ignored);
+			close_all(sp);
+			return -1;
+		}
+	return 0;
+}
+
+static int schema_check(struct state *st, long op, void *data, long live_id, struct error *err)
+{
+	(void)st, (void)op, (void)data, (void)live_id, (void)err;
+	return 0;
+}
+
+/* Back to where sdb started, on its own connection, after a migration of
+ * this commit failed (err says why): down scripts, else the backup; the
+ * switch is then settled. When even that fails, err says both. */
+static void commit_go_back(struct state *st, long op, struct schema_db *sdb, struct error *err)
+{
+	const struct migration_set *sets[] = { &sdb->target, &sdb->live };
+	struct schema_switch *sw;
+	size_t n;
+	struct error back_err = ERROR_INIT;
+	int rc = switches_load(st, op, &sw, &n, &back_err);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		if (!strcmp(sw[i].database, sdb->db->name))
+			rc = go_back(st, op, sdb->db, sdb->conn, &sw[i], sets, 2, &back_err);
+	if (rc == 0)
+		rc = switch_settle(st, op, sdb->db->name, &back_err);
+	if (n)
+		switches_free(sw, n);
+	if (rc < 0)
+		error_undo_failed(err, &back_err);
+}
+
+/* Run every database's migrations. On a failure every database this
+ * commit changed goes back before it returns (resource.h). */
+static int schema_commit(struct state *st, long op, void *data, struct error *err)
+{
+	struct schema_plan *sp = data;
+	long release = op_release(st, op, 1);
+	size_t touched = 0;      /* databases this commit may have changed */
+	int rc = 0;
+
+	for (size_t i = 0; i < sp->n && rc == 0; i++) {
+		struct schema_db *sdb = &sp->dbs[i];
+		const struct migration_set *sets[] = { &sdb->target, &sdb->live };
+		if (sdb->from == sdb->to)
+			continue;
+		rc = journal_write(st, "UPDATE schema_switches SET migrating = 1 "
+				   "WHERE operation = ?1 AND database = ?2", op, sdb->db->name, 0, 0,
+				   "record schema switch", err);
+		if (rc == 0) {
+			touched = i + 1;
+			rc = migrate_to(st, op, sdb->db, sdb->conn, sets, 2, sdb->to, release, err);
+		}
+	}
+	if (rc < 0)
+		while (touched-- > 0)
+			if (sp->dbs[touched].from != sp->dbs[touched].to)
+				commit_go_back(st, op, &sp->dbs[touched], err);
+	close_all(sp);
+	return rc;
+}
+
+/* Go back to the from-version of every unsettled switch of op, then
+ * settle them: undo, revert and recover before the commit point. */
+static int go_back_all(struct state *st, const struct config *cfg, long op, int *moved,
+		       struct error *err)
+{
+	struct schema_switch *sw;
+	size_t n;
+	struct manifest from = MANIFEST_INIT, to = MANIFEST_INIT;
+	int rc = 0;
+
+	*moved = 0;
+	if (switches_load(st, op, &sw, &n, err) < 0)
+		return -1;
+	long from_id = op_release(st, op, 0), to_id = op_release(st, op, 1);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		const struct database *db = NULL;
+		for (size_t k = 0; k < cfg->ndatabases; k++)
+			if (!strcmp(cfg->databases[k].name, sw[i].database))
+				db = &cfg->databases[k];
+		if (!db) {
+			rc = error_set(err, ERROR_ATTENTION, "database '%s' changed by operation %ld "
+				       "is no longer in the config: bring it back to version %ld by "
+				       "hand, or put it back in the config and run 'lastgood recover'",
+				       sw[i].database, op, sw[i].from_version);
+			break;
+		}
+		if (sw[i].migrating) {
+			struct migration_set to_set = MIGRATION_SET_INIT, from_set = MIGRATION_SET_INIT;
+			struct error ignored = ERROR_INIT;
+			struct db_conn *conn = NULL;
+			if (to_id && release_manifest(st, to_id, &to, &ignored) == 0)
+				migration_set_from_manifest(&to, db->migrations, &to_set, &ignored);
+			if (from_id && release_manifest(st, from_id, &from, &ignored) == 0)
+				migration_set_from_manifest(&from, db->migrations, &from_set, &ignored);
+			const struct migration_set *sets[] = { &to_set, &from_set };
+			rc = connect_locked(db, &conn, err);
+			if (rc == 0)
+				rc = go_back(st, op, db, conn, &sw[i], sets, 2, err);
+			disconnect(db, &conn);
+			migration_set_free(&to_set);
+			migration_set_free(&from_set);
+			manifest_free(&to);
+			manifest_free(&from);
+			*moved = 1;
+		}
+		if (rc == 0)
+			rc = switch_settle(st, op, sw[i].database, err);
+	}
+	switches_free(sw, n);
+	return rc;
+}
+
+/* Like switch_undo: err holds why the switch is undone; it says so too
+ * when undoing fails. */
+static int schema_undo(struct state *st, const struct config *cfg, long op, struct error *err)
+{
+	int moved;
+	struct error own = ERROR_INIT;
+	if (go_back_all(st, cfg, op, &moved, &own) < 0)
+		error_undo_failed(err, &own);
+	return -1;
+}
+
+static int schema_kept(struct state *st, const struct config *cfg, long op, struct error *err)
+{
+	struct schema_switch *sw;
+	size_t n;
+	enum op_phase phase;
+	long revert_to;
+	(void)cfg;
+	if (operation_phase(st, op, &phase, &revert_to, err) < 0 ||
+	    switches_load(st, op, &sw, &n, err) < 0)
+		return -1;
+	int kept = 0;
+	for (size_t i = 0; i < n; i++)
+		kept |= sw[i].migrating;
+	switches_free(sw, n);
+	return kept && (phase == OP_PHASE_COMMITTED || phase == OP_PHASE_REVERTING ||
+			phase == OP_PHASE_REVERTED);
+}
+
+static int schema_revert(struct state *st, const struct config *cfg, long op, long back_to,
+			 struct error *err)
+{
+	int moved;
+	(void)back_to;   /* the journal's from-version is back_to's */
+	return go_back_all(st, cfg, op, &moved, err);
+}
+
+static int schema_finish(struct state *st, const struct config *cfg, long op, void *data,
+			 int target_stays, struct error *err)
+{
+	struct schema_switch *sw;
+	size_t n;
+	(void)cfg, (void)data;
+	if (switches_load(st, op, &sw, &n, err) < 0)
+		return -1;
+	long release = op_release(st, op, 1);
+	int rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		if (target_stays && release)
+			rc = journal_write(st, "INSERT OR REPLACE INTO release_schemas(release, "
+					   "database, version) VALUES(?3, ?2, ?4)", 0, sw[i].database,
+					   release, sw[i].to_version, "record schema version", err);
+		if (rc == 0)
+			rc = switch_settle(st, op, sw[i].database, err);
+	}
+	switches_free(sw, n);
+	return rc;
+}
+
+static int schema_recover(struct state *st, const struct config *cfg, long op,
+			  enum switch_outcome *outcome, struct error *err)
+{
+	enum op_phase phase;
+	long revert_to;
+	int moved = 0;
+
+	*outcome = SWITCH_NOTHING;
+	if (operation_phase(st, op, &phase, &revert_to, err) < 0)
+		return -1;
+	if (phase == OP_PHASE_COMMITTED || phase == OP_PHASE_SWITCHED || phase == OP_PHASE_ENDED) {
+		*outcome = SWITCH_FINISHED;
+		return schema_finish(st, cfg, op, NULL, 1, err);
+	}
+	if (go_back_all(st, cfg, op, &moved, err) < 0)
+		return -1;
+	if (moved)
+		*outcome = SWITCH_UNDONE;
+	return 0;
+}
+
+/* A database's going back never depends on what finish drops. */
+static int schema_recoverable_from_store(struct state *st, void *data)
+{
+	(void)st, (void)data;
+	return 1;
+}
+
+static void schema_free(void *data)
+{
+	struct schema_plan *sp = data;
+	if (!sp)
+		return;
+	close_all(sp);
+	for (size_t i = 0; i < sp->n; i++) {
+		migration_set_free(&sp->dbs[i].live);
+		migration_set_free(&sp->dbs[i].target);
+	}
+	free(sp->dbs);
+	free(sp);
+}
+
+const struct resource_kind resource_schema = {
+	.name = "schema",
+	.plan = schema_plan,
+	.prepare = schema_prepare,
+	.check = schema_check,
+	.commit = schema_commit,
+	.undo = schema_undo,
+	.kept = schema_kept,
+	.revert = schema_revert,
+	.finish = schema_finish,
+	.recover = schema_recover,
+	.recoverable_from_store = schema_recoverable_from_store,
+	.free_data = schema_free,
+};

@@ -1,0 +1,266 @@
+#!/usr/bin/env bats
+# A database's schema travels with the release: the migrations are files
+# of the release (db/migrations, listed under a service's files), a deploy
+# runs the new ones, a failed deploy and a rollback run the down scripts
+# of the newer release, and the backup taken before the switch is restored
+# when a down script is missing or fails. Real SQLite files, a real
+# service answering HTTP.
+
+load helpers
+load helpers-services
+
+# db_stack: api on API_PORT, healthy version 1, its files holding
+# db/migrations (none yet); database main (SQLite, data/app.db) with api
+# stopped while it is restored.
+db_stack() {
+	take_port API_PORT
+	add_service api
+	mkdir -p db/migrations data
+	{
+		config_head
+		printf '  api:\n'
+		printf '    manager: process\n'
+		printf '    run: [bin/api, --port, "%s", --config, etc/api.conf]\n' "$API_PORT"
+		printf '    files: [bin/api, etc/api.conf, db/migrations]\n'
+		printf '    health:\n'
+		printf '      - http: http://127.0.0.1:%s/health\n' "$API_PORT"
+		printf '        json: {status: healthy}\n'
+		printf 'databases:\n'
+		printf '  main:\n'
+		printf '    engine: sqlite\n'
+		printf '    path: data/app.db\n'
+		printf '    migrations: db/migrations\n'
+		printf '    backup: %s\n' "${BACKUP:-always}"
+		printf '    services: [api]\n'
+	} >lastgood.yml
+}
+
+# migration DIR VERSION NAME UP [DOWN]: DIR/db/migrations/VERSION_NAME.up.sql
+# (and .down.sql).
+migration() {
+	mkdir -p "$1/db/migrations"
+	printf '%s\n' "$4" >"$1/db/migrations/$2_$3.up.sql"
+	[ -z "${5:-}" ] || printf '%s\n' "$5" >"$1/db/migrations/$2_$3.down.sql"
+}
+
+# copy_migrations DIR: the live migrations into the deploy SOURCE DIR (an
+# entry is replaced whole: the new release holds the old ones too).
+copy_migrations() {
+	mkdir -p "$1/db"
+	cp -a db/migrations "$1/db/"
+}
+
+db() { sqlite3 data/app.db "$@"; }
+
+# applied: the versions lastgood_migrations holds, comma-separated.
+applied() {
+	db 'SELECT coalesce(group_concat(version), "") FROM (SELECT version FROM lastgood_migrations ORDER BY version)'
+}
+
+columns() {
+	db "SELECT group_concat(name) FROM pragma_table_info('items')"
+}
+
+# at_version_1: releases 1 (no migration) and 2 (migration 1: items),
+# release 2 live and running, one row written by "the application".
+at_version_1() {
+	db_stack
+	lg_ok snapshot --label v0
+	migration ../v1 0001 create_items \
+		'CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT NOT NULL);' \
+		'DROP TABLE items;'
+	lg_ok deploy ../v1 --label v1
+	expect_equal "$(applied)" 1
+	db "INSERT INTO items(name) VALUES('written before v2')"
+}
+
+# v2_adds_price DIR: a release bringing migration 2 (a column price, and
+# its down script) on top of the live ones.
+v2_adds_price() {
+	copy_migrations "$1"
+	migration "$1" 0002 add_price \
+		'ALTER TABLE items ADD COLUMN price INTEGER;' \
+		'ALTER TABLE items DROP COLUMN price;'
+}
+
+@test "a deploy runs the release's new migrations, each recorded in lastgood_migrations" {
+	at_version_1
+	v2_adds_price ../v2
+	make_conf_source ../v2 api VERSION=2
+	local backups
+	backups=$(ls .lastgood/backups | wc -l)
+	lg_ok deploy ../v2 --label v2
+	expect_equal "$(applied)" 1,2
+	expect_equal "$(columns)" id,name,price
+	expect_equal "$(db 'SELECT name FROM items')" "written before v2"
+	# what each row says of its migration
+	expect_equal "$(db 'SELECT name FROM lastgood_migrations WHERE version = 2')" add_price
+	expect_equal "$(db 'SELECT checksum FROM lastgood_migrations WHERE version = 2')" \
+		"$(sha db/migrations/0002_add_price.up.sql)"
+	expect_equal "$(db 'SELECT release FROM lastgood_migrations WHERE version = 2')" "$(live_release)"
+	# the journal names each migration
+	lg_ok show "$(lg --json history | jq -r '.[0].id')"
+	expect_match "$output" "migrate +main 2 add_price"
+	expect_match "$output" "back up +main"
+	# one more backup, taken before migration 2
+	expect_equal "$(ls .lastgood/backups | wc -l)" $((backups + 1))
+	expect_equal "$(version_at "$API_PORT")" 2
+}
+
+@test "a deploy that fails verification migrates back with the new release's down script; rows survive" {
+	at_version_1
+	v2_adds_price ../v2
+	make_conf_source ../v2 api VERSION=2 MODE=unhealthy
+	lg_status 3 deploy ../v2 --label v2
+	expect_equal "$(applied)" 1
+	expect_equal "$(columns)" id,name
+	expect_equal "$(db 'SELECT name FROM items')" "written before v2"
+	lg_ok show "$(lg --json history | jq -r '.[0].id')"
+	expect_match "$output" "migrate +main 2 add_price"
+	expect_match "$output" "migrate down +main 2 add_price"
+	expect_no_match "$output" "restore +main"
+	expect_equal "$(version_at "$API_PORT")" 1
+	[ ! -e db/migrations/0002_add_price.up.sql ]
+}
+
+@test "a migration that fails changes nothing: files, schema and rows as before, exit 1" {
+	at_version_1
+	copy_migrations ../v2
+	# the second statement fails: the first must not stay
+	migration ../v2 0002 broken \
+		'ALTER TABLE items ADD COLUMN price INTEGER; INSERT INTO no_such_table VALUES(1);' \
+		'ALTER TABLE items DROP COLUMN price;'
+	make_conf_source ../v2 api VERSION=2
+	lg_status 1 deploy ../v2 --label v2
+	expect_match "$stderr" "database 'main'"
+	expect_match "$stderr" "no_such_table"
+	expect_equal "$(applied)" 1
+	expect_equal "$(columns)" id,name
+	expect_equal "$(db 'SELECT name FROM items')" "written before v2"
+	[ ! -e db/migrations/0002_broken.up.sql ]
+	expect_equal "$(grep '^VERSION=' etc/api.conf)" VERSION=1
+	expect_equal "$(version_at "$API_PORT")" 1
+}
+
+@test "a failing down script: the backup taken before the deploy is restored" {
+	at_version_1
+	copy_migrations ../v2
+	migration ../v2 0002 add_price \
+		'ALTER TABLE items ADD COLUMN price INTEGER;' \
+		'SELECT * FROM no_such_table;'
+	make_conf_source ../v2 api VERSION=2 MODE=unhealthy
+	lg_status 3 deploy ../v2 --label v2
+	expect_equal "$(applied)" 1
+	expect_equal "$(columns)" id,name
+	expect_equal "$(db 'SELECT name FROM items')" "written before v2"
+	lg_ok show "$(lg --json history | jq -r '.[0].id')"
+	expect_match "$output" "restore +main"
+}
+
+@test "rollback to an older release migrates down with the live release's down scripts" {
+	at_version_1
+	v2_adds_price ../v2
+	make_conf_source ../v2 api VERSION=2
+	lg_ok deploy ../v2 --label v2
+	db "UPDATE items SET price = 3"
+	lg_ok rollback v1
+	expect_equal "$(applied)" 1
+	expect_equal "$(columns)" id,name
+	expect_equal "$(db 'SELECT name FROM items')" "written before v2"
+	# and forward again
+	lg_ok rollback v2
+	expect_equal "$(applied)" 1,2
+}
+
+@test "an applied migration whose file changed is refused before anything changes (exit 2)" {
+	at_version_1
+	copy_migrations ../v2
+	printf -- '-- edited after it ran\n' >>../v2/db/migrations/0001_create_items.up.sql
+	make_conf_source ../v2 api VERSION=2
+	lg_status 2 deploy ../v2 --label v2
+	expect_match "$stderr" "migration 1 \\(create_items\\) in 'db/migrations' changed since it was applied"
+	expect_equal "$(grep '^VERSION=' etc/api.conf)" VERSION=1
+	expect_equal "$(version_at "$API_PORT")" 1
+}
+
+# cmd_stack: a stack whose one service is `true` (command manager), healthy
+# while app/version says good; its files hold db/migrations; release A
+# has migration 1 applied and a row in it; ../B brings migration 2.
+cmd_stack() {
+	mkdir -p app db/migrations data
+	echo good >app/version
+	cat >lastgood.yml <<'YML'
+policy: {start_timeout: 3s, interval: 50ms, timeout: 2s, retries: 1, stabilize: 0s, stop_timeout: 2s}
+services:
+  app:
+    manager: command
+    start: ["true"]
+    stop: ["true"]
+    files: [app, db/migrations]
+    health:
+      - exec: [grep, -q, good, app/version]
+databases:
+  main:
+    engine: sqlite
+    path: data/app.db
+    migrations: db/migrations
+    services: [app]
+YML
+	migration ../A 0001 create_items \
+		'CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT NOT NULL);' 'DROP TABLE items;'
+	lg_ok deploy ../A --label A
+	db "INSERT INTO items(name) VALUES('written on A')"
+	cp -a db ../B/
+	mkdir -p ../B/app
+	echo "good B" >../B/app/version
+	migration ../B 0002 add_price \
+		'ALTER TABLE items ADD COLUMN price INTEGER;' 'ALTER TABLE items DROP COLUMN price;'
+}
+
+# on_one_release: the files and the schema are both A's or both B's, and
+# the row written on A is there.
+on_one_release() {
+	local files schema
+	files=$(cat app/version)
+	schema=$(applied)
+	case "$files/$schema" in
+	"good/1" | "good B/1,2") ;;
+	*) echo "$where: files say '$files', the schema is at '$schema'" >&2; return 1 ;;
+	esac
+	expect_equal "$(db 'SELECT name FROM items')" "written on A"
+}
+
+@test "killed at any sync of a deploy with a migration, recover leaves files and schema on one release" {
+	cmd_stack
+	lg_ok stop
+	cd .. && cp -a "$HOST" start && cd "$HOST"
+	ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" strace -qq -o ../trace \
+		-e trace=fdatasync,fsync "$LG_REAL" -q deploy ../B --label B
+	on_one_release
+	local call total n rc where tried=0 killed=0 ended_a=0 ended_b=0
+	# strace counts each call on its own
+	for call in fdatasync fsync; do
+		total=$(grep -c "^$call(" ../trace)
+		for n in $(seq 1 "$total"); do
+			cd .. && rm -rf "$HOST" && cp -a start "$HOST" && cd "$HOST"
+			rc=0
+			LG=$LG_REAL kill_at "$call" "$n" deploy ../B --label B || rc=$?
+			where="deploy killed at $call $n of $total (exit $rc)"
+			tried=$((tried + 1))
+			[ "$rc" != 137 ] || killed=$((killed + 1))
+			lg -q recover >../recover.out 2>&1 ||
+				{ echo "$where: recover failed: $(cat ../recover.out)" >&2; return 1; }
+			on_one_release
+			if [ "$(cat app/version)" = good ]; then
+				ended_a=$((ended_a + 1))
+			else
+				ended_b=$((ended_b + 1))
+			fi
+		done
+	done
+	# every point killed it, and the sweep saw both outcomes
+	echo "# $tried points, $killed kills: ended on A $ended_a, on B $ended_b" >&3
+	[ "$tried" -gt 20 ]
+	expect_equal "$killed" "$tried"
+	[ "$ended_a" -gt 0 ] && [ "$ended_b" -gt 0 ]
+}
