@@ -48,6 +48,7 @@ static const struct command commands[] = {
 	{ "gc",       cmd_gc,       CMD_CONFIG | CMD_MUTATES, "gc [--keep N]" },
 	{ "fsck",     cmd_fsck,     CMD_CONFIG, "fsck" },
 	{ "rebind",   cmd_rebind,   CMD_CONFIG, "rebind" },
+	{ "db",       cmd_db,       CMD_CONFIG | CMD_STATE, "db status [DB]" },
 };
 
 static void print_help(FILE *out)

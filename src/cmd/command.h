@@ -209,5 +209,6 @@ COMMAND(stop);
 COMMAND(restart);
 COMMAND(verify);
 COMMAND(rebind);
+COMMAND(db);
 
 #endif
