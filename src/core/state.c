@@ -121,7 +121,7 @@ static const char schema_v6[] =
 	"CREATE TABLE schema_switches("
 	"  operation INTEGER NOT NULL, database TEXT NOT NULL,"
 	"  from_version INTEGER NOT NULL, to_version INTEGER NOT NULL,"
-	"  backup INTEGER, migrating INTEGER NOT NULL DEFAULT 0,"
+	"  migrating INTEGER NOT NULL DEFAULT 0,"
 	"  settled INTEGER NOT NULL DEFAULT 0,"
 	"  PRIMARY KEY(operation, database)) WITHOUT ROWID;"
 	"CREATE TABLE db_backups("

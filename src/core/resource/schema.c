@@ -33,25 +33,18 @@
 #include "core/resource/resource.h"
 #include "core/config.h"
 #include "core/db/db.h"
+#include "core/db/steps.h"
 #include "core/manifest.h"
 #include "core/operation.h"
 #include "core/plan.h"
 #include "core/release.h"
 #include "core/state.h"
-#include "core/store.h"
 #include "util/alloc.h"
-#include "util/clock.h"
 #include "util/error.h"
-#include "util/fs.h"
-#include "util/hash.h"
 #include "util/strbuf.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 /* One database whose schema a switch changes. */
 struct schema_db {
@@ -85,12 +78,6 @@ static int sets_differ(const struct migration_set *a, const struct migration_set
 		if (a->v[i].version != b->v[i].version || strcmp(a->v[i].up, b->v[i].up))
 			return 1;
 	return 0;
-}
-
-/* "main 3 add_users": a migration step's target, in plan and journal. */
-static char *migration_target(const struct database *db, const struct migration *m)
-{
-	return xstrfmt("%s %ld %s", db->name, m->version, m->name);
 }
 
 static size_t schema_plan(const struct resource_input *in, struct plan *plan,
@@ -131,7 +118,7 @@ static size_t schema_plan(const struct resource_input *in, struct plan *plan,
 			const struct migration *m = &sdb->target.v[k];
 			if (m->version <= live_v)
 				continue;
-			char *target = migration_target(db, m);
+			char *target = db_step_target(db, m);
 			plan_add(plan, STEP_MIGRATE, PLAN_COMMIT, target, i);
 			free(target);
 		}
@@ -139,7 +126,7 @@ static size_t schema_plan(const struct resource_input *in, struct plan *plan,
 			const struct migration *m = &sdb->live.v[k];
 			if (m->version <= target_v)
 				break;
-			char *target = migration_target(db, m);
+			char *target = db_step_target(db, m);
 			plan_add(plan, STEP_MIGRATE_DOWN, PLAN_COMMIT, target, i);
 			free(target);
 		}
@@ -172,8 +159,12 @@ static int switches_load(struct state *st, long op, struct schema_switch **out, 
 	size_t alloc = 0;
 	*out = NULL;
 	*n = 0;
-	if (state_prepare(st, "SELECT database, from_version, to_version, coalesce(backup, 0), "
-			  "migrating FROM schema_switches WHERE operation = ? AND settled = 0 "
+	/* the backup op took of the database: recorded by itself, so that a
+	 * crash between the two records cannot lose it */
+	if (state_prepare(st, "SELECT database, from_version, to_version, "
+			  "coalesce((SELECT max(b.id) FROM db_backups b WHERE b.operation = "
+			  "s.operation AND b.database = s.database), 0), migrating "
+			  "FROM schema_switches s WHERE operation = ? AND settled = 0 "
 			  "ORDER BY database", &stmt, err) < 0)
 		return -1;
 	sqlite3_bind_int64(stmt, 1, op);
@@ -223,225 +214,6 @@ static int switch_settle(struct state *st, long op, const char *database, struct
 			     "settle schema switch", err);
 }
 
-/* ---- running migrations ---- */
-
-static long newest_applied(const struct db_applied *rows, size_t n)
-{
-	return n ? rows[n - 1].version : 0;
-}
-
-/* The migration of version v in the first of sets that has it (with a
- * down script when down is set), or NULL. */
-static const struct migration *find_in(const struct migration_set *const *sets, size_t nsets,
-				       long v, int down)
-{
-	for (size_t i = 0; i < nsets; i++) {
-		const struct migration *m = sets[i] ? migration_set_find(sets[i], v) : NULL;
-		if (m && (!down || m->down[0]))
-			return m;
-	}
-	return NULL;
-}
-
-static int read_script(struct state *st, const char *digest, struct strbuf *sql,
-		       struct error *err)
-{
-	strbuf_reset(sql);
-	return store_read(&st->store, digest, sql, err);
-}
-
-/* One migration up (and its verify script), journaled. A verify that
- * fails takes the migration down again when it can, and fails. */
-static int migrate_one_up(struct state *st, long op, const struct database *db,
-			  const struct db_engine *e, struct db_conn *conn,
-			  const struct migration *m, long release, struct error *err)
-{
-	struct strbuf sql = STRBUF_INIT;
-	char *target = migration_target(db, m);
-	long step;
-	int rc = -1;
-
-	if (operation_step_begin(st, op, STEP_MIGRATE, target, &step, err) < 0)
-		goto out;
-	if (read_script(st, m->up, &sql, err) < 0)
-		goto fail;
-	struct db_applied row = {
-		.version = m->version, .name = m->name, .applied_at_ms = clock_wall_ms(),
-		.release = release, .operator = db_operator(),
-	};
-	memcpy(row.checksum, m->up, sizeof(row.checksum));
-	long long started = clock_monotonic_ms();
-	int transaction = !(migration_flags(sql.buf) & MIGRATION_NO_TRANSACTION);
-	rc = e->up(conn, &row, sql.buf, transaction, err);
-	free(row.operator);
-	if (rc == 0 && m->verify[0]) {
-		rc = read_script(st, m->verify, &sql, err);
-		if (rc == 0)
-			rc = e->verify(conn, m->version, sql.buf, err);
-	}
-	if (rc < 0)
-		goto fail;
-	char *detail = xstrfmt("%lld ms", clock_monotonic_ms() - started);
-	rc = operation_step_end(st, step, STEP_OK, detail, err);
-	free(detail);
-	goto out;
-fail:
-	operation_step_fail(st, step, err);
-	rc = -1;
-out:
-	free(target);
-	strbuf_release(&sql);
-	return rc;
-}
-
-static int migrate_one_down(struct state *st, long op, const struct database *db,
-			    const struct db_engine *e, struct db_conn *conn,
-			    const struct migration *m, struct error *err)
-{
-	struct strbuf sql = STRBUF_INIT;
-	char *target = migration_target(db, m);
-	long step;
-	int rc = -1;
-
-	if (operation_step_begin(st, op, STEP_MIGRATE_DOWN, target, &step, err) < 0)
-		goto out;
-	int transaction = 1;
-	rc = read_script(st, m->down, &sql, err);
-	if (rc == 0) {
-		transaction = !(migration_flags(sql.buf) & MIGRATION_NO_TRANSACTION);
-		rc = e->down(conn, m->version, sql.buf, transaction, err);
-	}
-	if (rc < 0)
-		operation_step_fail(st, step, err);
-	else
-		rc = operation_step_end(st, step, STEP_OK, NULL, err);
-out:
-	free(target);
-	strbuf_release(&sql);
-	return rc;
-}
-
-/* Bring db from what is applied to version `to`, each step journaled:
- * up scripts and down scripts from the first of sets that has them.
- * Stops at the first failure (the migration that failed changed nothing:
- * it ran in its own transaction). */
-static int migrate_to(struct state *st, long op, const struct database *db,
-		      struct db_conn *conn, const struct migration_set *const *sets, size_t nsets,
-		      long to, long release, struct error *err)
-{
-	const struct db_engine *e = db_engine_of(db);
-	struct db_applied *rows;
-	size_t n;
-
-	if (e->applied(conn, &rows, &n, err) < 0)
-		return -1;
-	long at = newest_applied(rows, n);
-	db_applied_free(rows, n);
-	for (; at < to; at++) {
-		const struct migration *m = find_in(sets, nsets, at + 1, 0);
-		if (!m)
-			return error_set(err, ERROR_FAILED, "database '%s': no release at hand holds "
-					 "migration %ld", db->name, at + 1);
-		if (migrate_one_up(st, op, db, e, conn, m, release, err) < 0)
-			return -1;
-	}
-	for (; at > to; at--) {
-		const struct migration *m = find_in(sets, nsets, at, 1);
-		if (!m)
-			return error_set(err, ERROR_FAILED, "database '%s': migration %ld has no down "
-					 "script", db->name, at);
-		if (migrate_one_down(st, op, db, e, conn, m, err) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-/* ---- backups ---- */
-
-static int backup_file_digest(const char *path, char hex[HASH_HEX_SIZE], long long *size,
-			      struct error *err)
-{
-	struct strbuf sb = STRBUF_INIT;
-	if (fs_read_file(path, &sb, err) < 0)
-		return -1;
-	hash_buffer(sb.buf, sb.len, hex);
-	*size = (long long)sb.len;
-	strbuf_release(&sb);
-	return 0;
-}
-
-/* Back db up into the state folder's backups/, recorded in db_backups and
- * as op's switch's backup. */
-static int take_backup(struct state *st, long op, const struct database *db,
-		       struct db_conn *conn, long version, long release, struct error *err)
-{
-	char *folder = path_join(st->dir, "backups");
-	char *name = xstrfmt("%s-op%ld.backup", db->name, op);
-	char *path = path_join(folder, name);
-	char hex[HASH_HEX_SIZE];
-	long long size = 0;
-	long step;
-	int rc = -1;
-
-	if (operation_step_begin(st, op, STEP_BACKUP, db->name, &step, err) < 0)
-		goto out;
-	if (mkdir(folder, 0700) < 0 && errno != EEXIST) {
-		error_errno(err, ERROR_FAILED, errno, "cannot create backup folder '%s'", folder);
-		goto fail;
-	}
-	/* a backup a crash left half written is no backup of anything */
-	if (unlink(path) < 0 && errno != ENOENT) {
-		error_errno(err, ERROR_FAILED, errno, "cannot remove '%s'", path);
-		goto fail;
-	}
-	if (db_engine_of(db)->backup(conn, path, 0, err) < 0 ||
-	    backup_file_digest(path, hex, &size, err) < 0)
-		goto fail;
-
-	sqlite3_stmt *stmt;
-	if (state_begin(st, err) < 0)
-		goto fail;
-	if (state_prepare(st, "INSERT INTO db_backups(database, operation, release, version, "
-			  "file, size, sha256, created_ms) VALUES(?, ?, ?, ?, ?, ?, ?, ?)", &stmt,
-			  err) < 0) {
-		state_rollback(st);
-		goto fail;
-	}
-	sqlite3_bind_text(stmt, 1, db->name, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 2, op);
-	sqlite3_bind_int64(stmt, 3, release);
-	sqlite3_bind_int64(stmt, 4, version);
-	sqlite3_bind_text(stmt, 5, name, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 6, size);
-	sqlite3_bind_text(stmt, 7, hex, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 8, clock_wall_ms());
-	int step_rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
-	if (step_rc != SQLITE_DONE) {
-		state_db_error(st, "record backup", err);
-		state_rollback(st);
-		goto fail;
-	}
-	if (journal_write(st, "UPDATE schema_switches SET backup = ?3 "
-			  "WHERE operation = ?1 AND database = ?2", op, db->name,
-			  (long)sqlite3_last_insert_rowid(st->db), 0, "record backup", err) < 0 ||
-	    state_commit(st, err) < 0) {
-		state_rollback(st);
-		goto fail;
-	}
-	char *detail = xstrfmt("%s, %lld bytes at version %ld", name, size, version);
-	rc = operation_step_end(st, step, STEP_OK, detail, err);
-	free(detail);
-	goto out;
-fail:
-	operation_step_fail(st, step, err);
-out:
-	free(folder);
-	free(name);
-	free(path);
-	return rc;
-}
-
 /* Whether a step between from and to runs a destructive script. */
 static int needs_backup(struct state *st, const struct schema_db *sdb, struct error *err)
 {
@@ -452,53 +224,18 @@ static int needs_backup(struct state *st, const struct schema_db *sdb, struct er
 	if (sdb->db->backup != DB_BACKUP_DESTRUCTIVE)
 		return sdb->db->backup == DB_BACKUP_ALWAYS;
 	for (long v = sdb->from + 1; v <= sdb->to && !destructive; v++) {
-		const struct migration *m = find_in(sets, 2, v, 0);
-		if (m && read_script(st, m->up, &sql, err) == 0)
+		const struct migration *m = migration_in(sets, 2, v, 0);
+		if (m && db_read_script(st, m->up, &sql, err) == 0)
 			destructive = migration_destructive(sql.buf);
 	}
 	for (long v = sdb->from; v > sdb->to && !destructive; v--) {
-		const struct migration *m = find_in(sets + 1, 1, v, 1);
-		if (m && read_script(st, m->down, &sql, err) == 0)
+		const struct migration *m = migration_in(sets + 1, 1, v, 1);
+		if (m && db_read_script(st, m->down, &sql, err) == 0)
 			destructive = migration_destructive(sql.buf);
 	}
 	strbuf_release(&sql);
 	/* a script that cannot be read: back up, the step will fail anyway */
 	return destructive || err->msg[0];
-}
-
-/* Restore op's backup of db. */
-static int restore_backup(struct state *st, long op, const struct database *db,
-			  struct db_conn *conn, long backup, struct error *err)
-{
-	sqlite3_stmt *stmt;
-	char *file = NULL;
-	long step;
-	int rc = -1;
-
-	if (operation_step_begin(st, op, STEP_RESTORE, db->name, &step, err) < 0)
-		return -1;
-	if (state_prepare(st, "SELECT file FROM db_backups WHERE id = ?", &stmt, err) == 0) {
-		sqlite3_bind_int64(stmt, 1, backup);
-		if (sqlite3_step(stmt) == SQLITE_ROW)
-			file = xstrdup((const char *)sqlite3_column_text(stmt, 0));
-		sqlite3_finalize(stmt);
-		if (!file)
-			error_set(err, ERROR_FAILED, "database '%s': backup %ld is not recorded",
-				  db->name, backup);
-	}
-	if (file) {
-		char *folder = path_join(st->dir, "backups");
-		char *path = path_join(folder, file);
-		rc = db_engine_of(db)->restore(conn, path, 0, err);
-		free(folder);
-		free(path);
-	}
-	if (rc < 0)
-		operation_step_fail(st, step, err);
-	else
-		rc = operation_step_end(st, step, STEP_OK, file, err);
-	free(file);
-	return rc;
 }
 
 /* Bring db back to the version sw started from: down (or up) scripts
@@ -508,9 +245,9 @@ static int go_back(struct state *st, long op, const struct database *db, struct 
 		   size_t nsets, struct error *err)
 {
 	struct error first = ERROR_INIT;
-	if (migrate_to(st, op, db, conn, sets, nsets, sw->from_version, 0, &first) == 0)
+	if (db_migrate_to(st, op, db, conn, sets, nsets, sw->from_version, 0, &first) == 0)
 		return 0;
-	if (sw->backup && restore_backup(st, op, db, conn, sw->backup, err) == 0)
+	if (sw->backup && db_backup_restore(st, op, db, conn, sw->backup, err) == 0)
 		return 0;
 	if (!sw->backup)
 		*err = first;
@@ -522,28 +259,6 @@ static int go_back(struct state *st, long op, const struct database *db, struct 
 
 /* ---- the protocol ---- */
 
-static int connect_locked(const struct database *db, struct db_conn **conn, struct error *err)
-{
-	const struct db_engine *e = db_engine_of(db);
-	if (e->connect(db, conn, err) < 0)
-		return -1;
-	if (e->lock(*conn, 0, err) < 0) {
-		e->close(*conn);
-		*conn = NULL;
-		return -1;
-	}
-	return 0;
-}
-
-static void disconnect(const struct database *db, struct db_conn **conn)
-{
-	if (!*conn)
-		return;
-	db_engine_of(db)->unlock(*conn);
-	db_engine_of(db)->close(*conn);
-	*conn = NULL;
-}
-
 /* Refuse, before anything changes, what the switch of sdb could not
  * finish: an applied migration whose script changed, a version the
  * target's migrations cannot reach. */
@@ -553,7 +268,7 @@ static int check_reachable(const struct schema_db *sdb, const struct db_applied 
 	const struct database *db = sdb->db;
 	const struct migration_set *sets[] = { &sdb->target, &sdb->live };
 	for (size_t i = 0; i < n; i++) {
-		const struct migration *m = find_in(sets, 2, rows[i].version, 0);
+		const struct migration *m = migration_in(sets, 2, rows[i].version, 0);
 		if (m && strcmp(m->up, rows[i].checksum))
 			return error_set(err, ERROR_USAGE, "database '%s': migration %ld (%s) in '%s' "
 					 "changed since it was applied (sha256 %.12s applied, %.12s "
@@ -567,7 +282,7 @@ static int check_reachable(const struct schema_db *sdb, const struct db_applied 
 					 "release's migrations start at %ld", db->name, sdb->from,
 					 sdb->target.n ? sdb->target.v[0].version : 0);
 	for (long v = sdb->from; v > sdb->to; v--)
-		if (!find_in(sets + 1, 1, v, 1))
+		if (!migration_in(sets + 1, 1, v, 1))
 			return error_set(err, ERROR_FAILED, "database '%s' cannot go down from version "
 					 "%ld to %ld: migration %ld has no down script", db->name,
 					 sdb->from, sdb->to, v);
@@ -585,11 +300,11 @@ static int prepare_one(struct state *st, long op, struct schema_db *sdb, long re
 		*err = sdb->parse_err;
 		return -1;
 	}
-	if (connect_locked(sdb->db, &sdb->conn, err) < 0)
+	if (db_open_locked(sdb->db, 0, &sdb->conn, err) < 0)
 		return -1;
 	if (e->applied(sdb->conn, &rows, &n, err) < 0)
 		return -1;
-	sdb->from = newest_applied(rows, n);
+	sdb->from = db_newest_applied(rows, n);
 	sdb->to = migration_set_latest(&sdb->target);
 	int rc = check_reachable(sdb, rows, n, err);
 	db_applied_free(rows, n);
@@ -604,7 +319,9 @@ static int prepare_one(struct state *st, long op, struct schema_db *sdb, long re
 	int backup = needs_backup(st, sdb, err);
 	if (err->msg[0])
 		error_clear(err);
-	return backup ? take_backup(st, op, sdb->db, sdb->conn, sdb->from, release, err) : 0;
+	long id;
+	return backup ? db_backup_take(st, op, sdb->db, sdb->conn, sdb->from, release, 0, &id, err)
+		      : 0;
 }
 
 /* The release op switches to (its journal says). */
@@ -623,7 +340,7 @@ static long op_release(struct state *st, long op, int to)
 static void close_all(struct schema_plan *sp)
 {
 	for (size_t i = 0; i < sp->n; i++)
-		disconnect(sp->dbs[i].db, &sp->dbs[i].conn);
+		db_close_locked(sp->dbs[i].db, &sp->dbs[i].conn);
 }
 
 static int schema_prepare(struct state *st, long op, void *data, struct error *err)
@@ -688,7 +405,7 @@ static int schema_commit(struct state *st, long op, void *data, struct error *er
 				   "record schema switch", err);
 		if (rc == 0) {
 			touched = i + 1;
-			rc = migrate_to(st, op, sdb->db, sdb->conn, sets, 2, sdb->to, release, err);
+			rc = db_migrate_to(st, op, sdb->db, sdb->conn, sets, 2, sdb->to, release, err);
 		}
 	}
 	if (rc < 0)
@@ -734,10 +451,10 @@ static int go_back_all(struct state *st, const struct config *cfg, long op, int 
 			if (from_id && release_manifest(st, from_id, &from, &ignored) == 0)
 				migration_set_from_manifest(&from, db->migrations, &from_set, &ignored);
 			const struct migration_set *sets[] = { &to_set, &from_set };
-			rc = connect_locked(db, &conn, err);
+			rc = db_open_locked(db, 0, &conn, err);
 			if (rc == 0)
 				rc = go_back(st, op, db, conn, &sw[i], sets, 2, err);
-			disconnect(db, &conn);
+			db_close_locked(db, &conn);
 			migration_set_free(&to_set);
 			migration_set_free(&from_set);
 			manifest_free(&to);
