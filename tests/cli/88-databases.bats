@@ -264,3 +264,31 @@ on_one_release() {
 	expect_equal "$killed" "$tried"
 	[ "$ended_a" -gt 0 ] && [ "$ended_b" -gt 0 ]
 }
+
+@test "db status shows the version, the pending migrations and drift, in text and JSON" {
+	at_version_1
+	lg_ok db status
+	expect_match "$output" "^main \\(sqlite\\)"
+	expect_match "$output" "version 1; the live release's migrations reach 1"
+	expect_match "$output" "^ +1 +create_items "
+	# a migration the live release holds that the database lacks: pending
+	migration . 0002 add_price 'ALTER TABLE items ADD COLUMN price INTEGER;'
+	lg_ok snapshot --label pending
+	lg_ok --json db status
+	expect_equal "$(jq -r '.[0].version' <<<"$output")" 1
+	expect_equal "$(jq -r '.[0].release_version' <<<"$output")" 2
+	expect_equal "$(jq -r '[.[0].pending[].version] | join(",")' <<<"$output")" 2
+	expect_equal "$(jq -r '.[0].drift | length' <<<"$output")" 0
+	expect_equal "$(jq -r '.[0].applied[0].name' <<<"$output")" create_items
+	# an applied script the live release holds otherwise: drift
+	printf -- '-- edited\n' >>db/migrations/0001_create_items.up.sql
+	lg_ok snapshot --label edited
+	lg_ok --json db status
+	expect_equal "$(jq -r '.[0].drift[0].version' <<<"$output")" 1
+	expect_equal "$(jq -r '.[0].drift[0].release_checksum' <<<"$output")" \
+		"$(sha db/migrations/0001_create_items.up.sql)"
+	lg_ok db status main
+	expect_match "$output" "drift: 1 create_items was applied as sha256"
+	lg_status 2 db status nosuch
+	expect_match "$stderr" "no database 'nosuch'"
+}
