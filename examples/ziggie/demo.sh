@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # The ziggie runbook's bad deploy, handled by lastgood: three demo services
 # (ziggie-api, mcp-gateway, sim-studio) run on loopback ports from a scratch
-# host folder; v1 is recorded and started, v2 breaks ziggie-api's health,
-# and lastgood notices, puts v1 back and verifies it by itself. Prints the
-# operation's timeline and the time from failure detected to all healthy,
-# then stops the stack and leaves nothing running, even on error or Ctrl-C.
+# host folder. v1 is deployed there: it starts the stack and creates
+# ziggie-api's SQLite database with migration 1, where the demo writes a
+# few rows as ziggie-api would. v2 brings migration 2 and breaks ziggie-api's
+# health; lastgood notices, migrates the database back down, puts v1 back
+# and verifies it by itself. Prints the operation's timeline, the database
+# before and after, and the time from failure detected to all healthy, then
+# stops the stack and leaves nothing running, even on error or Ctrl-C.
 #
+# Needs curl and sqlite3 (scripts/install-deps demo).
 # Environment: LASTGOOD (the binary), DEMO_SERVICE (the service binary),
 # ZIGGIE_API_PORT, MCP_GATEWAY_PORT, SIM_STUDIO_PORT (ports to try first;
 # default the runbook's 8000, 8080, 8001, or free ones when those are taken).
@@ -58,46 +62,66 @@ gateway_port=$(pick_port "${MCP_GATEWAY_PORT:-8080}" "$api_port")
 studio_port=$(pick_port "${SIM_STUDIO_PORT:-8001}" "$api_port" "$gateway_port")
 declare -A port=([ziggie-api]=$api_port [mcp-gateway]=$gateway_port [sim-studio]=$studio_port)
 
-# Lay out v1 on the scratch host: a binary and an env file per service. The
-# config's runbook ports go through placeholders so that no replacement can
-# hit another's result.
-mkdir -p "$host/bin" "$host/etc"
-for s in "${services[@]}"; do
-	install -m 0755 "$SERVICE_BIN" "$host/bin/$s"
-	printf 'VERSION=1\nMODE=healthy\nSTART_DELAY_MS=200\n' >"$host/etc/$s.env"
-done
+# The host holds only its config and the (empty) data folder; v1 and v2
+# are laid out as a build would leave them. The config's runbook ports go
+# through placeholders so that no replacement can hit another's result.
+mkdir -p "$host/data"
 sed -e 's/\([":]\)8000\(["/]\)/\1@API@\2/g' \
     -e 's/\([":]\)8080\(["/]\)/\1@GATEWAY@\2/g' \
     -e 's/\([":]\)8001\(["/]\)/\1@STUDIO@\2/g' \
     -e "s/@API@/$api_port/g; s/@GATEWAY@/$gateway_port/g; s/@STUDIO@/$studio_port/g" \
     "$here/lastgood.yml" >"$host/lastgood.yml"
 
-say "the ziggie stack in $host: ziggie-api :$api_port, mcp-gateway :$gateway_port, sim-studio :$studio_port"
-(cd "$host" && find . -type f | sort)
+# v1: a binary and an env file per service, and ziggie-api's migration 1.
+dist1=$work/dist-v1
+mkdir -p "$dist1/bin" "$dist1/etc" "$dist1/db/migrations"
+for s in "${services[@]}"; do
+	install -p -m 0755 "$SERVICE_BIN" "$dist1/bin/$s"
+	printf 'VERSION=1\nMODE=healthy\nSTART_DELAY_MS=200\n' >"$dist1/etc/$s.env"
+done
+cp "$here"/db/migrations/0001_* "$dist1/db/migrations/"
+
+# v2: ziggie-api's new env makes it unhealthy, mcp-gateway's is fine, and
+# ziggie-api's migrations gain 0002 (the folder is replaced whole, so it
+# holds 0001 too). sim-studio is not in it, so it keeps v1 and is not
+# restarted; the binaries are v1's, to the modification time (install -p),
+# so only the env files and the migrations switch.
+dist2=$work/dist-v2
+mkdir -p "$dist2/bin" "$dist2/etc" "$dist2/db/migrations"
+for s in ziggie-api mcp-gateway; do
+	install -p -m 0755 "$SERVICE_BIN" "$dist2/bin/$s"
+done
+printf 'VERSION=2\nMODE=unhealthy\nSTART_DELAY_MS=200\n' >"$dist2/etc/ziggie-api.env"
+printf 'VERSION=2\nMODE=healthy\nSTART_DELAY_MS=200\n' >"$dist2/etc/mcp-gateway.env"
+cp "$here"/db/migrations/000[12]_* "$dist2/db/migrations/"
+
+# sql STATEMENT: run it on ziggie-api's database as the application would,
+# echoing it first.
+sql() {
+	printf '%s$ sqlite3 data/ziggie-api.db "%s"%s\n' "$bold" "$1" "$plain"
+	sqlite3 "$host/data/ziggie-api.db" "$1"
+}
+
+say "the ziggie stack in $host: ziggie-api :$api_port (SQLite database 'main'), mcp-gateway :$gateway_port, sim-studio :$studio_port"
 lastgood check
 
-say "record v1 and start it; start returns once every service answers healthy"
-lastgood snapshot --label v1 --reason "v1, known good"
-lastgood start
+say "deploy v1: its services start healthy, and migration 1 creates ziggie-api's table"
+(cd "$work" && find dist-v1 -type f | sort)
+lastgood deploy "$dist1" --label v1 --reason "v1, known good"
 lastgood status
 
-# v2 as a build would leave it: ziggie-api's new env makes it unhealthy,
-# mcp-gateway's is fine. sim-studio is not in it, so it keeps v1 and is not
-# restarted; the binaries are unchanged, so only the env files switch.
-say "v2 arrives: ziggie-api is broken in it (its /health answers 503)"
-dist=$work/dist-v2
-mkdir -p "$dist/bin" "$dist/etc"
-for s in ziggie-api mcp-gateway; do
-	install -m 0755 "$SERVICE_BIN" "$dist/bin/$s"
-done
-printf 'VERSION=2\nMODE=unhealthy\nSTART_DELAY_MS=200\n' >"$dist/etc/ziggie-api.env"
-printf 'VERSION=2\nMODE=healthy\nSTART_DELAY_MS=200\n' >"$dist/etc/mcp-gateway.env"
-(cd "$work" && find dist-v2 -type f | sort)
+say "ziggie-api writes its rows; the database is at version 1"
+sql "INSERT INTO sessions(user_name) VALUES ('ada'), ('grace'), ('linus')"
+lastgood db status
 
-say "deploy v2: lastgood sees ziggie-api fail and rolls back by itself (exit 3)"
+say "v2 arrives: migration 2 adds a column, and ziggie-api is broken in it (its /health answers 503)"
+(cd "$work" && find dist-v2 -type f | sort)
+cat "$here/db/migrations/0002_add_session_expiry.up.sql"
+
+say "deploy v2: lastgood sees ziggie-api fail and rolls back files and schema by itself (exit 3)"
 deploy_rc=0
 deploy_started=$(now_ms)
-lastgood deploy "$dist" --label v2 --reason "ship v2" || deploy_rc=$?
+lastgood deploy "$dist2" --label v2 --reason "ship v2" || deploy_rc=$?
 deploy_ended=$(now_ms)
 [ "$deploy_rc" -eq 3 ] || die "deploy exited $deploy_rc, expected 3 (failed and rolled back)"
 echo "deploy exited 3 after $((deploy_ended - deploy_started)) ms: failed and rolled back"
@@ -120,7 +144,15 @@ for s in "${services[@]}"; do
 	esac
 done
 
-say "the record: v2 is marked bad, and the deploy's timeline"
+say "ziggie-api's database is at version 1 again, its rows intact"
+lastgood db status
+sql "SELECT id, user_name FROM sessions ORDER BY id"
+users=$(sqlite3 "$host/data/ziggie-api.db" "SELECT group_concat(user_name) FROM sessions")
+[ "$users" = ada,grace,linus ] || die "the rows written on v1 are not all there: $users"
+columns=$(sqlite3 "$host/data/ziggie-api.db" "SELECT group_concat(name) FROM pragma_table_info('sessions')")
+[ "$columns" = id,user_name,created_at ] || die "sessions has columns $columns, not v1's"
+
+say "the record: v2 is marked bad, and the deploy's timeline (migrate 2, then migrate down 2)"
 lastgood releases
 lastgood history
 lastgood show "$op"

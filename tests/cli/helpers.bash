@@ -217,3 +217,22 @@ lose_object() {
 	chmod u+w "$(dirname "$obj")"
 	rm "$obj"
 }
+
+# run_example SCRIPT [NAME=VALUE...]: `run` examples/SCRIPT with this
+# lastgood, its scratch folder in the test's own and the given environment
+# ($output and $stderr apart). Fails, showing both, when it exits non-zero,
+# changes anything under examples/, or leaves its scratch folder behind.
+run_example() {
+	local examples=$BATS_TEST_DIRNAME/../../examples script=$1 before
+	shift
+	examples_listing() { (cd "$examples" && find . -printf '%p %m %s %T@\n' | LC_ALL=C sort); }
+	before=$(examples_listing)
+	run --separate-stderr timeout -k 5 300 env TMPDIR="$BATS_TEST_TMPDIR" LASTGOOD="$LG" "$@" \
+		"$examples/$script"
+	if [ "$status" -ne 0 ]; then
+		printf '%s exited %s\n%s\n%s\n' "$script" "$status" "$output" "$stderr" >&2
+		return 1
+	fi
+	expect_equal "$(examples_listing)" "$before"
+	expect_equal "$(find "$BATS_TEST_TMPDIR" -maxdepth 1 -name 'lastgood-*')" ""
+}

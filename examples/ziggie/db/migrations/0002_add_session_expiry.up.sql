@@ -1,0 +1,2 @@
+-- v2: sessions expire
+ALTER TABLE sessions ADD COLUMN expires_at TEXT;
