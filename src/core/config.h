@@ -163,14 +163,19 @@ struct database {
 	char *path;                  /* absolute */
 	/* built-in engines: the folder of NNNN_name.{up,down,verify}.sql, lying
 	 * in some service's `files` (so every release holds its migrations) */
-	char *migrations;            /* absolute, or NULL (command engine) */
+	char *migrations;            /* absolute; NULL: a command database without */
 	char *migrations_written;    /* as in the config */
 	struct config_mark migrations_mark;
 	enum db_backup_policy backup;
 	char **services;             /* stopped while this database is restored */
 	size_t nservices;
 	/* command: argv with "{version}" (downgrade) and "{file}" (backup,
-	 * restore) replaced when run; backup and restore are optional */
+	 * restore) replaced when run, in workdir (default: the config's
+	 * folder); backup and restore are optional; `migrations`, optional
+	 * here, names the tool's own folder of migrations: a switch runs the
+	 * tool when its files differ between the releases (without it, when
+	 * the files of the database's services do) */
+	char *workdir;
 	struct argv_list current;
 	struct argv_list upgrade;
 	struct argv_list downgrade;

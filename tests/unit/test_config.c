@@ -857,6 +857,8 @@ static const char databases_config[] =
 	"    upgrade: [tool, up]\n"
 	"    downgrade: [tool, \"--to={version}\"]\n"
 	"    backup: never\n"
+	"    migrations: db/tool\n"
+	"    workdir: db\n"
 	"  settings:\n"
 	"    engine: postgres\n"
 	"    url: host=127.0.0.1 dbname=settings\n"
@@ -913,12 +915,15 @@ static void assert_databases(const struct config *cfg)
 	assert_argv(&legacy->backup_cmd, 5, "ziggie");
 	assert_argv(&legacy->restore_cmd, 5, "{file}");
 	assert_int_equal(legacy->backup, DB_BACKUP_ALWAYS);
+	assert_string_equal(legacy->workdir, "/srv/app");
 
 	const struct database *tool = &cfg->databases[3];
 	assert_int_equal(tool->backup, DB_BACKUP_NEVER);
 	assert_argv(&tool->downgrade, 2, "--to={version}");
 	assert_int_equal(tool->backup_cmd.n, 0);
 	assert_int_equal(tool->restore_cmd.n, 0);
+	assert_string_equal(tool->migrations, "/srv/app/db/tool");
+	assert_string_equal(tool->workdir, "/srv/app/db");
 
 	const struct database *settings = &cfg->databases[4];
 	assert_string_equal(settings->url, "host=127.0.0.1 dbname=settings");
@@ -997,8 +1002,8 @@ static void test_errors_databases(void **state)
 		  "lastgood.yml:8:5: key 'current' is not for engine sqlite" },
 		{ DB_PREFIX "  main:\n    engine: sqlite\n    password: {value: x, secret: true}\n",
 		  "lastgood.yml:8:5: key 'password' is not for engine sqlite" },
-		{ DB_COMMAND "    migrations: db\n",
-		  "lastgood.yml:11:5: key 'migrations' is not for engine command" },
+		{ DB_COMMAND "    path: a.db\n",
+		  "lastgood.yml:11:5: key 'path' is not for engine command" },
 		{ DB_PREFIX "  main:\n    engine: postgres\n    restore: [x]\n",
 		  "lastgood.yml:8:5: key 'restore' is not for engine postgres" },
 		/* keys an engine requires */

@@ -34,7 +34,7 @@ static const char *const backup_policy_names[] = {
 
 enum {
 	D_ENGINE, D_URL, D_PASSWORD, D_PATH, D_MIGRATIONS, D_BACKUP, D_SERVICES, D_CURRENT,
-	D_UPGRADE, D_DOWNGRADE, D_RESTORE, D_NFIELDS
+	D_UPGRADE, D_DOWNGRADE, D_RESTORE, D_WORKDIR, D_NFIELDS
 };
 
 /* Each key with the engines it belongs to and the engines that require
@@ -48,13 +48,14 @@ static const struct {
 	[D_URL] = { "url", ENGINE(DB_ENGINE_POSTGRES), ENGINE(DB_ENGINE_POSTGRES) },
 	[D_PASSWORD] = { "password", ENGINE(DB_ENGINE_POSTGRES), 0 },
 	[D_PATH] = { "path", ENGINE(DB_ENGINE_SQLITE), ENGINE(DB_ENGINE_SQLITE) },
-	[D_MIGRATIONS] = { "migrations", BUILT_IN, BUILT_IN },
+	[D_MIGRATIONS] = { "migrations", ALL_ENGINES, BUILT_IN },
 	[D_BACKUP] = { "backup", ALL_ENGINES, 0 },
 	[D_SERVICES] = { "services", ALL_ENGINES, 0 },
 	[D_CURRENT] = { "current", ENGINE(DB_ENGINE_COMMAND), ENGINE(DB_ENGINE_COMMAND) },
 	[D_UPGRADE] = { "upgrade", ENGINE(DB_ENGINE_COMMAND), ENGINE(DB_ENGINE_COMMAND) },
 	[D_DOWNGRADE] = { "downgrade", ENGINE(DB_ENGINE_COMMAND), ENGINE(DB_ENGINE_COMMAND) },
 	[D_RESTORE] = { "restore", ENGINE(DB_ENGINE_COMMAND), 0 },
+	[D_WORKDIR] = { "workdir", ENGINE(DB_ENGINE_COMMAND), 0 },
 };
 
 /* The index of text in names (n of them), or n. */
@@ -344,6 +345,12 @@ static int parse_database_fields(struct config_parser *p, size_t index, struct f
 	if (fields[D_SERVICES].key &&
 	    parse_services_of(p, db, &fields[D_SERVICES], where) < 0)
 		return -1;
+	if (fields[D_WORKDIR].key) {
+		if (get_path(p, &fields[D_WORKDIR], where, &db->workdir) < 0)
+			return -1;
+	} else {
+		db->workdir = xstrdup(p->cfg->dir);
+	}
 	if (fields[D_CURRENT].key &&
 	    get_command(p, &fields[D_CURRENT], where, NULL, NULL, &db->current) < 0)
 		return -1;
@@ -408,6 +415,7 @@ void database_free(struct database *db)
 	free(db->path);
 	free(db->migrations);
 	free(db->migrations_written);
+	free(db->workdir);
 	for (size_t i = 0; i < db->nservices; i++)
 		free(db->services[i]);
 	free(db->services);
