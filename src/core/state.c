@@ -110,23 +110,23 @@ static const char schema_v5[] =
 	"ALTER TABLE releases ADD COLUMN config_digest TEXT;";
 
 /* Databases (core/resource/schema.c): the schema version each release
- * ran with; the switch of a database an operation made, durable before
+ * ran with (a version as its engine names it: "3", an alembic revision); the switch of a database an operation made, durable before
  * its first migration runs (what undo, revert and recover go back to:
  * the database itself says how far it got, in lastgood_migrations); and
  * the backups taken, each a file of the state folder's backups/. */
 static const char schema_v6[] =
 	"CREATE TABLE release_schemas("
-	"  release INTEGER NOT NULL, database TEXT NOT NULL, version INTEGER NOT NULL,"
+	"  release INTEGER NOT NULL, database TEXT NOT NULL, version TEXT NOT NULL,"
 	"  PRIMARY KEY(release, database)) WITHOUT ROWID;"
 	"CREATE TABLE schema_switches("
-	"  operation INTEGER NOT NULL, database TEXT NOT NULL,"
-	"  from_version INTEGER NOT NULL, to_version INTEGER NOT NULL,"
+	"  operation INTEGER NOT NULL, database TEXT NOT NULL, kind TEXT NOT NULL,"
+	"  from_version TEXT NOT NULL, to_version TEXT NOT NULL,"
 	"  migrating INTEGER NOT NULL DEFAULT 0,"
 	"  settled INTEGER NOT NULL DEFAULT 0,"
 	"  PRIMARY KEY(operation, database)) WITHOUT ROWID;"
 	"CREATE TABLE db_backups("
 	"  id INTEGER PRIMARY KEY AUTOINCREMENT, database TEXT NOT NULL,"
-	"  operation INTEGER, release INTEGER, version INTEGER NOT NULL,"
+	"  operation INTEGER, release INTEGER, version TEXT NOT NULL,"
 	"  file TEXT NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL,"
 	"  schema_only INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL);";
 

@@ -179,10 +179,11 @@ static void transition_free(struct transition *t)
 
 /* The steps between live and target, in the order they run. */
 static void transition_plan_switch(const struct config *cfg, const struct manifest *live,
-				   const struct manifest *target, const unsigned char *selected,
-				   struct transition *t)
+				   long live_id, const struct manifest *target, long target_id,
+				   const unsigned char *selected, struct transition *t)
 {
-	struct resource_input in = { .cfg = cfg, .live = live, .target = target };
+	struct resource_input in = { .cfg = cfg, .live = live, .target = target,
+				     .live_id = live_id, .target_id = target_id };
 
 	memset(t, 0, sizeof(*t));
 	t->data = xcalloc(resource_kind_count, sizeof(*t->data));
@@ -222,8 +223,10 @@ static long preferred_release(struct state *st, const struct transition_request 
 static void transition_build(struct state *st, const struct config *cfg,
 			     const struct transition_request *req, struct transition *t)
 {
-	transition_plan_switch(cfg, req->live, req->target, req->selected, t);
-	t->preferred = preferred_release(st, req);
+	long preferred = preferred_release(st, req);
+	transition_plan_switch(cfg, req->live, req->live_id, req->target, preferred, req->selected,
+			       t);
+	t->preferred = preferred;
 	if (!t->preferred && !release_reusable(st, req->target, req->meta))
 		plan_add(&t->plan, STEP_RECORD_TARGET, PLAN_RECORD, NULL, 0);
 	plan_sort(&t->plan);
@@ -335,7 +338,7 @@ int transition_recover(struct state *st, const struct config *cfg, long op,
 		       enum switch_outcome *outcome, struct error *err)
 {
 	*outcome = SWITCH_NOTHING;
-	for (size_t k = 0; k < resource_kind_count; k++) {
+	for (size_t k = resource_kind_count; k-- > 0;) {
 		enum switch_outcome one;
 		if (resource_kinds[k]->recover(st, cfg, op, &one, err) < 0)
 			return -1;
@@ -496,7 +499,8 @@ static int transition_go_back(struct state *st, const struct config *cfg, long o
 	if (kept)
 		return transition_revert(st, cfg, op, req->live_id, changed, report, err);
 
-	transition_plan_switch(cfg, req->target, req->live, NULL, &back);
+	transition_plan_switch(cfg, req->target, report->to_id, req->live, req->live_id, NULL,
+			       &back);
 	rc = resources_prepare(st, cfg, op, &back, err);
 	if (rc == 0)
 		rc = stack_stop(st, cfg, changed, op, err);
@@ -520,7 +524,8 @@ int transition_revert(struct state *st, const struct config *cfg, long op, long 
 	report->outcome = TRANSITION_NEEDS_ATTENTION;
 	if (stack_stop(st, cfg, changed, op, err) < 0)
 		return transition_stuck(report, HOST_LIVE, report->to_id);
-	for (size_t k = 0; k < resource_kind_count; k++) {
+	/* in reverse, as an undo: what committed last goes back first */
+	for (size_t k = resource_kind_count; k-- > 0;) {
 		int kept = resource_kinds[k]->kept(st, cfg, op, err);
 		if (kept < 0 || (kept && resource_kinds[k]->revert(st, cfg, op, back_to, err) < 0))
 			return transition_stuck(report, HOST_SWITCHING, report->to_id);
@@ -540,7 +545,7 @@ int transition_revert_releases(struct state *st, const struct config *cfg, long 
 	report->to_id = from_id;
 	if (release_manifest(st, from_id, &from, err) == 0 &&
 	    release_manifest(st, back_to, &back, err) == 0) {
-		transition_plan_switch(cfg, &from, &back, NULL, &t);
+		transition_plan_switch(cfg, &from, from_id, &back, back_to, NULL, &t);
 		rc = transition_revert(st, cfg, op, back_to, t.changed, report, err);
 		transition_free(&t);
 	}

@@ -292,3 +292,148 @@ on_one_release() {
 	lg_status 2 db status nosuch
 	expect_match "$stderr" "no database 'nosuch'"
 }
+
+# tool_stack: a service `app` (healthy while app/version says good) whose
+# files hold tool/versions, the migrations of a stand-in for alembic
+# (./migtool: N.up.sql and N.down.sql, applied versions in data/tool.db,
+# `current` printing "N (head)" after a log line on stderr); database
+# legacy of engine command driving it. Release A (version 1) is live with
+# a row written; ../B brings version 2.
+tool_stack() {
+	mkdir -p app tool/versions data
+	echo good >app/version
+	cat >migtool <<'TOOL'
+#!/bin/bash
+set -e
+db=data/tool.db
+q() { sqlite3 -bail "$db" "$@"; }
+q "CREATE TABLE IF NOT EXISTS tool_version(v INTEGER PRIMARY KEY)"
+cur() { q "SELECT coalesce(max(v), '') FROM tool_version"; }
+case $1 in
+current) echo "INFO  [migtool] reading versions" >&2; v=$(cur); [ -z "$v" ] || echo "$v (head)" ;;
+upgrade)
+	c=$(cur)
+	for f in $(ls tool/versions/*.up.sql | sort -V); do
+		n=$(basename "$f" .up.sql)
+		[ "$n" -le "${c:-0}" ] || q "BEGIN; $(cat "$f") INSERT INTO tool_version VALUES($n); COMMIT;"
+	done ;;
+downgrade)
+	c=$(cur)
+	while [ -n "$c" ] && [ "$c" -gt "$2" ]; do
+		f=tool/versions/$c.down.sql
+		[ -f "$f" ] || { echo "no down script for $c" >&2; exit 1; }
+		q "BEGIN; $(cat "$f") DELETE FROM tool_version WHERE v = $c; COMMIT;"
+		c=$(cur)
+	done ;;
+backup) cp "$db" "$2" ;;
+restore) cp "$2" "$db" ;;
+esac
+TOOL
+	chmod +x migtool
+	cat >lastgood.yml <<'YML'
+policy: {start_timeout: 3s, interval: 50ms, timeout: 2s, retries: 1, stabilize: 0s, stop_timeout: 2s}
+services:
+  app:
+    manager: command
+    start: ["true"]
+    stop: ["true"]
+    files: [app, tool/versions]
+    health:
+      - exec: [grep, -q, good, app/version]
+databases:
+  legacy:
+    engine: command
+    current: [./migtool, current]
+    upgrade: [./migtool, upgrade]
+    downgrade: [./migtool, downgrade, "{version}"]
+    backup: [./migtool, backup, "{file}"]
+    restore: [./migtool, restore, "{file}"]
+    migrations: tool/versions
+    services: [app]
+YML
+	mkdir -p ../A/tool/versions
+	echo 'CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT NOT NULL);' >../A/tool/versions/1.up.sql
+	echo 'DROP TABLE items;' >../A/tool/versions/1.down.sql
+	lg_ok deploy ../A --label A
+	sqlite3 data/tool.db "INSERT INTO items(name) VALUES('written on A')"
+	mkdir -p ../B
+	cp -a ../A/tool ../B/
+	echo 'ALTER TABLE items ADD COLUMN price INTEGER;' >../B/tool/versions/2.up.sql
+	echo 'ALTER TABLE items DROP COLUMN price;' >../B/tool/versions/2.down.sql
+	mkdir -p ../B/app
+}
+
+tool_version() { sqlite3 data/tool.db 'SELECT coalesce(max(v), "") FROM tool_version'; }
+
+@test "a command database: deploy upgrades, a failed release downgrades with its own scripts, rollback goes both ways" {
+	tool_stack
+	expect_equal "$(tool_version)" 1
+	# a release that fails: the way back downgrades while its files (which
+	# alone hold 2.down.sql) are still live
+	echo bad >../B/app/version
+	lg_status 3 deploy ../B --label B1
+	expect_equal "$(tool_version)" 1
+	expect_equal "$(sqlite3 data/tool.db 'SELECT name FROM items')" "written on A"
+	[ ! -e tool/versions/2.up.sql ]
+	lg_ok show "$(lg --json history | jq -r '.[0].id')"
+	expect_match "$output" "back up +legacy"
+	expect_match "$output" "migrate +legacy: 1 -> 2"
+	expect_match "$output" "migrate down +legacy: 2 -> 1"
+	# a good one
+	echo "good B" >../B/app/version
+	lg_ok deploy ../B --label B
+	expect_equal "$(tool_version)" 2
+	# back to A: down before A's files (without 2.down.sql) are live
+	lg_ok rollback A
+	expect_equal "$(tool_version)" 1
+	expect_equal "$(cat app/version)" good
+	# and forward to B again: up once B's files are live
+	lg_ok rollback B
+	expect_equal "$(tool_version)" 2
+	expect_equal "$(cat app/version)" "good B"
+	expect_equal "$(sqlite3 data/tool.db 'SELECT name FROM items')" "written on A"
+}
+
+@test "a command database whose downgrade fails is restored from its backup" {
+	tool_stack
+	echo bad >../B/app/version
+	echo 'SELECT * FROM no_such_table;' >../B/tool/versions/2.down.sql
+	lg_status 3 deploy ../B --label B
+	expect_equal "$(tool_version)" 1
+	expect_equal "$(sqlite3 data/tool.db "SELECT count(*) FROM pragma_table_info('items')")" 2
+	lg_ok show "$(lg --json history | jq -r '.[0].id')"
+	expect_match "$output" "restore +legacy"
+}
+
+@test "killed at any sync of a deploy with a command database, recover leaves files and the tool's version on one release" {
+	tool_stack
+	echo "good B" >../B/app/version
+	lg_ok stop
+	cd .. && cp -a "$HOST" start && cd "$HOST"
+	ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" strace -qq -o ../trace \
+		-e trace=fdatasync,fsync "$LG_REAL" -q deploy ../B --label B
+	local call total n rc where tried=0 killed=0 ended_a=0 ended_b=0
+	for call in fdatasync fsync; do
+		total=$(grep -c "^$call(" ../trace)
+		for n in $(seq 1 "$total"); do
+			cd .. && rm -rf "$HOST" && cp -a start "$HOST" && cd "$HOST"
+			rc=0
+			LG=$LG_REAL kill_at "$call" "$n" deploy ../B --label B || rc=$?
+			where="deploy killed at $call $n of $total (exit $rc)"
+			tried=$((tried + 1))
+			[ "$rc" != 137 ] || killed=$((killed + 1))
+			lg -q recover >../recover.out 2>&1 ||
+				{ echo "$where: recover failed: $(cat ../recover.out)" >&2; return 1; }
+			case "$(cat app/version)/$(tool_version)" in
+			good/1) ended_a=$((ended_a + 1)) ;;
+			"good B/2") ended_b=$((ended_b + 1)) ;;
+			*) echo "$where: files say '$(cat app/version)', the tool '$(tool_version)'" >&2
+				return 1 ;;
+			esac
+		done
+	done
+	echo "# $tried points, $killed kills: ended on A $ended_a, on B $ended_b" >&3
+	[ "$tried" -gt 20 ]
+	expect_equal "$killed" "$tried"
+	[ "$ended_a" -gt 0 ] && [ "$ended_b" -gt 0 ]
+}

@@ -6,6 +6,7 @@
  */
 #include "core/db/steps.h"
 #include "core/config.h"
+#include "core/db/command.h"
 #include "core/operation.h"
 #include "core/plan.h"
 #include "core/state.h"
@@ -18,6 +19,7 @@
 #include "util/strbuf.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -72,11 +74,10 @@ static int migrate_one_up(struct state *st, long op, const struct database *db,
 	if (db_read_script(st, m->up, &sql, err) < 0)
 		goto fail;
 	struct db_applied row = {
-		.version = m->version, .name = m->name, .applied_at_ms = clock_wall_ms(),
-		.release = release, .operator = db_operator(),
+		.version = m->version, .name = m->name, .release = release,
+		.operator = db_operator(),
 	};
 	memcpy(row.checksum, m->up, sizeof(row.checksum));
-	long long started = clock_monotonic_ms();
 	int transaction = !(migration_flags(sql.buf) & MIGRATION_NO_TRANSACTION);
 	rc = e->up(conn, &row, sql.buf, transaction, err);
 	free(row.operator);
@@ -87,9 +88,7 @@ static int migrate_one_up(struct state *st, long op, const struct database *db,
 	}
 	if (rc < 0)
 		goto fail;
-	char *detail = xstrfmt("%lld ms", clock_monotonic_ms() - started);
-	rc = operation_step_end(st, step, STEP_OK, detail, err);
-	free(detail);
+	rc = operation_step_end(st, step, STEP_OK, m->verify[0] ? "verified" : NULL, err);
 	goto out;
 fail:
 	operation_step_fail(st, step, err);
@@ -176,8 +175,30 @@ static int backup_file_digest(const char *path, char hex[HASH_HEX_SIZE], long lo
 	return 0;
 }
 
+/* A built-in engine writes the backup itself (durably); a tool's is
+ * made durable here, and must have written the file. */
+static int backup_write(const struct database *db, struct db_conn *conn, const char *path,
+			int schema_only, struct error *err)
+{
+	if (db->engine != DB_ENGINE_COMMAND)
+		return db_engine_of(db)->backup(conn, path, schema_only, err);
+	if (schema_only)
+		return error_set(err, ERROR_USAGE, "database '%s': a command database's backup "
+				 "is whatever its backup command writes: no schema-only backup",
+				 db->name);
+	if (db_command_run(db, "backup", &db->backup_cmd, NULL, path, err) < 0)
+		return -1;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return error_errno(err, ERROR_FAILED, errno, "database '%s': backup wrote no "
+				   "file '%s'", db->name, path);
+	int rc = fs_fsync_fd(fd, path, err);
+	close(fd);
+	return rc < 0 ? -1 : fs_fsync_parent(path, err);
+}
+
 int db_backup_take(struct state *st, long op, const struct database *db, struct db_conn *conn,
-		   long version, long release, int schema_only, long *id, struct error *err)
+		   const char *version, long release, int schema_only, long *id, struct error *err)
 {
 	char *folder = path_join(st->dir, "backups");
 	char *name = xstrfmt("%s-op%ld.backup", db->name, op);
@@ -198,7 +219,7 @@ int db_backup_take(struct state *st, long op, const struct database *db, struct 
 		error_errno(err, ERROR_FAILED, errno, "cannot remove '%s'", path);
 		goto fail;
 	}
-	if (db_engine_of(db)->backup(conn, path, schema_only, err) < 0 ||
+	if (backup_write(db, conn, path, schema_only, err) < 0 ||
 	    backup_file_digest(path, hex, &size, err) < 0)
 		goto fail;
 
@@ -216,7 +237,7 @@ int db_backup_take(struct state *st, long op, const struct database *db, struct 
 	sqlite3_bind_text(stmt, 1, db->name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 2, op);
 	sqlite3_bind_int64(stmt, 3, release);
-	sqlite3_bind_int64(stmt, 4, version);
+	sqlite3_bind_text(stmt, 4, version, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 5, name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 6, size);
 	sqlite3_bind_text(stmt, 7, hex, -1, SQLITE_STATIC);
@@ -234,7 +255,8 @@ int db_backup_take(struct state *st, long op, const struct database *db, struct 
 		state_rollback(st);
 		goto fail;
 	}
-	char *detail = xstrfmt("%s, %lld bytes at version %ld%s", name, size, version,
+	char *detail = xstrfmt("%s, %lld bytes at version %s%s", name, size,
+			       *version ? version : "none",
 			       schema_only ? ", schema only" : "");
 	rc = operation_step_end(st, step, STEP_OK, detail, err);
 	free(detail);
@@ -275,7 +297,9 @@ int db_backup_restore(struct state *st, long op, const struct database *db, stru
 	if (file) {
 		char *folder = path_join(st->dir, "backups");
 		char *path = path_join(folder, file);
-		rc = db_engine_of(db)->restore(conn, path, schema_only, err);
+		rc = db->engine == DB_ENGINE_COMMAND
+			     ? db_command_run(db, "restore", &db->restore_cmd, NULL, path, err)
+			     : db_engine_of(db)->restore(conn, path, schema_only, err);
 		free(folder);
 		free(path);
 	}

@@ -47,11 +47,14 @@ int db_migrate_to(struct state *st, long op, const struct database *db, struct d
 		  struct error *err);
 
 /* Back db up (its schema only when schema_only) into the state folder's
- * backups/NAME-opOP.backup, recorded in db_backups with version, release
- * and op; *id gets its row. */
+ * backups/NAME-opOP.backup, recorded in db_backups with version (as the
+ * engine names it: "3", an alembic revision), release and op; *id gets
+ * its row. A command database runs its backup command (conn unused). */
 int db_backup_take(struct state *st, long op, const struct database *db, struct db_conn *conn,
-		   long version, long release, int schema_only, long *id, struct error *err);
-/* Restore db from backup (a db_backups row of db) as it was taken. */
+		   const char *version, long release, int schema_only, long *id,
+		   struct error *err);
+/* Restore db from backup (a db_backups row of db) as it was taken; a
+ * command database runs its restore command (conn unused). */
 int db_backup_restore(struct state *st, long op, const struct database *db, struct db_conn *conn,
 		      long backup, struct error *err);
 

@@ -6,7 +6,12 @@
 #include "core/resource/resource.h"
 
 const struct resource_kind *const resource_kinds[] = {
+	/* a migration tool reads its migrations from the live files: the
+	 * way down runs while the newer files are still live, the way up
+	 * once they are (tool.c) */
+	&resource_tool_early,
 	&resource_files,
 	&resource_schema,
+	&resource_tool_late,
 };
 const size_t resource_kind_count = sizeof(resource_kinds) / sizeof(resource_kinds[0]);

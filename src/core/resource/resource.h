@@ -38,7 +38,8 @@
  *             began before the commit point, finish what passed it.
  *
  * Adding a kind is a file here and an entry in resource_kinds[] (kinds.c):
- * the engine loops over the table. The calls that work from the journal
+ * the engine loops over the table: prepare and commit in its order, undo,
+ * revert and recover in reverse. The calls that work from the journal
  * alone (undo, kept, revert, finish, recover) get the config in use too:
  * a database's connection settings live there, not in the journal (its
  * password must not be stored). Each call returns
@@ -63,6 +64,8 @@ struct resource_input {
 	const struct config *cfg;
 	const struct manifest *live;
 	const struct manifest *target;
+	long live_id;                /* 0: nothing recorded is live */
+	long target_id;              /* 0: the target is a new release */
 };
 
 struct resource_kind {
@@ -97,6 +100,8 @@ struct resource_kind {
 
 extern const struct resource_kind resource_files;      /* files.c */
 extern const struct resource_kind resource_schema;     /* schema.c */
+extern const struct resource_kind resource_tool_early; /* tool.c */
+extern const struct resource_kind resource_tool_late;  /* tool.c */
 
 extern const struct resource_kind *const resource_kinds[];
 extern const size_t resource_kind_count;

@@ -31,6 +31,7 @@
  * it is not part of a switch yet.
  */
 #include "core/resource/resource.h"
+#include "core/resource/schema_journal.h"
 #include "core/config.h"
 #include "core/db/db.h"
 #include "core/db/steps.h"
@@ -135,88 +136,10 @@ static size_t schema_plan(const struct resource_input *in, struct plan *plan,
 	return sp->n;
 }
 
-/* ---- the journal: schema_switches ---- */
-
-struct schema_switch {
-	char *database;
-	long from_version, to_version;
-	long backup;                 /* db_backups.id, 0 when none */
-	int migrating;               /* a migration may have run */
-};
-
-static void switches_free(struct schema_switch *sw, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(sw[i].database);
-	free(sw);
-}
-
-/* op's switches of databases not settled yet. */
-static int switches_load(struct state *st, long op, struct schema_switch **out, size_t *n,
-			 struct error *err)
-{
-	sqlite3_stmt *stmt;
-	size_t alloc = 0;
-	*out = NULL;
-	*n = 0;
-	/* the backup op took of the database: recorded by itself, so that a
-	 * crash between the two records cannot lose it */
-	if (state_prepare(st, "SELECT database, from_version, to_version, "
-			  "coalesce((SELECT max(b.id) FROM db_backups b WHERE b.operation = "
-			  "s.operation AND b.database = s.database), 0), migrating "
-			  "FROM schema_switches s WHERE operation = ? AND settled = 0 "
-			  "ORDER BY database", &stmt, err) < 0)
-		return -1;
-	sqlite3_bind_int64(stmt, 1, op);
-	int rc;
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		ALLOC_GROW(*out, *n + 1, alloc);
-		struct schema_switch *sw = &(*out)[(*n)++];
-		sw->database = xstrdup((const char *)sqlite3_column_text(stmt, 0));
-		sw->from_version = sqlite3_column_int64(stmt, 1);
-		sw->to_version = sqlite3_column_int64(stmt, 2);
-		sw->backup = sqlite3_column_int64(stmt, 3);
-		sw->migrating = sqlite3_column_int(stmt, 4);
-	}
-	sqlite3_finalize(stmt);
-	if (rc != SQLITE_DONE) {
-		switches_free(*out, *n);
-		*out = NULL;
-		*n = 0;
-		return state_db_error(st, "read schema switches", err);
-	}
-	return 0;
-}
-
-/* Run one statement of the journal binding op, database and up to two
- * numbers (?3, ?4). */
-static int journal_write(struct state *st, const char *sql, long op, const char *database,
-			 long a, long b, const char *what, struct error *err)
-{
-	sqlite3_stmt *stmt;
-	if (state_prepare(st, sql, &stmt, err) < 0)
-		return -1;
-	sqlite3_bind_int64(stmt, 1, op);
-	sqlite3_bind_text(stmt, 2, database, -1, SQLITE_STATIC);
-	if (sqlite3_bind_parameter_count(stmt) >= 3)
-		sqlite3_bind_int64(stmt, 3, a);
-	if (sqlite3_bind_parameter_count(stmt) >= 4)
-		sqlite3_bind_int64(stmt, 4, b);
-	int rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
-	return rc == SQLITE_DONE ? 0 : state_db_error(st, what, err);
-}
-
-static int switch_settle(struct state *st, long op, const char *database, struct error *err)
-{
-	return journal_write(st, "UPDATE schema_switches SET settled = 1 "
-			     "WHERE operation = ?1 AND database = ?2", op, database, 0, 0,
-			     "settle schema switch", err);
-}
-
 /* Whether a step between from and to runs a destructive script. */
-static int needs_backup(struct state *st, const struct schema_db *sdb, struct error *err)
+static int needs_backup(struct state *st, const struct schema_db *sdb)
 {
+	struct error err = ERROR_INIT;
 	const struct migration_set *sets[] = { &sdb->target, &sdb->live };
 	struct strbuf sql = STRBUF_INIT;
 	int destructive = 0;
@@ -225,17 +148,17 @@ static int needs_backup(struct state *st, const struct schema_db *sdb, struct er
 		return sdb->db->backup == DB_BACKUP_ALWAYS;
 	for (long v = sdb->from + 1; v <= sdb->to && !destructive; v++) {
 		const struct migration *m = migration_in(sets, 2, v, 0);
-		if (m && db_read_script(st, m->up, &sql, err) == 0)
+		if (m && db_read_script(st, m->up, &sql, &err) == 0)
 			destructive = migration_destructive(sql.buf);
 	}
 	for (long v = sdb->from; v > sdb->to && !destructive; v--) {
 		const struct migration *m = migration_in(sets + 1, 1, v, 1);
-		if (m && db_read_script(st, m->down, &sql, err) == 0)
+		if (m && db_read_script(st, m->down, &sql, &err) == 0)
 			destructive = migration_destructive(sql.buf);
 	}
 	strbuf_release(&sql);
 	/* a script that cannot be read: back up, the step will fail anyway */
-	return destructive || err->msg[0];
+	return destructive || err.msg[0];
 }
 
 /* Bring db back to the version sw started from: down (or up) scripts
@@ -245,14 +168,15 @@ static int go_back(struct state *st, long op, const struct database *db, struct 
 		   size_t nsets, struct error *err)
 {
 	struct error first = ERROR_INIT;
-	if (db_migrate_to(st, op, db, conn, sets, nsets, sw->from_version, 0, &first) == 0)
+	long from = strtol(sw->from_version, NULL, 10);
+	if (db_migrate_to(st, op, db, conn, sets, nsets, from, 0, &first) == 0)
 		return 0;
 	if (sw->backup && db_backup_restore(st, op, db, conn, sw->backup, err) == 0)
 		return 0;
 	if (!sw->backup)
 		*err = first;
 	error_prefix(err, "database '%s' could not be brought back to version %ld", db->name,
-		     sw->from_version);
+		     from);
 	err->kind = ERROR_ATTENTION;
 	return -1;
 }
@@ -306,35 +230,21 @@ static int prepare_one(struct state *st, long op, struct schema_db *sdb, long re
 		return -1;
 	sdb->from = db_newest_applied(rows, n);
 	sdb->to = migration_set_latest(&sdb->target);
-	int rc = check_reachable(sdb, rows, n, err);
+	int unreachable = check_reachable(sdb, rows, n, err);
 	db_applied_free(rows, n);
-	if (rc < 0)
+	if (unreachable < 0)
 		return -1;
 	if (sdb->from == sdb->to)
 		return 0;
-	if (journal_write(st, "INSERT INTO schema_switches(operation, database, from_version, "
-			  "to_version) VALUES(?1, ?2, ?3, ?4)", op, sdb->db->name, sdb->from,
-			  sdb->to, "record schema switch", err) < 0)
-		return -1;
-	int backup = needs_backup(st, sdb, err);
-	if (err->msg[0])
-		error_clear(err);
-	long id;
-	return backup ? db_backup_take(st, op, sdb->db, sdb->conn, sdb->from, release, 0, &id, err)
-		      : 0;
-}
-
-/* The release op switches to (its journal says). */
-static long op_release(struct state *st, long op, int to)
-{
-	struct operation_record rec;
-	struct error ignored = ERROR_INIT;
-	long id = 0;
-	if (operation_get(st, op, &rec, &ignored) == 0) {
-		id = to ? rec.to_release : rec.from_release;
-		operation_record_clear(&rec);
+	char *from = xstrfmt("%ld", sdb->from), *to = xstrfmt("%ld", sdb->to);
+	int rc = schema_switch_begin(st, op, resource_schema.name, sdb->db->name, from, to, err);
+	if (rc == 0 && needs_backup(st, sdb)) {
+		long id;
+		rc = db_backup_take(st, op, sdb->db, sdb->conn, from, release, 0, &id, err);
 	}
-	return id;
+	free(from);
+	free(to);
+	return rc;
 }
 
 static void close_all(struct schema_plan *sp)
@@ -346,13 +256,11 @@ static void close_all(struct schema_plan *sp)
 static int schema_prepare(struct state *st, long op, void *data, struct error *err)
 {
 	struct schema_plan *sp = data;
-	long release = op_release(st, op, 0);
+	long release = schema_op_release(st, op, 0);
 	for (size_t i = 0; i < sp->n; i++)
 		if (prepare_one(st, op, &sp->dbs[i], release, err) < 0) {
 			/* nothing ran: the switches are settled as they are */
-			struct error ignored = ERROR_INIT;
-			journal_write(st, "UPDATE schema_switches SET settled = 1 WHERE operation = ?1 "
-				      "AND ?2 = ?2", op, "", 0, 0, "settle schema switches", &ignored);
+			schema_switches_settle_unstarted(st, op);
 			close_all(sp);
 			return -1;
 		}
@@ -374,14 +282,14 @@ static void commit_go_back(struct state *st, long op, struct schema_db *sdb, str
 	struct schema_switch *sw;
 	size_t n;
 	struct error back_err = ERROR_INIT;
-	int rc = switches_load(st, op, &sw, &n, &back_err);
+	int rc = schema_switches_load(st, op, &sw, &n, &back_err);
 	for (size_t i = 0; rc == 0 && i < n; i++)
 		if (!strcmp(sw[i].database, sdb->db->name))
 			rc = go_back(st, op, sdb->db, sdb->conn, &sw[i], sets, 2, &back_err);
 	if (rc == 0)
-		rc = switch_settle(st, op, sdb->db->name, &back_err);
+		rc = schema_switch_settle(st, op, sdb->db->name, &back_err);
 	if (n)
-		switches_free(sw, n);
+		schema_switches_free(sw, n);
 	if (rc < 0)
 		error_undo_failed(err, &back_err);
 }
@@ -391,7 +299,7 @@ static void commit_go_back(struct state *st, long op, struct schema_db *sdb, str
 static int schema_commit(struct state *st, long op, void *data, struct error *err)
 {
 	struct schema_plan *sp = data;
-	long release = op_release(st, op, 1);
+	long release = schema_op_release(st, op, 1);
 	size_t touched = 0;      /* databases this commit may have changed */
 	int rc = 0;
 
@@ -400,9 +308,7 @@ static int schema_commit(struct state *st, long op, void *data, struct error *er
 		const struct migration_set *sets[] = { &sdb->target, &sdb->live };
 		if (sdb->from == sdb->to)
 			continue;
-		rc = journal_write(st, "UPDATE schema_switches SET migrating = 1 "
-				   "WHERE operation = ?1 AND database = ?2", op, sdb->db->name, 0, 0,
-				   "record schema switch", err);
+		rc = schema_switch_migrating(st, op, sdb->db->name, err);
 		if (rc == 0) {
 			touched = i + 1;
 			rc = db_migrate_to(st, op, sdb->db, sdb->conn, sets, 2, sdb->to, release, err);
@@ -416,85 +322,44 @@ static int schema_commit(struct state *st, long op, void *data, struct error *er
 	return rc;
 }
 
-/* Go back to the from-version of every unsettled switch of op, then
- * settle them: undo, revert and recover before the commit point. */
-static int go_back_all(struct state *st, const struct config *cfg, long op, int *moved,
-		       struct error *err)
+/* Go back to where sw started from, on a connection of its own: undo,
+ * revert and recover before the commit point (schema_side). */
+static int go_back_one(struct state *st, long op, const struct database *db,
+		       const struct schema_switch *sw, struct error *err)
 {
-	struct schema_switch *sw;
-	size_t n;
 	struct manifest from = MANIFEST_INIT, to = MANIFEST_INIT;
-	int rc = 0;
+	struct migration_set to_set = MIGRATION_SET_INIT, from_set = MIGRATION_SET_INIT;
+	struct error ignored = ERROR_INIT;
+	struct db_conn *conn = NULL;
+	long from_id = schema_op_release(st, op, 0), to_id = schema_op_release(st, op, 1);
 
-	*moved = 0;
-	if (switches_load(st, op, &sw, &n, err) < 0)
-		return -1;
-	long from_id = op_release(st, op, 0), to_id = op_release(st, op, 1);
-	for (size_t i = 0; i < n && rc == 0; i++) {
-		const struct database *db = NULL;
-		for (size_t k = 0; k < cfg->ndatabases; k++)
-			if (!strcmp(cfg->databases[k].name, sw[i].database))
-				db = &cfg->databases[k];
-		if (!db) {
-			rc = error_set(err, ERROR_ATTENTION, "database '%s' changed by operation %ld "
-				       "is no longer in the config: bring it back to version %ld by "
-				       "hand, or put it back in the config and run 'lastgood recover'",
-				       sw[i].database, op, sw[i].from_version);
-			break;
-		}
-		if (sw[i].migrating) {
-			struct migration_set to_set = MIGRATION_SET_INIT, from_set = MIGRATION_SET_INIT;
-			struct error ignored = ERROR_INIT;
-			struct db_conn *conn = NULL;
-			if (to_id && release_manifest(st, to_id, &to, &ignored) == 0)
-				migration_set_from_manifest(&to, db->migrations, &to_set, &ignored);
-			if (from_id && release_manifest(st, from_id, &from, &ignored) == 0)
-				migration_set_from_manifest(&from, db->migrations, &from_set, &ignored);
-			const struct migration_set *sets[] = { &to_set, &from_set };
-			rc = db_open_locked(db, 0, &conn, err);
-			if (rc == 0)
-				rc = go_back(st, op, db, conn, &sw[i], sets, 2, err);
-			db_close_locked(db, &conn);
-			migration_set_free(&to_set);
-			migration_set_free(&from_set);
-			manifest_free(&to);
-			manifest_free(&from);
-			*moved = 1;
-		}
-		if (rc == 0)
-			rc = switch_settle(st, op, sw[i].database, err);
-	}
-	switches_free(sw, n);
+	if (to_id && release_manifest(st, to_id, &to, &ignored) == 0)
+		migration_set_from_manifest(&to, db->migrations, &to_set, &ignored);
+	if (from_id && release_manifest(st, from_id, &from, &ignored) == 0)
+		migration_set_from_manifest(&from, db->migrations, &from_set, &ignored);
+	const struct migration_set *sets[] = { &to_set, &from_set };
+	int rc = db_open_locked(db, 0, &conn, err);
+	if (rc == 0)
+		rc = go_back(st, op, db, conn, sw, sets, 2, err);
+	db_close_locked(db, &conn);
+	migration_set_free(&to_set);
+	migration_set_free(&from_set);
+	manifest_free(&to);
+	manifest_free(&from);
 	return rc;
 }
 
-/* Like switch_undo: err holds why the switch is undone; it says so too
- * when undoing fails. */
+static const struct schema_side built_in = { .kind = "schema", .go_back = go_back_one };
+
 static int schema_undo(struct state *st, const struct config *cfg, long op, struct error *err)
 {
-	int moved;
-	struct error own = ERROR_INIT;
-	if (go_back_all(st, cfg, op, &moved, &own) < 0)
-		error_undo_failed(err, &own);
-	return -1;
+	return schema_side_undo(&built_in, st, cfg, op, err);
 }
 
 static int schema_kept(struct state *st, const struct config *cfg, long op, struct error *err)
 {
-	struct schema_switch *sw;
-	size_t n;
-	enum op_phase phase;
-	long revert_to;
 	(void)cfg;
-	if (operation_phase(st, op, &phase, &revert_to, err) < 0 ||
-	    switches_load(st, op, &sw, &n, err) < 0)
-		return -1;
-	int kept = 0;
-	for (size_t i = 0; i < n; i++)
-		kept |= sw[i].migrating;
-	switches_free(sw, n);
-	return kept && (phase == OP_PHASE_COMMITTED || phase == OP_PHASE_REVERTING ||
-			phase == OP_PHASE_REVERTED);
+	return schema_switch_kept(st, op, err);
 }
 
 static int schema_revert(struct state *st, const struct config *cfg, long op, long back_to,
@@ -502,50 +367,20 @@ static int schema_revert(struct state *st, const struct config *cfg, long op, lo
 {
 	int moved;
 	(void)back_to;   /* the journal's from-version is back_to's */
-	return go_back_all(st, cfg, op, &moved, err);
+	return schema_side_go_back_all(&built_in, st, cfg, op, &moved, err);
 }
 
 static int schema_finish(struct state *st, const struct config *cfg, long op, void *data,
 			 int target_stays, struct error *err)
 {
-	struct schema_switch *sw;
-	size_t n;
-	(void)cfg, (void)data;
-	if (switches_load(st, op, &sw, &n, err) < 0)
-		return -1;
-	long release = op_release(st, op, 1);
-	int rc = 0;
-	for (size_t i = 0; i < n && rc == 0; i++) {
-		if (target_stays && release)
-			rc = journal_write(st, "INSERT OR REPLACE INTO release_schemas(release, "
-					   "database, version) VALUES(?3, ?2, ?4)", 0, sw[i].database,
-					   release, sw[i].to_version, "record schema version", err);
-		if (rc == 0)
-			rc = switch_settle(st, op, sw[i].database, err);
-	}
-	switches_free(sw, n);
-	return rc;
+	(void)data;
+	return schema_side_finish(&built_in, st, cfg, op, target_stays, err);
 }
 
 static int schema_recover(struct state *st, const struct config *cfg, long op,
 			  enum switch_outcome *outcome, struct error *err)
 {
-	enum op_phase phase;
-	long revert_to;
-	int moved = 0;
-
-	*outcome = SWITCH_NOTHING;
-	if (operation_phase(st, op, &phase, &revert_to, err) < 0)
-		return -1;
-	if (phase == OP_PHASE_COMMITTED || phase == OP_PHASE_SWITCHED || phase == OP_PHASE_ENDED) {
-		*outcome = SWITCH_FINISHED;
-		return schema_finish(st, cfg, op, NULL, 1, err);
-	}
-	if (go_back_all(st, cfg, op, &moved, err) < 0)
-		return -1;
-	if (moved)
-		*outcome = SWITCH_UNDONE;
-	return 0;
+	return schema_side_recover(&built_in, st, cfg, op, outcome, err);
 }
 
 /* A database's going back never depends on what finish drops. */
