@@ -411,3 +411,67 @@ lock_held() {
 	lg_ok deploy ../v2 --label v2
 	expect_equal "$(applied)" 1,2
 }
+
+# on_one_release: the files and the schema are both v1's or both v2's, and
+# the row written on v1 is there.
+on_one_release() {
+	local state
+	state="$(cat app/version)/$(applied)/$(columns)"
+	case "$state" in
+	"good/1/id,name" | "good v2/1,2/id,name,price") ;;
+	*) echo "$where: files/applied/columns are '$state'" >&2; return 1 ;;
+	esac
+	expect_equal "$(sql -c 'SELECT name FROM items')" "written before v2"
+}
+
+# no_lastgood_session: the server has seen a killed lastgood's connection
+# go (its transaction rolled back, its advisory lock released).
+no_lastgood_session() {
+	[ "$(sql -c "SELECT count(*) FROM pg_stat_activity
+		WHERE application_name LIKE 'lastgood%'")" = 0 ]
+}
+
+# reset_database: the test's database as it was saved in ${DB_NAME}_start.
+reset_database() {
+	pg__psql -c "DROP DATABASE \"$DB_NAME\" WITH (FORCE)" \
+		-c "CREATE DATABASE \"$DB_NAME\" TEMPLATE \"${DB_NAME}_start\""
+}
+
+@test "killed at any exchange with the server during a deploy, recover leaves files and schema on one release" {
+	at_version_1
+	v2_adds_price ../v2
+	lg_ok stop
+	cd .. && cp -a "$HOST" start && cd "$HOST"
+	pg__psql -c "CREATE DATABASE \"${DB_NAME}_start\" TEMPLATE \"$DB_NAME\""
+	ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" strace -qq -o ../trace \
+		-e trace=sendto,recvfrom "$LG_REAL" -q deploy ../v2 --label v2
+	local where="the deploy without a kill" call total n rc killed=0 tried=0 committed=0
+	on_one_release
+	# Every exchange with the server comes before the operation's commit
+	# point (the state database's), so each kill ends on v1; the points
+	# differ in whether migration 2 had committed on the server, which
+	# recover must then take down. Only lastgood's own calls are counted:
+	# pg_dump's are not traced.
+	for call in sendto recvfrom; do
+		total=$(grep -c "^$call(" ../trace)
+		for n in $(seq 1 "$total"); do
+			cd .. && rm -rf "$HOST" && cp -a start "$HOST" && cd "$HOST"
+			reset_database
+			rc=0
+			LG=$LG_REAL kill_at "$call" "$n" deploy ../v2 --label v2 || rc=$?
+			where="deploy killed at $call $n of $total (exit $rc)"
+			tried=$((tried + 1))
+			[ "$rc" != 137 ] || killed=$((killed + 1))
+			wait_until 200 no_lastgood_session
+			[ "$(applied)" != 1,2 ] || committed=$((committed + 1))
+			lg -q recover >../recover.out 2>&1 ||
+				{ echo "$where: recover failed: $(cat ../recover.out)" >&2; return 1; }
+			on_one_release
+			expect_equal "$(cat app/version)" good
+		done
+	done
+	echo "# $tried points, $killed kills, $committed after migration 2 committed" >&3
+	[ "$tried" -gt 20 ]
+	expect_equal "$killed" "$tried"
+	[ "$committed" -gt 0 ] && [ "$committed" -lt "$tried" ]
+}
