@@ -244,17 +244,24 @@ last_op_shown() {
 	expect_equal "$(tables)" lastgood_migrations
 }
 
+# deploy_refused CODE PATTERN: deploying ../v2 exits CODE with an error
+# matching PATTERN before anything changed: schema at version 1, v1's files,
+# the service neither stopped nor started.
+deploy_refused() {
+	local log
+	log=$(cat svc.log)
+	lg_status "$1" deploy ../v2 --label v2
+	expect_match "$stderr" "$2"
+	expect_equal "$(applied)" 1
+	expect_equal "$(cat app/version)" good
+	expect_equal "$(cat svc.log)" "$log"
+}
+
 @test "an applied migration whose file changed is refused before anything changes (exit 2)" {
 	at_version_1
 	release ../v2 "good v2"
 	printf -- '-- edited after it ran\n' >>../v2/db/migrations/0001_create_items.up.sql
-	local log
-	log=$(cat svc.log)
-	lg_status 2 deploy ../v2 --label v2
-	expect_match "$stderr" "migration 1 \\(create_items\\) in 'db/migrations' changed since it was applied"
-	expect_equal "$(applied)" 1
-	expect_equal "$(cat app/version)" good
-	expect_equal "$(cat svc.log)" "$log"
+	deploy_refused 2 "migration 1 \\(create_items\\) in 'db/migrations' changed since it was applied"
 }
 
 @test "a no-transaction migration runs CREATE INDEX CONCURRENTLY, and its down script too" {
@@ -328,48 +335,45 @@ owned_by_password_role() {
 	expect_no_secret "$LG_TEST_PG_PASSWORD" "$all"
 }
 
-@test "a wrong password: a one-line error naming the database, exit 1, nothing changed, no secret shown" {
-	owned_by_password_role
-	local url=${LG_TEST_PGURL_PASSWORD%/*}/$DB_NAME wrong=not-the-password-5c2e
-	pg_stack "url: $url" "password: {value: \"$wrong\", secret: true}"
+# deploy_cannot_connect PATTERN LINE...: on a stack whose database is
+# given by the lines (pg_stack), a deploy bringing a migration fails with
+# one line naming the database and matching PATTERN, exit 1, and changes
+# nothing: files, services, schema.
+deploy_cannot_connect() {
+	local pattern=$1 log
+	shift
+	pg_stack "$@"
 	lg_ok snapshot --label v0
 	lg_ok start
 	migration ../v1 0001 create_items 'CREATE TABLE items(id integer);' 'DROP TABLE items;'
 	release ../v1 "good v1"
-	local log
 	log=$(cat svc.log)
 	lg_status 1 deploy ../v1 --label v1
 	expect_equal "$(wc -l <<<"$stderr")" 1
-	expect_match "$stderr" "^lastgood: .*database 'main': cannot connect: .*password authentication failed for user \"lg_password\""
+	expect_match "$stderr" "^lastgood: .*database 'main': cannot connect: $pattern"
 	expect_equal "$(cat app/version)" good
 	[ ! -e db/migrations/0001_create_items.up.sql ]
 	expect_equal "$(cat svc.log)" "$log"
 	expect_equal "$(tables)" ""
+}
+
+@test "a wrong password: a one-line error naming the database, exit 1, nothing changed, no secret shown" {
+	owned_by_password_role
+	local url=${LG_TEST_PGURL_PASSWORD%/*}/$DB_NAME wrong=not-the-password-5c2e
+	deploy_cannot_connect '.*password authentication failed for user "lg_password"' \
+		"url: $url" "password: {value: \"$wrong\", secret: true}"
 	expect_no_secret "$wrong"
-	# the password of a url is masked as well
-	pg_stack "url: postgresql://lg_password:$wrong@${url#*@}"
-	lg_status 1 deploy ../v1 --label v1
-	expect_equal "$(wc -l <<<"$stderr")" 1
-	expect_match "$stderr" "database 'main': cannot connect"
+	# the password of a url is masked as well (on a fresh host)
+	cd .. && rm -rf "$HOST" && mkdir "$HOST" && cd "$HOST"
+	deploy_cannot_connect '.*password authentication failed' \
+		"url: postgresql://lg_password:$wrong@${url#*@}"
 	expect_no_secret "$wrong"
 }
 
 @test "an unreachable server: a one-line error naming the database, exit 1, nothing changed" {
 	local port
 	take_port port
-	pg_stack "url: postgresql://postgres@127.0.0.1:$port/$DB_NAME"
-	lg_ok snapshot --label v0
-	lg_ok start
-	migration ../v1 0001 create_items 'CREATE TABLE items(id integer);' 'DROP TABLE items;'
-	release ../v1 "good v1"
-	local log
-	log=$(cat svc.log)
-	lg_status 1 deploy ../v1 --label v1
-	expect_equal "$(wc -l <<<"$stderr")" 1
-	expect_match "$stderr" "^lastgood: .*database 'main': cannot connect: .*127\\.0\\.0\\.1.*$port"
-	expect_equal "$(cat app/version)" good
-	[ ! -e db/migrations/0001_create_items.up.sql ]
-	expect_equal "$(cat svc.log)" "$log"
+	deploy_cannot_connect ".*127\\.0\\.0\\.1.*$port" "url: postgresql://postgres@127.0.0.1:$port/$DB_NAME"
 }
 
 # hold_migration_lock: another session takes lastgood's advisory lock
@@ -393,13 +397,7 @@ lock_held() {
 	at_version_1
 	v2_adds_price ../v2
 	hold_migration_lock
-	local log
-	log=$(cat svc.log)
-	lg_status 75 deploy ../v2 --label v2
-	expect_match "$stderr" "database 'main' is being migrated by another process \\(server process [0-9]+\\)"
-	expect_equal "$(applied)" 1
-	expect_equal "$(cat app/version)" good
-	expect_equal "$(cat svc.log)" "$log"
+	deploy_refused 75 "database 'main' is being migrated by another process \\(server process [0-9]+\\)"
 	# a deploy that changes no schema does not need the lock
 	release ../v3 "good v3"
 	lg_ok deploy ../v3 --label v3
