@@ -1,0 +1,1 @@
+SELECT id, pinned FROM notes WHERE pinned LIMIT 1;
