@@ -214,28 +214,11 @@ static int switch_settle(struct state *st, long op, const char *database, struct
 			     "settle schema switch", err);
 }
 
-/* Whether a step between from and to runs a destructive script. */
-static int needs_backup(struct state *st, const struct schema_db *sdb, struct error *err)
+/* Whether the backup policy asks for a backup before this switch. */
+static int needs_backup(struct state *st, const struct schema_db *sdb)
 {
 	const struct migration_set *sets[] = { &sdb->target, &sdb->live };
-	struct strbuf sql = STRBUF_INIT;
-	int destructive = 0;
-
-	if (sdb->db->backup != DB_BACKUP_DESTRUCTIVE)
-		return sdb->db->backup == DB_BACKUP_ALWAYS;
-	for (long v = sdb->from + 1; v <= sdb->to && !destructive; v++) {
-		const struct migration *m = migration_in(sets, 2, v, 0);
-		if (m && db_read_script(st, m->up, &sql, err) == 0)
-			destructive = migration_destructive(sql.buf);
-	}
-	for (long v = sdb->from; v > sdb->to && !destructive; v--) {
-		const struct migration *m = migration_in(sets + 1, 1, v, 1);
-		if (m && db_read_script(st, m->down, &sql, err) == 0)
-			destructive = migration_destructive(sql.buf);
-	}
-	strbuf_release(&sql);
-	/* a script that cannot be read: back up, the step will fail anyway */
-	return destructive || err->msg[0];
+	return db_backup_wanted(st, sdb->db, sets, 2, sets + 1, 1, sdb->from, sdb->to);
 }
 
 /* Bring db back to the version sw started from: down (or up) scripts
@@ -244,17 +227,7 @@ static int go_back(struct state *st, long op, const struct database *db, struct 
 		   const struct schema_switch *sw, const struct migration_set *const *sets,
 		   size_t nsets, struct error *err)
 {
-	struct error first = ERROR_INIT;
-	if (db_migrate_to(st, op, db, conn, sets, nsets, sw->from_version, 0, &first) == 0)
-		return 0;
-	if (sw->backup && db_backup_restore(st, op, db, conn, sw->backup, err) == 0)
-		return 0;
-	if (!sw->backup)
-		*err = first;
-	error_prefix(err, "database '%s' could not be brought back to version %ld", db->name,
-		     sw->from_version);
-	err->kind = ERROR_ATTENTION;
-	return -1;
+	return db_go_back(st, op, db, conn, sets, nsets, sw->from_version, sw->backup, err);
 }
 
 /* ---- the protocol ---- */
@@ -316,11 +289,8 @@ static int prepare_one(struct state *st, long op, struct schema_db *sdb, long re
 			  "to_version) VALUES(?1, ?2, ?3, ?4)", op, sdb->db->name, sdb->from,
 			  sdb->to, "record schema switch", err) < 0)
 		return -1;
-	int backup = needs_backup(st, sdb, err);
-	if (err->msg[0])
-		error_clear(err);
 	long id;
-	return backup ? db_backup_take(st, op, sdb->db, sdb->conn, sdb->from, release, 0, &id, err)
+	return needs_backup(st, sdb) ? db_backup_take(st, op, sdb->db, sdb->conn, sdb->from, release, 0, &id, err)
 		      : 0;
 }
 
