@@ -48,7 +48,10 @@ static const struct command commands[] = {
 	{ "gc",       cmd_gc,       CMD_CONFIG | CMD_MUTATES, "gc [--keep N]" },
 	{ "fsck",     cmd_fsck,     CMD_CONFIG, "fsck" },
 	{ "rebind",   cmd_rebind,   CMD_CONFIG, "rebind" },
-	{ "db",       cmd_db,       CMD_CONFIG | CMD_STATE, "db status [DB]" },
+	{ "db",       cmd_db,       CMD_CONFIG | CMD_STATE | CMD_LOCKS_ITSELF,
+	  "db status [DB] | db migrate [DB] | db rollback [DB] [--to VERSION] [--restore-backup] | "
+	  "db backup [DB] [--schema-only] | db backups [DB] | db restore [DB] [BACKUP] "
+	  "[--schema-only]" },
 };
 
 static void print_help(FILE *out)

@@ -3,13 +3,24 @@
  *
  *   db status [DB]    applied version, the live release's, pending
  *                     migrations, drift, and what was applied when
+ *   db backups [DB]   the backups kept (read-only, like status)
+ *   db migrate, rollback, backup, restore
+ *                     each an operation under the state lock (the use
+ *                     cases of core/usecase/db.h), reported like every
+ *                     command that changes anything
  */
 #include "cmd/command.h"
+#include "core/usecase/db.h"
 #include "core/usecase/db_status.h"
+#include "util/clock.h"
 #include "util/format.h"
+#include "util/strbuf.h"
 
+#include <errno.h>
+#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static json_t *status_json(const struct db_status *s)
@@ -96,13 +107,183 @@ static int db_status(struct command_context *ctx, int argc, char **argv)
 	return unreadable ? EXIT_FAILED : EXIT_OK;
 }
 
+static json_t *backup_json(const struct db_backup *b)
+{
+	return command_json_pack("{s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:o?, s:s, s:b, s:o}",
+		"id", (json_int_t)b->id, "database", command_json_text(b->database),
+		"created_ms", (json_int_t)b->created_ms,
+		"age_ms", (json_int_t)(clock_wall_ms() - b->created_ms),
+		"size", (json_int_t)b->size, "version", (json_int_t)b->version,
+		"release", (json_int_t)b->release,
+		"operation", b->operation ? json_integer(b->operation) : NULL,
+		"sha256", b->sha256, "schema_only", b->schema_only,
+		"file", command_json_text(b->file));
+}
+
+/* The keys every db command that changes anything adds to its report. */
+static void db_report_json(json_t *out, const struct usecase_report *rep)
+{
+	json_object_update_new(out, command_json_pack("{s:o?, s:I, s:I, s:I, s:o, s:b}",
+		"database", command_json_text(rep->database),
+		"version_before", (json_int_t)rep->db_from, "version_after", (json_int_t)rep->db_to,
+		"release_version", (json_int_t)rep->db_release_version,
+		"backup", rep->backup.id ? backup_json(&rep->backup) : json_null(),
+		"restored", rep->backup_restored != 0));
+}
+
+/* "backup 4 ('main-op7.backup', taken 3m ago at version 2)" */
+static void describe_backup(struct strbuf *sb, const struct db_backup *b)
+{
+	char age[FORMAT_SIZE];
+	strbuf_addf(sb, "backup %ld ('%s', %s, taken %s ago at version %ld)", b->id, b->file,
+		    b->schema_only ? "schema only" : "full",
+		    format_duration(clock_wall_ms() - b->created_ms, age), b->version);
+}
+
+/* The text lines of a db command that changed something, from its
+ * report; returns the exit code. */
+static int db_report_print(struct command_context *ctx, const struct usecase_report *rep)
+{
+	struct strbuf line = STRBUF_INIT;
+	int rc = EXIT_OK;
+
+	if (rep->backup.id) {
+		describe_backup(&line, &rep->backup);
+		if (rep->backup_restored)
+			command_progress(ctx, "database '%s' restored from %s: what was written since "
+					 "it was taken is gone", rep->database, line.buf);
+		else
+			command_progress(ctx, "database '%s': %s taken", rep->database, line.buf);
+	}
+	strbuf_release(&line);
+	if (rep->ending != USECASE_DONE)
+		rc = command_fail(ctx, &rep->error);
+	else if (ctx->opt.json)
+		rc = EXIT_OK;   /* the report says it all */
+	else if (!strcmp(rep->command, "db backup"))
+		printf("%ld\n", rep->backup.id);
+	else if (rep->db_from == rep->db_to && !rep->backup_restored)
+		printf("database '%s' is at version %ld: nothing to do\n", rep->database, rep->db_to);
+	else
+		printf("database '%s': version %ld -> %ld\n", rep->database, rep->db_from, rep->db_to);
+	if (rep->ending == USECASE_DONE && rep->db_to < rep->db_release_version)
+		command_progress(ctx, "the live release's files (release %ld) expect version %ld: "
+				 "'lastgood db migrate' brings the schema up again", rep->live_after,
+				 rep->db_release_version);
+	return rc;
+}
+
+static int parse_long(const char *text, long *v)
+{
+	char *end;
+	errno = 0;
+	*v = strtol(text, &end, 10);
+	return errno || end == text || *end || *v < 0 ? -1 : 0;
+}
+
+/* db migrate|rollback|backup|restore [DB] [BACKUP] [options]: under the
+ * lock, after recover, as the dispatcher does for other changes. */
+static int db_change(struct command_context *ctx, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "to", required_argument, NULL, 't' },
+		{ "restore-backup", no_argument, NULL, 'r' },
+		{ "schema-only", no_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char *const names[] = { "db migrate", "db rollback", "db backup",
+					     "db restore" };
+	void (*const run[])(struct state *, const struct config *, const struct db_request *,
+			    struct usecase_report *) = { usecase_db_migrate, usecase_db_rollback,
+							  usecase_db_backup, usecase_db_restore };
+	/* which options each takes: 't' --to, 'r' --restore-backup, 's' --schema-only */
+	static const char *const takes[] = { "", "tr", "s", "s" };
+	struct db_request req = { .to = -1 };
+	struct usecase_report rep;
+	struct error err = ERROR_INIT;
+	size_t which = 0;
+	int c;
+
+	while (strcmp(argv[0], names[which] + 3))
+		which++;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (c == '?' || !strchr(takes[which], c))
+			return command_usage(ctx, c == '?' ? NULL : "option not taken by this db command");
+		if (c == 't' && parse_long(optarg, &req.to) < 0)
+			return command_usage(ctx, "--to wants a version: a number, 0 or more");
+		req.restore_backup |= c == 'r';
+		req.schema_only |= c == 's';
+	}
+	if (optind < argc)
+		req.database = argv[optind++];
+	if (which == 3 && optind < argc && parse_long(argv[optind++], &req.backup) < 0)
+		return command_usage(ctx, "BACKUP is a backup's number (see 'lastgood db backups')");
+	if (optind < argc)
+		return command_usage(ctx, "unexpected argument");
+	const struct database *db;
+	if (usecase_db_pick(&ctx->cfg, req.database, &db, &err) < 0 ||
+	    command_begin_mutation(ctx, "db", &err) < 0)
+		return command_fail(ctx, &err);
+	usecase_report_init(&rep, names[which], ctx->opt.json);
+	run[which](&ctx->st, &ctx->cfg, &req, &rep);
+	int rc = db_report_print(ctx, &rep);
+	return command_finish_report(ctx, &rep, rc, db_report_json);
+}
+
+/* db backups [DB]: read-only, newest first. */
+static int db_backups(struct command_context *ctx, int argc, char **argv)
+{
+	struct error err = ERROR_INIT;
+	struct db_backup *list = NULL;
+	size_t n = 0;
+	const struct database *db = NULL;
+
+	if (argc > 2)
+		return command_usage(ctx, "db backups takes at most one database name");
+	if (argc == 2 && usecase_db_pick(&ctx->cfg, argv[1], &db, &err) < 0)
+		return command_fail(ctx, &err);
+	if (ctx->have_state && db_backups_list(&ctx->st, db ? db->name : NULL, &list, &n, &err) < 0)
+		return command_fail(ctx, &err);
+	json_t *array = ctx->opt.json ? json_array() : NULL;
+	if (!array && n)
+		printf("%5s  %-12s  %-19s  %8s  %9s  %7s  %7s  %9s  %-11s  %s\n", "ID", "DATABASE",
+		       "WHEN", "AGE", "SIZE", "VERSION", "RELEASE", "OPERATION", "KIND", "FILE");
+	for (size_t i = 0; i < n; i++) {
+		const struct db_backup *b = &list[i];
+		char when[FORMAT_SIZE], age[FORMAT_SIZE], size[FORMAT_SIZE];
+		if (array) {
+			json_array_append_new(array, backup_json(b));
+			continue;
+		}
+		printf("%5ld  %-12s  %-19s  %8s  %9s  %7ld  %7ld  %9ld  %-11s  backups/%s\n", b->id,
+		       b->database, format_time(b->created_ms, when),
+		       format_duration(clock_wall_ms() - b->created_ms, age),
+		       format_bytes(b->size, size), b->version, b->release, b->operation,
+		       b->schema_only ? "schema only" : "full", b->file);
+	}
+	if (array)
+		command_print_json(array);
+	else if (!n)
+		printf("no database backups kept\n");
+	db_backups_free(list, n);
+	return EXIT_OK;
+}
+
 int cmd_db(struct command_context *ctx)
 {
+	static const char *const changes[] = { "migrate", "rollback", "backup", "restore" };
 	int argc = ctx->argc - 1;
 	char **argv = ctx->argv + 1;
 	if (argc < 1)
-		return command_usage(ctx, "db needs a subcommand: status");
+		return command_usage(ctx, "db needs a subcommand: status, migrate, rollback, backup, "
+				     "backups, restore");
 	if (!strcmp(argv[0], "status"))
 		return db_status(ctx, argc, argv);
-	return command_usage(ctx, "unknown db subcommand (known: status)");
+	if (!strcmp(argv[0], "backups"))
+		return db_backups(ctx, argc, argv);
+	for (size_t i = 0; i < sizeof(changes) / sizeof(changes[0]); i++)
+		if (!strcmp(argv[0], changes[i]))
+			return db_change(ctx, argc, argv);
+	return command_usage(ctx, "unknown db subcommand (known: status, migrate, rollback, "
+			     "backup, backups, restore)");
 }

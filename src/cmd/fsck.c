@@ -37,10 +37,19 @@ static void fsck_print_json(const struct fsck_report *rep)
 	json_t *database = command_json_pack("{s:b, s:o, s:I}", "ok", !fsck_database_damaged(rep),
 					     "damage", damage, "more",
 					     (json_int_t)rep->database_more);
-	command_print_json(command_json_pack("{s:b, s:o, s:I, s:I, s:o, s:o?, s:o?}",
-		"ok", rep->nproblems == 0 && !fsck_database_damaged(rep), "database", database,
+	json_t *backups = json_array();
+	for (size_t i = 0; i < rep->nbackup_problems; i++) {
+		const struct fsck_backup_problem *p = &rep->backup_problems[i];
+		json_array_append_new(backups, command_json_pack("{s:I, s:o, s:o, s:o}",
+			"id", (json_int_t)p->id, "database", command_json_text(p->database),
+			"file", command_json_text(p->file), "problem", command_json_text(p->why)));
+	}
+	command_print_json(command_json_pack("{s:b, s:o, s:I, s:I, s:o, s:I, s:o, s:o?, s:o?}",
+		"ok", rep->nproblems == 0 && !rep->nbackup_problems && !fsck_database_damaged(rep),
+		"database", database,
 		"objects", (json_int_t)rep->objects, "releases", (json_int_t)rep->releases,
-		"problems", problems, "repair_note", command_json_text(rep->repair_note),
+		"problems", problems, "backups", (json_int_t)rep->backups,
+		"backup_problems", backups, "repair_note", command_json_text(rep->repair_note),
 		"cache_note", command_json_text(rep->cache_note)));
 }
 
@@ -153,7 +162,7 @@ int cmd_fsck(struct command_context *ctx)
 			return command_fail(ctx, &err);
 		}
 	}
-	int damaged = rep.nproblems || fsck_database_damaged(&rep);
+	int damaged = rep.nproblems || rep.nbackup_problems || fsck_database_damaged(&rep);
 	if (ctx->opt.json) {
 		fsck_print_json(&rep);
 	} else if (!damaged) {
@@ -163,6 +172,11 @@ int cmd_fsck(struct command_context *ctx)
 		fsck_print_database(&rep);
 		for (size_t i = 0; i < rep.nproblems; i++)
 			fsck_print_problem(&rep, &rep.problems[i]);
+		for (size_t i = 0; i < rep.nbackup_problems; i++) {
+			const struct fsck_backup_problem *p = &rep.backup_problems[i];
+			printf("backup %ld of database '%s' (backups/%s): %s\n", p->id, p->database,
+			       p->file, p->why);
+		}
 	}
 	if (fsck_database_damaged(&rep))
 		fprintf(stderr, "lastgood: the state database is damaged: change nothing with "

@@ -30,12 +30,14 @@ static void gc_json(json_t *out, const struct usecase_report *rep)
 	json_t *removed = json_array();
 	for (size_t i = 0; i < rep->gc.nremoved; i++)
 		json_array_append_new(removed, json_integer(rep->gc.removed[i]));
-	json_object_update_new(out, command_json_pack("{s:i, s:o, s:I, s:I, s:I, s:I}",
+	json_object_update_new(out, command_json_pack("{s:i, s:o, s:I, s:I, s:I, s:I, s:I, s:I}",
 				"keep", rep->keep, "releases_removed", removed,
 				"releases_kept", (json_int_t)rep->gc.releases_kept,
 				"objects_removed", (json_int_t)rep->gc.objects_removed,
 				"objects_kept", (json_int_t)rep->gc.objects_kept,
-				"bytes_freed", (json_int_t)rep->gc.bytes_freed));
+				"bytes_freed", (json_int_t)rep->gc.bytes_freed,
+				"backups_removed", (json_int_t)rep->gc.backups_removed,
+				"backup_bytes_freed", (json_int_t)rep->gc.backup_bytes_freed));
 }
 
 int cmd_gc(struct command_context *ctx)
@@ -66,7 +68,7 @@ int cmd_gc(struct command_context *ctx)
 		rc = command_fail(ctx, &rep.error);
 	} else if (ctx->opt.json) {
 		/* the report says it all */
-	} else if (!gc->nremoved && !gc->objects_removed) {
+	} else if (!gc->nremoved && !gc->objects_removed && !gc->backups_removed) {
 		printf("nothing to remove: %ld release%s kept\n", gc->releases_kept,
 		       gc->releases_kept == 1 ? "" : "s");
 	} else {

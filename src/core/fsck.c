@@ -4,6 +4,7 @@
  * objects aside and store again what the live files still hold.
  */
 #include "core/fsck.h"
+#include "core/db/backups.h"
 #include "core/manifest.h"
 #include "core/release.h"
 #include "core/state.h"
@@ -371,6 +372,34 @@ static int fsck_release_order(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* Every recorded database backup against its file: only named, never
+ * moved or removed. */
+static int fsck_check_backups(struct state *st, struct fsck_report *rep, struct error *err)
+{
+	struct db_backup *list;
+	size_t n;
+	int rc = 0;
+
+	if (db_backups_list(st, NULL, &list, &n, err) < 0)
+		return -1;
+	for (size_t i = n; i-- > 0 && rc == 0;) {
+		char *why;
+		rc = db_backup_check(st, &list[i], &why, err);
+		rep->backups++;
+		if (rc == 1) {
+			ALLOC_GROW(rep->backup_problems, rep->nbackup_problems + 1, rep->backup_alloc);
+			struct fsck_backup_problem *p = &rep->backup_problems[rep->nbackup_problems++];
+			p->id = list[i].id;
+			p->database = xstrdup(list[i].database);
+			p->file = xstrdup(list[i].file);
+			p->why = why;
+			rc = 0;
+		}
+	}
+	db_backups_free(list, n);
+	return rc;
+}
+
 int fsck_run(struct state *st, long wait_ms, struct fsck_report *rep, struct error *err)
 {
 	struct fsck_walk w = { st, rep, DIGEST_SET_INIT, DIGEST_SET_INIT };
@@ -384,6 +413,8 @@ int fsck_run(struct state *st, long wait_ms, struct fsck_report *rep, struct err
 	digest_set_sort(&w.corrupt);
 	if (rc == 0)
 		rc = fsck_check_releases(&w, err);
+	if (rc == 0 && !fsck_database_damaged(rep))
+		rc = fsck_check_backups(st, rep, err);
 	/* A damaged database is never written to, and what it says of the
 	 * releases cannot be trusted to repair by. */
 	if (rc == 0 && rep->nproblems && fsck_database_damaged(rep)) {
@@ -431,6 +462,12 @@ void fsck_report_clear(struct fsck_report *rep)
 		free(p->repair_error);
 	}
 	free(rep->problems);
+	for (size_t i = 0; i < rep->nbackup_problems; i++) {
+		free(rep->backup_problems[i].database);
+		free(rep->backup_problems[i].file);
+		free(rep->backup_problems[i].why);
+	}
+	free(rep->backup_problems);
 	fsck_free_strings(rep->database, rep->ndatabase);
 	free(rep->repair_note);
 	free(rep->cache_note);

@@ -18,6 +18,11 @@
  *   for (i < rep.nproblems) ... rep.problems[i] ...
  *   fsck_report_clear(&rep);
  *
+ * Each database backup the state records is checked too: its file must be
+ * there with the size and sha256 recorded when it was taken. One that is
+ * not is named (rep.backup_problems) and left as it is: it may still be
+ * the only copy of what the database held.
+ *
  * A switch does not call fsck: it verifies each object as it copies it
  * into the stage, before any service stops (switch.h).
  *
@@ -73,6 +78,14 @@ struct fsck_problem {
 	int intact_again;           /* whole again by the time fsck held the lock */
 };
 
+/* A database backup (db_backups) whose file is missing or changed. */
+struct fsck_backup_problem {
+	long id;
+	char *database;
+	char *file;                 /* its name in the state folder's backups/ */
+	char *why;                  /* "missing", "... bytes, recorded ...", "sha256 ..." */
+};
+
 /* How many lines of what SQLite reports of a damaged database are kept. */
 #define FSCK_DATABASE_LINES 5
 
@@ -87,9 +100,13 @@ struct fsck_report {
 	long database_more;         /* further lines it gave */
 	char *repair_note;          /* why the store was not repaired, or NULL */
 	char *cache_note;           /* why the stat cache still names damage, or NULL */
+	long backups;               /* database backups checked */
+	struct fsck_backup_problem *backup_problems;  /* left as they are */
+	size_t nbackup_problems;
+	size_t backup_alloc;
 };
 
-#define FSCK_REPORT_INIT { 0, 0, NULL, 0, 0, NULL, 0, 0, NULL, NULL }
+#define FSCK_REPORT_INIT { 0, 0, NULL, 0, 0, NULL, 0, 0, NULL, NULL, 0, NULL, 0, 0 }
 
 int fsck_run(struct state *st, long wait_ms, struct fsck_report *rep, struct error *err);
 /* Whether the state database was found damaged (rep->database says how). */

@@ -4,6 +4,7 @@
  * crash-safe.
  */
 #include "core/gc.h"
+#include "core/db/backups.h"
 #include "core/manifest.h"
 #include "core/operation.h"
 #include "core/release.h"
@@ -175,7 +176,9 @@ static int gc_collect(struct state *st, int keep, int always_sweep,
 	gc_report_clear(report);
 	if (keep < 0)
 		return error_set(err, ERROR_USAGE, "cannot keep %d releases: want 0 or more", keep);
-	if (gc_drop_releases(st, keep, report, err) < 0)
+	if (gc_drop_releases(st, keep, report, err) < 0 ||
+	    db_backups_drop_orphans(st, &report->backups_removed, &report->backup_bytes_freed,
+				    err) < 0)
 		return -1;
 	if (!always_sweep && !report->nremoved)
 		return 0;

@@ -7,7 +7,9 @@
  * names as its from or to release (recover may need either). Then the
  * store is swept: every object that no remaining release's manifest names,
  * nor is a remaining manifest itself, is removed, along with stray
- * temporary objects a crash left in tmp/.
+ * temporary objects a crash left in tmp/. The database backups taken with
+ * a dropped release go with it (file and row); those of kept releases
+ * stay.
  *
  *   struct gc_report rep = GC_REPORT_INIT;
  *   gc_run(&st, cfg.keep_releases, &rep, &err);   under the state lock
@@ -40,9 +42,11 @@ struct gc_report {
 	long objects_kept;
 	long long bytes_freed;
 	int swept;                  /* the store was swept */
+	long backups_removed;       /* database backups of dropped releases */
+	long long backup_bytes_freed;
 };
 
-#define GC_REPORT_INIT { NULL, 0, 0, 0, 0, 0, 0, 0 }
+#define GC_REPORT_INIT { NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
 
 /* keep >= 0: how many of the newest releases to keep besides the pinned
  * ones. Fills *report (cleared first). */

@@ -161,7 +161,47 @@ int db_migrate_to(struct state *st, long op, const struct database *db,
 	return 0;
 }
 
+int db_go_back(struct state *st, long op, const struct database *db, struct db_conn *conn,
+	       const struct migration_set *const *sets, size_t nsets, long from, long backup,
+	       struct error *err)
+{
+	struct error first = ERROR_INIT;
+	if (db_migrate_to(st, op, db, conn, sets, nsets, from, 0, &first) == 0)
+		return 0;
+	if (backup && db_backup_restore(st, op, db, conn, backup, err) == 0)
+		return 0;
+	if (!backup)
+		*err = first;
+	error_prefix(err, "database '%s' could not be brought back to version %ld", db->name, from);
+	err->kind = ERROR_ATTENTION;
+	return -1;
+}
+
 /* ---- backups ---- */
+
+int db_backup_wanted(struct state *st, const struct database *db,
+		     const struct migration_set *const *up_sets, size_t nup,
+		     const struct migration_set *const *down_sets, size_t ndown, long from, long to)
+{
+	struct strbuf sql = STRBUF_INIT;
+	struct error err = ERROR_INIT;
+	int destructive = 0;
+
+	if (db->backup != DB_BACKUP_DESTRUCTIVE)
+		return db->backup == DB_BACKUP_ALWAYS;
+	for (long v = from + 1; v <= to && !destructive; v++) {
+		const struct migration *m = migration_in(up_sets, nup, v, 0);
+		if (m && db_read_script(st, m->up, &sql, &err) == 0)
+			destructive = migration_destructive(sql.buf);
+	}
+	for (long v = from; v > to && !destructive; v--) {
+		const struct migration *m = migration_in(down_sets, ndown, v, 1);
+		if (m && db_read_script(st, m->down, &sql, &err) == 0)
+			destructive = migration_destructive(sql.buf);
+	}
+	strbuf_release(&sql);
+	return destructive || err.msg[0];
+}
 
 static int backup_file_digest(const char *path, char hex[HASH_HEX_SIZE], long long *size,
 			      struct error *err)

@@ -46,6 +46,21 @@ int db_migrate_to(struct state *st, long op, const struct database *db, struct d
 		  const struct migration_set *const *sets, size_t nsets, long to, long release,
 		  struct error *err);
 
+/* Bring db back to version `from` after a move that failed: the scripts
+ * of sets (down or up), else the backup (a db_backups id; 0: none).
+ * ERROR_ATTENTION naming the database when neither works. */
+int db_go_back(struct state *st, long op, const struct database *db, struct db_conn *conn,
+	       const struct migration_set *const *sets, size_t nsets, long from, long backup,
+	       struct error *err);
+
+/* Whether db's backup policy asks for a backup before it moves from
+ * version `from` to `to`: always, never, or (destructive) when an up
+ * script of up_sets or a down script of down_sets to run is destructive;
+ * a script that cannot be read counts as one (its step will fail anyway). */
+int db_backup_wanted(struct state *st, const struct database *db,
+		     const struct migration_set *const *up_sets, size_t nup,
+		     const struct migration_set *const *down_sets, size_t ndown, long from, long to);
+
 /* Back db up (its schema only when schema_only) into the state folder's
  * backups/NAME-opOP.backup, recorded in db_backups with version (as the
  * engine names it: "3", an alembic revision), release and op; *id gets

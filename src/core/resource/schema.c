@@ -136,29 +136,11 @@ static size_t schema_plan(const struct resource_input *in, struct plan *plan,
 	return sp->n;
 }
 
-/* Whether a step between from and to runs a destructive script. */
+/* Whether the backup policy asks for a backup before this switch. */
 static int needs_backup(struct state *st, const struct schema_db *sdb)
 {
-	struct error err = ERROR_INIT;
 	const struct migration_set *sets[] = { &sdb->target, &sdb->live };
-	struct strbuf sql = STRBUF_INIT;
-	int destructive = 0;
-
-	if (sdb->db->backup != DB_BACKUP_DESTRUCTIVE)
-		return sdb->db->backup == DB_BACKUP_ALWAYS;
-	for (long v = sdb->from + 1; v <= sdb->to && !destructive; v++) {
-		const struct migration *m = migration_in(sets, 2, v, 0);
-		if (m && db_read_script(st, m->up, &sql, &err) == 0)
-			destructive = migration_destructive(sql.buf);
-	}
-	for (long v = sdb->from; v > sdb->to && !destructive; v--) {
-		const struct migration *m = migration_in(sets + 1, 1, v, 1);
-		if (m && db_read_script(st, m->down, &sql, &err) == 0)
-			destructive = migration_destructive(sql.buf);
-	}
-	strbuf_release(&sql);
-	/* a script that cannot be read: back up, the step will fail anyway */
-	return destructive || err.msg[0];
+	return db_backup_wanted(st, sdb->db, sets, 2, sets + 1, 1, sdb->from, sdb->to);
 }
 
 /* Bring db back to the version sw started from: down (or up) scripts
@@ -167,18 +149,8 @@ static int go_back(struct state *st, long op, const struct database *db, struct 
 		   const struct schema_switch *sw, const struct migration_set *const *sets,
 		   size_t nsets, struct error *err)
 {
-	struct error first = ERROR_INIT;
-	long from = strtol(sw->from_version, NULL, 10);
-	if (db_migrate_to(st, op, db, conn, sets, nsets, from, 0, &first) == 0)
-		return 0;
-	if (sw->backup && db_backup_restore(st, op, db, conn, sw->backup, err) == 0)
-		return 0;
-	if (!sw->backup)
-		*err = first;
-	error_prefix(err, "database '%s' could not be brought back to version %ld", db->name,
-		     from);
-	err->kind = ERROR_ATTENTION;
-	return -1;
+	return db_go_back(st, op, db, conn, sets, nsets, strtol(sw->from_version, NULL, 10),
+			  sw->backup, err);
 }
 
 /* ---- the protocol ---- */

@@ -22,6 +22,10 @@ void usecase_gc_describe(const struct gc_report *gc, struct strbuf *out)
 		strbuf_addf(out, "%s%ld", i ? ", " : "", gc->removed[i]);
 	strbuf_addf(out, " and %ld object%s (%s)", gc->objects_removed,
 		    gc->objects_removed == 1 ? "" : "s", format_bytes(gc->bytes_freed, freed));
+	if (gc->backups_removed)
+		strbuf_addf(out, ", %ld database backup%s (%s)", gc->backups_removed,
+			    gc->backups_removed == 1 ? "" : "s",
+			    format_bytes(gc->backup_bytes_freed, freed));
 }
 
 void usecase_gc(struct state *st, const struct config *cfg, int keep, struct usecase_report *rep)

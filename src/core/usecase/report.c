@@ -28,6 +28,7 @@ void usecase_report_clear(struct usecase_report *rep)
 		free(rep->services[i].name);
 	free(rep->services);
 	gc_report_clear(&rep->gc);
+	db_backup_clear(&rep->backup);
 	free(rep->left_alone);
 	free(rep->config_written);
 	for (size_t i = 0; i < rep->nrecovered; i++) {

@@ -19,6 +19,7 @@
 #ifndef LG_USECASE_H
 #define LG_USECASE_H
 
+#include "core/db/backups.h"
 #include "core/gc.h"
 #include "core/operation.h"
 #include "core/release.h"
@@ -97,6 +98,12 @@ struct usecase_report {
 	/* gc */
 	int keep;
 	struct gc_report gc;
+	/* db migrate, rollback, backup, restore */
+	const char *database;    /* the config's database acted on */
+	long db_from, db_to;     /* its schema version before and after */
+	long db_release_version; /* the live release's newest migration */
+	struct db_backup backup; /* the backup taken or restored; id 0: none */
+	int backup_restored;     /* backup was restored (else taken) */
 	/* rollback */
 	char *left_alone;        /* entries of the target the config no longer
 	                            lists, quoted, comma-separated; NULL none */

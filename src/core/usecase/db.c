@@ -1,0 +1,435 @@
+/*
+ * The `db` use cases that change a database: migrate, rollback, backup and
+ * restore, each an operation whose steps are the journaled database steps
+ * of core/db/steps.h. A migration run is journaled as a schema switch
+ * (schema_switches), so that `recover` after a crash brings the database
+ * back to where the command started, as it does for a deploy.
+ */
+#include "core/usecase/db.h"
+#include "core/usecase/ending.h"
+#include "core/config.h"
+#include "core/db/db.h"
+#include "core/db/steps.h"
+#include "core/manifest.h"
+#include "core/resource/resource.h"
+#include "core/resource/schema_journal.h"
+#include "core/stack.h"
+#include "core/state.h"
+#include "util/alloc.h"
+#include "util/clock.h"
+#include "util/format.h"
+#include "util/strbuf.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int usecase_db_pick(const struct config *cfg, const char *name, const struct database **db,
+		    struct error *err)
+{
+	if (name) {
+		*db = config_find_database(cfg, name);
+		if (!*db)
+			return error_set(err, ERROR_USAGE, "no database '%s' in %s", name, cfg->path);
+	} else if (cfg->ndatabases == 1) {
+		*db = &cfg->databases[0];
+	} else if (!cfg->ndatabases) {
+		return error_set(err, ERROR_USAGE, "no database in %s", cfg->path);
+	} else {
+		struct strbuf names = STRBUF_INIT;
+		for (size_t i = 0; i < cfg->ndatabases; i++)
+			strbuf_addf(&names, "%s'%s'", i ? ", " : "", cfg->databases[i].name);
+		error_set(err, ERROR_USAGE, "name the database: %s", names.buf);
+		strbuf_release(&names);
+		return -1;
+	}
+	if (!db_engine_of(*db))
+		return error_set(err, ERROR_USAGE, "database '%s' uses the command engine, which the "
+				 "db commands do not drive yet", (*db)->name);
+	return 0;
+}
+
+/* What a db use case works with, from its operation's start to its end. */
+struct db_work {
+	const struct database *db;
+	struct migration_set live;   /* the live release's migrations */
+	struct db_conn *conn;        /* under the migrator lock */
+	long from;                   /* the newest migration applied at the start */
+};
+
+/* Refuse an applied migration whose script the live release holds
+ * otherwise: running scripts next to it would be guesswork. */
+static int check_drift(const struct db_work *w, const struct db_applied *rows, size_t n,
+		       struct error *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct migration *m = migration_set_find(&w->live, rows[i].version);
+		if (m && strcmp(m->up, rows[i].checksum))
+			return error_set(err, ERROR_USAGE, "database '%s': migration %ld (%s) in '%s' "
+					 "changed since it was applied (sha256 %.12s applied, %.12s "
+					 "in the live release)", w->db->name, m->version, m->name,
+					 w->db->migrations_written, rows[i].checksum, m->up);
+	}
+	return 0;
+}
+
+/* Pick the database, begin the operation, read the live release's
+ * migrations, connect under the migrator lock and read what is applied
+ * (refusing drift when migrations are to run). */
+static int work_begin(struct state *st, const struct config *cfg, const struct db_request *req,
+		      int migrating, struct usecase_report *rep, struct db_work *w,
+		      struct error *err)
+{
+	struct db_applied *rows;
+	size_t n;
+
+	memset(w, 0, sizeof(*w));
+	rep->live_before = state_live_release(st);
+	if (usecase_db_pick(cfg, req->database, &w->db, err) < 0)
+		return -1;
+	rep->database = w->db->name;
+	if (operation_begin(st, rep->command, w->db->name, NULL, &rep->op, err) < 0)
+		return -1;
+	if (rep->live_before) {
+		struct manifest m = MANIFEST_INIT;
+		int rc = release_manifest(st, rep->live_before, &m, err);
+		if (rc == 0)
+			rc = migration_set_from_manifest(&m, w->db->migrations, &w->live, err);
+		manifest_free(&m);
+		if (rc < 0)
+			return -1;
+	} else if (migrating) {
+		return error_set(err, ERROR_USAGE, "no live release holds migrations yet: "
+				 "'lastgood deploy' or 'lastgood snapshot' records one");
+	}
+	rep->db_release_version = migration_set_latest(&w->live);
+	if (db_open_locked(w->db, 0, &w->conn, err) < 0 ||
+	    db_engine_of(w->db)->applied(w->conn, &rows, &n, err) < 0)
+		return -1;
+	w->from = rep->db_from = rep->db_to = db_newest_applied(rows, n);
+	int rc = migrating ? check_drift(w, rows, n, err) : 0;
+	db_applied_free(rows, n);
+	return rc;
+}
+
+/* Close the connection, end the operation by rc (err: why it failed) and
+ * fill rep. */
+static void work_end(struct state *st, const struct config *cfg, struct db_work *w, int rc,
+		     struct error *err, struct usecase_report *rep)
+{
+	struct error ignored = ERROR_INIT;
+	if (w->db && w->conn)
+		db_close_locked(w->db, &w->conn);
+	migration_set_free(&w->live);
+	if (rc < 0 && err->kind == ERROR_ATTENTION) {
+		operation_end(st, rep->op, OP_NEEDS_ATTENTION, err->msg, &ignored);
+		usecase_end(st, cfg, rep, USECASE_ATTENTION, OP_NEEDS_ATTENTION, err);
+	} else if (rc < 0 && rep->failure.text) {
+		operation_end(st, rep->op, OP_FAILED, err->msg, &ignored);
+		usecase_end(st, cfg, rep, USECASE_LEFT_FAILING, OP_FAILED, err);
+	} else if (rc < 0) {
+		usecase_fail(st, cfg, rep, err);
+	} else if (operation_end(st, rep->op, OP_OK, NULL, err) < 0) {
+		usecase_end(st, cfg, rep, USECASE_FAILED, OP_RUNNING, err);
+	} else {
+		usecase_end(st, cfg, rep, USECASE_DONE, OP_OK, NULL);
+	}
+}
+
+static int take_backup(struct state *st, struct usecase_report *rep, struct db_work *w,
+		       int schema_only, struct error *err)
+{
+	long id;
+	char *version = xstrfmt("%ld", w->from);
+	int rc = db_backup_take(st, rep->op, w->db, w->conn, version, rep->live_before, schema_only,
+				&id, err);
+	free(version);
+	if (rc < 0)
+		return -1;
+	db_backup_clear(&rep->backup);
+	return db_backup_get(st, id, &rep->backup, err);
+}
+
+/* Move w's database to version `to` with the live release's scripts,
+ * journaled as a schema switch (recover brings it back after a crash), a
+ * backup first when the policy asks; on a failure back to where it
+ * started (down or up scripts, else that backup). */
+static int work_move(struct state *st, struct usecase_report *rep, struct db_work *w, long to,
+		     struct error *err)
+{
+	const struct migration_set *sets[] = { &w->live };
+	const char *name = w->db->name;
+
+	/* journaled as the schema resource's switch, whose recover brings
+	 * it back after a crash */
+	char *from_text = xstrfmt("%ld", w->from), *to_text = xstrfmt("%ld", to);
+	int rc = operation_set_releases(st, rep->op, rep->live_before, rep->live_before, err);
+	if (rc == 0)
+		rc = schema_switch_begin(st, rep->op, resource_schema.name, name, from_text, to_text,
+					 err);
+	if (rc == 0)
+		rc = schema_switch_migrating(st, rep->op, name, err);
+	free(from_text);
+	free(to_text);
+	if (rc < 0)
+		return -1;
+	if (db_backup_wanted(st, w->db, sets, 1, sets, 1, w->from, to))
+		rc = take_backup(st, rep, w, 0, err);
+	if (rc == 0 && db_migrate_to(st, rep->op, w->db, w->conn, sets, 1, to, rep->live_before,
+				     err) < 0) {
+		struct error back = ERROR_INIT;
+		if (db_go_back(st, rep->op, w->db, w->conn, sets, 1, w->from, rep->backup.id,
+			       &back) < 0) {
+			error_undo_failed(err, &back);
+			return -1;   /* left unsettled: recover tries again */
+		}
+		rc = -1;
+	}
+	struct error settle_err = ERROR_INIT;
+	if (schema_switch_settle(st, rep->op, name, &settle_err) < 0 && rc == 0) {
+		*err = settle_err;
+		return -1;
+	}
+	if (rc == 0)
+		rep->db_to = to;
+	return rc;
+}
+
+void usecase_db_migrate(struct state *st, const struct config *cfg, const struct db_request *req,
+			struct usecase_report *rep)
+{
+	struct error err = ERROR_INIT;
+	struct db_work w;
+	int rc = work_begin(st, cfg, req, 1, rep, &w, &err);
+	long to = rep->db_release_version;
+
+	if (rc == 0 && w.from > to)
+		rc = error_set(&err, ERROR_FAILED, "database '%s' is at version %ld, above the live "
+			       "release's migrations (%ld): 'lastgood db rollback' takes it down",
+			       w.db->name, w.from, to);
+	for (long v = w.from + 1; rc == 0 && v <= to; v++)
+		if (!migration_set_find(&w.live, v))
+			rc = error_set(&err, ERROR_FAILED, "database '%s' is at version %ld, but the "
+				       "live release's migrations start at %ld", w.db->name, w.from,
+				       w.live.v[0].version);
+	if (rc == 0 && w.from < to)
+		rc = work_move(st, rep, &w, to, &err);
+	if (rc == 0 && w.from < to) {
+		char *version = xstrfmt("%ld", to);
+		rc = schema_record_version(st, rep->live_before, w.db->name, version, &err);
+		free(version);
+	}
+	work_end(st, cfg, &w, rc, &err, rep);
+}
+
+/* The version the newest good release before the live one ran db with:
+ * recorded, else the newest migration it holds. */
+static int previous_good_version(struct state *st, const struct db_work *w, long live,
+				 long *version, struct error *err)
+{
+	struct release *list;
+	size_t n;
+	long good = 0;
+
+	if (release_list(st, 0, &list, &n, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n && !good; i++)
+		if (list[i].mark == MARK_GOOD && list[i].id < live)
+			good = list[i].id;
+	release_list_free(list, n);
+	if (!good)
+		return error_set(err, ERROR_USAGE, "database '%s': no good release before release %ld "
+				 "to roll back to: give --to VERSION", w->db->name, live);
+	char *recorded = schema_release_version(st, good, w->db->name);
+	if (recorded) {
+		*version = strtol(recorded, NULL, 10);
+		free(recorded);
+		return 0;
+	}
+	struct manifest m = MANIFEST_INIT;
+	struct migration_set set = MIGRATION_SET_INIT;
+	int rc = release_manifest(st, good, &m, err);
+	if (rc == 0)
+		rc = migration_set_from_manifest(&m, w->db->migrations, &set, err);
+	*version = migration_set_latest(&set);
+	migration_set_free(&set);
+	manifest_free(&m);
+	return rc;
+}
+
+/* The newest backup of db of that kind at version (any version: -1), into
+ * *b; 0 when there is none. */
+static int newest_backup(struct state *st, const char *database, long version, int schema_only,
+			 struct db_backup *b, struct error *err)
+{
+	struct db_backup *list;
+	size_t n;
+	if (db_backups_list(st, database, &list, &n, err) < 0)
+		return -1;
+	int found = 0;
+	for (size_t i = 0; i < n && !found; i++)
+		if ((version < 0 || list[i].version == version) && list[i].schema_only == schema_only) {
+			db_backup_copy(b, &list[i]);
+			found = 1;
+		}
+	db_backups_free(list, n);
+	return found;
+}
+
+/* The services of `services:` of db, for stack_stop and stack_start; NULL
+ * when it lists none. */
+static unsigned char *services_of(const struct config *cfg, const struct database *db)
+{
+	if (!db->nservices)
+		return NULL;
+	unsigned char *selected = xcalloc(cfg->nservices ? cfg->nservices : 1, 1);
+	for (size_t i = 0; i < db->nservices; i++) {
+		const struct service *svc = config_find_service(cfg, db->services[i]);
+		if (svc)
+			selected[svc - cfg->services] = 1;
+	}
+	return selected;
+}
+
+/* Restore rep->backup with the database's services stopped, and start
+ * them again whatever the restore did; then read the version it holds. */
+static int restore_stopped(struct state *st, const struct config *cfg, struct db_work *w,
+			   struct usecase_report *rep, struct error *err)
+{
+	unsigned char *selected = services_of(cfg, w->db);
+	struct stack_failure failure = { 0 };
+	struct error start_err = ERROR_INIT;
+	struct db_applied *rows;
+	size_t n;
+
+	int rc = selected ? stack_stop(st, cfg, selected, rep->op, err) : 0;
+	if (rc == 0) {
+		rc = db_backup_restore(st, rep->op, w->db, w->conn, rep->backup.id, err);
+		rep->backup_restored = rc == 0;
+	}
+	int started = selected ? stack_start(st, cfg, selected, rep->op, &failure, &start_err) : 0;
+	free(selected);
+	if (rc == 0 && started < 0) {
+		*err = start_err;
+		rc = -1;
+	} else if (rc == 0 && started > 0) {
+		rep->failure.text = failure.text;
+		rep->failure.at_ms = failure.detected_ms;
+		rep->failure.interrupted = failure.interrupted;
+		rc = error_set(err, ERROR_FAILED, "database '%s' was restored, but %s",
+			       w->db->name, failure.text);
+	} else {
+		free(failure.text);
+	}
+	if (rep->backup_restored &&
+	    db_engine_of(w->db)->applied(w->conn, &rows, &n, &start_err) == 0) {
+		rep->db_to = db_newest_applied(rows, n);
+		db_applied_free(rows, n);
+	}
+	return rc;
+}
+
+/* Why a step down without a down script cannot go on, naming the backup
+ * that --restore-backup would restore when there is one. */
+static int refuse_missing_down(struct state *st, const struct db_work *w, long to, long missing,
+			       struct error *err)
+{
+	struct db_backup b = { 0 };
+	char age[FORMAT_SIZE];
+	int found = newest_backup(st, w->db->name, to, 0, &b, err);
+	if (found < 0)
+		return -1;
+	if (found)
+		error_set(err, ERROR_FAILED, "database '%s' cannot go down from version %ld to %ld: "
+			  "migration %ld has no down script; --restore-backup restores backup %ld "
+			  "('%s', taken %s ago at version %ld), discarding what was written since",
+			  w->db->name, w->from, to, missing, b.id, b.file,
+			  format_duration(clock_wall_ms() - b.created_ms, age), b.version);
+	else
+		error_set(err, ERROR_FAILED, "database '%s' cannot go down from version %ld to %ld: "
+			  "migration %ld has no down script, and no backup at version %ld is kept",
+			  w->db->name, w->from, to, missing, to);
+	db_backup_clear(&b);
+	return -1;
+}
+
+void usecase_db_rollback(struct state *st, const struct config *cfg,
+			 const struct db_request *req, struct usecase_report *rep)
+{
+	struct error err = ERROR_INIT;
+	struct db_work w;
+	long to = req->to, missing = 0;
+	int rc = work_begin(st, cfg, req, 1, rep, &w, &err);
+
+	if (rc == 0 && to < 0)
+		rc = previous_good_version(st, &w, rep->live_before, &to, &err);
+	if (rc == 0 && to > w.from)
+		rc = error_set(&err, ERROR_USAGE, "database '%s' is at version %ld, below %ld: "
+			       "'lastgood db migrate' brings it up", w.db->name, w.from, to);
+	for (long v = w.from; rc == 0 && v > to && !missing; v--) {
+		const struct migration *m = migration_set_find(&w.live, v);
+		if (!m || !m->down[0])
+			missing = v;
+	}
+	if (rc == 0 && missing && !req->restore_backup) {
+		rc = refuse_missing_down(st, &w, to, missing, &err);
+	} else if (rc == 0 && missing) {
+		int found = newest_backup(st, w.db->name, to, 0, &rep->backup, &err);
+		if (found == 0)
+			error_set(&err, ERROR_FAILED, "database '%s': no backup at version %ld to "
+				  "restore", w.db->name, to);
+		rc = found > 0 ? restore_stopped(st, cfg, &w, rep, &err) : -1;
+	} else if (rc == 0 && to < w.from) {
+		rc = work_move(st, rep, &w, to, &err);
+	}
+	work_end(st, cfg, &w, rc, &err, rep);
+}
+
+void usecase_db_backup(struct state *st, const struct config *cfg, const struct db_request *req,
+		       struct usecase_report *rep)
+{
+	struct error err = ERROR_INIT;
+	struct db_work w;
+	int rc = work_begin(st, cfg, req, 0, rep, &w, &err);
+	if (rc == 0)
+		rc = take_backup(st, rep, &w, req->schema_only, &err);
+	work_end(st, cfg, &w, rc, &err, rep);
+}
+
+/* The backup req names (else the newest of its kind), refusing one of
+ * another database or of the other kind. */
+static int restore_pick(struct state *st, const struct db_work *w, const struct db_request *req,
+			struct db_backup *b, struct error *err)
+{
+	if (!req->backup) {
+		int found = newest_backup(st, w->db->name, -1, req->schema_only, b, err);
+		if (found == 0)
+			error_set(err, ERROR_USAGE, "no %sbackup of database '%s' is kept",
+				  req->schema_only ? "schema-only " : "", w->db->name);
+		return found > 0 ? 0 : -1;
+	}
+	if (db_backup_get(st, req->backup, b, err) < 0)
+		return -1;
+	if (strcmp(b->database, w->db->name))
+		return error_set(err, ERROR_USAGE, "backup %ld is of database '%s', not '%s'", b->id,
+				 b->database, w->db->name);
+	if (b->schema_only && !req->schema_only)
+		return error_set(err, ERROR_USAGE, "backup %ld of database '%s' holds the schema "
+				 "only: restore it with --schema-only", b->id, w->db->name);
+	if (!b->schema_only && req->schema_only)
+		return error_set(err, ERROR_USAGE, "backup %ld of database '%s' is a full backup: "
+				 "restore it without --schema-only", b->id, w->db->name);
+	return 0;
+}
+
+void usecase_db_restore(struct state *st, const struct config *cfg, const struct db_request *req,
+			struct usecase_report *rep)
+{
+	struct error err = ERROR_INIT;
+	struct db_work w;
+	int rc = work_begin(st, cfg, req, 0, rep, &w, &err);
+	if (rc == 0)
+		rc = restore_pick(st, &w, req, &rep->backup, &err);
+	if (rc == 0)
+		rc = restore_stopped(st, cfg, &w, rep, &err);
+	work_end(st, cfg, &w, rc, &err, rep);
+}

@@ -1,0 +1,303 @@
+#!/usr/bin/env bats
+# The db commands that change a database, each an operation under the
+# lock: db migrate, db rollback, db backup, db restore; db backups lists
+# what is kept, gc drops the backups of dropped releases, fsck checks
+# them. Real SQLite files; the one service is run by the command manager.
+
+load helpers
+load helpers-services
+
+# migration DIR VERSION NAME UP [DOWN]: DIR/db/migrations/VERSION_NAME.up.sql
+# (and .down.sql).
+migration() {
+	mkdir -p "$1/db/migrations"
+	printf '%s\n' "$4" >"$1/db/migrations/$2_$3.up.sql"
+	[ -z "${5:-}" ] || printf '%s\n' "$5" >"$1/db/migrations/$2_$3.down.sql"
+}
+
+db() { sqlite3 data/app.db "$@"; }
+state() { sqlite3 .lastgood/state.db "$@"; }
+
+applied() {
+	db 'SELECT coalesce(group_concat(version), "") FROM (SELECT version FROM lastgood_migrations ORDER BY version)'
+}
+
+columns() {
+	db "SELECT group_concat(name) FROM pragma_table_info('items')"
+}
+
+# db_stack [EXTRA_DATABASE_YAML]: service app (`true`, healthy while
+# app/version says good) whose files hold db/migrations; database main
+# (SQLite) with app stopped while it is restored. Release 1 (deployed,
+# good) applied migration 1 (items); a row is written.
+db_stack() {
+	mkdir -p app db/migrations data
+	echo good >app/version
+	cat >lastgood.yml <<YML
+policy: {start_timeout: 3s, interval: 50ms, timeout: 2s, retries: 1, stabilize: 0s, stop_timeout: 2s}
+services:
+  app:
+    manager: command
+    start: ["true"]
+    stop: ["true"]
+    files: [app, db/migrations]
+    health:
+      - exec: [grep, -q, good, app/version]
+databases:
+  main:
+    engine: sqlite
+    path: data/app.db
+    migrations: db/migrations
+    backup: ${BACKUP:-always}
+    services: [app]
+${1:-}
+YML
+	migration ../A 0001 create_items \
+		'CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT NOT NULL);' 'DROP TABLE items;'
+	lg_ok deploy ../A --label A
+	db "INSERT INTO items(name) VALUES('written on A')"
+}
+
+# pending_price: migration 2 (a column price) added to the live files and
+# recorded as the live release, not applied.
+pending_price() {
+	migration . 0002 add_price 'ALTER TABLE items ADD COLUMN price INTEGER;' \
+		"${1-ALTER TABLE items DROP COLUMN price;}"
+	lg_ok snapshot --label B
+}
+
+backups() { state 'SELECT count(*) FROM db_backups'; }
+
+@test "db migrate applies the live release's pending migrations after a backup, and records the version" {
+	db_stack
+	pending_price
+	local before
+	before=$(backups)
+	lg_ok db migrate
+	expect_equal "$output" "database 'main': version 1 -> 2"
+	expect_equal "$(applied)" 1,2
+	expect_equal "$(columns)" id,name,price
+	expect_equal "$(db 'SELECT name FROM items')" "written on A"
+	expect_equal "$(backups)" $((before + 1))
+	expect_equal "$(state "SELECT version FROM db_backups ORDER BY id DESC LIMIT 1")" 1
+	expect_equal "$(state "SELECT version FROM release_schemas WHERE release = $(live_release) AND database = 'main'")" 2
+	lg_ok show "$(lg --json history | jq -r '.[0].id')"
+	expect_match "$output" "db migrate"
+	expect_match "$output" "back up +main"
+	expect_match "$output" "migrate +main 2 add_price"
+	# nothing left to do: said, exit 0, no backup
+	lg_ok db migrate main
+	expect_equal "$output" "database 'main' is at version 2: nothing to do"
+	expect_equal "$(backups)" $((before + 1))
+}
+
+@test "db migrate --json prints one report object" {
+	db_stack
+	pending_price
+	lg_ok --json db migrate
+	expect_equal "$(jq -r .command <<<"$output")" "db migrate"
+	expect_equal "$(jq -r .result <<<"$output")" ok
+	expect_equal "$(jq -r .database <<<"$output")" main
+	expect_equal "$(jq -r '[.version_before, .version_after, .release_version] | @csv' <<<"$output")" 1,2,2
+	expect_equal "$(jq -r .backup.version <<<"$output")" 1
+	expect_equal "$(jq -r .restored <<<"$output")" false
+}
+
+@test "a failing migration: db migrate goes back to where it started, exit 1" {
+	db_stack
+	migration . 0002 add_price 'ALTER TABLE items ADD COLUMN price INTEGER;' \
+		'ALTER TABLE items DROP COLUMN price;'
+	migration . 0003 broken 'INSERT INTO no_such_table VALUES(1);'
+	lg_ok snapshot --label B
+	lg_status 1 db migrate
+	expect_match "$stderr" "no_such_table"
+	expect_equal "$(applied)" 1
+	expect_equal "$(columns)" id,name
+	expect_equal "$(db 'SELECT name FROM items')" "written on A"
+	lg_ok show "$(lg --json history | jq -r '.[0].id')"
+	expect_match "$output" "migrate down +main 2 add_price"
+	[ -z "$(state "SELECT version FROM release_schemas WHERE release = $(live_release)")" ]
+}
+
+@test "db rollback --to goes down with the live release's down scripts and says the files expect more" {
+	db_stack
+	pending_price
+	lg_ok db migrate
+	db "UPDATE items SET price = 3"
+	lg_ok db rollback --to 1
+	expect_equal "$output" "database 'main': version 2 -> 1"
+	expect_match "$stderr" "the live release's files \\(release $(live_release)\\) expect version 2"
+	expect_equal "$(applied)" 1
+	expect_equal "$(columns)" id,name
+	expect_equal "$(db 'SELECT name FROM items')" "written on A"
+	# a version above the applied one is db migrate's
+	lg_status 2 db rollback --to 2
+	expect_match "$stderr" "db migrate"
+}
+
+@test "db rollback without --to goes to the previous good release's version" {
+	db_stack
+	pending_price
+	lg_ok db migrate
+	lg_ok db rollback
+	expect_equal "$(applied)" 1
+}
+
+@test "db rollback with a missing down script refuses, naming the backup; --restore-backup restores it" {
+	db_stack
+	pending_price ''
+	lg_ok db migrate
+	db "INSERT INTO items(name, price) VALUES('written on B', 5)"
+	lg_status 1 db rollback --to 1
+	expect_match "$stderr" "migration 2 has no down script"
+	expect_match "$stderr" "--restore-backup restores backup [0-9]+ \\('main-op[0-9]+.backup', taken .* ago at version 1\\)"
+	expect_equal "$(applied)" 1,2
+	expect_equal "$(db 'SELECT count(*) FROM items')" 2
+	lg_ok db rollback --to 1 --restore-backup
+	expect_match "$stderr" "restored from backup [0-9]+ .*taken .* ago at version 1"
+	expect_equal "$(applied)" 1
+	expect_equal "$(columns)" id,name
+	expect_equal "$(db 'SELECT name FROM items')" "written on A"
+	lg_ok show "$(lg --json history | jq -r '.[0].id')"
+	expect_match "$output" "stop +app"
+	expect_match "$output" "restore +main"
+	expect_match "$output" "start +app"
+}
+
+@test "db rollback with a missing down script and no backup at that version refuses either way" {
+	BACKUP=destructive db_stack
+	pending_price ''
+	lg_ok db migrate
+	lg_status 1 db rollback --to 1
+	expect_match "$stderr" "migration 2 has no down script, and no backup at version 1 is kept"
+	lg_status 1 db rollback --to 1 --restore-backup
+	expect_match "$stderr" "no backup at version 1 to restore"
+	expect_equal "$(applied)" 1,2
+}
+
+@test "db backup takes a backup with the live release; db backups lists it" {
+	db_stack
+	lg_ok db backup
+	local id=$output
+	lg_ok db backup --schema-only
+	lg_ok db backups
+	expect_match "${lines[0]}" "ID +DATABASE +WHEN +AGE +SIZE +VERSION +RELEASE +OPERATION +KIND +FILE"
+	expect_match "$output" "main .* 1 +$(live_release) .* full +backups/main-op"
+	expect_match "$output" "schema only"
+	lg_ok --json db backups main
+	# the deploy's, then these two, newest first
+	expect_equal "$(jq length <<<"$output")" 3
+	expect_equal "$(jq -r '.[1].id' <<<"$output")" "$id"
+	expect_equal "$(jq -r '.[1] | [.database, .version, .release, .schema_only] | @csv' <<<"$output")" \
+		"\"main\",1,$(live_release),false"
+	expect_equal "$(jq -r '.[0].schema_only' <<<"$output")" true
+	[ -f ".lastgood/backups/$(jq -r '.[1].file' <<<"$output")" ]
+	expect_equal "$(jq -r '.[1].size' <<<"$output")" \
+		"$(stat -c %s ".lastgood/backups/$(jq -r '.[1].file' <<<"$output")")"
+	expect_equal "$(stat -c %a .lastgood/backups)" 700
+	lg_ok --json db backup
+	expect_equal "$(jq -r .command <<<"$output")" "db backup"
+	expect_equal "$(jq -r .backup.schema_only <<<"$output")" false
+}
+
+@test "db restore brings back the rows of the newest backup, the database's services stopped around it" {
+	db_stack
+	lg_ok db backup
+	db "DELETE FROM items"
+	db "CREATE TABLE junk(x)"
+	lg_ok db restore
+	expect_match "$stderr" "restored from backup [0-9]+ .*: what was written since it was taken is gone"
+	expect_equal "$(db 'SELECT name FROM items')" "written on A"
+	expect_equal "$(db "SELECT count(*) FROM sqlite_master WHERE name = 'junk'")" 0
+	lg_ok show "$(lg --json history | jq -r '.[0].id')"
+	expect_match "$output" "stop +app"
+	expect_match "$output" "restore +main"
+	expect_match "$output" "start +app"
+	lg_ok --json db restore main
+	expect_equal "$(jq -r .restored <<<"$output")" true
+	expect_equal "$(jq -r .command <<<"$output")" "db restore"
+}
+
+@test "db restore refuses a backup of the other kind, another database's, or an unknown one (exit 2)" {
+	db_stack
+	lg_ok db backup
+	local full=$output
+	lg_ok db backup --schema-only
+	local schema=$output
+	db "DELETE FROM items"
+	lg_status 2 db restore main "$full" --schema-only
+	expect_match "$stderr" "backup $full of database 'main' is a full backup: restore it without --schema-only"
+	lg_status 2 db restore main "$schema"
+	expect_match "$stderr" "backup $schema of database 'main' holds the schema only: restore it with --schema-only"
+	lg_status 2 db restore main 99
+	expect_match "$stderr" "no backup 99 is recorded"
+	expect_equal "$(db 'SELECT count(*) FROM items')" 0
+	lg_status 2 --json db restore main 99
+	expect_equal "$(jq -r .error.kind <<<"$output")" usage
+}
+
+@test "a database must be named among several; an unknown one is a usage error" {
+	db_stack '  other:
+    engine: sqlite
+    path: data/other.db
+    migrations: db/migrations/other'
+	lg_status 2 db backup
+	expect_match "$stderr" "name the database: 'main', 'other'"
+	lg_status 2 db migrate nosuch
+	expect_match "$stderr" "no database 'nosuch'"
+	lg_status 2 db backups nosuch
+	lg_status 2 db rollback main --schema-only
+	lg_ok db backup other
+}
+
+@test "gc removes the backups of the releases it drops and keeps the others" {
+	db_stack
+	lg_ok db backup              # with A
+	echo "good 2" >app/version
+	lg_ok snapshot
+	lg_ok db backup              # with the release after A
+	echo "good 3" >app/version
+	lg_ok snapshot
+	lg_ok start                  # the live release is good: A is not the newest good
+	lg_ok db backup
+	local live kept dropped
+	live=$(live_release)
+	kept=$(state "SELECT file FROM db_backups WHERE release = $live")
+	dropped=$(state "SELECT file FROM db_backups WHERE release != $live AND release != 0")
+	# the deploy's (with the release recorded before A) too
+	expect_equal "$(wc -w <<<"$dropped")" 3
+	lg_ok --json gc --keep 0
+	expect_equal "$(jq -r .backups_removed <<<"$output")" "$(wc -w <<<"$dropped")"
+	[ "$(jq -r .backup_bytes_freed <<<"$output")" -gt 0 ]
+	local f
+	for f in $dropped; do [ ! -e ".lastgood/backups/$f" ]; done
+	[ -f ".lastgood/backups/$kept" ]
+	expect_equal "$(state 'SELECT group_concat(DISTINCT release) FROM db_backups WHERE release != 0')" "$live"
+	lg_ok gc
+	expect_equal "$output" "nothing to remove: 1 release kept"
+}
+
+@test "fsck names a changed and a missing backup, exit 1, and leaves them" {
+	db_stack
+	lg_ok db backup
+	lg_ok db backup --schema-only
+	lg_ok fsck
+	local changed missing
+	changed=$(state 'SELECT file FROM db_backups WHERE schema_only = 0 ORDER BY id DESC LIMIT 1')
+	missing=$(state 'SELECT file FROM db_backups WHERE schema_only = 1')
+	printf x >>".lastgood/backups/$changed"
+	rm ".lastgood/backups/$missing"
+	lg_status 1 fsck
+	expect_match "$output" "backup [0-9]+ of database 'main' \\(backups/$changed\\): [0-9]+ bytes, recorded"
+	expect_match "$output" "backup [0-9]+ of database 'main' \\(backups/$missing\\): missing"
+	[ -f ".lastgood/backups/$changed" ]
+	expect_equal "$(backups)" 3
+	lg_status 1 --json fsck
+	expect_equal "$(jq -r .ok <<<"$output")" false
+	expect_equal "$(jq -r '.backup_problems | length' <<<"$output")" 2
+	# the recorded size, other bytes
+	truncate -s -2 ".lastgood/backups/$changed"
+	printf y >>".lastgood/backups/$changed"
+	lg_status 1 fsck
+	expect_match "$output" "backups/$changed\\): sha256"
+}
