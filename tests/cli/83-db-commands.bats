@@ -6,57 +6,9 @@
 
 load helpers
 load helpers-services
+load helpers-databases
 
-# migration DIR VERSION NAME UP [DOWN]: DIR/db/migrations/VERSION_NAME.up.sql
-# (and .down.sql).
-migration() {
-	mkdir -p "$1/db/migrations"
-	printf '%s\n' "$4" >"$1/db/migrations/$2_$3.up.sql"
-	[ -z "${5:-}" ] || printf '%s\n' "$5" >"$1/db/migrations/$2_$3.down.sql"
-}
-
-db() { sqlite3 data/app.db "$@"; }
 state() { sqlite3 .lastgood/state.db "$@"; }
-
-applied() {
-	db 'SELECT coalesce(group_concat(version), "") FROM (SELECT version FROM lastgood_migrations ORDER BY version)'
-}
-
-columns() {
-	db "SELECT group_concat(name) FROM pragma_table_info('items')"
-}
-
-# db_stack [EXTRA_DATABASE_YAML]: service app (`true`, healthy while
-# app/version says good) whose files hold db/migrations; database main
-# (SQLite) with app stopped while it is restored. Release 1 (deployed,
-# good) applied migration 1 (items); a row is written.
-db_stack() {
-	mkdir -p app db/migrations data
-	echo good >app/version
-	cat >lastgood.yml <<YML
-policy: {start_timeout: 3s, interval: 50ms, timeout: 2s, retries: 1, stabilize: 0s, stop_timeout: 2s}
-services:
-  app:
-    manager: command
-    start: ["true"]
-    stop: ["true"]
-    files: [app, db/migrations]
-    health:
-      - exec: [grep, -q, good, app/version]
-databases:
-  main:
-    engine: sqlite
-    path: data/app.db
-    migrations: db/migrations
-    backup: ${BACKUP:-always}
-    services: [app]
-${1:-}
-YML
-	migration ../A 0001 create_items \
-		'CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT NOT NULL);' 'DROP TABLE items;'
-	lg_ok deploy ../A --label A
-	db "INSERT INTO items(name) VALUES('written on A')"
-}
 
 # pending_price: migration 2 (a column price) added to the live files and
 # recorded as the live release, not applied.
@@ -69,7 +21,7 @@ pending_price() {
 backups() { state 'SELECT count(*) FROM db_backups'; }
 
 @test "db migrate applies the live release's pending migrations after a backup, and records the version" {
-	db_stack
+	sqlite_stack
 	pending_price
 	local before
 	before=$(backups)
@@ -92,7 +44,7 @@ backups() { state 'SELECT count(*) FROM db_backups'; }
 }
 
 @test "db migrate --json prints one report object" {
-	db_stack
+	sqlite_stack
 	pending_price
 	lg_ok --json db migrate
 	expect_equal "$(jq -r .command <<<"$output")" "db migrate"
@@ -104,7 +56,7 @@ backups() { state 'SELECT count(*) FROM db_backups'; }
 }
 
 @test "a failing migration: db migrate goes back to where it started, exit 1" {
-	db_stack
+	sqlite_stack
 	migration . 0002 add_price 'ALTER TABLE items ADD COLUMN price INTEGER;' \
 		'ALTER TABLE items DROP COLUMN price;'
 	migration . 0003 broken 'INSERT INTO no_such_table VALUES(1);'
@@ -120,7 +72,7 @@ backups() { state 'SELECT count(*) FROM db_backups'; }
 }
 
 @test "db rollback --to goes down with the live release's down scripts and says the files expect more" {
-	db_stack
+	sqlite_stack
 	pending_price
 	lg_ok db migrate
 	db "UPDATE items SET price = 3"
@@ -136,7 +88,7 @@ backups() { state 'SELECT count(*) FROM db_backups'; }
 }
 
 @test "db rollback without --to goes to the previous good release's version" {
-	db_stack
+	sqlite_stack
 	pending_price
 	lg_ok db migrate
 	lg_ok db rollback
@@ -144,7 +96,7 @@ backups() { state 'SELECT count(*) FROM db_backups'; }
 }
 
 @test "db rollback with a missing down script refuses, naming the backup; --restore-backup restores it" {
-	db_stack
+	sqlite_stack
 	pending_price ''
 	lg_ok db migrate
 	db "INSERT INTO items(name, price) VALUES('written on B', 5)"
@@ -165,7 +117,7 @@ backups() { state 'SELECT count(*) FROM db_backups'; }
 }
 
 @test "db rollback with a missing down script and no backup at that version refuses either way" {
-	BACKUP=destructive db_stack
+	BACKUP=destructive sqlite_stack
 	pending_price ''
 	lg_ok db migrate
 	lg_status 1 db rollback --to 1
@@ -176,7 +128,7 @@ backups() { state 'SELECT count(*) FROM db_backups'; }
 }
 
 @test "db backup takes a backup with the live release; db backups lists it" {
-	db_stack
+	sqlite_stack
 	lg_ok db backup
 	local id=$output
 	lg_ok db backup --schema-only
@@ -201,7 +153,7 @@ backups() { state 'SELECT count(*) FROM db_backups'; }
 }
 
 @test "db restore brings back the rows of the newest backup, the database's services stopped around it" {
-	db_stack
+	sqlite_stack
 	lg_ok db backup
 	db "DELETE FROM items"
 	db "CREATE TABLE junk(x)"
@@ -219,7 +171,7 @@ backups() { state 'SELECT count(*) FROM db_backups'; }
 }
 
 @test "db restore refuses a backup of the other kind, another database's, or an unknown one (exit 2)" {
-	db_stack
+	sqlite_stack
 	lg_ok db backup
 	local full=$output
 	lg_ok db backup --schema-only
@@ -237,7 +189,7 @@ backups() { state 'SELECT count(*) FROM db_backups'; }
 }
 
 @test "a database must be named among several; an unknown one is a usage error" {
-	db_stack '  other:
+	sqlite_stack '  other:
     engine: sqlite
     path: data/other.db
     migrations: db/migrations/other'
@@ -251,7 +203,7 @@ backups() { state 'SELECT count(*) FROM db_backups'; }
 }
 
 @test "gc removes the backups of the releases it drops and keeps the others" {
-	db_stack
+	sqlite_stack
 	lg_ok db backup              # with A
 	echo "good 2" >app/version
 	lg_ok snapshot
@@ -278,7 +230,7 @@ backups() { state 'SELECT count(*) FROM db_backups'; }
 }
 
 @test "fsck names a changed and a missing backup, exit 1, and leaves them" {
-	db_stack
+	sqlite_stack
 	lg_ok db backup
 	lg_ok db backup --schema-only
 	lg_ok fsck

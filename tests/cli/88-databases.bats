@@ -8,6 +8,7 @@
 
 load helpers
 load helpers-services
+load helpers-databases
 
 # db_stack: api on API_PORT, healthy version 1, its files holding
 # db/migrations (none yet); database main (SQLite, data/app.db) with api
@@ -35,30 +36,11 @@ db_stack() {
 	} >lastgood.yml
 }
 
-# migration DIR VERSION NAME UP [DOWN]: DIR/db/migrations/VERSION_NAME.up.sql
-# (and .down.sql).
-migration() {
-	mkdir -p "$1/db/migrations"
-	printf '%s\n' "$4" >"$1/db/migrations/$2_$3.up.sql"
-	[ -z "${5:-}" ] || printf '%s\n' "$5" >"$1/db/migrations/$2_$3.down.sql"
-}
-
 # copy_migrations DIR: the live migrations into the deploy SOURCE DIR (an
 # entry is replaced whole: the new release holds the old ones too).
 copy_migrations() {
 	mkdir -p "$1/db"
 	cp -a db/migrations "$1/db/"
-}
-
-db() { sqlite3 data/app.db "$@"; }
-
-# applied: the versions lastgood_migrations holds, comma-separated.
-applied() {
-	db 'SELECT coalesce(group_concat(version), "") FROM (SELECT version FROM lastgood_migrations ORDER BY version)'
-}
-
-columns() {
-	db "SELECT group_concat(name) FROM pragma_table_info('items')"
 }
 
 # at_version_1: releases 1 (no migration) and 2 (migration 1: items),
@@ -183,33 +165,10 @@ v2_adds_price() {
 	expect_equal "$(version_at "$API_PORT")" 1
 }
 
-# cmd_stack: a stack whose one service is `true` (command manager), healthy
-# while app/version says good; its files hold db/migrations; release A
-# has migration 1 applied and a row in it; ../B brings migration 2.
+# cmd_stack: sqlite_stack; ../B brings migration 2 and a good app.
 cmd_stack() {
-	mkdir -p app db/migrations data
-	echo good >app/version
-	cat >lastgood.yml <<'YML'
-policy: {start_timeout: 3s, interval: 50ms, timeout: 2s, retries: 1, stabilize: 0s, stop_timeout: 2s}
-services:
-  app:
-    manager: command
-    start: ["true"]
-    stop: ["true"]
-    files: [app, db/migrations]
-    health:
-      - exec: [grep, -q, good, app/version]
-databases:
-  main:
-    engine: sqlite
-    path: data/app.db
-    migrations: db/migrations
-    services: [app]
-YML
-	migration ../A 0001 create_items \
-		'CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT NOT NULL);' 'DROP TABLE items;'
-	lg_ok deploy ../A --label A
-	db "INSERT INTO items(name) VALUES('written on A')"
+	sqlite_stack
+	mkdir -p ../B
 	cp -a db ../B/
 	mkdir -p ../B/app
 	echo "good B" >../B/app/version
@@ -230,14 +189,16 @@ on_one_release() {
 	expect_equal "$(db 'SELECT name FROM items')" "written on A"
 }
 
-@test "killed at any sync of a deploy with a migration, recover leaves files and schema on one release" {
-	cmd_stack
-	lg_ok stop
+# kill_sweep ENDED: from the host as it is (its services stopped),
+# `deploy ../B --label B` killed at each of its fdatasync and fsync calls
+# in turn, each time from a fresh copy, then `recover`; ENDED (a function)
+# prints A or B, where the host ended, or fails saying what is wrong. Every
+# point must kill it, and both endings must be seen.
+kill_sweep() {
+	local ended=$1 call total n rc where tried=0 killed=0 ended_a=0 ended_b=0 on
 	cd .. && cp -a "$HOST" start && cd "$HOST"
 	ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" strace -qq -o ../trace \
 		-e trace=fdatasync,fsync "$LG_REAL" -q deploy ../B --label B
-	on_one_release
-	local call total n rc where tried=0 killed=0 ended_a=0 ended_b=0
 	# strace counts each call on its own
 	for call in fdatasync fsync; do
 		total=$(grep -c "^$call(" ../trace)
@@ -250,19 +211,26 @@ on_one_release() {
 			[ "$rc" != 137 ] || killed=$((killed + 1))
 			lg -q recover >../recover.out 2>&1 ||
 				{ echo "$where: recover failed: $(cat ../recover.out)" >&2; return 1; }
-			on_one_release
-			if [ "$(cat app/version)" = good ]; then
-				ended_a=$((ended_a + 1))
-			else
-				ended_b=$((ended_b + 1))
-			fi
+			on=$("$ended") || return 1
+			if [ "$on" = A ]; then ended_a=$((ended_a + 1)); else ended_b=$((ended_b + 1)); fi
 		done
 	done
-	# every point killed it, and the sweep saw both outcomes
 	echo "# $tried points, $killed kills: ended on A $ended_a, on B $ended_b" >&3
 	[ "$tried" -gt 20 ]
 	expect_equal "$killed" "$tried"
 	[ "$ended_a" -gt 0 ] && [ "$ended_b" -gt 0 ]
+}
+
+# sqlite_ended: A or B for cmd_stack's host, when files and schema agree.
+sqlite_ended() {
+	on_one_release || return 1
+	if [ "$(cat app/version)" = good ]; then echo A; else echo B; fi
+}
+
+@test "killed at any sync of a deploy with a migration, recover leaves files and schema on one release" {
+	cmd_stack
+	lg_ok stop
+	kill_sweep sqlite_ended
 }
 
 @test "db status shows the version, the pending migrations and drift, in text and JSON" {
@@ -330,16 +298,7 @@ restore) cp "$2" "$db" ;;
 esac
 TOOL
 	chmod +x migtool
-	cat >lastgood.yml <<'YML'
-policy: {start_timeout: 3s, interval: 50ms, timeout: 2s, retries: 1, stabilize: 0s, stop_timeout: 2s}
-services:
-  app:
-    manager: command
-    start: ["true"]
-    stop: ["true"]
-    files: [app, tool/versions]
-    health:
-      - exec: [grep, -q, good, app/version]
+	{ app_yaml tool/versions; cat <<'YML'; } >lastgood.yml
 databases:
   legacy:
     engine: command
@@ -405,35 +364,20 @@ tool_version() { sqlite3 data/tool.db 'SELECT coalesce(max(v), "") FROM tool_ver
 	expect_match "$output" "restore +legacy"
 }
 
+# tool_ended: A or B for tool_stack's host, when files and the tool's
+# version agree.
+tool_ended() {
+	case "$(cat app/version)/$(tool_version)" in
+	good/1) echo A ;;
+	"good B/2") echo B ;;
+	*) echo "$where: files say '$(cat app/version)', the tool '$(tool_version)'" >&2
+		return 1 ;;
+	esac
+}
+
 @test "killed at any sync of a deploy with a command database, recover leaves files and the tool's version on one release" {
 	tool_stack
 	echo "good B" >../B/app/version
 	lg_ok stop
-	cd .. && cp -a "$HOST" start && cd "$HOST"
-	ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" strace -qq -o ../trace \
-		-e trace=fdatasync,fsync "$LG_REAL" -q deploy ../B --label B
-	local call total n rc where tried=0 killed=0 ended_a=0 ended_b=0
-	for call in fdatasync fsync; do
-		total=$(grep -c "^$call(" ../trace)
-		for n in $(seq 1 "$total"); do
-			cd .. && rm -rf "$HOST" && cp -a start "$HOST" && cd "$HOST"
-			rc=0
-			LG=$LG_REAL kill_at "$call" "$n" deploy ../B --label B || rc=$?
-			where="deploy killed at $call $n of $total (exit $rc)"
-			tried=$((tried + 1))
-			[ "$rc" != 137 ] || killed=$((killed + 1))
-			lg -q recover >../recover.out 2>&1 ||
-				{ echo "$where: recover failed: $(cat ../recover.out)" >&2; return 1; }
-			case "$(cat app/version)/$(tool_version)" in
-			good/1) ended_a=$((ended_a + 1)) ;;
-			"good B/2") ended_b=$((ended_b + 1)) ;;
-			*) echo "$where: files say '$(cat app/version)', the tool '$(tool_version)'" >&2
-				return 1 ;;
-			esac
-		done
-	done
-	echo "# $tried points, $killed kills: ended on A $ended_a, on B $ended_b" >&3
-	[ "$tried" -gt 20 ]
-	expect_equal "$killed" "$tried"
-	[ "$ended_a" -gt 0 ] && [ "$ended_b" -gt 0 ]
+	kill_sweep tool_ended
 }
