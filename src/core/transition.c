@@ -178,11 +178,12 @@ static void transition_free(struct transition *t)
 }
 
 /* The steps between live and target, in the order they run. */
-static void transition_plan_switch(const struct config *cfg, const struct manifest *live,
+static void transition_plan_switch(struct state *st, const struct config *cfg,
+				   const struct manifest *live,
 				   long live_id, const struct manifest *target, long target_id,
 				   const unsigned char *selected, struct transition *t)
 {
-	struct resource_input in = { .cfg = cfg, .live = live, .target = target,
+	struct resource_input in = { .st = st, .cfg = cfg, .live = live, .target = target,
 				     .live_id = live_id, .target_id = target_id };
 
 	memset(t, 0, sizeof(*t));
@@ -224,7 +225,8 @@ static void transition_build(struct state *st, const struct config *cfg,
 			     const struct transition_request *req, struct transition *t)
 {
 	long preferred = preferred_release(st, req);
-	transition_plan_switch(cfg, req->live, req->live_id, req->target, preferred, req->selected,
+	transition_plan_switch(st, cfg, req->live, req->live_id, req->target, preferred,
+			       req->selected,
 			       t);
 	t->preferred = preferred;
 	if (!t->preferred && !release_reusable(st, req->target, req->meta))
@@ -499,7 +501,7 @@ static int transition_go_back(struct state *st, const struct config *cfg, long o
 	if (kept)
 		return transition_revert(st, cfg, op, req->live_id, changed, report, err);
 
-	transition_plan_switch(cfg, req->target, report->to_id, req->live, req->live_id, NULL,
+	transition_plan_switch(st, cfg, req->target, report->to_id, req->live, req->live_id, NULL,
 			       &back);
 	rc = resources_prepare(st, cfg, op, &back, err);
 	if (rc == 0)
@@ -545,7 +547,7 @@ int transition_revert_releases(struct state *st, const struct config *cfg, long 
 	report->to_id = from_id;
 	if (release_manifest(st, from_id, &from, err) == 0 &&
 	    release_manifest(st, back_to, &back, err) == 0) {
-		transition_plan_switch(cfg, &from, from_id, &back, back_to, NULL, &t);
+		transition_plan_switch(st, cfg, &from, from_id, &back, back_to, NULL, &t);
 		rc = transition_revert(st, cfg, op, back_to, t.changed, report, err);
 		transition_free(&t);
 	}

@@ -381,3 +381,32 @@ tool_ended() {
 	lg_ok stop
 	kill_sweep tool_ended
 }
+
+@test "an online migration runs before the services stop; the way back still takes it down" {
+	cmd_stack
+	printf -- '-- lastgood: online\nALTER TABLE items ADD COLUMN price INTEGER;\n' \
+		>../B/db/migrations/0002_add_price.up.sql
+	# B fails: its online migration ran before app stopped, and the way
+	# back takes it down
+	echo bad >../B/app/version
+	lg_status 3 deploy ../B --label B
+	expect_equal "$(applied)" 1
+	expect_equal "$(columns)" id,name
+	lg_ok show "$(lg --json history | jq -r '.[0].id')"
+	local migrate stop
+	migrate=$(grep -En "migrate +main 2 add_price" <<<"$output" | head -n 1 | cut -d: -f1)
+	stop=$(grep -En " stop +app" <<<"$output" | head -n 1 | cut -d: -f1)
+	[ -n "$migrate" ] || { echo "no migrate step in: $output" >&2; return 1; }
+	[ -n "$stop" ] || { echo "no stop step in: $output" >&2; return 1; }
+	[ "$migrate" -lt "$stop" ] || { echo "migrate at line $migrate, stop at $stop" >&2; return 1; }
+	expect_match "$output" "migrate down +main 2 add_price"
+	# a migration without the mark runs with the services stopped
+	printf 'ALTER TABLE items ADD COLUMN price INTEGER;\n' >../B/db/migrations/0002_add_price.up.sql
+	echo "good B" >../B/app/version
+	lg_ok deploy ../B --label B2
+	lg_ok show "$(lg --json history | jq -r '.[0].id')"
+	migrate=$(grep -En "migrate +main 2 add_price" <<<"$output" | head -n 1 | cut -d: -f1)
+	stop=$(grep -En " stop +app" <<<"$output" | head -n 1 | cut -d: -f1)
+	[ "$migrate" -gt "$stop" ] || { echo "migrate at line $migrate, stop at $stop" >&2; return 1; }
+	expect_equal "$(applied)" 1,2
+}

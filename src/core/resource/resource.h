@@ -61,6 +61,7 @@ struct state;
 
 /* What a resource plans from: the live release and the target. */
 struct resource_input {
+	struct state *st;            /* to read the store (a script's first line) */
 	const struct config *cfg;
 	const struct manifest *live;
 	const struct manifest *target;

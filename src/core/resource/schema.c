@@ -54,6 +54,8 @@ struct schema_db {
 	struct error parse_err;      /* a release's migrations did not parse */
 	struct db_conn *conn;        /* from prepare to the end of commit */
 	long from, to;               /* applied when prepared; the target's newest */
+	long at;                     /* applied now */
+	int moved;                   /* this switch ran a migration of it */
 };
 
 struct schema_plan {
@@ -79,6 +81,24 @@ static int sets_differ(const struct migration_set *a, const struct migration_set
 		if (a->v[i].version != b->v[i].version || strcmp(a->v[i].up, b->v[i].up))
 			return 1;
 	return 0;
+}
+
+/* The newest version up from `at` (towards `to`) that may run while the
+ * old release still runs: each up script on the way begins with
+ * `-- lastgood: online` (additive: the old code tolerates it). */
+static long online_to(struct state *st, const struct migration_set *target, long at, long to)
+{
+	struct strbuf sql = STRBUF_INIT;
+	struct error ignored = ERROR_INIT;
+	while (at < to) {
+		const struct migration *m = migration_set_find(target, at + 1);
+		if (!m || db_read_script(st, m->up, &sql, &ignored) < 0 ||
+		    !(migration_flags(sql.buf) & MIGRATION_ONLINE))
+			break;
+		at++;
+	}
+	strbuf_release(&sql);
+	return at;
 }
 
 static size_t schema_plan(const struct resource_input *in, struct plan *plan,
@@ -115,12 +135,14 @@ static size_t schema_plan(const struct resource_input *in, struct plan *plan,
 			plan_add(plan, STEP_BACKUP, PLAN_PREPARE, db->name, i);
 		long live_v = migration_set_latest(&sdb->live);
 		long target_v = migration_set_latest(&sdb->target);
+		long online_v = online_to(in->st, &sdb->target, live_v, target_v);
 		for (size_t k = 0; k < sdb->target.n; k++) {
 			const struct migration *m = &sdb->target.v[k];
 			if (m->version <= live_v)
 				continue;
 			char *target = db_step_target(db, m);
-			plan_add(plan, STEP_MIGRATE, PLAN_COMMIT, target, i);
+			plan_add(plan, STEP_MIGRATE, m->version <= online_v ? PLAN_PREPARE : PLAN_COMMIT,
+				 target, i);
 			free(target);
 		}
 		for (size_t k = sdb->live.n; k-- > 0;) {
@@ -200,7 +222,7 @@ static int prepare_one(struct state *st, long op, struct schema_db *sdb, long re
 		return -1;
 	if (e->applied(sdb->conn, &rows, &n, err) < 0)
 		return -1;
-	sdb->from = db_newest_applied(rows, n);
+	sdb->from = sdb->at = db_newest_applied(rows, n);
 	sdb->to = migration_set_latest(&sdb->target);
 	int unreachable = check_reachable(sdb, rows, n, err);
 	db_applied_free(rows, n);
@@ -223,20 +245,6 @@ static void close_all(struct schema_plan *sp)
 {
 	for (size_t i = 0; i < sp->n; i++)
 		db_close_locked(sp->dbs[i].db, &sp->dbs[i].conn);
-}
-
-static int schema_prepare(struct state *st, long op, void *data, struct error *err)
-{
-	struct schema_plan *sp = data;
-	long release = schema_op_release(st, op, 0);
-	for (size_t i = 0; i < sp->n; i++)
-		if (prepare_one(st, op, &sp->dbs[i], release, err) < 0) {
-			/* nothing ran: the switches are settled as they are */
-			schema_switches_settle_unstarted(st, op);
-			close_all(sp);
-			return -1;
-		}
-	return 0;
 }
 
 static int schema_check(struct state *st, long op, void *data, long live_id, struct error *err)
@@ -266,30 +274,59 @@ static void commit_go_back(struct state *st, long op, struct schema_db *sdb, str
 		error_undo_failed(err, &back_err);
 }
 
-/* Run every database's migrations. On a failure every database this
- * commit changed goes back before it returns (resource.h). */
-static int schema_commit(struct state *st, long op, void *data, struct error *err)
+/* Run the migrations of every database up to its target (online: only
+ * those that may run while the old release runs). On a failure every
+ * database this switch moved goes back before it returns (resource.h). */
+static int migrate_all(struct state *st, long op, struct schema_plan *sp, int online,
+		       struct error *err)
 {
-	struct schema_plan *sp = data;
 	long release = schema_op_release(st, op, 1);
-	size_t touched = 0;      /* databases this commit may have changed */
 	int rc = 0;
 
 	for (size_t i = 0; i < sp->n && rc == 0; i++) {
 		struct schema_db *sdb = &sp->dbs[i];
 		const struct migration_set *sets[] = { &sdb->target, &sdb->live };
-		if (sdb->from == sdb->to)
+		long to = online ? online_to(st, &sdb->target, sdb->at, sdb->to) : sdb->to;
+		if (sdb->at == to)
 			continue;
 		rc = schema_switch_migrating(st, op, sdb->db->name, err);
 		if (rc == 0) {
-			touched = i + 1;
-			rc = db_migrate_to(st, op, sdb->db, sdb->conn, sets, 2, sdb->to, release, err);
+			sdb->moved = 1;
+			rc = db_migrate_to(st, op, sdb->db, sdb->conn, sets, 2, to, release, err);
 		}
+		if (rc == 0)
+			sdb->at = to;
 	}
 	if (rc < 0)
-		while (touched-- > 0)
-			if (sp->dbs[touched].from != sp->dbs[touched].to)
-				commit_go_back(st, op, &sp->dbs[touched], err);
+		for (size_t i = sp->n; i-- > 0;)
+			if (sp->dbs[i].moved)
+				commit_go_back(st, op, &sp->dbs[i], err);
+	return rc;
+}
+
+/* Connect, check, journal and back up each database, then run the
+ * migrations that may run before the services stop. */
+static int schema_prepare(struct state *st, long op, void *data, struct error *err)
+{
+	struct schema_plan *sp = data;
+	long release = schema_op_release(st, op, 0);
+	int rc = 0;
+	for (size_t i = 0; i < sp->n && rc == 0; i++)
+		rc = prepare_one(st, op, &sp->dbs[i], release, err);
+	if (rc == 0)
+		rc = migrate_all(st, op, sp, 1, err);
+	if (rc < 0) {
+		/* nothing ran, or it went back: settled as they are */
+		schema_switches_settle_unstarted(st, op);
+		close_all(sp);
+	}
+	return rc;
+}
+
+static int schema_commit(struct state *st, long op, void *data, struct error *err)
+{
+	struct schema_plan *sp = data;
+	int rc = migrate_all(st, op, sp, 0, err);
 	close_all(sp);
 	return rc;
 }
