@@ -12,15 +12,39 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static void releases_print_json(struct command_context *ctx, const struct release *list,
-				size_t n, long live)
+/* The databases' versions release id ran with, as an object: rows
+ * sorted by release. */
+static json_t *schemas_json(const struct release_schema *rows, size_t n, long id)
 {
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (rows[mid].release < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	json_t *object = json_object();
+	for (; lo < n && rows[lo].release == id; lo++)
+		json_object_set_new(object, rows[lo].database, command_json_text(rows[lo].version));
+	return object;
+}
+
+static int releases_print_json(struct command_context *ctx, const struct release *list,
+			       size_t n, long live, struct error *err)
+{
+	struct release_schema *schemas = NULL;
+	size_t nschemas = 0;
+	if (n && release_schemas(&ctx->st, list[n - 1].id, list[0].id, &schemas, &nschemas,
+				 err) < 0)
+		return -1;
 	json_t *array = json_array();
 	for (size_t i = 0; i < n; i++) {
 		const struct release *r = &list[i];
 		char *former = release_former_label(&ctx->st, r->id);
 		json_array_append_new(array, command_json_pack("{s:I, s:o, s:I, s:o?, s:o?, s:o?, "
-							       "s:o?, s:o?, s:s?, s:I, s:I, s:I, s:b}",
+							       "s:o?, s:o?, s:s?, s:I, s:I, s:I, s:b, "
+							       "s:o}",
 			"id", (json_int_t)r->id, "digest", command_json_text(r->digest),
 			"created_ms", (json_int_t)r->created_ms, "label", command_json_text(r->label),
 			"former_label", command_json_text(former),
@@ -28,10 +52,13 @@ static void releases_print_json(struct command_context *ctx, const struct releas
 			"actor", command_json_text(r->actor),
 			"mark", r->mark ? release_mark_name(r->mark) : NULL,
 			"files", (json_int_t)r->files, "size", (json_int_t)r->size,
-			"added", (json_int_t)r->added, "live", r->id == live));
+			"added", (json_int_t)r->added, "live", r->id == live,
+			"schemas", schemas_json(schemas, nschemas, r->id)));
 		free(former);
 	}
+	release_schemas_free(schemas, nschemas);
 	command_print_json(array);
+	return 0;
 }
 
 /* A release that gave its label up to a retry shows it as "(was v2)". */
@@ -73,9 +100,12 @@ int cmd_releases(struct command_context *ctx)
 		live = state_live_release(&ctx->st);
 	}
 	shown = limit && n > (size_t)limit ? (size_t)limit : n;
-	if (ctx->opt.json)
-		releases_print_json(ctx, list, shown, live);
-	else if (n)
+	if (ctx->opt.json) {
+		if (releases_print_json(ctx, list, shown, live, &err) < 0) {
+			release_list_free(list, n);
+			return command_fail(ctx, &err);
+		}
+	} else if (n)
 		releases_print_table(ctx, list, shown, live);
 	else
 		printf("no releases recorded yet; run 'lastgood snapshot'\n");

@@ -623,3 +623,42 @@ int release_delete(struct state *st, long id, struct error *err)
 	}
 	return 0;
 }
+
+int release_schemas(struct state *st, long from, long to, struct release_schema **list,
+		    size_t *n, struct error *err)
+{
+	sqlite3_stmt *stmt;
+	size_t alloc = 0;
+	*list = NULL;
+	*n = 0;
+	if (state_prepare(st, "SELECT release, database, version FROM release_schemas "
+			  "WHERE release BETWEEN ? AND ? ORDER BY release, database", &stmt, err) < 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, from);
+	sqlite3_bind_int64(stmt, 2, to);
+	int rc;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		ALLOC_GROW(*list, *n + 1, alloc);
+		struct release_schema *r = &(*list)[(*n)++];
+		r->release = (long)sqlite3_column_int64(stmt, 0);
+		r->database = xstrdup((const char *)sqlite3_column_text(stmt, 1));
+		r->version = xstrdup((const char *)sqlite3_column_text(stmt, 2));
+	}
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE) {
+		release_schemas_free(*list, *n);
+		*list = NULL;
+		*n = 0;
+		return state_db_error(st, "read schema versions", err);
+	}
+	return 0;
+}
+
+void release_schemas_free(struct release_schema *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(list[i].database);
+		free(list[i].version);
+	}
+	free(list);
+}

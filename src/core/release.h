@@ -82,6 +82,18 @@ int release_get(struct state *st, long id, struct release *r, struct error *err)
 int release_list(struct state *st, int limit, struct release **list, size_t *n,
 		 struct error *err);
 void release_list_free(struct release *list, size_t n);
+
+/* The schema version a release ran a database with (release_schemas). */
+struct release_schema {
+	long release;
+	char *database;
+	char *version;                  /* as its engine names it */
+};
+/* Every recorded one of releases from..to (inclusive), by release then
+ * database. */
+int release_schemas(struct state *st, long from, long to, struct release_schema **list,
+		    size_t *n, struct error *err);
+void release_schemas_free(struct release_schema *list, size_t n);
 void release_clear(struct release *r);
 int release_set_mark(struct state *st, long id, enum release_mark mark, struct error *err);
 const char *release_mark_name(enum release_mark mark);

@@ -80,6 +80,11 @@ v2_adds_price() {
 	expect_equal "$(db 'SELECT checksum FROM lastgood_migrations WHERE version = 2')" \
 		"$(sha db/migrations/0002_add_price.up.sql)"
 	expect_equal "$(db 'SELECT release FROM lastgood_migrations WHERE version = 2')" "$(live_release)"
+	# the release records the version it runs with; the one before, its own
+	lg_ok --json releases
+	expect_equal "$(jq -r '.[] | select(.live) | .schemas.main' <<<"$output")" 2
+	expect_equal "$(jq -r '.[] | select(.label == "v1") | .schemas.main' <<<"$output")" 1
+	expect_equal "$(jq -r '.[] | select(.label == "v0") | .schemas | length' <<<"$output")" 0
 	# the journal names each migration
 	lg_ok show "$(lg --json history | jq -r '.[0].id')"
 	expect_match "$output" "migrate +main 2 add_price"
