@@ -31,7 +31,7 @@ static const struct command commands[] = {
 	  "[--no-auto-rollback] [--reason R]" },
 	{ "rollback", cmd_rollback,
 	  CMD_CONFIG | CMD_STATE | CMD_LOCKS_ITSELF | CMD_LIVE_FILES | CMD_FALLBACK,
-	  "rollback [REF] [--services a,b] [--dry-run] [--force] [--config] [--reason R]" },
+	  "rollback [REF] [--services a,b] [--dry-run] [--force] [--config] [--restore-backup] [--reason R]" },
 	{ "start",    cmd_start,    CMD_CONFIG | CMD_MUTATES, "start [--services a,b]" },
 	{ "stop",     cmd_stop,     CMD_CONFIG | CMD_MUTATES, "stop [--services a,b]" },
 	{ "restart",  cmd_restart,  CMD_CONFIG | CMD_MUTATES, "restart [--services a,b] [--reason R]" },

@@ -21,6 +21,7 @@ struct rollback_args {
 	int dry_run;
 	int force;
 	int config;              /* --config: the target's config file too */
+	int restore_backup;      /* --restore-backup */
 };
 
 static int is_back_ref(const char *arg)
@@ -41,6 +42,7 @@ static int rollback_parse(struct command_context *ctx, struct rollback_args *arg
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "force", no_argument, NULL, 'f' },
 		{ "config", no_argument, NULL, 'c' },
+		{ "restore-backup", no_argument, NULL, 'b' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, argc = 0, rc = 0;
@@ -61,6 +63,7 @@ static int rollback_parse(struct command_context *ctx, struct rollback_args *arg
 		case 'n': args->dry_run = 1; break;
 		case 'f': args->force = 1; break;
 		case 'c': args->config = 1; break;
+		case 'b': args->restore_backup = 1; break;
 		default: rc = -1;
 		}
 	}
@@ -125,14 +128,15 @@ static void print_step(struct command_context *ctx, const struct plan_step *step
 /* The plan, printed: the very steps a real run walks, in order (--json:
  * each step's kind and target as the journal will record them). */
 static int rollback_print_plan(struct command_context *ctx, long target_id,
-			       const unsigned char *selected, int config, struct error *err)
+			       const unsigned char *selected, const struct rollback_args *args,
+			       struct error *err)
 {
 	struct plan plan = PLAN_INIT;
 	struct strbuf left_alone = STRBUF_INIT;
 	long live_id;
 
-	if (usecase_rollback_plan(&ctx->st, &ctx->cfg, target_id, selected, config, &plan,
-				  &left_alone, &live_id, err) < 0) {
+	if (usecase_rollback_plan(&ctx->st, &ctx->cfg, target_id, selected, args->config,
+				  args->restore_backup, &plan, &left_alone, &live_id, err) < 0) {
 		strbuf_release(&left_alone);
 		return -1;
 	}
@@ -198,7 +202,7 @@ int cmd_rollback(struct command_context *ctx)
 			rc = error_set(&err, ERROR_FAILED, "nothing to roll back: no release recorded");
 		else if ((rc = usecase_rollback_target(&ctx->st, args.ref, args.force, &target_id,
 						       &err)) == 0)
-			rc = rollback_print_plan(ctx, target_id, selected, args.config, &err);
+			rc = rollback_print_plan(ctx, target_id, selected, &args, &err);
 		free(selected);
 		return rc < 0 ? command_fail(ctx, &err) : EXIT_OK;
 	}
@@ -209,6 +213,7 @@ int cmd_rollback(struct command_context *ctx)
 	struct rollback_request req = {
 		.ref = args.ref, .services = args.services, .selected = selected,
 		.reason = args.reason, .force = args.force, .config = args.config,
+		.restore_backup = args.restore_backup,
 		.config_path = ctx->opt.config_path, .state_dir = ctx->opt.state_dir,
 		.config_unloaded = ctx->recorded_config != 0,
 	};

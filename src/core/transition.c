@@ -178,19 +178,16 @@ static void transition_free(struct transition *t)
 }
 
 /* The steps between live and target, in the order they run. */
-static void transition_plan_switch(struct state *st, const struct config *cfg,
-				   const struct manifest *live,
-				   long live_id, const struct manifest *target, long target_id,
+static void transition_plan_switch(const struct resource_input *in,
 				   const unsigned char *selected, struct transition *t)
 {
-	struct resource_input in = { .st = st, .cfg = cfg, .live = live, .target = target,
-				     .live_id = live_id, .target_id = target_id };
+	const struct config *cfg = in->cfg;
 
 	memset(t, 0, sizeof(*t));
 	t->data = xcalloc(resource_kind_count, sizeof(*t->data));
 	t->changed = xcalloc(cfg->nservices ? cfg->nservices : 1, 1);
 	for (size_t k = 0; k < resource_kind_count; k++)
-		t->n += resource_kinds[k]->plan(&in, &t->plan, t->changed, &t->data[k]);
+		t->n += resource_kinds[k]->plan(in, &t->plan, t->changed, &t->data[k]);
 	if (t->n == 0) {
 		/* Nothing to switch: the selected services are still started
 		 * or judged, so the report says what is true. */
@@ -225,9 +222,12 @@ static void transition_build(struct state *st, const struct config *cfg,
 			     const struct transition_request *req, struct transition *t)
 {
 	long preferred = preferred_release(st, req);
-	transition_plan_switch(st, cfg, req->live, req->live_id, req->target, preferred,
-			       req->selected,
-			       t);
+	struct resource_input in = {
+		.st = st, .cfg = cfg, .live = req->live, .target = req->target,
+		.live_id = req->live_id, .target_id = preferred,
+		.restore_backup = req->restore_backup,
+	};
+	transition_plan_switch(&in, req->selected, t);
 	t->preferred = preferred;
 	if (!t->preferred && !release_reusable(st, req->target, req->meta))
 		plan_add(&t->plan, STEP_RECORD_TARGET, PLAN_RECORD, NULL, 0);
@@ -501,8 +501,13 @@ static int transition_go_back(struct state *st, const struct config *cfg, long o
 	if (kept)
 		return transition_revert(st, cfg, op, req->live_id, changed, report, err);
 
-	transition_plan_switch(st, cfg, req->target, report->to_id, req->live, req->live_id, NULL,
-			       &back);
+	/* going back on its own after a failure: a database that cannot go
+	 * down is restored without asking */
+	struct resource_input in = {
+		.st = st, .cfg = cfg, .live = req->target, .target = req->live,
+		.live_id = report->to_id, .target_id = req->live_id, .restore_backup = 1,
+	};
+	transition_plan_switch(&in, NULL, &back);
 	rc = resources_prepare(st, cfg, op, &back, err);
 	if (rc == 0)
 		rc = stack_stop(st, cfg, changed, op, err);
@@ -547,7 +552,11 @@ int transition_revert_releases(struct state *st, const struct config *cfg, long 
 	report->to_id = from_id;
 	if (release_manifest(st, from_id, &from, err) == 0 &&
 	    release_manifest(st, back_to, &back, err) == 0) {
-		transition_plan_switch(st, cfg, &from, from_id, &back, back_to, NULL, &t);
+		struct resource_input in = {
+			.st = st, .cfg = cfg, .live = &from, .target = &back,
+			.live_id = from_id, .target_id = back_to, .restore_backup = 1,
+		};
+		transition_plan_switch(&in, NULL, &t);
 		rc = transition_revert(st, cfg, op, back_to, t.changed, report, err);
 		transition_free(&t);
 	}

@@ -89,6 +89,9 @@ struct transition_request {
 	enum transition_on_failure on_failure;
 	int keep_record;         /* leave the operation's from/to as they are
 	                            (recover going back for a dead deploy) */
+	int restore_backup;      /* a database that cannot go down with down
+	                            scripts may be restored from a backup at the
+	                            target's version (discarding later writes) */
 };
 
 /* Where lastgood left the host when it could not go on itself (its state

@@ -415,3 +415,27 @@ tool_ended() {
 	[ "$migrate" -gt "$stop" ] || { echo "migrate at line $migrate, stop at $stop" >&2; return 1; }
 	expect_equal "$(applied)" 1,2
 }
+
+@test "rollback past a migration without a down script needs --restore-backup, and restores the backup" {
+	cmd_stack
+	# migration 2 cannot be undone by a script
+	rm ../B/db/migrations/0002_add_price.down.sql
+	lg_ok deploy ../B --label B
+	db "INSERT INTO items(name) VALUES('written on B')"
+	lg_status 1 rollback A
+	expect_match "$stderr" "database 'main' cannot go down from version 2 to 1: migration 2 has no down script; --restore-backup restores backup [0-9]+ \\('main-op[0-9]+\\.backup', taken .* ago at version 1\\)"
+	expect_equal "$(applied)" 1,2
+	expect_equal "$(cat app/version)" "good B"
+	# the dry run with it names the restore instead of the missing step
+	lg_ok --json rollback A --dry-run --restore-backup
+	expect_equal "$(jq -r '[.steps[] | select(.target == "main") | .kind] | join(",")' <<<"$output")" \
+		"back up,restore"
+	lg_ok rollback A --restore-backup
+	expect_equal "$(applied)" 1
+	expect_equal "$(columns)" id,name
+	expect_equal "$(cat app/version)" good
+	# what was written since the backup is gone, as the refusal said
+	expect_equal "$(db 'SELECT group_concat(name) FROM items')" "written on A"
+	lg_ok show "$(lg --json history | jq -r '.[0].id')"
+	expect_match "$output" "restore +main"
+}

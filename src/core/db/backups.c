@@ -6,7 +6,9 @@
 #include "core/db/backups.h"
 #include "core/state.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 #include "util/error.h"
+#include "util/format.h"
 #include "util/fs.h"
 
 #include <errno.h>
@@ -209,4 +211,43 @@ int db_backup_check(const struct state *st, const struct db_backup *b, char **wh
 		close(fd);
 	free(path);
 	return rc;
+}
+
+int db_backup_newest(struct state *st, const char *database, long version, int schema_only,
+		     struct db_backup *b, struct error *err)
+{
+	struct db_backup *list;
+	size_t n;
+	if (db_backups_list(st, database, &list, &n, err) < 0)
+		return -1;
+	int found = 0;
+	for (size_t i = 0; i < n && !found; i++)
+		if ((version < 0 || list[i].version == version) && list[i].schema_only == schema_only) {
+			db_backup_copy(b, &list[i]);
+			found = 1;
+		}
+	db_backups_free(list, n);
+	return found;
+}
+
+int db_refuse_missing_down(struct state *st, const char *database, long from, long to,
+			   long missing, struct error *err)
+{
+	struct db_backup b = { 0 };
+	char age[FORMAT_SIZE];
+	int found = db_backup_newest(st, database, to, 0, &b, err);
+	if (found < 0)
+		return -1;
+	if (found)
+		error_set(err, ERROR_FAILED, "database '%s' cannot go down from version %ld to %ld: "
+			  "migration %ld has no down script; --restore-backup restores backup %ld "
+			  "('%s', taken %s ago at version %ld), discarding what was written since",
+			  database, from, to, missing, b.id, b.file,
+			  format_duration(clock_wall_ms() - b.created_ms, age), b.version);
+	else
+		error_set(err, ERROR_FAILED, "database '%s' cannot go down from version %ld to %ld: "
+			  "migration %ld has no down script, and no backup at version %ld is kept",
+			  database, from, to, missing, to);
+	db_backup_clear(&b);
+	return -1;
 }

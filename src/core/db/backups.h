@@ -49,6 +49,17 @@ void db_backup_copy(struct db_backup *to, const struct db_backup *b);
 /* The backup's file in the state folder (caller frees). */
 char *db_backup_path(const struct state *st, const struct db_backup *b);
 
+/* The newest backup of database of that kind (schema_only or whole)
+ * holding version (any version: -1), into *b (the caller clears it): 1
+ * found, 0 none, -1 err. */
+int db_backup_newest(struct state *st, const char *database, long version, int schema_only,
+		     struct db_backup *b, struct error *err);
+/* The error of a way down from `from` to `to` that migration `missing`
+ * without a down script stops: naming the backup --restore-backup would
+ * restore, and its age, or saying none is kept. Returns -1. */
+int db_refuse_missing_down(struct state *st, const char *database, long from, long to,
+			   long missing, struct error *err);
+
 /* Remove the backups whose release is no longer recorded (gc dropped
  * it): each row first, then its file, so that a crash leaves at worst a
  * file no row names, never a row without its file. *removed and *bytes

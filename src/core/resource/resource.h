@@ -67,6 +67,7 @@ struct resource_input {
 	const struct manifest *target;
 	long live_id;                /* 0: nothing recorded is live */
 	long target_id;              /* 0: the target is a new release */
+	int restore_backup;          /* transition_request's */
 };
 
 struct resource_kind {

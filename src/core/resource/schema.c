@@ -33,6 +33,7 @@
 #include "core/resource/resource.h"
 #include "core/resource/schema_journal.h"
 #include "core/config.h"
+#include "core/db/backups.h"
 #include "core/db/db.h"
 #include "core/db/steps.h"
 #include "core/manifest.h"
@@ -55,6 +56,8 @@ struct schema_db {
 	struct db_conn *conn;        /* from prepare to the end of commit */
 	long from, to;               /* applied when prepared; the target's newest */
 	long at;                     /* applied now */
+	long restore;                /* a backup at the target's version to restore
+	                                instead of migrating down (restore_backup) */
 	int moved;                   /* this switch ran a migration of it */
 };
 
@@ -101,6 +104,25 @@ static long online_to(struct state *st, const struct migration_set *target, long
 	return at;
 }
 
+/* The backup to restore instead of going down from live_v to target_v
+ * when a down script on the way is missing: the newest whole backup of
+ * the database at target_v; 0 when none is needed or kept. */
+static long restore_instead(struct state *st, const struct schema_db *sdb, long live_v,
+			    long target_v)
+{
+	const struct migration_set *live[] = { &sdb->live };
+	struct db_backup b = { 0 };
+	struct error ignored = ERROR_INIT;
+	long v = live_v;
+	while (v > target_v && migration_in(live, 1, v, 1))
+		v--;
+	if (v == target_v || db_backup_newest(st, sdb->db->name, target_v, 0, &b, &ignored) <= 0)
+		return 0;
+	long id = b.id;
+	db_backup_clear(&b);
+	return id;
+}
+
 static size_t schema_plan(const struct resource_input *in, struct plan *plan,
 			  unsigned char *changed, void **data)
 {
@@ -145,7 +167,10 @@ static size_t schema_plan(const struct resource_input *in, struct plan *plan,
 				 target, i);
 			free(target);
 		}
-		for (size_t k = sdb->live.n; k-- > 0;) {
+		sdb->restore = in->restore_backup ? restore_instead(in->st, sdb, live_v, target_v) : 0;
+		if (sdb->restore)
+			plan_add(plan, STEP_RESTORE, PLAN_COMMIT, db->name, i);
+		for (size_t k = sdb->live.n; !sdb->restore && k-- > 0;) {
 			const struct migration *m = &sdb->live.v[k];
 			if (m->version <= target_v)
 				break;
@@ -180,8 +205,8 @@ static int go_back(struct state *st, long op, const struct database *db, struct 
 /* Refuse, before anything changes, what the switch of sdb could not
  * finish: an applied migration whose script changed, a version the
  * target's migrations cannot reach. */
-static int check_reachable(const struct schema_db *sdb, const struct db_applied *rows, size_t n,
-			   struct error *err)
+static int check_reachable(struct state *st, const struct schema_db *sdb,
+			   const struct db_applied *rows, size_t n, struct error *err)
 {
 	const struct database *db = sdb->db;
 	const struct migration_set *sets[] = { &sdb->target, &sdb->live };
@@ -199,11 +224,9 @@ static int check_reachable(const struct schema_db *sdb, const struct db_applied 
 			return error_set(err, ERROR_FAILED, "database '%s' is at version %ld, but the "
 					 "release's migrations start at %ld", db->name, sdb->from,
 					 sdb->target.n ? sdb->target.v[0].version : 0);
-	for (long v = sdb->from; v > sdb->to; v--)
+	for (long v = sdb->from; !sdb->restore && v > sdb->to; v--)
 		if (!migration_in(sets + 1, 1, v, 1))
-			return error_set(err, ERROR_FAILED, "database '%s' cannot go down from version "
-					 "%ld to %ld: migration %ld has no down script", db->name,
-					 sdb->from, sdb->to, v);
+			return db_refuse_missing_down(st, db->name, sdb->from, sdb->to, v, err);
 	return 0;
 }
 
@@ -224,7 +247,7 @@ static int prepare_one(struct state *st, long op, struct schema_db *sdb, long re
 		return -1;
 	sdb->from = sdb->at = db_newest_applied(rows, n);
 	sdb->to = migration_set_latest(&sdb->target);
-	int unreachable = check_reachable(sdb, rows, n, err);
+	int unreachable = check_reachable(st, sdb, rows, n, err);
 	db_applied_free(rows, n);
 	if (unreachable < 0)
 		return -1;
@@ -274,6 +297,25 @@ static void commit_go_back(struct state *st, long op, struct schema_db *sdb, str
 		error_undo_failed(err, &back_err);
 }
 
+/* Restore the backup the plan chose (at the target's version `to`); the
+ * database must then say it is at to. */
+static int restore_to(struct state *st, long op, const struct schema_db *sdb, long to,
+		      struct error *err)
+{
+	const struct db_engine *e = db_engine_of(sdb->db);
+	struct db_applied *rows;
+	size_t n;
+	if (db_backup_restore(st, op, sdb->db, sdb->conn, sdb->restore, err) < 0 ||
+	    e->applied(sdb->conn, &rows, &n, err) < 0)
+		return -1;
+	long at = db_newest_applied(rows, n);
+	db_applied_free(rows, n);
+	if (at != to)
+		return error_set(err, ERROR_FAILED, "database '%s': backup %ld holds version %ld, "
+				 "not %ld", sdb->db->name, sdb->restore, at, to);
+	return 0;
+}
+
 /* Run the migrations of every database up to its target (online: only
  * those that may run while the old release runs). On a failure every
  * database this switch moved goes back before it returns (resource.h). */
@@ -292,7 +334,9 @@ static int migrate_all(struct state *st, long op, struct schema_plan *sp, int on
 		rc = schema_switch_migrating(st, op, sdb->db->name, err);
 		if (rc == 0) {
 			sdb->moved = 1;
-			rc = db_migrate_to(st, op, sdb->db, sdb->conn, sets, 2, to, release, err);
+			rc = sdb->restore && to < sdb->at
+				? restore_to(st, op, sdb, to, err)
+				: db_migrate_to(st, op, sdb->db, sdb->conn, sets, 2, to, release, err);
 		}
 		if (rc == 0)
 			sdb->at = to;

@@ -256,25 +256,6 @@ static int previous_good_version(struct state *st, const struct db_work *w, long
 	return rc;
 }
 
-/* The newest backup of db of that kind at version (any version: -1), into
- * *b; 0 when there is none. */
-static int newest_backup(struct state *st, const char *database, long version, int schema_only,
-			 struct db_backup *b, struct error *err)
-{
-	struct db_backup *list;
-	size_t n;
-	if (db_backups_list(st, database, &list, &n, err) < 0)
-		return -1;
-	int found = 0;
-	for (size_t i = 0; i < n && !found; i++)
-		if ((version < 0 || list[i].version == version) && list[i].schema_only == schema_only) {
-			db_backup_copy(b, &list[i]);
-			found = 1;
-		}
-	db_backups_free(list, n);
-	return found;
-}
-
 /* The services of `services:` of db, for stack_stop and stack_start; NULL
  * when it lists none. */
 static unsigned char *services_of(const struct config *cfg, const struct database *db)
@@ -328,30 +309,6 @@ static int restore_stopped(struct state *st, const struct config *cfg, struct db
 	return rc;
 }
 
-/* Why a step down without a down script cannot go on, naming the backup
- * that --restore-backup would restore when there is one. */
-static int refuse_missing_down(struct state *st, const struct db_work *w, long to, long missing,
-			       struct error *err)
-{
-	struct db_backup b = { 0 };
-	char age[FORMAT_SIZE];
-	int found = newest_backup(st, w->db->name, to, 0, &b, err);
-	if (found < 0)
-		return -1;
-	if (found)
-		error_set(err, ERROR_FAILED, "database '%s' cannot go down from version %ld to %ld: "
-			  "migration %ld has no down script; --restore-backup restores backup %ld "
-			  "('%s', taken %s ago at version %ld), discarding what was written since",
-			  w->db->name, w->from, to, missing, b.id, b.file,
-			  format_duration(clock_wall_ms() - b.created_ms, age), b.version);
-	else
-		error_set(err, ERROR_FAILED, "database '%s' cannot go down from version %ld to %ld: "
-			  "migration %ld has no down script, and no backup at version %ld is kept",
-			  w->db->name, w->from, to, missing, to);
-	db_backup_clear(&b);
-	return -1;
-}
-
 void usecase_db_rollback(struct state *st, const struct config *cfg,
 			 const struct db_request *req, struct usecase_report *rep)
 {
@@ -371,9 +328,9 @@ void usecase_db_rollback(struct state *st, const struct config *cfg,
 			missing = v;
 	}
 	if (rc == 0 && missing && !req->restore_backup) {
-		rc = refuse_missing_down(st, &w, to, missing, &err);
+		rc = db_refuse_missing_down(st, w.db->name, w.from, to, missing, &err);
 	} else if (rc == 0 && missing) {
-		int found = newest_backup(st, w.db->name, to, 0, &rep->backup, &err);
+		int found = db_backup_newest(st, w.db->name, to, 0, &rep->backup, &err);
 		if (found == 0)
 			error_set(&err, ERROR_FAILED, "database '%s': no backup at version %ld to "
 				  "restore", w.db->name, to);
@@ -401,7 +358,7 @@ static int restore_pick(struct state *st, const struct db_work *w, const struct 
 			struct db_backup *b, struct error *err)
 {
 	if (!req->backup) {
-		int found = newest_backup(st, w->db->name, -1, req->schema_only, b, err);
+		int found = db_backup_newest(st, w->db->name, -1, req->schema_only, b, err);
 		if (found == 0)
 			error_set(err, ERROR_USAGE, "no %sbackup of database '%s' is kept",
 				  req->schema_only ? "schema-only " : "", w->db->name);

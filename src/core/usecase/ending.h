@@ -39,6 +39,7 @@ struct switch_back {
 	 * (recover, going back for a deploy it knows the switch of) */
 	const char *record_as;
 	int keep_record;                 /* transition_request's */
+	int restore_backup;              /* transition_request's */
 };
 /* Switch from what is live to a recorded release and verify, stopping
  * there on failure (there is nothing older to go to). With record_as,

@@ -113,7 +113,7 @@ static int recover_unverified_deploy(struct state *st, const struct config *cfg,
 		/* The record keeps what the deploy set out to do, so a recover
 		 * killed here decides the same way next time. */
 		struct switch_back back = {
-			.target_id = rec->from_release, .keep_record = 1,
+			.target_id = rec->from_release, .keep_record = 1, .restore_backup = 1,
 		};
 		rc = usecase_switch_back(st, cfg, op, &back, NULL, report, err);
 		if (rc == 0 && report->outcome != TRANSITION_OK)

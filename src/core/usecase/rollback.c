@@ -40,7 +40,7 @@ int usecase_switch_back(struct state *st, const struct config *cfg, long op,
 	struct transition_request treq = {
 		.selected = req->selected, .live_id = live_id, .live = &live, .target = to,
 		.preferred = req->target_id, .meta = req->meta, .on_failure = ON_FAILURE_STOP,
-		.keep_record = req->keep_record,
+		.keep_record = req->keep_record, .restore_backup = req->restore_backup,
 	};
 	rc = transition_run(st, cfg, op, &treq, tr, err);
 out:
@@ -51,7 +51,8 @@ out:
 }
 
 int usecase_rollback_plan(struct state *st, const struct config *cfg, long target_id,
-			  const unsigned char *selected, int with_config, struct plan *plan,
+			  const unsigned char *selected, int with_config, int restore_backup,
+			  struct plan *plan,
 			  struct strbuf *left_alone, long *live_id, struct error *err)
 {
 	struct manifest live = MANIFEST_INIT, release = MANIFEST_INIT, target = MANIFEST_INIT;
@@ -70,7 +71,7 @@ int usecase_rollback_plan(struct state *st, const struct config *cfg, long targe
 		plan_add(plan, STEP_LEFT_ALONE, PLAN_RECORD, NULL, 0);
 	struct transition_request req = {
 		.selected = selected, .live_id = *live_id, .live = &live, .target = &target,
-		.preferred = target_id,
+		.preferred = target_id, .restore_backup = restore_backup,
 	};
 	transition_plan(st, cfg, &req, &switch_steps);
 	for (size_t i = 0; i < switch_steps.n; i++) {
@@ -207,7 +208,7 @@ void usecase_rollback(struct state *st, struct config *cfg, const struct rollbac
 	struct release_meta meta = { .reason = reason, .config = cfg };
 	struct switch_back back = {
 		.selected = req->selected, .target_id = target_id, .meta = &meta,
-		.record_as = "rollback",
+		.record_as = "rollback", .restore_backup = req->restore_backup,
 	};
 	struct strbuf left_alone = STRBUF_INIT;
 	memset(&tr, 0, sizeof(tr));

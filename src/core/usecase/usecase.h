@@ -157,6 +157,8 @@ struct rollback_request {
 	const unsigned char *selected;  /* those services (config_select_services) */
 	const char *reason;
 	int force;               /* a release marked bad too */
+	int restore_backup;      /* a database without down scripts may be
+	                            restored from its backup (transition.h) */
 	int config;              /* --config: write the target's config too */
 	const char *config_path; /* the config file it is to become */
 	const char *state_dir;   /* --state-dir, NULL when not given */
@@ -176,7 +178,8 @@ int usecase_rollback_target(struct state *st, const char *ref, int force, long *
  * unrecorded change first. */
 struct plan;
 int usecase_rollback_plan(struct state *st, const struct config *cfg, long target_id,
-			  const unsigned char *selected, int with_config, struct plan *plan,
+			  const unsigned char *selected, int with_config, int restore_backup,
+			  struct plan *plan,
 			  struct strbuf *left_alone, long *live_id, struct error *err);
 
 
