@@ -9,6 +9,8 @@
 
 load helpers
 load helpers-services
+# migration (and SQLite helpers this file redefines for PostgreSQL below)
+load helpers-databases
 load ../lib/postgres
 
 # One server for the file. Without one the tests skip, except under CI,
@@ -73,14 +75,6 @@ columns() {
 tables() {
 	sql -c "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables
 		WHERE schemaname = 'public'"
-}
-
-# migration DIR VERSION NAME UP [DOWN]: DIR/db/migrations/VERSION_NAME.up.sql
-# (and .down.sql).
-migration() {
-	mkdir -p "$1/db/migrations"
-	printf '%s\n' "$4" >"$1/db/migrations/$2_$3.up.sql"
-	[ -z "${5:-}" ] || printf '%s\n' "$5" >"$1/db/migrations/$2_$3.down.sql"
 }
 
 # release DIR VERSION: a deploy SOURCE holding the live migrations and
@@ -220,6 +214,23 @@ last_op_shown() {
 	expect_match "$output" "migrate down +main 2 add_price"
 	expect_match "$output" "restore +main"
 	expect_equal "$(cat app/version)" good
+}
+
+@test "a failing down script of a migration that made a table: the restore leaves the schema of before" {
+	at_version_1
+	release ../v2 "bad v2"
+	migration ../v2 0002 create_prices \
+		'CREATE TABLE prices(item integer, price integer);' \
+		'SELECT * FROM no_such_table;'
+	lg_status 3 deploy ../v2 --label v2
+	expect_equal "$(applied)" 1
+	expect_equal "$(tables)" items,lastgood_migrations
+	expect_equal "$(sql -c 'SELECT name FROM items')" "written before v2"
+	# and the release, fixed, deploys again
+	printf 'DROP TABLE prices;\n' >../v2/db/migrations/0002_create_prices.down.sql
+	echo "good v2" >../v2/app/version
+	lg_ok deploy ../v2 --label v2-fixed
+	expect_equal "$(applied)" 1,2
 }
 
 @test "rollback to an older release migrates down with the live release's down scripts" {

@@ -614,18 +614,129 @@ fail:
 	return -1;
 }
 
+/* The relations file (a custom-format backup) holds, from its table of
+ * contents (`pg_restore --list`: "ID; OID OID TYPE SCHEMA NAME OWNER"),
+ * as "SCHEMA NAME" lines into *names. */
+static int backup_relations(struct db_conn *conn, const char *file, struct strbuf *names,
+			    struct error *err)
+{
+	static const char *const types[] = { "TABLE ", "SEQUENCE ", "VIEW ",
+					     "MATERIALIZED VIEW " };
+	char *program = find_program("pg_restore");
+	char *argv[] = { program, "--list", (char *)file, NULL };
+	struct process_options opts = { .output_max = PROCESS_OUTPUT_ALL };
+	struct strbuf out = STRBUF_INIT;
+	int status = 0;
+	int rc = process_run_with(argv, &opts, &out, &status, err);
+	free(program);
+	if (rc == 0 && status)
+		rc = error_set(err, ERROR_FAILED, "database '%s': cannot list backup '%s' (exit "
+			       "status %d)", conn->name, file, status);
+	for (char *line = out.buf; rc == 0 && line && *line;) {
+		char *end = strchr(line, '\n');
+		if (end)
+			*end = '\0';
+		/* past "ID; OID OID " */
+		char *p = strchr(line, ';');
+		for (int field = 0; p && field < 3; field++)
+			p = strchr(p + 1, ' ');
+		for (size_t t = 0; p && t < sizeof(types) / sizeof(types[0]); t++) {
+			size_t len = strlen(types[t]);
+			/* not "TABLE DATA", "SEQUENCE SET", "SEQUENCE OWNED BY" */
+			if (strncmp(p + 1, types[t], len) || !strncmp(p + 1 + len, "DATA ", 5) ||
+			    !strncmp(p + 1 + len, "SET ", 4) || !strncmp(p + 1 + len, "OWNED ", 6))
+				continue;
+			char schema[256], name[256];
+			if (sscanf(p + 1 + len, "%255s %255s", schema, name) == 2)
+				strbuf_addf(names, "%s %s\n", schema, name);
+			break;
+		}
+		line = end ? end + 1 : NULL;
+	}
+	strbuf_release(&out);
+	return rc;
+}
+
+/* Drop, in one transaction, the relations outside the system schemas and
+ * extensions that `keep` ("SCHEMA NAME" lines) does not name: those made
+ * after the backup was taken. */
+static int drop_relations_but(struct db_conn *conn, const char *keep, struct error *err)
+{
+	static const char sql[] =
+		"SELECT n.nspname, c.relname, c.relkind FROM pg_class c "
+		"JOIN pg_namespace n ON n.oid = c.relnamespace "
+		"WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S') "
+		"AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+		"AND n.nspname NOT LIKE 'pg\\_%' "
+		"AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass "
+		"AND d.objid = c.oid AND d.deptype = 'e')";
+	PGresult *res = PQexec(conn->pg, sql);
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		char *msg = server_message(conn, res);
+		PQclear(res);
+		error_set(err, ERROR_FAILED, "database '%s': cannot list relations: %s", conn->name,
+			  msg);
+		free(msg);
+		return -1;
+	}
+	struct strbuf drop = STRBUF_INIT, line = STRBUF_INIT;
+	for (int r = 0; r < PQntuples(res); r++) {
+		strbuf_reset(&line);
+		strbuf_addf(&line, "\n%s %s\n", PQgetvalue(res, r, 0), PQgetvalue(res, r, 1));
+		struct strbuf within = STRBUF_INIT;
+		strbuf_addf(&within, "\n%s", keep);
+		int kept = strstr(within.buf, line.buf) != NULL;
+		strbuf_release(&within);
+		if (kept)
+			continue;
+		char kind = PQgetvalue(res, r, 2)[0];
+		char *schema = PQescapeIdentifier(conn->pg, PQgetvalue(res, r, 0),
+						  strlen(PQgetvalue(res, r, 0)));
+		char *name = PQescapeIdentifier(conn->pg, PQgetvalue(res, r, 1),
+						strlen(PQgetvalue(res, r, 1)));
+		strbuf_addf(&drop, "DROP %s IF EXISTS %s.%s CASCADE;",
+			    kind == 'v' ? "VIEW" : kind == 'm' ? "MATERIALIZED VIEW" :
+			    kind == 'S' ? "SEQUENCE" : "TABLE", schema, name);
+		PQfreemem(schema);
+		PQfreemem(name);
+	}
+	PQclear(res);
+	strbuf_release(&line);
+	int rc = 0;
+	if (drop.len) {
+		struct strbuf txn = STRBUF_INIT;
+		strbuf_addf(&txn, "BEGIN;%sCOMMIT;", drop.buf);
+		rc = run_sql(conn, txn.buf, err, "cannot drop what the backup does not hold");
+		if (rc < 0)
+			rollback(conn);
+		strbuf_release(&txn);
+	}
+	strbuf_release(&drop);
+	return rc;
+}
+
 /*
  * pg_restore in one transaction (--single-transaction): it replaces the
- * dumped objects (--clean --if-exists) or changes nothing. Objects the
- * backup does not hold (a table made after it was taken) are left as they
- * are. A parallel restore (-j) cannot be combined with one transaction;
- * choosing it for speed on large databases is a later decision.
+ * dumped objects (--clean --if-exists) or changes nothing. The relations
+ * the backup does not hold (a table made after it was taken) are then
+ * dropped, in a transaction of their own: the two steps are each atomic
+ * and each safe to run again, so a crash between them is finished by
+ * restoring again. Functions and types made since are left. A parallel
+ * restore (-j) cannot be combined with one transaction; choosing it for
+ * speed on large databases is a later decision.
  */
 static int pg_restore(struct db_conn *conn, const char *file, int schema_only, struct error *err)
 {
 	const char *args[] = { "pg_restore", "--clean", "--if-exists", "--single-transaction",
 			       "--no-password", schema_only ? "--schema-only" : NULL, NULL };
-	return run_client(conn, args, file, "restore failed", err);
+	struct strbuf keep = STRBUF_INIT;
+	int rc = backup_relations(conn, file, &keep, err);
+	if (rc == 0)
+		rc = run_client(conn, args, file, "restore failed", err);
+	if (rc == 0)
+		rc = drop_relations_but(conn, keep.buf, err);
+	strbuf_release(&keep);
+	return rc;
 }
 
 const struct db_engine db_engine_postgres = {
