@@ -253,7 +253,6 @@ static int tool_go_back(struct state *st, long op, const struct database *db,
 static const struct schema_side early_side = { .kind = "tool early", .go_back = tool_go_back };
 static const struct schema_side late_side = { .kind = "tool late", .go_back = tool_go_back };
 
-
 /* Go back the databases of this commit that moved, after one failed. */
 static void commit_go_back(struct state *st, long op, const struct tool_plan *tp, size_t touched,
 			   struct error *err)
