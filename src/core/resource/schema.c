@@ -1,17 +1,23 @@
 /*
- * The schema resource: each database of `databases:` whose migrations a
- * release holds is at the version of the newest migration of that
- * release, and a switch migrates it there (core/db/db.h: the migrations
- * and the engines).
+ * The schema resource: each database of `databases:` with a built-in
+ * engine (postgres, sqlite) whose migrations a release holds is at the
+ * version of the newest migration of that release, and a switch migrates
+ * it there (core/db/db.h: the migrations and the engines).
  *
- *   plan      from the two releases' migrations alone: "back up" the
- *             database (prepare, unless `backup: never`) and one
- *             "migrate" or "migrate down" step per migration (commit)
+ *   plan      from the two releases' migrations (and their scripts' first
+ *             lines): "back up" the database (prepare, unless `backup:
+ *             never`), one "migrate" step per migration up (prepare for
+ *             those marked online, else commit), and one "migrate down"
+ *             per migration down, or one "restore" of a backup at the
+ *             target's version when a down script is missing and the
+ *             request allows it (rollback --restore-backup, every way
+ *             back on its own)
  *   prepare   connect and take the migrator lock; read what is applied
  *             (lastgood_migrations) and refuse, before anything changes,
  *             a migration changed since it was applied or a step down
  *             without a down script; journal the switch (schema_switches:
- *             from and to version); take the backup the policy asks for
+ *             from and to version); take the backup the policy asks for;
+ *             run the online migrations
  *   commit    run each migration, journaled before and after, each in its
  *             own transaction with its lastgood_migrations row; on failure
  *             go back to the version it started from (down scripts, else
@@ -27,8 +33,7 @@
  * migrations, so the newer release of a switch holds the down script of
  * each version above the older one's.
  *
- * A database of the `command` engine has no migrations lastgood can read:
- * it is not part of a switch yet.
+ * A database of the `command` engine is tool.c's.
  */
 #include "core/resource/resource.h"
 #include "core/resource/schema_journal.h"

@@ -191,16 +191,6 @@ int schema_switch_kept(struct state *st, long op, struct error *err)
 			phase == OP_PHASE_REVERTED);
 }
 
-int schema_op_committed(struct state *st, long op, int *committed, struct error *err)
-{
-	enum op_phase phase;
-	long revert_to;
-	if (operation_phase(st, op, &phase, &revert_to, err) < 0)
-		return -1;
-	*committed = phase == OP_PHASE_COMMITTED || phase == OP_PHASE_SWITCHED ||
-		     phase == OP_PHASE_ENDED;
-	return 0;
-}
 
 int schema_gone_from_config(const struct schema_switch *sw, long op, struct error *err)
 {
@@ -278,6 +268,19 @@ int schema_side_finish(const struct schema_side *side, struct state *st,
 	}
 	schema_switches_free(sw, n);
 	return rc;
+}
+
+/* Whether op passed its commit point and stays on its target: recover
+ * then finishes (records) rather than goes back. */
+static int schema_op_committed(struct state *st, long op, int *committed, struct error *err)
+{
+	enum op_phase phase;
+	long revert_to;
+	if (operation_phase(st, op, &phase, &revert_to, err) < 0)
+		return -1;
+	*committed = phase == OP_PHASE_COMMITTED || phase == OP_PHASE_SWITCHED ||
+		     phase == OP_PHASE_ENDED;
+	return 0;
 }
 
 int schema_side_recover(const struct schema_side *side, struct state *st,

@@ -61,9 +61,6 @@ long schema_op_release(struct state *st, long op, int to);
 /* 1 when op passed its commit point (or is going back) with a switch of
  * a database migrating, 0 when not, -1 on error: resource_kind.kept. */
 int schema_switch_kept(struct state *st, long op, struct error *err);
-/* Whether op passed its commit point and stays on its target: recover
- * then finishes (records) rather than goes back. */
-int schema_op_committed(struct state *st, long op, int *committed, struct error *err);
 
 /*
  * The two resources differ in how a database goes back; the rest of
