@@ -276,6 +276,25 @@ static int read_steps(struct state *st, struct operation_record *rec, struct err
 	return 0;
 }
 
+int operation_releases(struct state *st, long op, long *from, long *to, struct error *err)
+{
+	sqlite3_stmt *stmt;
+	*from = *to = 0;
+	if (state_prepare(st, "SELECT coalesce(from_release, 0), coalesce(to_release, 0) "
+			  "FROM operations WHERE id = ?", &stmt, err) < 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, op);
+	int rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		*from = (long)sqlite3_column_int64(stmt, 0);
+		*to = (long)sqlite3_column_int64(stmt, 1);
+	}
+	sqlite3_finalize(stmt);
+	if (rc == SQLITE_DONE)
+		return error_set(err, ERROR_USAGE, "no operation %ld", op);
+	return rc == SQLITE_ROW ? 0 : state_db_error(st, "read operation", err);
+}
+
 int operation_get(struct state *st, long op, struct operation_record *rec, struct error *err)
 {
 	sqlite3_stmt *stmt;

@@ -107,6 +107,8 @@ struct operation_record {
 int operation_begin(struct state *st, const char *command, const char *args,
 		    const char *reason, long *op, struct error *err);
 int operation_set_releases(struct state *st, long op, long from, long to, struct error *err);
+/* The releases op switches from and to (0 when not set), without its steps. */
+int operation_releases(struct state *st, long op, long *from, long *to, struct error *err);
 int operation_end(struct state *st, long op, enum op_result result,
 		  const char *error_text, struct error *err);
 int operation_step_begin(struct state *st, long op, enum step_kind kind,

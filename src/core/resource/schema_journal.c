@@ -164,14 +164,11 @@ int schema_record_version(struct state *st, long release, const char *database,
 
 long schema_op_release(struct state *st, long op, int to)
 {
-	struct operation_record rec;
 	struct error ignored = ERROR_INIT;
-	long id = 0;
-	if (operation_get(st, op, &rec, &ignored) == 0) {
-		id = to ? rec.to_release : rec.from_release;
-		operation_record_clear(&rec);
-	}
-	return id;
+	long from, until;
+	if (operation_releases(st, op, &from, &until, &ignored) < 0)
+		return 0;
+	return to ? until : from;
 }
 
 int schema_switch_kept(struct state *st, long op, struct error *err)
