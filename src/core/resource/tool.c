@@ -70,6 +70,11 @@ static void folder_digest(const struct manifest *m, const char *folder, char hex
 	hasher_init(&h);
 	for (size_t i = 0; i < m->n; i++) {
 		const struct manifest_entry *e = &m->entries[i];
+		size_t elen = strlen(e->path);
+		/* only an entry that holds the folder or lies in it has its files */
+		if (strncmp(e->path, folder, elen < flen ? elen : flen) ||
+		    (elen < flen && folder[elen] != '/') || (elen > flen && e->path[flen] != '/'))
+			continue;
 		for (size_t k = 0; k < e->nnodes; k++) {
 			const struct manifest_node *node = &e->nodes[k];
 			char *path = *node->rel ? xstrfmt("%s/%s", e->path, node->rel)
