@@ -12,6 +12,8 @@
 #include "cmd/command.h"
 #include "core/usecase/db.h"
 #include "core/usecase/db_status.h"
+#include "core/config.h"
+#include "core/db/command.h"
 #include "util/clock.h"
 #include "util/format.h"
 #include "util/strbuf.h"
@@ -23,8 +25,55 @@
 #include <stdlib.h>
 #include <string.h>
 
+static json_t *backup_json(const struct db_backup *b);
+
+/* A command database's status: its tool's version and what the live
+ * release recorded (null: none), its backups; pending and drift are
+ * null, not empty: the tool owns its migrations. */
+static json_t *tool_status_json(const struct db_status *s)
+{
+	json_t *backups = json_array();
+	for (size_t i = 0; i < s->nbackups; i++)
+		json_array_append_new(backups, backup_json(&s->backups[i]));
+	return command_json_pack("{s:o, s:s, s:b, s:o?, s:o?, s:n, s:n, s:n, s:o, s:o?}",
+		"name", command_json_text(s->db->name), "engine", "command",
+		"tool", db_command_migrates(s->db),
+		"version", s->tool_version && *s->tool_version ? command_json_text(s->tool_version)
+							       : NULL,
+		"release_version", command_json_text(s->tool_release_version),
+		"pending", "drift", "applied", "backups", backups,
+		"error", command_json_text(s->error));
+}
+
+static void tool_status_print(const struct db_status *s)
+{
+	char when[FORMAT_SIZE], size[FORMAT_SIZE];
+	printf("%s (command)\n", s->db->name);
+	if (s->error)
+		printf("  cannot be read: %s\n", s->error);
+	if (!db_command_migrates(s->db))
+		printf("  no migration tool: backed up and restored only\n");
+	else if (s->tool_version)
+		printf("  version '%s' (its tool's current); the live release ran with %s%s%s\n",
+		       s->tool_version, s->tool_release_version ? "'" : "",
+		       s->tool_release_version ? s->tool_release_version : "no recorded version",
+		       s->tool_release_version ? "'" : "");
+	if (db_command_migrates(s->db))
+		printf("  pending migrations and drift: its tool's to tell, not lastgood's\n");
+	if (!s->nbackups)
+		printf("  no backups kept\n");
+	for (size_t i = 0; i < s->nbackups; i++) {
+		const struct db_backup *b = &s->backups[i];
+		printf("  backup %ld  %s  %s  release %ld  backups/%s\n", b->id,
+		       format_time(b->created_ms, when), format_bytes(b->size, size), b->release,
+		       b->file);
+	}
+}
+
 static json_t *status_json(const struct db_status *s)
 {
+	if (s->db->engine == DB_ENGINE_COMMAND)
+		return tool_status_json(s);
 	json_t *pending = json_array(), *drift = json_array(), *applied = json_array();
 	for (size_t i = 0; i < s->npending; i++)
 		json_array_append_new(pending, command_json_pack("{s:I, s:o}",
@@ -54,6 +103,10 @@ static json_t *status_json(const struct db_status *s)
 static void status_print(const struct db_status *s)
 {
 	char when[FORMAT_SIZE], took[FORMAT_SIZE];
+	if (s->db->engine == DB_ENGINE_COMMAND) {
+		tool_status_print(s);
+		return;
+	}
 	printf("%s (%s)\n", s->db->name, db_engine_of(s->db)->name);
 	if (s->error) {
 		printf("  cannot be read: %s\n", s->error);
@@ -102,7 +155,7 @@ static int db_status(struct command_context *ctx, int argc, char **argv)
 	if (array)
 		command_print_json(array);
 	else if (!n)
-		printf("no database with migrations in %s\n", ctx->cfg.path);
+		printf("no database in %s\n", ctx->cfg.path);
 	usecase_db_status_free(list, n);
 	return unreadable ? EXIT_FAILED : EXIT_OK;
 }
@@ -129,6 +182,13 @@ static void db_report_json(json_t *out, const struct usecase_report *rep)
 		"release_version", (json_int_t)rep->db_release_version,
 		"backup", rep->backup.id ? backup_json(&rep->backup) : json_null(),
 		"restored", rep->backup_restored != 0));
+	if (rep->db_from_text)   /* a command database: its tool's words, null for none */
+		json_object_update_new(out, command_json_pack("{s:o?, s:o?, s:o?}",
+			"version_before", *rep->db_from_text ? command_json_text(rep->db_from_text)
+							     : NULL,
+			"version_after", rep->db_to_text && *rep->db_to_text
+						 ? command_json_text(rep->db_to_text) : NULL,
+			"release_version", command_json_text(rep->db_release_text)));
 }
 
 /* "backup 4 ('main-op7.backup', taken 3m ago at version 2)" */
@@ -138,6 +198,20 @@ static void describe_backup(struct strbuf *sb, const struct db_backup *b)
 	strbuf_addf(sb, "backup %ld ('%s', %s, taken %s ago at version %ld)", b->id, b->file,
 		    b->schema_only ? "schema only" : "full",
 		    format_duration(clock_wall_ms() - b->created_ms, age), b->version);
+}
+
+/* The result line of a command database's migrate, rollback or restore:
+ * its tool's versions, as the tool names them. */
+static void tool_report_print(const struct usecase_report *rep)
+{
+	const char *from = *rep->db_from_text ? rep->db_from_text : "none";
+	const char *to = rep->db_to_text && *rep->db_to_text ? rep->db_to_text : "none";
+	if (rep->backup_restored && !*rep->db_from_text && !strcmp(to, "none"))
+		printf("database '%s' restored\n", rep->database);
+	else if (!strcmp(from, to) && !rep->backup_restored)
+		printf("database '%s' is at version '%s': nothing to do\n", rep->database, to);
+	else
+		printf("database '%s': version '%s' -> '%s'\n", rep->database, from, to);
 }
 
 /* The text lines of a db command that changed something, from its
@@ -162,11 +236,19 @@ static int db_report_print(struct command_context *ctx, const struct usecase_rep
 		rc = EXIT_OK;   /* the report says it all */
 	else if (!strcmp(rep->command, "db backup"))
 		printf("%ld\n", rep->backup.id);
+	else if (rep->db_from_text)
+		tool_report_print(rep);
 	else if (rep->db_from == rep->db_to && !rep->backup_restored)
 		printf("database '%s' is at version %ld: nothing to do\n", rep->database, rep->db_to);
 	else
 		printf("database '%s': version %ld -> %ld\n", rep->database, rep->db_from, rep->db_to);
-	if (rep->ending == USECASE_DONE && rep->db_to < rep->db_release_version)
+	if (rep->ending == USECASE_DONE && rep->db_from_text && rep->db_release_text &&
+	    !strcmp(rep->command, "db rollback") && strcmp(rep->db_release_text, rep->db_to_text))
+		command_progress(ctx, "the live release's files (release %ld) ran with version "
+				 "'%s': 'lastgood db migrate' brings the schema up again",
+				 rep->live_after, rep->db_release_text);
+	else if (rep->ending == USECASE_DONE && !rep->db_from_text &&
+		 rep->db_to < rep->db_release_version)
 		command_progress(ctx, "the live release's files (release %ld) expect version %ld: "
 				 "'lastgood db migrate' brings the schema up again", rep->live_after,
 				 rep->db_release_version);
@@ -209,8 +291,8 @@ static int db_change(struct command_context *ctx, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		if (c == '?' || !strchr(takes[which], c))
 			return command_usage(ctx, c == '?' ? NULL : "option not taken by this db command");
-		if (c == 't' && parse_long(optarg, &req.to) < 0)
-			return command_usage(ctx, "--to wants a version: a number, 0 or more");
+		if (c == 't')
+			req.to_text = optarg;
 		req.restore_backup |= c == 'r';
 		req.schema_only |= c == 's';
 	}
@@ -221,8 +303,12 @@ static int db_change(struct command_context *ctx, int argc, char **argv)
 	if (optind < argc)
 		return command_usage(ctx, "unexpected argument");
 	const struct database *db;
-	if (usecase_db_pick(&ctx->cfg, req.database, &db, &err) < 0 ||
-	    command_begin_mutation(ctx, "db", &err) < 0)
+	if (usecase_db_pick(&ctx->cfg, req.database, &db, &err) < 0)
+		return command_fail(ctx, &err);
+	/* a command database's tool names its versions; the others number them */
+	if (req.to_text && db->engine != DB_ENGINE_COMMAND && parse_long(req.to_text, &req.to) < 0)
+		return command_usage(ctx, "--to wants a version: a number, 0 or more");
+	if (command_begin_mutation(ctx, "db", &err) < 0)
 		return command_fail(ctx, &err);
 	usecase_report_init(&rep, names[which], ctx->opt.json);
 	run[which](&ctx->st, &ctx->cfg, &req, &rep);

@@ -369,6 +369,82 @@ tool_version() { sqlite3 data/tool.db 'SELECT coalesce(max(v), "") FROM tool_ver
 	expect_match "$output" "restore +legacy"
 }
 
+@test "db status, migrate, rollback, backup and restore drive a command database's tool" {
+	tool_stack
+	lg_ok db status legacy
+	expect_match "$output" "legacy \\(command\\)"
+	expect_match "$output" "version '1' \\(its tool's current\\); the live release ran with '1'"
+	expect_match "$output" "pending migrations and drift: its tool's to tell"
+	expect_match "$output" "backup [0-9]+ .* backups/legacy-op[0-9]+\\.backup"
+	lg_ok --json db status
+	expect_equal "$(jq -r '.[0] | [.engine, .version, .release_version, .pending, .drift] | @tsv' <<<"$output")" \
+		"$(printf 'command\t1\t1\t\t')"
+	expect_equal "$(jq -r '.[0].backups | length' <<<"$output")" 1
+	# B's files live without their migration (a deploy would have run it):
+	# db migrate runs the upgrade, journaled, and the live release records it
+	echo "good B" >../B/app/version
+	lg_ok deploy ../B --label B
+	lg_ok --json db rollback legacy --to 1
+	expect_equal "$(jq -r '[.version_before, .version_after, .release_version] | @tsv' <<<"$output")" \
+		"$(printf '2\t1\t2')"
+	expect_equal "$(tool_version)" 1
+	expect_match "$stderr" "ran with version '2': 'lastgood db migrate' brings the schema up again"
+	lg_ok db migrate
+	expect_equal "$output" "database 'legacy': version '1' -> '2'"
+	expect_equal "$(tool_version)" 2
+	lg_ok show "$(lg --json history | jq -r '.[0].id')"
+	expect_match "$output" "back up +legacy"
+	expect_match "$output" "migrate +legacy: 1 -> 2"
+	lg_ok db migrate
+	expect_equal "$output" "database 'legacy' is at version '2': nothing to do"
+	# without --to: the version the previous good release (A) recorded
+	lg_ok db rollback
+	expect_equal "$output" "database 'legacy': version '2' -> '1'"
+	expect_equal "$(lg --json releases | jq -r '.[0].schemas.legacy')" 2
+	lg_ok db migrate
+	# a backup now, the data changed, the restore brings it back
+	lg_ok db backup legacy
+	local id=$output
+	sqlite3 data/tool.db "UPDATE items SET name = 'changed'"
+	lg_ok db backups
+	expect_match "$output" "legacy .* 2 .*backups/legacy-op[0-9]+\\.backup"
+	lg_ok db restore legacy "$id"
+	expect_equal "$(sqlite3 data/tool.db 'SELECT name FROM items')" "written on A"
+	expect_match "$stderr" "database 'legacy' restored from backup $id"
+	lg_status 2 db backup legacy --schema-only
+	expect_equal "$stderr" "lastgood: database 'legacy' (engine command) has no schema-only backup: its 'backup' command writes what it writes"
+}
+
+@test "a command database's failed downgrade goes back up; --restore-backup restores the backup at that version" {
+	tool_stack
+	echo "good B" >../B/app/version
+	echo 'SELECT * FROM no_such_table;' >../B/tool/versions/2.down.sql
+	lg_ok deploy ../B --label B
+	sqlite3 data/tool.db "INSERT INTO items(name, price) VALUES('written on B', 3)"
+	lg_status 1 db rollback --to 1
+	expect_match "$stderr" "downgrade .* failed"
+	expect_equal "$(tool_version)" 2
+	expect_equal "$(sqlite3 data/tool.db 'SELECT count(*) FROM items')" 2
+	# the backup B's deploy took at version 1 is what --restore-backup puts back
+	lg_ok db rollback --to 1 --restore-backup
+	expect_equal "$(tool_version)" 1
+	expect_equal "$(sqlite3 data/tool.db 'SELECT group_concat(name) FROM items')" "written on A"
+	lg_ok --json history
+	expect_equal "$(jq -r '.[0].result' <<<"$output")" ok
+}
+
+@test "a command database without a backup command: db backup and db restore name the missing key" {
+	tool_stack
+	sed -i '/backup:/d; /restore:/d' lastgood.yml
+	echo "    backup: never" >>lastgood.yml
+	lg_status 2 db backup
+	expect_equal "$stderr" "lastgood: database 'legacy' has no 'backup' command in lastgood.yml"
+	lg_status 2 db restore
+	expect_equal "$stderr" "lastgood: database 'legacy' has no 'backup' command in lastgood.yml"
+	lg_ok --json history
+	expect_equal "$(jq -r '.[0].command' <<<"$output")" deploy
+}
+
 # tool_ended: A or B for tool_stack's host, when files and the tool's
 # version agree.
 tool_ended() {

@@ -863,7 +863,11 @@ static const char databases_config[] =
 	"    engine: postgres\n"
 	"    url: host=127.0.0.1 dbname=settings\n"
 	"    migrations: db\n"
-	"    backup: never\n";
+	"    backup: never\n"
+	"  sessions:\n"
+	"    engine: command\n"
+	"    backup: [redis-cli, --rdb, \"{file}\"]\n"
+	"    restore: [./load-rdb, \"{file}\"]\n";
 
 static void assert_argv(const struct argv_list *list, size_t n, const char *last)
 {
@@ -876,7 +880,7 @@ static void assert_argv(const struct argv_list *list, size_t n, const char *last
  * the file or from the text recorded with a release). */
 static void assert_databases(const struct config *cfg)
 {
-	assert_int_equal(cfg->ndatabases, 5);
+	assert_int_equal(cfg->ndatabases, 6);
 	const struct database *main_db = &cfg->databases[0];
 	assert_string_equal(main_db->name, "main");
 	assert_int_equal(main_db->mark.line, 6);
@@ -930,6 +934,16 @@ static void assert_databases(const struct config *cfg)
 	assert_null(settings->password);
 	assert_string_equal(settings->migrations, "/srv/app/db");
 	assert_int_equal(settings->backup, DB_BACKUP_NEVER);
+
+	/* backed up and restored only: no migration tool */
+	const struct database *sessions = &cfg->databases[5];
+	assert_int_equal(sessions->current.n, 0);
+	assert_int_equal(sessions->upgrade.n, 0);
+	assert_int_equal(sessions->downgrade.n, 0);
+	assert_argv(&sessions->backup_cmd, 3, "{file}");
+	assert_argv(&sessions->restore_cmd, 2, "{file}");
+	assert_int_equal(sessions->backup, DB_BACKUP_ALWAYS);
+	assert_null(sessions->migrations);
 }
 
 static void test_databases(void **state)
@@ -1159,6 +1173,17 @@ static void test_errors_database_commands(void **state)
 		{ DB_COMMAND "    backup: never\n    restore: [load, \"{file}\"]\n",
 		  "lastgood.yml:12:5: 'restore' in database 'main' needs 'backup', the command that "
 		  "writes {file}" },
+		/* backup-only (Redis, MongoDB), or a tool, or both; not neither */
+		{ DB_PREFIX "  main:\n    engine: command\n    backup: never\n",
+		  "lastgood.yml:6:3: database 'main' needs 'current', 'upgrade' and 'downgrade' (a "
+		  "migration tool), or 'backup' and 'restore' commands, or both (engine command)" },
+		{ DB_PREFIX "  main:\n    engine: command\n    migrations: db\n"
+		  "    backup: [dump, \"{file}\"]\n    restore: [load, \"{file}\"]\n",
+		  "lastgood.yml:8:5: 'migrations' in database 'main' is the folder of its tool's "
+		  "migrations: it needs 'current', 'upgrade' and 'downgrade'" },
+		{ DB_PREFIX "  main:\n    engine: command\n    downgrade: [d, \"{version}\"]\n"
+		  "    backup: [dump, \"{file}\"]\n    restore: [load, \"{file}\"]\n",
+		  "lastgood.yml:6:3: database 'main' needs 'current' (engine command)" },
 		{ DB_COMMAND "    restore: [load, \"{file}\"]\n",
 		  "lastgood.yml:11:5: 'restore' in database 'main' needs 'backup', the command that "
 		  "writes {file}" },

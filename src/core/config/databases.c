@@ -51,9 +51,9 @@ static const struct {
 	[D_MIGRATIONS] = { "migrations", ALL_ENGINES, BUILT_IN },
 	[D_BACKUP] = { "backup", ALL_ENGINES, 0 },
 	[D_SERVICES] = { "services", ALL_ENGINES, 0 },
-	[D_CURRENT] = { "current", ENGINE(DB_ENGINE_COMMAND), ENGINE(DB_ENGINE_COMMAND) },
-	[D_UPGRADE] = { "upgrade", ENGINE(DB_ENGINE_COMMAND), ENGINE(DB_ENGINE_COMMAND) },
-	[D_DOWNGRADE] = { "downgrade", ENGINE(DB_ENGINE_COMMAND), ENGINE(DB_ENGINE_COMMAND) },
+	[D_CURRENT] = { "current", ENGINE(DB_ENGINE_COMMAND), 0 },
+	[D_UPGRADE] = { "upgrade", ENGINE(DB_ENGINE_COMMAND), 0 },
+	[D_DOWNGRADE] = { "downgrade", ENGINE(DB_ENGINE_COMMAND), 0 },
 	[D_RESTORE] = { "restore", ENGINE(DB_ENGINE_COMMAND), 0 },
 	[D_WORKDIR] = { "workdir", ENGINE(DB_ENGINE_COMMAND), 0 },
 };
@@ -264,6 +264,37 @@ static int parse_backup(struct config_parser *p, struct database *db, const stru
 	return 0;
 }
 
+/*
+ * A command database drives a migration tool (`current`, `upgrade` and
+ * `downgrade`, all three), or is backed up and restored only (Redis,
+ * MongoDB: `backup` and `restore` alone), or both; with neither, lastgood
+ * would have nothing to run, which is surely a mistake in the config.
+ */
+static int check_command_shape(struct config_parser *p, const struct database *db,
+			       const struct field *fields, const char *where)
+{
+	static const int tool_keys[] = { D_CURRENT, D_UPGRADE, D_DOWNGRADE };
+	const struct field *backup = &fields[D_BACKUP];
+	int backs_up = backup->key && backup->value->type == YAML_SEQUENCE_NODE;
+	size_t given = 0;
+
+	for (size_t i = 0; i < 3; i++)
+		given += fields[tool_keys[i]].key != NULL;
+	for (size_t i = 0; given && given < 3; i++)
+		if (!fields[tool_keys[i]].key)
+			return mark_error(p->err, p->path, db->mark, "database '%s' needs '%s' "
+					  "(engine command)", db->name, fields[tool_keys[i]].name);
+	if (!given && !backs_up)
+		return mark_error(p->err, p->path, db->mark, "database '%s' needs 'current', "
+				  "'upgrade' and 'downgrade' (a migration tool), or 'backup' and "
+				  "'restore' commands, or both (engine command)", db->name);
+	if (!given && fields[D_MIGRATIONS].key)
+		return node_error(p, fields[D_MIGRATIONS].key, "'migrations'%s is the folder of "
+				  "its tool's migrations: it needs 'current', 'upgrade' and "
+				  "'downgrade'", where);
+	return 0;
+}
+
 static int parse_services_of(struct config_parser *p, struct database *db,
 			     const struct field *f, const char *where)
 {
@@ -361,7 +392,8 @@ static int parse_database_fields(struct config_parser *p, size_t index, struct f
 	    get_command(p, &fields[D_DOWNGRADE], where, "{version}", "the version to go down to",
 			&db->downgrade) < 0)
 		return -1;
-	if (parse_backup(p, db, fields, where) < 0)
+	if ((db->engine == DB_ENGINE_COMMAND && check_command_shape(p, db, fields, where) < 0) ||
+	    parse_backup(p, db, fields, where) < 0)
 		return -1;
 	return check_database_paths(p, index, fields);
 }

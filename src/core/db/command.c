@@ -99,3 +99,8 @@ int db_command_current(const struct database *db, char **version, struct error *
 	strbuf_release(&line);
 	return rc;
 }
+
+int db_command_migrates(const struct database *db)
+{
+	return db->current.n != 0;
+}

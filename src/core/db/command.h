@@ -21,5 +21,8 @@ int db_command_run(const struct database *db, const char *what, const struct arg
  * line of its standard output ("" when it prints nothing: a database no
  * migration has touched). Caller frees *version. */
 int db_command_current(const struct database *db, char **version, struct error *err);
+/* Whether db drives a migration tool (`current`, `upgrade`, `downgrade`);
+ * 0: it is backed up and restored only (Redis, MongoDB). */
+int db_command_migrates(const struct database *db);
 
 #endif

@@ -31,7 +31,12 @@
  *
  * Versions are the tool's own words (the first word of the last line
  * `current` prints).
+ *
+ * A database backed up and restored only (Redis, MongoDB: no tool) takes
+ * part the same way, with a "back up" step alone: nothing of it is
+ * journaled or recorded, and going back leaves it alone.
  */
+#include "core/resource/tool.h"
 #include "core/resource/resource.h"
 #include "core/resource/schema_journal.h"
 #include "core/config.h"
@@ -129,7 +134,8 @@ static size_t tool_plan(const struct resource_input *in, struct plan *plan,
 		}
 		if (db->backup_cmd.n)
 			plan_add(plan, STEP_BACKUP, PLAN_PREPARE, db->name, i);
-		plan_add(plan, STEP_MIGRATE, PLAN_COMMIT, db->name, i);
+		if (db_command_migrates(db))
+			plan_add(plan, STEP_MIGRATE, PLAN_COMMIT, db->name, i);
 	}
 	*data = tp;
 	return tp->n;
@@ -169,6 +175,13 @@ static int tool_prepare(struct state *st, long op, void *data, struct error *err
 		struct tool_db *t = &tp->dbs[i];
 		char *want = NULL;
 		long id;
+		if (!db_command_migrates(t->db)) {
+			if (db_backup_take(st, op, t->db, NULL, "", release, 0, &id, err) < 0) {
+				schema_switches_settle_unstarted(st, op);
+				return -1;
+			}
+			continue;
+		}
 		int rc = tool_target(st, tp, t->db, to, &want, err);
 		free(want);
 		if (rc < 0 || db_command_current(t->db, &t->from, err) < 0 ||
@@ -189,11 +202,7 @@ static int tool_check(struct state *st, long op, void *data, long live_id, struc
 	return 0;
 }
 
-/* Run the tool towards version `want` (NULL: its newest, `upgrade`) as
- * one step of kind, and read where it got: *reached (caller frees). A
- * downgrade that does not land on want is followed by an upgrade (the
- * version may be ahead: a release rolled forward again). */
-static int tool_move(struct state *st, long op, const struct database *db,
+int tool_move(struct state *st, long op, const struct database *db,
 		     enum step_kind kind, const char *from, const char *want, char **reached,
 		     struct error *err)
 {
@@ -226,8 +235,7 @@ static int tool_move(struct state *st, long op, const struct database *db,
 	return rc;
 }
 
-/* Back to where sw started: downgrade, else the backup. */
-static int tool_go_back(struct state *st, long op, const struct database *db,
+int tool_go_back(struct state *st, long op, const struct database *db,
 			const struct schema_switch *sw, struct error *err)
 {
 	struct error first = ERROR_INIT;
@@ -288,6 +296,8 @@ static int tool_commit(struct state *st, long op, void *data, struct error *err)
 	for (size_t i = 0; i < tp->n && rc == 0; i++) {
 		const struct tool_db *t = &tp->dbs[i];
 		char *want = NULL, *reached = NULL;
+		if (!db_command_migrates(t->db))
+			continue;
 		rc = tool_target(st, tp, t->db, release, &want, err);
 		if (rc == 0)
 			rc = schema_switch_migrating(st, op, t->db->name, err);

@@ -13,6 +13,8 @@
 #include "core/manifest.h"
 #include "core/resource/resource.h"
 #include "core/resource/schema_journal.h"
+#include "core/resource/tool.h"
+#include "core/db/command.h"
 #include "core/stack.h"
 #include "core/state.h"
 #include "util/alloc.h"
@@ -42,9 +44,6 @@ int usecase_db_pick(const struct config *cfg, const char *name, const struct dat
 		strbuf_release(&names);
 		return -1;
 	}
-	if (!db_engine_of(*db))
-		return error_set(err, ERROR_USAGE, "database '%s' uses the command engine, which the "
-				 "db commands do not drive yet", (*db)->name);
 	return 0;
 }
 
@@ -55,6 +54,18 @@ struct db_work {
 	struct db_conn *conn;        /* under the migrator lock */
 	long from;                   /* the newest migration applied at the start */
 };
+
+/* The use cases of command databases, at the end of this file. */
+static const struct database *tool_database(const struct config *cfg,
+					    const struct db_request *req);
+static void tool_migrate(struct state *st, const struct config *cfg, const struct db_request *req,
+			 struct usecase_report *rep);
+static void tool_rollback(struct state *st, const struct config *cfg,
+			  const struct db_request *req, struct usecase_report *rep);
+static void tool_backup(struct state *st, const struct config *cfg, const struct db_request *req,
+			struct usecase_report *rep);
+static void tool_restore(struct state *st, const struct config *cfg, const struct db_request *req,
+			 struct usecase_report *rep);
 
 /* Refuse an applied migration whose script the live release holds
  * otherwise: running scripts next to it would be guesswork. */
@@ -139,7 +150,7 @@ static int take_backup(struct state *st, struct usecase_report *rep, struct db_w
 		       int schema_only, struct error *err)
 {
 	long id;
-	char *version = xstrfmt("%ld", w->from);
+	char *version = rep->db_from_text ? xstrdup(rep->db_from_text) : xstrfmt("%ld", w->from);
 	int rc = db_backup_take(st, rep->op, w->db, w->conn, version, rep->live_before, schema_only,
 				&id, err);
 	free(version);
@@ -197,6 +208,10 @@ static int work_move(struct state *st, struct usecase_report *rep, struct db_wor
 void usecase_db_migrate(struct state *st, const struct config *cfg, const struct db_request *req,
 			struct usecase_report *rep)
 {
+	if (tool_database(cfg, req)) {
+		tool_migrate(st, cfg, req, rep);
+		return;
+	}
 	struct error err = ERROR_INIT;
 	struct db_work w;
 	int rc = work_begin(st, cfg, req, 1, rep, &w, &err);
@@ -221,24 +236,34 @@ void usecase_db_migrate(struct state *st, const struct config *cfg, const struct
 	work_end(st, cfg, &w, rc, &err, rep);
 }
 
+/* The newest good release before the live one, into *good. */
+static int previous_good_release(struct state *st, const struct db_work *w, long live,
+				 long *good, struct error *err)
+{
+	struct release *list;
+	size_t n;
+
+	*good = 0;
+	if (release_list(st, 0, &list, &n, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n && !*good; i++)
+		if (list[i].mark == MARK_GOOD && list[i].id < live)
+			*good = list[i].id;
+	release_list_free(list, n);
+	if (!*good)
+		return error_set(err, ERROR_USAGE, "database '%s': no good release before release %ld "
+				 "to roll back to: give --to VERSION", w->db->name, live);
+	return 0;
+}
+
 /* The version the newest good release before the live one ran db with:
  * recorded, else the newest migration it holds. */
 static int previous_good_version(struct state *st, const struct db_work *w, long live,
 				 long *version, struct error *err)
 {
-	struct release *list;
-	size_t n;
-	long good = 0;
-
-	if (release_list(st, 0, &list, &n, err) < 0)
+	long good;
+	if (previous_good_release(st, w, live, &good, err) < 0)
 		return -1;
-	for (size_t i = 0; i < n && !good; i++)
-		if (list[i].mark == MARK_GOOD && list[i].id < live)
-			good = list[i].id;
-	release_list_free(list, n);
-	if (!good)
-		return error_set(err, ERROR_USAGE, "database '%s': no good release before release %ld "
-				 "to roll back to: give --to VERSION", w->db->name, live);
 	char *recorded = schema_release_version(st, good, w->db->name);
 	if (recorded) {
 		*version = strtol(recorded, NULL, 10);
@@ -301,7 +326,7 @@ static int restore_stopped(struct state *st, const struct config *cfg, struct db
 	} else {
 		free(failure.text);
 	}
-	if (rep->backup_restored &&
+	if (rep->backup_restored && w->conn &&
 	    db_engine_of(w->db)->applied(w->conn, &rows, &n, &start_err) == 0) {
 		rep->db_to = db_newest_applied(rows, n);
 		db_applied_free(rows, n);
@@ -312,6 +337,10 @@ static int restore_stopped(struct state *st, const struct config *cfg, struct db
 void usecase_db_rollback(struct state *st, const struct config *cfg,
 			 const struct db_request *req, struct usecase_report *rep)
 {
+	if (tool_database(cfg, req)) {
+		tool_rollback(st, cfg, req, rep);
+		return;
+	}
 	struct error err = ERROR_INIT;
 	struct db_work w;
 	long to = req->to, missing = 0;
@@ -344,6 +373,10 @@ void usecase_db_rollback(struct state *st, const struct config *cfg,
 void usecase_db_backup(struct state *st, const struct config *cfg, const struct db_request *req,
 		       struct usecase_report *rep)
 {
+	if (tool_database(cfg, req)) {
+		tool_backup(st, cfg, req, rep);
+		return;
+	}
 	struct error err = ERROR_INIT;
 	struct db_work w;
 	int rc = work_begin(st, cfg, req, 0, rep, &w, &err);
@@ -381,6 +414,10 @@ static int restore_pick(struct state *st, const struct db_work *w, const struct 
 void usecase_db_restore(struct state *st, const struct config *cfg, const struct db_request *req,
 			struct usecase_report *rep)
 {
+	if (tool_database(cfg, req)) {
+		tool_restore(st, cfg, req, rep);
+		return;
+	}
 	struct error err = ERROR_INIT;
 	struct db_work w;
 	int rc = work_begin(st, cfg, req, 0, rep, &w, &err);
@@ -388,5 +425,220 @@ void usecase_db_restore(struct state *st, const struct config *cfg, const struct
 		rc = restore_pick(st, &w, req, &rep->backup, &err);
 	if (rc == 0)
 		rc = restore_stopped(st, cfg, &w, rep, &err);
+	work_end(st, cfg, &w, rc, &err, rep);
+}
+
+/* ---- the command engine: a migration tool, or backups alone ---- */
+
+/* The database req names when it is of the command engine, else NULL
+ * (an unknown name is the built-in path's to refuse). */
+static const struct database *tool_database(const struct config *cfg,
+					    const struct db_request *req)
+{
+	const struct database *db;
+	struct error ignored = ERROR_INIT;
+	if (usecase_db_pick(cfg, req->database, &db, &ignored) < 0)
+		return NULL;
+	return db->engine == DB_ENGINE_COMMAND ? db : NULL;
+}
+
+/* What a command database cannot do, refused before any operation. */
+static int tool_refuse(const struct config *cfg, const struct database *db, const char *command,
+		       const struct db_request *req, struct error *err)
+{
+	int moves = !strcmp(command, "db migrate") || !strcmp(command, "db rollback");
+	if (moves && !db_command_migrates(db))
+		return error_set(err, ERROR_USAGE, "database '%s' has no migration tool ('current', "
+				 "'upgrade' and 'downgrade' in %s): it is backed up and restored "
+				 "only ('lastgood db restore' puts a backup back)", db->name,
+				 cfg->path);
+	if (req->schema_only)
+		return error_set(err, ERROR_USAGE, "database '%s' (engine command) has no "
+				 "schema-only backup: its 'backup' command writes what it writes",
+				 db->name);
+	if (!moves && !db->backup_cmd.n)
+		return error_set(err, ERROR_USAGE, "database '%s' has no 'backup' command in %s",
+				 db->name, cfg->path);
+	return 0;
+}
+
+/* Pick the database, refuse what it cannot do, begin the operation and
+ * read where its tool stands (rep->db_from_text; "" without a tool). */
+static int tool_begin(struct state *st, const struct config *cfg, const struct db_request *req,
+		      struct usecase_report *rep, struct db_work *w, struct error *err)
+{
+	memset(w, 0, sizeof(*w));
+	rep->live_before = state_live_release(st);
+	if (usecase_db_pick(cfg, req->database, &w->db, err) < 0)
+		return -1;
+	rep->database = w->db->name;
+	if (tool_refuse(cfg, w->db, rep->command, req, err) < 0 ||
+	    operation_begin(st, rep->command, w->db->name, NULL, &rep->op, err) < 0)
+		return -1;
+	if (rep->live_before)
+		rep->db_release_text = schema_release_version(st, rep->live_before, w->db->name);
+	if (!db_command_migrates(w->db))
+		rep->db_from_text = xstrdup("");
+	else if (db_command_current(w->db, &rep->db_from_text, err) < 0)
+		return -1;
+	rep->db_to_text = xstrdup(rep->db_from_text);
+	return 0;
+}
+
+/* Go back to where op's switch of w's database started (the tool, else
+ * the backup it took), settling it; err gets why when that fails too. */
+static void tool_switch_go_back(struct state *st, struct usecase_report *rep,
+				const struct db_work *w, struct error *err)
+{
+	struct schema_switch *sw;
+	size_t n;
+	struct error back = ERROR_INIT;
+	int rc = schema_switches_load(st, rep->op, &sw, &n, &back);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		if (!strcmp(sw[i].database, w->db->name)) {
+			rc = tool_go_back(st, rep->op, w->db, &sw[i], &back);
+			if (rc == 0)
+				rc = schema_switch_settle(st, rep->op, w->db->name, &back);
+		}
+	schema_switches_free(sw, n);
+	if (rc < 0)
+		error_undo_failed(err, &back);   /* left unsettled: recover tries again */
+}
+
+/* The newest backup of database at its tool's version `version`, into
+ * *b: 1 found, 0 none, -1 err. db_backups.version reads as a number
+ * here, so a version that is not one has none. */
+static int tool_backup_at(struct state *st, const char *database, const char *version,
+			  struct db_backup *b, struct error *err)
+{
+	char *end;
+	long number = strtol(version, &end, 10);
+	if (!*version || *end || number < 0)
+		return 0;
+	return db_backup_newest(st, database, number, 0, b, err);
+}
+
+/* Move w's database with its tool towards want (NULL: `upgrade`), as a
+ * deploy's tool step does: journaled as the "tool late" switch (recover
+ * takes it back after a crash), the backup command first, then read
+ * back with `current` (rep->db_to_text). A failure goes back unless
+ * restore_to names a backup to restore instead (rollback
+ * --restore-backup: the backup at want, the services stopped). */
+static int tool_switch(struct state *st, const struct config *cfg, struct usecase_report *rep,
+		       struct db_work *w, enum step_kind kind, const char *want, int restore_to,
+		       struct error *err)
+{
+	const char *name = w->db->name;
+	char *reached = NULL;
+	int rc = operation_set_releases(st, rep->op, rep->live_before, rep->live_before, err);
+	if (rc == 0)
+		rc = schema_switch_begin(st, rep->op, resource_tool_late.name, name,
+					 rep->db_from_text, rep->db_from_text, err);
+	if (rc == 0 && w->db->backup_cmd.n && take_backup(st, rep, w, 0, err) < 0) {
+		schema_switches_settle_unstarted(st, rep->op);
+		return -1;
+	}
+	if (rc == 0)
+		rc = schema_switch_migrating(st, rep->op, name, err);
+	if (rc < 0)
+		return -1;
+	rc = tool_move(st, rep->op, w->db, kind, rep->db_from_text, want, &reached, err);
+	if (rc == 0)
+		rc = schema_switch_reached(st, rep->op, name, reached, err);
+	if (rc < 0 && restore_to) {
+		struct error ignored = ERROR_INIT;
+		db_backup_clear(&rep->backup);
+		if (tool_backup_at(st, name, want, &rep->backup, &ignored) > 0 &&
+		    restore_stopped(st, cfg, w, rep, err) == 0) {
+			free(reached);
+			reached = NULL;
+			db_command_current(w->db, &reached, &ignored);
+			rc = 0;
+		}
+	}
+	if (rc < 0) {
+		free(reached);
+		tool_switch_go_back(st, rep, w, err);
+		return -1;
+	}
+	if (schema_switch_settle(st, rep->op, name, err) < 0) {
+		free(reached);
+		return -1;
+	}
+	free(rep->db_to_text);
+	rep->db_to_text = reached ? reached : xstrdup("");
+	return 0;
+}
+
+static void tool_migrate(struct state *st, const struct config *cfg, const struct db_request *req,
+			 struct usecase_report *rep)
+{
+	struct error err = ERROR_INIT;
+	struct db_work w;
+	int rc = tool_begin(st, cfg, req, rep, &w, &err);
+	if (rc == 0 && !rep->live_before)
+		rc = error_set(&err, ERROR_USAGE, "no live release yet to record the version of "
+			       "database '%s' with: 'lastgood deploy' or 'lastgood snapshot' records "
+			       "one", w.db->name);
+	if (rc == 0)
+		rc = tool_switch(st, cfg, rep, &w, STEP_MIGRATE, NULL, 0, &err);
+	if (rc == 0)
+		rc = schema_record_version(st, rep->live_before, w.db->name, rep->db_to_text, &err);
+	work_end(st, cfg, &w, rc, &err, rep);
+}
+
+/* Down to req->to_text, else the version the previous good release
+ * recorded; the live release keeps the version it recorded (its files
+ * expect it: 'db migrate' brings the database up again). */
+static void tool_rollback(struct state *st, const struct config *cfg,
+			  const struct db_request *req, struct usecase_report *rep)
+{
+	struct error err = ERROR_INIT;
+	struct db_work w;
+	char *to = req->to_text ? xstrdup(req->to_text) : NULL;
+	long good;
+	int rc = tool_begin(st, cfg, req, rep, &w, &err);
+
+	if (rc == 0 && !to && previous_good_release(st, &w, rep->live_before, &good, &err) == 0 &&
+	    !(to = schema_release_version(st, good, w.db->name)))
+		error_set(&err, ERROR_USAGE, "release %ld recorded no version of database '%s': "
+			  "give --to VERSION", good, w.db->name);
+	if (rc == 0 && !to)
+		rc = -1;
+	if (rc == 0 && strcmp(to, rep->db_from_text))
+		rc = tool_switch(st, cfg, rep, &w, STEP_MIGRATE_DOWN, to, req->restore_backup, &err);
+	free(to);
+	work_end(st, cfg, &w, rc, &err, rep);
+}
+
+static void tool_backup(struct state *st, const struct config *cfg, const struct db_request *req,
+			struct usecase_report *rep)
+{
+	struct error err = ERROR_INIT;
+	struct db_work w;
+	int rc = tool_begin(st, cfg, req, rep, &w, &err);
+	if (rc == 0)
+		rc = take_backup(st, rep, &w, 0, &err);
+	work_end(st, cfg, &w, rc, &err, rep);
+}
+
+/* The restore command with the database's services stopped around it,
+ * then where the tool stands (a tool's backup holds its version too). */
+static void tool_restore(struct state *st, const struct config *cfg, const struct db_request *req,
+			 struct usecase_report *rep)
+{
+	struct error err = ERROR_INIT, ignored = ERROR_INIT;
+	struct db_work w;
+	int rc = tool_begin(st, cfg, req, rep, &w, &err);
+	if (rc == 0)
+		rc = restore_pick(st, &w, req, &rep->backup, &err);
+	if (rc == 0)
+		rc = restore_stopped(st, cfg, &w, rep, &err);
+	char *now = NULL;
+	if (rep->backup_restored && db_command_migrates(w.db) &&
+	    db_command_current(w.db, &now, &ignored) == 0) {
+		free(rep->db_to_text);
+		rep->db_to_text = now;
+	}
 	work_end(st, cfg, &w, rc, &err, rep);
 }

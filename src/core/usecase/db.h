@@ -19,6 +19,8 @@ struct db_request {
 	const char *database;    /* NULL: the config's only database */
 	long to;                 /* rollback --to VERSION; -1: the previous good
 	                            release's version */
+	const char *to_text;     /* --to as written: a command database's tool
+	                            names its versions (NULL: not given) */
 	int restore_backup;      /* rollback: a step down without a down script
 	                            restores a backup taken at `to` */
 	long backup;             /* restore: a db_backups id; 0: the newest */
@@ -26,8 +28,17 @@ struct db_request {
 };
 
 /* The database name names (NULL: the config's only one): ERROR_USAGE for
- * an unknown name, for none given among several (listing them), and for a
- * database of the `command` engine. */
+ * an unknown name and for none given among several (listing them).
+ *
+ * A database of the `command` engine is driven through its argv lists:
+ * migrate runs `upgrade`, rollback `downgrade {version}` (to the version
+ * the previous good release recorded, else req->to_text), each journaled
+ * as a switch of the tool (recover takes it back) and read back with
+ * `current`; backup and restore run `backup`/`restore` with {file}.
+ * rep->db_from_text, db_to_text and db_release_text then hold the tool's
+ * versions. One backed up and restored only (no `current`) refuses
+ * migrate and rollback (ERROR_USAGE), as every such database refuses
+ * --schema-only and a backup or restore without its command. */
 int usecase_db_pick(const struct config *cfg, const char *name, const struct database **db,
 		    struct error *err);
 

@@ -1,11 +1,14 @@
 /*
  * `lastgood db status`: each database's applied migrations against the
- * live release's (pending, drift). Reads only; takes no migrator lock.
+ * live release's (pending, drift); a command database's tool version
+ * and backups. Reads only; takes no migrator lock.
  */
 #include "core/usecase/db_status.h"
 #include "core/config.h"
 #include "core/manifest.h"
+#include "core/db/command.h"
 #include "core/release.h"
+#include "core/resource/schema_journal.h"
 #include "core/state.h"
 #include "util/alloc.h"
 #include "util/error.h"
@@ -53,6 +56,21 @@ static void status_read(const struct database *db, const struct manifest *live,
 	}
 }
 
+/* A command database: where its tool stands, what the live release
+ * recorded, and its backups (none without a state folder). */
+static void status_read_tool(struct state *st, long live_id, const struct database *db,
+			     struct db_status *s)
+{
+	struct error err = ERROR_INIT;
+
+	s->db = db;
+	if (live_id)
+		s->tool_release_version = schema_release_version(st, live_id, db->name);
+	if ((db_command_migrates(db) && db_command_current(db, &s->tool_version, &err) < 0) ||
+	    (st && db_backups_list(st, db->name, &s->backups, &s->nbackups, &err) < 0))
+		s->error = xstrdup(err.msg);
+}
+
 int usecase_db_status(struct state *st, const struct config *cfg, const char *name,
 		      struct db_status **out, size_t *n, struct error *err)
 {
@@ -68,9 +86,12 @@ int usecase_db_status(struct state *st, const struct config *cfg, const char *na
 	*out = xcalloc(cfg->ndatabases ? cfg->ndatabases : 1, sizeof(**out));
 	for (size_t i = 0; i < cfg->ndatabases; i++) {
 		const struct database *db = &cfg->databases[i];
-		if ((name && strcmp(name, db->name)) || !db_engine_of(db))
+		if (name && strcmp(name, db->name))
 			continue;
-		status_read(db, &live, &(*out)[(*n)++]);
+		if (db->engine == DB_ENGINE_COMMAND)
+			status_read_tool(st, live_id, db, &(*out)[(*n)++]);
+		else
+			status_read(db, &live, &(*out)[(*n)++]);
 	}
 	manifest_free(&live);
 	return 0;
@@ -87,6 +108,9 @@ void usecase_db_status_free(struct db_status *list, size_t n)
 		free(s->drift);
 		migration_set_free(&s->live);
 		free(s->error);
+		free(s->tool_version);
+		free(s->tool_release_version);
+		db_backups_free(s->backups, s->nbackups);
 	}
 	free(list);
 }

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 
+#include "core/db/backups.h"
 #include "core/db/db.h"
 
 struct config;
@@ -33,10 +34,17 @@ struct db_status {
 	size_t ndrift;
 	struct migration_set live;    /* what pending points into */
 	char *error;                  /* the database could not be read: why */
+	/* a command database: what its tool says, not pending or drift
+	 * (the tool owns its migrations), and the backups kept */
+	char *tool_version;           /* `current`; NULL without a tool */
+	char *tool_release_version;   /* the live release recorded; NULL none */
+	struct db_backup *backups;    /* newest first */
+	size_t nbackups;
 };
 
-/* The status of each database with migrations (only `name` when not
- * NULL: an unknown name is ERROR_USAGE). A database that cannot be read
+/* The status of each database (only `name` when not NULL: an unknown
+ * name is ERROR_USAGE); a command database's is its tool's version and
+ * its backups. A database that cannot be read
  * gets its error text and the others are still read. */
 int usecase_db_status(struct state *st, const struct config *cfg, const char *name,
 		      struct db_status **out, size_t *n, struct error *err);

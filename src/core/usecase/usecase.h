@@ -102,6 +102,9 @@ struct usecase_report {
 	const char *database;    /* the config's database acted on */
 	long db_from, db_to;     /* its schema version before and after */
 	long db_release_version; /* the live release's newest migration */
+	char *db_from_text;      /* a command database: its tool's version before */
+	char *db_to_text;        /* and after ("": none); NULL for the others */
+	char *db_release_text;   /* the version the live release recorded of it */
 	struct db_backup backup; /* the backup taken or restored; id 0: none */
 	int backup_restored;     /* backup was restored (else taken) */
 	/* rollback */
