@@ -358,6 +358,20 @@ tool_version() { sqlite3 data/tool.db 'SELECT coalesce(max(v), "") FROM tool_ver
 	expect_equal "$(sqlite3 data/tool.db 'SELECT name FROM items')" "written on A"
 }
 
+@test "a command database without a migrations folder goes back when its services' files do" {
+	tool_stack
+	sed -i '/^    migrations: tool\/versions$/d' lastgood.yml
+	echo "good B" >../B/app/version
+	lg_ok deploy ../B --label B
+	expect_equal "$(tool_version)" 2
+	# back to A: its service's files change, so its tool goes down first
+	lg_ok rollback A
+	expect_equal "$(tool_version)" 1
+	expect_equal "$(cat app/version)" good
+	lg_ok show "$(lg --json history | jq -r '.[0].id')"
+	expect_match "$output" "migrate +legacy: 2 -> 1"
+}
+
 @test "a command database whose downgrade fails is restored from its backup" {
 	tool_stack
 	echo bad >../B/app/version

@@ -46,6 +46,7 @@
 #include "core/operation.h"
 #include "core/plan.h"
 #include "core/state.h"
+#include "core/switch.h"
 #include "util/alloc.h"
 #include "util/error.h"
 #include "util/hash.h"
@@ -96,8 +97,25 @@ static void folder_digest(const struct manifest *m, const char *folder, char hex
 	hasher_final(&h, hex);
 }
 
-static int takes_part(const struct resource_input *in, const struct database *db,
-		      const unsigned char *changed)
+/* Whether a switch from in->live to in->target changes a file of one of
+ * db's services. Read from the manifests, not from the plan's `changed`
+ * marks: "tool early" plans before the files do. */
+static int services_change(const struct resource_input *in, const struct database *db)
+{
+	struct switch_plan changes;
+	int found = 0;
+	switch_plan_build(in->live, in->target, &changes);
+	for (size_t i = 0; i < changes.n && !found; i++) {
+		size_t s = config_service_of_path(in->cfg,
+						  switch_change_entry(&changes.changes[i])->path);
+		for (size_t k = 0; s < in->cfg->nservices && k < db->nservices && !found; k++)
+			found = !strcmp(in->cfg->services[s].name, db->services[k]);
+	}
+	switch_plan_free(&changes);
+	return found;
+}
+
+static int takes_part(const struct resource_input *in, const struct database *db)
 {
 	if (db->migrations) {
 		char live[HASH_HEX_SIZE], target[HASH_HEX_SIZE];
@@ -105,12 +123,7 @@ static int takes_part(const struct resource_input *in, const struct database *db
 		folder_digest(in->target, db->migrations, target);
 		return strcmp(live, target) != 0;
 	}
-	for (size_t s = 0; s < db->nservices; s++) {
-		const struct service *svc = config_find_service(in->cfg, db->services[s]);
-		if (svc && changed[svc - in->cfg->services])
-			return 1;
-	}
-	return 0;
+	return services_change(in, db);
 }
 
 static size_t tool_plan(const struct resource_input *in, struct plan *plan,
@@ -124,7 +137,7 @@ static size_t tool_plan(const struct resource_input *in, struct plan *plan,
 	tp->dbs = xcalloc(cfg->ndatabases ? cfg->ndatabases : 1, sizeof(*tp->dbs));
 	for (size_t i = 0; forward == (kind == &resource_tool_late) && i < cfg->ndatabases; i++) {
 		const struct database *db = &cfg->databases[i];
-		if (db->engine != DB_ENGINE_COMMAND || !takes_part(in, db, changed))
+		if (db->engine != DB_ENGINE_COMMAND || !takes_part(in, db))
 			continue;
 		tp->dbs[tp->n++].db = db;
 		for (size_t s = 0; s < db->nservices; s++) {
