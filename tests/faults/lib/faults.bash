@@ -14,6 +14,11 @@
 # version 2 over A gives B (gateway.d added, api-legacy.conf kept); C is B
 # without api-legacy.conf (recorded by a snapshot), and a rollback from C
 # to A both brings api-legacy.conf back and drops gateway.d.
+# With FAULTS_STACK=database api also has an SQLite database (data/app.db)
+# whose migrations are api's files (etc/migrations): A ran migration 1
+# (table items, three rows written once it was live); B brings migration 2
+# (column note, with its down script). The host's schema is judged with its
+# files: version, column and rows (observe's OBS_SCHEMA).
 #
 # A sweep runs one command (deploy A->B, rollback B->A, recover) once per
 # fault point: strace stops lastgood at the Nth call of one system call
@@ -129,6 +134,8 @@ write_stack() {
 			printf '        json: {status: healthy}\n'
 			[ "$i" -gt 0 ] && printf '    after: [api]\n'
 		done
+		[ "$FAULTS_STACK" != database ] ||
+			printf 'databases:\n  main:\n    engine: sqlite\n    path: data/app.db\n    migrations: etc/migrations\n    services: [api]\n'
 	} >lastgood.yml
 	write_release . 1
 }
@@ -140,6 +147,7 @@ extra_entries() {
 	*:studio) printf ', web' ;;
 	entries:api) printf ', etc/api-legacy.conf' ;;
 	entries:gateway) printf ', etc/gateway.d' ;;
+	database:api) printf ', etc/migrations' ;;
 	esac
 }
 
@@ -172,6 +180,16 @@ write_release() {
 		printf 'icon\n' >"$dir/web/static/img/icons/a.svg"
 		printf 'console.log("v2")\n' >"$dir/web/static/app2.js"
 		ln -s static/app2.js "$dir/web/current.js"
+	fi
+	if [ "$FAULTS_STACK" = database ]; then
+		mkdir -p "$dir/etc/migrations"
+		printf 'CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT NOT NULL);\n' \
+			>"$dir/etc/migrations/0001_create_items.up.sql"
+		printf 'DROP TABLE items;\n' >"$dir/etc/migrations/0001_create_items.down.sql"
+		[ "$version" = 1 ] && return 0
+		printf 'ALTER TABLE items ADD COLUMN note TEXT;\n' >"$dir/etc/migrations/0002_add_note.up.sql"
+		printf 'ALTER TABLE items DROP COLUMN note;\n' >"$dir/etc/migrations/0002_add_note.down.sql"
+		return 0
 	fi
 	[ "$FAULTS_STACK" = entries ] || return 0
 	if [ "$version" = 1 ]; then
@@ -307,6 +325,7 @@ one_line() { tr '\n\t' '  ' <<<"$1" | sed 's/  */ /g; s/ $//'; }
 #   OBS_INTERRUPTED operations awaiting recover
 #   OBS_VERSIONS    the VERSION each port answers /health with ("-": none)
 #   OBS_UNTRACKED   processes run from the host that no service's pid is
+#   OBS_SCHEMA      in the database stack, the database as schema_of says
 observe() {
 	local sum json line port body v id digest s p name known
 	sum=$(tree_sum 2>/dev/null)
@@ -356,7 +375,22 @@ observe() {
 		[[ $OBS_PIDS == *" $p "* ]] || OBS_UNTRACKED+="$(describe_process "$p"); "
 	done
 	OBS_UNTRACKED=${OBS_UNTRACKED%; }
+	OBS_SCHEMA=
+	[ "$FAULTS_STACK" != database ] || OBS_SCHEMA=$(schema_now)
 }
+
+# schema_now: the database stack's database as it is: the newest migration
+# lastgood_migrations holds, whether table items has column note, its rows.
+schema_now() {
+	sqlite3 data/app.db "SELECT 'version ' || (SELECT coalesce(max(version), 0) FROM lastgood_migrations)
+		|| ', note ' || (SELECT CASE count(*) WHEN 0 THEN 'no' ELSE 'yes' END
+			FROM pragma_table_info('items') WHERE name = 'note')
+		|| ', ' || (SELECT count(*) FROM items) || ' rows'" 2>&1 | tr '\n' ' ' | sed 's/ $//'
+}
+
+# schema_of RELEASE: schema_now on release A or B (the rows written on A
+# survive both ways).
+schema_of() { if [ "$1" = A ]; then echo "version 1, note no, 3 rows"; else echo "version 2, note yes, 3 rows"; fi; }
 
 # version_of RELEASE: the VERSION every service of release A, B or C
 # answers.
@@ -371,6 +405,8 @@ expect_on() {
 	[ "$OBS_RECORD" = "$want" ] || bad+="the live release is $OBS_RECORD; "
 	[ "$OBS_RUNNING" = 1 ] || bad+="services: $OBS_SERVICES; "
 	[ "$OBS_VERSIONS" = "$(version_of "$want")" ] || bad+="versions answered: $OBS_VERSIONS; "
+	[ "$OBS_SCHEMA" = "$([ "$FAULTS_STACK" != database ] || schema_of "$want")" ] ||
+		bad+="the database: $OBS_SCHEMA; "
 	[ -z "$bad" ] && return 0
 	echo "not entirely on $want: ${bad%; }"
 	return 1
@@ -448,6 +484,9 @@ settled_checks() {
 	[ "$OBS_FILES" = neither ] ||
 		[ "$OBS_RECORD" = "$OBS_FILES" ] ||
 		problem record "live files are $OBS_FILES but the live release is $OBS_RECORD"
+	[ "$OBS_FILES" = neither ] || [ "$FAULTS_STACK" != database ] ||
+		[ "$OBS_SCHEMA" = "$(schema_of "$OBS_FILES")" ] ||
+		problem schema "live files are $OBS_FILES but the database: $OBS_SCHEMA"
 	if [ -n "$OBS_UNTRACKED" ]; then
 		problem orphans "a process no service's pid names runs after recover: $OBS_UNTRACKED"
 		POINT_CAUSE=${POINT_CAUSE:-orphans}
@@ -481,13 +520,16 @@ error_pattern() {
 }
 
 # sqlite_dirsync_failed: whether the sync the fault failed (the run's own
-# strace log, -y: descriptors with their paths) is SQLite's fdatasync of
-# the state folder once it created its log, whose result SQLite ignores
+# strace log, -y: descriptors with their paths) is SQLite's fdatasync of a
+# folder once it created a journal or log there (the state folder, the
+# backups folder, a database's own folder), whose result SQLite ignores
 # (unix VFS); lastgood never sees it fail. Every other sync is lastgood's
-# or one SQLite reports to it (lastgood writes the log back itself, with
-# SQLite's automatic write-back off).
+# (fsync) or one SQLite reports to it (lastgood writes the state log back
+# itself, with SQLite's automatic write-back off).
 sqlite_dirsync_failed() {
-	grep -Eq '^fdatasync\([0-9]+</[^>]*/\.lastgood>\).*\(INJECTED\)' "$LANE/cmd.strace"
+	local path
+	path=$(sed -En 's/^fdatasync\([0-9]+<([^>]*)>\).*\(INJECTED\).*/\1/p' "$LANE/cmd.strace" | head -n 1)
+	[ -n "$path" ] && [ -d "$path" ]
 }
 
 # error_checks MODE CALL: after a command that met an error (FAULT_RC,
@@ -657,7 +699,12 @@ lane_prepare() {
 	mkdir -p "$HOST"
 	cd "$HOST" || return 1
 	write_stack "${PORTS[@]}"
-	{ lg_t -q snapshot --label A >/dev/null && lg_t -q start && lg_t -q stop; } || return 1
+	lg_t -q snapshot --label A >/dev/null || return 1
+	if [ "$FAULTS_STACK" = database ]; then
+		mkdir -p data && lg_t -q db migrate >/dev/null &&
+			sqlite3 data/app.db "INSERT INTO items(name) VALUES ('one'), ('two'), ('three')" || return 1
+	fi
+	{ lg_t -q start && lg_t -q stop; } || return 1
 	echo "DIGEST_A=$(lg_t --json releases | jq -r '.[] | select(.live) | .digest')" >>"$lane/lane.env"
 	rm -rf "$lane/before-deploy"
 	cp -a "$HOST" "$lane/before-deploy"
@@ -754,6 +801,13 @@ faults_setup_file() {
 	write_release "$FAULTS_WORK/dist" 2
 	write_release "$FAULTS_WORK/ref" 1
 	tree_sum "$FAULTS_WORK/ref" >"$FAULTS_WORK/sum-A"
+	if [ "$FAULTS_STACK" != classic ]; then
+		# dist-bad: version 2 whose gateway exits at start (fails its
+		# verification), to be rolled back automatically
+		mkdir -p "$FAULTS_WORK/dist-bad"
+		cp -a "$FAULTS_WORK/dist/." "$FAULTS_WORK/dist-bad/"
+		sed -i 's/^MODE=.*/MODE=crash/' "$FAULTS_WORK/dist-bad/etc/gateway.conf"
+	fi
 	if [ "$FAULTS_STACK" = entries ]; then
 		# B: the deploy kept A's entry its SOURCE lacks; C: B without it
 		tree_sum "$FAULTS_WORK/dist" >"$FAULTS_WORK/sum-C"
@@ -761,11 +815,6 @@ faults_setup_file() {
 		cp -a "$FAULTS_WORK/dist/." "$FAULTS_WORK/ref-B/"
 		cp -a "$FAULTS_WORK/ref/etc/api-legacy.conf" "$FAULTS_WORK/ref-B/etc/"
 		tree_sum "$FAULTS_WORK/ref-B" >"$FAULTS_WORK/sum-B"
-		# dist-bad: version 2 whose gateway exits at start (fails its
-		# verification), to be rolled back automatically
-		mkdir -p "$FAULTS_WORK/dist-bad"
-		cp -a "$FAULTS_WORK/dist/." "$FAULTS_WORK/dist-bad/"
-		sed -i 's/^MODE=.*/MODE=crash/' "$FAULTS_WORK/dist-bad/etc/gateway.conf"
 	else
 		tree_sum "$FAULTS_WORK/dist" >"$FAULTS_WORK/sum-B"
 	fi
