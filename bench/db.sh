@@ -99,13 +99,10 @@ DROP INDEX orders_status_placed;
 ALTER TABLE orders DROP COLUMN currency;
 SQL
 
-# The stack: one service whose health reads its config file; the database
-# backed up before every schema change (backup: always, the default) with
-# the service stopped while it is restored.
-mkdir -p "$pg_host/app" "$pg_host/db/migrations"
-echo STATUS=ok >"$pg_host/app/app.conf"
-cat >"$pg_host/lastgood.yml" <<EOF
-policy: {start_timeout: 1s, interval: 50ms, timeout: 2s, retries: 1, stabilize: 0s, stop_timeout: 5s}
+# services_yaml: the one service of both stacks (`sleep infinity`), whose
+# health check reads its config file.
+services_yaml() {
+	cat <<'EOF'
 services:
   app:
     manager: process
@@ -113,6 +110,17 @@ services:
     files: [app, db/migrations]
     health:
       - exec: [grep, -qx, STATUS=ok, app/app.conf]
+EOF
+}
+
+# The stack: that service; the database backed up before every schema
+# change (backup: always, the default) with the service stopped while it
+# is restored.
+mkdir -p "$pg_host/app" "$pg_host/db/migrations"
+echo STATUS=ok >"$pg_host/app/app.conf"
+{ echo "policy: {start_timeout: 1s, interval: 50ms, timeout: 2s, retries: 1, stabilize: 0s, stop_timeout: 5s}"
+  services_yaml
+  cat <<EOF; } >"$pg_host/lastgood.yml"
 databases:
   main:
     engine: postgres
@@ -192,8 +200,8 @@ hyperfine_rounds "$work/pg.json" "$rounds" \
 hf_table "$work/pg.json"
 
 # The deploys' own record: per deploy, its kind (down or restore: whether
-# a restore step ran), the whole deploy, its back up, migrate and healthy
-# steps, the migrate down or restore step, and the way back: from the
+# a restore step ran), the whole deploy, its back up and migrate steps,
+# the migrate down or restore step, and the way back: from the
 # failed health check to the deploy's end (in ms).
 : >"$work/deploys"
 for op in $("$LASTGOOD" -C "$pg_host" --json history --limit 100 |
@@ -235,8 +243,8 @@ added=$(awk -v a="$down_path" -v b="$down_script" 'BEGIN { print a - b }')
 out "" "Targets:" "" \
     "- the down path adds at most 1 s over the down script's own time:" \
     "  $(verdict "$(lt "$added" 1)") (the way back $(ms "$down_path"), of which the migrate down step" \
-    "  $(ms "$down_step"); the down script by hand $(ms "$down_script"), most of it psql starting" \
-    "  and connecting: $(ms "$added") added)." \
+    "  $(ms "$down_step"); the down script by hand $(ms "$down_script"), psql's start and" \
+    "  connection included: $(ms "$added") added)." \
     "- the restore no slower than \`pg_restore -j 2\` by hand:" \
     "  $(verdict "$(lt "$restore_step" "$pg_j2")") (the restore step $(ms "$restore_step"), the way back" \
     "  $(ms "$restore_path"); \`pg_restore -j 2\` $(ms "$pg_j2"), $(ratio "$restore_step" "$pg_j2") times;" \
@@ -270,14 +278,7 @@ INSERT INTO blobs SELECT i, (i * 7919) % 100003, randomblob(1024) FROM n;
 CREATE INDEX blobs_k ON blobs (k);
 SQL
 lite_size=$(stat -c %s "$lite_host/data/app.db")
-cat >"$lite_host/lastgood.yml" <<EOF
-services:
-  app:
-    manager: process
-    run: [sleep, infinity]
-    files: [app, db/migrations]
-    health:
-      - exec: [grep, -qx, STATUS=ok, app/app.conf]
+{ services_yaml; cat <<EOF; } >"$lite_host/lastgood.yml"
 databases:
   main:
     engine: sqlite
