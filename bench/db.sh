@@ -55,9 +55,9 @@ psql_run() {
 # indexes to spread over its jobs. Rows per table chosen so that the
 # database is about 1 GB at BENCH_SCALE=1 (pg_database_size says what it
 # is).
-accounts=$(scaled 1200000 100)
-orders=$(scaled 1050000 100)
-events=$(scaled 3050000 100)
+accounts=$(scaled 1370000 100)
+orders=$(scaled 1200000 100)
+events=$(scaled 3480000 100)
 say "db: generating $(human "$((accounts + orders + events))") rows"
 psql_run -v accounts="$accounts" -v orders="$orders" -v events="$events" <<'SQL'
 CREATE TABLE accounts (id bigint PRIMARY KEY, email text NOT NULL, name text NOT NULL,
@@ -254,9 +254,10 @@ if [ "$(lt "$restore_step" "$pg_j2")" = 0 ]; then
 	out "lastgood restores with \`pg_restore --single-transaction\` (\`src/core/db/postgres.c\`), so" \
 	    "that a restore that fails changes nothing, and pg_restore cannot combine one transaction" \
 	    "with \`-j\`: the tables are loaded and the indexes built one after the other. By hand," \
-	    "\`--single-transaction\` took $(ratio "$pg_single" "$pg_j2") times \`-j 2\` in this run," \
-	    "and lastgood's restore step $(ratio "$restore_step" "$pg_single") times \`--single-transaction\` (the" \
-	    "step also lists the backup and drops what it does not hold). To meet the target the" \
+	    "\`--single-transaction\` took $(ratio "$pg_single" "$pg_j2") times \`-j 2\` in this run, and" \
+	    "lastgood's restore step $(ratio "$restore_step" "$pg_single") times \`--single-transaction\` by hand" \
+	    "($(ms "$(jq -r '.results[4].min' "$hf")") to $(ms "$(jq -r '.results[4].max' "$hf")") over the rounds); the step also lists the" \
+	    "backup (\`pg_restore --list\`) and drops what it does not hold, both quick. To meet the target the" \
 	    "restore would run \`pg_restore -j\` into a new database and, once it succeeded, swap the" \
 	    "names in one short transaction (\`ALTER DATABASE ... RENAME\`, the database's services" \
 	    "being stopped already), keeping a restore that fails from changing anything; or run" \
@@ -267,7 +268,7 @@ fi
 # SQLite: a database of 100 MB (at BENCH_SCALE=1) of rows of 1 KiB of
 # random bytes with an index, backed up by lastgood (the online backup
 # API, then fsync) and by sqlite3's .backup.
-rows=$(scaled 95000 100)
+rows=$(scaled 76000 100)
 mkdir -p "$lite_host/app" "$lite_host/data" "$lite_host/db/migrations"
 echo STATUS=ok >"$lite_host/app/app.conf"
 sqlite3 "$lite_host/data/app.db" >/dev/null <<SQL
