@@ -152,7 +152,7 @@ demo:
 	@$(MAKE) --no-print-directory lastgood examples/ziggie/demo-service
 	@examples/ziggie/demo.sh
 
-# Benchmarks (bench/run): time to recover, snapshot, switch and scale,
+# Benchmarks (bench/run): time to recover, snapshot, switch, scale and databases,
 # written to docs/BENCHMARKS.md. BENCH_SCALE=1 runs the sizes issue 5 names.
 bench:
 	@scripts/install-deps bench
