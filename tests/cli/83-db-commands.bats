@@ -141,7 +141,7 @@ backups() { state 'SELECT count(*) FROM db_backups'; }
 	expect_equal "$(jq length <<<"$output")" 3
 	expect_equal "$(jq -r '.[1].id' <<<"$output")" "$id"
 	expect_equal "$(jq -r '.[1] | [.database, .version, .release, .schema_only] | @csv' <<<"$output")" \
-		"\"main\",1,$(live_release),false"
+		"\"main\",\"1\",$(live_release),false"
 	expect_equal "$(jq -r '.[0].schema_only' <<<"$output")" true
 	[ -f ".lastgood/backups/$(jq -r '.[1].file' <<<"$output")" ]
 	expect_equal "$(jq -r '.[1].size' <<<"$output")" \
@@ -150,6 +150,22 @@ backups() { state 'SELECT count(*) FROM db_backups'; }
 	lg_ok --json db backup
 	expect_equal "$(jq -r .command <<<"$output")" "db backup"
 	expect_equal "$(jq -r .backup.schema_only <<<"$output")" false
+}
+
+@test "db backups lists a command tool's text version as it is; numbers still find theirs" {
+	sqlite_stack
+	migration . 0002 add_price 'ALTER TABLE items ADD COLUMN price INTEGER;' ''
+	lg_ok snapshot --label B
+	lg_ok db migrate
+	# an alembic revision that merely begins with the digit of version 1
+	state "INSERT INTO db_backups(database, operation, release, version, file, size, sha256,
+		created_ms) VALUES('main', NULL, 0, '1ae027a6acf', 'main-alembic.backup', 1, 'x', 0)"
+	lg_ok db backups
+	expect_match "$output" "main .* 1ae027a6acf +0 .* backups/main-alembic.backup"
+	lg_ok --json db backups
+	expect_equal "$(jq -r '.[0].version' <<<"$output")" 1ae027a6acf
+	lg_status 1 db rollback --to 1
+	expect_match "$stderr" "--restore-backup restores backup [0-9]+ \\('main-op[0-9]+.backup', taken .* ago at version 1\\)"
 }
 
 @test "db restore brings back the rows of the newest backup, the database's services stopped around it" {
