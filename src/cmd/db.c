@@ -131,15 +131,6 @@ static void db_report_json(json_t *out, const struct usecase_report *rep)
 		"restored", rep->backup_restored != 0));
 }
 
-/* "backup 4 ('main-op7.backup', taken 3m ago at version 2)" */
-static void describe_backup(struct strbuf *sb, const struct db_backup *b)
-{
-	char age[FORMAT_SIZE];
-	strbuf_addf(sb, "backup %ld ('%s', %s, taken %s ago at version %s)", b->id, b->file,
-		    b->schema_only ? "schema only" : "full",
-		    format_duration(clock_wall_ms() - b->created_ms, age), b->version);
-}
-
 /* The text lines of a db command that changed something, from its
  * report; returns the exit code. */
 static int db_report_print(struct command_context *ctx, const struct usecase_report *rep)
@@ -148,7 +139,7 @@ static int db_report_print(struct command_context *ctx, const struct usecase_rep
 	int rc = EXIT_OK;
 
 	if (rep->backup.id) {
-		describe_backup(&line, &rep->backup);
+		db_backup_describe(&line, &rep->backup);
 		if (rep->backup_restored)
 			command_progress(ctx, "database '%s' restored from %s: what was written since "
 					 "it was taken is gone", rep->database, line.buf);

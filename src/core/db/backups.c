@@ -10,6 +10,7 @@
 #include "util/error.h"
 #include "util/format.h"
 #include "util/fs.h"
+#include "util/strbuf.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -251,21 +252,30 @@ int db_backup_newest(struct state *st, const char *database, long version, int s
 	return found;
 }
 
+void db_backup_describe(struct strbuf *sb, const struct db_backup *b)
+{
+	char age[FORMAT_SIZE];
+	strbuf_addf(sb, "backup %ld ('%s', %staken %s ago at version %s)", b->id, b->file,
+		    b->schema_only ? "schema only, " : "",
+		    format_duration(clock_wall_ms() - b->created_ms, age), b->version);
+}
+
 int db_refuse_missing_down(struct state *st, const char *database, long from, long to,
 			   long missing, struct error *err)
 {
 	struct db_backup b = { 0 };
-	char age[FORMAT_SIZE];
+	struct strbuf backup = STRBUF_INIT;
 	int found = db_backup_newest(st, database, to, 0, &b, err);
 	if (found < 0)
 		return -1;
-	if (found)
+	if (found) {
+		db_backup_describe(&backup, &b);
 		error_set(err, ERROR_FAILED, "database '%s' cannot go down from version %ld to %ld: "
-			  "migration %ld has no down script; --restore-backup restores backup %ld "
-			  "('%s', taken %s ago at version %s), discarding what was written since",
-			  database, from, to, missing, b.id, b.file,
-			  format_duration(clock_wall_ms() - b.created_ms, age), b.version);
-	else
+			  "migration %ld has no down script; --restore-backup restores %s, "
+			  "discarding what was written since", database, from, to, missing,
+			  backup.buf);
+		strbuf_release(&backup);
+	} else
 		error_set(err, ERROR_FAILED, "database '%s' cannot go down from version %ld to %ld: "
 			  "migration %ld has no down script, and no backup at version %ld is kept",
 			  database, from, to, missing, to);

@@ -19,6 +19,7 @@
 
 struct error;
 struct state;
+struct strbuf;
 
 /* A row of db_backups. */
 struct db_backup {
@@ -50,6 +51,10 @@ void db_backup_copy(struct db_backup *to, const struct db_backup *b);
 /* The backup's file in the state folder (caller frees). */
 char *db_backup_path(const struct state *st, const struct db_backup *b);
 
+/* "backup 4 ('main-op7.backup', taken 3m ago at version 1)" (a
+ * schema-only one says so after its file), appended to sb: how every
+ * message names a backup. */
+void db_backup_describe(struct strbuf *sb, const struct db_backup *b);
 /* The version b holds as a built-in engine's number: 0, and *version set,
  * when it is one (decimal digits); -1 when it is a command tool's text. */
 int db_backup_version_number(const struct db_backup *b, long *version);
