@@ -168,6 +168,25 @@ backups() { state 'SELECT count(*) FROM db_backups'; }
 	expect_match "$stderr" "--restore-backup restores backup [0-9]+ \\('main-op[0-9]+.backup', taken .* ago at version 1\\)"
 }
 
+@test "snapshot records each database's version with its release; one it cannot read is named" {
+	sqlite_stack
+	# migration 2 is in the files, not applied: the database is at 1
+	pending_price
+	expect_equal "$(state "SELECT version FROM release_schemas WHERE release = $(live_release)")" 1
+	# a database that cannot be opened: the release is recorded, without
+	# a version for it, and the operator is told
+	mv data/app.db data/kept.db
+	mkdir data/app.db
+	echo more >app/more
+	lg_ok snapshot --label C
+	local release=$output
+	expect_match "$stderr" "no schema version recorded with release $release: database 'main': cannot open"
+	expect_equal "$(state "SELECT count(*) FROM release_schemas WHERE release = $release")" 0
+	echo again >app/more
+	lg_ok --json snapshot
+	expect_match "$(jq -r '.unversioned[0]' <<<"$output")" "^no schema version recorded with release [0-9]+: database 'main'"
+}
+
 @test "db restore brings back the rows of the newest backup, the database's services stopped around it" {
 	sqlite_stack
 	lg_ok db backup

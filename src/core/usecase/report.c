@@ -29,6 +29,9 @@ void usecase_report_clear(struct usecase_report *rep)
 	free(rep->services);
 	gc_report_clear(&rep->gc);
 	db_backup_clear(&rep->backup);
+	for (size_t i = 0; i < rep->nunversioned; i++)
+		free(rep->unversioned[i]);
+	free(rep->unversioned);
 	free(rep->left_alone);
 	free(rep->config_written);
 	for (size_t i = 0; i < rep->nrecovered; i++) {
