@@ -206,6 +206,56 @@ backups() { state 'SELECT count(*) FROM db_backups'; }
 	expect_equal "$(jq -r .command <<<"$output")" "db restore"
 }
 
+# restore_ended WHERE: after a db restore that was killed, then recover:
+# prints "restored" (the backup's rows, the junk made since gone) or
+# "untouched" (killed before it stopped anything), or fails saying what
+# is wrong; a service the restore stopped was started again.
+restore_ended() {
+	local op steps=
+	op=$(lg --json history | jq -r '[.[] | select(.command == "db restore")][0].id // empty')
+	# none when killed before it was recorded
+	[ -z "$op" ] ||
+		steps=$(lg --json show "$op" | jq -r '[.steps[] | .kind + " " + (.target // "")] | join(",")')
+	if [[ $steps == *"stop app"* && ${steps##*stop app} != *"start app"* ]]; then
+		echo "$1: app was stopped and not started again: $steps" >&2
+		return 1
+	fi
+	case "$(db 'SELECT group_concat(name) FROM items')/$(db "SELECT count(*) FROM sqlite_master WHERE name = 'junk'")" in
+	"written on A/0") echo restored ;;
+	/1) [[ $steps != *"stop app"* ]] && echo untouched ||
+		{ echo "$1: app was stopped, the database not restored: $steps" >&2; return 1; } ;;
+	*) echo "$1: the database is neither the backup nor as before" >&2; return 1 ;;
+	esac
+}
+
+@test "killed at any sync of db restore, recover finishes the restore and starts what it stopped" {
+	sqlite_stack
+	lg_ok db backup
+	db "DELETE FROM items"
+	db "CREATE TABLE junk(x)"
+	local call total n rc where tried=0 restored=0 untouched=0 on
+	cd .. && cp -a "$HOST" start && cd "$HOST"
+	ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" strace -qq -o ../trace \
+		-e trace=fdatasync,fsync "$LG_REAL" -q db restore
+	for call in fdatasync fsync; do
+		total=$(grep -c "^$call(" ../trace || true)
+		for n in $(seq 1 "$total"); do
+			cd .. && rm -rf "$HOST" && cp -a start "$HOST" && cd "$HOST"
+			rc=0
+			LG=$LG_REAL kill_at "$call" "$n" db restore || rc=$?
+			where="db restore killed at $call $n of $total (exit $rc)"
+			[ "$rc" = 137 ] || { echo "$where: not killed" >&2; return 1; }
+			tried=$((tried + 1))
+			lg -q recover >../recover.out 2>&1 ||
+				{ echo "$where: recover failed: $(cat ../recover.out)" >&2; return 1; }
+			on=$(restore_ended "$where") || return 1
+			if [ "$on" = restored ]; then restored=$((restored + 1)); else untouched=$((untouched + 1)); fi
+		done
+	done
+	echo "# $tried points: restored $restored, untouched $untouched" >&3
+	[ "$tried" -gt 10 ] && [ "$restored" -gt 0 ] && [ "$untouched" -gt 0 ]
+}
+
 @test "db restore refuses a backup of the other kind, another database's, or an unknown one (exit 2)" {
 	sqlite_stack
 	lg_ok db backup
