@@ -186,6 +186,12 @@ backups() { state 'SELECT count(*) FROM db_backups'; }
 	echo again >app/more
 	lg_ok --json snapshot
 	expect_match "$(jq -r '.unversioned[0]' <<<"$output")" "^no schema version recorded with release [0-9]+: database 'main'"
+	# no file yet: version 0, and the snapshot does not create one
+	rmdir data/app.db
+	echo once more >app/more
+	lg_ok snapshot
+	expect_equal "$(state "SELECT version FROM release_schemas WHERE release = $output")" 0
+	[ ! -e data/app.db ]
 }
 
 @test "db restore brings back the rows of the newest backup, the database's services stopped around it" {

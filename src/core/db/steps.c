@@ -170,6 +170,12 @@ int db_version_now(const struct database *db, char **version, struct error *err)
 
 	if (!e)
 		return db_command_current(db, version, err);
+	/* no file yet: no migration applied, and connecting would create it */
+	struct stat sb;
+	if (db->engine == DB_ENGINE_SQLITE && lstat(db->path, &sb) < 0 && errno == ENOENT) {
+		*version = xstrdup("0");
+		return 0;
+	}
 	if (e->connect(db, &conn, err) < 0)
 		return -1;
 	int rc = e->applied(conn, &rows, &n, err);

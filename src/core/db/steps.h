@@ -39,8 +39,8 @@ int db_read_script(struct state *st, const char *digest, struct strbuf *sql, str
 
 /* The version db is at now, as a release records it: its newest applied
  * migration for a built-in engine ("0": none), what `current` prints for
- * a command database. Reads only (no migrator lock). Caller frees
- * *version. */
+ * a command database. Reads only (no migrator lock; an SQLite file not
+ * there yet is "0", not created). Caller frees *version. */
 int db_version_now(const struct database *db, char **version, struct error *err);
 
 /* Bring db from what is applied to version `to`, one step per migration:
