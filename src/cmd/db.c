@@ -162,11 +162,11 @@ static int db_status(struct command_context *ctx, int argc, char **argv)
 
 static json_t *backup_json(const struct db_backup *b)
 {
-	return command_json_pack("{s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:o?, s:s, s:b, s:o}",
+	return command_json_pack("{s:I, s:o, s:I, s:I, s:I, s:o, s:I, s:o?, s:s, s:b, s:o}",
 		"id", (json_int_t)b->id, "database", command_json_text(b->database),
 		"created_ms", (json_int_t)b->created_ms,
 		"age_ms", (json_int_t)(clock_wall_ms() - b->created_ms),
-		"size", (json_int_t)b->size, "version", (json_int_t)b->version,
+		"size", (json_int_t)b->size, "version", command_json_text(b->version),
 		"release", (json_int_t)b->release,
 		"operation", b->operation ? json_integer(b->operation) : NULL,
 		"sha256", b->sha256, "schema_only", b->schema_only,
@@ -191,15 +191,6 @@ static void db_report_json(json_t *out, const struct usecase_report *rep)
 			"release_version", command_json_text(rep->db_release_text)));
 }
 
-/* "backup 4 ('main-op7.backup', taken 3m ago at version 2)" */
-static void describe_backup(struct strbuf *sb, const struct db_backup *b)
-{
-	char age[FORMAT_SIZE];
-	strbuf_addf(sb, "backup %ld ('%s', %s, taken %s ago at version %ld)", b->id, b->file,
-		    b->schema_only ? "schema only" : "full",
-		    format_duration(clock_wall_ms() - b->created_ms, age), b->version);
-}
-
 /* The result line of a command database's migrate, rollback or restore:
  * its tool's versions, as the tool names them. */
 static void tool_report_print(const struct usecase_report *rep)
@@ -222,7 +213,7 @@ static int db_report_print(struct command_context *ctx, const struct usecase_rep
 	int rc = EXIT_OK;
 
 	if (rep->backup.id) {
-		describe_backup(&line, &rep->backup);
+		db_backup_describe(&line, &rep->backup);
 		if (rep->backup_restored)
 			command_progress(ctx, "database '%s' restored from %s: what was written since "
 					 "it was taken is gone", rep->database, line.buf);
@@ -341,7 +332,7 @@ static int db_backups(struct command_context *ctx, int argc, char **argv)
 			json_array_append_new(array, backup_json(b));
 			continue;
 		}
-		printf("%5ld  %-12s  %-19s  %8s  %9s  %7ld  %7ld  %9ld  %-11s  backups/%s\n", b->id,
+		printf("%5ld  %-12s  %-19s  %8s  %9s  %7s  %7ld  %9ld  %-11s  backups/%s\n", b->id,
 		       b->database, format_time(b->created_ms, when),
 		       format_duration(clock_wall_ms() - b->created_ms, age),
 		       format_bytes(b->size, size), b->version, b->release, b->operation,

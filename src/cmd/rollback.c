@@ -121,6 +121,8 @@ static void print_step(struct command_context *ctx, const struct plan_step *step
 	default:
 		printf("%3d. %s%s%s\n", (*n)++, step_kind_name(step->kind), step->target ? " " : "",
 		       step->target ? step->target : "");
+		if (step->note)
+			printf("     %s\n", step->note);
 		return;
 	}
 }
@@ -146,6 +148,8 @@ static int rollback_print_plan(struct command_context *ctx, long target_id,
 			json_t *step = command_json_pack("{s:s}", "kind",
 							 step_kind_name(plan.steps[i].kind));
 			json_object_set_new(step, "target", command_json_text(plan.steps[i].target));
+			if (plan.steps[i].note)
+				json_object_set_new(step, "note", command_json_text(plan.steps[i].note));
 			json_array_append_new(steps, step);
 		}
 		command_print_json(command_json_pack("{s:b, s:I, s:I, s:o}", "dry_run", 1,

@@ -10,7 +10,11 @@
 
 static void snapshot_json(json_t *out, const struct usecase_report *rep)
 {
+	json_t *unversioned = json_array();
+	for (size_t i = 0; i < rep->nunversioned; i++)
+		json_array_append_new(unversioned, command_json_text(rep->unversioned[i]));
 	json_object_set_new(out, "created", json_boolean(rep->created));
+	json_object_set_new(out, "unversioned", unversioned);
 }
 
 int cmd_snapshot(struct command_context *ctx)
@@ -42,6 +46,8 @@ int cmd_snapshot(struct command_context *ctx)
 	} else {
 		if (!rep.created)
 			command_progress(ctx, "live files unchanged since release %ld", rep.target);
+		for (size_t i = 0; i < rep.nunversioned; i++)
+			command_progress(ctx, "%s", rep.unversioned[i]);
 		if (!ctx->opt.json)
 			printf("%ld\n", rep.target);
 	}

@@ -59,6 +59,13 @@ void plan_add(struct plan *plan, enum step_kind kind, enum plan_phase phase,
 	};
 }
 
+void plan_note(struct plan *plan, const char *note)
+{
+	struct plan_step *step = &plan->steps[plan->n - 1];
+	free(step->note);
+	step->note = xstrdup(note);
+}
+
 void plan_sort(struct plan *plan)
 {
 	/* Insertion sort: stable, and a plan is a few steps per entry. */
@@ -84,8 +91,10 @@ size_t plan_phase_steps(const struct plan *plan, enum plan_phase phase, size_t *
 
 void plan_free(struct plan *plan)
 {
-	for (size_t i = 0; i < plan->n; i++)
+	for (size_t i = 0; i < plan->n; i++) {
 		free(plan->steps[i].target);
+		free(plan->steps[i].note);
+	}
 	free(plan->steps);
 	memset(plan, 0, sizeof(*plan));
 }

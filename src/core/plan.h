@@ -65,6 +65,8 @@ struct plan_step {
 	char *target;          /* the journal's target: a path, a service; may be NULL */
 	size_t index;          /* what the target is to its phase: a change of
 	                          the switch plan, a service of the config */
+	char *note;            /* what a dry run says beside the step (the backup
+	                          a restore puts back); NULL for nothing */
 };
 
 struct plan {
@@ -83,6 +85,8 @@ int step_kind_parse(const char *name, enum step_kind *kind);
 
 void plan_add(struct plan *plan, enum step_kind kind, enum plan_phase phase,
 	      const char *target, size_t index);
+/* Put note (copied) beside the step added last, for a dry run to show. */
+void plan_note(struct plan *plan, const char *note);
 /* Order the steps by phase, keeping the order they were added in within
  * a phase. */
 void plan_sort(struct plan *plan);

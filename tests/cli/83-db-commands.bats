@@ -68,7 +68,8 @@ backups() { state 'SELECT count(*) FROM db_backups'; }
 	expect_equal "$(db 'SELECT name FROM items')" "written on A"
 	lg_ok show "$(lg --json history | jq -r '.[0].id')"
 	expect_match "$output" "migrate down +main 2 add_price"
-	[ -z "$(state "SELECT version FROM release_schemas WHERE release = $(live_release)")" ]
+	# the version the snapshot recorded, not the one it failed to reach
+	expect_equal "$(state "SELECT version FROM release_schemas WHERE release = $(live_release)")" 1
 }
 
 @test "db rollback --to goes down with the live release's down scripts and says the files expect more" {
@@ -141,7 +142,7 @@ backups() { state 'SELECT count(*) FROM db_backups'; }
 	expect_equal "$(jq length <<<"$output")" 3
 	expect_equal "$(jq -r '.[1].id' <<<"$output")" "$id"
 	expect_equal "$(jq -r '.[1] | [.database, .version, .release, .schema_only] | @csv' <<<"$output")" \
-		"\"main\",1,$(live_release),false"
+		"\"main\",\"1\",$(live_release),false"
 	expect_equal "$(jq -r '.[0].schema_only' <<<"$output")" true
 	[ -f ".lastgood/backups/$(jq -r '.[1].file' <<<"$output")" ]
 	expect_equal "$(jq -r '.[1].size' <<<"$output")" \
@@ -150,6 +151,47 @@ backups() { state 'SELECT count(*) FROM db_backups'; }
 	lg_ok --json db backup
 	expect_equal "$(jq -r .command <<<"$output")" "db backup"
 	expect_equal "$(jq -r .backup.schema_only <<<"$output")" false
+}
+
+@test "db backups lists a command tool's text version as it is; numbers still find theirs" {
+	sqlite_stack
+	migration . 0002 add_price 'ALTER TABLE items ADD COLUMN price INTEGER;' ''
+	lg_ok snapshot --label B
+	lg_ok db migrate
+	# an alembic revision that merely begins with the digit of version 1
+	state "INSERT INTO db_backups(database, operation, release, version, file, size, sha256,
+		created_ms) VALUES('main', NULL, 0, '1ae027a6acf', 'main-alembic.backup', 1, 'x', 0)"
+	lg_ok db backups
+	expect_match "$output" "main .* 1ae027a6acf +0 .* backups/main-alembic.backup"
+	lg_ok --json db backups
+	expect_equal "$(jq -r '.[0].version' <<<"$output")" 1ae027a6acf
+	lg_status 1 db rollback --to 1
+	expect_match "$stderr" "--restore-backup restores backup [0-9]+ \\('main-op[0-9]+.backup', taken .* ago at version 1\\)"
+}
+
+@test "snapshot records each database's version with its release; one it cannot read is named" {
+	sqlite_stack
+	# migration 2 is in the files, not applied: the database is at 1
+	pending_price
+	expect_equal "$(state "SELECT version FROM release_schemas WHERE release = $(live_release)")" 1
+	# a database that cannot be opened: the release is recorded, without
+	# a version for it, and the operator is told
+	mv data/app.db data/kept.db
+	mkdir data/app.db
+	echo more >app/more
+	lg_ok snapshot --label C
+	local release=$output
+	expect_match "$stderr" "no schema version recorded with release $release: database 'main': cannot open"
+	expect_equal "$(state "SELECT count(*) FROM release_schemas WHERE release = $release")" 0
+	echo again >app/more
+	lg_ok --json snapshot
+	expect_match "$(jq -r '.unversioned[0]' <<<"$output")" "^no schema version recorded with release [0-9]+: database 'main'"
+	# no file yet: version 0, and the snapshot does not create one
+	rmdir data/app.db
+	echo once more >app/more
+	lg_ok snapshot
+	expect_equal "$(state "SELECT version FROM release_schemas WHERE release = $output")" 0
+	[ ! -e data/app.db ]
 }
 
 @test "db restore brings back the rows of the newest backup, the database's services stopped around it" {
@@ -168,6 +210,56 @@ backups() { state 'SELECT count(*) FROM db_backups'; }
 	lg_ok --json db restore main
 	expect_equal "$(jq -r .restored <<<"$output")" true
 	expect_equal "$(jq -r .command <<<"$output")" "db restore"
+}
+
+# restore_ended WHERE: after a db restore that was killed, then recover:
+# prints "restored" (the backup's rows, the junk made since gone) or
+# "untouched" (killed before it stopped anything), or fails saying what
+# is wrong; a service the restore stopped was started again.
+restore_ended() {
+	local op steps=
+	op=$(lg --json history | jq -r '[.[] | select(.command == "db restore")][0].id // empty')
+	# none when killed before it was recorded
+	[ -z "$op" ] ||
+		steps=$(lg --json show "$op" | jq -r '[.steps[] | .kind + " " + (.target // "")] | join(",")')
+	if [[ $steps == *"stop app"* && ${steps##*stop app} != *"start app"* ]]; then
+		echo "$1: app was stopped and not started again: $steps" >&2
+		return 1
+	fi
+	case "$(db 'SELECT group_concat(name) FROM items')/$(db "SELECT count(*) FROM sqlite_master WHERE name = 'junk'")" in
+	"written on A/0") echo restored ;;
+	/1) [[ $steps != *"stop app"* ]] && echo untouched ||
+		{ echo "$1: app was stopped, the database not restored: $steps" >&2; return 1; } ;;
+	*) echo "$1: the database is neither the backup nor as before" >&2; return 1 ;;
+	esac
+}
+
+@test "killed at any sync of db restore, recover finishes the restore and starts what it stopped" {
+	sqlite_stack
+	lg_ok db backup
+	db "DELETE FROM items"
+	db "CREATE TABLE junk(x)"
+	local call total n rc where tried=0 restored=0 untouched=0 on
+	cd .. && cp -a "$HOST" start && cd "$HOST"
+	ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" strace -qq -o ../trace \
+		-e trace=fdatasync,fsync "$LG_REAL" -q db restore
+	for call in fdatasync fsync; do
+		total=$(grep -c "^$call(" ../trace || true)
+		for n in $(seq 1 "$total"); do
+			cd .. && rm -rf "$HOST" && cp -a start "$HOST" && cd "$HOST"
+			rc=0
+			LG=$LG_REAL kill_at "$call" "$n" db restore || rc=$?
+			where="db restore killed at $call $n of $total (exit $rc)"
+			[ "$rc" = 137 ] || { echo "$where: not killed" >&2; return 1; }
+			tried=$((tried + 1))
+			lg -q recover >../recover.out 2>&1 ||
+				{ echo "$where: recover failed: $(cat ../recover.out)" >&2; return 1; }
+			on=$(restore_ended "$where") || return 1
+			if [ "$on" = restored ]; then restored=$((restored + 1)); else untouched=$((untouched + 1)); fi
+		done
+	done
+	echo "# $tried points: restored $restored, untouched $untouched" >&3
+	[ "$tried" -gt 10 ] && [ "$restored" -gt 0 ] && [ "$untouched" -gt 0 ]
 }
 
 @test "db restore refuses a backup of the other kind, another database's, or an unknown one (exit 2)" {

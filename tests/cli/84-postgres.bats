@@ -233,6 +233,65 @@ last_op_shown() {
 	expect_equal "$(applied)" 1,2
 }
 
+# made_since KIND: the objects of that kind (function, type) in public,
+# comma-separated.
+made_since() {
+	case $1 in
+	function) sql -c "SELECT coalesce(string_agg(proname, ',' ORDER BY proname), '')
+		FROM pg_proc WHERE pronamespace = 'public'::regnamespace" ;;
+	type) sql -c "SELECT coalesce(string_agg(typname, ',' ORDER BY typname), '')
+		FROM pg_type WHERE typnamespace = 'public'::regnamespace AND typtype IN ('d', 'e', 'c')
+		AND typname NOT IN ('items', 'lastgood_migrations')" ;;
+	esac
+}
+
+@test "a failing down script of a migration that made functions and types: the restore drops them" {
+	at_version_1
+	# a function and a type the backup holds stay
+	sql -c "CREATE FUNCTION kept(a integer) RETURNS integer LANGUAGE sql AS 'SELECT a';
+		CREATE TYPE kept_mood AS ENUM ('ok')"
+	lg_ok snapshot --label v1b
+	release ../v2 "bad v2"
+	migration ../v2 0002 add_functions \
+		"CREATE TYPE mood AS ENUM ('sad', 'happy');
+		CREATE TYPE pair AS (a integer, b integer);
+		CREATE DOMAIN positive AS integer CHECK (VALUE > 0);
+		CREATE FUNCTION cheer(m mood, p kept_mood) RETURNS text LANGUAGE sql AS 'SELECT ''hi''';
+		CREATE FUNCTION kept(a text) RETURNS text LANGUAGE sql AS 'SELECT a';
+		CREATE PROCEDURE tidy() LANGUAGE sql AS 'SELECT 1';" \
+		'SELECT * FROM no_such_table;'
+	lg_status 3 deploy ../v2 --label v2
+	expect_equal "$(applied)" 1
+	expect_equal "$(made_since function)" kept
+	expect_equal "$(sql -c "SELECT 'public.kept(integer)'::regprocedure")" "kept(integer)"
+	expect_equal "$(made_since type)" kept_mood
+	expect_equal "$(sql -c 'SELECT name FROM items')" "written before v2"
+}
+
+@test "a restore that fails after dropping what was made since: exit 4, naming the backup" {
+	at_version_1
+	lg_ok db backup
+	local id=$output
+	# made after the backup: a table, and (in a schema the backup does
+	# not cover, so left alone) an event trigger refusing CREATE TABLE,
+	# which pg_restore runs
+	sql -c "CREATE TABLE extra(x integer);
+		CREATE SCHEMA guard;
+		CREATE FUNCTION guard.no_create() RETURNS event_trigger LANGUAGE plpgsql AS \$\$
+		BEGIN RAISE EXCEPTION 'no table is to be created'; END \$\$;
+		CREATE EVENT TRIGGER no_create ON ddl_command_start WHEN TAG IN ('CREATE TABLE')
+			EXECUTE FUNCTION guard.no_create();"
+	lg_status 4 db restore
+	expect_match "$stderr" "database 'main': what was made after backup 'main-op[0-9]+\\.backup' was dropped, but the backup could not be restored over what remains \\(a restore again runs both steps\\).*no table is to be created"
+	expect_equal "$(tables)" items,lastgood_migrations
+	expect_equal "$(sql -c 'SELECT name FROM items')" "written before v2"
+	# the trigger gone, the restore runs again and finishes
+	sql -c "DROP EVENT TRIGGER no_create"
+	lg_ok db restore main "$id"
+	expect_equal "$(tables)" items,lastgood_migrations
+	expect_equal "$(sql -c "SELECT count(*) FROM pg_proc WHERE proname = 'no_create'")" 1
+}
+
 @test "rollback to an older release migrates down with the live release's down scripts" {
 	at_version_1
 	v2_adds_price ../v2

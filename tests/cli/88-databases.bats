@@ -84,7 +84,8 @@ v2_adds_price() {
 	lg_ok --json releases
 	expect_equal "$(jq -r '.[] | select(.live) | .schemas.main' <<<"$output")" 2
 	expect_equal "$(jq -r '.[] | select(.label == "v1") | .schemas.main' <<<"$output")" 1
-	expect_equal "$(jq -r '.[] | select(.label == "v0") | .schemas | length' <<<"$output")" 0
+	# v0, a snapshot before the database had a migration (or a file)
+	expect_equal "$(jq -r '.[] | select(.label == "v0") | .schemas.main' <<<"$output")" 0
 	# the journal names each migration
 	lg_ok show "$(lg --json history | jq -r '.[0].id')"
 	expect_match "$output" "migrate +main 2 add_price"
@@ -516,10 +517,21 @@ tool_ended() {
 	expect_match "$stderr" "database 'main' cannot go down from version 2 to 1: migration 2 has no down script; --restore-backup restores backup [0-9]+ \\('main-op[0-9]+\\.backup', taken .* ago at version 1\\)"
 	expect_equal "$(applied)" 1,2
 	expect_equal "$(cat app/version)" "good B"
-	# the dry run with it names the restore instead of the missing step
+	# the dry run shows the step the run refuses, and why
+	lg_ok rollback A --dry-run
+	expect_match "$output" "migrate down main 2 add_price"
+	expect_match "$output" "cannot go down from version 2 to 1: migration 2 has no down script; --restore-backup restores backup [0-9]+ \\('main-op[0-9]+\\.backup', taken .* ago at version 1\\)"
+	# the dry run with it names the restore instead of the missing step,
+	# with the backup and its age
+	lg_ok rollback A --dry-run --restore-backup
+	expect_match "$output" "restore main"
+	expect_match "$output" "backup [0-9]+ \\('main-op[0-9]+\\.backup', taken .* ago at version 1\\), discarding what was written since"
+	expect_no_match "$output" "migrate down"
 	lg_ok --json rollback A --dry-run --restore-backup
 	expect_equal "$(jq -r '[.steps[] | select(.target == "main") | .kind] | join(",")' <<<"$output")" \
 		"back up,restore"
+	expect_match "$(jq -r '.steps[] | select(.kind == "restore") | .note' <<<"$output")" \
+		"^backup [0-9]+ \\('main-op[0-9]+\\.backup', taken [0-9].* ago at version 1\\)"
 	lg_ok rollback A --restore-backup
 	expect_equal "$(applied)" 1
 	expect_equal "$(columns)" id,name

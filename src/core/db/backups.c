@@ -10,7 +10,9 @@
 #include "util/error.h"
 #include "util/format.h"
 #include "util/fs.h"
+#include "util/strbuf.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -28,7 +30,7 @@ static void backup_from_row(sqlite3_stmt *stmt, struct db_backup *b)
 	b->database = xstrdup((const char *)sqlite3_column_text(stmt, 1));
 	b->operation = (long)sqlite3_column_int64(stmt, 2);
 	b->release = (long)sqlite3_column_int64(stmt, 3);
-	b->version = (long)sqlite3_column_int64(stmt, 4);
+	b->version = xstrdup((const char *)sqlite3_column_text(stmt, 4));
 	b->file = xstrdup((const char *)sqlite3_column_text(stmt, 5));
 	b->size = sqlite3_column_int64(stmt, 6);
 	snprintf(b->sha256, sizeof(b->sha256), "%s", (const char *)sqlite3_column_text(stmt, 7));
@@ -95,6 +97,7 @@ int db_backup_get(struct state *st, long id, struct db_backup *b, struct error *
 void db_backup_clear(struct db_backup *b)
 {
 	free(b->database);
+	free(b->version);
 	free(b->file);
 	memset(b, 0, sizeof(*b));
 }
@@ -103,6 +106,7 @@ void db_backup_copy(struct db_backup *to, const struct db_backup *b)
 {
 	*to = *b;
 	to->database = xstrdup(b->database);
+	to->version = xstrdup(b->version);
 	to->file = xstrdup(b->file);
 }
 
@@ -213,6 +217,20 @@ int db_backup_check(const struct state *st, const struct db_backup *b, char **wh
 	return rc;
 }
 
+int db_backup_version_number(const struct db_backup *b, long *version)
+{
+	const char *text = b->version;
+	char *end;
+	if (!isdigit((unsigned char)text[0]))
+		return -1;
+	errno = 0;
+	long v = strtol(text, &end, 10);
+	if (*end || errno)
+		return -1;
+	*version = v;
+	return 0;
+}
+
 int db_backup_newest(struct state *st, const char *database, long version, int schema_only,
 		     struct db_backup *b, struct error *err)
 {
@@ -221,30 +239,43 @@ int db_backup_newest(struct state *st, const char *database, long version, int s
 	if (db_backups_list(st, database, &list, &n, err) < 0)
 		return -1;
 	int found = 0;
-	for (size_t i = 0; i < n && !found; i++)
-		if ((version < 0 || list[i].version == version) && list[i].schema_only == schema_only) {
+	for (size_t i = 0; i < n && !found; i++) {
+		long held;
+		int matches = version < 0 || (db_backup_version_number(&list[i], &held) == 0 &&
+					      held == version);
+		if (matches && list[i].schema_only == schema_only) {
 			db_backup_copy(b, &list[i]);
 			found = 1;
 		}
+	}
 	db_backups_free(list, n);
 	return found;
+}
+
+void db_backup_describe(struct strbuf *sb, const struct db_backup *b)
+{
+	char age[FORMAT_SIZE];
+	strbuf_addf(sb, "backup %ld ('%s', %staken %s ago at version %s)", b->id, b->file,
+		    b->schema_only ? "schema only, " : "",
+		    format_duration(clock_wall_ms() - b->created_ms, age), b->version);
 }
 
 int db_refuse_missing_down(struct state *st, const char *database, long from, long to,
 			   long missing, struct error *err)
 {
 	struct db_backup b = { 0 };
-	char age[FORMAT_SIZE];
+	struct strbuf backup = STRBUF_INIT;
 	int found = db_backup_newest(st, database, to, 0, &b, err);
 	if (found < 0)
 		return -1;
-	if (found)
+	if (found) {
+		db_backup_describe(&backup, &b);
 		error_set(err, ERROR_FAILED, "database '%s' cannot go down from version %ld to %ld: "
-			  "migration %ld has no down script; --restore-backup restores backup %ld "
-			  "('%s', taken %s ago at version %ld), discarding what was written since",
-			  database, from, to, missing, b.id, b.file,
-			  format_duration(clock_wall_ms() - b.created_ms, age), b.version);
-	else
+			  "migration %ld has no down script; --restore-backup restores %s, "
+			  "discarding what was written since", database, from, to, missing,
+			  backup.buf);
+		strbuf_release(&backup);
+	} else
 		error_set(err, ERROR_FAILED, "database '%s' cannot go down from version %ld to %ld: "
 			  "migration %ld has no down script, and no backup at version %ld is kept",
 			  database, from, to, missing, to);

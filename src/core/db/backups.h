@@ -19,6 +19,7 @@
 
 struct error;
 struct state;
+struct strbuf;
 
 /* A row of db_backups. */
 struct db_backup {
@@ -26,7 +27,8 @@ struct db_backup {
 	char *database;
 	long operation;              /* the operation that took it */
 	long release;                /* the release it belongs to; 0 none */
-	long version;                /* the schema version it holds */
+	char *version;               /* the schema version it holds, as its engine
+	                                names it: "3", an alembic revision */
 	char *file;                  /* its name in backups/ */
 	long long size;
 	char sha256[HASH_HEX_SIZE];
@@ -49,9 +51,16 @@ void db_backup_copy(struct db_backup *to, const struct db_backup *b);
 /* The backup's file in the state folder (caller frees). */
 char *db_backup_path(const struct state *st, const struct db_backup *b);
 
+/* "backup 4 ('main-op7.backup', taken 3m ago at version 1)" (a
+ * schema-only one says so after its file), appended to sb: how every
+ * message names a backup. */
+void db_backup_describe(struct strbuf *sb, const struct db_backup *b);
+/* The version b holds as a built-in engine's number: 0, and *version set,
+ * when it is one (decimal digits); -1 when it is a command tool's text. */
+int db_backup_version_number(const struct db_backup *b, long *version);
 /* The newest backup of database of that kind (schema_only or whole)
- * holding version (any version: -1), into *b (the caller clears it): 1
- * found, 0 none, -1 err. */
+ * holding version (a built-in engine's number; any version: -1), into *b
+ * (the caller clears it): 1 found, 0 none, -1 err. */
 int db_backup_newest(struct state *st, const char *database, long version, int schema_only,
 		     struct db_backup *b, struct error *err);
 /* The error of a way down from `from` to `to` that migration `missing`

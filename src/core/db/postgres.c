@@ -614,14 +614,18 @@ fail:
 	return -1;
 }
 
-/* The relations file (a custom-format backup) holds, from its table of
- * contents (`pg_restore --list`: "ID; OID OID TYPE SCHEMA NAME OWNER"),
- * as "SCHEMA NAME" lines into *names. */
-static int backup_relations(struct db_conn *conn, const char *file, struct strbuf *names,
-			    struct error *err)
+/* What file (a custom-format backup) holds, from its table of contents
+ * (`pg_restore --list`: "ID; OID OID TYPE SCHEMA NAME OWNER", NAME maybe
+ * holding spaces: "add(integer, integer)"): its relations, functions,
+ * procedures, types and domains as "SCHEMA NAME" lines into *names, and
+ * each schema it names (as a schema, or one of its objects' schema) as a
+ * line of *schemas. */
+static int backup_objects(struct db_conn *conn, const char *file, struct strbuf *names,
+			  struct strbuf *schemas, struct error *err)
 {
 	static const char *const types[] = { "TABLE ", "SEQUENCE ", "VIEW ",
-					     "MATERIALIZED VIEW " };
+					     "MATERIALIZED VIEW ", "FUNCTION ", "PROCEDURE ",
+					     "TYPE ", "DOMAIN ", "SCHEMA " };
 	char *program = find_program("pg_restore");
 	char *argv[] = { program, "--list", (char *)file, NULL };
 	struct process_options opts = { .output_max = PROCESS_OUTPUT_ALL };
@@ -646,9 +650,19 @@ static int backup_relations(struct db_conn *conn, const char *file, struct strbu
 			if (strncmp(p + 1, types[t], len) || !strncmp(p + 1 + len, "DATA ", 5) ||
 			    !strncmp(p + 1 + len, "SET ", 4) || !strncmp(p + 1 + len, "OWNED ", 6))
 				continue;
-			char schema[256], name[256];
-			if (sscanf(p + 1 + len, "%255s %255s", schema, name) == 2)
+			char *schema = p + 1 + len;
+			char *name = strchr(schema, ' ');
+			char *owner = strrchr(schema, ' ');
+			if (!name || owner == name)
+				break;
+			*name++ = '\0';
+			*owner = '\0';
+			if (!strcmp(types[t], "SCHEMA "))
+				strbuf_addf(schemas, "%s\n", name);
+			else
 				strbuf_addf(names, "%s %s\n", schema, name);
+			if (strcmp(schema, "-"))
+				strbuf_addf(schemas, "%s\n", schema);
 			break;
 		}
 		line = end ? end + 1 : NULL;
@@ -657,85 +671,119 @@ static int backup_relations(struct db_conn *conn, const char *file, struct strbu
 	return rc;
 }
 
-/* Drop, in one transaction, the relations outside the system schemas and
- * extensions that `keep` ("SCHEMA NAME" lines) does not name: those made
- * after the backup was taken. */
-static int drop_relations_but(struct db_conn *conn, const char *keep, struct error *err)
+/* What the database holds outside the system schemas and extensions, as
+ * the table of contents of a backup names it: "SCHEMA NAME" (a function's
+ * NAME with its argument types as pg_dump writes them, whence the empty
+ * search_path), the kind DROP takes, and the object as DROP names it.
+ * Functions, procedures, types and domains only in the schemas $1 lists
+ * (one per line); relations in any. */
+static const char made_objects_sql[] =
+	"SELECT n.nspname, c.relname, CASE c.relkind WHEN 'v' THEN 'VIEW' "
+	"  WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, "
+	"  format('%I.%I', n.nspname, c.relname), 1 "
+	"FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+	"WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S') "
+	"AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass "
+	"  AND d.objid = c.oid AND d.deptype = 'e') "
+	"AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%' "
+	"UNION ALL "
+	"SELECT n.nspname, p.proname || '(' || oidvectortypes(p.proargtypes) || ')', "
+	"  CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END, "
+	"  format('%I.%I(%s)', n.nspname, p.proname, oidvectortypes(p.proargtypes)), 2 "
+	"FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+	"WHERE p.prokind IN ('f', 'p') AND n.nspname = ANY (string_to_array($1, E'\\n')) "
+	"AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass "
+	"  AND d.objid = p.oid AND d.deptype = 'e') "
+	"UNION ALL "
+	"SELECT n.nspname, t.typname, CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END, "
+	"  format('%I.%I', n.nspname, t.typname), 3 "
+	"FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
+	"WHERE (t.typtype IN ('d', 'e', 'r') OR (t.typtype = 'c' AND "
+	"  (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c')) "
+	"AND n.nspname = ANY (string_to_array($1, E'\\n')) "
+	"AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_type'::regclass "
+	"  AND d.objid = t.oid AND d.deptype = 'e') "
+	"ORDER BY 5";
+
+/* Drop, in one transaction, what the database holds (made_objects_sql,
+ * within schemas) that `keep` ("SCHEMA NAME" lines) does not name: what
+ * was made after the backup was taken. Relations first, then functions,
+ * then types: CASCADE takes what depends on each. *dropped says whether
+ * there was anything to drop. */
+static int drop_made_since(struct db_conn *conn, const char *keep, const char *schemas,
+			   int *dropped, struct error *err)
 {
-	static const char sql[] =
-		"SELECT n.nspname, c.relname, c.relkind FROM pg_class c "
-		"JOIN pg_namespace n ON n.oid = c.relnamespace "
-		"WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S') "
-		"AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
-		"AND n.nspname NOT LIKE 'pg\\_%' "
-		"AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass "
-		"AND d.objid = c.oid AND d.deptype = 'e')";
-	PGresult *res = PQexec(conn->pg, sql);
+	if (run_sql(conn, "BEGIN; SET LOCAL search_path = ''", err,
+		    "cannot drop what the backup does not hold") < 0)
+		return -1;
+	const char *params[] = { schemas };
+	PGresult *res = PQexecParams(conn->pg, made_objects_sql, 1, NULL, params, NULL, NULL, 0);
 	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
 		char *msg = server_message(conn, res);
 		PQclear(res);
-		error_set(err, ERROR_FAILED, "database '%s': cannot list relations: %s", conn->name,
-			  msg);
+		rollback(conn);
+		error_set(err, ERROR_FAILED, "database '%s': cannot list what it holds: %s",
+			  conn->name, msg);
 		free(msg);
 		return -1;
 	}
-	struct strbuf drop = STRBUF_INIT, line = STRBUF_INIT;
+	struct strbuf drop = STRBUF_INIT, line = STRBUF_INIT, within = STRBUF_INIT;
+	strbuf_addf(&within, "\n%s", keep);
 	for (int r = 0; r < PQntuples(res); r++) {
 		strbuf_reset(&line);
 		strbuf_addf(&line, "\n%s %s\n", PQgetvalue(res, r, 0), PQgetvalue(res, r, 1));
-		struct strbuf within = STRBUF_INIT;
-		strbuf_addf(&within, "\n%s", keep);
-		int kept = strstr(within.buf, line.buf) != NULL;
-		strbuf_release(&within);
-		if (kept)
-			continue;
-		char kind = PQgetvalue(res, r, 2)[0];
-		char *schema = PQescapeIdentifier(conn->pg, PQgetvalue(res, r, 0),
-						  strlen(PQgetvalue(res, r, 0)));
-		char *name = PQescapeIdentifier(conn->pg, PQgetvalue(res, r, 1),
-						strlen(PQgetvalue(res, r, 1)));
-		strbuf_addf(&drop, "DROP %s IF EXISTS %s.%s CASCADE;",
-			    kind == 'v' ? "VIEW" : kind == 'm' ? "MATERIALIZED VIEW" :
-			    kind == 'S' ? "SEQUENCE" : "TABLE", schema, name);
-		PQfreemem(schema);
-		PQfreemem(name);
+		if (!strstr(within.buf, line.buf))
+			strbuf_addf(&drop, "DROP %s IF EXISTS %s CASCADE;", PQgetvalue(res, r, 2),
+				    PQgetvalue(res, r, 3));
 	}
 	PQclear(res);
 	strbuf_release(&line);
-	int rc = 0;
-	if (drop.len) {
-		struct strbuf txn = STRBUF_INIT;
-		strbuf_addf(&txn, "BEGIN;%sCOMMIT;", drop.buf);
-		rc = run_sql(conn, txn.buf, err, "cannot drop what the backup does not hold");
-		if (rc < 0)
-			rollback(conn);
-		strbuf_release(&txn);
-	}
+	strbuf_release(&within);
+	*dropped = drop.len > 0;
+	strbuf_addstr(&drop, "COMMIT");
+	int rc = run_sql(conn, drop.buf, err, "cannot drop what the backup does not hold");
+	if (rc < 0)
+		rollback(conn);
 	strbuf_release(&drop);
 	return rc;
 }
 
 /*
- * pg_restore in one transaction (--single-transaction): it replaces the
- * dumped objects (--clean --if-exists) or changes nothing. The relations
- * the backup does not hold (a table made after it was taken) are then
- * dropped, in a transaction of their own: the two steps are each atomic
- * and each safe to run again, so a crash between them is finished by
- * restoring again. Functions and types made since are left. A parallel
- * restore (-j) cannot be combined with one transaction; choosing it for
- * speed on large databases is a later decision.
+ * What the backup does not hold (a table, function or type made after it
+ * was taken) is dropped first, in one transaction: what was made since
+ * often depends on what the backup holds (a view on its table, a function
+ * taking its type), and would keep pg_restore from dropping that. Then
+ * pg_restore in one transaction (--single-transaction) replaces the
+ * dumped objects (--clean --if-exists) or changes nothing. The two steps
+ * are each atomic and each safe to run again, so a crash between them is
+ * finished by restoring again. When the second fails after the first
+ * dropped something, the database is neither as it was nor as the backup:
+ * ERROR_ATTENTION, naming the backup. A parallel restore (-j) cannot be
+ * combined with one transaction; choosing it for speed on large databases
+ * is a later decision.
  */
 static int pg_restore(struct db_conn *conn, const char *file, int schema_only, struct error *err)
 {
 	const char *args[] = { "pg_restore", "--clean", "--if-exists", "--single-transaction",
 			       "--no-password", schema_only ? "--schema-only" : NULL, NULL };
-	struct strbuf keep = STRBUF_INIT;
-	int rc = backup_relations(conn, file, &keep, err);
+	struct strbuf keep = STRBUF_INIT, schemas = STRBUF_INIT;
+	int dropped = 0;
+	int rc = backup_objects(conn, file, &keep, &schemas, err);
 	if (rc == 0)
-		rc = run_client(conn, args, file, "restore failed", err);
-	if (rc == 0)
-		rc = drop_relations_but(conn, keep.buf, err);
+		rc = drop_made_since(conn, keep.buf, schemas.buf, &dropped, err);
+	if (rc == 0 && run_client(conn, args, file, "restore failed", err) < 0) {
+		rc = -1;
+		if (dropped) {
+			const char *slash = strrchr(file, '/');
+			error_prefix(err, "database '%s': what was made after backup '%s' was dropped, "
+				     "but the backup could not be restored over what remains (a "
+				     "restore again runs both steps)", conn->name,
+				     slash ? slash + 1 : file);
+			err->kind = ERROR_ATTENTION;
+		}
+	}
 	strbuf_release(&keep);
+	strbuf_release(&schemas);
 	return rc;
 }
 

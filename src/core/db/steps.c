@@ -161,6 +161,32 @@ int db_migrate_to(struct state *st, long op, const struct database *db,
 	return 0;
 }
 
+int db_version_now(const struct database *db, char **version, struct error *err)
+{
+	const struct db_engine *e = db_engine_of(db);
+	struct db_conn *conn;
+	struct db_applied *rows;
+	size_t n;
+
+	if (!e)
+		return db_command_current(db, version, err);
+	/* no file yet: no migration applied, and connecting would create it */
+	struct stat sb;
+	if (db->engine == DB_ENGINE_SQLITE && lstat(db->path, &sb) < 0 && errno == ENOENT) {
+		*version = xstrdup("0");
+		return 0;
+	}
+	if (e->connect(db, &conn, err) < 0)
+		return -1;
+	int rc = e->applied(conn, &rows, &n, err);
+	e->close(conn);
+	if (rc < 0)
+		return -1;
+	*version = xstrfmt("%ld", db_newest_applied(rows, n));
+	db_applied_free(rows, n);
+	return 0;
+}
+
 int db_go_back(struct state *st, long op, const struct database *db, struct db_conn *conn,
 	       const struct migration_set *const *sets, size_t nsets, long from, long backup,
 	       struct error *err)

@@ -37,6 +37,12 @@ char *db_step_target(const struct database *db, const struct migration *m);
 /* A script (an object of the store) into sql, replacing what it held. */
 int db_read_script(struct state *st, const char *digest, struct strbuf *sql, struct error *err);
 
+/* The version db is at now, as a release records it: its newest applied
+ * migration for a built-in engine ("0": none), what `current` prints for
+ * a command database. Reads only (no migrator lock; an SQLite file not
+ * there yet is "0", not created). Caller frees *version. */
+int db_version_now(const struct database *db, char **version, struct error *err);
+
 /* Bring db from what is applied to version `to`, one step per migration:
  * up scripts (and verify scripts) or down scripts from the first of sets
  * that has them; release goes into the rows written. Stops at the first

@@ -111,9 +111,10 @@ static long online_to(struct state *st, const struct migration_set *target, long
 
 /* The backup to restore instead of going down from live_v to target_v
  * when a down script on the way is missing: the newest whole backup of
- * the database at target_v; 0 when none is needed or kept. */
+ * the database at target_v; 0 when none is needed or kept. *described
+ * gets how messages name it. */
 static long restore_instead(struct state *st, const struct schema_db *sdb, long live_v,
-			    long target_v)
+			    long target_v, struct strbuf *described)
 {
 	const struct migration_set *live[] = { &sdb->live };
 	struct db_backup b = { 0 };
@@ -124,6 +125,7 @@ static long restore_instead(struct state *st, const struct schema_db *sdb, long 
 	if (v == target_v || db_backup_newest(st, sdb->db->name, target_v, 0, &b, &ignored) <= 0)
 		return 0;
 	long id = b.id;
+	db_backup_describe(described, &b);
 	db_backup_clear(&b);
 	return id;
 }
@@ -172,9 +174,15 @@ static size_t schema_plan(const struct resource_input *in, struct plan *plan,
 				 target, i);
 			free(target);
 		}
-		sdb->restore = in->restore_backup ? restore_instead(in->st, sdb, live_v, target_v) : 0;
-		if (sdb->restore)
+		struct strbuf note = STRBUF_INIT;
+		if (in->restore_backup)
+			sdb->restore = restore_instead(in->st, sdb, live_v, target_v, &note);
+		if (sdb->restore) {
 			plan_add(plan, STEP_RESTORE, PLAN_COMMIT, db->name, i);
+			strbuf_addstr(&note, ", discarding what was written since");
+			plan_note(plan, note.buf);
+		}
+		strbuf_release(&note);
 		for (size_t k = sdb->live.n; !sdb->restore && k-- > 0;) {
 			const struct migration *m = &sdb->live.v[k];
 			if (m->version <= target_v)
@@ -182,6 +190,11 @@ static size_t schema_plan(const struct resource_input *in, struct plan *plan,
 			char *target = db_step_target(db, m);
 			plan_add(plan, STEP_MIGRATE_DOWN, PLAN_COMMIT, target, i);
 			free(target);
+			/* the run refuses it before anything changes: say so now */
+			struct error refusal = ERROR_INIT;
+			if (!m->down[0] && db_refuse_missing_down(in->st, db->name, live_v, target_v,
+								  m->version, &refusal) < 0)
+				plan_note(plan, refusal.msg);
 		}
 	}
 	*data = sp;

@@ -8,6 +8,10 @@
  * "migrating" before the first change, and settled once it is over, gone
  * back or recorded; the version each release ran with is kept in
  * release_schemas. Versions are text, as the engine names them.
+ *
+ * A restore by a db command is journaled here too (kind "restore",
+ * core/usecase/db.c; its to_version is the id of the backup restored),
+ * so that recover runs it again; no resource kind claims those.
  */
 #ifndef LG_SCHEMA_JOURNAL_H
 #define LG_SCHEMA_JOURNAL_H

@@ -296,24 +296,55 @@ static unsigned char *services_of(const struct config *cfg, const struct databas
 	return selected;
 }
 
+/* The kind of the journal's switch (schema_journal.h) of a restore by a
+ * db command: from_version is the version before, to_version the id of
+ * the backup restored. Recover runs such a restore again. */
+static const char restore_kind[] = "restore";
+
+/* Restore backup into db (conn under the migrator lock) with db's
+ * services stopped, and start them again whatever the restore did:
+ * *started gets stack_start's result (-1: start_err says why, >0:
+ * failure says which failed). Returns the restore's. */
+static int restore_services_stopped(struct state *st, const struct config *cfg, long op,
+				    const struct database *db, struct db_conn *conn, long backup,
+				    int *started, struct stack_failure *failure,
+				    struct error *start_err, struct error *err)
+{
+	unsigned char *selected = services_of(cfg, db);
+	int rc = selected ? stack_stop(st, cfg, selected, op, err) : 0;
+	if (rc == 0)
+		rc = db_backup_restore(st, op, db, conn, backup, err);
+	*started = selected ? stack_start(st, cfg, selected, op, failure, start_err) : 0;
+	free(selected);
+	return rc;
+}
+
 /* Restore rep->backup with the database's services stopped, and start
- * them again whatever the restore did; then read the version it holds. */
+ * them again whatever the restore did; then read the version it holds.
+ * Journaled first (restore_kind) and settled once over, so that recover
+ * after a crash runs the restore again. */
 static int restore_stopped(struct state *st, const struct config *cfg, struct db_work *w,
 			   struct usecase_report *rep, struct error *err)
 {
-	unsigned char *selected = services_of(cfg, w->db);
 	struct stack_failure failure = { 0 };
-	struct error start_err = ERROR_INIT;
+	struct error start_err = ERROR_INIT, settle_err = ERROR_INIT;
 	struct db_applied *rows;
 	size_t n;
+	int started = 0;
 
-	int rc = selected ? stack_stop(st, cfg, selected, rep->op, err) : 0;
-	if (rc == 0) {
-		rc = db_backup_restore(st, rep->op, w->db, w->conn, rep->backup.id, err);
-		rep->backup_restored = rc == 0;
+	char *from = xstrfmt("%ld", w->from), *backup = xstrfmt("%ld", rep->backup.id);
+	int rc = schema_switch_begin(st, rep->op, restore_kind, w->db->name, from, backup, err);
+	free(from);
+	free(backup);
+	if (rc < 0)
+		return -1;
+	rc = restore_services_stopped(st, cfg, rep->op, w->db, w->conn, rep->backup.id, &started,
+				      &failure, &start_err, err);
+	rep->backup_restored = rc == 0;
+	if (schema_switch_settle(st, rep->op, w->db->name, &settle_err) < 0 && rc == 0) {
+		*err = settle_err;
+		rc = -1;
 	}
-	int started = selected ? stack_start(st, cfg, selected, rep->op, &failure, &start_err) : 0;
-	free(selected);
 	if (rc == 0 && started < 0) {
 		*err = start_err;
 		rc = -1;
@@ -368,6 +399,54 @@ void usecase_db_rollback(struct state *st, const struct config *cfg,
 		rc = work_move(st, rep, &w, to, &err);
 	}
 	work_end(st, cfg, &w, rc, &err, rep);
+}
+
+int usecase_db_restore_recover(struct state *st, const struct config *cfg, long op,
+				int *restored, struct error *err)
+{
+	struct schema_switch *sw;
+	size_t n;
+	int rc = 0;
+
+	*restored = 0;
+	if (schema_switches_load(st, op, &sw, &n, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		if (strcmp(sw[i].kind, restore_kind))
+			continue;
+		const struct database *db = config_find_database(cfg, sw[i].database);
+		long backup = strtol(sw[i].to_version, NULL, 10);
+		struct stack_failure failure = { 0 };
+		struct error start_err = ERROR_INIT;
+		struct db_conn *conn = NULL;
+		int started = 0;
+		if (!db || !db_engine_of(db)) {
+			rc = schema_gone_from_config(&sw[i], op, err);
+			break;
+		}
+		rc = db_open_locked(db, 0, &conn, err);
+		if (rc == 0)
+			rc = restore_services_stopped(st, cfg, op, db, conn, backup, &started, &failure,
+						      &start_err, err);
+		db_close_locked(db, &conn);
+		if (rc < 0)
+			error_prefix(err, "database '%s': the restore of backup %ld a crash interrupted "
+				     "could not be finished (it may be part done; recover runs it "
+				     "again)", db->name, backup);
+		else if (started < 0)
+			rc = error_set(err, ERROR_ATTENTION, "database '%s' was restored from backup "
+				       "%ld, but its services did not start: %s", db->name, backup,
+				       start_err.msg);
+		else if (started > 0)
+			rc = error_set(err, ERROR_ATTENTION, "database '%s' was restored from backup "
+				       "%ld, but %s", db->name, backup, failure.text);
+		stack_failure_clear(&failure);
+		if (rc == 0)
+			rc = schema_switch_settle(st, op, db->name, err);
+		*restored |= rc == 0;
+	}
+	schema_switches_free(sw, n);
+	return rc;
 }
 
 void usecase_db_backup(struct state *st, const struct config *cfg, const struct db_request *req,

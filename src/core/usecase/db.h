@@ -64,4 +64,13 @@ void usecase_db_backup(struct state *st, const struct config *cfg, const struct 
 void usecase_db_restore(struct state *st, const struct config *cfg, const struct db_request *req,
 			struct usecase_report *rep);
 
+/* For recover: run again each restore of operation op (a db command) a
+ * crash interrupted, as it was journaled before it began (the database,
+ * the backup), the database's services stopped around it and started
+ * again whatever it does; *restored says whether there was one. -1 with
+ * err (ERROR_ATTENTION: what is left, naming the backup) when one cannot
+ * be finished: the journal keeps it for the next recover. */
+int usecase_db_restore_recover(struct state *st, const struct config *cfg, long op,
+			       int *restored, struct error *err);
+
 #endif

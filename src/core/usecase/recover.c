@@ -4,6 +4,7 @@
  * and bring back the services they left down. Every mutating command runs
  * it first, under the lock.
  */
+#include "core/usecase/db.h"
 #include "core/usecase/ending.h"
 #include "core/config.h"
 #include "core/service.h"
@@ -191,6 +192,24 @@ static int recover_one(struct state *st, const struct config *cfg, long op,
 	}
 	if (!went_back)
 		rc = recover_unverified_deploy(st, cfg, op, &rec, &went_back, &problem, &report, err);
+	int restored = 0;
+	if (rc == 0 && !went_back &&
+	    usecase_db_restore_recover(st, cfg, op, &restored, err) < 0) {
+		/* what is left is in err; the services it stopped run again */
+		struct error ignored = ERROR_INIT;
+		recover_services(st, cfg, op, &rec, &problem, &failure, &ignored);
+		error_prefix(err, "recovering operation %ld (%s)", op, rec.command);
+		err->kind = ERROR_ATTENTION;
+		stack_failure_clear(&failure);
+		transition_report_clear(&report);
+		operation_record_clear(&rec);
+		return -1;
+	}
+	if (restored) {
+		result = OP_FINISHED;
+		what = "interrupted while restoring a database backup; the restore was finished "
+		       "by recover";
+	}
 	if (rc == 0 && went_back) {
 		result = OP_UNDONE;
 		what = "interrupted before its release was verified; the previous release was "

@@ -32,6 +32,9 @@ void usecase_report_clear(struct usecase_report *rep)
 	free(rep->db_from_text);
 	free(rep->db_to_text);
 	free(rep->db_release_text);
+	for (size_t i = 0; i < rep->nunversioned; i++)
+		free(rep->unversioned[i]);
+	free(rep->unversioned);
 	free(rep->left_alone);
 	free(rep->config_written);
 	for (size_t i = 0; i < rep->nrecovered; i++) {

@@ -77,6 +77,8 @@ int usecase_rollback_plan(struct state *st, const struct config *cfg, long targe
 	for (size_t i = 0; i < switch_steps.n; i++) {
 		const struct plan_step *step = &switch_steps.steps[i];
 		plan_add(plan, step->kind, step->phase, step->target, step->index);
+		if (step->note)
+			plan_note(plan, step->note);
 	}
 	if (with_config)
 		plan_add(plan, STEP_RESTORE_CONFIG, PLAN_FINISH, cfg->path, 0);

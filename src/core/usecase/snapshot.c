@@ -4,8 +4,10 @@
  */
 #include "core/usecase/ending.h"
 #include "core/config.h"
+#include "core/db/steps.h"
 #include "core/gc.h"
 #include "core/manifest.h"
+#include "core/resource/schema_journal.h"
 #include "core/state.h"
 #include "util/alloc.h"
 #include "util/format.h"
@@ -45,6 +47,36 @@ static int snapshot_record(struct state *st, const struct config *cfg,
 	return state_set_live_release(st, *id, err);
 }
 
+/* Record with release the version each database is at, as deploy does
+ * for the releases it makes. A database that cannot be read (a server
+ * down) gets nothing recorded, and a line in rep->unversioned: the files
+ * are what a snapshot records and the operator asked for them, and a
+ * later rollback to the release refuses (command engine) or goes by its
+ * migrations (built-in) rather than trust a guessed version. */
+static int snapshot_record_schemas(struct state *st, const struct config *cfg, long release,
+				   struct usecase_report *rep, struct error *err)
+{
+	for (size_t i = 0; i < cfg->ndatabases; i++) {
+		const struct database *db = &cfg->databases[i];
+		struct error unread = ERROR_INIT;
+		char *version;
+		if (db->engine != DB_ENGINE_COMMAND && !db->migrations)
+			continue;
+		if (db_version_now(db, &version, &unread) < 0) {
+			ALLOC_GROW(rep->unversioned, rep->nunversioned + 1, rep->unversioned_alloc);
+			rep->unversioned[rep->nunversioned++] =
+				xstrfmt("no schema version recorded with release %ld: %s", release,
+					unread.msg);
+			continue;
+		}
+		int rc = schema_record_version(st, release, db->name, version, err);
+		free(version);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
 void usecase_snapshot(struct state *st, const struct config *cfg, const struct release_meta *meta,
 		      struct usecase_report *rep)
 {
@@ -59,7 +91,8 @@ void usecase_snapshot(struct state *st, const struct config *cfg, const struct r
 	}
 	/* Recorded and live: what fails from here leaves the operation for
 	 * recover to close, as the release is live already. */
-	if (operation_set_releases(st, rep->op, 0, rep->target, &err) < 0)
+	if (snapshot_record_schemas(st, cfg, rep->target, rep, &err) < 0 ||
+	    operation_set_releases(st, rep->op, 0, rep->target, &err) < 0)
 		usecase_end(st, cfg, rep, USECASE_FAILED, OP_RUNNING, &err);
 	else if (operation_end(st, rep->op, OP_OK, NULL, &err) < 0)
 		usecase_end(st, cfg, rep, USECASE_FAILED, OP_RUNNING, &err);

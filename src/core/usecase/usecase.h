@@ -95,6 +95,10 @@ struct usecase_report {
 	size_t nservices;                 /* asked for or the host needs attention */
 	/* snapshot */
 	int created;             /* a new release was recorded */
+	char **unversioned;      /* why each database it could not read has no
+	                            version recorded with the release: one line */
+	size_t nunversioned;
+	size_t unversioned_alloc;
 	/* gc */
 	int keep;
 	struct gc_report gc;
