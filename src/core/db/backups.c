@@ -12,7 +12,6 @@
 #include "util/fs.h"
 #include "util/strbuf.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -217,22 +216,8 @@ int db_backup_check(const struct state *st, const struct db_backup *b, char **wh
 	return rc;
 }
 
-int db_backup_version_number(const struct db_backup *b, long *version)
-{
-	const char *text = b->version;
-	char *end;
-	if (!isdigit((unsigned char)text[0]))
-		return -1;
-	errno = 0;
-	long v = strtol(text, &end, 10);
-	if (*end || errno)
-		return -1;
-	*version = v;
-	return 0;
-}
-
-int db_backup_newest(struct state *st, const char *database, long version, int schema_only,
-		     struct db_backup *b, struct error *err)
+int db_backup_newest_at(struct state *st, const char *database, const char *version,
+			int schema_only, struct db_backup *b, struct error *err)
 {
 	struct db_backup *list;
 	size_t n;
@@ -240,16 +225,22 @@ int db_backup_newest(struct state *st, const char *database, long version, int s
 		return -1;
 	int found = 0;
 	for (size_t i = 0; i < n && !found; i++) {
-		long held;
-		int matches = version < 0 || (db_backup_version_number(&list[i], &held) == 0 &&
-					      held == version);
-		if (matches && list[i].schema_only == schema_only) {
+		if ((!version || !strcmp(list[i].version, version)) &&
+		    list[i].schema_only == schema_only) {
 			db_backup_copy(b, &list[i]);
 			found = 1;
 		}
 	}
 	db_backups_free(list, n);
 	return found;
+}
+
+int db_backup_newest(struct state *st, const char *database, long version, int schema_only,
+		     struct db_backup *b, struct error *err)
+{
+	char text[32];
+	snprintf(text, sizeof(text), "%ld", version);
+	return db_backup_newest_at(st, database, version < 0 ? NULL : text, schema_only, b, err);
 }
 
 void db_backup_describe(struct strbuf *sb, const struct db_backup *b)

@@ -55,14 +55,15 @@ char *db_backup_path(const struct state *st, const struct db_backup *b);
  * schema-only one says so after its file), appended to sb: how every
  * message names a backup. */
 void db_backup_describe(struct strbuf *sb, const struct db_backup *b);
-/* The version b holds as a built-in engine's number: 0, and *version set,
- * when it is one (decimal digits); -1 when it is a command tool's text. */
-int db_backup_version_number(const struct db_backup *b, long *version);
 /* The newest backup of database of that kind (schema_only or whole)
  * holding version (a built-in engine's number; any version: -1), into *b
  * (the caller clears it): 1 found, 0 none, -1 err. */
 int db_backup_newest(struct state *st, const char *database, long version, int schema_only,
 		     struct db_backup *b, struct error *err);
+/* The same for a version as its engine writes it (a built-in engine's
+ * number in decimal, a command tool's own words; any version: NULL). */
+int db_backup_newest_at(struct state *st, const char *database, const char *version,
+			int schema_only, struct db_backup *b, struct error *err);
 /* The error of a way down from `from` to `to` that migration `missing`
  * without a down script stops: naming the backup --restore-backup would
  * restore, and its age, or saying none is kept. Returns -1. */

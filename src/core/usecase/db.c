@@ -584,18 +584,6 @@ static void tool_switch_go_back(struct state *st, struct usecase_report *rep,
 		error_undo_failed(err, &back);   /* left unsettled: recover tries again */
 }
 
-/* The newest backup of database at its tool's version `version`, into
- * *b: 1 found, 0 none, -1 err. db_backups.version reads as a number
- * here, so a version that is not one has none. */
-static int tool_backup_at(struct state *st, const char *database, const char *version,
-			  struct db_backup *b, struct error *err)
-{
-	char *end;
-	long number = strtol(version, &end, 10);
-	if (!*version || *end || number < 0)
-		return 0;
-	return db_backup_newest(st, database, number, 0, b, err);
-}
 
 /* Move w's database with its tool towards want (NULL: `upgrade`), as a
  * deploy's tool step does: journaled as the "tool late" switch (recover
@@ -627,7 +615,7 @@ static int tool_switch(struct state *st, const struct config *cfg, struct usecas
 	if (rc < 0 && restore_to) {
 		struct error ignored = ERROR_INIT;
 		db_backup_clear(&rep->backup);
-		if (tool_backup_at(st, name, want, &rep->backup, &ignored) > 0 &&
+		if (db_backup_newest_at(st, name, want, 0, &rep->backup, &ignored) > 0 &&
 		    restore_stopped(st, cfg, w, rep, err) == 0) {
 			free(reached);
 			reached = NULL;
