@@ -4,6 +4,7 @@
  */
 #include "core/usecase/ending.h"
 #include "core/config.h"
+#include "core/db/command.h"
 #include "core/db/steps.h"
 #include "core/gc.h"
 #include "core/manifest.h"
@@ -60,7 +61,8 @@ static int snapshot_record_schemas(struct state *st, const struct config *cfg, l
 		const struct database *db = &cfg->databases[i];
 		struct error unread = ERROR_INIT;
 		char *version;
-		if (db->engine != DB_ENGINE_COMMAND && !db->migrations)
+		/* backups alone (a command database with no tool) have no version */
+		if (db->engine == DB_ENGINE_COMMAND ? !db_command_migrates(db) : !db->migrations)
 			continue;
 		if (db_version_now(db, &version, &unread) < 0) {
 			ALLOC_GROW(rep->unversioned, rep->nunversioned + 1, rep->unversioned_alloc);
