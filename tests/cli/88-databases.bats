@@ -130,6 +130,24 @@ v2_adds_price() {
 	expect_equal "$(version_at "$API_PORT")" 1
 }
 
+@test "a database SQLite can open only read-only: the deploy says why at the open, exit 1, nothing changed" {
+	at_version_1
+	copy_migrations ../v2
+	migration ../v2 0002 add_price 'ALTER TABLE items ADD COLUMN price INTEGER;' \
+		'ALTER TABLE items DROP COLUMN price;'
+	make_conf_source ../v2 api VERSION=2
+	# immutable: a read-write open fails (EPERM, even for root), a
+	# read-only one works, and SQLite falls back to it without a word
+	chattr +i data/app.db 2>/dev/null || skip "chattr +i is not supported on this file system"
+	run --separate-stderr "$LASTGOOD" deploy ../v2 --label v2
+	chattr -i data/app.db
+	expect_equal "$status" 1
+	expect_match "$stderr" "database 'main': cannot open '[^']*app.db' for writing: Operation not permitted"
+	expect_equal "$(applied)" 1
+	expect_equal "$(columns)" id,name
+	expect_equal "$(grep '^VERSION=' etc/api.conf)" VERSION=1
+}
+
 @test "a failing down script: the backup taken before the deploy is restored" {
 	at_version_1
 	copy_migrations ../v2

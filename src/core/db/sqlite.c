@@ -19,6 +19,7 @@
 #include "util/clock.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/sqlite_error.h"
 
 /* How long a statement waits for the application's own writes to end:
  * they are short, and a migration that gives up on them fails a deploy. */
@@ -38,20 +39,10 @@ static const char create_table_sql[] =
 static const char columns_sql[] =
 	"version, name, checksum, applied_at, duration_ms, release, operator";
 
-/* SQLite's message for db's last error, with the system's reason when an
- * I/O call failed (allocated). */
-static char *sqlite_message(sqlite3 *db)
-{
-	int e = sqlite3_system_errno(db);
-	if (!e)
-		return xstrdup(sqlite3_errmsg(db));
-	return xstrfmt("%s (%s)", sqlite3_errmsg(db), strerror(e));
-}
-
 /* "database 'NAME': WHAT: SQLite's message"; -1. */
 static int sqlite_fail(struct db_conn *c, const char *what, struct error *err)
 {
-	char *text = sqlite_message(c->db);
+	char *text = sqlite_error_text(c->db);
 	error_set(err, ERROR_FAILED, "database '%s': %s: %s", c->name, what, text);
 	free(text);
 	return -1;
@@ -253,6 +244,18 @@ static int run_script(struct db_conn *c, const char *sql, int in_transaction, co
 
 /* ---- the engine ---- */
 
+/* SQLite opens read-only a file it could not open for writing (a failing
+ * disk, a mode changed) and says so only at the first write, as "attempt
+ * to write a readonly database": refuse at the open, naming why. */
+static int opened_read_only(sqlite3 *db, const char *path, const char *name, struct error *err)
+{
+	if (sqlite3_db_readonly(db, "main") != 1)
+		return 0;
+	int e = sqlite_failed_open_errno();
+	return error_set(err, ERROR_FAILED, "database '%s': cannot open '%s' for writing%s%s", name,
+			 path, e ? ": " : "", e ? strerror(e) : "");
+}
+
 static int sqlite_connect(const struct database *database, struct db_conn **conn,
 			  struct error *err)
 {
@@ -261,6 +264,8 @@ static int sqlite_connect(const struct database *database, struct db_conn **conn
 	/* a new application starts with an empty database: creating it is
 	 * what its first migration expects; a link is refused, as lastgood
 	 * never writes through one */
+	sqlite_errors_watch();
+	sqlite_errors_reset();
 	int rc = sqlite3_open_v2(database->path, &c->db,
 				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW,
 				 NULL);
@@ -271,17 +276,21 @@ static int sqlite_connect(const struct database *database, struct db_conn **conn
 		rc = sqlite3_exec(c->db, "SELECT count(*) FROM sqlite_schema", NULL, NULL, NULL);
 	}
 	if (rc != SQLITE_OK) {
-		char *text = c->db ? sqlite_message(c->db) : xstrdup(sqlite3_errstr(rc));
+		char *text = c->db ? sqlite_error_text(c->db) : xstrdup(sqlite3_errstr(rc));
 		error_set(err, ERROR_FAILED, "database '%s': cannot open '%s': %s", c->name,
 			  database->path, text);
 		free(text);
-		sqlite3_close(c->db);
-		free(c->name);
-		free(c);
-		return -1;
+		goto fail;
 	}
+	if (opened_read_only(c->db, database->path, c->name, err) < 0)
+		goto fail;
 	*conn = c;
 	return 0;
+fail:
+	sqlite3_close(c->db);
+	free(c->name);
+	free(c);
+	return -1;
 }
 
 static void sqlite_close(struct db_conn *c)
@@ -470,7 +479,7 @@ static int copy_pages(sqlite3 *to, sqlite3 *from)
 static int backup_fail(struct db_conn *c, const char *verb, const char *file, sqlite3 *db,
 		       struct error *err)
 {
-	char *text = db ? sqlite_message(db) : sqlite_message(c->db);
+	char *text = db ? sqlite_error_text(db) : sqlite_error_text(c->db);
 	error_set(err, ERROR_FAILED, "database '%s': cannot %s '%s': %s", c->name, verb, file, text);
 	free(text);
 	return -1;
@@ -576,8 +585,12 @@ static int sqlite_backup(struct db_conn *c, const char *file, int schema_only, s
 				   c->name, file);
 	}
 	sqlite3 *dest = NULL;
-	int written = sqlite3_open_v2(file, &dest, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW,
-				     NULL) == SQLITE_OK &&
+	sqlite_errors_reset();
+	int opened = sqlite3_open_v2(file, &dest, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW,
+				     NULL) == SQLITE_OK;
+	if (opened && opened_read_only(dest, file, c->name, err) < 0)
+		goto fail;
+	int written = opened &&
 		      (schema_only ? copy_schema(dest, c->db) : copy_pages(dest, c->db)) == 0;
 	if (!written || sqlite3_close(dest) != SQLITE_OK) {
 		backup_fail(c, "write backup", file, dest, err);
@@ -605,13 +618,13 @@ static char *integrity_problem(sqlite3 *db)
 {
 	sqlite3_stmt *stmt;
 	if (sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &stmt, NULL) != SQLITE_OK)
-		return sqlite_message(db);
+		return sqlite_error_text(db);
 	char *problem;
 	if (sqlite3_step(stmt) == SQLITE_ROW) {
 		const char *text = (const char *)sqlite3_column_text(stmt, 0);
 		problem = text && strcmp(text, "ok") == 0 ? NULL : xstrdup(text ? text : "?");
 	} else {
-		problem = sqlite_message(db);
+		problem = sqlite_error_text(db);
 	}
 	sqlite3_finalize(stmt);
 	return problem;
