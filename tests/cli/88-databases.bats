@@ -466,6 +466,22 @@ tool_version() { sqlite3 data/tool.db 'SELECT coalesce(max(v), "") FROM tool_ver
 	expect_equal "$(jq -r '.[0].result' <<<"$output")" ok
 }
 
+@test "a command database's db restore killed mid-way: recover runs the restore again" {
+	tool_stack
+	lg_ok db backup legacy
+	sqlite3 data/tool.db "DELETE FROM items"
+	# the tool's restore kills lastgood (its parent) the first time, with
+	# the database's services stopped and nothing restored yet
+	sed -i 's|^restore) cp|restore) [ -e ../killed ] \|\| { touch ../killed; kill -KILL $PPID; sleep 5; }; cp|' migtool
+	lg_status 137 db restore legacy
+	expect_equal "$(sqlite3 data/tool.db 'SELECT count(*) FROM items')" 0
+	lg_ok recover
+	expect_match "$output$stderr" "restore was finished by recover"
+	expect_equal "$(sqlite3 data/tool.db 'SELECT name FROM items')" "written on A"
+	lg_ok --json status
+	expect_equal "$(jq '.interrupted_operations | length' <<<"$output")" 0
+}
+
 @test "a command database without a backup command: db backup and db restore name the missing key" {
 	tool_stack
 	sed -i '/backup:/d; /restore:/d' lastgood.yml

@@ -420,11 +420,12 @@ int usecase_db_restore_recover(struct state *st, const struct config *cfg, long 
 		struct error start_err = ERROR_INIT;
 		struct db_conn *conn = NULL;
 		int started = 0;
-		if (!db || !db_engine_of(db)) {
+		if (!db) {
 			rc = schema_gone_from_config(&sw[i], op, err);
 			break;
 		}
-		rc = db_open_locked(db, 0, &conn, err);
+		/* a command database's restore is its tool's: no connection */
+		rc = db_engine_of(db) ? db_open_locked(db, 0, &conn, err) : 0;
 		if (rc == 0)
 			rc = restore_services_stopped(st, cfg, op, db, conn, backup, &started, &failure,
 						      &start_err, err);
