@@ -535,11 +535,18 @@ reset_database() {
 			lg -q recover >../recover.out 2>&1 ||
 				{ echo "$where: recover failed: $(cat ../recover.out)" >&2; return 1; }
 			on_one_release
-			expect_equal "$(cat app/version)" good
+			# a kill ends on v1; a run whose reads came in fewer calls
+			# than the traced one (libpq reads as the data arrives) can
+			# end before the Nth, a whole deploy
+			if [ "$rc" = 137 ]; then
+				expect_equal "$(cat app/version)" good
+			else
+				expect_equal "$rc:$(cat app/version)" "0:good v2"
+			fi
 		done
 	done
 	echo "# $tried points, $killed kills, $committed after migration 2 committed" >&3
 	[ "$tried" -gt 20 ]
-	expect_equal "$killed" "$tried"
+	[ "$killed" -ge $((tried * 3 / 4)) ]
 	[ "$committed" -gt 0 ] && [ "$committed" -lt "$tried" ]
 }
