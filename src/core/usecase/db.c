@@ -321,10 +321,11 @@ static int restore_services_stopped(struct state *st, const struct config *cfg, 
 
 /* Restore rep->backup with the database's services stopped, and start
  * them again whatever the restore did; then read the version it holds.
- * Journaled first (restore_kind) and settled once over, so that recover
- * after a crash runs the restore again. */
+ * With journal, journaled first (restore_kind) and settled once over, so
+ * that recover after a crash runs the restore again; without, inside a
+ * switch the caller journaled (a crash takes that one back). */
 static int restore_stopped(struct state *st, const struct config *cfg, struct db_work *w,
-			   struct usecase_report *rep, struct error *err)
+			   struct usecase_report *rep, int journal, struct error *err)
 {
 	struct stack_failure failure = { 0 };
 	struct error start_err = ERROR_INIT, settle_err = ERROR_INIT;
@@ -332,16 +333,20 @@ static int restore_stopped(struct state *st, const struct config *cfg, struct db
 	size_t n;
 	int started = 0;
 
-	char *from = xstrfmt("%ld", w->from), *backup = xstrfmt("%ld", rep->backup.id);
-	int rc = schema_switch_begin(st, rep->op, restore_kind, w->db->name, from, backup, err);
-	free(from);
-	free(backup);
-	if (rc < 0)
-		return -1;
-	rc = restore_services_stopped(st, cfg, rep->op, w->db, w->conn, rep->backup.id, &started,
-				      &failure, &start_err, err);
+	if (journal) {
+		char *from = rep->db_from_text ? xstrdup(rep->db_from_text) : xstrfmt("%ld", w->from);
+		char *backup = xstrfmt("%ld", rep->backup.id);
+		int begun = schema_switch_begin(st, rep->op, restore_kind, w->db->name, from, backup,
+						err);
+		free(from);
+		free(backup);
+		if (begun < 0)
+			return -1;
+	}
+	int rc = restore_services_stopped(st, cfg, rep->op, w->db, w->conn, rep->backup.id,
+					  &started, &failure, &start_err, err);
 	rep->backup_restored = rc == 0;
-	if (schema_switch_settle(st, rep->op, w->db->name, &settle_err) < 0 && rc == 0) {
+	if (journal && schema_switch_settle(st, rep->op, w->db->name, &settle_err) < 0 && rc == 0) {
 		*err = settle_err;
 		rc = -1;
 	}
@@ -394,7 +399,7 @@ void usecase_db_rollback(struct state *st, const struct config *cfg,
 		if (found == 0)
 			error_set(&err, ERROR_FAILED, "database '%s': no backup at version %ld to "
 				  "restore", w.db->name, to);
-		rc = found > 0 ? restore_stopped(st, cfg, &w, rep, &err) : -1;
+		rc = found > 0 ? restore_stopped(st, cfg, &w, rep, 1, &err) : -1;
 	} else if (rc == 0 && to < w.from) {
 		rc = work_move(st, rep, &w, to, &err);
 	}
@@ -504,7 +509,7 @@ void usecase_db_restore(struct state *st, const struct config *cfg, const struct
 	if (rc == 0)
 		rc = restore_pick(st, &w, req, &rep->backup, &err);
 	if (rc == 0)
-		rc = restore_stopped(st, cfg, &w, rep, &err);
+		rc = restore_stopped(st, cfg, &w, rep, 1, &err);
 	work_end(st, cfg, &w, rc, &err, rep);
 }
 
@@ -617,7 +622,7 @@ static int tool_switch(struct state *st, const struct config *cfg, struct usecas
 		struct error ignored = ERROR_INIT;
 		db_backup_clear(&rep->backup);
 		if (db_backup_newest_at(st, name, want, 0, &rep->backup, &ignored) > 0 &&
-		    restore_stopped(st, cfg, w, rep, err) == 0) {
+		    restore_stopped(st, cfg, w, rep, 0, err) == 0) {
 			free(reached);
 			reached = NULL;
 			db_command_current(w->db, &reached, &ignored);
@@ -701,7 +706,7 @@ static void tool_restore(struct state *st, const struct config *cfg, const struc
 	if (rc == 0)
 		rc = restore_pick(st, &w, req, &rep->backup, &err);
 	if (rc == 0)
-		rc = restore_stopped(st, cfg, &w, rep, &err);
+		rc = restore_stopped(st, cfg, &w, rep, 1, &err);
 	char *now = NULL;
 	if (rep->backup_restored && db_command_migrates(w.db) &&
 	    db_command_current(w.db, &now, &ignored) == 0) {
