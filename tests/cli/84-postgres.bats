@@ -269,6 +269,10 @@ made_since() {
 }
 
 @test "a restore that fails after dropping what was made since: exit 4, naming the backup" {
+	# a name too long for the copies beside it (the server's limit is 63
+	# bytes): restored in place, the path this test is about
+	DB_NAME=${DB_NAME}_restored_in_place_as_its_name_is_too_long_for_copies
+	DB_URL=$(pg_new_db "$DB_NAME")
 	at_version_1
 	lg_ok db backup
 	local id=$output
@@ -290,6 +294,97 @@ made_since() {
 	lg_ok db restore main "$id"
 	expect_equal "$(tables)" items,lastgood_migrations
 	expect_equal "$(sql -c "SELECT count(*) FROM pg_proc WHERE proname = 'no_create'")" 1
+}
+
+# db_oid: the test database's OID, which a restore by swap changes.
+db_oid() {
+	sql -c "SELECT oid FROM pg_database WHERE datname = '$DB_NAME'"
+}
+
+# copies_left: the databases lastgood made beside the test's and left.
+copies_left() {
+	sql -c "SELECT count(*) FROM pg_database WHERE datname LIKE '${DB_NAME}_lastgood%'"
+}
+
+# backup_taken [DATABASE_YAML_LINES...]: at version 1, a backup of main; its id in $BACKUP_ID, its
+# database's OID in $OID.
+backup_taken() {
+	at_version_1 "$@"
+	lg_ok db backup
+	BACKUP_ID=$output
+	OID=$(db_oid)
+}
+
+@test "a whole restore fills a copy and swaps it in: rows, a grant and settings kept" {
+	backup_taken
+	pg__psql -c "DO \$\$ BEGIN CREATE ROLE lg84_reader; EXCEPTION WHEN duplicate_object THEN END \$\$"
+	sql -c "REVOKE CONNECT ON DATABASE $DB_NAME FROM PUBLIC" \
+		-c "GRANT CONNECT ON DATABASE $DB_NAME TO lg84_reader" \
+		-c "ALTER DATABASE $DB_NAME SET work_mem = '3MB'" \
+		-c "ALTER DATABASE $DB_NAME SET search_path = \"\$user\", public, \"odd, name\"" \
+		-c "INSERT INTO items(name) VALUES('after the backup')"
+	lg_ok db restore main "$BACKUP_ID"
+	# a new database under the old name (in place, the OID would stay)
+	[ "$(db_oid)" != "$OID" ]
+	expect_equal "$(copies_left)" 0
+	expect_equal "$(sql -c 'SELECT name FROM items')" "written before v2"
+	expect_equal "$(sql -c "SELECT has_database_privilege('lg84_reader', '$DB_NAME', 'CONNECT')")" t
+	expect_equal "$(sql -c "SELECT has_database_privilege('lg_password', '$DB_NAME', 'CONNECT')")" f
+	expect_equal "$(sql -c 'SHOW work_mem')" 3MB
+	expect_equal "$(sql -c 'SHOW search_path')" '"$user", public, "odd, name"'
+	# and the lock is held again: a migration still runs after it
+	v2_adds_price ../v2
+	lg_ok deploy ../v2 --label v2
+	expect_equal "$(applied)" 1,2
+}
+
+@test "a backup pg_restore cannot read: exit 1, the database untouched, no copy left" {
+	backup_taken
+	local file
+	file=$(ls -t .lastgood/backups/main-op*.backup | head -n 1)
+	truncate -s $(($(stat -c %s "$file") - 200)) "$file"
+	# made since the backup: in place, it would be dropped before pg_restore failed
+	sql -c "CREATE TABLE extra(x integer)"
+	lg_status 1 db restore main "$BACKUP_ID"
+	expect_match "$stderr" "database 'main': restore failed"
+	expect_equal "$(db_oid)" "$OID"
+	expect_equal "$(tables)" extra,items,lastgood_migrations
+	expect_equal "$(sql -c 'SELECT name FROM items')" "written before v2"
+	expect_equal "$(copies_left)" 0
+}
+
+@test "another session connected to the database: the restore is refused naming it, untouched" {
+	backup_taken
+	sql -c "INSERT INTO items(name) VALUES('after the backup')"
+	local fifo=$BATS_TEST_TMPDIR/psql.in
+	mkfifo "$fifo"
+	PGAPPNAME=reporting psql -X -q -d "$DB_URL" <"$fifo" >/dev/null 2>&1 3>&- &
+	local psql_pid=$! tries=0
+	exec {PSQL_FD}>"$fifo"
+	until [ "$(sql -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'reporting'")" = 1 ]; do
+		tries=$((tries + 1))
+		[ "$tries" -lt 100 ] || { echo "psql did not connect" >&2; return 1; }
+		sleep 0.1
+	done
+	run --separate-stderr "$LG" db restore main "$BACKUP_ID"
+	exec {PSQL_FD}>&-
+	wait "$psql_pid" || true
+	expect_equal "$status" 1
+	expect_match "$stderr" "database 'main': cannot restore while other sessions are connected to it: reporting \\(user postgres, server process [0-9]+\\)"
+	expect_equal "$(db_oid)" "$OID"
+	expect_equal "$(sql -c 'SELECT count(*) FROM items')" 2
+	expect_equal "$(copies_left)" 0
+}
+
+@test "a role that may not create databases: the restore is done in place" {
+	owned_by_password_role
+	local url=${LG_TEST_PGURL_PASSWORD%/*}/$DB_NAME
+	backup_taken "url: $url" "password: {value: \"$LG_TEST_PG_PASSWORD\", secret: true}"
+	sql -c "INSERT INTO items(name) VALUES('after the backup')"
+	lg_ok db restore main "$BACKUP_ID"
+	expect_equal "$(db_oid)" "$OID"
+	expect_equal "$(sql -c 'SELECT name FROM items')" "written before v2"
+	expect_equal "$(copies_left)" 0
 }
 
 @test "rollback to an older release migrates down with the live release's down scripts" {

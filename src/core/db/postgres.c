@@ -193,10 +193,10 @@ static void pg_close(struct db_conn *conn)
 		conn_free(conn);
 }
 
-/* Run a query that returns one row of one column; *value gets it (caller
- * frees), NULL when the query returns no row or a NULL. */
-static int query_value(struct db_conn *conn, const char *sql, char **value, struct error *err,
-		       const char *what)
+/* Run a query; *rows gets its result (caller PQclears). On failure the
+ * error is "database 'NAME': WHAT: message". */
+static int query_rows(struct db_conn *conn, const char *sql, PGresult **rows, struct error *err,
+		      const char *what)
 {
 	PGresult *res = PQexec(conn->pg, sql);
 	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -206,6 +206,18 @@ static int query_value(struct db_conn *conn, const char *sql, char **value, stru
 		free(msg);
 		return -1;
 	}
+	*rows = res;
+	return 0;
+}
+
+/* Run a query that returns one row of one column; *value gets it (caller
+ * frees), NULL when the query returns no row or a NULL. */
+static int query_value(struct db_conn *conn, const char *sql, char **value, struct error *err,
+		       const char *what)
+{
+	PGresult *res;
+	if (query_rows(conn, sql, &res, err, what) < 0)
+		return -1;
 	*value = PQntuples(res) && !PQgetisnull(res, 0, 0) ? xstrdup(PQgetvalue(res, 0, 0)) : NULL;
 	PQclear(res);
 	return 0;
@@ -749,6 +761,443 @@ static int drop_made_since(struct db_conn *conn, const char *keep, const char *s
 }
 
 /*
+ * A whole restore by swap: the backup is restored with `pg_restore -j`
+ * (no single transaction is possible then) into a new database beside the
+ * target, which the target's connection never touches, and the two are
+ * swapped by renaming both in one transaction. Until that commit nothing
+ * has changed; after it the target is the backup's. The names beside
+ * the target, "<name>" SWAP_NEW_SUFFIX and SWAP_OLD_SUFFIX, are lastgood's
+ * own: a crash leaves at most one of them, dropped by the next restore.
+ */
+#define SWAP_NEW_SUFFIX "_lastgood_new"
+#define SWAP_OLD_SUFFIX "_lastgood_old"
+#define RESTORE_JOBS "2"
+/* The server cuts a longer name (NAMEDATALEN - 1) short, and the cut
+ * "<name>_lastgood_old" could name another database, even the target. */
+#define PG_NAME_MAX 63
+
+/* What the new database copies of the target (pg_database): acl NULL when
+ * datacl is (the defaults), else its rows (grantee, is it PUBLIC,
+ * privilege, grantable); settings the database's own (setrole 0) as
+ * "name=value" rows. */
+struct db_identity {
+	char *name;
+	char *owner;
+	char *encoding;
+	char *collate;
+	char *ctype;
+	PGresult *acl;
+	PGresult *settings;
+};
+
+static void identity_free(struct db_identity *id)
+{
+	free(id->name);
+	free(id->owner);
+	free(id->encoding);
+	free(id->collate);
+	free(id->ctype);
+	PQclear(id->acl);
+	PQclear(id->settings);
+}
+
+static int read_identity(struct db_conn *conn, struct db_identity *id, struct error *err)
+{
+	static const char database_sql[] =
+		"SELECT current_database(), pg_get_userbyid(datdba), pg_encoding_to_char(encoding), "
+		"datcollate, datctype, datacl IS NULL FROM pg_database "
+		"WHERE datname = current_database()";
+	static const char acl_sql[] =
+		"SELECT pg_get_userbyid(a.grantee), a.grantee = 0, a.privilege_type, a.is_grantable "
+		"FROM pg_database d, aclexplode(d.datacl) a WHERE d.datname = current_database()";
+	static const char settings_sql[] =
+		"SELECT unnest(s.setconfig) FROM pg_db_role_setting s "
+		"JOIN pg_database d ON d.oid = s.setdatabase "
+		"WHERE s.setrole = 0 AND d.datname = current_database()";
+	const char *what = "cannot read what a restored copy must keep";
+	PGresult *res;
+	memset(id, 0, sizeof(*id));
+	if (query_rows(conn, database_sql, &res, err, what) < 0)
+		return -1;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return error_set(err, ERROR_FAILED, "database '%s': %s: not in pg_database",
+				 conn->name, what);
+	}
+	id->name = xstrdup(PQgetvalue(res, 0, 0));
+	id->owner = xstrdup(PQgetvalue(res, 0, 1));
+	id->encoding = xstrdup(PQgetvalue(res, 0, 2));
+	id->collate = xstrdup(PQgetvalue(res, 0, 3));
+	id->ctype = xstrdup(PQgetvalue(res, 0, 4));
+	int default_acl = !strcmp(PQgetvalue(res, 0, 5), "t");
+	PQclear(res);
+	if (!default_acl && query_rows(conn, acl_sql, &id->acl, err, what) < 0)
+		return -1;
+	return query_rows(conn, settings_sql, &id->settings, err, what);
+}
+
+/* A connection with conn's settings (host, port, user, password,
+ * application_name) to database dbname instead: *out names itself as conn
+ * does in errors. */
+static int connect_sibling(struct db_conn *conn, const char *dbname, struct db_conn **out,
+			   struct error *err)
+{
+	PQconninfoOption *opts = PQconninfo(conn->pg);
+	size_t n = 0;
+	for (PQconninfoOption *o = opts; o && o->keyword; o++)
+		n++;
+	const char **keys = xcalloc(n + 2, sizeof(*keys));
+	const char **values = xcalloc(n + 2, sizeof(*values));
+	size_t used = 0;
+	for (PQconninfoOption *o = opts; o && o->keyword; o++)
+		if (o->val && *o->val && strcmp(o->keyword, "dbname")) {
+			keys[used] = o->keyword;
+			values[used++] = o->val;
+		}
+	keys[used] = "dbname";
+	values[used] = dbname;
+	struct db_conn *sibling = xcalloc(1, sizeof(*sibling));
+	sibling->name = xstrdup(conn->name);
+	sibling->password = conn->password ? xstrdup(conn->password) : NULL;
+	sibling->url_password = conn->url_password ? xstrdup(conn->url_password) : NULL;
+	sibling->pg = PQconnectdbParams(keys, values, 0);
+	PQconninfoFree(opts);
+	free(keys);
+	free(values);
+	if (!sibling->pg || PQstatus(sibling->pg) != CONNECTION_OK) {
+		char *msg = shown_line(sibling, sibling->pg ? PQerrorMessage(sibling->pg) : NULL);
+		error_set(err, ERROR_FAILED, "database '%s': cannot connect to '%s': %s", conn->name,
+			  dbname, msg);
+		free(msg);
+		conn_free(sibling);
+		return -1;
+	}
+	PQsetNoticeProcessor(sibling->pg, ignore_notice, NULL);
+	*out = sibling;
+	return 0;
+}
+
+/* text quoted for SQL on conn (an identifier, else a literal) appended to
+ * sb; -1 when libpq cannot (text invalid in the connection's encoding). */
+static int add_quoted(struct db_conn *conn, struct strbuf *sb, const char *text, int identifier,
+		      struct error *err)
+{
+	size_t len = strlen(text);
+	char *quoted = identifier ? PQescapeIdentifier(conn->pg, text, len)
+				  : PQescapeLiteral(conn->pg, text, len);
+	if (!quoted) {
+		char *msg = shown_line(conn, PQerrorMessage(conn->pg));
+		error_set(err, ERROR_FAILED, "database '%s': cannot quote '%s': %s", conn->name,
+			  text, msg);
+		free(msg);
+		return -1;
+	}
+	strbuf_addstr(sb, quoted);
+	PQfreemem(quoted);
+	return 0;
+}
+
+/* The settings whose value pg_db_role_setting keeps as a list of
+ * elements, each double-quoted when it must be ("$user", public): each
+ * element is given back as its own literal, as pg_dump does. */
+static int list_setting(const char *name)
+{
+	static const char *const lists[] = { "search_path", "temp_tablespaces",
+					     "session_preload_libraries",
+					     "local_preload_libraries" };
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+		if (!strcmp(name, lists[i]))
+			return 1;
+	return 0;
+}
+
+/* A setting's value as ALTER DATABASE ... SET takes it, appended to sb. */
+static int add_setting_value(struct db_conn *conn, struct strbuf *sb, const char *name,
+			     const char *value, struct error *err)
+{
+	if (!list_setting(name))
+		return add_quoted(conn, sb, value, 0, err);
+	struct strbuf element = STRBUF_INIT;
+	int rc = 0, first = 1;
+	for (const char *p = value; rc == 0 && *p;) {
+		strbuf_reset(&element);
+		while (*p == ' ')
+			p++;
+		if (*p == '"') {
+			for (p++; *p && !(*p == '"' && p[1] != '"'); p++) {
+				p += *p == '"';
+				strbuf_addch(&element, *p);
+			}
+			p += *p == '"';
+		} else {
+			size_t len = strcspn(p, ",");
+			while (len && p[len - 1] == ' ')
+				len--;
+			strbuf_add(&element, p, len);
+			p += len;
+		}
+		p += strspn(p, " ");
+		p += *p == ',';
+		strbuf_addstr(sb, first ? "" : ", ");
+		first = 0;
+		rc = add_quoted(conn, sb, element.buf, 0, err);
+	}
+	strbuf_release(&element);
+	return rc;
+}
+
+/* The statements that give the new database (quoted_new) the target's ACL
+ * and settings, quoted on conn, appended to sql. A privilege other than
+ * those a database has is refused rather than spliced in. */
+static int add_grants_and_settings(struct db_conn *conn, const struct db_identity *id,
+				   const char *quoted_new, struct strbuf *sql, struct error *err)
+{
+	static const char *const privileges[] = { "CREATE", "TEMPORARY", "CONNECT" };
+	if (id->acl) {
+		strbuf_addf(sql, "REVOKE ALL ON DATABASE %s FROM PUBLIC, ", quoted_new);
+		if (add_quoted(conn, sql, id->owner, 1, err) < 0)
+			return -1;
+		strbuf_addch(sql, ';');
+	}
+	for (int r = 0; id->acl && r < PQntuples(id->acl); r++) {
+		const char *privilege = PQgetvalue(id->acl, r, 2);
+		size_t known = 0;
+		while (known < 3 && strcmp(privilege, privileges[known]))
+			known++;
+		if (known == 3)
+			return error_set(err, ERROR_FAILED, "database '%s': unknown privilege '%s' "
+					 "on the database", conn->name, privilege);
+		strbuf_addf(sql, "GRANT %s ON DATABASE %s TO ", privilege, quoted_new);
+		if (!strcmp(PQgetvalue(id->acl, r, 1), "t"))
+			strbuf_addstr(sql, "PUBLIC");
+		else if (add_quoted(conn, sql, PQgetvalue(id->acl, r, 0), 1, err) < 0)
+			return -1;
+		strbuf_addstr(sql, !strcmp(PQgetvalue(id->acl, r, 3), "t") ? " WITH GRANT OPTION;"
+									   : ";");
+	}
+	for (int r = 0; r < PQntuples(id->settings); r++) {
+		char *name = xstrdup(PQgetvalue(id->settings, r, 0));
+		char *value = strchr(name, '=');
+		int rc = -1;
+		if (value) {
+			*value++ = '\0';
+			strbuf_addf(sql, "ALTER DATABASE %s SET ", quoted_new);
+			rc = add_quoted(conn, sql, name, 1, err);
+			strbuf_addstr(sql, " TO ");
+			if (rc == 0)
+				rc = add_setting_value(conn, sql, name, value, err);
+			strbuf_addch(sql, ';');
+		} else
+			error_set(err, ERROR_FAILED, "database '%s': unreadable setting '%s'",
+				  conn->name, name);
+		free(name);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Drop database quoted (a name beside the target) on maint, when there;
+ * a failure is left for the next restore, which drops it first. */
+static void drop_beside(struct db_conn *maint, const char *quoted)
+{
+	struct error ignored = ERROR_INIT;
+	char *sql = xstrfmt("DROP DATABASE IF EXISTS %s", quoted);
+	run_sql(maint, sql, &ignored, "cannot drop a copy");
+	free(sql);
+}
+
+/* CREATE DATABASE for the new copy on maint; *refused set (and 0
+ * returned) when the server refuses it for lack of privilege (SQLSTATE
+ * 42501: no CREATEDB, or not a member of the owner's role). */
+static int create_copy(struct db_conn *maint, const struct db_identity *id,
+		       const char *quoted_new, int *refused, struct error *err)
+{
+	struct strbuf sql = STRBUF_INIT;
+	strbuf_addf(&sql, "CREATE DATABASE %s TEMPLATE template0 OWNER ", quoted_new);
+	int rc = add_quoted(maint, &sql, id->owner, 1, err);
+	strbuf_addstr(&sql, " ENCODING ");
+	if (rc == 0)
+		rc = add_quoted(maint, &sql, id->encoding, 0, err);
+	strbuf_addstr(&sql, " LC_COLLATE ");
+	if (rc == 0)
+		rc = add_quoted(maint, &sql, id->collate, 0, err);
+	strbuf_addstr(&sql, " LC_CTYPE ");
+	if (rc == 0)
+		rc = add_quoted(maint, &sql, id->ctype, 0, err);
+	if (rc == 0) {
+		PGresult *res = PQexec(maint->pg, sql.buf);
+		if (!result_ok(maint, res)) {
+			const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+			*refused = state && !strcmp(state, "42501");
+			if (!*refused) {
+				char *msg = server_message(maint, res);
+				rc = error_set(err, ERROR_FAILED, "database '%s': cannot create a "
+					       "database to restore into: %s", maint->name, msg);
+				free(msg);
+			}
+		}
+		PQclear(res);
+	}
+	strbuf_release(&sql);
+	return rc;
+}
+
+/* Give the new database (quoted_new, named new_name) the target's ACL and
+ * settings, then restore file into it with pg_restore -j over a
+ * connection of its own, closed before returning. */
+static int fill_copy(struct db_conn *maint, const struct db_identity *id, const char *new_name,
+		     const char *quoted_new, const char *file, struct error *err)
+{
+	struct strbuf sql = STRBUF_INIT;
+	int rc = add_grants_and_settings(maint, id, quoted_new, &sql, err);
+	if (rc == 0 && sql.len)
+		rc = run_sql(maint, sql.buf, err, "cannot give the restored copy the database's "
+			     "grants and settings");
+	strbuf_release(&sql);
+	struct db_conn *copy;
+	if (rc < 0 || connect_sibling(maint, new_name, &copy, err) < 0)
+		return -1;
+	const char *args[] = { "pg_restore", "--no-password", "--exit-on-error",
+			       "--jobs=" RESTORE_JOBS, NULL };
+	rc = run_client(copy, args, file, "restore failed", err);
+	conn_free(copy);
+	return rc;
+}
+
+/* ERROR_FAILED naming them when sessions other than conn's are connected
+ * to the target: the swap would fail on them (or, were they to wait, cut
+ * them off). Autovacuum is not counted: the server stops it itself. */
+static int refuse_other_sessions(struct db_conn *conn, struct error *err)
+{
+	static const char sql[] =
+		"SELECT string_agg(format('%s (user %s, server process %s)', "
+		"coalesce(nullif(application_name, ''), 'unnamed'), usename, pid), ', ' ORDER BY pid) "
+		"FROM pg_stat_activity WHERE datname = current_database() "
+		"AND pid <> pg_backend_pid() AND backend_type = 'client backend'";
+	char *others = NULL;
+	if (query_value(conn, sql, &others, err, "cannot list the sessions connected to it") < 0)
+		return -1;
+	if (!others)
+		return 0;
+	char *shown = shown_line(conn, others);
+	error_set(err, ERROR_FAILED, "database '%s': cannot restore while other sessions are "
+		  "connected to it: %s", conn->name, shown);
+	free(shown);
+	free(others);
+	return -1;
+}
+
+/* How long the migrator lock is waited for again after the swap. */
+#define RELOCK_WAIT_MS 10000
+
+/*
+ * Swap the filled copy in: close conn (the target's, and with it the
+ * migrator lock), rename target and copy in one transaction on maint, drop
+ * the old database, then connect conn again to the target and take the
+ * lock again. When the renames fail, the copy is dropped and the target
+ * is as it was. Either way conn is connected again (or, when that fails,
+ * left closed with the error set).
+ */
+static int swap_in_copy(struct db_conn *conn, struct db_conn *maint, const char *name,
+			const char *quoted_name, const char *quoted_new, const char *quoted_old,
+			struct error *err)
+{
+	struct error ignored = ERROR_INIT;
+	/*
+	 * !!! THE ONE WINDOW WITHOUT THE MIGRATOR LOCK !!!
+	 * The advisory lock lives in the target's session, and the rename
+	 * needs that session gone. From PQfinish here until pg_lock below,
+	 * another lastgood may take the lock; it then sees either the old
+	 * database or the restored one whole (the renames are one
+	 * transaction), and pg_lock below waits for it, then fails busy.
+	 */
+	PQfinish(conn->pg);
+	conn->pg = NULL;
+	char *sql = xstrfmt("BEGIN; ALTER DATABASE %s RENAME TO %s; ALTER DATABASE %s RENAME TO %s; "
+			    "COMMIT", quoted_name, quoted_old, quoted_new, quoted_name);
+	int rc = run_sql(maint, sql, err, "cannot swap the restored copy in");
+	free(sql);
+	if (rc < 0) {
+		rollback(maint);
+		drop_beside(maint, quoted_new);
+	} else
+		drop_beside(maint, quoted_old);
+	struct db_conn *fresh;
+	if (connect_sibling(maint, name, &fresh, rc < 0 ? &ignored : err) < 0)
+		return -1;
+	conn->pg = fresh->pg;
+	fresh->pg = NULL;
+	conn_free(fresh);
+	if (pg_lock(conn, RELOCK_WAIT_MS, rc < 0 ? &ignored : err) < 0)
+		return -1;
+	return rc;
+}
+
+/* The names beside the target, quoted on maint into *quoted (caller frees
+ * each): the target's, the new copy's, the old one's. */
+static int quote_swap_names(struct db_conn *maint, const char *name, char *quoted[3],
+			    struct error *err)
+{
+	const char *suffixes[] = { "", SWAP_NEW_SUFFIX, SWAP_OLD_SUFFIX };
+	for (int i = 0; i < 3; i++) {
+		struct strbuf sb = STRBUF_INIT;
+		char *plain = xstrfmt("%s%s", name, suffixes[i]);
+		int rc = add_quoted(maint, &sb, plain, 1, err);
+		free(plain);
+		quoted[i] = strbuf_detach(&sb);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* A whole restore by swap (see above). *in_place set (and 0 returned,
+ * nothing done) when it cannot be had here: a name too long for the
+ * names beside it, or no privilege to create a database. Any other
+ * failure before the swap leaves the target untouched: ERROR_FAILED. */
+static int restore_by_swap(struct db_conn *conn, const char *file, int *in_place,
+			   struct error *err)
+{
+	struct db_identity id;
+	struct db_conn *maint = NULL;
+	char *quoted[3] = { NULL, NULL, NULL };
+	int rc = -1;
+	*in_place = 0;
+	if (read_identity(conn, &id, err) < 0)
+		goto out;
+	if (strlen(id.name) + strlen(SWAP_NEW_SUFFIX) > PG_NAME_MAX) {
+		*in_place = 1;
+		rc = 0;
+		goto out;
+	}
+	if (connect_sibling(conn, "postgres", &maint, err) < 0 ||
+	    quote_swap_names(maint, id.name, quoted, err) < 0)
+		goto out;
+	drop_beside(maint, quoted[1]);
+	drop_beside(maint, quoted[2]);
+	if (create_copy(maint, &id, quoted[1], in_place, err) < 0 || *in_place) {
+		rc = *in_place ? 0 : -1;
+		goto out;
+	}
+	char *new_name = xstrfmt("%s" SWAP_NEW_SUFFIX, id.name);
+	rc = fill_copy(maint, &id, new_name, quoted[1], file, err);
+	free(new_name);
+	if (rc == 0)
+		rc = refuse_other_sessions(conn, err);
+	if (rc < 0)
+		drop_beside(maint, quoted[1]);
+	else
+		rc = swap_in_copy(conn, maint, id.name, quoted[0], quoted[1], quoted[2], err);
+out:
+	for (int i = 0; i < 3; i++)
+		free(quoted[i]);
+	pg_close(maint);
+	identity_free(&id);
+	return rc;
+}
+
+/*
  * What the backup does not hold (a table, function or type made after it
  * was taken) is dropped first, in one transaction: what was made since
  * often depends on what the backup holds (a view on its table, a function
@@ -758,11 +1207,11 @@ static int drop_made_since(struct db_conn *conn, const char *keep, const char *s
  * are each atomic and each safe to run again, so a crash between them is
  * finished by restoring again. When the second fails after the first
  * dropped something, the database is neither as it was nor as the backup:
- * ERROR_ATTENTION, naming the backup. A parallel restore (-j) cannot be
- * combined with one transaction; choosing it for speed on large databases
- * is a later decision.
+ * ERROR_ATTENTION, naming the backup. The path of a schema-only restore,
+ * and of a whole one that cannot be had by swap.
  */
-static int pg_restore(struct db_conn *conn, const char *file, int schema_only, struct error *err)
+static int restore_in_place(struct db_conn *conn, const char *file, int schema_only,
+			    struct error *err)
 {
 	const char *args[] = { "pg_restore", "--clean", "--if-exists", "--single-transaction",
 			       "--no-password", schema_only ? "--schema-only" : NULL, NULL };
@@ -785,6 +1234,16 @@ static int pg_restore(struct db_conn *conn, const char *file, int schema_only, s
 	strbuf_release(&keep);
 	strbuf_release(&schemas);
 	return rc;
+}
+
+/* A whole restore by swap, as fast as pg_restore -j and still all or
+ * nothing; in place when that cannot be had (restore_by_swap). */
+static int pg_restore(struct db_conn *conn, const char *file, int schema_only, struct error *err)
+{
+	int in_place = 1;
+	if (!schema_only && restore_by_swap(conn, file, &in_place, err) < 0)
+		return -1;
+	return in_place ? restore_in_place(conn, file, schema_only, err) : 0;
 }
 
 const struct db_engine db_engine_postgres = {
