@@ -332,6 +332,8 @@ backup_taken() {
 	expect_equal "$(sql -c "SELECT has_database_privilege('lg_password', '$DB_NAME', 'CONNECT')")" f
 	expect_equal "$(sql -c 'SHOW work_mem')" 3MB
 	expect_equal "$(sql -c 'SHOW search_path')" '"$user", public, "odd, name"'
+	lg_ok show "$(lg --json history | jq -r '.[0].id')"
+	expect_match "$output" "restore +main: .*restored into a copy with pg_restore -j 2, swapped in"
 	# and the lock is held again: a migration still runs after it
 	v2_adds_price ../v2
 	lg_ok deploy ../v2 --label v2
@@ -385,6 +387,9 @@ backup_taken() {
 	expect_equal "$(db_oid)" "$OID"
 	expect_equal "$(sql -c 'SELECT name FROM items')" "written before v2"
 	expect_equal "$(copies_left)" 0
+	# the record says why it was not the faster way
+	lg_ok show "$(lg --json history | jq -r '.[0].id')"
+	expect_match "$output" "restore +main: .*in place, in one transaction: no right to create a database"
 }
 
 @test "rollback to an older release migrates down with the live release's down scripts" {

@@ -286,6 +286,7 @@ static void test_no_transaction_up(void **state)
 static void check_backup_then_restore(struct fixture *fx, const char *journal_mode)
 {
 	struct error err = ERROR_INIT;
+	const char *how;
 	char *file = path_join(fx->dir, "backup.db");
 	char *schema_file = path_join(fx->dir, "schema.db");
 	char *mode = xstrfmt("PRAGMA journal_mode = %s", journal_mode);
@@ -303,7 +304,7 @@ static void check_backup_then_restore(struct fixture *fx, const char *journal_mo
 	for (int i = 0; i < 2; i++) {
 		up_ok(fx, 2, "email", email_up);
 		app_exec(fx, "INSERT INTO users (name) VALUES ('cy')");
-		if (engine->restore(fx->conn, files[i], i, &err) < 0)
+		if (engine->restore(fx->conn, files[i], i, &how, &err) < 0)
 			fail_msg("%s", err.msg);
 		char *restored = snapshot(fx);
 		assert_string_equal(restored, at_backup);
@@ -335,6 +336,7 @@ static void test_backup_to_existing_file_refused(void **state)
 {
 	struct fixture *fx = *state;
 	struct error err = ERROR_INIT;
+	const char *how;
 	char *file = path_join(fx->dir, "backup.db");
 	struct strbuf content = STRBUF_INIT;
 
@@ -348,7 +350,7 @@ static void test_backup_to_existing_file_refused(void **state)
 	strbuf_release(&content);
 
 	/* a file that is no backup restores nothing */
-	assert_int_equal(engine->restore(fx->conn, file, 0, &err), -1);
+	assert_int_equal(engine->restore(fx->conn, file, 0, &how, &err), -1);
 	assert_rows(fx, "SELECT version FROM lastgood_migrations", "1\n");
 	free(file);
 }

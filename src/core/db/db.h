@@ -138,8 +138,10 @@ struct db_engine {
 	 * removed on failure. */
 	int (*backup)(struct db_conn *conn, const char *file, int schema_only, struct error *err);
 	/* Replace the database's content with file's (a backup this engine
-	 * wrote). */
-	int (*restore)(struct db_conn *conn, const char *file, int schema_only, struct error *err);
+	 * wrote); *how gets a phrase for the record saying how, when the
+	 * engine has ways to choose from (a static string), else NULL. */
+	int (*restore)(struct db_conn *conn, const char *file, int schema_only, const char **how,
+		       struct error *err);
 };
 
 extern const struct db_engine db_engine_sqlite;     /* sqlite.c */

@@ -1238,11 +1238,16 @@ static int restore_in_place(struct db_conn *conn, const char *file, int schema_o
 
 /* A whole restore by swap, as fast as pg_restore -j and still all or
  * nothing; in place when that cannot be had (restore_by_swap). */
-static int pg_restore(struct db_conn *conn, const char *file, int schema_only, struct error *err)
+static int pg_restore(struct db_conn *conn, const char *file, int schema_only, const char **how,
+		      struct error *err)
 {
 	int in_place = 1;
 	if (!schema_only && restore_by_swap(conn, file, &in_place, err) < 0)
 		return -1;
+	*how = !in_place ? "restored into a copy with pg_restore -j " RESTORE_JOBS ", swapped in"
+	       : schema_only ? "schema only, in place, in one transaction"
+			     : "in place, in one transaction: no right to create a database to "
+			       "restore into, or a name too long for one beside it";
 	return in_place ? restore_in_place(conn, file, schema_only, err) : 0;
 }
 

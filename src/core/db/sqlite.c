@@ -634,9 +634,10 @@ static char *integrity_problem(sqlite3 *db)
  * restored like a whole one (schema_only changes nothing here). The
  * backup is checked first, so that a damaged one changes nothing. */
 static int sqlite_restore(struct db_conn *c, const char *file, int schema_only,
-			  struct error *err)
+			  const char **how, struct error *err)
 {
 	(void)schema_only;
+	*how = NULL;
 	sqlite3 *src = NULL;
 	int rc = sqlite3_open_v2(file, &src, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOFOLLOW, NULL);
 	if (rc != SQLITE_OK) {

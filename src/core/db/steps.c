@@ -343,6 +343,7 @@ int db_backup_restore(struct state *st, long op, const struct database *db, stru
 	char *file = NULL;
 	long step;
 	int rc = -1;
+	const char *how = NULL;
 
 	if (operation_step_begin(st, op, STEP_RESTORE, db->name, &step, err) < 0)
 		return -1;
@@ -365,14 +366,17 @@ int db_backup_restore(struct state *st, long op, const struct database *db, stru
 		char *path = path_join(folder, file);
 		rc = db->engine == DB_ENGINE_COMMAND
 			     ? db_command_run(db, "restore", &db->restore_cmd, NULL, path, err)
-			     : db_engine_of(db)->restore(conn, path, schema_only, err);
+			     : db_engine_of(db)->restore(conn, path, schema_only, &how, err);
 		free(folder);
 		free(path);
 	}
 	if (rc < 0)
 		operation_step_fail(st, step, err);
-	else
-		rc = operation_step_end(st, step, STEP_OK, file, err);
+	else {
+		char *detail = how ? xstrfmt("%s (%s)", file, how) : xstrdup(file);
+		rc = operation_step_end(st, step, STEP_OK, detail, err);
+		free(detail);
+	}
 	free(file);
 	return rc;
 }
