@@ -248,22 +248,17 @@ out "" "Targets:" "" \
     "- the restore no slower than \`pg_restore -j 2\` by hand:" \
     "  $(verdict "$(lt "$restore_step" "$pg_j2")") (the restore step $(ms "$restore_step"), the way back" \
     "  $(ms "$restore_path"); \`pg_restore -j 2\` $(ms "$pg_j2"), $(ratio "$restore_step" "$pg_j2") times;" \
-    "  \`pg_restore --single-transaction\`, what lastgood runs, $(ms "$pg_single"); plain \`psql\`" \
+    "  \`pg_restore --single-transaction\`, lastgood's way without the right to create a database," \
+    "  $(ms "$pg_single"); plain \`psql\`" \
     "  $(ms "$pg_plain"))." ""
-if [ "$(lt "$restore_step" "$pg_j2")" = 0 ]; then
-	out "lastgood restores with \`pg_restore --single-transaction\` (\`src/core/db/postgres.c\`), so" \
-	    "that a restore that fails changes nothing, and pg_restore cannot combine one transaction" \
-	    "with \`-j\`: the tables are loaded and the indexes built one after the other. By hand," \
-	    "\`--single-transaction\` took $(ratio "$pg_single" "$pg_j2") times \`-j 2\` in this run, and" \
-	    "lastgood's restore step $(ratio "$restore_step" "$pg_single") times \`--single-transaction\` by hand" \
-	    "($(ms "$(jq -r '.results[4].min' "$hf")") to $(ms "$(jq -r '.results[4].max' "$hf")") over the rounds); the step also lists the" \
-	    "backup (\`pg_restore --list\`) and drops what it does not hold, both quick. To meet the target the" \
-	    "restore would run \`pg_restore -j\` into a new database and, once it succeeded, swap the" \
-	    "names in one short transaction (\`ALTER DATABASE ... RENAME\`, the database's services" \
-	    "being stopped already), keeping a restore that fails from changing anything; or run" \
-	    "\`-j\` in place and rely on the journal to restore again after a failure, which leaves" \
-	    "the database half restored when the backup itself is bad. Not changed here." ""
-fi
+out "lastgood restores a whole backup with \`pg_restore -j 2\` into a new database beside the" \
+    "target and swaps the two names in one transaction (\`src/core/db/postgres.c\`), so that a" \
+    "restore that fails changes nothing; around the pg_restore it creates that database, gives" \
+    "it the target's grants and settings, renames both and drops the old one. Its restore step" \
+    "took $(ratio "$restore_step" "$pg_j2") times \`pg_restore -j 2\` by hand into the live database." \
+    "A role that may not create databases is restored in place with" \
+    "\`pg_restore --single-transaction\` (pg_restore cannot combine one transaction with" \
+    "\`-j\`), $(ratio "$pg_single" "$pg_j2") times \`-j 2\` by hand in this run." ""
 
 # SQLite: a database of 100 MB (at BENCH_SCALE=1) of rows of 1 KiB of
 # random bytes with an index, backed up by lastgood (the online backup
