@@ -182,16 +182,20 @@ out "## Databases" "" \
     "up script (\`psql -f up.sql\`, not timed): the down script in one transaction, and the" \
     "backup of a restore-path deploy ($(bytes_h "$(stat -c %s "$work/backup.dump")"), \`pg_dump -Fc\`) restored three ways, and" \
     "a plain dump of the same database ($(bytes_h "$(stat -c %s "$work/plain.sql")"), \`pg_dump -Fp --clean --if-exists\`) through" \
-    "\`psql\`. Each round runs every command once, one after the other. \`\$URL\` is the" \
+    "\`psql\`. Each round runs every command once, one after the other, each after a" \
+    "\`CHECKPOINT\` (a restore writes about as much WAL as \`max_wal_size\`, and a command" \
+    "started with the previous one's buffers dirty pays for its checkpoint). \`\$URL\` is the" \
     "database's (\`postgresql://postgres@127.0.0.1:PORT/bench\`)." ""
 
 say "db: $rounds rounds of the PostgreSQL commands"
 by_hand_psql="psql -X -q -v ON_ERROR_STOP=1 -d $url"
 restore_args="--clean --if-exists --no-password -d $url"
 hyperfine_rounds "$work/pg.json" "$rounds" \
-	--prepare true --prepare true --prepare "$by_hand_psql -f $work/up.sql" \
-	--prepare "$by_hand_psql -f $work/up.sql" --prepare "$by_hand_psql -f $work/up.sql" \
-	--prepare "$by_hand_psql -f $work/up.sql" \
+	--prepare "$by_hand_psql -c CHECKPOINT" --prepare "$by_hand_psql -c CHECKPOINT" \
+	--prepare "$by_hand_psql -f $work/up.sql -c CHECKPOINT" \
+	--prepare "$by_hand_psql -f $work/up.sql -c CHECKPOINT" \
+	--prepare "$by_hand_psql -f $work/up.sql -c CHECKPOINT" \
+	--prepare "$by_hand_psql -f $work/up.sql -c CHECKPOINT" \
 	"$work/deploy-broken.sh down" "$work/deploy-broken.sh restore" \
 	"$by_hand_psql -1 -f $work/down.sql" \
 	"pg_restore -j 2 $restore_args $work/backup.dump" \
