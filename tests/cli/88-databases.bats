@@ -466,6 +466,23 @@ tool_version() { sqlite3 data/tool.db 'SELECT coalesce(max(v), "") FROM tool_ver
 	expect_equal "$(jq -r '.[0].result' <<<"$output")" ok
 }
 
+@test "a command database's db migrate killed after its tool upgraded: recover takes it back" {
+	tool_stack
+	echo "good B" >../B/app/version
+	lg_ok deploy ../B --label B
+	lg_ok db rollback legacy --to 1
+	# the tool's upgrade kills lastgood (its parent) once it has upgraded
+	sed -i 's|^upgrade)$|upgrade) trap "[ -e ../killed ] \|\| { touch ../killed; kill -KILL \$PPID; sleep 5; }" EXIT|' migtool
+	lg_status 137 db migrate legacy
+	expect_equal "$(tool_version)" 2
+	lg_ok recover
+	# back where the command started: the tool's downgrade, checked
+	expect_equal "$(tool_version)" 1
+	expect_equal "$(sqlite3 data/tool.db 'SELECT name FROM items')" "written on A"
+	lg_ok --json status
+	expect_equal "$(jq '.interrupted_operations | length' <<<"$output")" 0
+}
+
 @test "a command database's db restore killed mid-way: recover runs the restore again" {
 	tool_stack
 	lg_ok db backup legacy
