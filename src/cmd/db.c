@@ -287,17 +287,17 @@ static int db_change(struct command_context *ctx, int argc, char **argv)
 		req.restore_backup |= c == 'r';
 		req.schema_only |= c == 's';
 	}
+	const char *name = NULL;
 	if (optind < argc)
-		req.database = argv[optind++];
+		name = argv[optind++];
 	if (which == 3 && optind < argc && parse_long(argv[optind++], &req.backup) < 0)
 		return command_usage(ctx, "BACKUP is a backup's number (see 'lastgood db backups')");
 	if (optind < argc)
 		return command_usage(ctx, "unexpected argument");
-	const struct database *db;
-	if (usecase_db_pick(&ctx->cfg, req.database, &db, &err) < 0)
+	if (usecase_db_pick(&ctx->cfg, name, &req.db, &err) < 0)
 		return command_fail(ctx, &err);
 	/* a command database's tool names its versions; the others number them */
-	if (req.to_text && db->engine != DB_ENGINE_COMMAND && parse_long(req.to_text, &req.to) < 0)
+	if (req.to_text && req.db->engine != DB_ENGINE_COMMAND && parse_long(req.to_text, &req.to) < 0)
 		return command_usage(ctx, "--to wants a version: a number, 0 or more");
 	if (command_begin_mutation(ctx, "db", &err) < 0)
 		return command_fail(ctx, &err);

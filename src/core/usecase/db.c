@@ -56,8 +56,7 @@ struct db_work {
 };
 
 /* The use cases of command databases, at the end of this file. */
-static const struct database *tool_database(const struct config *cfg,
-					    const struct db_request *req);
+static int tool_database(const struct db_request *req);
 static void tool_migrate(struct state *st, const struct config *cfg, const struct db_request *req,
 			 struct usecase_report *rep);
 static void tool_rollback(struct state *st, const struct config *cfg,
@@ -83,20 +82,18 @@ static int check_drift(const struct db_work *w, const struct db_applied *rows, s
 	return 0;
 }
 
-/* Pick the database, begin the operation, read the live release's
+/* Begin the operation on req's database, read the live release's
  * migrations, connect under the migrator lock and read what is applied
  * (refusing drift when migrations are to run). */
-static int work_begin(struct state *st, const struct config *cfg, const struct db_request *req,
-		      int migrating, struct usecase_report *rep, struct db_work *w,
-		      struct error *err)
+static int work_begin(struct state *st, const struct db_request *req, int migrating,
+		      struct usecase_report *rep, struct db_work *w, struct error *err)
 {
 	struct db_applied *rows;
 	size_t n;
 
 	memset(w, 0, sizeof(*w));
 	rep->live_before = state_live_release(st);
-	if (usecase_db_pick(cfg, req->database, &w->db, err) < 0)
-		return -1;
+	w->db = req->db;
 	rep->database = w->db->name;
 	if (operation_begin(st, rep->command, w->db->name, NULL, &rep->op, err) < 0)
 		return -1;
@@ -208,13 +205,13 @@ static int work_move(struct state *st, struct usecase_report *rep, struct db_wor
 void usecase_db_migrate(struct state *st, const struct config *cfg, const struct db_request *req,
 			struct usecase_report *rep)
 {
-	if (tool_database(cfg, req)) {
+	if (tool_database(req)) {
 		tool_migrate(st, cfg, req, rep);
 		return;
 	}
 	struct error err = ERROR_INIT;
 	struct db_work w;
-	int rc = work_begin(st, cfg, req, 1, rep, &w, &err);
+	int rc = work_begin(st, req, 1, rep, &w, &err);
 	long to = rep->db_release_version;
 
 	if (rc == 0 && w.from > to)
@@ -373,14 +370,14 @@ static int restore_stopped(struct state *st, const struct config *cfg, struct db
 void usecase_db_rollback(struct state *st, const struct config *cfg,
 			 const struct db_request *req, struct usecase_report *rep)
 {
-	if (tool_database(cfg, req)) {
+	if (tool_database(req)) {
 		tool_rollback(st, cfg, req, rep);
 		return;
 	}
 	struct error err = ERROR_INIT;
 	struct db_work w;
 	long to = req->to, missing = 0;
-	int rc = work_begin(st, cfg, req, 1, rep, &w, &err);
+	int rc = work_begin(st, req, 1, rep, &w, &err);
 
 	if (rc == 0 && to < 0)
 		rc = previous_good_version(st, &w, rep->live_before, &to, &err);
@@ -458,13 +455,13 @@ int usecase_db_restore_recover(struct state *st, const struct config *cfg, long 
 void usecase_db_backup(struct state *st, const struct config *cfg, const struct db_request *req,
 		       struct usecase_report *rep)
 {
-	if (tool_database(cfg, req)) {
+	if (tool_database(req)) {
 		tool_backup(st, cfg, req, rep);
 		return;
 	}
 	struct error err = ERROR_INIT;
 	struct db_work w;
-	int rc = work_begin(st, cfg, req, 0, rep, &w, &err);
+	int rc = work_begin(st, req, 0, rep, &w, &err);
 	if (rc == 0)
 		rc = take_backup(st, rep, &w, req->schema_only, &err);
 	work_end(st, cfg, &w, rc, &err, rep);
@@ -499,13 +496,13 @@ static int restore_pick(struct state *st, const struct db_work *w, const struct 
 void usecase_db_restore(struct state *st, const struct config *cfg, const struct db_request *req,
 			struct usecase_report *rep)
 {
-	if (tool_database(cfg, req)) {
+	if (tool_database(req)) {
 		tool_restore(st, cfg, req, rep);
 		return;
 	}
 	struct error err = ERROR_INIT;
 	struct db_work w;
-	int rc = work_begin(st, cfg, req, 0, rep, &w, &err);
+	int rc = work_begin(st, req, 0, rep, &w, &err);
 	if (rc == 0)
 		rc = restore_pick(st, &w, req, &rep->backup, &err);
 	if (rc == 0)
@@ -515,16 +512,10 @@ void usecase_db_restore(struct state *st, const struct config *cfg, const struct
 
 /* ---- the command engine: a migration tool, or backups alone ---- */
 
-/* The database req names when it is of the command engine, else NULL
- * (an unknown name is the built-in path's to refuse). */
-static const struct database *tool_database(const struct config *cfg,
-					    const struct db_request *req)
+/* Whether req's database is of the command engine. */
+static int tool_database(const struct db_request *req)
 {
-	const struct database *db;
-	struct error ignored = ERROR_INIT;
-	if (usecase_db_pick(cfg, req->database, &db, &ignored) < 0)
-		return NULL;
-	return db->engine == DB_ENGINE_COMMAND ? db : NULL;
+	return req->db->engine == DB_ENGINE_COMMAND;
 }
 
 /* What a command database cannot do, refused before any operation. */
@@ -547,15 +538,14 @@ static int tool_refuse(const struct config *cfg, const struct database *db, cons
 	return 0;
 }
 
-/* Pick the database, refuse what it cannot do, begin the operation and
+/* Refuse what req's database cannot do, begin the operation and
  * read where its tool stands (rep->db_from_text; "" without a tool). */
 static int tool_begin(struct state *st, const struct config *cfg, const struct db_request *req,
 		      struct usecase_report *rep, struct db_work *w, struct error *err)
 {
 	memset(w, 0, sizeof(*w));
 	rep->live_before = state_live_release(st);
-	if (usecase_db_pick(cfg, req->database, &w->db, err) < 0)
-		return -1;
+	w->db = req->db;
 	rep->database = w->db->name;
 	if (tool_refuse(cfg, w->db, rep->command, req, err) < 0 ||
 	    operation_begin(st, rep->command, w->db->name, NULL, &rep->op, err) < 0)

@@ -4,8 +4,8 @@
  * take a backup, restore one. The report (usecase.h) says the database,
  * its version before and after, and the backup taken or restored.
  *
- *   struct db_request req = { .database = NULL, .to = -1 };
- *   usecase_db_pick(&cfg, req.database, &db, &err);     exit 2 when wrong
+ *   struct db_request req = { .to = -1 };
+ *   usecase_db_pick(&cfg, name, &req.db, &err);     exit 2 when wrong
  *   usecase_db_migrate(&st, &cfg, &req, &rep);
  */
 #ifndef LG_USECASE_DB_H
@@ -16,7 +16,7 @@
 struct database;
 
 struct db_request {
-	const char *database;    /* NULL: the config's only database */
+	const struct database *db;   /* the one usecase_db_pick gave */
 	long to;                 /* rollback --to VERSION; -1: the previous good
 	                            release's version */
 	const char *to_text;     /* --to as written: a command database's tool
