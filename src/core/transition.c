@@ -162,6 +162,7 @@ void transition_target_from_release(const struct config *cfg, const unsigned cha
  * part changes. */
 struct transition {
 	struct plan plan;
+	struct switch_plan files; /* the entries that change: resource_input.files */
 	void **data;             /* per resource kind, resource_kinds[] order */
 	unsigned char *changed;
 	size_t n;                /* things that change, over every resource */
@@ -174,6 +175,7 @@ static void transition_free(struct transition *t)
 		resource_kinds[k]->free_data(t->data[k]);
 	free(t->data);
 	free(t->changed);
+	switch_plan_free(&t->files);
 	plan_free(&t->plan);
 }
 
@@ -184,10 +186,13 @@ static void transition_plan_switch(const struct resource_input *in,
 	const struct config *cfg = in->cfg;
 
 	memset(t, 0, sizeof(*t));
+	switch_plan_build(in->live, in->target, &t->files);
+	struct resource_input with_files = *in;
+	with_files.files = &t->files;
 	t->data = xcalloc(resource_kind_count, sizeof(*t->data));
 	t->changed = xcalloc(cfg->nservices ? cfg->nservices : 1, 1);
 	for (size_t k = 0; k < resource_kind_count; k++)
-		t->n += resource_kinds[k]->plan(in, &t->plan, t->changed, &t->data[k]);
+		t->n += resource_kinds[k]->plan(&with_files, &t->plan, t->changed, &t->data[k]);
 	if (t->n == 0) {
 		/* Nothing to switch: the selected services are still started
 		 * or judged, so the report says what is true. */

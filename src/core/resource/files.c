@@ -20,7 +20,7 @@
 #include <string.h>
 
 struct files_plan {
-	struct switch_plan changes;
+	const struct switch_plan *changes;   /* the transition's own */
 	long long staged_ns;     /* manifest_cache_clock() once staged */
 };
 
@@ -28,9 +28,9 @@ static size_t files_plan(const struct resource_input *in, struct plan *plan,
 			 unsigned char *changed, void **data)
 {
 	struct files_plan *fp = xcalloc(1, sizeof(*fp));
-	switch_plan_build(in->live, in->target, &fp->changes);
-	for (size_t i = 0; i < fp->changes.n; i++) {
-		const struct switch_change *c = &fp->changes.changes[i];
+	fp->changes = in->files;
+	for (size_t i = 0; i < fp->changes->n; i++) {
+		const struct switch_change *c = &fp->changes->changes[i];
 		const char *path = switch_change_entry(c)->path;
 		size_t s = config_service_of_path(in->cfg, path);
 		if (s < in->cfg->nservices)
@@ -38,17 +38,17 @@ static size_t files_plan(const struct resource_input *in, struct plan *plan,
 		if (c->to)
 			plan_add(plan, STEP_STAGE, PLAN_PREPARE, path, i);
 	}
-	if (fp->changes.n)
+	if (fp->changes->n)
 		plan_add(plan, STEP_CHECK_LIVE, PLAN_CHECK, NULL, 0);
-	for (size_t i = 0; i < fp->changes.n; i++) {
-		const struct switch_change *c = &fp->changes.changes[i];
+	for (size_t i = 0; i < fp->changes->n; i++) {
+		const struct switch_change *c = &fp->changes->changes[i];
 		plan_add(plan, c->to ? STEP_SWAP : STEP_REMOVE, PLAN_COMMIT,
 			 switch_change_entry(c)->path, i);
 	}
-	if (fp->changes.n)
+	if (fp->changes->n)
 		plan_add(plan, STEP_CLEAN_UP, PLAN_FINISH, NULL, 0);
 	*data = fp;
-	return fp->changes.n;
+	return fp->changes->n;
 }
 
 /* A switch where other kinds change and no file does leaves the files
@@ -56,9 +56,9 @@ static size_t files_plan(const struct resource_input *in, struct plan *plan,
 static int files_prepare(struct state *st, long op, void *data, struct error *err)
 {
 	struct files_plan *fp = data;
-	if (!fp->changes.n)
+	if (!fp->changes->n)
 		return 0;
-	if (switch_prepare(st, op, &fp->changes, err) < 0)
+	if (switch_prepare(st, op, fp->changes, err) < 0)
 		return -1;
 	fp->staged_ns = manifest_cache_clock();
 	return 0;
@@ -74,7 +74,7 @@ static int files_prepare(struct state *st, long op, void *data, struct error *er
  */
 static int files_check(struct state *st, long op, void *data, long live_id, struct error *err)
 {
-	const struct switch_plan *plan = &((struct files_plan *)data)->changes;
+	const struct switch_plan *plan = ((struct files_plan *)data)->changes;
 	long long started = clock_wall_ms();
 	if (!plan->n)
 		return 0;
@@ -113,7 +113,7 @@ static int files_check(struct state *st, long op, void *data, long live_id, stru
 static int files_commit(struct state *st, long op, void *data, struct error *err)
 {
 	const struct files_plan *fp = data;
-	return fp->changes.n ? switch_swap(st, op, err) : 0;
+	return fp->changes->n ? switch_swap(st, op, err) : 0;
 }
 
 static int files_finish(struct state *st, const struct config *cfg, long op, void *data,
@@ -122,7 +122,7 @@ static int files_finish(struct state *st, const struct config *cfg, long op, voi
 	struct files_plan *fp = data;
 	(void)cfg;
 	if (fp && target_stays)
-		switch_remember_staged(st, op, &fp->changes, fp->staged_ns);
+		switch_remember_staged(st, op, fp->changes, fp->staged_ns);
 	return switch_finish(st, op, err);
 }
 
@@ -130,7 +130,7 @@ static int files_finish(struct state *st, const struct config *cfg, long op, voi
  * may be the only good copy). */
 static int files_recoverable_from_store(struct state *st, void *data)
 {
-	const struct switch_plan *plan = &((struct files_plan *)data)->changes;
+	const struct switch_plan *plan = ((struct files_plan *)data)->changes;
 	struct error ignored = ERROR_INIT;
 	for (size_t i = 0; i < plan->n; i++) {
 		const struct manifest_entry *from = plan->changes[i].from;
@@ -175,11 +175,7 @@ static int files_recover(struct state *st, const struct config *cfg, long op,
 
 static void files_free(void *data)
 {
-	struct files_plan *fp = data;
-	if (!fp)
-		return;
-	switch_plan_free(&fp->changes);
-	free(fp);
+	free(data);
 }
 
 const struct resource_kind resource_files = {

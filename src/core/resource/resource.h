@@ -68,6 +68,8 @@ struct resource_input {
 	long live_id;                /* 0: nothing recorded is live */
 	long target_id;              /* 0: the target is a new release */
 	int restore_backup;          /* transition_request's */
+	const struct switch_plan *files;  /* the entries that change between them,
+	                                     built once for every kind */
 };
 
 struct resource_kind {

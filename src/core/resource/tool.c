@@ -98,20 +98,18 @@ static void folder_digest(const struct manifest *m, const char *folder, char hex
 }
 
 /* Whether a switch from in->live to in->target changes a file of one of
- * db's services. Read from the manifests, not from the plan's `changed`
- * marks: "tool early" plans before the files do. */
+ * db's services. Read from the files that change, not from the plan's
+ * `changed` marks: "tool early" plans before the files do. */
 static int services_change(const struct resource_input *in, const struct database *db)
 {
-	struct switch_plan changes;
+	const struct switch_plan *files = in->files;
 	int found = 0;
-	switch_plan_build(in->live, in->target, &changes);
-	for (size_t i = 0; i < changes.n && !found; i++) {
+	for (size_t i = 0; i < files->n && !found; i++) {
 		size_t s = config_service_of_path(in->cfg,
-						  switch_change_entry(&changes.changes[i])->path);
+						  switch_change_entry(&files->changes[i])->path);
 		for (size_t k = 0; s < in->cfg->nservices && k < db->nservices && !found; k++)
 			found = !strcmp(in->cfg->services[s].name, db->services[k]);
 	}
-	switch_plan_free(&changes);
 	return found;
 }
 
