@@ -41,6 +41,7 @@ struct db_conn {
 	char *name;                  /* the database's name in the config */
 	char *password;              /* db->password, or NULL */
 	char *url_password;          /* the password the url holds, or NULL */
+	PGconn *dropping;            /* dropping what a restore swapped out, or NULL */
 };
 
 static const char create_table_sql[] =
@@ -141,8 +142,22 @@ static char *conninfo_password(const char *url)
 	return password;
 }
 
+/* Wait for the drop a restore left running (see swap_in_copy), if any; its
+ * failure leaves the copy for the next restore, which drops it first. */
+static void wait_dropped(struct db_conn *conn)
+{
+	PGresult *res;
+	if (!conn->dropping)
+		return;
+	while ((res = PQgetResult(conn->dropping)))
+		PQclear(res);
+	PQfinish(conn->dropping);
+	conn->dropping = NULL;
+}
+
 static void conn_free(struct db_conn *conn)
 {
+	wait_dropped(conn);
 	PQfinish(conn->pg);
 	free(conn->name);
 	secret_free(conn->password);
@@ -1090,20 +1105,45 @@ static int refuse_other_sessions(struct db_conn *conn, struct error *err)
 
 /* How long the migrator lock is waited for again after the swap. */
 #define RELOCK_WAIT_MS 10000
+/* How long the target's own session is waited for to end before the swap,
+ * and how often it is looked for meanwhile. */
+#define SESSION_END_WAIT_MS 5000
+#define SESSION_END_POLL_MS 1
+
+/* Wait until the server process pid (the target's session, just closed)
+ * is gone from pg_stat_activity, at most SESSION_END_WAIT_MS. The renames
+ * would wait too, but in steps of 100 ms. A failure to look is no reason
+ * not to try the renames. */
+static void wait_session_end(struct db_conn *maint, int pid)
+{
+	char *sql = xstrfmt("SELECT 1 FROM pg_stat_activity WHERE pid = %d", pid);
+	for (long waited = 0; waited < SESSION_END_WAIT_MS; waited += SESSION_END_POLL_MS) {
+		PGresult *res = PQexec(maint->pg, sql);
+		int gone = PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) == 0;
+		PQclear(res);
+		if (gone)
+			break;
+		clock_sleep_ms(SESSION_END_POLL_MS);
+	}
+	free(sql);
+}
 
 /*
  * Swap the filled copy in: close conn (the target's, and with it the
- * migrator lock), rename target and copy in one transaction on maint, drop
- * the old database, then connect conn again to the target and take the
- * lock again. When the renames fail, the copy is dropped and the target
- * is as it was. Either way conn is connected again (or, when that fails,
- * left closed with the error set).
+ * migrator lock), rename target and copy in one transaction on maint,
+ * then connect conn again to the target and take the lock again. When the
+ * renames fail, the copy is dropped and the target is as it was. When they
+ * succeed, the old database is dropped by maint's session while the
+ * caller goes on (its services start meanwhile): maint's connection moves
+ * to conn->dropping, waited for when conn closes. Either way conn is
+ * connected again (or, when that fails, left closed with the error set).
  */
 static int swap_in_copy(struct db_conn *conn, struct db_conn *maint, const char *name,
 			const char *quoted_name, const char *quoted_new, const char *quoted_old,
 			struct error *err)
 {
 	struct error ignored = ERROR_INIT;
+	int pid = PQbackendPID(conn->pg);
 	/*
 	 * !!! THE ONE WINDOW WITHOUT THE MIGRATOR LOCK !!!
 	 * The advisory lock lives in the target's session, and the rename
@@ -1114,6 +1154,7 @@ static int swap_in_copy(struct db_conn *conn, struct db_conn *maint, const char 
 	 */
 	PQfinish(conn->pg);
 	conn->pg = NULL;
+	wait_session_end(maint, pid);
 	char *sql = xstrfmt("BEGIN; ALTER DATABASE %s RENAME TO %s; ALTER DATABASE %s RENAME TO %s; "
 			    "COMMIT", quoted_name, quoted_old, quoted_new, quoted_name);
 	int rc = run_sql(maint, sql, err, "cannot swap the restored copy in");
@@ -1121,10 +1162,18 @@ static int swap_in_copy(struct db_conn *conn, struct db_conn *maint, const char 
 	if (rc < 0) {
 		rollback(maint);
 		drop_beside(maint, quoted_new);
-	} else
-		drop_beside(maint, quoted_old);
+	}
 	struct db_conn *fresh;
-	if (connect_sibling(maint, name, &fresh, rc < 0 ? &ignored : err) < 0)
+	int connected = connect_sibling(maint, name, &fresh, rc < 0 ? &ignored : err);
+	if (rc == 0) {
+		sql = xstrfmt("DROP DATABASE IF EXISTS %s", quoted_old);
+		if (PQsendQuery(maint->pg, sql)) {
+			conn->dropping = maint->pg;
+			maint->pg = NULL;
+		}
+		free(sql);
+	}
+	if (connected < 0)
 		return -1;
 	conn->pg = fresh->pg;
 	fresh->pg = NULL;
@@ -1171,6 +1220,7 @@ static int restore_by_swap(struct db_conn *conn, const char *file, int *in_place
 		rc = 0;
 		goto out;
 	}
+	wait_dropped(conn);
 	if (connect_sibling(conn, "postgres", &maint, err) < 0 ||
 	    quote_swap_names(maint, id.name, quoted, err) < 0)
 		goto out;
