@@ -34,6 +34,7 @@
 #define LG_MANAGER_H
 
 #include "core/config.h"
+#include "core/health.h"
 #include "core/service.h"
 
 struct error;
@@ -69,6 +70,12 @@ struct service_manager {
 	 * checks say (something else may answer on its port). NULL for the
 	 * others: their health checks alone judge. */
 	int (*alive)(struct state *st, const struct service *svc);
+	/* For a manager whose runner judges the service too (compose: the
+	 * container's own healthcheck and restarts), asked between health
+	 * rounds: HEALTH_UP, HEALTH_NOT_READY or HEALTH_GONE (core/health.h),
+	 * the reason in why (size bytes). NULL for the others. */
+	enum health_liveness (*liveness)(struct state *st, const struct service *svc, char *why,
+					 size_t size);
 };
 
 extern const struct service_manager manager_process;
