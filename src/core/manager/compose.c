@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 enum compose_frontend { FRONTEND_UNKNOWN, FRONTEND_V2, FRONTEND_V1 };
 
@@ -129,20 +128,22 @@ static int compose_daemon_away(const struct service *svc, char *text, size_t siz
 	return 1;
 }
 
-/* The first line of out that docker marks as an error ("ERROR: ..." from
- * v1, "Error ..." or "error ..." from v2 and the CLI), else its last
- * line: the cause comes first, and what follows repeats or elaborates. */
+/* The first line of out that names an error ("ERROR: ...",
+ * "yaml.parser.ParserError: ...", "The Compose file ... is invalid
+ * because:"), else its last line: the cause comes first, and what follows
+ * repeats or elaborates it, while progress lines come before. */
 static void compose_error_line(const struct strbuf *out, char *line, size_t size)
 {
-	const char *p = out->buf;
-	while (p && *p) {
-		const char *end = strchr(p, '\n');
-		size_t len = end ? (size_t)(end - p) : strlen(p);
-		if (!strncmp(p, "ERROR:", 6) || !strncasecmp(p, "error", 5)) {
-			snprintf(line, size, "%.*s", (int)len, p);
+	for (const char *p = out->buf; p && *p; p = strchr(p, '\n')) {
+		p += *p == '\n';
+		int len = (int)strcspn(p, "\n");
+		char *mark = strcasestr(p, "error");
+		if (!mark || mark - p > len)
+			mark = strcasestr(p, "invalid");
+		if (mark && mark - p < len) {
+			snprintf(line, size, "%.*s", len, p);
 			return;
 		}
-		p = end ? end + 1 : NULL;
 	}
 	manager_last_line(out, line, size);
 }
