@@ -196,6 +196,18 @@ expect_no_container() {
 	expect_no_container
 }
 
+@test "docker without a compose front-end: one line naming both, exit 1, nothing started" {
+	docker compose version >/dev/null 2>&1 && skip "the docker compose plugin (v2) is installed"
+	compose_stack
+	compose_file good.conf >docker-compose.yml
+	mkdir docker-only
+	ln -s "$(command -v docker)" docker-only/docker
+	run --separate-stderr env PATH="$PWD/docker-only" "$LG_REAL" start
+	expect_equal "$status" 1
+	expect_match "$stderr" "^lastgood: start failed: api: cannot start service 'api': neither 'docker compose' \\(v2\\) nor 'docker-compose' \\(v1\\) is installed$"
+	expect_no_container
+}
+
 @test "a daemon that does not answer is named by DOCKER_HOST: exit 1, nothing started" {
 	compose_stack
 	compose_file good.conf >docker-compose.yml

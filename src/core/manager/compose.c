@@ -231,7 +231,13 @@ static int compose_container(const struct service *svc, struct container_state *
 			     size_t size)
 {
 	char *ps[] = { "ps", "-a", "-q", svc->compose_service, NULL };
-	char *inspect[] = { "docker", "inspect", cs->id, NULL };
+	/* Only what is judged, as one JSON object: a whole inspect, healthcheck
+	 * logs and all, could outgrow the output kept. */
+	char *inspect[] = { "docker", "inspect", "--type", "container", "--format",
+			    "{\"status\":{{json .State.Status}},\"health\":"
+			    "{{if .State.Health}}{{json .State.Health.Status}}{{else}}\"\"{{end}},"
+			    "\"restarts\":{{.RestartCount}},\"exit_code\":{{.State.ExitCode}}}",
+			    cs->id, NULL };
 	struct strbuf out = STRBUF_INIT;
 	struct error failed = ERROR_INIT;
 	int status, rc = -1;
@@ -273,20 +279,18 @@ static int compose_container(const struct service *svc, struct container_state *
 		snprintf(why, size, "%s", failed.msg);
 		goto out;
 	}
-	json_t *all = json_loadb(out.buf, out.len, 0, NULL);
-	json_t *container = json_array_get(all, 0);
-	json_t *state = json_object_get(container, "State");
-	if (status != 0 || !json_is_object(state)) {
+	json_t *state = status == 0 ? json_loadb(out.buf, out.len, 0, NULL) : NULL;
+	json_t *container_status = json_object_get(state, "status");
+	if (!json_is_string(container_status)) {
 		snprintf(why, size, "'docker inspect %.12s' gave no container state", cs->id);
 	} else {
-		json_copy_text(json_object_get(state, "Status"), cs->status, sizeof(cs->status));
-		json_copy_text(json_object_get(json_object_get(state, "Health"), "Status"),
-			       cs->health, sizeof(cs->health));
-		cs->restarts = (long)json_integer_value(json_object_get(container, "RestartCount"));
-		cs->exit_code = (long)json_integer_value(json_object_get(state, "ExitCode"));
+		json_copy_text(container_status, cs->status, sizeof(cs->status));
+		json_copy_text(json_object_get(state, "health"), cs->health, sizeof(cs->health));
+		cs->restarts = (long)json_integer_value(json_object_get(state, "restarts"));
+		cs->exit_code = (long)json_integer_value(json_object_get(state, "exit_code"));
 		rc = 1;
 	}
-	json_decref(all);
+	json_decref(state);
 out:
 	free(argv);
 	strbuf_release(&out);

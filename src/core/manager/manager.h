@@ -8,7 +8,8 @@
  *   process  manager/process.c   lastgood runs `run` itself, tracks its pid
  *   systemd  manager/systemd.c   systemctl start|stop|is-active UNIT
  *   command  manager/command.c   the service's own start/stop/status argv
- *   compose  manager/compose.c   docker compose up -d|stop|ps
+ *   compose  manager/compose.c   docker compose (or docker-compose) up -d|stop|ps,
+ *                                docker inspect for its healthcheck and restarts
  *
  * Adding a manager (say `supervisor`):
  *   1. its keys: the struct service fields it needs (config.h) and their
