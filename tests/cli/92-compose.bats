@@ -225,6 +225,21 @@ expect_no_container() {
 	expect_no_container
 }
 
+@test "a deploy of a compose file that does not parse is rolled back: exit 3, the old container runs on" {
+	compose_stack
+	compose_file good.conf >docker-compose.yml
+	lg_ok snapshot --label v1
+	lg_ok start
+	mkdir ../broken
+	printf 'services: [\n' >../broken/docker-compose.yml
+	lg_status 3 deploy ../broken --label broken
+	expect_match "$stderr" "cannot start service 'api': .* exited with status 1: .*ParserError"
+	expect_equal "$(live_release)" 1
+	expect_equal "$(container_status api)" running
+	expect_equal "$(version_at "$API_PORT")" 1
+	expect_match "$(docker inspect --format '{{json .Config.Env}}' "$(container api)")" '"CONF=/good.conf"'
+}
+
 @test "a bad compose section is a config error at its line, exit 2" {
 	compose_stack
 	sed -i "s/project: $PROJECT/project: Not-Lowercase/" lastgood.yml

@@ -200,11 +200,45 @@ static int compose_start(struct state *st, const struct service *svc, struct err
 	return compose_action(svc, "start", frontend == FRONTEND_V2 ? v2 : v1, err);
 }
 
+/*
+ * Whether the service is stopped, asked of docker by the labels compose
+ * puts on its containers, without reading its compose file: what a stop
+ * falls back on when compose cannot read that file (a deploy of one that
+ * does not parse is being undone, and its start never ran). With no
+ * `compose.project`, any project's container of that compose service
+ * counts: the name compose would derive is not guessed. 1 when none runs,
+ * else 0 (or docker could not say).
+ */
+static int compose_stopped_by_labels(const struct service *svc)
+{
+	char *service_filter = xstrfmt("label=com.docker.compose.service=%s", svc->compose_service);
+	char *project_filter = svc->compose_project
+		? xstrfmt("label=com.docker.compose.project=%s", svc->compose_project) : NULL;
+	char *ps[] = { "docker", "ps", "-q", "--filter", service_filter,
+		       project_filter ? "--filter" : NULL, project_filter, NULL };
+	struct strbuf out = STRBUF_INIT;
+	struct error ignored = ERROR_INIT;
+	int status;
+	int stopped = manager_run_program(svc, ps, MANAGER_RUN_IN_WORKDIR, &out, &status,
+					  &ignored) == 0 && status == 0 && out.len == 0;
+	strbuf_release(&out);
+	free(service_filter);
+	free(project_filter);
+	return stopped;
+}
+
+/* Stopping a stopped service succeeds, even when compose cannot read its
+ * file to do it. */
 static int compose_stop(struct state *st, const struct service *svc, struct error *err)
 {
 	char *args[] = { "stop", svc->compose_service, NULL };
 	(void)st;
-	return compose_action(svc, "stop", args, err);
+	if (compose_action(svc, "stop", args, err) == 0)
+		return 0;
+	if (!compose_stopped_by_labels(svc))
+		return -1;
+	error_clear(err);
+	return 0;
 }
 
 /* What `docker inspect` says of the service's container. */
