@@ -123,6 +123,8 @@ struct service {
 	struct argv_list run;        /* process */
 	char *unit;                  /* systemd */
 	char *compose_service;       /* compose (defaults to name) */
+	char *compose_project;       /* compose: `compose.project`, or NULL */
+	struct argv_list compose_files;   /* compose: `compose.files`, absolute */
 	struct argv_list start;      /* command */
 	struct argv_list stop;       /* command */
 	struct argv_list status;     /* command, optional */

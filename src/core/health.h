@@ -24,7 +24,9 @@
  * failing `retries` times in a row once the service answers (an HTTP 503
  * or a wrong JSON field counts from the first reply; "connection refused"
  * only means it is still starting), not healthy within `start_timeout`, or
- * (through the alive callback) its process gone.
+ * (through the alive callback) its process gone. A service the alive
+ * callback calls not ready is not healthy even when its checks pass: it is
+ * starting until `start_timeout`.
  * A service that does not answer yet (connection refused) is checked every
  * 10ms, or every `interval` when that is shorter or it has an exec check;
  * one that answered, or is stabilizing, every `interval`. Never a fixed
@@ -66,8 +68,19 @@ int health_round_run(const struct config *cfg, const unsigned char *selected,
 		     struct health_round *round, struct error *err);
 void health_round_free(struct health_round *round);
 
-/* 1 while the service's process is alive (process manager), else 0. */
-typedef int (*health_alive_fn)(size_t service, void *ctx);
+/* What the service's manager says beside its checks (health_alive_fn). */
+enum health_liveness {
+	HEALTH_GONE,                 /* failed whatever its checks say: its
+	                                process exited, its container restarts */
+	HEALTH_UP,                   /* nothing against it */
+	HEALTH_NOT_READY,            /* still starting by its own account (a
+	                                compose healthcheck not yet healthy) */
+};
+
+/* The service's liveness; for HEALTH_GONE and HEALTH_NOT_READY, why (size
+ * bytes) says why in a few words ("process exited"). */
+typedef enum health_liveness (*health_alive_fn)(size_t service, void *ctx, char *why,
+						size_t size);
 
 struct health_outcome {
 	int healthy;                 /* every selected service healthy */

@@ -8,6 +8,7 @@
 #include "core/manager/manager.h"
 #include "util/strbuf.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static const struct service_manager *const managers[] = {
@@ -70,10 +71,14 @@ int service_inspect(struct state *st, const struct service *svc, struct service_
 	return managers[svc->manager]->inspect(st, svc, info, err);
 }
 
-int service_alive(struct state *st, const struct service *svc)
+int service_alive(struct state *st, const struct service *svc, char *why, size_t size)
 {
 	const struct service_manager *manager = managers[svc->manager];
-	return manager->alive ? manager->alive(st, svc) : 1;
+	if (manager->alive && !manager->alive(st, svc)) {
+		snprintf(why, size, "process exited");
+		return HEALTH_GONE;
+	}
+	return manager->liveness ? (int)manager->liveness(st, svc, why, size) : HEALTH_UP;
 }
 
 int service_tracks_process(const struct service *svc)

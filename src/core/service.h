@@ -53,9 +53,12 @@ int service_start(struct state *st, const struct service *svc, struct error *err
 int service_stop(struct state *st, const struct service *svc, struct error *err);
 int service_inspect(struct state *st, const struct service *svc, struct service_info *info,
 		    struct error *err);
-/* For health_wait's alive callback: 0 when a process-managed service's
- * process is gone (reaping it if it is our child), 1 otherwise. */
-int service_alive(struct state *st, const struct service *svc);
+/* For health_wait's alive callback (enum health_liveness, core/health.h):
+ * HEALTH_GONE when a process-managed service's process is gone (reaping
+ * it if it is our child), or its manager fails it (a compose container
+ * restarting); HEALTH_NOT_READY while its manager says it is starting;
+ * else HEALTH_UP. why (size bytes) gets the reason. */
+int service_alive(struct state *st, const struct service *svc, char *why, size_t size);
 /* 1 when the service's manager runs it as a process of its own, which
  * service_alive watches (the process manager): such a service with its
  * process gone fails whatever its checks say. */

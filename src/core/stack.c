@@ -23,10 +23,10 @@ struct alive_context {
 	const struct config *cfg;
 };
 
-static int stack_alive(size_t service, void *ctx)
+static enum health_liveness stack_alive(size_t service, void *ctx, char *why, size_t size)
 {
 	struct alive_context *a = ctx;
-	return service_alive(a->st, &a->cfg->services[service]);
+	return (enum health_liveness)service_alive(a->st, &a->cfg->services[service], why, size);
 }
 
 void stack_failure_clear(struct stack_failure *failure)

@@ -629,6 +629,47 @@ static void test_errors_durations(void **state)
 	EXPECT_ERRORS(cases);
 }
 
+/* The `compose:` section reaches every compose service, and only those:
+ * its files made absolute against the config's folder. */
+static void test_compose_section(void **state)
+{
+	(void)state;
+	struct config cfg;
+	parse_ok("/srv/app/lastgood.yml",
+		 "compose:\n  project: ziggie\n"
+		 "  files: [docker-compose.yml, /etc/ziggie/prod.yml]\n"
+		 "services:\n  api: {manager: compose}\n  job: {run: [x]}\n", &cfg);
+	assert_string_equal(cfg.services[0].compose_project, "ziggie");
+	assert_int_equal(cfg.services[0].compose_files.n, 2);
+	assert_string_equal(cfg.services[0].compose_files.v[0], "/srv/app/docker-compose.yml");
+	assert_string_equal(cfg.services[0].compose_files.v[1], "/etc/ziggie/prod.yml");
+	assert_null(cfg.services[1].compose_project);
+	assert_int_equal(cfg.services[1].compose_files.n, 0);
+	config_free(&cfg);
+
+	parse_ok("/srv/app/lastgood.yml", "services:\n  api: {manager: compose}\n", &cfg);
+	assert_null(cfg.services[0].compose_project);
+	assert_int_equal(cfg.services[0].compose_files.n, 0);
+	config_free(&cfg);
+}
+
+static void test_errors_compose(void **state)
+{
+	(void)state;
+	static const struct error_case cases[] = {
+		{ "compose:\n  project: Ziggie\nservices:\n  api: {manager: compose}\n",
+		  "lastgood.yml:2:12: 'project' in 'compose' must be lowercase letters, digits, "
+		  "'_' and '-', starting with a letter or digit" },
+		{ "compose:\n  files: []\nservices:\n  api: {manager: compose}\n",
+		  "lastgood.yml:2:10: 'files' in 'compose' must not be empty" },
+		{ "compose:\n  file: [a.yml]\nservices:\n  api: {manager: compose}\n",
+		  "lastgood.yml:2:3: unknown key 'file' in 'compose'" },
+		{ "compose: [a.yml]\nservices:\n  api: {manager: compose}\n",
+		  "lastgood.yml:1:10: 'compose' must be a mapping" },
+	};
+	EXPECT_ERRORS(cases);
+}
+
 static void test_errors_managers(void **state)
 {
 	(void)state;
@@ -1519,6 +1560,8 @@ int main(void)
 		cmocka_unit_test(test_errors_types),
 		cmocka_unit_test(test_errors_durations),
 		cmocka_unit_test(test_errors_managers),
+		cmocka_unit_test(test_compose_section),
+		cmocka_unit_test(test_errors_compose),
 		cmocka_unit_test(test_errors_health),
 		cmocka_unit_test(test_secrets),
 		cmocka_unit_test(test_errors_secrets),

@@ -808,18 +808,52 @@ static void test_wait_starting_checked_often(void **state)
 	server_stop(s);
 }
 
-static int alive_never(size_t service, void *ctx)
+static enum health_liveness alive_never(size_t service, void *ctx, char *why, size_t size)
 {
 	(void)service;
 	(void)ctx;
-	return 0;
+	(void)why;
+	(void)size;
+	return HEALTH_GONE;
 }
 
-static int alive_always(size_t service, void *ctx)
+static enum health_liveness alive_always(size_t service, void *ctx, char *why, size_t size)
 {
 	(void)service;
 	(void)ctx;
-	return 1;
+	(void)why;
+	(void)size;
+	return HEALTH_UP;
+}
+
+/* A compose healthcheck that never leaves `starting`. */
+static enum health_liveness alive_never_ready(size_t service, void *ctx, char *why, size_t size)
+{
+	(void)service;
+	(void)ctx;
+	snprintf(why, size, "container healthcheck starting");
+	return HEALTH_NOT_READY;
+}
+
+/* Passing checks do not make healthy a service its manager calls not
+ * ready: it stays starting, and fails at its start timeout with the
+ * manager's reason. */
+static void test_wait_not_ready_times_out(void **state)
+{
+	(void)state;
+	static const struct reply replies[] = { HEALTHY };
+	struct server s;
+	struct config cfg;
+	struct health_outcome outcome;
+	SERVE(&s, 0, replies);
+
+	wait_api(&s, "{start_timeout: 300ms, interval: 50ms}", alive_never_ready, &outcome, &cfg);
+	assert_false(outcome.healthy);
+	assert_string_equal(outcome.failure, "api: container healthcheck starting");
+
+	health_outcome_free(&outcome);
+	config_free(&cfg);
+	server_stop(&s);
 }
 
 static void test_wait_process_exited(void **state)
@@ -891,6 +925,7 @@ int main(void)
 		cmocka_unit_test(test_wait_retry_forgiven),
 		cmocka_unit_test(test_wait_retries_exhausted),
 		cmocka_unit_test(test_wait_process_exited),
+		cmocka_unit_test(test_wait_not_ready_times_out),
 		cmocka_unit_test(test_wait_no_checks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -761,7 +761,7 @@ static int parse_services(struct config_parser *p, yaml_node_t *node)
 }
 
 
-enum { T_KEEP, T_STATE_DIR, T_POLICY, T_SERVICES, T_SOURCE, T_DATABASES, T_NFIELDS };
+enum { T_KEEP, T_STATE_DIR, T_POLICY, T_SERVICES, T_SOURCE, T_DATABASES, T_COMPOSE, T_NFIELDS };
 
 static int parse_source(struct config_parser *p, yaml_node_t *node)
 {
@@ -778,6 +778,53 @@ static int parse_source(struct config_parser *p, yaml_node_t *node)
 	return 0;
 }
 
+/*
+ * The `compose:` section: the project name and compose files every compose
+ * call names (-p, -f), copied into each compose service so that its
+ * manager needs nothing else. A project name docker would refuse is an
+ * error here, at its line, rather than at the first start.
+ */
+static int parse_compose(struct config_parser *p, yaml_node_t *node)
+{
+	struct field fields[] = { { .name = "project" }, { .name = "files" } };
+	char *project = NULL;
+	struct argv_list files = { 0 };
+	int rc = -1;
+
+	if (read_mapping(p, node, "'compose'", " in 'compose'", fields, 2) < 0)
+		return -1;
+	if (fields[0].key) {
+		if (get_string(p, &fields[0], " in 'compose'", &project) < 0)
+			goto out;
+		if (strspn(project, "abcdefghijklmnopqrstuvwxyz0123456789_-") != strlen(project) ||
+		    !isalnum((unsigned char)project[0])) {
+			node_error(p, fields[0].value,
+				   "'project' in 'compose' must be lowercase letters, digits, "
+				   "'_' and '-', starting with a letter or digit");
+			goto out;
+		}
+	}
+	if (fields[1].key &&
+	    get_string_list(p, &fields[1], " in 'compose'", 0, &files) < 0)
+		goto out;
+	for (size_t s = 0; s < p->cfg->nservices; s++) {
+		struct service *svc = &p->cfg->services[s];
+		if (svc->manager != MANAGER_COMPOSE)
+			continue;
+		svc->compose_project = project ? xstrdup(project) : NULL;
+		svc->compose_files.n = files.n;
+		svc->compose_files.v = xcalloc(files.n + 1, sizeof(char *));
+		for (size_t f = 0; f < files.n; f++)
+			svc->compose_files.v[f] = files.v[f][0] == '/' ? xstrdup(files.v[f])
+				: path_join(p->cfg->dir, files.v[f]);
+	}
+	rc = 0;
+out:
+	free(project);
+	argv_list_free(&files);
+	return rc;
+}
+
 /* Top-level keys in an order that lets services inherit the global policy
  * and check their files against the state folder, wherever they are written. */
 static int parse_document(struct config_parser *p)
@@ -787,6 +834,7 @@ static int parse_document(struct config_parser *p)
 		FIELD(T_KEEP, "keep_releases"), FIELD(T_STATE_DIR, "state_dir"),
 		FIELD(T_POLICY, "policy"), FIELD(T_SERVICES, "services"),
 		FIELD(T_SOURCE, "source"), FIELD(T_DATABASES, "databases"),
+		FIELD(T_COMPOSE, "compose"),
 	};
 	yaml_node_t *root = yaml_document_get_root_node(&p->doc);
 	struct config_mark start = { 1, 1 };
@@ -818,6 +866,8 @@ static int parse_document(struct config_parser *p)
 	if (parse_services(p, fields[T_SERVICES].value) < 0)
 		return -1;
 	if (check_after(p) < 0 || check_paths(p) < 0)
+		return -1;
+	if (fields[T_COMPOSE].key && parse_compose(p, fields[T_COMPOSE].value) < 0)
 		return -1;
 	/* After the services: a database names them, and its paths are
 	 * judged against their files. */
@@ -1001,6 +1051,8 @@ static void service_free(struct service *svc)
 	argv_list_free(&svc->run);
 	free(svc->unit);
 	free(svc->compose_service);
+	free(svc->compose_project);
+	argv_list_free(&svc->compose_files);
 	argv_list_free(&svc->start);
 	argv_list_free(&svc->stop);
 	argv_list_free(&svc->status);

@@ -11,6 +11,7 @@
 
 #include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,8 +54,10 @@ static long long wait_deadline(const struct service *svc, const struct wait_serv
 		: healthy_at_ms + svc->policy.stabilize_ms;
 }
 
+/* Fail service s by its failing check, or else by why (the alive
+ * callback's reason). */
 static void wait_fail(const struct config *cfg, struct health_outcome *outcome, size_t s,
-		      const struct health_result *failed)
+		      const struct health_result *failed, const char *why)
 {
 	outcome->healthy = 0;
 	outcome->failed_service = s;
@@ -62,29 +65,47 @@ static void wait_fail(const struct config *cfg, struct health_outcome *outcome, 
 		outcome->failure = xstrfmt("%s: %s: %s", cfg->services[s].name, failed->summary,
 					   failed->response);
 	else
-		outcome->failure = xstrfmt("%s: process exited", cfg->services[s].name);
+		outcome->failure = xstrfmt("%s: %s", cfg->services[s].name, why);
 }
 
-/* The first process found gone among the pending services, or SIZE_MAX. */
+/*
+ * Ask the alive callback about every pending service: the first one gone
+ * is returned (its reason in why), or SIZE_MAX. The reason a service is
+ * not ready is kept in not_ready[s] (NULL when it is, or was not asked;
+ * the caller frees), for wait_judge.
+ */
 static size_t wait_find_dead(const struct config *cfg, const unsigned char *pending,
-			     health_alive_fn alive, void *alive_ctx)
+			     health_alive_fn alive, void *alive_ctx, char **not_ready,
+			     char *why, size_t size)
 {
 	if (!alive)
 		return SIZE_MAX;
-	for (size_t s = 0; s < cfg->nservices; s++)
-		if (pending[s] && !alive(s, alive_ctx))
+	for (size_t s = 0; s < cfg->nservices; s++) {
+		free(not_ready[s]);
+		not_ready[s] = NULL;
+		if (!pending[s])
+			continue;
+		snprintf(why, size, "process exited");
+		enum health_liveness liveness = alive(s, alive_ctx, why, size);
+		if (liveness == HEALTH_GONE)
 			return s;
+		if (liveness == HEALTH_NOT_READY)
+			not_ready[s] = xstrdup(why);
+	}
 	return SIZE_MAX;
 }
 
 /*
  * Judge each service checked in this round (due). Returns 1 when one
  * failed (outcome filled), 0 otherwise; services that are done leave
- * pending.
+ * pending. A service not ready by its manager's account (not_ready[s]
+ * says why) passes no check: it stays starting, and fails at the end of
+ * its start timeout.
  */
 static int wait_judge(const struct config *cfg, const struct health_round *round,
 		      const unsigned char *due, unsigned char *pending, struct wait_service *ws,
-		      long long started_ms, long long now, struct health_outcome *outcome)
+		      char *const *not_ready, long long started_ms, long long now,
+		      struct health_outcome *outcome)
 {
 	for (size_t s = 0; s < cfg->nservices; s++) {
 		const struct policy *policy = &cfg->services[s].policy;
@@ -95,20 +116,27 @@ static int wait_judge(const struct config *cfg, const struct health_round *round
 			if (round->results[i].service == s && !round->results[i].ok)
 				failed = &round->results[i];
 
+		if (ws[s].state == WAIT_STARTING && !failed && not_ready[s]) {
+			if (now >= started_ms + policy->start_timeout_ms) {
+				wait_fail(cfg, outcome, s, NULL, not_ready[s]);
+				return 1;
+			}
+			continue;
+		}
 		if (ws[s].state == WAIT_STARTING) {
 			/* A service that answers but answers wrong is up and
 			 * broken: it fails after `retries`, like a healthy one
 			 * going bad, not after the whole start timeout. */
 			int allowed = policy->retries > 1 ? policy->retries : 1;
 			if (failed && failed->answered && ++ws[s].failures >= allowed) {
-				wait_fail(cfg, outcome, s, failed);
+				wait_fail(cfg, outcome, s, failed, NULL);
 				return 1;
 			}
 			if (failed && !failed->answered)
 				ws[s].failures = 0;
 			if (failed) {
 				if (now >= started_ms + policy->start_timeout_ms) {
-					wait_fail(cfg, outcome, s, failed);
+					wait_fail(cfg, outcome, s, failed, NULL);
 					return 1;
 				}
 				continue;
@@ -118,7 +146,7 @@ static int wait_judge(const struct config *cfg, const struct health_round *round
 		} else if (failed) {
 			int allowed = policy->retries > 1 ? policy->retries : 1;
 			if (++ws[s].failures >= allowed) {
-				wait_fail(cfg, outcome, s, failed);
+				wait_fail(cfg, outcome, s, failed, NULL);
 				return 1;
 			}
 			continue;
@@ -137,6 +165,8 @@ int health_wait(const struct config *cfg, const unsigned char *selected,
 	unsigned char *pending = xcalloc(cfg->nservices, 1);
 	unsigned char *due = xcalloc(cfg->nservices, 1);
 	struct wait_service *ws = xcalloc(cfg->nservices, sizeof(*ws));
+	char **not_ready = xcalloc(cfg->nservices, sizeof(*not_ready));
+	char why[256];
 	size_t npending = 0;
 	int rc = 0;
 
@@ -164,9 +194,10 @@ int health_wait(const struct config *cfg, const unsigned char *selected,
 						   strsignal(sig));
 			break;
 		}
-		size_t dead = wait_find_dead(cfg, pending, alive, alive_ctx);
+		size_t dead = wait_find_dead(cfg, pending, alive, alive_ctx, not_ready, why,
+					     sizeof(why));
 		if (dead != SIZE_MAX) {
-			wait_fail(cfg, outcome, dead, NULL);
+			wait_fail(cfg, outcome, dead, NULL, why);
 			break;
 		}
 		/* Only the services whose check or deadline is due: a slow
@@ -183,13 +214,14 @@ int health_wait(const struct config *cfg, const unsigned char *selected,
 		}
 		/* A process that died during the round explains its failing
 		 * checks better than "connection refused" would. */
-		dead = wait_find_dead(cfg, pending, alive, alive_ctx);
+		dead = wait_find_dead(cfg, pending, alive, alive_ctx, not_ready, why, sizeof(why));
 		now = clock_monotonic_ms();
 		int failed = dead != SIZE_MAX;
 		if (failed)
-			wait_fail(cfg, outcome, dead, NULL);
+			wait_fail(cfg, outcome, dead, NULL, why);
 		else
-			failed = wait_judge(cfg, &round, due, pending, ws, started_ms, now, outcome);
+			failed = wait_judge(cfg, &round, due, pending, ws, not_ready, started_ms, now,
+					    outcome);
 		health_round_free(&round);
 		if (failed)
 			break;
@@ -216,6 +248,9 @@ int health_wait(const struct config *cfg, const unsigned char *selected,
 	}
 	if (!npending)
 		outcome->healthy = 1;
+	for (size_t s = 0; s < cfg->nservices; s++)
+		free(not_ready[s]);
+	free(not_ready);
 	free(pending);
 	free(due);
 	free(ws);

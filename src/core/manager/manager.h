@@ -8,7 +8,8 @@
  *   process  manager/process.c   lastgood runs `run` itself, tracks its pid
  *   systemd  manager/systemd.c   systemctl start|stop|is-active UNIT
  *   command  manager/command.c   the service's own start/stop/status argv
- *   compose  manager/compose.c   docker compose up -d|stop|ps
+ *   compose  manager/compose.c   docker compose (or docker-compose) up -d|stop|ps,
+ *                                docker inspect for its healthcheck and restarts
  *
  * Adding a manager (say `supervisor`):
  *   1. its keys: the struct service fields it needs (config.h) and their
@@ -34,6 +35,7 @@
 #define LG_MANAGER_H
 
 #include "core/config.h"
+#include "core/health.h"
 #include "core/service.h"
 
 struct error;
@@ -69,6 +71,12 @@ struct service_manager {
 	 * checks say (something else may answer on its port). NULL for the
 	 * others: their health checks alone judge. */
 	int (*alive)(struct state *st, const struct service *svc);
+	/* For a manager whose runner judges the service too (compose: the
+	 * container's own healthcheck and restarts), asked between health
+	 * rounds: HEALTH_UP, HEALTH_NOT_READY or HEALTH_GONE (core/health.h),
+	 * the reason in why (size bytes). NULL for the others. */
+	enum health_liveness (*liveness)(struct state *st, const struct service *svc, char *why,
+					 size_t size);
 };
 
 extern const struct service_manager manager_process;

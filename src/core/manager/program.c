@@ -172,17 +172,24 @@ int manager_run_action(const struct service *svc, const char *verb, char *const 
 	if (rc < 0) {
 		error_prefix(err, "cannot %s service '%s'", verb, svc->name);
 	} else if (status != 0) {
-		struct strbuf msg = STRBUF_INIT;
 		char line[512];
 		manager_last_line(&out, line, sizeof(line));
-		strbuf_addf(&msg, "cannot %s service '%s': '", verb, svc->name);
-		add_command_line(&msg, args);
-		strbuf_addf(&msg, "' exited with status %d%s%s", status, *line ? ": " : "", line);
-		rc = error_set(err, ERROR_FAILED, "%s", msg.buf);
-		strbuf_release(&msg);
+		rc = manager_action_error(svc, verb, args, status, line, err);
 	}
 	strbuf_release(&out);
 	return rc;
+}
+
+int manager_action_error(const struct service *svc, const char *verb, char *const *args,
+			 int status, const char *line, struct error *err)
+{
+	struct strbuf msg = STRBUF_INIT;
+	strbuf_addf(&msg, "cannot %s service '%s': '", verb, svc->name);
+	add_command_line(&msg, args);
+	strbuf_addf(&msg, "' exited with status %d%s%s", status, *line ? ": " : "", line);
+	error_set(err, ERROR_FAILED, "%s", msg.buf);
+	strbuf_release(&msg);
+	return -1;
 }
 
 void manager_info_unknown(struct service_info *info, const char *reason)

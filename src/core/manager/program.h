@@ -48,6 +48,10 @@ int manager_run_program(const struct service *svc, char *const *args, int flags,
  * naming the command line, its status and its last line of output. */
 int manager_run_action(const struct service *svc, const char *verb, char *const *args,
 		       int flags, struct error *err);
+/* That ERROR_FAILED error for a program that exited with status, line
+ * being the line of its output that says why (may be empty); returns -1. */
+int manager_action_error(const struct service *svc, const char *verb, char *const *args,
+			 int status, const char *line, struct error *err);
 /* Ask a status program: exit 0 is running, anything else stopped; one that
  * cannot run leaves info->running -1 with the reason. */
 void manager_run_status(const struct service *svc, char *const *args, int flags,
