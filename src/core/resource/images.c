@@ -21,7 +21,7 @@
 static int all_hex(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (!strchr("0123456789abcdef", s[i]) || !s[i])
+		if (!s[i] || !strchr("0123456789abcdef", s[i]))
 			return 0;
 	return 1;
 }

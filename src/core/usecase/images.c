@@ -7,16 +7,17 @@
 #include "core/resource/images.h"
 #include "util/alloc.h"
 
-/* How compose is run: the compose manager's front-end (manager/compose.c)
- * once it detects one. */
+/* How compose is run, as the compose manager runs it today; this is the
+ * line that becomes the manager's detected front-end (`docker compose` or
+ * `docker-compose`, with the config's -p and -f) once it has one. */
 static char *const compose_front_end[] = { "docker", "compose", NULL };
 
 /*
  * Docker is asked after the fact, so a failure here cannot undo what the
  * release is: a service with no running container, docker not answering,
  * or the record itself failing, leaves that service without an image in
- * the release and a line in rep->imageless saying why. A rollback by
- * image to that release then has nothing to go by, which it says.
+ * the release and a line in rep->imageless saying why: a release holds
+ * only images known to have run with it.
  */
 void usecase_record_images(struct state *st, const struct config *cfg, long release,
 			   struct usecase_report *rep)
