@@ -129,6 +129,14 @@ struct json_t;
  * clears rep and returns rc, the exit code the text lines chose. */
 int command_finish_report(struct command_context *ctx, struct usecase_report *rep, int rc,
 			  void (*add)(struct json_t *out, const struct usecase_report *rep));
+/* snapshot and deploy: each line of rep->imageless (why a compose service
+ * has no image recorded with the release) on stderr unless -q, and with
+ * --json as the "imageless" array (command_add_imageless, an add of
+ * command_finish_report). */
+void command_note_imageless(struct command_context *ctx, const struct usecase_report *rep);
+void command_add_imageless(struct json_t *out, const struct usecase_report *rep);
+/* A JSON array of lines of text. */
+struct json_t *command_json_lines(char *const *lines, size_t n);
 /* A command that changes anything failed before it had a report (the lock
  * is busy, its arguments are wrong): with --json, the report of that
  * failure, from ctx->failure, so that stdout still holds one object. */

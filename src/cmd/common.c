@@ -246,6 +246,25 @@ int command_finish_report(struct command_context *ctx, struct usecase_report *re
 	return rc;
 }
 
+json_t *command_json_lines(char *const *lines, size_t n)
+{
+	json_t *array = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(array, command_json_text(lines[i]));
+	return array;
+}
+
+void command_note_imageless(struct command_context *ctx, const struct usecase_report *rep)
+{
+	for (size_t i = 0; i < rep->nimageless; i++)
+		command_progress(ctx, "%s", rep->imageless[i]);
+}
+
+void command_add_imageless(json_t *out, const struct usecase_report *rep)
+{
+	json_object_set_new(out, "imageless", command_json_lines(rep->imageless, rep->nimageless));
+}
+
 void command_print_failure_json(struct command_context *ctx, const char *command, int rc)
 {
 	struct usecase_report rep;

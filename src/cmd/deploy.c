@@ -56,5 +56,7 @@ int cmd_deploy(struct command_context *ctx)
 		return command_usage(ctx, NULL);
 	usecase_report_init(&rep, "deploy", ctx->opt.json);
 	usecase_deploy(&ctx->st, &ctx->cfg, &req, &rep);
-	return command_finish_report(ctx, &rep, command_print_transition(ctx, &rep), NULL);
+	command_note_imageless(ctx, &rep);
+	return command_finish_report(ctx, &rep, command_print_transition(ctx, &rep),
+				     command_add_imageless);
 }

@@ -2,18 +2,86 @@
  * `lastgood diff REF [REF]`: the files that differ between two releases (one
  * REF: between it and the live release), with line changes for text files
  * shown by the system's `diff -u` run on the two objects in the store, and
- * the changed lines of the configs they were recorded with, secrets masked.
- * core/diff.c computes them; this file prints them.
+ * the changed lines of the configs they were recorded with, secrets masked,
+ * and the compose services whose recorded image changed. core/diff.c and
+ * core/resource/images.c compute them; this file prints them.
  */
 #include "cmd/command.h"
 #include "core/diff.h"
 #include "core/release.h"
+#include "core/resource/images.h"
 #include "core/state.h"
 #include "util/error.h"
 #include "util/strbuf.h"
 
 #include <jansson.h>
 #include <stdio.h>
+
+/* The images two releases recorded, and the services whose image differs
+ * (pointing into them). */
+struct diff_images {
+	struct release_image *old, *new;
+	size_t nold, nnew;
+	struct image_change *changes;
+	size_t n;
+};
+
+static int diff_images_load(struct state *st, long from, long to, struct diff_images *images,
+			    struct error *err)
+{
+	if (release_images(st, from, from, &images->old, &images->nold, err) < 0 ||
+	    release_images(st, to, to, &images->new, &images->nnew, err) < 0)
+		return -1;
+	images_changed(images->old, images->nold, images->new, images->nnew, &images->changes,
+		       &images->n);
+	return 0;
+}
+
+static void diff_images_free(struct diff_images *images)
+{
+	release_images_free(images->old, images->nold);
+	release_images_free(images->new, images->nnew);
+	free(images->changes);
+}
+
+/* "I api: 3f2a9c1b7d4e ziggie-api:1 -> 9b1c22aa0e11 ziggie-api:2", "none"
+ * for the side that recorded no image of the service. */
+static void diff_print_images(const struct diff_images *images)
+{
+	for (size_t i = 0; i < images->n; i++) {
+		const struct release_image *sides[] = { images->changes[i].old,
+							images->changes[i].new };
+		printf("I %s:", images->changes[i].service);
+		for (size_t k = 0; k < 2; k++) {
+			char short_id[IMAGE_SHORT_ID_SIZE];
+			printf("%s", k ? " ->" : "");
+			if (sides[k])
+				printf(" %s %s", image_short_id(sides[k]->id, short_id), sides[k]->name);
+			else
+				printf(" none");
+		}
+		putchar('\n');
+	}
+}
+
+static json_t *image_json(const struct release_image *image)
+{
+	if (!image)
+		return json_null();
+	return command_json_pack("{s:o, s:o}", "id", command_json_text(image->id),
+				 "name", command_json_text(image->name));
+}
+
+static json_t *diff_images_json(const struct diff_images *images)
+{
+	json_t *array = json_array();
+	for (size_t i = 0; i < images->n; i++)
+		json_array_append_new(array, command_json_pack("{s:o, s:o, s:o}",
+			"service", command_json_text(images->changes[i].service),
+			"from", image_json(images->changes[i].old),
+			"to", image_json(images->changes[i].new)));
+	return array;
+}
 
 /* "+ web/new.html", "- web/old/", "+ web/current.js -> static/app.js",
  * "M bin/api (mode 0644 -> 0755, content)", each name quoted when it
@@ -55,7 +123,8 @@ static void diff_print_text(const struct diff_list *list)
 /* Names come through whole: "path" (and a symlink's "target") as UTF-8,
  * with path_base64 (target_base64) holding the exact bytes of a name that
  * is not (command.h). */
-static void diff_print_json(const struct diff_list *list, long from, long to)
+static void diff_print_json(const struct diff_list *list, const struct diff_images *images,
+			    long from, long to)
 {
 	const struct diff_config *config = &list->config;
 	static const char *const kinds[] = {
@@ -84,6 +153,7 @@ static void diff_print_json(const struct diff_list *list, long from, long to)
 		command_json_set_name(cfg, "path", config->shown);
 	}
 	json_object_set_new(out, "config", cfg);
+	json_object_set_new(out, "images", diff_images_json(images));
 	command_print_json(out);
 }
 
@@ -103,6 +173,7 @@ int cmd_diff(struct command_context *ctx)
 {
 	struct error err = ERROR_INIT;
 	struct diff_list list = DIFF_LIST_INIT;
+	struct diff_images images = { 0 };
 	long from, to;
 
 	if (ctx->argc < 2 || ctx->argc > 3)
@@ -112,18 +183,23 @@ int cmd_diff(struct command_context *ctx)
 		return command_fail(ctx, &err);
 	}
 	if (diff_resolve(ctx, &from, &to, &err) < 0 ||
-	    diff_releases(&ctx->st, &ctx->cfg, from, to, command_quoted_name, &list, &err) < 0) {
+	    diff_releases(&ctx->st, &ctx->cfg, from, to, command_quoted_name, &list, &err) < 0 ||
+	    diff_images_load(&ctx->st, from, to, &images, &err) < 0) {
 		diff_list_free(&list);
+		diff_images_free(&images);
 		return command_fail(ctx, &err);
 	}
 	if (list.patch_error)
 		fprintf(stderr, "lastgood: cannot show changed lines: %s\n", list.patch_error);
-	if (ctx->opt.json)
-		diff_print_json(&list, from, to);
-	else if (list.n || list.config.changed)
+	if (ctx->opt.json) {
+		diff_print_json(&list, &images, from, to);
+	} else if (list.n || list.config.changed || images.n) {
 		diff_print_text(&list);
-	else
+		diff_print_images(&images);
+	} else {
 		command_progress(ctx, "releases %ld and %ld have the same files", from, to);
+	}
 	diff_list_free(&list);
+	diff_images_free(&images);
 	return EXIT_OK;
 }

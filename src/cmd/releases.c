@@ -5,6 +5,7 @@
  */
 #include "cmd/command.h"
 #include "core/release.h"
+#include "core/resource/images.h"
 #include "util/alloc.h"
 #include "util/format.h"
 
@@ -12,22 +13,43 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* The databases' versions release id ran with, as an object: rows
- * sorted by release. */
-static json_t *schemas_json(const struct release_schema *rows, size_t n, long id)
+/* The first of n rows of release id (or n): each row size bytes, a
+ * struct whose first member is its release (a long), sorted by it. */
+static size_t first_row_of(const void *rows, size_t n, size_t size, long id)
 {
 	size_t lo = 0, hi = n;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (rows[mid].release < id)
+		if (*(const long *)((const char *)rows + mid * size) < id)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
+	return lo;
+}
+
+/* The databases' versions release id ran with, as an object: rows
+ * sorted by release. */
+static json_t *schemas_json(const struct release_schema *rows, size_t n, long id)
+{
 	json_t *object = json_object();
-	for (; lo < n && rows[lo].release == id; lo++)
+	for (size_t lo = first_row_of(rows, n, sizeof(*rows), id); lo < n && rows[lo].release == id;
+	     lo++)
 		json_object_set_new(object, rows[lo].database, command_json_text(rows[lo].version));
 	return object;
+}
+
+/* The images release id ran, as an array: rows sorted by release. */
+static json_t *images_json(const struct release_image *rows, size_t n, long id)
+{
+	json_t *array = json_array();
+	for (size_t i = first_row_of(rows, n, sizeof(*rows), id); i < n && rows[i].release == id;
+	     i++)
+		json_array_append_new(array, command_json_pack("{s:o, s:o, s:o, s:o}",
+			"service", command_json_text(rows[i].service),
+			"compose_service", command_json_text(rows[i].compose_service),
+			"id", command_json_text(rows[i].id), "name", command_json_text(rows[i].name)));
+	return array;
 }
 
 static int releases_print_json(struct command_context *ctx, const struct release *list,
@@ -35,16 +57,23 @@ static int releases_print_json(struct command_context *ctx, const struct release
 {
 	struct release_schema *schemas = NULL;
 	size_t nschemas = 0;
+	struct release_image *images = NULL;
+	size_t nimages = 0;
 	if (n && release_schemas(&ctx->st, list[n - 1].id, list[0].id, &schemas, &nschemas,
 				 err) < 0)
 		return -1;
+	if (n && release_images(&ctx->st, list[n - 1].id, list[0].id, &images, &nimages,
+				err) < 0) {
+		release_schemas_free(schemas, nschemas);
+		return -1;
+	}
 	json_t *array = json_array();
 	for (size_t i = 0; i < n; i++) {
 		const struct release *r = &list[i];
 		char *former = release_former_label(&ctx->st, r->id);
 		json_array_append_new(array, command_json_pack("{s:I, s:o, s:I, s:o?, s:o?, s:o?, "
 							       "s:o?, s:o?, s:s?, s:I, s:I, s:I, s:b, "
-							       "s:o}",
+							       "s:o, s:o}",
 			"id", (json_int_t)r->id, "digest", command_json_text(r->digest),
 			"created_ms", (json_int_t)r->created_ms, "label", command_json_text(r->label),
 			"former_label", command_json_text(former),
@@ -53,10 +82,12 @@ static int releases_print_json(struct command_context *ctx, const struct release
 			"mark", r->mark ? release_mark_name(r->mark) : NULL,
 			"files", (json_int_t)r->files, "size", (json_int_t)r->size,
 			"added", (json_int_t)r->added, "live", r->id == live,
-			"schemas", schemas_json(schemas, nschemas, r->id)));
+			"schemas", schemas_json(schemas, nschemas, r->id),
+			"images", images_json(images, nimages, r->id)));
 		free(former);
 	}
 	release_schemas_free(schemas, nschemas);
+	release_images_free(images, nimages);
 	command_print_json(array);
 	return 0;
 }

@@ -10,11 +10,10 @@
 
 static void snapshot_json(json_t *out, const struct usecase_report *rep)
 {
-	json_t *unversioned = json_array();
-	for (size_t i = 0; i < rep->nunversioned; i++)
-		json_array_append_new(unversioned, command_json_text(rep->unversioned[i]));
 	json_object_set_new(out, "created", json_boolean(rep->created));
-	json_object_set_new(out, "unversioned", unversioned);
+	json_object_set_new(out, "unversioned",
+			    command_json_lines(rep->unversioned, rep->nunversioned));
+	command_add_imageless(out, rep);
 }
 
 int cmd_snapshot(struct command_context *ctx)
@@ -48,6 +47,7 @@ int cmd_snapshot(struct command_context *ctx)
 			command_progress(ctx, "live files unchanged since release %ld", rep.target);
 		for (size_t i = 0; i < rep.nunversioned; i++)
 			command_progress(ctx, "%s", rep.unversioned[i]);
+		command_note_imageless(ctx, &rep);
 		if (!ctx->opt.json)
 			printf("%ld\n", rep.target);
 	}

@@ -1,12 +1,13 @@
 /*
  * `lastgood status`: the live release, an interrupted operation awaiting
- * recover, and per service its state, pid, uptime, health and the release
- * its files came from.
+ * recover, and per service its state, pid, uptime, health, the release
+ * its files came from and (compose) the image the live release recorded.
  */
 #include "cmd/command.h"
 #include "core/health.h"
 #include "core/operation.h"
 #include "core/release.h"
+#include "core/resource/images.h"
 #include "core/service.h"
 #include "util/alloc.h"
 #include "util/clock.h"
@@ -29,6 +30,8 @@ struct status_facts {
 	long *unfinished;
 	size_t nunfinished;
 	struct service_status *services;
+	struct release_image *images;   /* recorded with the live release */
+	size_t nimages;
 };
 
 /*
@@ -78,8 +81,11 @@ static int status_gather(struct command_context *ctx, struct status_facts *facts
 	long live = state_live_release(&ctx->st);
 	if (live && release_get(&ctx->st, live, &facts->live, err) < 0)
 		return -1;
-	if (live)
+	if (live) {
 		find_service_releases(ctx, facts);
+		if (release_images(&ctx->st, live, live, &facts->images, &facts->nimages, err) < 0)
+			return -1;
+	}
 	return operation_unfinished(&ctx->st, &facts->unfinished, &facts->nunfinished, err);
 }
 
@@ -89,6 +95,7 @@ static void status_clear(struct command_context *ctx, struct status_facts *facts
 		free(facts->services[s].failure);
 	free(facts->services);
 	release_clear(&facts->live);
+	release_images_free(facts->images, facts->nimages);
 	free(facts->unfinished);
 }
 
@@ -102,21 +109,36 @@ static const char *health_name(int healthy)
 	return healthy == 1 ? "healthy" : healthy == 0 ? "unhealthy" : "no checks";
 }
 
+/* The image the live release recorded for service, NULL when none. */
+static const struct release_image *status_image(const struct status_facts *facts,
+						const char *service)
+{
+	for (size_t i = 0; i < facts->nimages; i++)
+		if (!strcmp(facts->images[i].service, service))
+			return &facts->images[i];
+	return NULL;
+}
+
 static void status_print_json(struct command_context *ctx, const struct status_facts *facts)
 {
 	long long now = clock_wall_ms();
 	json_t *services = json_array();
 	for (size_t s = 0; s < ctx->cfg.nservices; s++) {
 		const struct service_status *ss = &facts->services[s];
+		const struct release_image *image = status_image(facts, ctx->cfg.services[s].name);
 		int up = ss->info.running == 1 && ss->info.started_ms;
+		json_t *image_json = image ? command_json_pack("{s:o, s:o}",
+			"id", command_json_text(image->id), "name", command_json_text(image->name))
+					   : json_null();
 		json_array_append_new(services, command_json_pack("{s:o, s:s, s:s, s:I, s:I, s:s, "
-								  "s:o?, s:I, s:o}",
+								  "s:o?, s:I, s:o, s:o}",
 			"name", command_json_text(ctx->cfg.services[s].name),
 			"manager", config_manager_name(ctx->cfg.services[s].manager),
 			"state", state_name(ss->info.running), "pid", (json_int_t)ss->info.pid,
 			"uptime_ms", (json_int_t)(up ? now - ss->info.started_ms : 0),
 			"health", health_name(ss->healthy), "failure", command_json_text(ss->failure),
-			"release", (json_int_t)ss->release, "detail", command_json_text(ss->info.detail)));
+			"release", (json_int_t)ss->release, "detail", command_json_text(ss->info.detail),
+			"image", image_json));
 	}
 	json_t *unfinished = json_array();
 	for (size_t i = 0; i < facts->nunfinished; i++)
@@ -167,6 +189,11 @@ static void status_print_text(struct command_context *ctx, const struct status_f
 		putchar('\n');
 		if (ss->failure)
 			printf("  %-20s %s\n", "", ss->failure);
+		const struct release_image *image = status_image(facts, ctx->cfg.services[s].name);
+		char short_id[IMAGE_SHORT_ID_SIZE];
+		if (image)
+			printf("  %-20s image %s %s\n", "", image_short_id(image->id, short_id),
+			       image->name);
 	}
 }
 

@@ -604,12 +604,13 @@ long release_with_commit(struct state *st, const char *commit)
 	return id;
 }
 
-/* Its service rows first: were the two deletes ever parted, what is left
- * is a release without them (status then shows the release itself),
- * never rows naming a release that is gone. */
+/* Its service and image rows first: were the deletes ever parted, what
+ * is left is a release without them (status then shows the release
+ * itself), never rows naming a release that is gone. */
 int release_delete(struct state *st, long id, struct error *err)
 {
 	static const char *const sql[] = { "DELETE FROM release_services WHERE release = ?",
+					    "DELETE FROM release_images WHERE release = ?",
 					    "DELETE FROM releases WHERE id = ?" };
 	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
 		sqlite3_stmt *stmt;

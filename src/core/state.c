@@ -131,6 +131,14 @@ static const char schema_v6[] =
 	"  file TEXT NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL,"
 	"  schema_only INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL);";
 
+/* Compose (core/resource/images.c): the image each compose service of a
+ * release ran, by ID, and the name its container was created from. */
+static const char schema_v7[] =
+	"CREATE TABLE release_images("
+	"  release INTEGER NOT NULL, service TEXT NOT NULL, compose_service TEXT NOT NULL,"
+	"  image_id TEXT NOT NULL, image_name TEXT NOT NULL,"
+	"  PRIMARY KEY(release, service)) WITHOUT ROWID;";
+
 static const char *const schema_versions[] = {
 	schema_v1,
 	schema_v2,
@@ -138,6 +146,7 @@ static const char *const schema_versions[] = {
 	schema_v4,
 	schema_v5,
 	schema_v6,
+	schema_v7,
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(schema_versions) / sizeof(schema_versions[0])))

@@ -126,6 +126,9 @@ void usecase_deploy(struct state *st, const struct config *cfg, const struct dep
 		if (src.commit)
 			resolved.meta.commit = src.commit;
 		int rc = deploy_run(st, cfg, &resolved, &src, selected, rep->op, &tr, &err);
+		/* What ran once verified: the images of the release now live. */
+		if (rc == 0 && tr.outcome == TRANSITION_OK)
+			usecase_record_images(st, cfg, tr.to_id, rep);
 		usecase_end_transition(st, cfg, rc, &tr, &err, rep);
 	}
 	free(selected);

@@ -29,6 +29,12 @@ void usecase_end_transition(struct state *st, const struct config *cfg, int rc,
 			    const struct transition_report *tr, struct error *err,
 			    struct usecase_report *rep);
 
+/* Record with release the image each compose service's container runs
+ * (core/usecase/images.c); a service none is recorded for gets a line in
+ * rep->imageless instead, whatever the reason. */
+void usecase_record_images(struct state *st, const struct config *cfg, long release,
+			   struct usecase_report *rep);
+
 struct switch_back {
 	const unsigned char *selected;   /* NULL: all */
 	long target_id;                  /* the release to put back */

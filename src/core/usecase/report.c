@@ -35,6 +35,9 @@ void usecase_report_clear(struct usecase_report *rep)
 	for (size_t i = 0; i < rep->nunversioned; i++)
 		free(rep->unversioned[i]);
 	free(rep->unversioned);
+	for (size_t i = 0; i < rep->nimageless; i++)
+		free(rep->imageless[i]);
+	free(rep->imageless);
 	free(rep->left_alone);
 	free(rep->config_written);
 	for (size_t i = 0; i < rep->nrecovered; i++) {

@@ -1,6 +1,7 @@
 /*
  * The snapshot use case: the live files of every service recorded as a
- * release, made the live release.
+ * release, made the live release, with each database's schema version and
+ * each compose service's image.
  */
 #include "core/usecase/ending.h"
 #include "core/config.h"
@@ -93,6 +94,7 @@ void usecase_snapshot(struct state *st, const struct config *cfg, const struct r
 	}
 	/* Recorded and live: what fails from here leaves the operation for
 	 * recover to close, as the release is live already. */
+	usecase_record_images(st, cfg, rep->target, rep);
 	if (snapshot_record_schemas(st, cfg, rep->target, rep, &err) < 0 ||
 	    operation_set_releases(st, rep->op, 0, rep->target, &err) < 0)
 		usecase_end(st, cfg, rep, USECASE_FAILED, OP_RUNNING, &err);

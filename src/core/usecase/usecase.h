@@ -99,6 +99,11 @@ struct usecase_report {
 	                            version recorded with the release: one line */
 	size_t nunversioned;
 	size_t unversioned_alloc;
+	/* snapshot, deploy */
+	char **imageless;        /* why each compose service has no image
+	                            recorded with the release: one line */
+	size_t nimageless;
+	size_t imageless_alloc;
 	/* gc */
 	int keep;
 	struct gc_report gc;

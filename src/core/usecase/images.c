@@ -1,0 +1,42 @@
+/*
+ * What snapshot and deploy share about compose: recording with a release
+ * the image each compose service's container runs (core/resource/images.h).
+ */
+#include "core/usecase/ending.h"
+#include "core/config.h"
+#include "core/resource/images.h"
+#include "util/alloc.h"
+
+/* How compose is run, as the compose manager runs it today; this is the
+ * line that becomes the manager's detected front-end (`docker compose` or
+ * `docker-compose`, with the config's -p and -f) once it has one. */
+static char *const compose_front_end[] = { "docker", "compose", NULL };
+
+/*
+ * Docker is asked after the fact, so a failure here cannot undo what the
+ * release is: a service with no running container, docker not answering,
+ * or the record itself failing, leaves that service without an image in
+ * the release and a line in rep->imageless saying why: a release holds
+ * only images known to have run with it.
+ */
+void usecase_record_images(struct state *st, const struct config *cfg, long release,
+			   struct usecase_report *rep)
+{
+	for (size_t i = 0; i < cfg->nservices; i++) {
+		const struct service *svc = &cfg->services[i];
+		struct release_image image;
+		struct error why = ERROR_INIT;
+		if (svc->manager != MANAGER_COMPOSE)
+			continue;
+		if (image_running(svc, compose_front_end, &image, &why) == 0) {
+			images_record(st, release, &image, &why);
+			release_image_clear(&image);
+		}
+		if (why.kind == ERROR_NONE)
+			continue;
+		ALLOC_GROW(rep->imageless, rep->nimageless + 1, rep->imageless_alloc);
+		rep->imageless[rep->nimageless++] =
+			xstrfmt("no image recorded for service '%s' with release %ld: %s",
+				svc->name, release, why.msg);
+	}
+}
