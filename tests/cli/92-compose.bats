@@ -10,13 +10,7 @@ load helpers-services
 load ../lib/docker
 
 setup_file() {
-	local tool
-	for tool in dockerd containerd docker docker-compose busybox; do
-		if ! command -v "$tool" >/dev/null; then
-			[ "${CI:-}" = true ] && { echo "$tool is missing under CI" >&2; return 1; }
-			skip "$tool not installed (scripts/install-deps check installs it)"
-		fi
-	done
+	docker_require || return 1
 	make -s -C "$BATS_TEST_DIRNAME/../.." examples/ziggie/demo-service >&2
 	# Short: the daemon's sockets live in it.
 	DOCKER_DIR=$(mktemp -d /tmp/lg-docker.XXXXXX)

@@ -1,8 +1,4 @@
 #!/usr/bin/env bats
-# WAITING FOR tests/lib/docker.bash (the private Docker daemon of issue
-# 18's compose part, merged after this file): until it is there, every
-# test here is skipped saying so.
-#
 # The image each compose service ran, recorded with the release, on a
 # private Docker daemon: snapshot and deploy record the image IDs of the
 # running containers; status, releases --json and diff show them; a
@@ -10,15 +6,15 @@
 
 load helpers
 load helpers-services   # take_port; its setup_file is replaced below
-
-DOCKER_LIB=$BATS_TEST_DIRNAME/../lib/docker.bash
-[ ! -e "$DOCKER_LIB" ] || load ../lib/docker
+load ../lib/docker
 
 # One daemon for the file, and two images of the demo service that differ
 # only in their /app.conf (VERSION 1 and 2).
 setup_file() {
-	[ -e "$DOCKER_LIB" ] || return 0
-	export DOCKER_DIR=/tmp/lg-img-$$
+	docker_require || return 1
+	# Short: the daemon's sockets live in it.
+	DOCKER_DIR=$(mktemp -d /tmp/lg-docker.XXXXXX)
+	export DOCKER_DIR
 	docker_start "$DOCKER_DIR"
 	local v
 	for v in 1 2; do
@@ -30,12 +26,10 @@ setup_file() {
 }
 
 teardown_file() {
-	[ -e "$DOCKER_LIB" ] || return 0
 	docker_stop "$DOCKER_DIR"
 }
 
 setup() {
-	[ -e "$DOCKER_LIB" ] || skip "waiting for tests/lib/docker.bash"
 	common_setup
 	PORTS_FILE=$BATS_TEST_TMPDIR/ports
 	: >"$PORTS_FILE"
@@ -46,7 +40,6 @@ setup() {
 }
 
 teardown() {
-	[ -e "$DOCKER_LIB" ] || return 0
 	compose down -t 1 >/dev/null 2>&1
 	common_teardown
 }

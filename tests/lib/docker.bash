@@ -3,6 +3,8 @@
 # folder, no iptables, no bridge; images built locally from scratch, with
 # no registry. Source it, then:
 #
+#   docker_require        in setup_file: skip when docker is not installed
+#                         (fail under CI)
 #   docker_start DIR      start a daemon in DIR (made when missing; keep it
 #                         short and under /tmp: socket paths are bounded);
 #                         exports DOCKER_HOST
@@ -21,6 +23,19 @@
 # Containers use `network_mode: host` on loopback ports, or `none`.
 
 DOCKER__DEMO_SOURCE=$(cd "${BASH_SOURCE[0]%/*}/../../examples/ziggie" && pwd)/demo-service.c
+
+# docker_require: for setup_file; skips the file when a program the
+# daemon or its images need is missing, and fails under CI, where
+# scripts/install-deps check installs them.
+docker_require() {
+	local tool
+	for tool in dockerd containerd docker docker-compose busybox; do
+		if ! command -v "$tool" >/dev/null; then
+			[ "${CI:-}" = true ] && { echo "$tool is missing under CI" >&2; return 1; }
+			skip "$tool not installed (scripts/install-deps check installs it)"
+		fi
+	done
+}
 
 docker_start() {
 	local dir=$1 wait

@@ -248,6 +248,8 @@ struct container_state {
 	char health[16];             /* starting, healthy, unhealthy; "" without one */
 	long restarts;               /* RestartCount */
 	long exit_code;
+	char image[80];              /* the image's ID: "sha256:<64 hex>" */
+	char image_name[256];        /* what it was created from: "api:latest" */
 };
 
 static void json_copy_text(json_t *value, char *to, size_t size)
@@ -270,7 +272,8 @@ static int compose_container(const struct service *svc, struct container_state *
 	char *inspect[] = { "docker", "inspect", "--type", "container", "--format",
 			    "{\"status\":{{json .State.Status}},\"health\":"
 			    "{{if .State.Health}}{{json .State.Health.Status}}{{else}}\"\"{{end}},"
-			    "\"restarts\":{{.RestartCount}},\"exit_code\":{{.State.ExitCode}}}",
+			    "\"restarts\":{{.RestartCount}},\"exit_code\":{{.State.ExitCode}},"
+			    "\"image\":{{json .Image}},\"image_name\":{{json .Config.Image}}}",
 			    cs->id, NULL };
 	struct strbuf out = STRBUF_INIT;
 	struct error failed = ERROR_INIT;
@@ -322,6 +325,9 @@ static int compose_container(const struct service *svc, struct container_state *
 		json_copy_text(json_object_get(state, "health"), cs->health, sizeof(cs->health));
 		cs->restarts = (long)json_integer_value(json_object_get(state, "restarts"));
 		cs->exit_code = (long)json_integer_value(json_object_get(state, "exit_code"));
+		json_copy_text(json_object_get(state, "image"), cs->image, sizeof(cs->image));
+		json_copy_text(json_object_get(state, "image_name"), cs->image_name,
+			       sizeof(cs->image_name));
 		rc = 1;
 	}
 	json_decref(state);
@@ -329,6 +335,22 @@ out:
 	free(argv);
 	strbuf_release(&out);
 	return rc;
+}
+
+int compose_running_image(const struct service *svc, char **id, char **name,
+			  struct error *err)
+{
+	struct container_state cs;
+	char why[512];
+	int found = compose_container(svc, &cs, why, sizeof(why));
+	if (found < 0)
+		return error_set(err, ERROR_FAILED, "%s", why);
+	if (!found || strcmp(cs.status, "running"))
+		return error_set(err, ERROR_FAILED, "no running container of compose service '%s'",
+				 svc->compose_service);
+	*id = xstrdup(cs.image);
+	*name = xstrdup(cs.image_name);
+	return 0;
 }
 
 static int compose_inspect(struct state *st, const struct service *svc,

@@ -84,6 +84,14 @@ extern const struct service_manager manager_systemd;
 extern const struct service_manager manager_command;
 extern const struct service_manager manager_compose;
 
+/* The image a compose service's container runs, as `docker inspect` has
+ * it: *id "sha256:<hex>", *name what the container was created from
+ * ("api:latest"); both the caller's to free. -1 with ERROR_FAILED saying
+ * why when none runs or docker cannot say. The first container of a
+ * service compose scaled is the one asked. */
+int compose_running_image(const struct service *svc, char **id, char **name,
+			  struct error *err);
+
 /* The manager of that kind. */
 const struct service_manager *service_manager_of(enum manager_kind kind);
 /* The manager named name, its kind in *kind; NULL when none is. */

@@ -1,10 +1,10 @@
 /*
- * The images a release ran: read from the running containers through
- * compose and docker, and kept in release_images (images.h).
+ * The images a release ran: read from the running containers by the
+ * compose manager, and kept in release_images (images.h).
  */
 #include "core/resource/images.h"
 #include "core/config.h"
-#include "core/manager/program.h"
+#include "core/manager/manager.h"
 #include "core/state.h"
 #include "util/alloc.h"
 #include "util/error.h"
@@ -41,162 +41,14 @@ const char *image_short_id(const char *id, char shown[IMAGE_SHORT_ID_SIZE])
 	return shown;
 }
 
-/* Run args (NULL-terminated) as svc's programs run; its stdout in out. A
- * failure names the command by its first words and says what it printed
- * last (stderr is merged so that docker's reason is there). */
-static int ask_docker(const struct service *svc, char *const *args, const char *what,
-		      struct strbuf *out, struct error *err)
+int image_running(const struct service *svc, struct release_image *image, struct error *err)
 {
-	int status;
-	if (manager_run_program(svc, args, MANAGER_RUN_IN_WORKDIR | MANAGER_RUN_MERGE_STDERR,
-				out, &status, err) < 0) {
-		error_prefix(err, "cannot ask %s", what);
-		return -1;
-	}
-	if (status != 0) {
-		char line[512];
-		manager_last_line(out, line, sizeof(line));
-		return error_set(err, ERROR_FAILED, "%s exited with status %d%s%s", what, status,
-				 *line ? ": " : "", line);
-	}
-	return 0;
-}
-
-/* The container ids `COMPOSE ps -q SERVICE` prints, one a line, as an
- * argv tail (NULL-terminated; caller frees with manager_free_strings). A
- * line that is not a container id is refused rather than passed on to
- * docker as an argument. */
-static int compose_containers(const struct service *svc, char *const *compose, char ***ids,
-			      size_t *n, struct error *err)
-{
-	struct strbuf cmd = STRBUF_INIT, out = STRBUF_INIT;
-	size_t nprefix = 0, alloc = 0, argc;
-	char **argv;
-	int rc;
-
-	while (compose[nprefix])
-		nprefix++;
-	argv = xcalloc(nprefix + 4, sizeof(*argv));
-	for (argc = 0; argc < nprefix; argc++)
-		argv[argc] = compose[argc];
-	argv[argc++] = "ps";
-	argv[argc++] = "-q";
-	argv[argc++] = svc->compose_service;
-	for (size_t i = 0; i < nprefix; i++)
-		strbuf_addf(&cmd, "%s%s", i ? " " : "", compose[i]);
-	strbuf_addstr(&cmd, " ps");
-	rc = ask_docker(svc, argv, cmd.buf, &out, err);
-	free(argv);
-	*ids = NULL;
-	*n = 0;
-	for (char *line = out.buf, *next; rc == 0 && *line; line = next) {
-		size_t len = strcspn(line, "\n");
-		next = line + len + (line[len] == '\n');
-		if (!len)
-			continue;
-		if (!all_hex(line, len)) {
-			rc = error_set(err, ERROR_FAILED, "%s printed '%.*s', not a container id",
-				       cmd.buf, (int)len, line);
-			break;
-		}
-		ALLOC_GROW(*ids, *n + 2, alloc);
-		(*ids)[(*n)++] = xstrndup(line, len);
-		(*ids)[*n] = NULL;
-	}
-	strbuf_release(&cmd);
-	strbuf_release(&out);
-	if (rc < 0) {
-		manager_free_strings(*ids);
-		*ids = NULL;
-		*n = 0;
-	}
-	return rc;
-}
-
-/* One line of the inspect below: "true sha256:... ziggie-api:latest". */
-static int parse_inspect_line(const char *line, size_t len, int *running, char **id,
-			      char **name)
-{
-	const char *end = line + len;
-	const char *sp1 = memchr(line, ' ', len);
-	const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(end - sp1 - 1)) : NULL;
-	if (!sp2 || sp2 + 1 == end)
-		return -1;
-	*running = (size_t)(sp1 - line) == 4 && !memcmp(line, "true", 4);
-	*id = xstrndup(sp1 + 1, (size_t)(sp2 - sp1 - 1));
-	*name = xstrndup(sp2 + 1, (size_t)(end - sp2 - 1));
-	return 0;
-}
-
-/*
- * Every container of the service (compose may scale one), asked at once;
- * the running ones must agree on the image, or which one ran is a guess
- * and nothing is recorded.
- */
-static int inspect_containers(const struct service *svc, char **ids, size_t n,
-			      struct release_image *image, struct error *err)
-{
-	static const char format[] = "{{.State.Running}} {{.Image}} {{.Config.Image}}";
-	char *head[] = { "docker", "inspect", "--type", "container", "--format", (char *)format };
-	size_t nhead = sizeof(head) / sizeof(head[0]);
-	char **argv = xcalloc(nhead + n + 1, sizeof(*argv));
-	struct strbuf out = STRBUF_INIT;
-	int rc;
-
-	memcpy(argv, head, sizeof(head));
-	memcpy(argv + nhead, ids, n * sizeof(*ids));
-	rc = ask_docker(svc, argv, "docker inspect", &out, err);
-	free(argv);
-	for (char *line = out.buf, *next; rc == 0 && *line; line = next) {
-		size_t len = strcspn(line, "\n");
-		int running;
-		char *id, *name;
-		next = line + len + (line[len] == '\n');
-		if (!len)
-			continue;
-		if (parse_inspect_line(line, len, &running, &id, &name) < 0) {
-			rc = error_set(err, ERROR_FAILED, "docker inspect printed '%.*s', not a "
-				       "container's image", (int)len, line);
-			break;
-		}
-		if (!image_id_valid(id)) {
-			rc = error_set(err, ERROR_FAILED, "docker inspect printed '%s', not an "
-				       "image id", id);
-		} else if (running && image->id && strcmp(image->id, id)) {
-			rc = error_set(err, ERROR_FAILED, "its containers run different images "
-				       "(%s and %s)", image->id, id);
-		} else if (running && !image->id) {
-			image->id = id;
-			image->name = name;
-			continue;
-		}
-		free(id);
-		free(name);
-	}
-	strbuf_release(&out);
-	return rc;
-}
-
-int image_running(const struct service *svc, char *const *compose, struct release_image *image,
-		  struct error *err)
-{
-	char **ids;
-	size_t n;
-	int rc;
-
 	memset(image, 0, sizeof(*image));
-	if (compose_containers(svc, compose, &ids, &n, err) < 0)
-		rc = -1;
-	else if (!n)
-		rc = error_set(err, ERROR_FAILED, "no container of compose service '%s'",
-			       svc->compose_service);
-	else
-		rc = inspect_containers(svc, ids, n, image, err);
-	manager_free_strings(ids);
-	if (rc == 0 && !image->id)
-		rc = error_set(err, ERROR_FAILED, "no running container of compose service '%s'",
-			       svc->compose_service);
-	if (rc < 0) {
+	if (compose_running_image(svc, &image->id, &image->name, err) < 0)
+		return -1;
+	if (!image_id_valid(image->id)) {
+		error_set(err, ERROR_FAILED, "docker inspect gave '%s' for compose service '%s', not "
+			  "an image id", image->id, svc->compose_service);
 		release_image_clear(image);
 		return -1;
 	}

@@ -6,7 +6,7 @@
  * release. What rolling back by image, prune protection and fsck stand on.
  *
  *   struct release_image image;
- *   if (image_running(svc, compose_argv, &image, &err) == 0) {
+ *   if (image_running(svc, &image, &err) == 0) {
  *           images_record(st, release, &image, &err);
  *           release_image_clear(&image);
  *   } else ... err says why nothing is recorded (no running container,
@@ -16,11 +16,9 @@
  *   release_images(st, from, to, &rows, &n, &err);   by release, service
  *   release_images_free(rows, n);
  *
- * The compose front-end (`docker compose` or `docker-compose`, with its
- * `-p` and `-f`) is the compose manager's to know: image_running takes
- * the argv prefix that runs it and appends `ps -q SERVICE`; the container
- * is then asked with `docker inspect`, which both front-ends' containers
- * answer. Nothing here prints.
+ * The container is read by the compose manager (compose_running_image in
+ * manager.h), which knows the front-end, project and files. Nothing here
+ * prints.
  */
 #ifndef LG_IMAGES_H
 #define LG_IMAGES_H
@@ -40,15 +38,12 @@ struct release_image {
 	                                "ziggie-api:latest" */
 };
 
-/* The image svc's running container runs, asked through compose (the
- * front-end's argv prefix, NULL-terminated, e.g. {"docker", "compose",
- * NULL}) in svc's workdir and environment. Fills image (release 0; the
+/* The image svc's running container runs. Fills image (release 0; the
  * caller frees with release_image_clear) and returns 0; -1 with an
  * ERROR_FAILED err saying why when there is none to record: no running
- * container, docker or compose not answering, containers of the service
- * running different images, or an answer that is not an image ID. */
-int image_running(const struct service *svc, char *const *compose, struct release_image *image,
-		  struct error *err);
+ * container, docker or compose not answering, or an answer that is not an
+ * image ID. */
+int image_running(const struct service *svc, struct release_image *image, struct error *err);
 void release_image_clear(struct release_image *image);
 
 /* Record image with release. What a release recorded stays: recording

@@ -7,11 +7,6 @@
 #include "core/resource/images.h"
 #include "util/alloc.h"
 
-/* How compose is run, as the compose manager runs it today; this is the
- * line that becomes the manager's detected front-end (`docker compose` or
- * `docker-compose`, with the config's -p and -f) once it has one. */
-static char *const compose_front_end[] = { "docker", "compose", NULL };
-
 /*
  * Docker is asked after the fact, so a failure here cannot undo what the
  * release is: a service with no running container, docker not answering,
@@ -28,7 +23,7 @@ void usecase_record_images(struct state *st, const struct config *cfg, long rele
 		struct error why = ERROR_INIT;
 		if (svc->manager != MANAGER_COMPOSE)
 			continue;
-		if (image_running(svc, compose_front_end, &image, &why) == 0) {
+		if (image_running(svc, &image, &why) == 0) {
 			images_record(st, release, &image, &why);
 			release_image_clear(&image);
 		}
