@@ -322,6 +322,7 @@ backup_taken() {
 		-c "GRANT CONNECT ON DATABASE $DB_NAME TO lg84_reader" \
 		-c "ALTER DATABASE $DB_NAME SET work_mem = '3MB'" \
 		-c "ALTER DATABASE $DB_NAME SET search_path = \"\$user\", public, \"odd, name\"" \
+		-c "COMMENT ON DATABASE $DB_NAME IS 'the shop''s orders'" \
 		-c "INSERT INTO items(name) VALUES('after the backup')"
 	lg_ok db restore main "$BACKUP_ID"
 	# a new database under the old name (in place, the OID would stay)
@@ -332,6 +333,7 @@ backup_taken() {
 	expect_equal "$(sql -c "SELECT has_database_privilege('lg_password', '$DB_NAME', 'CONNECT')")" f
 	expect_equal "$(sql -c 'SHOW work_mem')" 3MB
 	expect_equal "$(sql -c 'SHOW search_path')" '"$user", public, "odd, name"'
+	expect_equal "$(sql -c "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = '$DB_NAME'")" "the shop's orders"
 	lg_ok show "$(lg --json history | jq -r '.[0].id')"
 	expect_match "$output" "restore +main: .*restored into a copy with pg_restore -j 2, swapped in"
 	# and the lock is held again: a migration still runs after it
@@ -353,6 +355,27 @@ backup_taken() {
 	expect_equal "$(tables)" extra,items,lastgood_migrations
 	expect_equal "$(sql -c 'SELECT name FROM items')" "written before v2"
 	expect_equal "$(copies_left)" 0
+}
+
+@test "a database named like a restore's copy but not lastgood's is never dropped: the restore refuses" {
+	backup_taken
+	sql -c "INSERT INTO items(name) VALUES('after the backup')"
+	local suffix
+	for suffix in _lastgood_new _lastgood_old; do
+		pg_new_db "$DB_NAME$suffix" >/dev/null
+		lg_status 1 db restore main "$BACKUP_ID"
+		expect_match "$stderr" "a database named '$DB_NAME$suffix' is there and is not lastgood's"
+		expect_equal "$(copies_left)" 1
+		expect_equal "$(db_oid)" "$OID"
+		expect_equal "$(sql -c 'SELECT name FROM items ORDER BY id')" "$(printf 'written before v2\nafter the backup')"
+		pg__psql -c "DROP DATABASE \"$DB_NAME$suffix\""
+	done
+	# a copy lastgood left (its mark on it) is dropped by the next restore
+	pg_new_db "${DB_NAME}_lastgood_old" >/dev/null
+	pg__psql -c "COMMENT ON DATABASE \"${DB_NAME}_lastgood_old\" IS 'lastgood: a copy a restore left; safe to drop'"
+	lg_ok db restore main "$BACKUP_ID"
+	expect_equal "$(copies_left)" 0
+	expect_equal "$(sql -c 'SELECT name FROM items')" "written before v2"
 }
 
 @test "another session connected to the database: the restore is refused naming it, untouched" {

@@ -786,6 +786,10 @@ static int drop_made_since(struct db_conn *conn, const char *keep, const char *s
  */
 #define SWAP_NEW_SUFFIX "_lastgood_new"
 #define SWAP_OLD_SUFFIX "_lastgood_old"
+/* The comment on a database beside the target that lastgood made (the
+ * copy) or swapped out (the old one): only a database carrying it is ever
+ * dropped; one named alike without it is someone else's. */
+#define SWAP_MARK "lastgood: a copy a restore left; safe to drop"
 #define RESTORE_JOBS "2"
 /* The server cuts a longer name (NAMEDATALEN - 1) short, and the cut
  * "<name>_lastgood_old" could name another database, even the target. */
@@ -801,6 +805,7 @@ struct db_identity {
 	char *encoding;
 	char *collate;
 	char *ctype;
+	char *comment;               /* COMMENT ON DATABASE; NULL: none */
 	PGresult *acl;
 	PGresult *settings;
 };
@@ -812,6 +817,7 @@ static void identity_free(struct db_identity *id)
 	free(id->encoding);
 	free(id->collate);
 	free(id->ctype);
+	free(id->comment);
 	PQclear(id->acl);
 	PQclear(id->settings);
 }
@@ -820,7 +826,8 @@ static int read_identity(struct db_conn *conn, struct db_identity *id, struct er
 {
 	static const char database_sql[] =
 		"SELECT current_database(), pg_get_userbyid(datdba), pg_encoding_to_char(encoding), "
-		"datcollate, datctype, datacl IS NULL FROM pg_database "
+		"datcollate, datctype, datacl IS NULL, shobj_description(oid, 'pg_database') "
+		"FROM pg_database "
 		"WHERE datname = current_database()";
 	static const char acl_sql[] =
 		"SELECT pg_get_userbyid(a.grantee), a.grantee = 0, a.privilege_type, a.is_grantable "
@@ -845,6 +852,7 @@ static int read_identity(struct db_conn *conn, struct db_identity *id, struct er
 	id->collate = xstrdup(PQgetvalue(res, 0, 3));
 	id->ctype = xstrdup(PQgetvalue(res, 0, 4));
 	int default_acl = !strcmp(PQgetvalue(res, 0, 5), "t");
+	id->comment = PQgetisnull(res, 0, 6) ? NULL : xstrdup(PQgetvalue(res, 0, 6));
 	PQclear(res);
 	if (!default_acl && query_rows(conn, acl_sql, &id->acl, err, what) < 0)
 		return -1;
@@ -1022,6 +1030,30 @@ static void drop_beside(struct db_conn *maint, const char *quoted)
 	free(sql);
 }
 
+/* Drop what a restore left beside the target under name (quoted: the same
+ * name quoted), when there. A database of that name without lastgood's
+ * mark is not ours to drop: ERROR_FAILED, and the restore stops. */
+static int drop_leftover(struct db_conn *maint, const char *name, const char *quoted,
+			 struct error *err)
+{
+	struct strbuf sql = STRBUF_INIT;
+	char *ours = NULL;
+	strbuf_addstr(&sql, "SELECT (shobj_description(oid, 'pg_database') IS NOT DISTINCT FROM '"
+		      SWAP_MARK "')::text FROM pg_database WHERE datname = ");
+	int rc = add_quoted(maint, &sql, name, 0, err);
+	if (rc == 0)
+		rc = query_value(maint, sql.buf, &ours, err, "cannot look for a restore's leftovers");
+	if (rc == 0 && ours && !strcmp(ours, "true"))
+		drop_beside(maint, quoted);
+	else if (rc == 0 && ours)
+		rc = error_set(err, ERROR_FAILED, "database '%s': cannot restore by swap: a database "
+			       "named '%s' is there and is not lastgood's (rename it, or drop it "
+			       "if it is not needed)", maint->name, name);
+	free(ours);
+	strbuf_release(&sql);
+	return rc;
+}
+
 /* CREATE DATABASE for the new copy on maint; *refused set (and 0
  * returned) when the server refuses it for lack of privilege (SQLSTATE
  * 42501: no CREATEDB, or not a member of the owner's role). */
@@ -1058,15 +1090,24 @@ static int create_copy(struct db_conn *maint, const struct db_identity *id,
 	return rc;
 }
 
-/* Give the new database (quoted_new, named new_name) the target's ACL and
- * settings, then restore file into it with pg_restore -j over a
+/*
+ * !!! NOT ATOMIC: CREATE DATABASE cannot run in a transaction, so the
+ * copy's mark (SWAP_MARK) is its first statement after the create. A
+ * crash between the two leaves an empty copy without the mark, which the
+ * next restore refuses to drop (drop_leftover names it): the operator
+ * drops it by hand. Never the other way round: nothing unmarked is
+ * dropped by guess.
+ *
+ * Give the new database (quoted_new, named new_name) the mark, the
+ * target's ACL and settings, then restore file into it with pg_restore -j over a
  * connection of its own, closed before returning. */
 static int fill_copy(struct db_conn *maint, const struct db_identity *id, const char *new_name,
 		     const char *quoted_new, const char *file, struct error *err)
 {
 	struct strbuf sql = STRBUF_INIT;
+	strbuf_addf(&sql, "COMMENT ON DATABASE %s IS '" SWAP_MARK "';", quoted_new);
 	int rc = add_grants_and_settings(maint, id, quoted_new, &sql, err);
-	if (rc == 0 && sql.len)
+	if (rc == 0)
 		rc = run_sql(maint, sql.buf, err, "cannot give the restored copy the database's "
 			     "grants and settings");
 	strbuf_release(&sql);
@@ -1140,7 +1181,7 @@ static void wait_session_end(struct db_conn *maint, int pid)
  */
 static int swap_in_copy(struct db_conn *conn, struct db_conn *maint, const char *name,
 			const char *quoted_name, const char *quoted_new, const char *quoted_old,
-			struct error *err)
+			const char *comment, struct error *err)
 {
 	struct error ignored = ERROR_INIT;
 	int pid = PQbackendPID(conn->pg);
@@ -1155,8 +1196,12 @@ static int swap_in_copy(struct db_conn *conn, struct db_conn *maint, const char 
 	PQfinish(conn->pg);
 	conn->pg = NULL;
 	wait_session_end(maint, pid);
+	/* The copy's mark goes to the old one, and the target's comment to
+	 * the copy that becomes it, in the same transaction. */
 	char *sql = xstrfmt("BEGIN; ALTER DATABASE %s RENAME TO %s; ALTER DATABASE %s RENAME TO %s; "
-			    "COMMIT", quoted_name, quoted_old, quoted_new, quoted_name);
+			    "COMMENT ON DATABASE %s IS '" SWAP_MARK "'; COMMENT ON DATABASE %s IS %s; "
+			    "COMMIT", quoted_name, quoted_old, quoted_new, quoted_name, quoted_old,
+			    quoted_name, comment);
 	int rc = run_sql(maint, sql, err, "cannot swap the restored copy in");
 	free(sql);
 	if (rc < 0) {
@@ -1183,22 +1228,27 @@ static int swap_in_copy(struct db_conn *conn, struct db_conn *maint, const char 
 	return rc;
 }
 
-/* The names beside the target, quoted on maint into *quoted (caller frees
- * each): the target's, the new copy's, the old one's. */
-static int quote_swap_names(struct db_conn *maint, const char *name, char *quoted[3],
-			    struct error *err)
+/* The names a swap uses: the target's, the new copy's, the old one's, as
+ * they are (names) and quoted on maint (quoted); caller frees each. The
+ * target's comment, as SQL (a literal, or NULL), in *comment. */
+static int quote_swap_names(struct db_conn *maint, const struct db_identity *id,
+			    char *names[3], char *quoted[3], char **comment, struct error *err)
 {
 	const char *suffixes[] = { "", SWAP_NEW_SUFFIX, SWAP_OLD_SUFFIX };
+	struct strbuf sb = STRBUF_INIT;
+	int rc = 0;
 	for (int i = 0; i < 3; i++) {
-		struct strbuf sb = STRBUF_INIT;
-		char *plain = xstrfmt("%s%s", name, suffixes[i]);
-		int rc = add_quoted(maint, &sb, plain, 1, err);
-		free(plain);
+		names[i] = xstrfmt("%s%s", id->name, suffixes[i]);
+		if (rc == 0)
+			rc = add_quoted(maint, &sb, names[i], 1, err);
 		quoted[i] = strbuf_detach(&sb);
-		if (rc < 0)
-			return -1;
 	}
-	return 0;
+	if (!id->comment)
+		strbuf_addstr(&sb, "NULL");
+	else if (rc == 0)
+		rc = add_quoted(maint, &sb, id->comment, 0, err);
+	*comment = strbuf_detach(&sb);
+	return rc;
 }
 
 /* A whole restore by swap (see above). *in_place set (and 0 returned,
@@ -1210,7 +1260,7 @@ static int restore_by_swap(struct db_conn *conn, const char *file, int *in_place
 {
 	struct db_identity id;
 	struct db_conn *maint = NULL;
-	char *quoted[3] = { NULL, NULL, NULL };
+	char *names[3] = { NULL, NULL, NULL }, *quoted[3] = { NULL, NULL, NULL }, *comment = NULL;
 	int rc = -1;
 	*in_place = 0;
 	if (read_identity(conn, &id, err) < 0)
@@ -1222,26 +1272,28 @@ static int restore_by_swap(struct db_conn *conn, const char *file, int *in_place
 	}
 	wait_dropped(conn);
 	if (connect_sibling(conn, "postgres", &maint, err) < 0 ||
-	    quote_swap_names(maint, id.name, quoted, err) < 0)
+	    quote_swap_names(maint, &id, names, quoted, &comment, err) < 0 ||
+	    drop_leftover(maint, names[1], quoted[1], err) < 0 ||
+	    drop_leftover(maint, names[2], quoted[2], err) < 0)
 		goto out;
-	drop_beside(maint, quoted[1]);
-	drop_beside(maint, quoted[2]);
 	if (create_copy(maint, &id, quoted[1], in_place, err) < 0 || *in_place) {
 		rc = *in_place ? 0 : -1;
 		goto out;
 	}
-	char *new_name = xstrfmt("%s" SWAP_NEW_SUFFIX, id.name);
-	rc = fill_copy(maint, &id, new_name, quoted[1], file, err);
-	free(new_name);
+	rc = fill_copy(maint, &id, names[1], quoted[1], file, err);
 	if (rc == 0)
 		rc = refuse_other_sessions(conn, err);
 	if (rc < 0)
 		drop_beside(maint, quoted[1]);
 	else
-		rc = swap_in_copy(conn, maint, id.name, quoted[0], quoted[1], quoted[2], err);
+		rc = swap_in_copy(conn, maint, id.name, quoted[0], quoted[1], quoted[2], comment,
+				  err);
 out:
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 3; i++) {
+		free(names[i]);
 		free(quoted[i]);
+	}
+	free(comment);
 	pg_close(maint);
 	identity_free(&id);
 	return rc;
