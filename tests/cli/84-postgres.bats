@@ -342,6 +342,19 @@ backup_taken() {
 	expect_equal "$(applied)" 1,2
 }
 
+@test "a database whose locale provider is ICU is restored as one, sorting as before" {
+	pg__psql -c "DROP DATABASE \"$DB_NAME\" WITH (FORCE)" \
+		-c "CREATE DATABASE \"$DB_NAME\" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'"
+	backup_taken
+	local provider="SELECT datlocprovider::text || ' ' || daticulocale FROM pg_database WHERE datname = '$DB_NAME'"
+	expect_equal "$(sql -c "$provider")" "i en-US"
+	lg_ok db restore main "$BACKUP_ID"
+	[ "$(db_oid)" != "$OID" ]
+	expect_equal "$(sql -c "$provider")" "i en-US"
+	# ICU puts lower case first; the C collation of a libc copy would not
+	expect_equal "$(sql -c "SELECT string_agg(x, ',' ORDER BY x) FROM (VALUES ('B'), ('a')) v(x)")" a,B
+}
+
 @test "a backup pg_restore cannot read: exit 1, the database untouched, no copy left" {
 	backup_taken
 	local file

@@ -806,6 +806,9 @@ struct db_identity {
 	char *collate;
 	char *ctype;
 	char *comment;               /* COMMENT ON DATABASE; NULL: none */
+	char *provider;              /* LOCALE_PROVIDER other than libc: "icu",
+	                                "builtin"; NULL: libc */
+	char *locale;                /* that provider's locale */
 	PGresult *acl;
 	PGresult *settings;
 };
@@ -818,8 +821,36 @@ static void identity_free(struct db_identity *id)
 	free(id->collate);
 	free(id->ctype);
 	free(id->comment);
+	free(id->provider);
+	free(id->locale);
 	PQclear(id->acl);
 	PQclear(id->settings);
+}
+
+/* The database's locale provider when it is not libc (PostgreSQL 15 made
+ * it a database's own: ICU, and from 17 the builtin one), so that the
+ * copy sorts text as the target did. */
+static int read_locale_provider(struct db_conn *conn, struct db_identity *id,
+				struct error *err)
+{
+	int version = PQserverVersion(conn->pg);
+	PGresult *res;
+	if (version < 150000)
+		return 0;
+	const char *sql = version >= 170000
+		? "SELECT datlocprovider, datlocale FROM pg_database "
+		  "WHERE datname = current_database()"
+		: "SELECT datlocprovider, daticulocale FROM pg_database "
+		  "WHERE datname = current_database()";
+	if (query_rows(conn, sql, &res, err, "cannot read the database's locale provider") < 0)
+		return -1;
+	const char *provider = PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "c";
+	if (strcmp(provider, "c")) {
+		id->provider = xstrdup(!strcmp(provider, "i") ? "icu" : "builtin");
+		id->locale = xstrdup(PQgetvalue(res, 0, 1));
+	}
+	PQclear(res);
+	return 0;
 }
 
 static int read_identity(struct db_conn *conn, struct db_identity *id, struct error *err)
@@ -855,6 +886,8 @@ static int read_identity(struct db_conn *conn, struct db_identity *id, struct er
 	id->comment = PQgetisnull(res, 0, 6) ? NULL : xstrdup(PQgetvalue(res, 0, 6));
 	PQclear(res);
 	if (!default_acl && query_rows(conn, acl_sql, &id->acl, err, what) < 0)
+		return -1;
+	if (read_locale_provider(conn, id, err) < 0)
 		return -1;
 	return query_rows(conn, settings_sql, &id->settings, err, what);
 }
@@ -1072,6 +1105,12 @@ static int create_copy(struct db_conn *maint, const struct db_identity *id,
 	strbuf_addstr(&sql, " LC_CTYPE ");
 	if (rc == 0)
 		rc = add_quoted(maint, &sql, id->ctype, 0, err);
+	if (id->provider) {
+		strbuf_addf(&sql, " LOCALE_PROVIDER %s %s_LOCALE ", id->provider,
+			    !strcmp(id->provider, "icu") ? "ICU" : "BUILTIN");
+		if (rc == 0)
+			rc = add_quoted(maint, &sql, id->locale, 0, err);
+	}
 	if (rc == 0) {
 		PGresult *res = PQexec(maint->pg, sql.buf);
 		if (!result_ok(maint, res)) {
