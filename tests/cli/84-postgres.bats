@@ -419,7 +419,11 @@ backup_taken() {
 	local url=${LG_TEST_PGURL_PASSWORD%/*}/$DB_NAME
 	backup_taken "url: $url" "password: {value: \"$LG_TEST_PG_PASSWORD\", secret: true}"
 	sql -c "INSERT INTO items(name) VALUES('after the backup')"
+	# made since the backup by the database's owner: the restore drops it
+	PGPASSWORD=$LG_TEST_PG_PASSWORD psql -X -q -v ON_ERROR_STOP=1 -d "$url" \
+		-c "CREATE AGGREGATE total(integer) (SFUNC = int4pl, STYPE = integer)"
 	lg_ok db restore main "$BACKUP_ID"
+	expect_equal "$(sql -c "SELECT count(*) FROM pg_proc WHERE proname = 'total'")" 0
 	expect_equal "$(db_oid)" "$OID"
 	expect_equal "$(sql -c 'SELECT name FROM items')" "written before v2"
 	expect_equal "$(copies_left)" 0

@@ -644,7 +644,7 @@ fail:
 /* What file (a custom-format backup) holds, from its table of contents
  * (`pg_restore --list`: "ID; OID OID TYPE SCHEMA NAME OWNER", NAME maybe
  * holding spaces: "add(integer, integer)"): its relations, functions,
- * procedures, types and domains as "SCHEMA NAME" lines into *names, and
+ * procedures, aggregates, types and domains as "SCHEMA NAME" lines into *names, and
  * each schema it names (as a schema, or one of its objects' schema) as a
  * line of *schemas. */
 static int backup_objects(struct db_conn *conn, const char *file, struct strbuf *names,
@@ -652,7 +652,7 @@ static int backup_objects(struct db_conn *conn, const char *file, struct strbuf 
 {
 	static const char *const types[] = { "TABLE ", "SEQUENCE ", "VIEW ",
 					     "MATERIALIZED VIEW ", "FUNCTION ", "PROCEDURE ",
-					     "TYPE ", "DOMAIN ", "SCHEMA " };
+					     "AGGREGATE ", "TYPE ", "DOMAIN ", "SCHEMA " };
 	char *program = find_program("pg_restore");
 	char *argv[] = { program, "--list", (char *)file, NULL };
 	struct process_options opts = { .output_max = PROCESS_OUTPUT_ALL };
@@ -702,7 +702,8 @@ static int backup_objects(struct db_conn *conn, const char *file, struct strbuf 
  * the table of contents of a backup names it: "SCHEMA NAME" (a function's
  * NAME with its argument types as pg_dump writes them, whence the empty
  * search_path), the kind DROP takes, and the object as DROP names it.
- * Functions, procedures, types and domains only in the schemas $1 lists
+ * Functions, procedures, aggregates, types and domains only in the
+ * schemas $1 lists
  * (one per line); relations in any. */
 static const char made_objects_sql[] =
 	"SELECT n.nspname, c.relname, CASE c.relkind WHEN 'v' THEN 'VIEW' "
@@ -715,10 +716,10 @@ static const char made_objects_sql[] =
 	"AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%' "
 	"UNION ALL "
 	"SELECT n.nspname, p.proname || '(' || oidvectortypes(p.proargtypes) || ')', "
-	"  CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END, "
+	"  CASE p.prokind WHEN 'p' THEN 'PROCEDURE' WHEN 'a' THEN 'AGGREGATE' ELSE 'FUNCTION' END, "
 	"  format('%I.%I(%s)', n.nspname, p.proname, oidvectortypes(p.proargtypes)), 2 "
 	"FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
-	"WHERE p.prokind IN ('f', 'p') AND n.nspname = ANY (string_to_array($1, E'\\n')) "
+	"WHERE p.prokind IN ('f', 'p', 'a') AND n.nspname = ANY (string_to_array($1, E'\\n')) "
 	"AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass "
 	"  AND d.objid = p.oid AND d.deptype = 'e') "
 	"UNION ALL "
