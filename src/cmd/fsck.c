@@ -26,18 +26,24 @@ static const char *fsck_image_problem_name(enum image_keep_problem_kind kind)
 	return "?";
 }
 
+static json_t *fsck_releases_json(const long *releases, size_t n)
+{
+	json_t *array = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(array, json_integer(releases[i]));
+	return array;
+}
+
 static json_t *fsck_images_json(const struct image_keep_check *images)
 {
 	json_t *problems = json_array();
 	for (size_t i = 0; i < images->nproblems; i++) {
 		const struct image_keep_problem *p = &images->problems[i];
-		json_t *releases = json_array();
-		for (size_t j = 0; j < p->nreleases; j++)
-			json_array_append_new(releases, json_integer(p->releases[j]));
 		json_array_append_new(problems, command_json_pack(
 			"{s:s, s:o, s:o?, s:o, s:o?, s:b, s:o?}",
 			"problem", fsck_image_problem_name(p->kind), "id", command_json_text(p->id),
-			"service", command_json_text(p->service), "releases", releases,
+			"service", command_json_text(p->service),
+			"releases", fsck_releases_json(p->releases, p->nreleases),
 			"container", command_json_text(p->container), "recreated", p->recreated,
 			"repair_error", command_json_text(p->repair_error)));
 	}
@@ -50,9 +56,7 @@ static void fsck_print_json(const struct fsck_report *rep, const struct image_ke
 	json_t *problems = json_array();
 	for (size_t i = 0; i < rep->nproblems; i++) {
 		const struct fsck_problem *p = &rep->problems[i];
-		json_t *releases = json_array();
-		for (size_t j = 0; j < p->nreleases; j++)
-			json_array_append_new(releases, json_integer(p->releases[j]));
+		json_t *releases = fsck_releases_json(p->releases, p->nreleases);
 		json_t *problem = command_json_pack("{s:s, s:s, s:b, s:o?, s:b, s:o, s:o?, s:o?, s:b}",
 			"problem", fsck_problem_name(p->kind), "object", p->digest,
 			"manifest", p->manifest, "detail", command_json_text(p->detail),
@@ -89,6 +93,14 @@ static void fsck_print_json(const struct fsck_report *rep, const struct image_ke
 		"cache_note", command_json_text(rep->cache_note), "images", fsck_images_json(images)));
 }
 
+/* "releases 2, 3" */
+static void fsck_add_releases(struct strbuf *sb, const long *releases, size_t n)
+{
+	strbuf_addf(sb, "release%s ", n > 1 ? "s" : "");
+	for (size_t j = 0; j < n; j++)
+		strbuf_addf(sb, "%s%ld", j ? ", " : "", releases[j]);
+}
+
 /* "image sha256:... of service 'api' (releases 1, 2) is gone", and what
  * was done about it on a line below. */
 static void fsck_print_image(const struct image_keep_problem *p)
@@ -100,30 +112,20 @@ static void fsck_print_image(const struct image_keep_problem *p)
 		       "removes it\n", p->container, image_short_id(p->id, shown));
 		return;
 	}
-	strbuf_addf(&line, "image %s of service '%s' (release%s ", p->id, p->service,
-		    p->nreleases > 1 ? "s" : "");
-	for (size_t j = 0; j < p->nreleases; j++)
-		strbuf_addf(&line, "%s%ld", j ? ", " : "", p->releases[j]);
+	strbuf_addf(&line, "image %s of service '%s' (", p->id, p->service);
+	fsck_add_releases(&line, p->releases, p->nreleases);
 	if (p->kind == IMAGE_KEEP_GONE)
 		strbuf_addstr(&line, ") is gone from docker: those releases cannot be rolled back "
 			      "to by image");
 	else
-		strbuf_addf(&line, ") was not protected from pruning: its keep container '%s' "
-			    "was gone", p->container ? p->container : "");
+		strbuf_addstr(&line, ") was not protected from pruning: no keep container "
+			      "held it");
 	printf("%s\n", line.buf);
 	if (p->recreated)
-		printf("  created again\n");
+		printf("  created again: '%s'\n", p->container);
 	else if (p->repair_error)
 		printf("  not created again: %s\n", p->repair_error);
 	strbuf_release(&line);
-}
-
-/* ", releases 2, 3" */
-static void fsck_add_releases(struct strbuf *sb, const struct fsck_problem *p)
-{
-	strbuf_addf(sb, "release%s ", p->nreleases > 1 ? "s" : "");
-	for (size_t j = 0; j < p->nreleases; j++)
-		strbuf_addf(sb, "%s%ld", j ? ", " : "", p->releases[j]);
 }
 
 /* What was done about a damaged object, on a line of its own below it:
@@ -153,14 +155,14 @@ static void fsck_print_repair(const struct fsck_report *rep, const struct fsck_p
 			      "the files it lists");
 	} else if (p->config) {
 		strbuf_addstr(&line, "the config text of ");
-		fsck_add_releases(&line, p);
+		fsck_add_releases(&line, p->releases, p->nreleases);
 		strbuf_addstr(&line, ": diff, rollback --config and the fallback when the config "
 			      "does not load cannot use it");
 	} else if (!p->nreleases) {
 		strbuf_addstr(&line, "no live file holds this content, and no release needs it");
 	} else {
 		strbuf_addstr(&line, "no live file holds this content: ");
-		fsck_add_releases(&line, p);
+		fsck_add_releases(&line, p->releases, p->nreleases);
 		strbuf_addstr(&line, " cannot be put back whole");
 	}
 	printf("  %s\n", line.buf);
@@ -183,7 +185,7 @@ static void fsck_print_problem(const struct fsck_report *rep, const struct fsck_
 		strbuf_addstr(&line, " used by no release");
 	} else {
 		strbuf_addstr(&line, " used by ");
-		fsck_add_releases(&line, p);
+		fsck_add_releases(&line, p->releases, p->nreleases);
 	}
 	if (p->detail)
 		strbuf_addf(&line, ": %s", p->detail);
