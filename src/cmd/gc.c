@@ -24,12 +24,16 @@ static int gc_parse_keep(const char *text, int *keep)
 	return 0;
 }
 
-/* gc's own keys, as they were before every command reported. */
+/* gc's own keys, as they were before every command reported, and the
+ * images whose keep containers went. */
 static void gc_json(json_t *out, const struct usecase_report *rep)
 {
 	json_t *removed = json_array();
 	for (size_t i = 0; i < rep->gc.nremoved; i++)
 		json_array_append_new(removed, json_integer(rep->gc.removed[i]));
+	json_object_set_new(out, "images_released",
+			    command_json_lines(rep->images.released, rep->images.nreleased));
+	json_object_set_new(out, "images_note", command_json_text(rep->images.note));
 	json_object_update_new(out, command_json_pack("{s:i, s:o, s:I, s:I, s:I, s:I, s:I, s:I}",
 				"keep", rep->keep, "releases_removed", removed,
 				"releases_kept", (json_int_t)rep->gc.releases_kept,
@@ -68,15 +72,18 @@ int cmd_gc(struct command_context *ctx)
 		rc = command_fail(ctx, &rep.error);
 	} else if (ctx->opt.json) {
 		/* the report says it all */
-	} else if (!gc->nremoved && !gc->objects_removed && !gc->backups_removed) {
+	} else if (!gc->nremoved && !gc->objects_removed && !gc->backups_removed &&
+		   !rep.images.nreleased) {
 		printf("nothing to remove: %ld release%s kept\n", gc->releases_kept,
 		       gc->releases_kept == 1 ? "" : "s");
 	} else {
 		struct strbuf line = STRBUF_INIT;
-		usecase_gc_describe(gc, &line);
+		usecase_gc_describe(&rep, &line);
 		printf("removed %s; %ld release%s kept\n", line.buf, gc->releases_kept,
 		       gc->releases_kept == 1 ? "" : "s");
 		strbuf_release(&line);
 	}
+	if (rep.images.note)
+		fprintf(stderr, "lastgood: %s\n", rep.images.note);
 	return command_finish_report(ctx, &rep, rc, gc_json);
 }

@@ -45,13 +45,7 @@ teardown() {
 }
 
 # compose ARGS...: the compose front-end there is, as lastgood picks it.
-compose() {
-	if docker compose version >/dev/null 2>&1; then
-		docker compose "$@"
-	else
-		docker-compose "$@"
-	fi
-}
+compose() { docker_compose "$@"; }
 
 # compose_file API_TAG WEB_TAG: a compose file of services api and web,
 # each the demo service on its loopback port, on the host's network.

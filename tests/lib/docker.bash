@@ -13,6 +13,9 @@
 #                         (/bin/busybox, sh, wget, cat), the ziggie demo
 #                         service as /demo-service and FILEs at /; DIR is a
 #                         scratch folder for its context; prints its ID
+#   docker_compose ARGS...
+#                         the compose front-end there is, as lastgood picks
+#                         it: `docker compose` (v2), else `docker-compose`
 #   docker_stop DIR       stop its containers, the daemon and its containerd,
 #                         unmount what they left, remove DIR (safe to call
 #                         twice, or without a start)
@@ -134,4 +137,12 @@ docker_image() {
 		return 1
 	fi
 	docker image inspect --format '{{.Id}}' "$name"
+}
+
+docker_compose() {
+	if docker compose version >/dev/null 2>&1; then
+		docker compose "$@"
+	else
+		docker-compose "$@"
+	fi
 }

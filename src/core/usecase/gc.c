@@ -1,9 +1,11 @@
 /*
  * The gc use case: releases beyond the newest N dropped (the live, newest
- * good and in-flight ones always stay) with the content only they used, as
- * an operation like every change, so that history shows it.
+ * good and in-flight ones always stay) with the content only they used and
+ * the keep containers of images they alone recorded, as an operation like
+ * every change, so that history shows it.
  */
 #include "core/usecase/ending.h"
+#include "core/resource/images.h"
 #include "core/state.h"
 #include "util/alloc.h"
 #include "util/format.h"
@@ -11,9 +13,11 @@
 
 #include <stdlib.h>
 
-void usecase_gc_describe(const struct gc_report *gc, struct strbuf *out)
+void usecase_gc_describe(const struct usecase_report *rep, struct strbuf *out)
 {
-	char freed[FORMAT_SIZE];
+	const struct gc_report *gc = &rep->gc;
+	const struct image_keep_sweep *images = &rep->images;
+	char freed[FORMAT_SIZE], shown[IMAGE_SHORT_ID_SIZE];
 	if (!gc->nremoved)
 		strbuf_addstr(out, "no releases");
 	else
@@ -26,6 +30,11 @@ void usecase_gc_describe(const struct gc_report *gc, struct strbuf *out)
 		strbuf_addf(out, ", %ld database backup%s (%s)", gc->backups_removed,
 			    gc->backups_removed == 1 ? "" : "s",
 			    format_bytes(gc->backup_bytes_freed, freed));
+	if (images->nreleased)
+		strbuf_addf(out, ", the keep container%s of image%s ",
+			    images->nreleased == 1 ? "" : "s", images->nreleased == 1 ? "" : "s");
+	for (size_t i = 0; i < images->nreleased; i++)
+		strbuf_addf(out, "%s%s", i ? ", " : "", image_short_id(images->released[i], shown));
 }
 
 void usecase_gc(struct state *st, const struct config *cfg, int keep, struct usecase_report *rep)
@@ -48,8 +57,11 @@ void usecase_gc(struct state *st, const struct config *cfg, int keep, struct use
 		usecase_fail(st, cfg, rep, &err);
 		return;
 	}
+	/* After the releases went: a crash in between leaves containers for
+	 * the next gc, never a kept release's image unprotected. */
+	image_keep_release_unused(st, cfg, &rep->images);
 	strbuf_addstr(&detail, "removed ");
-	usecase_gc_describe(&rep->gc, &detail);
+	usecase_gc_describe(rep, &detail);
 	rc = operation_step_end(st, step, STEP_OK, detail.buf, &err);
 	strbuf_release(&detail);
 	if (rc < 0 || operation_end(st, rep->op, OP_OK, NULL, &err) < 0)

@@ -28,6 +28,7 @@ void usecase_report_clear(struct usecase_report *rep)
 		free(rep->services[i].name);
 	free(rep->services);
 	gc_report_clear(&rep->gc);
+	image_keep_sweep_clear(&rep->images);
 	db_backup_clear(&rep->backup);
 	free(rep->db_from_text);
 	free(rep->db_to_text);

@@ -23,6 +23,7 @@
 #include "core/gc.h"
 #include "core/operation.h"
 #include "core/release.h"
+#include "core/resource/image_keep.h"
 #include "core/transition.h"
 #include "util/error.h"
 
@@ -107,6 +108,7 @@ struct usecase_report {
 	/* gc */
 	int keep;
 	struct gc_report gc;
+	struct image_keep_sweep images;  /* keep containers of images gc released */
 	/* db migrate, rollback, backup, restore */
 	const char *database;    /* the config's database acted on */
 	long db_from, db_to;     /* its schema version before and after */
@@ -227,9 +229,9 @@ void usecase_gc(struct state *st, const struct config *cfg, int keep, struct use
  * *detail gets what was done, for the operator (caller frees). */
 int usecase_rebind(struct state *st, const struct config *cfg, char **detail, struct error *err);
 
-/* "releases 1, 2 and 14 objects (3.1 MiB)": what gc's step and its
- * lines say it removed. */
+/* "releases 1, 2 and 14 objects (3.1 MiB), the keep container of image
+ * 3f2a9c1b7d4e": what gc's step and its lines say it removed. */
 struct strbuf;
-void usecase_gc_describe(const struct gc_report *gc, struct strbuf *out);
+void usecase_gc_describe(const struct usecase_report *rep, struct strbuf *out);
 
 #endif
