@@ -4,6 +4,7 @@
  * the command, systemd and compose managers' programs.
  */
 #include "core/config.h"
+#include "core/health.h"
 #include "core/service.h"
 #include "core/state.h"
 #include "util/alloc.h"
@@ -143,6 +144,13 @@ static const struct service *service(struct fixture *f, const char *name)
 	return svc;
 }
 
+/* What the health wait's alive callback hears of svc. */
+static enum health_liveness alive(struct fixture *f, const struct service *svc)
+{
+	char why[256];
+	return (enum health_liveness)service_alive(&f->st, svc, why, sizeof(why));
+}
+
 static void start_ok(struct fixture *f, const char *name)
 {
 	struct error err = ERROR_INIT;
@@ -255,7 +263,7 @@ static void test_process_start_inspect_stop(void **state)
 	assert_true(info.started_ms > 0);
 	assert_string_equal(info.detail, "running");
 	assert_true(pid_alive((pid_t)info.pid));
-	assert_int_equal(service_alive(&f->st, svc), 1);
+	assert_int_equal(alive(f, svc), HEALTH_UP);
 
 	/* Its own session: lastgood can exit without taking it along. */
 	assert_int_equal(getsid((pid_t)info.pid), (pid_t)info.pid);
@@ -281,7 +289,7 @@ static void test_process_start_inspect_stop(void **state)
 	info = inspect(f, "sleeper");
 	assert_int_equal(info.running, 0);
 	assert_string_equal(info.detail, "not started");
-	assert_int_equal(service_alive(&f->st, svc), 0);
+	assert_int_equal(alive(f, svc), HEALTH_GONE);
 
 	stop_ok(f, "sleeper");   /* stopping a stopped service is fine */
 }
@@ -415,7 +423,7 @@ static void test_process_exits_at_once(void **state)
 	assert_int_equal(info.running, 0);
 	assert_int_equal(info.pid, 0);
 	assert_non_null(strstr(info.detail, "exited with status 3"));
-	assert_int_equal(service_alive(&f->st, svc), 0);
+	assert_int_equal(alive(f, svc), HEALTH_GONE);
 
 	/* Reaped by the inspect above: now simply gone. */
 	info = inspect(f, "quitter");
@@ -489,7 +497,7 @@ static void test_process_pid_reused(void **state)
 	char *expected = xstrfmt("pid %ld reused by another process", (long)other);
 	assert_string_equal(info.detail, expected);
 	free(expected);
-	assert_int_equal(service_alive(&f->st, svc), 0);
+	assert_int_equal(alive(f, svc), HEALTH_GONE);
 
 	stop_ok(f, "api");
 	sleep_ms(50);   /* a wrongly sent SIGTERM would have landed by now */
@@ -529,7 +537,7 @@ static void test_command_manager(void **state)
 	info = inspect(f, "marker");
 	assert_int_equal(info.running, 1);
 	assert_int_equal(info.pid, 0);
-	assert_int_equal(service_alive(&f->st, service(f, "marker")), 1);
+	assert_int_equal(alive(f, service(f, "marker")), HEALTH_UP);
 	stop_ok(f, "marker");
 	assert_false(path_exists(marker));
 	assert_int_equal(inspect(f, "marker").running, 0);
@@ -583,7 +591,7 @@ static void test_systemd_manager(void **state)
 	struct service_info info = inspect(f, "operator");
 	assert_int_equal(info.running, 1);
 	assert_string_equal(info.detail, "active");
-	assert_int_equal(service_alive(&f->st, service(f, "operator")), 1);
+	assert_int_equal(alive(f, service(f, "operator")), HEALTH_UP);
 	stop_ok(f, "operator");
 
 	info = inspect(f, "down");
@@ -622,11 +630,11 @@ static void test_compose_without_docker(void **state)
 
 	struct service_info info = inspect(f, "web");
 	assert_int_equal(info.running, -1);
-	assert_string_equal(info.detail, "cannot run 'docker': No such file or directory");
+	assert_string_equal(info.detail, "docker is not installed: no 'docker' on PATH");
 	assert_int_equal(service_start(&f->st, service(f, "web"), &err), -1);
 	assert_int_equal(err.kind, ERROR_FAILED);
-	assert_string_equal(err.msg, "cannot start service 'web': cannot run 'docker': "
-			    "No such file or directory");
+	assert_string_equal(err.msg, "cannot start service 'web': docker is not installed: no "
+			    "'docker' on PATH");
 }
 
 int main(int argc, char **argv)
