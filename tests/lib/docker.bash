@@ -13,6 +13,11 @@
 #                         (/bin/busybox, sh, wget, cat), the ziggie demo
 #                         service as /demo-service and FILEs at /; DIR is a
 #                         scratch folder for its context; prints its ID
+#   docker_app_image NAME[:TAG] DIR MODE VERSION
+#                         docker_image with an /app.conf of that MODE and
+#                         VERSION (the demo service's --config); prints its ID
+#   compose ARGS...       the compose front-end there is (v2, else v1)
+#   docker_short ID       the twelve hex digits docker shows an ID by
 #   docker_stop DIR       stop its containers, the daemon and its containerd,
 #                         unmount what they left, remove DIR (safe to call
 #                         twice, or without a start)
@@ -135,3 +140,20 @@ docker_image() {
 	fi
 	docker image inspect --format '{{.Id}}' "$name"
 }
+
+docker_app_image() {
+	local name=$1 dir=$2
+	mkdir -p "$dir" || return 1
+	printf 'MODE=%s\nVERSION=%s\n' "$3" "$4" >"$dir/app.conf"
+	docker_image "$name" "$dir/context" "$dir/app.conf"
+}
+
+compose() {
+	if docker compose version >/dev/null 2>&1; then
+		docker compose "$@"
+	else
+		docker-compose "$@"
+	fi
+}
+
+docker_short() { local id=${1#sha256:}; echo "${id:0:12}"; }
