@@ -18,10 +18,7 @@ setup_file() {
 	docker_start "$DOCKER_DIR"
 	local v
 	for v in 1 2; do
-		mkdir -p "$DOCKER_DIR/conf$v"
-		printf 'MODE=healthy\nVERSION=%s\n' "$v" >"$DOCKER_DIR/conf$v/app.conf"
-		docker_image "api:$v" "$DOCKER_DIR/ctx$v" "$DOCKER_DIR/conf$v/app.conf" \
-			>"$DOCKER_DIR/id$v"
+		docker_app_image "api:$v" "$DOCKER_DIR/image$v" healthy "$v" >"$DOCKER_DIR/id$v"
 	done
 }
 
@@ -42,15 +39,6 @@ setup() {
 teardown() {
 	compose down -t 1 >/dev/null 2>&1
 	common_teardown
-}
-
-# compose ARGS...: the compose front-end there is, as lastgood picks it.
-compose() {
-	if docker compose version >/dev/null 2>&1; then
-		docker compose "$@"
-	else
-		docker-compose "$@"
-	fi
 }
 
 # compose_file API_TAG WEB_TAG: a compose file of services api and web,
@@ -97,7 +85,7 @@ release_image() {
 		'.[] | select(.id == $rel) | .images[] | select(.service == $svc) | .id'
 }
 
-short() { local id=${1#sha256:}; echo "${id:0:12}"; }
+short() { docker_short "$1"; }
 
 @test "snapshot records the image ID each compose service's container runs" {
 	compose_stack
