@@ -183,6 +183,18 @@ deploy_v2() {
 	expect_equal "$(lg --json status | jq -r .live_release)" 3
 }
 
+@test "a daemon that does not answer is not taken for an image gone: docker's own error, nothing changed" {
+	compose_stack
+	deploy_v2
+	cp docker-compose.yml before.yml
+	run --separate-stderr env DOCKER_HOST=unix://$BATS_TEST_TMPDIR/none.sock "$LG" rollback v1
+	expect_equal "$status" 1
+	expect_match "$stderr" "'docker image inspect .*$ID1' exited with status 1: Cannot connect to the Docker daemon"
+	expect_no_match "$stderr" "local store"
+	cmp docker-compose.yml before.yml
+	expect_equal "$(running api)" "$ID2"
+}
+
 # kill_at_tag N AFTER: a docker in PATH that kills lastgood (its parent)
 # at the Nth `docker tag`, before it runs (AFTER=0) or after (AFTER=1).
 kill_at_tag() {

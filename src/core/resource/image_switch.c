@@ -75,8 +75,24 @@ static int docker_run(const struct service *svc, char *const *args, struct strbu
 	return status;
 }
 
+/* docker's failure to run args, with the last line it printed. */
+static int docker_failed(const struct service *svc, char *const *args, int status,
+			 const struct strbuf *out, struct error *err)
+{
+	char line[256];
+	struct strbuf command = STRBUF_INIT;
+	for (size_t i = 0; args[i]; i++)
+		strbuf_addf(&command, "%s%s", i ? " " : "", args[i]);
+	manager_last_line(out, line, sizeof(line));
+	error_set(err, ERROR_FAILED, "service '%s': '%s' exited with status %d: %s", svc->name,
+		  command.buf, status, line);
+	strbuf_release(&command);
+	return -1;
+}
+
 /* The ID name (or an ID) stands for in docker's local store: *id gets it
- * (caller frees), or NULL when the store has no such image. */
+ * (caller frees), or NULL when the store has no such image. A docker that
+ * cannot say (its daemon away) is an error, not an absent image. */
 static int docker_image_id(const struct service *svc, const char *name, char **id,
 			   struct error *err)
 {
@@ -84,6 +100,8 @@ static int docker_image_id(const struct service *svc, const char *name, char **i
 	struct strbuf out = STRBUF_INIT;
 	int status = docker_run(svc, args, &out, err);
 	*id = status == 0 ? strbuf_detach(&out) : NULL;
+	if (status > 0 && !strcasestr(out.buf, "no such image"))
+		status = docker_failed(svc, args, status, &out, err);
 	strbuf_release(&out);
 	return status < 0 ? -1 : 0;
 }
@@ -94,12 +112,8 @@ static int docker_tag(const struct service *svc, const char *id, const char *nam
 	char *args[] = { "docker", "tag", (char *)id, (char *)name, NULL };
 	struct strbuf out = STRBUF_INIT;
 	int status = docker_run(svc, args, &out, err);
-	if (status > 0) {
-		char line[256];
-		manager_last_line(&out, line, sizeof(line));
-		error_set(err, ERROR_FAILED, "service '%s': 'docker tag %s %s' exited with status "
-			  "%d: %s", svc->name, id, name, status, line);
-	}
+	if (status > 0)
+		docker_failed(svc, args, status, &out, err);
 	strbuf_release(&out);
 	return status == 0 ? 0 : -1;
 }
