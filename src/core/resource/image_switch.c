@@ -281,17 +281,14 @@ static const char *const compose_default_files[] = {
  * compose files (or the defaults in its workdir) and the workdir's .env. */
 static int compose_reads(const struct service *svc, const char *path)
 {
-	size_t len = strlen(path);
 	int found = 0;
-	for (size_t i = 0; !found && i < svc->compose_files.n; i++) {
-		const char *file = svc->compose_files.v[i];
-		found = !strncmp(file, path, len) && (file[len] == '\0' || file[len] == '/');
-	}
+	for (size_t i = 0; !found && i < svc->compose_files.n; i++)
+		found = path_within(svc->compose_files.v[i], path);
 	for (size_t i = 0; !found && compose_default_files[i]; i++) {
 		if (svc->compose_files.n && strcmp(compose_default_files[i], ".env"))
 			continue;
 		char *file = path_join(svc->workdir, compose_default_files[i]);
-		found = !strncmp(file, path, len) && (file[len] == '\0' || file[len] == '/');
+		found = path_within(file, path);
 		free(file);
 	}
 	return found;
