@@ -271,6 +271,9 @@ const struct service_file *config_files_entry_holding(const struct config *cfg, 
 						      const struct service **owner);
 /* The index of the service whose `files` list path, or cfg->nservices. */
 size_t config_service_of_path(const struct config *cfg, const char *path);
+/* 1 when inner is outer or lies below it (both absolute and normalized,
+ * compared by whole components: /a/bc is not inside /a/b). */
+int path_within(const char *inner, const char *outer);
 /* Services in start order (each after everything in its `after`), as
  * indexes into cfg->services; caller frees *order. Never fails on a loaded
  * config (cycles are rejected by config_load). */

@@ -103,6 +103,25 @@ int operation_phase(struct state *st, long op, enum op_phase *phase, long *rever
 	return rc;
 }
 
+int operation_stays_on_target(struct state *st, long op, struct error *err)
+{
+	enum op_phase phase;
+	long revert_to;
+	if (operation_phase(st, op, &phase, &revert_to, err) < 0)
+		return -1;
+	return phase == OP_PHASE_COMMITTED || phase == OP_PHASE_SWITCHED || phase == OP_PHASE_ENDED;
+}
+
+int operation_may_revert(struct state *st, long op, struct error *err)
+{
+	enum op_phase phase;
+	long revert_to;
+	if (operation_phase(st, op, &phase, &revert_to, err) < 0)
+		return -1;
+	return phase == OP_PHASE_COMMITTED || phase == OP_PHASE_REVERTING ||
+	       phase == OP_PHASE_REVERTED;
+}
+
 int operation_set_phase(struct state *st, long op, enum op_phase phase, struct error *err)
 {
 	sqlite3_stmt *stmt;

@@ -66,6 +66,12 @@ const char *op_phase_name(enum op_phase phase);
 /* op's phase and the release a revert goes back to (0 when none). */
 int operation_phase(struct state *st, long op, enum op_phase *phase, long *revert_to,
 		    struct error *err);
+/* 1 when op passed its commit point and stays on its target (recover
+ * then finishes what a resource began), 0 when not, -1 with err. */
+int operation_stays_on_target(struct state *st, long op, struct error *err);
+/* 1 when op's phase is one where a resource keeps what a revert needs
+ * (committed, or going back), 0 when not, -1 with err. */
+int operation_may_revert(struct state *st, long op, struct error *err);
 /* Write op's phase; inside a transaction it is part of it. */
 int operation_set_phase(struct state *st, long op, enum op_phase phase, struct error *err);
 

@@ -32,6 +32,9 @@ static const char *const step_kind_names[STEP_KIND_COUNT] = {
 	[STEP_MIGRATE] = "migrate",
 	[STEP_MIGRATE_DOWN] = "migrate down",
 	[STEP_RESTORE] = "restore",
+	[STEP_CHECK_IMAGE] = "check image",
+	[STEP_TAG] = "tag",
+	[STEP_KEEP_IMAGE] = "keep image",
 };
 
 const char *step_kind_name(enum step_kind kind)

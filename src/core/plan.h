@@ -44,6 +44,9 @@ enum step_kind {
 	STEP_MIGRATE,          /* schema: one migration's up script */
 	STEP_MIGRATE_DOWN,     /* schema: one migration's down script */
 	STEP_RESTORE,          /* schema: a database restored from its backup */
+	STEP_CHECK_IMAGE,      /* images: the target's image ID is in docker's store */
+	STEP_TAG,              /* images: a name the compose file uses tagged to it */
+	STEP_KEEP_IMAGE,       /* images: the target recorded none: left alone */
 	STEP_KIND_COUNT
 };
 

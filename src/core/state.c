@@ -139,6 +139,16 @@ static const char schema_v7[] =
 	"  image_id TEXT NOT NULL, image_name TEXT NOT NULL,"
 	"  PRIMARY KEY(release, service)) WITHOUT ROWID;";
 
+/* Compose (core/resource/image_switch.c): each tag a switch makes, the
+ * ID its name pointed to before and the one it goes to, durable before
+ * the tag (what undo, revert and recover tag back, newest first). */
+static const char schema_v8[] =
+	"CREATE TABLE image_tags("
+	"  id INTEGER PRIMARY KEY, operation INTEGER NOT NULL, service TEXT NOT NULL,"
+	"  name TEXT NOT NULL, from_id TEXT NOT NULL DEFAULT '', to_id TEXT NOT NULL,"
+	"  tagging INTEGER NOT NULL DEFAULT 0, settled INTEGER NOT NULL DEFAULT 0,"
+	"  UNIQUE(operation, service));";
+
 static const char *const schema_versions[] = {
 	schema_v1,
 	schema_v2,
@@ -147,6 +157,7 @@ static const char *const schema_versions[] = {
 	schema_v5,
 	schema_v6,
 	schema_v7,
+	schema_v8,
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(schema_versions) / sizeof(schema_versions[0])))
@@ -241,6 +252,22 @@ int state_exec(struct state *st, const char *sql, const char *what, struct error
 	if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK)
 		return state_db_error(st, what, err);
 	return 0;
+}
+
+int state_exec_bound(struct state *st, const char *sql, long id, const char *a, const char *b,
+		     const char *c, const char *what, struct error *err)
+{
+	const char *texts[] = { a, b, c };
+	sqlite3_stmt *stmt;
+	if (state_prepare(st, sql, &stmt, err) < 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, id);
+	int params = sqlite3_bind_parameter_count(stmt);
+	for (int i = 0; i < 3 && i + 2 <= params; i++)
+		sqlite3_bind_text(stmt, i + 2, texts[i], -1, SQLITE_STATIC);
+	int rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_DONE ? 0 : state_db_error(st, what, err);
 }
 
 char *state_column_text(sqlite3_stmt *stmt, int col)

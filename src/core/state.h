@@ -68,6 +68,11 @@ void state_lock_describe(struct state *st, long operation, const char *command);
 
 /* Run sql (no result rows) ; on failure an ERROR_FAILED error naming what. */
 int state_exec(struct state *st, const char *sql, const char *what, struct error *err);
+/* Run sql (no result rows) binding id to ?1 and the texts a, b, c to ?2,
+ * ?3, ?4, as far as sql has parameters; on failure an ERROR_FAILED error
+ * naming what. */
+int state_exec_bound(struct state *st, const char *sql, long id, const char *a, const char *b,
+		     const char *c, const char *what, struct error *err);
 /* Prepare sql; on failure an ERROR_FAILED error. */
 int state_prepare(struct state *st, const char *sql, sqlite3_stmt **stmt, struct error *err);
 /* A column's text, freshly allocated, or NULL for SQL NULL. */

@@ -189,6 +189,9 @@ static void transition_plan_switch(const struct resource_input *in,
 	switch_plan_build(in->live, in->target, &t->files);
 	struct resource_input with_files = *in;
 	with_files.files = &t->files;
+	with_files.selected = selected;
+	if (!with_files.chosen_id)
+		with_files.chosen_id = in->target_id;
 	t->data = xcalloc(resource_kind_count, sizeof(*t->data));
 	t->changed = xcalloc(cfg->nservices ? cfg->nservices : 1, 1);
 	for (size_t k = 0; k < resource_kind_count; k++)
@@ -230,7 +233,7 @@ static void transition_build(struct state *st, const struct config *cfg,
 	struct resource_input in = {
 		.st = st, .cfg = cfg, .live = req->live, .target = req->target,
 		.live_id = req->live_id, .target_id = preferred,
-		.restore_backup = req->restore_backup,
+		.restore_backup = req->restore_backup, .chosen_id = req->preferred,
 	};
 	transition_plan_switch(&in, req->selected, t);
 	t->preferred = preferred;

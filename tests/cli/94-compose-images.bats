@@ -18,10 +18,7 @@ setup_file() {
 	docker_start "$DOCKER_DIR"
 	local v
 	for v in 1 2; do
-		mkdir -p "$DOCKER_DIR/conf$v"
-		printf 'MODE=healthy\nVERSION=%s\n' "$v" >"$DOCKER_DIR/conf$v/app.conf"
-		docker_image "api:$v" "$DOCKER_DIR/ctx$v" "$DOCKER_DIR/conf$v/app.conf" \
-			>"$DOCKER_DIR/id$v"
+		docker_app_image "api:$v" "$DOCKER_DIR/image$v" healthy "$v" >"$DOCKER_DIR/id$v"
 	done
 }
 
@@ -40,12 +37,9 @@ setup() {
 }
 
 teardown() {
-	compose down -t 1 >/dev/null 2>&1
+	docker_compose down -t 1 >/dev/null 2>&1
 	common_teardown
 }
-
-# compose ARGS...: the compose front-end there is, as lastgood picks it.
-compose() { docker_compose "$@"; }
 
 # compose_file API_TAG WEB_TAG: a compose file of services api and web,
 # each the demo service on its loopback port, on the host's network.
@@ -81,7 +75,7 @@ services:
     health:
       - http: http://127.0.0.1:$WEB_PORT/health
 YML
-	compose up -d >/dev/null 2>&1
+	docker_compose up -d >/dev/null 2>&1
 	lg_ok verify
 }
 
@@ -91,7 +85,7 @@ release_image() {
 		'.[] | select(.id == $rel) | .images[] | select(.service == $svc) | .id'
 }
 
-short() { local id=${1#sha256:}; echo "${id:0:12}"; }
+short() { docker_short "$1"; }
 
 @test "snapshot records the image ID each compose service's container runs" {
 	compose_stack
@@ -114,7 +108,7 @@ web $ID1 api:1"
 	mkdir src
 	compose_file 2 1 >src/docker-compose.yml
 	lg_ok deploy src --label v2
-	expect_equal "$(docker inspect --format '{{.Image}}' "$(compose ps -q api)")" "$ID2"
+	expect_equal "$(docker inspect --format '{{.Image}}' "$(docker_compose ps -q api)")" "$ID2"
 	expect_equal "$(release_image 2 api)" "$ID2"
 	expect_equal "$(release_image 2 web)" "$ID1"
 	lg_ok status
@@ -132,12 +126,12 @@ web $ID1 api:1"
 
 @test "a service whose container is stopped records no image and says so" {
 	compose_stack
-	compose stop -t 1 web >/dev/null 2>&1
+	docker_compose stop -t 1 web >/dev/null 2>&1
 	lg_ok snapshot --label v1
 	expect_match "$stderr" "no image recorded for service 'web' with release 1: no running container of compose service 'web'"
 	expect_equal "$(release_image 1 api)" "$ID1"
 	expect_equal "$(lg --json releases | jq -r '[.[0].images[].service] | join(",")')" "api"
-	compose start web >/dev/null 2>&1
+	docker_compose start web >/dev/null 2>&1
 	lg_ok --json snapshot --label v1b
 	expect_equal "$(jq -c '.imageless' <<<"$output")" "[]"
 	expect_equal "$(release_image 1 web)" ""

@@ -13,9 +13,13 @@
 #                         (/bin/busybox, sh, wget, cat), the ziggie demo
 #                         service as /demo-service and FILEs at /; DIR is a
 #                         scratch folder for its context; prints its ID
+#   docker_app_image NAME[:TAG] DIR MODE VERSION
+#                         docker_image with an /app.conf of that MODE and
+#                         VERSION (the demo service's --config); prints its ID
 #   docker_compose ARGS...
 #                         the compose front-end there is, as lastgood picks
 #                         it: `docker compose` (v2), else `docker-compose`
+#   docker_short ID       the twelve hex digits docker shows an ID by
 #   docker_stop DIR       stop its containers, the daemon and its containerd,
 #                         unmount what they left, remove DIR (safe to call
 #                         twice, or without a start)
@@ -139,6 +143,13 @@ docker_image() {
 	docker image inspect --format '{{.Id}}' "$name"
 }
 
+docker_app_image() {
+	local name=$1 dir=$2
+	mkdir -p "$dir" || return 1
+	printf 'MODE=%s\nVERSION=%s\n' "$3" "$4" >"$dir/app.conf"
+	docker_image "$name" "$dir/context" "$dir/app.conf"
+}
+
 docker_compose() {
 	if docker compose version >/dev/null 2>&1; then
 		docker compose "$@"
@@ -146,3 +157,5 @@ docker_compose() {
 		docker-compose "$@"
 	fi
 }
+
+docker_short() { local id=${1#sha256:}; echo "${id:0:12}"; }

@@ -102,9 +102,6 @@ int check_after(struct config_parser *p);
 
 /* paths.c: the rules for `files` as written (see check_paths). */
 int check_paths(struct config_parser *p);
-/* 1 when inner is outer or lies below it (both absolute and normalized,
- * compared by whole components: /a/bc is not inside /a/b). */
-int path_within(const char *inner, const char *outer);
 /* path as the file system resolves it now (see its comment). */
 char *path_physical(const char *path);
 

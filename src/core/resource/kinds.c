@@ -13,5 +13,8 @@ const struct resource_kind *const resource_kinds[] = {
 	&resource_files,
 	&resource_schema,
 	&resource_tool_late,
+	/* last: the names are tagged once every other part is in place, and
+	 * tagged back first */
+	&resource_images,
 };
 const size_t resource_kind_count = sizeof(resource_kinds) / sizeof(resource_kinds[0]);

@@ -70,6 +70,10 @@ struct resource_input {
 	int restore_backup;          /* transition_request's */
 	const struct switch_plan *files;  /* the entries that change between them,
 	                                     built once for every kind */
+	const unsigned char *selected;    /* the services the switch is for
+	                                     (cfg->nservices long); NULL: all */
+	long chosen_id;              /* the release the selected services come from
+	                                (a rollback --services'), else target_id */
 };
 
 struct resource_kind {
@@ -106,6 +110,7 @@ extern const struct resource_kind resource_files;      /* files.c */
 extern const struct resource_kind resource_schema;     /* schema.c */
 extern const struct resource_kind resource_tool_early; /* tool.c */
 extern const struct resource_kind resource_tool_late;  /* tool.c */
+extern const struct resource_kind resource_images;     /* image_switch.c */
 
 extern const struct resource_kind *const resource_kinds[];
 extern const size_t resource_kind_count;

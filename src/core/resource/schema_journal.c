@@ -66,24 +66,6 @@ int schema_switches_load(struct state *st, long op, struct schema_switch **out, 
 	return 0;
 }
 
-/* Run sql binding op (?1), database (?2) and up to two texts (?3, ?4). */
-static int journal_write(struct state *st, const char *sql, long op, const char *database,
-			 const char *a, const char *b, const char *what, struct error *err)
-{
-	sqlite3_stmt *stmt;
-	if (state_prepare(st, sql, &stmt, err) < 0)
-		return -1;
-	sqlite3_bind_int64(stmt, 1, op);
-	sqlite3_bind_text(stmt, 2, database, -1, SQLITE_STATIC);
-	if (sqlite3_bind_parameter_count(stmt) >= 3)
-		sqlite3_bind_text(stmt, 3, a, -1, SQLITE_STATIC);
-	if (sqlite3_bind_parameter_count(stmt) >= 4)
-		sqlite3_bind_text(stmt, 4, b, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
-	return rc == SQLITE_DONE ? 0 : state_db_error(st, what, err);
-}
-
 int schema_switch_begin(struct state *st, long op, const char *kind, const char *database,
 			const char *from, const char *to, struct error *err)
 {
@@ -103,32 +85,31 @@ int schema_switch_begin(struct state *st, long op, const char *kind, const char 
 
 int schema_switch_migrating(struct state *st, long op, const char *database, struct error *err)
 {
-	return journal_write(st, "UPDATE schema_switches SET migrating = 1 "
-			     "WHERE operation = ?1 AND database = ?2", op, database, NULL, NULL,
-			     "record schema switch", err);
+	return state_exec_bound(st, "UPDATE schema_switches SET migrating = 1 "
+				"WHERE operation = ?1 AND database = ?2", op, database, NULL, NULL,
+				"record schema switch", err);
 }
 
 int schema_switch_reached(struct state *st, long op, const char *database, const char *to,
 			  struct error *err)
 {
-	return journal_write(st, "UPDATE schema_switches SET to_version = ?3 "
-			     "WHERE operation = ?1 AND database = ?2", op, database, to, NULL,
-			     "record schema switch", err);
+	return state_exec_bound(st, "UPDATE schema_switches SET to_version = ?3 "
+				"WHERE operation = ?1 AND database = ?2", op, database, to, NULL,
+				"record schema switch", err);
 }
 
 int schema_switch_settle(struct state *st, long op, const char *database, struct error *err)
 {
-	return journal_write(st, "UPDATE schema_switches SET settled = 1 "
-			     "WHERE operation = ?1 AND database = ?2", op, database, NULL, NULL,
-			     "settle schema switch", err);
+	return state_exec_bound(st, "UPDATE schema_switches SET settled = 1 "
+				"WHERE operation = ?1 AND database = ?2", op, database, NULL, NULL,
+				"settle schema switch", err);
 }
 
 void schema_switches_settle_unstarted(struct state *st, long op)
 {
 	struct error ignored = ERROR_INIT;
-	journal_write(st, "UPDATE schema_switches SET settled = 1 WHERE operation = ?1 AND "
-		      "migrating = 0 AND ?2 = ?2", op, "", NULL, NULL, "settle schema switches",
-		      &ignored);
+	state_exec_bound(st, "UPDATE schema_switches SET settled = 1 WHERE operation = ?1 AND "
+			 "migrating = 0", op, NULL, NULL, NULL, "settle schema switches", &ignored);
 }
 
 char *schema_release_version(struct state *st, long release, const char *database)
@@ -175,17 +156,14 @@ int schema_switch_kept(struct state *st, long op, struct error *err)
 {
 	struct schema_switch *sw;
 	size_t n;
-	enum op_phase phase;
-	long revert_to;
-	if (operation_phase(st, op, &phase, &revert_to, err) < 0 ||
-	    schema_switches_load(st, op, &sw, &n, err) < 0)
+	int may_revert = operation_may_revert(st, op, err);
+	if (may_revert < 0 || schema_switches_load(st, op, &sw, &n, err) < 0)
 		return -1;
 	int kept = 0;
 	for (size_t i = 0; i < n; i++)
 		kept |= sw[i].migrating;
 	schema_switches_free(sw, n);
-	return kept && (phase == OP_PHASE_COMMITTED || phase == OP_PHASE_REVERTING ||
-			phase == OP_PHASE_REVERTED);
+	return kept && may_revert;
 }
 
 
@@ -267,27 +245,15 @@ int schema_side_finish(const struct schema_side *side, struct state *st,
 	return rc;
 }
 
-/* Whether op passed its commit point and stays on its target: recover
- * then finishes (records) rather than goes back. */
-static int schema_op_committed(struct state *st, long op, int *committed, struct error *err)
-{
-	enum op_phase phase;
-	long revert_to;
-	if (operation_phase(st, op, &phase, &revert_to, err) < 0)
-		return -1;
-	*committed = phase == OP_PHASE_COMMITTED || phase == OP_PHASE_SWITCHED ||
-		     phase == OP_PHASE_ENDED;
-	return 0;
-}
-
 int schema_side_recover(const struct schema_side *side, struct state *st,
 			const struct config *cfg, long op, enum switch_outcome *outcome,
 			struct error *err)
 {
-	int moved = 0, committed;
+	int moved = 0;
 
 	*outcome = SWITCH_NOTHING;
-	if (schema_op_committed(st, op, &committed, err) < 0)
+	int committed = operation_stays_on_target(st, op, err);
+	if (committed < 0)
 		return -1;
 	if (committed) {
 		*outcome = SWITCH_FINISHED;
