@@ -10,12 +10,8 @@ load helpers-services
 load ../lib/docker
 
 setup_file() {
-	docker_require || return 1
+	docker_setup_file || return 1
 	make -s -C "$BATS_TEST_DIRNAME/../.." examples/ziggie/demo-service >&2
-	# Short: the daemon's sockets live in it.
-	DOCKER_DIR=$(mktemp -d /tmp/lg-docker.XXXXXX)
-	export DOCKER_DIR
-	docker_start "$DOCKER_DIR"
 	local conf=$DOCKER_DIR/conf
 	mkdir -p "$conf"
 	printf 'MODE=healthy\nVERSION=1\n' >"$conf/good.conf"

@@ -11,11 +11,7 @@ load ../lib/docker
 # One daemon for the file, and two images of the demo service that differ
 # only in their /app.conf (VERSION 1 and 2).
 setup_file() {
-	docker_require || return 1
-	# Short: the daemon's sockets live in it.
-	DOCKER_DIR=$(mktemp -d /tmp/lg-docker.XXXXXX)
-	export DOCKER_DIR
-	docker_start "$DOCKER_DIR"
+	docker_setup_file || return 1
 	local v
 	for v in 1 2; do
 		docker_app_image "api:$v" "$DOCKER_DIR/image$v" healthy "$v" >"$DOCKER_DIR/id$v"
@@ -27,18 +23,14 @@ teardown_file() {
 }
 
 setup() {
-	common_setup
-	PORTS_FILE=$BATS_TEST_TMPDIR/ports
-	: >"$PORTS_FILE"
 	# Each test its own project: every host folder is named host.
-	export COMPOSE_PROJECT_NAME=lgimages$BATS_TEST_NUMBER
+	docker_stack_setup lgimages || return 1
 	ID1=$(cat "$DOCKER_DIR/id1")
 	ID2=$(cat "$DOCKER_DIR/id2")
 }
 
 teardown() {
-	docker_compose down -t 1 >/dev/null 2>&1
-	common_teardown
+	docker_stack_teardown
 }
 
 # compose_file API_TAG WEB_TAG: a compose file of services api and web,

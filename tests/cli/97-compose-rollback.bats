@@ -12,10 +12,7 @@ load ../lib/docker
 # One daemon for the file and three images of the demo service: VERSION 1
 # and 2 (healthy), and 3 (unhealthy).
 setup_file() {
-	docker_require || return 1
-	DOCKER_DIR=$(mktemp -d /tmp/lg-docker.XXXXXX)
-	export DOCKER_DIR
-	docker_start "$DOCKER_DIR"
+	docker_setup_file || return 1
 	docker_app_image img:1 "$DOCKER_DIR/image1" healthy 1 >"$DOCKER_DIR/id1"
 	docker_app_image img:2 "$DOCKER_DIR/image2" healthy 2 >"$DOCKER_DIR/id2"
 	docker_app_image img:3 "$DOCKER_DIR/image3" unhealthy 3 >"$DOCKER_DIR/id3"
@@ -26,10 +23,7 @@ teardown_file() {
 }
 
 setup() {
-	common_setup
-	PORTS_FILE=$BATS_TEST_TMPDIR/ports
-	: >"$PORTS_FILE"
-	export COMPOSE_PROJECT_NAME=lgswitch$BATS_TEST_NUMBER
+	docker_stack_setup lgswitch || return 1
 	ID1=$(cat "$DOCKER_DIR/id1")
 	ID2=$(cat "$DOCKER_DIR/id2")
 	ID3=$(cat "$DOCKER_DIR/id3")
@@ -41,8 +35,7 @@ setup() {
 }
 
 teardown() {
-	docker_compose down -t 1 >/dev/null 2>&1
-	common_teardown
+	docker_stack_teardown
 }
 
 # compose_file API_IMAGE WEB_IMAGE: services api and web, each the demo

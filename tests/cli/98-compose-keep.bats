@@ -11,10 +11,7 @@ load helpers-services   # take_port; its setup_file is replaced below
 load ../lib/docker
 
 setup_file() {
-	docker_require || return 1
-	DOCKER_DIR=$(mktemp -d /tmp/lg-docker.XXXXXX)
-	export DOCKER_DIR
-	docker_start "$DOCKER_DIR"
+	docker_setup_file || return 1
 }
 
 teardown_file() {
@@ -24,10 +21,7 @@ teardown_file() {
 # Each test builds its own api:1 and api:2 (a marker file makes their IDs
 # its own), since a test prunes what it no longer keeps.
 setup() {
-	common_setup
-	PORTS_FILE=$BATS_TEST_TMPDIR/ports
-	: >"$PORTS_FILE"
-	export COMPOSE_PROJECT_NAME=lgkeep$BATS_TEST_NUMBER
+	docker_stack_setup lgkeep || return 1
 	local v
 	for v in 1 2; do
 		mkdir -p "$BATS_TEST_TMPDIR/conf$v"
@@ -41,8 +35,7 @@ setup() {
 }
 
 teardown() {
-	docker_compose down -t 1 >/dev/null 2>&1
-	common_teardown
+	docker_stack_teardown
 }
 
 # api_compose TAG: a compose file of service api on api:TAG.

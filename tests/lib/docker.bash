@@ -5,6 +5,13 @@
 #
 #   docker_require        in setup_file: skip when docker is not installed
 #                         (fail under CI)
+#   docker_setup_file     in setup_file: docker_require, then a daemon in a
+#                         fresh folder under /tmp, exported as DOCKER_DIR
+#   docker_stack_setup PREFIX / docker_stack_teardown
+#                         in setup / teardown: the common test folder, a
+#                         PORTS_FILE for take_port, and a compose project of
+#                         the test's own (PREFIX and the test's number),
+#                         taken down after it
 #   docker_start DIR      start a daemon in DIR (made when missing; keep it
 #                         short and under /tmp: socket paths are bounded);
 #                         exports DOCKER_HOST
@@ -42,6 +49,26 @@ docker_require() {
 			skip "$tool not installed (scripts/install-deps check installs it)"
 		fi
 	done
+}
+
+docker_setup_file() {
+	docker_require || return 1
+	# Short: the daemon's sockets live in it.
+	DOCKER_DIR=$(mktemp -d /tmp/lg-docker.XXXXXX)
+	export DOCKER_DIR
+	docker_start "$DOCKER_DIR"
+}
+
+docker_stack_setup() {
+	common_setup || return 1
+	PORTS_FILE=$BATS_TEST_TMPDIR/ports
+	: >"$PORTS_FILE"
+	export COMPOSE_PROJECT_NAME=$1$BATS_TEST_NUMBER
+}
+
+docker_stack_teardown() {
+	docker_compose down -t 1 >/dev/null 2>&1
+	common_teardown
 }
 
 docker_start() {
